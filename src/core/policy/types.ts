@@ -1,0 +1,97 @@
+// Public types of the policy engine (src/core/policy). The broker, the CLI and the extension depend only on
+// these and on the functions exported from ./index.ts.
+import type { ExecFacts } from '../exec/facts';
+
+export type Action = 'allow' | 'deny' | 'ask';
+export type BinaryAction = 'allow' | 'deny';
+
+export interface Diagnostic {
+  severity: 'error' | 'warning';
+  /** Stable machine-readable code, e.g. 'unknown-key', 'bad-regex', 'shadowed-rule', 'widened-glob'. */
+  code: string;
+  message: string;
+  file: string;
+  /** 1-based line and column of the offending key or value. */
+  line: number;
+  column: number;
+  /** End of the range (1-based, exclusive column), when known — for editor squiggles. */
+  endLine?: number;
+  endColumn?: number;
+  ruleId?: string;
+}
+
+/** A Landlock path-beneath grant: `rights` is a subset of 'rwx' (see docs/protocol.md). */
+export interface Grant {
+  path: string;
+  rights: string;
+  /** The glob or flag this grant came from, for messages. */
+  source: string;
+  /** True when the grant is broader than the glob it came from (a glob widened to its static prefix). */
+  widened: boolean;
+}
+
+export interface FilesystemPolicy {
+  /** False when the policy has no [filesystem] table and no CLI grants: Landlock fs sealing is off. */
+  enabled: boolean;
+  grants: Grant[];
+  /** Access classes restricted by Landlock, subset of 'rwx'. */
+  handled: string;
+  requireEnforced: boolean;
+}
+
+export interface NetworkPolicy {
+  enabled: boolean;
+  connectTcpPorts: number[];
+  bindTcpPorts: number[];
+  requireEnforced: boolean;
+}
+
+export interface ApprovalPolicy {
+  timeoutMs: number;
+  onTimeout: BinaryAction;
+  maxPending: number;
+  maxPerMinute: number;
+}
+
+export interface PolicyMeta {
+  version: number;
+  defaultAction: Action;
+  onPolicyError: BinaryAction;
+  onSupervisorTimeoutMs: number;
+}
+
+/** The outcome of evaluating one exec. */
+export interface Decision {
+  action: Action;
+  /** Deciding rule id, or null when the default action decided. */
+  ruleId: string | null;
+  reason: string;
+  layer: 'rule' | 'default';
+  /** Match keys of the deciding rule that matched, e.g. ['exe_basename', 'argv_regex']. */
+  matched: string[];
+  /**
+   * True when this verdict depends only on the executable's identity (not argv, cwd, parent, uid or the
+   * name it was invoked by), so the supervisor may reuse it for later execs of the same file.
+   */
+  cacheable: boolean;
+}
+
+export interface Policy {
+  file: string;
+  meta: PolicyMeta;
+  filesystem: FilesystemPolicy;
+  network: NetworkPolicy;
+  approval: ApprovalPolicy;
+  /** Rule ids in order, for UI. */
+  ruleIds: string[];
+}
+
+export interface LoadedPolicy {
+  /** Null when there are errors. */
+  policy: Policy | null;
+  diagnostics: Diagnostic[];
+}
+
+export interface Evaluator {
+  evaluate(facts: ExecFacts): Decision;
+}

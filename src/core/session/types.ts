@@ -1,0 +1,40 @@
+// The contract between the broker (src/core/session) and the native supervisor link. See docs/protocol.md.
+import type { ExecFacts } from '../exec/facts';
+import type { BinaryAction, Grant } from '../policy/types';
+
+export interface SupervisorConfig {
+  fs: { handled: string; grants: Grant[] } | null;
+  net: { connect: boolean; bind: boolean; ports: { port: number; connect: boolean; bind: boolean }[] } | null;
+  require: { fs: boolean; net: boolean };
+  timeout: { ms: number; action: BinaryAction };
+}
+
+/** What the kernel enforces for this session, from the supervisor's REPORT line. */
+export type EnforcementReport = Record<string, string>;
+
+/** A started process the link can watch and signal: child_process in the CLI, node-pty in VS Code. */
+export interface SupervisorProcess {
+  readonly pid: number;
+  onExit(listener: (code: number | null, signal: number | null) => void): void;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export type SpawnSupervisor = (file: string, args: string[], env: NodeJS.ProcessEnv) => SupervisorProcess;
+
+export interface ExecEvent {
+  facts: ExecFacts;
+  /** CLOCK_MONOTONIC µs at which the supervisor received the notification. */
+  receivedAtUs: number;
+  /** Set when the supervisor already answered from its identity cache (the event is then a record only). */
+  cached: { action: BinaryAction; latencyUs: number } | null;
+}
+
+export interface SupervisorLinkHandlers {
+  exec(event: ExecEvent): void;
+  timeout(requestId: number, action: BinaryAction): void;
+  warn(message: string): void;
+  /** The agent exited: code, or signal number (0 when none). */
+  exit(code: number, signal: number): void;
+  /** The link broke (protocol error, supervisor died): the session is over and fails closed. */
+  failed(message: string): void;
+}
