@@ -1,0 +1,107 @@
+// The audit log's record types: one JSON object per line (JSONL). Field names are snake_case because the
+// log is read by people and by tools (jq, log shippers), not only by this code. Every string that came from
+// the agent (argv, paths) is redacted before it is put in a record (see buildDecisionRecord).
+import type { ExecFacts } from '../exec/facts';
+import type { BinaryAction } from '../policy/types';
+import type { EnforcementReport } from '../session/types';
+import { redactArgv, redactText } from './redact';
+
+/** Which part of the gate decided: a policy rule, the default action, the user, an approval timeout, an
+ *  evaluation/audit error (fail closed), or the kernel side (the supervisor's own cache or its timeout). */
+export type DecisionLayer = 'rule' | 'default' | 'approval' | 'timeout' | 'error' | 'kernel';
+
+export interface DecisionRecord {
+  type: 'decision';
+  time: string;
+  session: string;
+  request: number;
+  pid: number;
+  ppid: number;
+  tid: number;
+  exe_requested: string;
+  /** Canonical path of what the kernel will run, or null when it did not resolve. */
+  exe: string | null;
+  sha256?: string;
+  /** For `#!` scripts and the dynamic loader: what actually gets loaded. */
+  interpreter?: string;
+  loader_target?: string;
+  argv: string[];
+  argv_truncated?: boolean;
+  cwd: string;
+  verdict: BinaryAction;
+  rule_id: string | null;
+  reason: string;
+  layer: DecisionLayer;
+  /** From the supervisor receiving the notification to the verdict being decided (before it is sent). */
+  latency_us: number;
+  cached: boolean;
+}
+
+export interface OutcomeRecord {
+  type: 'outcome';
+  time: string;
+  session: string;
+  request: number;
+  exit_code: number | null;
+  signal: number | null;
+}
+
+export interface SessionRecord {
+  type: 'session';
+  time: string;
+  session: string;
+  event: 'start' | 'end';
+  policy_file?: string;
+  policy_sha256?: string;
+  enforcement?: EnforcementReport;
+  warnings?: string[];
+  argv?: string[];
+  exit_code?: number;
+  /** End: why the session ended when it was not a normal agent exit. */
+  reason?: string;
+  /** End: summary counters. */
+  stats?: { decisions: number; denied: number; allowed: number };
+}
+
+export type AuditRecord = DecisionRecord | OutcomeRecord | SessionRecord;
+
+export interface DecisionInput {
+  session: string;
+  facts: ExecFacts;
+  verdict: BinaryAction;
+  ruleId: string | null;
+  reason: string;
+  layer: DecisionLayer;
+  latencyUs: number;
+  cached: boolean;
+  time?: Date;
+}
+
+/** Build a decision record from the exec facts, redacting everything that came from the agent. */
+export function buildDecisionRecord(input: DecisionInput): DecisionRecord {
+  const f = input.facts;
+  const rec: DecisionRecord = {
+    type: 'decision',
+    time: (input.time ?? new Date()).toISOString(),
+    session: input.session,
+    request: f.requestId,
+    pid: f.pid,
+    ppid: f.ppid,
+    tid: f.tid,
+    exe_requested: redactText(f.requestedPath),
+    exe: f.exe ? redactText(f.exe.path) : null,
+    argv: redactArgv(f.argv),
+    cwd: redactText(f.cwd),
+    verdict: input.verdict,
+    rule_id: input.ruleId,
+    reason: redactText(input.reason),
+    layer: input.layer,
+    latency_us: Math.max(0, Math.round(input.latencyUs)),
+    cached: input.cached,
+  };
+  if (f.exe?.sha256) rec.sha256 = f.exe.sha256;
+  if (f.interpreter) rec.interpreter = redactText(f.interpreter.path);
+  if (f.loaderTarget) rec.loader_target = redactText(f.loaderTarget.path);
+  if (f.argvTruncated) rec.argv_truncated = true;
+  return rec;
+}
