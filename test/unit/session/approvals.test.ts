@@ -1,0 +1,209 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { ApprovalAnswer, ApprovalRequest, Approver } from '../../../src/core/session/approvals';
+import { ApprovalQueue, AutoApprover } from '../../../src/core/session/approvals';
+import { TerminalApprover } from '../../../src/core/session/terminal-approver';
+import type { ExecFacts } from '../../../src/core/exec/facts';
+import type { ApprovalPolicy } from '../../../src/core/policy/types';
+
+let nextId = 1;
+function facts(argv: string[] = ['git', 'push'], over: Partial<ExecFacts> = {}): ExecFacts {
+  return {
+    requestId: nextId++,
+    tid: 10,
+    pid: 10,
+    ppid: 1,
+    uid: 0,
+    syscall: 'execve',
+    requestedPath: '/usr/bin/git',
+    exe: { path: '/usr/bin/git', dev: '1', ino: '2', size: 3 },
+    argv,
+    argvTruncated: false,
+    cwd: '/w',
+    parent: null,
+    ...over,
+  };
+}
+const req = (f: ExecFacts): ApprovalRequest => ApprovalQueue.describe(f, 'ask-push', 'pushing needs a human');
+const settings = (over: Partial<ApprovalPolicy> = {}): ApprovalPolicy => ({ timeoutMs: 60_000, onTimeout: 'deny', maxPending: 4, maxPerMinute: 10, ...over });
+
+/** An approver whose answers the test gives by hand. */
+class ManualApprover implements Approver {
+  asked: ApprovalRequest[] = [];
+  signals: AbortSignal[] = [];
+  private resolvers: ((a: ApprovalAnswer) => void)[] = [];
+  ask(r: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer> {
+    this.asked.push(r);
+    this.signals.push(signal);
+    return new Promise((resolve) => this.resolvers.push(resolve));
+  }
+  answer(i: number, a: ApprovalAnswer): void {
+    this.resolvers[i]?.(a);
+  }
+}
+
+describe('AutoApprover', () => {
+  it('resolves at once to the default, and the reason says no one was asked', async () => {
+    const q = new ApprovalQueue(settings(), new AutoApprover('deny', 'CI is set'));
+    const out = await q.request(req(facts()));
+    expect(out).toEqual({ verdict: 'deny', layer: 'approval', reason: 'no one to ask (CI is set): default deny', answer: 'deny' });
+    const allow = await new ApprovalQueue(settings(), new AutoApprover('allow-once')).request(req(facts()));
+    expect(allow.verdict).toBe('allow');
+    expect(allow.reason).toBe('no one to ask (CI / no terminal): default allow');
+  });
+});
+
+describe('ApprovalQueue', () => {
+  it('applies on_timeout when nobody answers, and aborts the prompt', async () => {
+    const a = new ManualApprover();
+    const q = new ApprovalQueue(settings({ timeoutMs: 30, onTimeout: 'deny' }), a);
+    const out = await q.request(req(facts()));
+    expect(out).toMatchObject({ verdict: 'deny', layer: 'timeout', reason: 'no answer within 30 ms: on_timeout = deny' });
+    expect(a.signals[0]?.aborted).toBe(true);
+    expect(q.pendingCount).toBe(0);
+  });
+
+  it('on_timeout = allow allows', async () => {
+    const out = await new ApprovalQueue(settings({ timeoutMs: 10, onTimeout: 'allow' }), new ManualApprover()).request(req(facts()));
+    expect(out).toMatchObject({ verdict: 'allow', layer: 'timeout' });
+  });
+
+  it('de-duplicates identical pending requests: one prompt, one answer for all', async () => {
+    const a = new ManualApprover();
+    const q = new ApprovalQueue(settings(), a);
+    const p1 = q.request(req(facts()));
+    const p2 = q.request(req(facts()));
+    const p3 = q.request(req(facts(['git', 'push', '--force'])));
+    expect(a.asked).toHaveLength(2);
+    a.answer(0, 'allow-once');
+    a.answer(1, 'deny');
+    expect((await p1).verdict).toBe('allow');
+    expect((await p2).verdict).toBe('allow');
+    expect((await p3)).toMatchObject({ verdict: 'deny', layer: 'approval', reason: 'denied by the user' });
+  });
+
+  it('denies at once beyond max_pending, saying the rate limit was exceeded', async () => {
+    const a = new ManualApprover();
+    const q = new ApprovalQueue(settings({ maxPending: 2 }), a);
+    const p = [q.request(req(facts(['a']))), q.request(req(facts(['b'])))];
+    const third = await q.request(req(facts(['c'])));
+    expect(third.verdict).toBe('deny');
+    expect(third.reason).toMatch(/rate limit exceeded.*max_pending = 2/);
+    expect(a.asked).toHaveLength(2);
+    a.answer(0, 'deny');
+    a.answer(1, 'deny');
+    await Promise.all(p);
+  });
+
+  it('denies at once beyond max_per_minute, and allows prompts again after the window', async () => {
+    let now = 1_000_000;
+    const q = new ApprovalQueue(settings({ maxPerMinute: 3 }), new AutoApprover('allow-once'), { now: () => now });
+    for (const x of ['a', 'b', 'c']) expect((await q.request(req(facts([x])))).verdict).toBe('allow');
+    const flood = await q.request(req(facts(['d'])));
+    expect(flood).toMatchObject({ verdict: 'deny', layer: 'approval' });
+    expect(flood.reason).toMatch(/rate limit exceeded: 3 prompts in the last minute \(max_per_minute = 3\)/);
+    now += 60_001;
+    expect((await q.request(req(facts(['e'])))).verdict).toBe('allow');
+  });
+
+  it('"always" allows later execs of the same executable identity for the session, without asking', async () => {
+    const a = new ManualApprover();
+    const q = new ApprovalQueue(settings(), a);
+    const p = q.request(req(facts(['git', 'push'])));
+    a.answer(0, 'always');
+    expect(await p).toMatchObject({ verdict: 'allow', answer: 'always' });
+    const again = await q.request(req(facts(['git', 'push', 'origin'])));
+    expect(again).toMatchObject({ verdict: 'allow', layer: 'approval' });
+    expect(again.reason).toMatch(/always/);
+    expect(a.asked).toHaveLength(1);
+    // A different file with the same path (replaced binary) is a different identity: asked again.
+    void q.request(req(facts(['git'], { exe: { path: '/usr/bin/git', dev: '1', ino: '99', size: 3 } })));
+    expect(a.asked).toHaveLength(2);
+  });
+
+  it('a throwing approver denies (layer error)', async () => {
+    const q = new ApprovalQueue(settings(), { ask: () => Promise.reject(new Error('tty gone')) });
+    expect(await q.request(req(facts()))).toMatchObject({ verdict: 'deny', layer: 'error', reason: 'the approval prompt failed (tty gone): denied' });
+  });
+
+  it('close() withdraws pending prompts and denies later requests', async () => {
+    const a = new ManualApprover();
+    const q = new ApprovalQueue(settings(), a);
+    const p = q.request(req(facts()));
+    q.close('session ended');
+    expect(await p).toMatchObject({ verdict: 'deny', layer: 'error', reason: 'session ended' });
+    expect(a.signals[0]?.aborted).toBe(true);
+    expect(await q.request(req(facts(['x'])))).toMatchObject({ verdict: 'deny', reason: 'session ended' });
+  });
+
+  it('shows the command redacted and escaped', () => {
+    const r = req(facts(['curl', '-H', 'Authorization: Bearer abcdefghij', 'x\u202ey']));
+    expect(r.command).toBe(`curl -H 'Authorization: Bearer «redacted:bearer»' $'x\\u202ey'`);
+  });
+});
+
+describe('TerminalApprover', () => {
+  function setup(): { input: PassThrough; output: PassThrough; text: () => string; approver: TerminalApprover } {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (b: Buffer) => (text += b.toString()));
+    return { input, output, text: () => text, approver: new TerminalApprover({ input, output }) };
+  }
+
+  it('shows the exact command and reads y / n / a', async () => {
+    const { input, text, approver } = setup();
+    const ac = new AbortController();
+    const p = approver.ask(req(facts(['rm', '-rf', 'build\x1b[2K'])), ac.signal);
+    await new Promise((r) => setImmediate(r));
+    expect(text()).toContain(`rm -rf $'build\\e[2K'`);
+    expect(text()).toContain('rule ask-push: pushing needs a human');
+    input.write('y\n');
+    expect(await p).toBe('allow-once');
+    const p2 = approver.ask(req(facts()), ac.signal);
+    await new Promise((r) => setImmediate(r));
+    input.write('maybe\nn\n');
+    expect(await p2).toBe('deny');
+    expect(text()).toContain('please answer y, a or n');
+    const p3 = approver.ask(req(facts()), ac.signal);
+    await new Promise((r) => setImmediate(r));
+    input.write('a\n');
+    expect(await p3).toBe('always');
+    expect(text()).toContain('[[rule]]');
+    expect(text()).toContain('exe = "/usr/bin/git"');
+  });
+
+  it('withdraws the prompt when aborted (timeout) and answers deny', async () => {
+    const { approver, text } = setup();
+    const ac = new AbortController();
+    const p = approver.ask(req(facts()), ac.signal);
+    await new Promise((r) => setImmediate(r));
+    ac.abort();
+    expect(await p).toBe('deny');
+    expect(text()).toContain('no answer in time');
+  });
+
+  it('asks one question at a time', async () => {
+    const { input, approver, text } = setup();
+    const ac = new AbortController();
+    const p1 = approver.ask(req(facts(['first'])), ac.signal);
+    const p2 = approver.ask(req(facts(['second'])), ac.signal);
+    await new Promise((r) => setImmediate(r));
+    expect(text()).toContain('first');
+    expect(text()).not.toContain('second');
+    input.write('n\n');
+    expect(await p1).toBe('deny');
+    await new Promise((r) => setImmediate(r));
+    expect(text()).toContain('second');
+    input.write('y\n');
+    expect(await p2).toBe('allow-once');
+  });
+
+  it('end of input answers deny', async () => {
+    const { input, approver } = setup();
+    const p = approver.ask(req(facts()), new AbortController().signal);
+    await new Promise((r) => setImmediate(r));
+    input.end();
+    expect(await p).toBe('deny');
+  });
+});
