@@ -1,0 +1,172 @@
+// Gather ExecFacts in Node, without the supervisor: what `agent-gate explain` and tests evaluate. It finds
+// the program the way execvp(3) does, then identifies it as the supervisor would (canonical path, dev/ino,
+// size, sha256, `#!` interpreter, dynamic-loader target).
+import { createHash } from 'node:crypto';
+import { accessSync, closeSync, constants, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { basename, posix } from 'node:path';
+import type { ExecFacts, FileFacts } from './facts';
+
+/** glibc's execvp default when PATH is unset (confstr _CS_PATH). */
+const DEFAULT_PATH = '/bin:/usr/bin';
+
+export interface LocalFactsOptions {
+  cwd?: string;
+  /** PATH for the program search (default process.env.PATH). */
+  path?: string;
+  uid?: number;
+  parent?: { exe: string; argv: string[] } | null;
+  /** Compute sha256 of the program and interpreter (default true). */
+  hash?: boolean;
+}
+
+/**
+ * Resolve a program like execvp: a name containing '/' is taken relative to cwd; otherwise PATH is searched
+ * for an executable regular file (an empty PATH entry means the current directory). Returns the path as it
+ * would be passed to execve (not canonicalised), or null when nothing is found.
+ */
+export function resolveProgram(program: string, cwd: string, pathEnv: string = process.env.PATH ?? DEFAULT_PATH): string | null {
+  if (program === '') return null;
+  if (program.includes('/')) {
+    const p = posix.resolve(cwd, program);
+    return isRegularFile(p) ? p : null;
+  }
+  for (const dir of pathEnv.split(':')) {
+    const candidate = posix.resolve(cwd, dir === '' ? '.' : dir, program);
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  return null;
+}
+
+function isRegularFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isExecutableFile(p: string): boolean {
+  try {
+    if (!statSync(p).isFile()) return false;
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Identify a file as the supervisor does: canonical path, dev/ino, size, optional sha256. */
+export function localFileFacts(path: string, hash = true): FileFacts | null {
+  try {
+    const real = realpathSync(path);
+    const st = statSync(real, { bigint: true });
+    if (!st.isFile()) return null;
+    const facts: FileFacts = { path: real, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) };
+    if (hash) {
+      const h = sha256File(real);
+      if (h) facts.sha256 = h;
+    }
+    return facts;
+  } catch {
+    return null;
+  }
+}
+
+function sha256File(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+    return hash.digest('hex');
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The `#!` line of a script: interpreter path and its single optional argument (as Linux splits it). */
+export function readShebang(path: string): { interpreter: string; arg?: string } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const buf = Buffer.alloc(256);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    if (n < 2 || buf[0] !== 0x23 || buf[1] !== 0x21) return null;
+    const nl = buf.subarray(0, n).indexOf(0x0a);
+    const line = buf.subarray(2, nl < 0 ? n : nl).toString('utf8').trim();
+    if (line === '') return null;
+    const m = /^(\S+)(?:\s+(.*))?$/.exec(line);
+    if (!m) return null;
+    const arg = m[2]?.trim();
+    return arg ? { interpreter: m[1] as string, arg } : { interpreter: m[1] as string };
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function isDynamicLoader(canonicalPath: string): boolean {
+  const b = basename(canonicalPath);
+  return /^ld-linux[\w.-]*\.so(\.\d+)*$/.test(b) || /^ld\.so(\.\d+)*$/.test(b) || /^ld-musl-[\w]+\.so(\.\d+)*$/.test(b);
+}
+
+const LOADER_OPTIONS_WITH_VALUE = new Set(['--library-path', '--preload', '--audit', '--argv0', '--inhibit-rpath', '--glibc-hwcaps-prepend', '--glibc-hwcaps-mask']);
+
+/** Facts for `argv` as if the calling process ran execvp(argv[0], argv). */
+export function gatherLocalFacts(argv: string[], options: LocalFactsOptions = {}): ExecFacts {
+  const cwd = options.cwd ?? process.cwd();
+  const pathEnv = options.path ?? process.env.PATH ?? DEFAULT_PATH;
+  const hash = options.hash ?? true;
+  const program = argv[0] ?? '';
+  const requestedPath = resolveProgram(program, cwd, pathEnv) ?? program;
+  const exe = localFileFacts(requestedPath, hash);
+  const facts: ExecFacts = {
+    requestId: 0,
+    tid: process.pid,
+    pid: process.pid,
+    ppid: process.ppid,
+    uid: options.uid ?? (typeof process.getuid === 'function' ? process.getuid() : 0),
+    syscall: 'execve',
+    requestedPath,
+    exe,
+    argv,
+    argvTruncated: false,
+    cwd,
+    parent: options.parent ?? null,
+  };
+  if (!exe) return facts;
+  const shebang = readShebang(exe.path);
+  if (shebang) {
+    const interp = localFileFacts(shebang.interpreter, hash);
+    if (interp) facts.interpreter = shebang.arg !== undefined ? { ...interp, arg: shebang.arg } : interp;
+  } else if (isDynamicLoader(exe.path)) {
+    for (let i = 1; i < argv.length; i++) {
+      const a = argv[i] as string;
+      if (LOADER_OPTIONS_WITH_VALUE.has(a)) {
+        i++;
+        continue;
+      }
+      if (a.startsWith('--')) continue;
+      const target = localFileFacts(posix.resolve(cwd, a), hash);
+      if (target) facts.loaderTarget = target;
+      break;
+    }
+  }
+  return facts;
+}

@@ -1,0 +1,263 @@
+// First-match evaluation of compiled rules against one exec, plus the interpreter / dynamic-loader second
+// look and the cacheability of a verdict (see Decision.cacheable and docs/protocol.md `cache=1`).
+import { createHash } from 'node:crypto';
+import { existsSync, openSync, readSync, closeSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, posix } from 'node:path';
+import type { ExecFacts, FileFacts } from '../exec/facts';
+import type { Action, Decision, FilesystemPolicy, Evaluator, Policy } from './types';
+import { policyInternals, type RuleSpec } from './load';
+import { compileKeyTest, ExecView, type EvaluationContext, type KeyTest, type ProgramIdentity } from './matcher';
+import { writableRoots } from './landlock';
+
+export interface CompiledRule {
+  spec: RuleSpec;
+  exeTests: KeyTest[];
+  otherTests: KeyTest[];
+  hasArgvKeys: boolean;
+  /** Positive keys of deny/ask rules (and _not keys of allow rules) also test the requested name. */
+  looseNames: boolean;
+}
+
+export interface RuleMatch {
+  matched: boolean;
+  /** Whether the program keys matched (ignoring the other keys). */
+  exePartMatched: boolean;
+  /** True when the requested name changed the outcome of a program key. */
+  usedRequestedName: boolean;
+  matchedKeys: string[];
+}
+
+const RANK: Record<Action, number> = { allow: 0, ask: 1, deny: 2 };
+
+export interface EvaluatorOptions {
+  /** Grants to trust-check against instead of the policy's own (e.g. after CLI -w grants). */
+  filesystem?: FilesystemPolicy;
+}
+
+/** The default context: this machine's PATH and files, trust from the policy's write grants. */
+export function defaultEvaluationContext(filesystem: FilesystemPolicy, pathEnv = process.env.PATH ?? ''): EvaluationContext {
+  const sealed = filesystem.enabled && filesystem.handled.includes('w');
+  return {
+    path: pathEnv,
+    writableGrants: sealed ? writableRoots(filesystem) : [],
+    filesystemSealed: sealed,
+    statProgram: statProgramOnDisk,
+    hashProgram: hashFileOnDisk,
+    canonicalize: canonicalizeOnDisk,
+  };
+}
+
+export function statProgramOnDisk(path: string): ProgramIdentity | null {
+  try {
+    const real = realpathSync(path);
+    const st = statSync(real, { bigint: true });
+    if (!st.isFile()) return null;
+    return { path: real, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) };
+  } catch {
+    return null;
+  }
+}
+
+export function hashFileOnDisk(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+    return hash.digest('hex');
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function canonicalizeOnDisk(path: string): string {
+  let head = path;
+  const tail: string[] = [];
+  while (head !== '/' && head !== '.' && !existsSync(head)) {
+    tail.unshift(basename(head));
+    head = dirname(head);
+  }
+  try {
+    return posix.join(realpathSync(head), ...tail);
+  } catch {
+    return path;
+  }
+}
+
+export class PolicyEvaluator implements Evaluator {
+  readonly rules: CompiledRule[];
+
+  constructor(
+    readonly policy: Policy,
+    readonly context: EvaluationContext,
+  ) {
+    this.rules = policyInternals(policy).rules.map((spec) => ({
+      spec,
+      exeTests: [],
+      otherTests: [],
+      hasArgvKeys: spec.keys.some((k) => k.name.startsWith('argv_')),
+      looseNames: spec.action !== 'allow',
+    }));
+    for (const r of this.rules) {
+      for (const k of r.spec.keys) {
+        const t = compileKeyTest(k, context);
+        (t.isExePart ? r.exeTests : r.otherTests).push(t);
+      }
+    }
+  }
+
+  evaluate(facts: ExecFacts): Decision {
+    const own = this.evaluateSingle(facts);
+    if (!facts.interpreter && !facts.loaderTarget) return own;
+    let result: Decision = { ...own, cacheable: false };
+    if (facts.interpreter) {
+      const via = this.evaluateSingle(interpreterFacts(facts, facts.interpreter));
+      result = stricter(result, via, `via interpreter ${facts.interpreter.path}`);
+    }
+    if (facts.loaderTarget) {
+      const via = this.evaluateSingle(loaderTargetFacts(facts, facts.loaderTarget));
+      result = stricter(result, via, `via dynamic loader ${facts.exe?.path ?? facts.requestedPath}: ${facts.loaderTarget.path}`);
+    }
+    return result;
+  }
+
+  /** First match over the rules for one program image (no interpreter/loader look). */
+  evaluateSingle(facts: ExecFacts): Decision {
+    const v = new ExecView(facts);
+    let cacheable: boolean | null = null; // decided at the first rule whose program keys match
+    let nameDependent = false;
+    for (const rule of this.rules) {
+      const m = this.matchRule(rule, v, false);
+      if (m.usedRequestedName) nameDependent = true;
+      if (!m.exePartMatched) continue;
+      if (cacheable === null) cacheable = rule.otherTests.length === 0;
+      if (!m.matched) continue;
+      const action = rule.spec.action;
+      return {
+        action,
+        ruleId: rule.spec.id,
+        reason: rule.spec.reason,
+        layer: 'rule',
+        matched: m.matchedKeys,
+        cacheable: cacheable && !nameDependent && action !== 'ask',
+      };
+    }
+    const action = this.policy.meta.defaultAction;
+    return {
+      action,
+      ruleId: null,
+      reason: `no rule matched; default_action is "${action}"`,
+      layer: 'default',
+      matched: [],
+      cacheable: cacheable === null && !nameDependent && action !== 'ask',
+    };
+  }
+
+  /**
+   * Test one rule. `ignoreContext` skips cwd_glob, uid and parent_* (used by `check` for inline examples,
+   * which have no real working directory or parent).
+   */
+  matchRule(rule: CompiledRule, v: ExecView, ignoreContext: boolean): RuleMatch {
+    const matchedKeys: string[] = [];
+    let usedRequestedName = false;
+    for (const t of rule.exeTests) {
+      const strict = t.strict(v);
+      let positive = strict;
+      // The requested name may only make the rule stricter: widen deny/ask positives, allow negatives.
+      const widen = t.negated ? !rule.looseNames : rule.looseNames;
+      if (!strict && widen && t.byName && t.byName(v)) {
+        positive = true;
+        usedRequestedName = true;
+      }
+      const ok = t.negated ? !positive : positive;
+      if (!ok) return { matched: false, exePartMatched: false, usedRequestedName, matchedKeys };
+      matchedKeys.push(t.keyName);
+    }
+    if (rule.spec.action === 'allow' && rule.hasArgvKeys && v.facts.argvTruncated) {
+      // An argv cut at the supervisor's bound could hide anything after the cut: never allow on it.
+      return { matched: false, exePartMatched: true, usedRequestedName, matchedKeys };
+    }
+    for (const t of rule.otherTests) {
+      if (ignoreContext && (t.keyName.startsWith('cwd_') || t.keyName.startsWith('uid') || t.keyName.startsWith('parent_'))) continue;
+      const positive = t.strict(v);
+      if (t.negated ? positive : !positive) return { matched: false, exePartMatched: true, usedRequestedName, matchedKeys };
+      matchedKeys.push(t.keyName);
+    }
+    return { matched: true, exePartMatched: true, usedRequestedName, matchedKeys };
+  }
+
+  ruleById(id: string): CompiledRule | undefined {
+    return this.rules.find((r) => r.spec.id === id);
+  }
+}
+
+function stricter(current: Decision, via: Decision, how: string): Decision {
+  if (RANK[via.action] <= RANK[current.action]) return current;
+  const what = via.ruleId === null ? 'default' : `rule '${via.ruleId}'`;
+  return {
+    ...via,
+    reason: `${how} (${what})${via.reason ? `: ${via.reason}` : ''}`,
+    cacheable: false,
+  };
+}
+
+/** The interpreter as the kernel runs it: `interp [arg] script args…`. */
+export function interpreterFacts(facts: ExecFacts, interp: FileFacts & { arg?: string }): ExecFacts {
+  const argv = [interp.path, ...(interp.arg !== undefined ? [interp.arg] : []), facts.requestedPath, ...facts.argv.slice(1)];
+  const { arg: _arg, ...file } = interp;
+  return { ...facts, requestedPath: interp.path, exe: file, argv, interpreter: undefined, loaderTarget: undefined };
+}
+
+/** ld.so options that take a value, so the program path is found after them. */
+const LOADER_OPTIONS_WITH_VALUE = new Set(['--library-path', '--preload', '--audit', '--argv0', '--inhibit-rpath', '--glibc-hwcaps-prepend', '--glibc-hwcaps-mask']);
+
+/** The program the dynamic loader was asked to run, with argv from the program's path on. */
+export function loaderTargetFacts(facts: ExecFacts, target: FileFacts): ExecFacts {
+  const argv = facts.argv;
+  let start = -1;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === target.path || posix.resolve(facts.cwd || '/', a) === target.path) {
+      start = i;
+      break;
+    }
+  }
+  if (start < 0) {
+    for (let i = 1; i < argv.length; i++) {
+      const a = argv[i] as string;
+      if (LOADER_OPTIONS_WITH_VALUE.has(a)) {
+        i++;
+        continue;
+      }
+      if (a.startsWith('--')) continue;
+      start = i;
+      break;
+    }
+  }
+  const targetArgv = start < 0 ? [target.path] : argv.slice(start);
+  return {
+    ...facts,
+    requestedPath: start < 0 ? target.path : (argv[start] as string),
+    exe: target,
+    argv: targetArgv,
+    interpreter: undefined,
+    loaderTarget: undefined,
+  };
+}
+
+export function createEvaluator(policy: Policy, context?: Partial<EvaluationContext>, options: EvaluatorOptions = {}): PolicyEvaluator {
+  const base = defaultEvaluationContext(options.filesystem ?? policy.filesystem, context?.path);
+  const given = Object.fromEntries(Object.entries(context ?? {}).filter(([, v]) => v !== undefined));
+  return new PolicyEvaluator(policy, { ...base, ...given });
+}

@@ -1,0 +1,585 @@
+// Load a `.gate.toml`: parse (smol-toml), validate every key with file:line:column diagnostics, and compile
+// what evaluation needs (regexes, globs) once, so evaluating an exec never parses or compiles anything.
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
+// smol-toml ships ESM-only type declarations beside its CommonJS build, and this package compiles as
+// CommonJS: declare the two members used and take the code from `require` (esbuild bundles it).
+interface SmolToml {
+  parse: (text: string) => Record<string, unknown>;
+  TomlError: abstract new (...args: never[]) => Error & { line: number; column: number };
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { parse, TomlError } = require('smol-toml') as SmolToml;
+import picomatch from 'picomatch';
+import type { Action, BinaryAction, Diagnostic, LoadedPolicy, Policy } from './types';
+import {
+  APPROVAL_KEYS,
+  ARGV_MATCH_KEYS,
+  EXE_MATCH_KEYS,
+  FILESYSTEM_KEYS,
+  META_KEYS,
+  NETWORK_KEYS,
+  RULE_KEYS,
+  TOP_LEVEL_KEYS,
+  UNSAFE_KEYS,
+  didYouMean,
+  isMatchKey,
+  type KeySpec,
+  type MatchKey,
+} from './keys';
+import { TomlPositionIndex, type SourceSpan } from './toml-positions';
+import { findCatastrophicRegex } from './regex-safety';
+import { expandVariables, type VariableEnv } from './variables';
+import {
+  compileFilesystemSpec,
+  compileNetworkSpec,
+  type CliGrants,
+  type FilesystemSpec,
+  type GlobSource,
+  type NetworkSpec,
+} from './landlock';
+
+export interface LoadOptions {
+  /** Environment for `${VAR}` expansion (default process.env). */
+  env?: VariableEnv;
+  /** Value of `${WORKSPACE}` (default: the directory holding the policy file). */
+  workspace?: string;
+  /** Extra Landlock grants from the command line (-r/-w/-a). */
+  cliGrants?: CliGrants;
+  /** For tests: whether a path exists (bootstrap grants) and its canonical path (exe values). */
+  exists?: (path: string) => boolean;
+  realpath?: (path: string) => string | null;
+}
+
+export interface RuleKeySpec {
+  /** The key as written, e.g. 'exe_basename_not'. */
+  keyName: string;
+  name: MatchKey;
+  negated: boolean;
+  /** String values after `${VAR}` expansion (exe, exe_basename, globs, argv_contains, hosts, parent_exe). */
+  strings: string[];
+  numbers: number[];
+  regexes: RegExp[];
+  /** For cwd_glob: compiled matchers. */
+  matchers: ((s: string) => boolean)[];
+}
+
+export interface RuleSpec {
+  id: string;
+  action: Action;
+  reason: string;
+  index: number;
+  keys: RuleKeySpec[];
+  examplesMatch: string[];
+  examplesNoMatch: string[];
+  header: SourceSpan;
+}
+
+/** The compiled parts of a Policy, kept out of the public shape so a Policy stays plain data. */
+export interface PolicyInternals {
+  rules: RuleSpec[];
+  fsSpec: FilesystemSpec;
+  netSpec: NetworkSpec;
+  env: VariableEnv;
+  positions: TomlPositionIndex;
+}
+
+const internals = new WeakMap<Policy, PolicyInternals>();
+
+export function policyInternals(policy: Policy): PolicyInternals {
+  const p = internals.get(policy);
+  if (!p) throw new Error('this Policy was not produced by loadPolicyText/loadPolicyFile; load it through the policy engine');
+  return p;
+}
+
+export const DEFAULTS = {
+  defaultAction: 'deny' as Action,
+  onPolicyError: 'deny' as BinaryAction,
+  onSupervisorTimeoutMs: 1000,
+  approvalTimeoutMs: 120_000,
+  approvalOnTimeout: 'deny' as BinaryAction,
+  maxPending: 5,
+  maxPerMinute: 30,
+};
+
+export const SUPPORTED_VERSIONS = [1];
+
+type Table = Record<string, unknown>;
+
+export function loadPolicyFile(path: string, options: LoadOptions = {}): LoadedPolicy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const msg = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message;
+    return {
+      policy: null,
+      diagnostics: [{ severity: 'error', code: 'unreadable', message: `cannot read policy: ${msg}`, file: path, line: 1, column: 1 }],
+    };
+  }
+  return loadPolicyText(text, path, options);
+}
+
+export function loadPolicyText(text: string, file: string, options: LoadOptions = {}): LoadedPolicy {
+  return new PolicyLoader(text, file, options).load();
+}
+
+function defaultRealpath(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+class PolicyLoader {
+  private readonly diagnostics: Diagnostic[] = [];
+  private positions!: TomlPositionIndex;
+  private readonly env: VariableEnv;
+
+  constructor(
+    private readonly text: string,
+    private readonly file: string,
+    private readonly options: LoadOptions,
+  ) {
+    const base = options.env ?? process.env;
+    this.env = { ...base, WORKSPACE: options.workspace ?? base.WORKSPACE ?? dirname(file) };
+  }
+
+  load(): LoadedPolicy {
+    let doc: Table;
+    try {
+      doc = parse(this.text);
+    } catch (e) {
+      if (e instanceof TomlError) {
+        const first = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? e.message;
+        this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${first}`, file: this.file, line: e.line, column: e.column });
+      } else {
+        this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${(e as Error).message}`, file: this.file, line: 1, column: 1 });
+      }
+      return { policy: null, diagnostics: this.diagnostics };
+    }
+    this.positions = new TomlPositionIndex(this.text);
+    if (this.rejectUnsafeKeys(doc, [])) return this.finish(null);
+
+    for (const key of Object.keys(doc)) {
+      if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) this.unknownKey([key], TOP_LEVEL_KEYS);
+    }
+    const meta = this.table(doc, 'meta', META_KEYS);
+    const fsTable = this.table(doc, 'filesystem', FILESYSTEM_KEYS);
+    const netTable = this.table(doc, 'network', NETWORK_KEYS);
+    const approval = this.table(doc, 'approval', APPROVAL_KEYS);
+
+    const version = (meta?.version as number | undefined) ?? 1;
+    if (!SUPPORTED_VERSIONS.includes(version)) {
+      this.error('unsupported-version', ['meta', 'version'], `policy version ${version} is not supported (this Agent Gate reads version ${SUPPORTED_VERSIONS.join(', ')}); update Agent Gate or set version = 1`, 'value');
+    }
+
+    const rules = this.rules(doc);
+    this.findShadowedRules(rules);
+
+    const fsSpec = this.filesystemSpec(fsTable);
+    const netSpec: NetworkSpec = {
+      present: netTable !== undefined,
+      connectTcpPorts: (netTable?.connect_tcp_ports as number[] | undefined) ?? [],
+      bindTcpPorts: (netTable?.bind_tcp_ports as number[] | undefined) ?? [],
+      requireEnforced: (netTable?.require_enforced as boolean | undefined) ?? true,
+    };
+    const fsCompiled = compileFilesystemSpec(fsSpec, this.options.cliGrants ?? {}, {
+      env: this.env,
+      ...(this.options.exists ? { exists: this.options.exists } : {}),
+    });
+    this.diagnostics.push(...fsCompiled.diagnostics);
+    this.warnAllowGlobsOverWritable(rules, fsCompiled.filesystem.enabled && fsCompiled.filesystem.handled.includes('w')
+      ? fsCompiled.filesystem.grants.filter((g) => g.rights.includes('w')).map((g) => g.path)
+      : []);
+
+    if (this.diagnostics.some((d) => d.severity === 'error')) return this.finish(null);
+    const policy: Policy = {
+      file: this.file,
+      meta: {
+        version,
+        defaultAction: (meta?.default_action as Action | undefined) ?? DEFAULTS.defaultAction,
+        onPolicyError: (meta?.on_policy_error as BinaryAction | undefined) ?? DEFAULTS.onPolicyError,
+        onSupervisorTimeoutMs: (meta?.on_supervisor_timeout_ms as number | undefined) ?? DEFAULTS.onSupervisorTimeoutMs,
+      },
+      filesystem: fsCompiled.filesystem,
+      network: compileNetworkSpec(netSpec),
+      approval: {
+        timeoutMs: (approval?.timeout_ms as number | undefined) ?? DEFAULTS.approvalTimeoutMs,
+        onTimeout: (approval?.on_timeout as BinaryAction | undefined) ?? DEFAULTS.approvalOnTimeout,
+        maxPending: (approval?.max_pending as number | undefined) ?? DEFAULTS.maxPending,
+        maxPerMinute: (approval?.max_per_minute as number | undefined) ?? DEFAULTS.maxPerMinute,
+      },
+      ruleIds: rules.map((r) => r.id),
+    };
+    internals.set(policy, { rules, fsSpec, netSpec, env: this.env, positions: this.positions });
+    return this.finish(policy);
+  }
+
+  private finish(policy: Policy | null): LoadedPolicy {
+    const order = (d: Diagnostic): number => d.line * 100000 + d.column;
+    this.diagnostics.sort((a, b) => order(a) - order(b));
+    return { policy, diagnostics: this.diagnostics };
+  }
+
+  // ---- diagnostics helpers
+
+  private push(severity: Diagnostic['severity'], code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
+    const span = this.positions.locate(path, part, element);
+    this.diagnostics.push({
+      severity,
+      code,
+      message,
+      file: this.file,
+      line: span.line,
+      column: span.column,
+      endLine: span.endLine,
+      endColumn: span.endColumn,
+      ...(ruleId !== undefined ? { ruleId } : {}),
+    });
+  }
+
+  private error(code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
+    this.push('error', code, path, message, part, element, ruleId);
+  }
+
+  private warning(code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
+    this.push('warning', code, path, message, part, element, ruleId);
+  }
+
+  private unknownKey(path: (string | number)[], known: readonly string[]): void {
+    const name = String(path[path.length - 1]);
+    const suggestion = didYouMean(name, known);
+    const where = path.length > 1 ? ` in [${path.filter((p) => typeof p === 'string').slice(0, -1).join('.')}]` : '';
+    this.error('unknown-key', path, `unknown key '${name}'${where}${suggestion ? `; did you mean '${suggestion}'?` : `; known keys: ${known.join(', ')}`}`);
+  }
+
+  /** Reject __proto__ and friends anywhere: a consumer spreading the parsed object could be polluted. */
+  private rejectUnsafeKeys(value: unknown, path: (string | number)[]): boolean {
+    let found = false;
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => {
+        if (this.rejectUnsafeKeys(v, [...path, i])) found = true;
+      });
+    } else if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+      for (const [k, v] of Object.entries(value as Table)) {
+        if (UNSAFE_KEYS.has(k)) {
+          this.error('unsafe-key', [...path, k], `key '${k}' is not allowed (it could alter object prototypes); rename it`);
+          found = true;
+        } else if (this.rejectUnsafeKeys(v, [...path, k])) {
+          found = true;
+        }
+      }
+    }
+    return found;
+  }
+
+  private table(doc: Table, name: string, spec: Record<string, KeySpec>): Table | undefined {
+    const t = doc[name];
+    if (t === undefined) return undefined;
+    if (!isTable(t)) {
+      this.error('wrong-type', [name], `'${name}' must be a table: write [${name}] on its own line followed by its keys`);
+      return undefined;
+    }
+    this.checkKeys(t, [name], spec);
+    return t;
+  }
+
+  /** Check types and known keys; wrong values are deleted from the table so later code sees only good ones. */
+  private checkKeys(t: Table, path: (string | number)[], spec: Record<string, KeySpec>, ruleId?: string): void {
+    for (const [key, value] of Object.entries(t)) {
+      const ks = spec[key];
+      if (!ks) {
+        this.unknownKey([...path, key], Object.keys(spec));
+        delete t[key];
+        continue;
+      }
+      if (!this.checkValue(value, ks, [...path, key], ruleId)) delete t[key];
+    }
+  }
+
+  private checkValue(value: unknown, spec: KeySpec, path: (string | number)[], ruleId?: string): boolean {
+    const name = String(path[path.length - 1]);
+    const describe: Record<KeySpec['type'], string> = {
+      string: 'a string',
+      int: 'an integer',
+      bool: 'true or false',
+      'string-list': 'a list of strings',
+      'int-list': 'a list of integers',
+      'string-or-list': 'a string or a list of strings',
+      'int-or-list': 'an integer or a list of integers',
+    };
+    const wrongType = (): false => {
+      this.error('wrong-type', path, `'${name}' must be ${describe[spec.type]}, not ${typeName(value)}`, 'value', undefined, ruleId);
+      return false;
+    };
+    const checkScalar = (v: unknown, element?: number): boolean => {
+      const isInt = typeof v === 'number' && Number.isInteger(v);
+      const wantsInt = spec.type === 'int' || spec.type === 'int-list' || spec.type === 'int-or-list';
+      if (spec.type === 'bool') return typeof v === 'boolean';
+      if (wantsInt) {
+        if (typeof v === 'bigint') {
+          this.error('bad-value', path, `'${name}' = ${String(v)} is out of range`, 'value', element, ruleId);
+          return true; // reported
+        }
+        if (!isInt) return false;
+        if ((spec.min !== undefined && (v) < spec.min) || (spec.max !== undefined && (v) > spec.max)) {
+          this.error('bad-value', path, `'${name}' = ${v} is out of range (${spec.min ?? '-∞'}..${spec.max ?? '∞'})`, 'value', element, ruleId);
+        }
+        return true;
+      }
+      if (typeof v !== 'string') return false;
+      if (spec.enum && !spec.enum.includes(v)) {
+        this.error('bad-value', path, `'${name}' = "${v}" is not one of ${spec.enum.map((e) => `"${e}"`).join(', ')}`, 'value', element, ruleId);
+      }
+      return true;
+    };
+    const isList = spec.type.endsWith('-list') || spec.type.endsWith('-or-list');
+    if (Array.isArray(value)) {
+      if (!isList) return wrongType();
+      for (let i = 0; i < value.length; i++) {
+        if (!checkScalar(value[i], i)) {
+          this.error('wrong-type', path, `'${name}' must be ${describe[spec.type]}; element ${i + 1} is ${typeName(value[i])}`, 'value', i, ruleId);
+          return false;
+        }
+      }
+      if (value.length === 0 && isMatchKey(name)) {
+        this.warning('empty-list', path, `'${name}' is an empty list, which matches nothing${name.endsWith('_not') ? ' (so its _not form matches everything)' : ''}; remove the key or give it values`, 'value', undefined, ruleId);
+      }
+      return true;
+    }
+    if (spec.type.endsWith('-list') && !spec.type.endsWith('-or-list')) return wrongType();
+    if (!checkScalar(value)) return wrongType();
+    return true;
+  }
+
+  // ---- rules
+
+  private rules(doc: Table): RuleSpec[] {
+    const raw = doc.rule;
+    if (raw === undefined) return [];
+    if (!Array.isArray(raw) || !raw.every(isTable)) {
+      this.error('wrong-type', ['rule'], `'rule' must be an array of tables: write each rule as [[rule]] followed by its keys`);
+      return [];
+    }
+    const rules: RuleSpec[] = [];
+    const seen = new Map<string, number>();
+    (raw).forEach((t, index) => {
+      const path = ['rule', index];
+      const idRaw = t.id;
+      const ruleId = typeof idRaw === 'string' ? idRaw : undefined;
+      this.checkKeys(t, path, RULE_KEYS, ruleId);
+      const header = this.positions.locate(path);
+      if (typeof t.id !== 'string') {
+        if (idRaw === undefined) this.error('missing-key', path, `rule #${index + 1} has no 'id'; give every rule a unique id = "…" (it names the rule in the audit log)`);
+        return;
+      }
+      const id = t.id;
+      if (id.trim() === '') {
+        this.error('bad-value', [...path, 'id'], `rule #${index + 1} has an empty id`, 'value');
+      }
+      const dup = seen.get(id);
+      if (dup !== undefined) {
+        this.error('duplicate-id', [...path, 'id'], `duplicate rule id '${id}' (first used by rule #${dup + 1}); ids must be unique`, 'value', undefined, id);
+      } else {
+        seen.set(id, index);
+      }
+      if (t.action === undefined && !this.hasDiagnostic([...path, 'action'])) {
+        this.error('missing-key', path, `rule '${id}' has no 'action'; add action = "allow", "deny" or "ask"`, 'key', undefined, id);
+      }
+      const keys: RuleKeySpec[] = [];
+      for (const [keyName, value] of Object.entries(t)) {
+        if (!isMatchKey(keyName)) continue;
+        const compiled = this.compileKey(keyName, value, [...path, keyName], id);
+        if (compiled) keys.push(compiled);
+      }
+      rules.push({
+        id,
+        action: (t.action as Action | undefined) ?? 'deny',
+        reason: typeof t.reason === 'string' ? t.reason : '',
+        index,
+        keys,
+        examplesMatch: (t.examples_match as string[] | undefined) ?? [],
+        examplesNoMatch: (t.examples_no_match as string[] | undefined) ?? [],
+        header,
+      });
+    });
+    return rules;
+  }
+
+  private hasDiagnostic(path: (string | number)[]): boolean {
+    const span = this.positions.locate(path);
+    return this.diagnostics.some((d) => d.line === span.line && d.column === span.column);
+  }
+
+  private compileKey(keyName: string, value: unknown, path: (string | number)[], ruleId: string): RuleKeySpec | null {
+    const negated = keyName.endsWith('_not');
+    const name = keyName.replace(/_not$/, '') as MatchKey;
+    const values = (Array.isArray(value) ? value : [value]) as (string | number)[];
+    const spec: RuleKeySpec = { keyName, name, negated, strings: [], numbers: [], regexes: [], matchers: [] };
+    let ok = true;
+    values.forEach((v, i) => {
+      const element = Array.isArray(value) ? i : undefined;
+      const err = (code: string, message: string): void => {
+        this.error(code, path, message, 'value', element, ruleId);
+        ok = false;
+      };
+      if (name === 'uid') {
+        spec.numbers.push(v as number);
+        return;
+      }
+      let s = v as string;
+      if (name === 'argv_regex' || name === 'parent_argv') {
+        let re: RegExp;
+        try {
+          re = new RegExp(s);
+        } catch (e) {
+          const hint = /\(\?P</.test(s) ? " (Python's (?P<name>…) is written (?<name>…) in JavaScript)" : '';
+          err('bad-regex', `invalid regular expression in '${keyName}': ${(e as Error).message.replace(/^Invalid regular expression: /, '')}${hint}`);
+          return;
+        }
+        const risk = findCatastrophicRegex(s);
+        if (risk) {
+          err('catastrophic-regex', `'${keyName}' ${risk.message}; rewrite it without nested repetition (e.g. (a+)+ → a+)`);
+          return;
+        }
+        spec.regexes.push(re);
+        spec.strings.push(s);
+        return;
+      }
+      if (name === 'exe' || name === 'exe_glob' || name === 'cwd_glob' || name === 'parent_exe') {
+        const exp = expandVariables(s);
+        const unset = exp.names.filter((n) => this.env[n] === undefined);
+        if (unset.length) {
+          err('unset-variable', `\${${unset[0]}} in '${keyName}' is not set in the environment; set it or write the path out`);
+          return;
+        }
+        s = exp.expand(this.env);
+        if (!s.startsWith('/')) {
+          err('not-absolute', `'${keyName}' = "${s}" must be an absolute path${name === 'exe' ? "; to match a program by name use 'exe_basename'" : ''}`);
+          return;
+        }
+        if (name === 'exe_glob' || name === 'cwd_glob') {
+          if (s.split('/').includes('..')) {
+            err('dotdot-glob', `'${keyName}' = "${s}" contains '..'; write the path without it`);
+            return;
+          }
+          if (name === 'cwd_glob') spec.matchers.push(picomatch(s, { dot: true }));
+        } else if (name === 'exe' && !negated) {
+          const real = (this.options.realpath ?? defaultRealpath)(s);
+          if (real === null) {
+            this.warning('exe-not-found', path, `'${s}' does not exist here; the rule will match that literal path only`, 'value', element, ruleId);
+          }
+        }
+      }
+      if (name === 'exe_basename' && (s.includes('/') || s === '')) {
+        err('bad-value', `'${keyName}' = "${s}" must be a file name without '/'; to match a path use 'exe' or 'exe_glob'`);
+        return;
+      }
+      if (name === 'argv_host_in') {
+        const host = s.toLowerCase();
+        if (!/^(\*\.)?[a-z0-9_.\-[\]:]+$/.test(host) || host.includes('//')) {
+          err('bad-value', `'${keyName}' entry "${s}" is not a host name; write a bare host ("github.com") or "*.github.com" for its subdomains`);
+          return;
+        }
+        s = host.replace(/\.$/, '');
+      }
+      spec.strings.push(s);
+    });
+    return ok ? spec : null;
+  }
+
+  /**
+   * A rule is unreachable when an earlier rule matches every exec it matches. Checked for the simple
+   * cases: the earlier rule has no match keys, or each of its keys also appears in the later rule with a
+   * broader (superset) value list — for _not keys a subset. Only literal equality of values counts.
+   */
+  private findShadowedRules(rules: RuleSpec[]): void {
+    for (let b = 0; b < rules.length; b++) {
+      const later = rules[b] as RuleSpec;
+      for (let a = 0; a < b; a++) {
+        const earlier = rules[a] as RuleSpec;
+        if (!covers(earlier, later)) continue;
+        const why = earlier.keys.length === 0 ? `'${earlier.id}' has no match keys, so it matches every exec` : `'${earlier.id}' matches everything this rule matches`;
+        this.warning('shadowed-rule', ['rule', later.index], `rule '${later.id}' can never match: ${why} and comes first (first match wins); move it below or remove it`, 'key', undefined, later.id);
+        break;
+      }
+    }
+  }
+
+  // ---- filesystem
+
+  private filesystemSpec(t: Table | undefined): FilesystemSpec {
+    const sources = (key: string): GlobSource[] => {
+      const list = (t?.[key] as string[] | undefined) ?? [];
+      return list.map((glob, i) => {
+        const span = this.positions.locate(['filesystem', key], 'value', i);
+        return { glob, origin: key, at: { file: this.file, line: span.line, column: span.column, endLine: span.endLine, endColumn: span.endColumn } };
+      });
+    };
+    return {
+      present: t !== undefined,
+      read: sources('read_globs'),
+      write: sources('write_globs'),
+      allow: sources('allow_globs'),
+      execute: sources('execute_globs'),
+      executePresent: t?.execute_globs !== undefined,
+      requireEnforced: (t?.require_enforced as boolean | undefined) ?? true,
+      noBootstrapReads: (t?.no_bootstrap_reads as boolean | undefined) ?? false,
+    };
+  }
+
+  /** An allow rule whose exe_glob covers a place the agent can write lets it run anything it plants there. */
+  private warnAllowGlobsOverWritable(rules: RuleSpec[], writable: string[]): void {
+    if (writable.length === 0) return;
+    for (const rule of rules) {
+      if (rule.action !== 'allow') continue;
+      for (const key of rule.keys) {
+        if (key.name !== 'exe_glob' || key.negated) continue;
+        key.strings.forEach((glob, i) => {
+          const m = picomatch(glob, { dot: true });
+          const hit = writable.find((w) => m(`${w === '/' ? '' : w}/agent-gate-probe`) || m(`${w === '/' ? '' : w}/a/b/agent-gate-probe`));
+          if (hit) {
+            this.warning('allow-glob-writable', ['rule', rule.index, key.keyName], `allow rule '${rule.id}': exe_glob "${glob}" covers ${hit}, which the agent can write, so it could plant any program there and run it; narrow the glob or use exe_basename`, 'value', key.strings.length > 1 ? i : undefined, rule.id);
+          }
+        });
+      }
+    }
+  }
+}
+
+function covers(earlier: RuleSpec, later: RuleSpec): boolean {
+  // Deny/ask rules also match by the requested name (see matcher.ts), so an earlier allow rule with
+  // program keys does not cover a later deny/ask rule with the same keys.
+  const earlierHasExe = earlier.keys.some((k) => (EXE_MATCH_KEYS as readonly string[]).includes(k.name));
+  if (earlier.action === 'allow' && later.action !== 'allow' && earlierHasExe) return false;
+  // An allow rule with argv keys does not match a truncated argv; a later deny/ask rule still does.
+  const earlierHasArgv = earlier.keys.some((k) => (ARGV_MATCH_KEYS as readonly string[]).includes(k.name));
+  if (earlier.action === 'allow' && later.action !== 'allow' && earlierHasArgv) return false;
+  for (const k of earlier.keys) {
+    const l = later.keys.find((x) => x.keyName === k.keyName);
+    if (!l) return false;
+    const ev = k.name === 'uid' ? k.numbers : k.strings;
+    const lv = l.name === 'uid' ? l.numbers : l.strings;
+    const subset = (xs: (string | number)[], ys: (string | number)[]): boolean => xs.every((x) => ys.includes(x));
+    if (k.negated ? !subset(ev, lv) : !subset(lv, ev)) return false;
+    // argv_host_in: "every URL host in the list" — a later list that is a subset is narrower.
+  }
+  return true;
+}
+
+function isTable(v: unknown): v is Table {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function typeName(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (v === null) return 'null';
+  if (v instanceof Date) return 'a date';
+  if (typeof v === 'object') return 'a table';
+  if (typeof v === 'number') return Number.isInteger(v) ? `the integer ${v}` : `the number ${v}`;
+  if (typeof v === 'string') return `the string "${v}"`;
+  if (typeof v === 'boolean') return `${v}`;
+  return typeof v;
+}
