@@ -1,4 +1,6 @@
 // agent-gate CLI: the same core as the extension, headless.
+import { runCheck } from './check';
+import { runExplain } from './explain';
 const USAGE = `Usage: agent-gate <command> [options]
 
 Commands:
@@ -15,6 +17,8 @@ function main(argv: string[]): number {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (cmd === 'check') return runCheck(argv.slice(1));
+  if (cmd === 'explain') return runExplain(argv.slice(1));
   process.stderr.write(`agent-gate: unknown command '${cmd}'\n\n${USAGE}`);
   return 2;
 }

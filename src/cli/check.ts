@@ -1,0 +1,156 @@
+// `agent-gate check --policy FILE [--json] [-r|-w|-a GLOB]…`: validate a policy and verify its inline
+// examples. Exit 0 with `policy ok: FILE` (warnings may precede it), exit 2 on any error.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  compileFilesystem,
+  createEvaluator,
+  loadPolicyFile,
+  verifyExamples,
+  type CliGrants,
+  type Diagnostic,
+} from '../core/policy/index';
+
+export const CHECK_USAGE = `Usage: agent-gate check [--policy FILE] [--json] [--workspace DIR] [-r GLOB] [-w GLOB] [-a GLOB]
+
+Validate a .gate.toml policy: syntax, keys, types, regexes, shadowed rules, widened globs and the rules'
+inline examples. Without --policy, ./.gate.toml is checked.
+
+  --policy FILE      the policy to check
+  --json             print the diagnostics as JSON
+  --workspace DIR    value of \${WORKSPACE} (default: the policy file's directory)
+  -r, --read GLOB    extra read grant (as 'run' would add), repeatable
+  -w, --write GLOB   extra write grant, repeatable
+  -a, --allow GLOB   extra read+write grant, repeatable
+`;
+
+export interface CommonOptions {
+  policy?: string;
+  json: boolean;
+  workspace?: string;
+  cwd?: string;
+  grants: Required<CliGrants>;
+  help: boolean;
+  rest: string[];
+}
+
+export class UsageError extends Error {}
+
+/** Parse the options shared by check and explain; everything after `--` goes to `rest`. */
+export function parseCommonOptions(args: string[], allowCwd: boolean): CommonOptions {
+  const o: CommonOptions = { json: false, grants: { read: [], write: [], allow: [] }, help: false, rest: [] };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    const value = (): string => {
+      const eq = a.indexOf('=');
+      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
+      const v = args[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    const name = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+    switch (name) {
+      case '--':
+        o.rest = args.slice(i + 1);
+        return o;
+      case '--policy':
+      case '-p':
+        o.policy = value();
+        break;
+      case '--json':
+        o.json = true;
+        break;
+      case '--workspace':
+        o.workspace = resolve(value());
+        break;
+      case '--cwd':
+        if (!allowCwd) throw new UsageError(`unknown option '${a}'`);
+        o.cwd = resolve(value());
+        break;
+      case '-r':
+      case '--read':
+        o.grants.read.push(value());
+        break;
+      case '-w':
+      case '--write':
+        o.grants.write.push(value());
+        break;
+      case '-a':
+      case '--allow':
+        o.grants.allow.push(value());
+        break;
+      case '-h':
+      case '--help':
+        o.help = true;
+        break;
+      default:
+        if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
+        o.rest = args.slice(i);
+        return o;
+    }
+  }
+  return o;
+}
+
+export function policyPathFrom(o: CommonOptions): string {
+  if (o.policy !== undefined) return resolve(o.policy);
+  const local = resolve(o.cwd ?? process.cwd(), '.gate.toml');
+  if (existsSync(local)) return local;
+  throw new UsageError('no policy given and no .gate.toml here; pass --policy FILE');
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.code}]`;
+}
+
+export function diagnosticsJson(file: string, diagnostics: Diagnostic[]): object {
+  return {
+    file,
+    ok: !diagnostics.some((d) => d.severity === 'error'),
+    errors: diagnostics.filter((d) => d.severity === 'error').length,
+    warnings: diagnostics.filter((d) => d.severity === 'warning').length,
+    diagnostics,
+  };
+}
+
+/** Load, validate and verify examples; all diagnostics in file order. */
+export function checkPolicy(file: string, o: Pick<CommonOptions, 'workspace' | 'grants'>): Diagnostic[] {
+  const loaded = loadPolicyFile(file, { ...(o.workspace ? { workspace: o.workspace } : {}), cliGrants: o.grants });
+  const diagnostics = [...loaded.diagnostics];
+  if (loaded.policy) {
+    const { filesystem } = compileFilesystem(loaded.policy, o.grants);
+    const evaluator = createEvaluator(loaded.policy, undefined, { filesystem });
+    diagnostics.push(...verifyExamples(loaded.policy, evaluator));
+    diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
+  }
+  return diagnostics;
+}
+
+export function runCheck(args: string[]): number {
+  let o: CommonOptions;
+  let file: string;
+  try {
+    o = parseCommonOptions(args, false);
+    if (o.help) {
+      process.stdout.write(CHECK_USAGE);
+      return 0;
+    }
+    if (o.rest.length) throw new UsageError(`unexpected argument '${o.rest[0]}'`);
+    file = policyPathFrom(o);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`agent-gate check: ${e.message}\n\n${CHECK_USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  const diagnostics = checkPolicy(file, o);
+  const failed = diagnostics.some((d) => d.severity === 'error');
+  if (o.json) {
+    process.stdout.write(JSON.stringify(diagnosticsJson(file, diagnostics), null, 2) + '\n');
+  } else {
+    for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    if (!failed) process.stdout.write(`policy ok: ${file}\n`);
+  }
+  return failed ? 2 : 0;
+}
