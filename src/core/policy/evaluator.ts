@@ -203,7 +203,9 @@ export class PolicyEvaluator implements Evaluator {
 }
 
 function stricter(current: Decision, via: Decision, how: string): Decision {
-  if (RANK[via.action] <= RANK[current.action]) return current;
+  // Equal severity: a rule is a more useful answer than the default.
+  const better = RANK[via.action] > RANK[current.action] || (RANK[via.action] === RANK[current.action] && current.layer === 'default' && via.layer === 'rule');
+  if (!better) return current;
   const what = via.ruleId === null ? 'default' : `rule '${via.ruleId}'`;
   return {
     ...via,
