@@ -1,13 +1,317 @@
-/* agent-gate-supervisor: placeholder entry point; the gate itself lands with the kernel-gate issue. */
+/* agent-gate-supervisor: orchestration and CLI.
+ *
+ *   agent-gate-supervisor [--version] --socket PATH -- PROGRAM [ARGS…]
+ *
+ * 1. connect to the broker (before anything is forked), HELLO, read CONFIG … START;
+ * 2. probe the kernel, build the Landlock ruleset, REPORT/WARN, refuse gaps the policy requires;
+ * 3. fork the agent: own process group (foreground of the tty), NO_NEW_PRIVS, Landlock, seccomp filter
+ *    with a listener that comes back to us over SCM_RIGHTS, then execvp;
+ * 4. the notification loop (notify.c) until the agent exits; exit with its status. */
+#include "landlock.h"
+#include "notify.h"
+#include "proto.h"
+#include "seccomp.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define VERSION "0.1.0"
+
+static int g_broker = -1;
+static bool g_started;
+static struct session g_session = { .listener = -1, .broker = -1, .sigfd = -1, .agent = 0, .tty_fd = -1 };
+static struct buf g_warnings;
+
+/* die() during the handshake tells the broker why (FATAL); after the fork it also stops the agent. */
+static void on_die(const char *msg)
+{
+	if (g_broker >= 0 && !g_started) {
+		struct buf b = { 0 };
+		buf_puts(&b, "FATAL msg=");
+		buf_hex(&b, msg, strlen(msg));
+		buf_put(&b, "\n", 1);
+		proto_send(g_broker, &b);
+	}
+	session_kill_agent(&g_session);
+}
+
+static void send_or_die(struct buf *b)
+{
+	if (proto_send(g_broker, b) < 0)
+		die_errno("writing to the broker");
+	b->len = 0;
+}
+
+static void collect_warning(const char *msg)
+{
+	buf_puts(&g_warnings, "WARN msg=");
+	buf_hex(&g_warnings, msg, strlen(msg));
+	buf_put(&g_warnings, "\n", 1);
+}
+
+static int connect_broker(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		die("socket path too long: %s", path);
+	strcpy(addr.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die_errno("socket");
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		die_errno("cannot connect to the broker at %s", path);
+	return fd;
+}
+
+/* Child → supervisor: one message, either 'L' with the listener fd (SCM_RIGHTS), or 'E' + error text. */
+static void send_listener(int sock, int listener)
+{
+	char byte = 'L';
+	struct iovec iov = { &byte, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	memset(u.buf, 0, sizeof(u.buf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &listener, sizeof(int));
+	/* sendmsg(2)/unix(7) SCM_RIGHTS: the supervisor gets its own reference to the listener. */
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
+		_exit(EXIT_GATE_FAILURE);
+}
+
+static NORETURN PRINTF_LIKE(2, 3) void child_fail(int sock, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	msg[0] = 'E';
+	va_start(ap, fmt);
+	vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (send(sock, msg, strlen(msg), MSG_NOSIGNAL) < 0)
+		_exit(EXIT_GATE_FAILURE);
+	_exit(EXIT_GATE_FAILURE);
+}
+
+static int receive_listener(int sock, char *err, size_t errlen)
+{
+	char data[512];
+	struct iovec iov = { data, sizeof(data) - 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		snprintf(err, errlen, "the agent process died before installing the gate");
+		return -1;
+	}
+	if (data[0] == 'E') {
+		data[n] = '\0';
+		snprintf(err, errlen, "%s", data + 1);
+		return -1;
+	}
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
+		snprintf(err, errlen, "no listener fd received from the agent process");
+		return -1;
+	}
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* The agent side of the fork. Nothing here may return.
+ *
+ * Syscalls made after the filter is installed and before execve: sendmsg, close, execve (execvp's PATH
+ * walk, each attempt notified and answered by the supervisor), write/_exit on failure. None of them is in
+ * the filter's table except execve itself, which is exactly the first gated exec — the supervisor is
+ * already receiving by then, so nothing can trap itself or deadlock. */
+static NORETURN void run_agent(int sock, const struct landlock_plan *plan, bool killable, const sigset_t *mask,
+			       char **argv)
+{
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGTTOU, SIG_DFL);
+	signal(SIGTTIN, SIG_DFL);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	/* setpgid(2): own process group so terminal signals and our group kill reach exactly the agent. */
+	setpgid(0, 0);
+	close(g_broker);
+	close(g_session.sigfd);
+
+	/* prctl(2) PR_SET_NO_NEW_PRIVS: required for an unprivileged seccomp filter and Landlock; setuid
+	 * binaries (sudo) no longer gain privileges. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(sock, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+	if (landlock_enter(plan) < 0)
+		child_fail(sock, "landlock_restrict_self: %s", strerror(errno));
+	int listener = seccomp_install(killable);
+	if (listener == -EBUSY)
+		child_fail(sock, "cannot install the exec gate: seccomp says EBUSY, another seccomp listener already "
+				 "watches this process (a gate inside a gate, or WSL2's init); refusing to run ungated");
+	if (listener < 0)
+		child_fail(sock, "cannot install the seccomp filter: %s", strerror(-listener));
+	send_listener(sock, listener);
+	close(listener);
+	close(sock);
+	execvp(argv[0], argv);
+	int e = errno;
+	dprintf(STDERR_FILENO, "agent-gate: cannot run %s: %s\n", argv[0], strerror(e));
+	_exit(e == ENOENT ? 127 : EXIT_GATE_FAILURE);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: agent-gate-supervisor [--version] --socket PATH -- PROGRAM [ARGS...]\n");
+	exit(2);
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("agent-gate-supervisor 0.1.0 protocol 1\n");
-		return 0;
+	const char *socket_path = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("agent-gate-supervisor %s protocol %d\n", VERSION, PROTO_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			socket_path = argv[++i];
+		} else if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		} else {
+			usage();
+		}
 	}
-	fprintf(stderr, "agent-gate-supervisor: not yet implemented\n");
-	return 126;
+	if (!socket_path || i >= argc)
+		usage();
+	char **agent_argv = argv + i;
+	const char *dbg = getenv("AGENT_GATE_DEBUG");
+	g_debug = dbg && strcmp(dbg, "1") == 0;
+	set_die_hook(on_die);
+	signal(SIGPIPE, SIG_IGN);
+	/* prctl(2) PR_SET_DUMPABLE 0: no ptrace, /proc/<pid>/mem or core dump of the supervisor by same-uid
+	 * processes. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die_errno("prctl(PR_SET_DUMPABLE)");
+
+	g_broker = connect_broker(socket_path);
+	g_session.broker = g_broker;
+	struct line_reader rd;
+	lr_init(&rd, g_broker);
+
+	struct seccomp_support sc;
+	seccomp_probe(&sc);
+	int abi = landlock_probe_abi();
+	struct buf b = { 0 };
+	buf_printf(&b, "HELLO %d pid=%d abi=%d notif=%d killable=%d\n", PROTO_VERSION, (int)getpid(), abi,
+		   sc.notif && !sc.ebusy, sc.killable);
+	send_or_die(&b);
+
+	static struct config cfg;
+	proto_read_config(&rd, &cfg);
+
+	struct landlock_plan plan;
+	landlock_build(&cfg, abi, &plan, collect_warning);
+	buf_printf(&b,
+		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
+		   "wait_killable=%d io_uring=denied arch=x86_64\n",
+		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
+		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable);
+	send_or_die(&b);
+	if (g_warnings.len)
+		send_or_die(&g_warnings);
+
+	if (!sc.notif)
+		die("this kernel lacks seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0+); "
+		    "refusing to run ungated");
+	if (sc.ebusy)
+		die("cannot install the exec gate: seccomp says EBUSY, another seccomp listener already watches this "
+		    "process (a gate inside a gate, or WSL2's init); refusing to run ungated");
+	if (cfg.require_fs && strcmp(plan.fs, "enforced") != 0)
+		die("the policy requires filesystem enforcement but the kernel lacks %s (filesystem sealing is %s)",
+		    plan.fs_gap ? plan.fs_gap : "it", plan.fs);
+	if (cfg.require_net && strcmp(plan.net, "enforced") != 0)
+		die("the policy requires network enforcement but the kernel lacks %s (network sealing is %s)",
+		    plan.net_gap ? plan.net_gap : "it", plan.net);
+
+	/* Signals we forward or wait for arrive through a signalfd(2), so the loop is one poll. */
+	sigset_t mask, old;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	g_session.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (g_session.sigfd < 0)
+		die_errno("signalfd");
+	signal(SIGTTOU, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		die_errno("socketpair");
+	if (isatty(STDIN_FILENO)) {
+		g_session.tty_fd = STDIN_FILENO;
+		g_session.tty_restore = tcgetpgrp(STDIN_FILENO);
+	}
+
+	pid_t pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid == 0) {
+		close(sp[0]);
+		run_agent(sp[1], &plan, sc.killable, &old, agent_argv);
+	}
+	close(sp[1]);
+	if (plan.ruleset_fd >= 0)
+		close(plan.ruleset_fd);
+	g_session.agent = pid;
+	/* Both sides call setpgid so neither order of scheduling races the tcsetpgrp below. */
+	setpgid(pid, pid);
+	if (g_session.tty_fd >= 0 && g_session.tty_restore == getpgrp())
+		tcsetpgrp(g_session.tty_fd, pid); /* tcsetpgrp(3): ^C and ^Z go to the agent, not to us */
+
+	char err[512];
+	int listener = receive_listener(sp[0], err, sizeof(err));
+	close(sp[0]);
+	if (listener < 0)
+		die("%s", err);
+	g_session.listener = listener;
+	g_session.killable = sc.killable;
+	g_session.cfg = &cfg;
+	g_session.rd = &rd;
+
+	buf_printf(&b, "STARTED pid=%d\n", (int)pid);
+	send_or_die(&b);
+	g_started = true;
+	debug("agent %d started (landlock abi %d, killable %d)", (int)pid, abi, sc.killable);
+	return notify_loop(&g_session);
 }

@@ -1,0 +1,470 @@
+/* Fact gathering: what the kernel will run for a stopped execve/execveat, read from /proc and the target's
+ * memory. Every read of target state is followed by SECCOMP_IOCTL_NOTIF_ID_VALID before it is trusted (the
+ * tid could have died and been reused). These facts are policy input, not a boundary: another thread of a
+ * hostile target can change argv after we read it (see docs/protocol.md, "Boundary vs verdict"). */
+#include "facts.h"
+#include "procmem.h"
+#include "sha256.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+
+static bool id_valid(int listener, uint64_t id)
+{
+	/* seccomp_unotify(2): the target is still blocked in this very syscall. */
+	return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+/* ---- sha256 cache keyed by identity ---- */
+
+#define HASH_CACHE_SLOTS 1024
+static struct {
+	bool used;
+	struct file_id id;
+	unsigned char sha[32];
+} hash_cache[HASH_CACHE_SLOTS];
+
+static bool same_id(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
+	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static size_t id_slot(const struct file_id *id)
+{
+	return (size_t)((id->dev * 0x9e3779b97f4a7c15ull) ^ id->ino) % HASH_CACHE_SLOTS;
+}
+
+static bool under_prefix(const char *path, const struct config *c)
+{
+	for (size_t i = 0; i < c->nhash_under; i++) {
+		const char *p = c->hash_under[i];
+		size_t n = strlen(p);
+		if (strcmp(p, "/") == 0)
+			return true;
+		if (strncmp(path, p, n) == 0 && (path[n] == '/' || path[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+static void hash_file(int pathfd, struct file_facts *ff)
+{
+	size_t slot = id_slot(&ff->id);
+	char proc[64];
+
+	if (hash_cache[slot].used && same_id(&hash_cache[slot].id, &ff->id)) {
+		memcpy(ff->sha, hash_cache[slot].sha, 32);
+		ff->has_sha = true;
+		return;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
+	AUTOCLOSE int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || sha256_fd(fd, ff->sha) < 0)
+		return;
+	ff->has_sha = true;
+	hash_cache[slot].used = true;
+	hash_cache[slot].id = ff->id;
+	memcpy(hash_cache[slot].sha, ff->sha, 32);
+}
+
+/* ---- path resolution ---- */
+
+/* /proc/self, /proc/thread-self and /dev/fd name the *opener*: rewrite them to name the target. */
+static const char *rewrite_self(const char *path, pid_t tid, char *out, size_t cap)
+{
+	static const char *const prefixes[] = { "/proc/self", "/proc/thread-self", "/dev/fd" };
+	static const char *const stdio[] = { "/dev/stdin", "/dev/stdout", "/dev/stderr" };
+
+	for (size_t i = 0; i < ARRAY_LEN(stdio); i++)
+		if (strcmp(path, stdio[i]) == 0) {
+			snprintf(out, cap, "/proc/%d/fd/%zu", (int)tid, i);
+			return out;
+		}
+	for (size_t i = 0; i < ARRAY_LEN(prefixes); i++) {
+		size_t n = strlen(prefixes[i]);
+		int m;
+		if (strncmp(path, prefixes[i], n) != 0 || (path[n] != '/' && path[n] != '\0'))
+			continue;
+		if (i == 0)
+			m = snprintf(out, cap, "/proc/%d", (int)tid);
+		else if (i == 1)
+			m = snprintf(out, cap, "/proc/%d/task/%d", (int)tid, (int)tid);
+		else
+			m = snprintf(out, cap, "/proc/%d/fd", (int)tid);
+		if (m < 0 || (size_t)m + strlen(path + n) >= cap)
+			return NULL;
+		strcpy(out + m, path + n);
+		return out;
+	}
+	return path;
+}
+
+/* Open (O_PATH) what the kernel would open for `path` relative to basefd. -errno on failure. */
+static int open_as_target(pid_t tid, int basefd, const char *path, bool nofollow)
+{
+	char buf[PATH_MAX + 64];
+	const char *p = path[0] == '/' ? rewrite_self(path, tid, buf, sizeof(buf)) : path;
+
+	if (!p)
+		return -ENAMETOOLONG;
+	int fd = openat(p[0] == '/' ? AT_FDCWD : basefd, p, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+	return fd < 0 ? -errno : fd;
+}
+
+/* Fill identity facts from an O_PATH fd. Returns 0 or the errno the kernel's exec would give. */
+static int file_facts_from_fd(int fd, const struct config *c, struct file_facts *ff)
+{
+	struct stat st;
+	char proc[64];
+
+	if (fstat(fd, &st) < 0)
+		return errno;
+	if (S_ISLNK(st.st_mode))
+		return ELOOP; /* AT_SYMLINK_NOFOLLOW on a symlink */
+	if (!S_ISREG(st.st_mode))
+		return EACCES; /* execve(2): directories and special files are EACCES */
+	if (!(st.st_mode & 0111))
+		return EACCES;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(proc, ff->path, sizeof(ff->path) - 1);
+	if (n < 0)
+		return errno;
+	ff->path[n] = '\0';
+	ff->path_len = (size_t)n;
+	ff->id.dev = st.st_dev;
+	ff->id.ino = st.st_ino;
+	ff->id.size = (uint64_t)st.st_size;
+	ff->id.mtime = st.st_mtim;
+	ff->id.ctime = st.st_ctim;
+	ff->has_sha = false;
+	ff->present = true;
+	if (under_prefix(ff->path, c))
+		hash_file(fd, ff);
+	return 0;
+}
+
+/* ---- /proc readers ---- */
+
+static void read_status(pid_t tid, struct exec_facts *f)
+{
+	char path[64], text[4096];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f->pid = tid;
+	f->ppid = 0;
+	f->uid = 0;
+	if (read_small_file(AT_FDCWD, path, text, sizeof(text)) < 0)
+		return;
+	for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, "Tgid:", 5) == 0)
+			f->pid = (pid_t)strtol(line + 5, NULL, 10);
+		else if (strncmp(line, "PPid:", 5) == 0)
+			f->ppid = (pid_t)strtol(line + 5, NULL, 10);
+		else if (strncmp(line, "Uid:", 4) == 0)
+			f->uid = strtoull(line + 4, NULL, 10);
+	}
+}
+
+static void read_parent(struct exec_facts *f)
+{
+	char path[64];
+	static char cmdline[64 * 1024];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)f->pid);
+	ssize_t n = readlink(path, f->pexe, sizeof(f->pexe) - 1);
+	if (n < 0)
+		return;
+	f->pexe_len = (size_t)n;
+	f->pexe[n] = '\0';
+	f->has_parent = true;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)f->pid);
+	ssize_t len = read_small_file(AT_FDCWD, path, cmdline, sizeof(cmdline));
+	if (len > 0) {
+		buf_put(&f->pargv, cmdline, (size_t)len);
+		if (cmdline[len - 1] != '\0')
+			buf_put(&f->pargv, "", 1);
+	}
+}
+
+/* ---- argv ---- */
+
+static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f)
+{
+	static char arg[ARGV_MAX_BYTES + 1];
+	uint64_t ptrs[64];
+	size_t base = 0, count = 0, total = 0;
+
+	if (addr == 0)
+		return 0; /* Linux accepts a NULL argv as empty */
+	for (size_t i = 0;; i++) {
+		if (i >= base + count) {
+			/* A window of pointers up to the page boundary, never across it. */
+			uint64_t a = addr + i * 8;
+			size_t cnt = (4096 - (size_t)(a % 4096)) / 8;
+			if (cnt > ARRAY_LEN(ptrs))
+				cnt = ARRAY_LEN(ptrs);
+			if (cnt == 0)
+				cnt = 1;
+			if (procmem_read(tid, a, ptrs, cnt * 8) < 0)
+				return errno == ESRCH ? -1 : EFAULT;
+			base = i;
+			count = cnt;
+		}
+		uint64_t p = ptrs[i - base];
+		if (p == 0)
+			return 0;
+		if (f->argc >= ARGV_MAX_COUNT || total >= ARGV_MAX_BYTES) {
+			f->argv_trunc = true;
+			return 0;
+		}
+		ssize_t n = procmem_read_str(tid, p, arg, ARGV_MAX_BYTES - total);
+		if (n < 0 && errno == ENAMETOOLONG) {
+			f->argv_trunc = true;
+			return 0;
+		}
+		if (n < 0)
+			return errno == ESRCH ? -1 : EFAULT;
+		buf_put(&f->argv, arg, (size_t)n + 1);
+		f->argc++;
+		total += (size_t)n + 1;
+	}
+}
+
+/* ---- script interpreter and dynamic loader ---- */
+
+/* binfmt_script: "#!" then optional blanks, the interpreter up to a blank, then one optional argument (the
+ * rest of the line, trimmed). The kernel opens the interpreter like any exec path: relative to the cwd of
+ * the process calling exec (open_exec(AT_FDCWD)). */
+static void read_shebang(pid_t tid, int exefd, int cwdfd, const struct config *c, struct exec_facts *f)
+{
+	char proc[64], head[SHEBANG_MAX + 1];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", exefd);
+	AUTOCLOSE int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return;
+	ssize_t n = pread(fd, head, SHEBANG_MAX, 0);
+	if (n < 3 || head[0] != '#' || head[1] != '!')
+		return;
+	head[n] = '\0';
+	char *nl = memchr(head, '\n', (size_t)n);
+	if (nl)
+		*nl = '\0';
+	char *p = head + 2;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	char *name = p;
+	while (*p && *p != ' ' && *p != '\t')
+		p++;
+	if (p == name)
+		return;
+	if (*p) {
+		*p++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		char *end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*p) {
+			f->has_interp_arg = true;
+			f->interp_arg_len = (size_t)(end - p);
+			memcpy(f->interp_arg, p, f->interp_arg_len);
+		}
+	}
+	int ifd = open_as_target(tid, cwdfd, name, false);
+	if (ifd < 0)
+		return;
+	if (file_facts_from_fd(ifd, c, &f->interp) != 0)
+		f->interp.present = false;
+	close(ifd);
+}
+
+static bool is_loader(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	if (strcmp(b, "ld.so") == 0)
+		return true;
+	if (strncmp(b, "ld-", 3) != 0)
+		return false;
+	return strstr(b, ".so") != NULL;
+}
+
+/* ld.so's own options; those listed in with_arg take the next argument. */
+static const char *const ld_opts_with_arg[] = { "--library-path", "--inhibit-rpath", "--audit", "--preload",
+						 "--argv0", "--glibc-hwcaps-prepend", "--glibc-hwcaps-mask" };
+
+static void loader_target(pid_t tid, int cwdfd, const struct config *c, struct exec_facts *f)
+{
+	const char *a = f->argv.p;
+	const char *end = f->argv.p + f->argv.len;
+
+	if (f->argc < 2)
+		return;
+	a += strlen(a) + 1; /* argv[0] */
+	while (a < end) {
+		bool takes_arg = false;
+		if (strcmp(a, "--") == 0) {
+			a += strlen(a) + 1;
+			break;
+		}
+		if (strncmp(a, "--", 2) != 0)
+			break;
+		for (size_t i = 0; i < ARRAY_LEN(ld_opts_with_arg); i++)
+			if (strcmp(a, ld_opts_with_arg[i]) == 0)
+				takes_arg = true;
+		a += strlen(a) + 1;
+		if (takes_arg && a < end)
+			a += strlen(a) + 1;
+	}
+	if (a >= end || !*a)
+		return;
+	/* ld.so opens its program argument as a plain path relative to the cwd (no PATH search). */
+	int fd = open_as_target(tid, cwdfd, a, false);
+	if (fd < 0)
+		return;
+	if (file_facts_from_fd(fd, c, &f->ld) != 0)
+		f->ld.present = false;
+	close(fd);
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* ---- entry point ---- */
+
+int facts_gather(int listener, const struct seccomp_notif *n, const struct config *c, struct exec_facts *f)
+{
+	pid_t tid = (pid_t)n->pid;
+	uint64_t path_addr, argv_addr;
+	int dirfd = AT_FDCWD;
+	char proc[64];
+	int err;
+
+	f->tid = tid;
+	f->execveat = n->data.nr == __NR_execveat;
+	if (f->execveat) {
+		dirfd = (int)n->data.args[0];
+		path_addr = n->data.args[1];
+		argv_addr = n->data.args[2];
+		f->flags = n->data.args[4];
+	} else {
+		path_addr = n->data.args[0];
+		argv_addr = n->data.args[1];
+		f->flags = 0;
+	}
+
+	ssize_t len = procmem_read_str(tid, path_addr, f->path, PATH_MAX - 1);
+	if (len < 0)
+		return errno == ESRCH ? -1 : errno;
+	f->path_len = (size_t)len;
+	err = read_argv(tid, argv_addr, f);
+	if (err)
+		return err;
+	if (!id_valid(listener, n->id))
+		return -1;
+
+	read_status(tid, f);
+	snprintf(proc, sizeof(proc), "/proc/%d/cwd", (int)tid);
+	len = readlink(proc, f->cwd, sizeof(f->cwd) - 1);
+	f->cwd_len = len < 0 ? 0 : (size_t)len;
+	f->cwd[f->cwd_len] = '\0';
+	read_parent(f);
+
+	/* The cwd may be unreachable by path (deleted, or outside our view): an fd to it always works. */
+	AUTOCLOSE int cwdfd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	AUTOCLOSE int basefd = -1;
+	AUTOCLOSE int exefd = -1;
+	bool nofollow = f->execveat && (f->flags & AT_SYMLINK_NOFOLLOW);
+
+	if (f->execveat && dirfd != AT_FDCWD) {
+		snprintf(proc, sizeof(proc), "/proc/%d/fd/%d", (int)tid, dirfd);
+		if (f->path_len == 0 && (f->flags & AT_EMPTY_PATH)) {
+			exefd = open(proc, O_PATH | O_CLOEXEC); /* fexecve: the fd itself */
+			if (exefd < 0)
+				return errno == ENOENT ? EBADF : errno;
+		} else if (f->path[0] != '/') {
+			basefd = open(proc, O_PATH | O_CLOEXEC);
+			if (basefd < 0)
+				return errno == ENOENT ? EBADF : errno;
+			struct stat st;
+			if (fstat(basefd, &st) < 0 || !S_ISDIR(st.st_mode))
+				return ENOTDIR;
+		}
+	} else if (f->path_len == 0 && f->execveat && (f->flags & AT_EMPTY_PATH)) {
+		exefd = open(proc, O_PATH | O_CLOEXEC); /* execveat(AT_FDCWD, "", AT_EMPTY_PATH): the cwd */
+	}
+	if (exefd < 0) {
+		if (f->path_len == 0)
+			return ENOENT;
+		if (cwdfd < 0 && f->path[0] != '/' && basefd < 0)
+			return ENOENT;
+		int fd = open_as_target(tid, basefd >= 0 ? basefd : cwdfd, f->path, nofollow);
+		if (fd < 0)
+			return -fd;
+		exefd = fd;
+	}
+	err = file_facts_from_fd(exefd, c, &f->exe);
+	if (err)
+		return err;
+	read_shebang(tid, exefd, cwdfd, c, f);
+	if (!f->interp.present && is_loader(f->exe.path))
+		loader_target(tid, cwdfd, c, f);
+
+	/* /proc/<tid>/... were read for this tid: make sure it is still the same blocked task. */
+	if (!id_valid(listener, n->id))
+		return -1;
+
+	uint64_t h = 0xcbf29ce484222325ull;
+	h = fnv1a(h, f->path, f->path_len + 1);
+	h = fnv1a(h, f->argv.p ? f->argv.p : "", f->argv.len);
+	h = fnv1a(h, f->cwd, f->cwd_len);
+	f->fingerprint = h;
+	return 0;
+}
+
+void facts_free(struct exec_facts *f)
+{
+	buf_free(&f->argv);
+	buf_free(&f->pargv);
+}
+
+void facts_reset(struct exec_facts *f)
+{
+	struct buf argv = f->argv, pargv = f->pargv;
+
+	memset(f, 0, offsetof(struct exec_facts, exe));
+	f->exe.present = f->interp.present = f->ld.present = false;
+	f->exe.has_sha = f->interp.has_sha = f->ld.has_sha = false;
+	f->argc = 0;
+	f->argv_trunc = false;
+	f->has_parent = false;
+	f->pexe_len = 0;
+	f->has_interp_arg = false;
+	f->interp_arg_len = 0;
+	f->t = 0;
+	f->fingerprint = 0;
+	f->argv = argv;
+	f->pargv = pargv;
+	f->argv.len = 0;
+	f->pargv.len = 0;
+}

@@ -1,0 +1,65 @@
+/* Facts about one exec attempt, gathered from the stopped target (see ExecFacts in src/core/exec/facts.ts). */
+#pragma once
+#include <limits.h>
+#include <linux/seccomp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "proto.h"
+#include "util.h"
+
+#define ARGV_MAX_COUNT 4096
+#define ARGV_MAX_BYTES (1u << 20)
+#define SHEBANG_MAX 256
+
+/* What identifies a file for the caches: the same (dev, ino, size, mtime, ctime) is the same content
+ * unless someone set the clock back and rewrote it in place. */
+struct file_id {
+	uint64_t dev, ino, size;
+	struct timespec mtime, ctime;
+};
+
+struct file_facts {
+	bool present;
+	char path[PATH_MAX];
+	size_t path_len;
+	struct file_id id;
+	bool has_sha;
+	unsigned char sha[32];
+};
+
+struct exec_facts {
+	uint64_t id;
+	pid_t tid, pid, ppid;
+	uint64_t uid;
+	bool execveat;
+	uint64_t flags;
+	char path[PATH_MAX + 1];
+	size_t path_len;
+	char cwd[PATH_MAX];
+	size_t cwd_len;
+	struct file_facts exe;
+	struct buf argv; /* each element followed by NUL */
+	size_t argc;
+	bool argv_trunc;
+	bool has_parent;
+	char pexe[PATH_MAX];
+	size_t pexe_len;
+	struct buf pargv;
+	struct file_facts interp;
+	bool has_interp_arg;
+	char interp_arg[SHEBANG_MAX];
+	size_t interp_arg_len;
+	struct file_facts ld;
+	uint64_t t;
+	uint64_t fingerprint; /* of path, argv and cwd: recognizes the same logical exec arriving again */
+};
+
+/* Gather facts for a notification. Returns 0 when the exec should be decided, a positive errno when the
+ * kernel would fail it anyway (answer with it, tell nobody), or -1 when the notification is gone. */
+int facts_gather(int listener, const struct seccomp_notif *n, const struct config *c, struct exec_facts *f);
+void facts_free(struct exec_facts *f);
+/* Clear for reuse, keeping the argv buffers allocated. */
+void facts_reset(struct exec_facts *f);

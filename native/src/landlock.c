@@ -1,0 +1,193 @@
+/* Landlock ruleset built from the FS/NET lines of the CONFIG block (landlock(7)).
+ *
+ * Handled rights per ABI: 1 base fs rights, 2 REFER, 3 TRUNCATE, 4 TCP bind/connect, 5 IOCTL_DEV,
+ * 6 scoping of signals and abstract unix sockets. Adding a rule for a right the ruleset does not handle, or
+ * a directory-only right on a file, is EINVAL, so every rule is masked by both. */
+#include "landlock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define LL_CREATE_RULESET_VERSION (1U << 0)
+#define LL_RULE_PATH_BENEATH 1
+#define LL_RULE_NET_PORT 2
+
+#define FS_EXECUTE (1ULL << 0)
+#define FS_WRITE_FILE (1ULL << 1)
+#define FS_READ_FILE (1ULL << 2)
+#define FS_READ_DIR (1ULL << 3)
+#define FS_REMOVE_DIR (1ULL << 4)
+#define FS_REMOVE_FILE (1ULL << 5)
+#define FS_MAKE_CHAR (1ULL << 6)
+#define FS_MAKE_DIR (1ULL << 7)
+#define FS_MAKE_REG (1ULL << 8)
+#define FS_MAKE_SOCK (1ULL << 9)
+#define FS_MAKE_FIFO (1ULL << 10)
+#define FS_MAKE_BLOCK (1ULL << 11)
+#define FS_MAKE_SYM (1ULL << 12)
+#define FS_REFER (1ULL << 13)
+#define FS_TRUNCATE (1ULL << 14)
+#define FS_IOCTL_DEV (1ULL << 15)
+#define NET_BIND_TCP (1ULL << 0)
+#define NET_CONNECT_TCP (1ULL << 1)
+#define SCOPE_ABSTRACT_UNIX (1ULL << 0)
+#define SCOPE_SIGNAL (1ULL << 1)
+
+/* Our own copies of the uapi structs: Debian 12's headers predate ABI 4. */
+struct ll_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+	uint64_t scoped;
+};
+struct ll_path_beneath {
+	uint64_t allowed_access;
+	int32_t parent_fd;
+} __attribute__((packed));
+struct ll_net_port {
+	uint64_t allowed_access;
+	uint64_t port;
+};
+_Static_assert(sizeof(struct ll_ruleset_attr) == 24, "landlock_ruleset_attr v6 size");
+_Static_assert(sizeof(struct ll_path_beneath) == 12, "landlock_path_beneath_attr is packed");
+_Static_assert(sizeof(struct ll_net_port) == 16, "landlock_net_port_attr size");
+
+#define FS_WRITE_BASE                                                                                        \
+	(FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG |         \
+	 FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM)
+/* Rights that make sense on a file (not a directory). */
+#define FS_FILE_RIGHTS (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
+
+int landlock_probe_abi(void)
+{
+	/* landlock_create_ruleset(2) with LANDLOCK_CREATE_RULESET_VERSION returns the highest ABI. */
+	long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
+	const char *cap = getenv("AGENT_GATE_LANDLOCK_ABI_MAX");
+
+	if (abi < 0)
+		abi = 0;
+	if (cap && *cap) {
+		long m = strtol(cap, NULL, 10);
+		if (m >= 0 && m < abi)
+			abi = m;
+	}
+	return (int)abi;
+}
+
+/* Every right a letter stands for with the newest ABI we know, and the subset this ABI has. */
+static uint64_t fs_rights(const char *letters, int abi)
+{
+	uint64_t m = 0;
+
+	if (strchr(letters, 'r'))
+		m |= FS_READ_FILE | FS_READ_DIR;
+	if (strchr(letters, 'x'))
+		m |= FS_EXECUTE;
+	if (strchr(letters, 'w')) {
+		m |= FS_WRITE_BASE;
+		if (abi >= 2)
+			m |= FS_REFER;
+		if (abi >= 3)
+			m |= FS_TRUNCATE;
+		if (abi >= 5)
+			m |= FS_IOCTL_DEV;
+	}
+	return m;
+}
+
+void landlock_build(const struct config *c, int abi, struct landlock_plan *plan, void (*warn)(const char *msg))
+{
+	struct ll_ruleset_attr attr = { 0, 0, 0 };
+	char msg[PATH_MAX + 200];
+
+	plan->abi = abi;
+	plan->ruleset_fd = -1;
+	plan->fs = c->fs_handled_set ? "unsupported" : "off";
+	plan->net = c->net_handled_set ? "unsupported" : "off";
+	plan->scope_signal = plan->scope_unix = "unsupported";
+	plan->fs_gap = abi == 0 ? "Landlock (Linux 5.13+, CONFIG_SECURITY_LANDLOCK, and 'landlock' in the lsm= boot list)" : NULL;
+	plan->net_gap = plan->fs_gap ? plan->fs_gap : abi < 4 ? "Landlock ABI 4 TCP port rules (Linux 6.7+)" : NULL;
+	if (abi == 0)
+		return;
+
+	if (c->fs_handled_set && c->fs_handled[0]) {
+		attr.handled_access_fs = fs_rights(c->fs_handled, abi);
+		bool full = attr.handled_access_fs == fs_rights(c->fs_handled, 7);
+		plan->fs = full ? "enforced" : "partial";
+		if (!full)
+			plan->fs_gap = abi < 3 ? "Landlock ABI 3 TRUNCATE right (Linux 6.2+)"
+					       : "Landlock ABI 5 IOCTL_DEV right (Linux 6.10+)";
+	} else if (c->fs_handled_set) {
+		plan->fs = "off";
+	}
+	if (c->net_handled_set && abi >= 4 && (c->net_connect || c->net_bind)) {
+		attr.handled_access_net = (c->net_connect ? NET_CONNECT_TCP : 0) | (c->net_bind ? NET_BIND_TCP : 0);
+		plan->net = "enforced";
+	} else if (c->net_handled_set && abi >= 4) {
+		plan->net = "off";
+	}
+	if (abi >= 6) {
+		attr.scoped = SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX;
+		plan->scope_signal = plan->scope_unix = "enforced";
+	}
+	if (!attr.handled_access_fs && !attr.handled_access_net && !attr.scoped)
+		return;
+
+	/* The attr size tells the kernel which fields we use: v1 has only fs, v4 adds net, v6 scoped. */
+	size_t size = abi >= 6 ? 24 : abi >= 4 ? 16 : 8;
+	/* landlock_create_ruleset(2). */
+	int fd = (int)syscall(__NR_landlock_create_ruleset, &attr, size, 0);
+	if (fd < 0)
+		die_errno("landlock_create_ruleset (ABI %d)", abi);
+	plan->ruleset_fd = fd;
+
+	for (size_t i = 0; attr.handled_access_fs && i < c->ngrants; i++) {
+		const struct grant *g = &c->grants[i];
+		AUTOCLOSE int pfd = open(g->path, O_PATH | O_CLOEXEC);
+		struct stat st;
+
+		if (pfd < 0 || fstat(pfd, &st) < 0) {
+			snprintf(msg, sizeof(msg), "filesystem grant '%s' (%s) skipped: %s", g->path, g->rights,
+				 strerror(errno));
+			warn(msg);
+			continue;
+		}
+		uint64_t access = fs_rights(g->rights, abi) & attr.handled_access_fs;
+		if (!S_ISDIR(st.st_mode))
+			access &= FS_FILE_RIGHTS;
+		if (!access)
+			continue;
+		struct ll_path_beneath pb = { .allowed_access = access, .parent_fd = pfd };
+		/* landlock_add_rule(2): a path-beneath grant. */
+		if (syscall(__NR_landlock_add_rule, fd, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
+			die_errno("landlock_add_rule for '%s'", g->path);
+	}
+	for (size_t i = 0; attr.handled_access_net && i < c->nports; i++) {
+		uint64_t access = ((c->ports[i].connect ? NET_CONNECT_TCP : 0) | (c->ports[i].bind ? NET_BIND_TCP : 0)) &
+				  attr.handled_access_net;
+		if (!access)
+			continue;
+		struct ll_net_port np = { .allowed_access = access, .port = c->ports[i].port };
+		/* landlock_add_rule(2): a TCP port grant (ABI 4). */
+		if (syscall(__NR_landlock_add_rule, fd, LL_RULE_NET_PORT, &np, 0) < 0)
+			die_errno("landlock_add_rule for TCP port %u", c->ports[i].port);
+	}
+}
+
+int landlock_enter(const struct landlock_plan *plan)
+{
+	if (plan->ruleset_fd < 0)
+		return 0;
+	/* landlock_restrict_self(2): irrevocable for this task and its future children. */
+	if (syscall(__NR_landlock_restrict_self, plan->ruleset_fd, 0) < 0)
+		return -1;
+	close(plan->ruleset_fd);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/* Landlock: filesystem grants, TCP ports and IPC scoping for the agent's domain. */
+#pragma once
+#include <stdbool.h>
+
+#include "proto.h"
+#include "util.h"
+
+struct landlock_plan {
+	int abi;          /* ABI in use (after AGENT_GATE_LANDLOCK_ABI_MAX), 0 when absent */
+	int ruleset_fd;   /* -1 when nothing is restricted */
+	const char *fs, *net;                     /* enforced|partial|off|unsupported */
+	const char *scope_signal, *scope_unix;    /* enforced|unsupported */
+	const char *fs_gap, *net_gap;             /* what the kernel lacks, for REQUIRE messages */
+};
+
+/* Highest supported ABI (0 when Landlock is absent or disabled). */
+int landlock_probe_abi(void);
+
+/* Build the ruleset in the supervisor (so warnings reach the broker before the fork). Grant paths that do
+ * not exist are skipped and reported through warn(). */
+void landlock_build(const struct config *c, int abi, struct landlock_plan *plan, void (*warn)(const char *msg));
+
+/* In the child, after PR_SET_NO_NEW_PRIVS: enter the domain. -1 with errno on failure. */
+int landlock_enter(const struct landlock_plan *plan);

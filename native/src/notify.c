@@ -1,0 +1,409 @@
+/* The NOTIF loop. One thread, poll(2) on: the seccomp listener, the broker socket, a signalfd (SIGCHLD and
+ * the signals we forward), with the nearest request deadline as the poll timeout.
+ *
+ * Per notification: gather facts (facts.c); attempts the kernel would fail anyway are answered with that
+ * errno and never reach the broker; identity-cache hits are recorded to the broker first (blocking write,
+ * fail closed) and then answered; everything else becomes a pending request answered on VERDICT, or on
+ * its deadline with the TIMEOUT action. */
+#include "notify.h"
+#include "facts.h"
+#include "seccomp.h"
+
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+struct pending {
+	uint64_t req_id;
+	uint64_t cookie; /* the kernel's notification id */
+	pid_t tid;
+	uint64_t deadline_us; /* 0: none (held, or no timeout configured) */
+	bool cacheable;       /* no interpreter and no loader involved */
+	struct file_id id;
+	uint64_t fingerprint;
+};
+
+static struct pending *pending;
+static size_t npending, cap_pending;
+
+/* Identity cache: direct-mapped, a collision just evicts. */
+#define VERDICT_SLOTS 4096
+static struct {
+	bool used, allow;
+	struct file_id id;
+} verdicts[VERDICT_SLOTS];
+
+/* Per-thread memory of an answer the kernel refused with ENOENT (the target was interrupted): when the same
+ * logical exec comes back from the same thread it gets the same answer without a second decision. */
+#define RETRY_SLOTS 64
+static struct {
+	pid_t tid;
+	uint64_t fingerprint;
+	bool allow;
+} retries[RETRY_SLOTS];
+
+static uint64_t next_req_id = 1, first_req_id;
+static struct session *cur;
+static struct buf out;
+
+static bool same_file(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
+	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static size_t verdict_slot(const struct file_id *id)
+{
+	return (size_t)((id->dev * 0x9e3779b97f4a7c15ull) ^ (id->ino * 0xff51afd7ed558ccdull)) % VERDICT_SLOTS;
+}
+
+void session_kill_agent(struct session *s)
+{
+	if (s->listener >= 0) {
+		/* Closing the listener makes the kernel fail every pending and later notified syscall. */
+		close(s->listener);
+		s->listener = -1;
+	}
+	if (s->agent > 0) {
+		kill(-s->agent, SIGKILL);
+		kill(s->agent, SIGKILL);
+	}
+}
+
+static void restore_tty(struct session *s)
+{
+	if (s->tty_fd >= 0 && s->tty_restore > 0) {
+		/* tcsetpgrp(3) from a background group raises SIGTTOU: it is ignored in the supervisor. */
+		tcsetpgrp(s->tty_fd, s->tty_restore);
+	}
+}
+
+static NORETURN PRINTF_LIKE(1, 2) void fail_closed(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	session_kill_agent(cur);
+	restore_tty(cur);
+	fprintf(stderr, "agent-gate: %s; the agent was stopped (fail closed)\n", msg);
+	_exit(EXIT_GATE_FAILURE);
+}
+
+/* Answer the kernel. err 0 = CONTINUE (allow). Returns false when the target is gone (ENOENT). */
+static bool answer(uint64_t cookie, int err)
+{
+	struct seccomp_notif_resp resp = {
+		.id = cookie,
+		.val = 0,
+		.error = err ? -err : 0,
+		.flags = err ? 0 : SECCOMP_USER_NOTIF_FLAG_CONTINUE,
+	};
+
+	/* seccomp_unotify(2): NOTIF_SEND; ENOENT means the target died or was interrupted — normal. */
+	if (ioctl(cur->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0)
+		return true;
+	if (errno != ENOENT)
+		debug("NOTIF_SEND %llu: %s", (unsigned long long)cookie, strerror(errno));
+	return false;
+}
+
+static void send_line(void)
+{
+	if (proto_send(cur->broker, &out) < 0)
+		fail_closed("lost the broker while sending (%s)", strerror(errno));
+	out.len = 0;
+}
+
+static void remember_retry(pid_t tid, uint64_t fingerprint, bool allow)
+{
+	size_t k = (size_t)tid % RETRY_SLOTS;
+	retries[k].tid = tid;
+	retries[k].fingerprint = fingerprint;
+	retries[k].allow = allow;
+}
+
+static void apply(struct pending *p, bool allow)
+{
+	if (!answer(p->cookie, allow ? 0 : EACCES))
+		remember_retry(p->tid, p->fingerprint, allow);
+}
+
+static void drop_pending(size_t i)
+{
+	pending[i] = pending[--npending];
+}
+
+static struct pending *find_pending(uint64_t req_id, size_t *index)
+{
+	for (size_t i = 0; i < npending; i++)
+		if (pending[i].req_id == req_id) {
+			*index = i;
+			return &pending[i];
+		}
+	return NULL;
+}
+
+static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
+{
+	uint64_t t0 = monotonic_us();
+
+	facts_reset(f);
+	f->t = t0;
+	int r = facts_gather(cur->listener, n, cur->cfg, f);
+	if (r < 0)
+		return; /* target gone */
+	if (r > 0) {
+		debug("tid %u %s: answered %s without asking", n->pid, seccomp_syscall_name(n->data.nr), strerror(r));
+		answer(n->id, r);
+		return;
+	}
+
+	/* The same thread can only be in one syscall: an older pending request of this tid is dead. */
+	for (size_t i = 0; i < npending; i++) {
+		if (pending[i].tid != f->tid)
+			continue;
+		if (pending[i].fingerprint == f->fingerprint) {
+			debug("tid %d: request %llu arrived again (restarted syscall): same decision pending", f->tid,
+			      (unsigned long long)pending[i].req_id);
+			pending[i].cookie = n->id;
+			return;
+		}
+		drop_pending(i);
+		break;
+	}
+	size_t k = (size_t)f->tid % RETRY_SLOTS;
+	if (retries[k].tid == f->tid) {
+		bool hit = retries[k].fingerprint == f->fingerprint;
+		bool allow = retries[k].allow;
+		retries[k].tid = 0;
+		if (hit) {
+			debug("tid %d: same exec again after an interrupted answer: %s", f->tid, allow ? "allow" : "deny");
+			answer(n->id, allow ? 0 : EACCES);
+			return;
+		}
+	}
+
+	f->id = next_req_id++;
+	if (!first_req_id)
+		first_req_id = f->id;
+	bool cacheable = !f->interp.present && !f->ld.present;
+
+	if (cacheable) {
+		size_t slot = verdict_slot(&f->exe.id);
+		if (verdicts[slot].used && same_file(&verdicts[slot].id, &f->exe.id)) {
+			bool allow = verdicts[slot].allow;
+			/* The decision record goes out before the kernel is answered; a failed write fails closed. */
+			proto_exec_line(&out, f, allow ? "allow" : "deny", monotonic_us() - t0);
+			send_line();
+			if (!answer(n->id, allow ? 0 : EACCES))
+				remember_retry(f->tid, f->fingerprint, allow);
+			return;
+		}
+	}
+
+	proto_exec_line(&out, f, NULL, 0);
+	send_line();
+	if (npending == cap_pending) {
+		cap_pending = cap_pending ? cap_pending * 2 : 16;
+		pending = xrealloc(pending, cap_pending * sizeof(*pending));
+	}
+	struct pending *p = &pending[npending++];
+	p->req_id = f->id;
+	p->cookie = n->id;
+	p->tid = f->tid;
+	p->deadline_us = cur->cfg->timeout_ms ? t0 + (uint64_t)cur->cfg->timeout_ms * 1000u : 0;
+	p->cacheable = cacheable;
+	p->id = f->exe.id;
+	p->fingerprint = f->fingerprint;
+	debug("request %llu (tid %d) sent to the broker", (unsigned long long)f->id, f->tid);
+}
+
+static void on_broker_line(char *line)
+{
+	char *cursor;
+	struct token t;
+	char *type = proto_type(line, &cursor);
+	uint64_t id = 0;
+	int action = -1; /* 0 deny, 1 allow */
+	bool cache = false, have_id = false;
+
+	if (strcmp(type, "VERDICT") != 0 && strcmp(type, "HOLD") != 0)
+		fail_closed("protocol error: unexpected message '%.40s' from the broker", type);
+	while (proto_next_token(&cursor, &t)) {
+		if (!t.val)
+			continue;
+		if (strcmp(t.key, "id") == 0)
+			have_id = proto_u64(&t, &id);
+		else if (strcmp(t.key, "action") == 0)
+			action = strcmp(t.val, "allow") == 0 ? 1 : strcmp(t.val, "deny") == 0 ? 0 : -2;
+		else if (strcmp(t.key, "cache") == 0)
+			cache = strcmp(t.val, "1") == 0;
+	}
+	if (!have_id)
+		fail_closed("protocol error: %s without id", type);
+	size_t i;
+	struct pending *p = find_pending(id, &i);
+	if (type[0] == 'H') {
+		if (p)
+			p->deadline_us = 0;
+		return;
+	}
+	if (action < 0)
+		fail_closed("protocol error: VERDICT needs action=allow|deny");
+	if (!p) {
+		debug("VERDICT for %llu ignored (already answered)", (unsigned long long)id);
+		return;
+	}
+	if (cache && p->cacheable) {
+		size_t slot = verdict_slot(&p->id);
+		verdicts[slot].used = true;
+		verdicts[slot].allow = action == 1;
+		verdicts[slot].id = p->id;
+	}
+	apply(p, action == 1);
+	drop_pending(i);
+}
+
+static void on_deadlines(void)
+{
+	uint64_t now = monotonic_us();
+
+	for (size_t i = 0; i < npending;) {
+		struct pending *p = &pending[i];
+		if (!p->deadline_us || p->deadline_us > now) {
+			i++;
+			continue;
+		}
+		bool allow = cur->cfg->timeout_allow;
+		buf_printf(&out, "TIMEOUT id=%llu action=%s\n", (unsigned long long)p->req_id, allow ? "allow" : "deny");
+		send_line();
+		apply(p, allow);
+		drop_pending(i);
+	}
+}
+
+static int poll_timeout_ms(void)
+{
+	uint64_t now = monotonic_us(), next = 0;
+
+	for (size_t i = 0; i < npending; i++)
+		if (pending[i].deadline_us && (!next || pending[i].deadline_us < next))
+			next = pending[i].deadline_us;
+	if (!next)
+		return -1;
+	return next <= now ? 0 : (int)((next - now + 999) / 1000);
+}
+
+/* Returns true when the agent has exited (its status in *status). */
+static bool on_signal(int *status)
+{
+	struct signalfd_siginfo si;
+	bool exited = false;
+
+	while (read(cur->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo != SIGCHLD) {
+			debug("forwarding signal %u to the agent's process group", si.ssi_signo);
+			if (kill(-cur->agent, (int)si.ssi_signo) < 0)
+				kill(cur->agent, (int)si.ssi_signo);
+		}
+	}
+	for (;;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+		if (pid <= 0)
+			break;
+		if (pid == cur->agent) {
+			*status = st;
+			exited = true;
+		}
+	}
+	return exited;
+}
+
+int notify_loop(struct session *s)
+{
+	struct seccomp_notif_sizes sizes;
+	static struct exec_facts facts;
+	bool listener_hup = false;
+
+	cur = s;
+	/* seccomp(2) SECCOMP_GET_NOTIF_SIZES: the kernel's struct sizes may be larger than our headers'. */
+	if (syscall(__NR_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+		fail_closed("SECCOMP_GET_NOTIF_SIZES: %s", strerror(errno));
+	size_t nsize = sizes.seccomp_notif > sizeof(struct seccomp_notif) ? sizes.seccomp_notif
+									   : sizeof(struct seccomp_notif);
+	struct seccomp_notif *notif = xmalloc(nsize);
+
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = listener_hup ? -1 : s->listener, .events = POLLIN },
+			{ .fd = s->broker, .events = POLLIN },
+			{ .fd = s->sigfd, .events = POLLIN },
+		};
+		int r = poll(pfd, 3, poll_timeout_ms());
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			fail_closed("poll: %s", strerror(errno));
+		}
+		if (pfd[2].revents) {
+			int st;
+			if (on_signal(&st)) {
+				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+				int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+				buf_printf(&out, "EXIT id=%llu code=%d signal=%d\n", (unsigned long long)first_req_id, code, sig);
+				if (proto_send(s->broker, &out) < 0)
+					debug("EXIT not delivered: %s", strerror(errno));
+				out.len = 0;
+				/* Daemons left in the agent's group are killed; those in other groups keep the filter and
+				 * can exec nothing once our listener closes. */
+				session_kill_agent(s);
+				restore_tty(s);
+				return sig ? 128 + sig : code;
+			}
+		}
+		if (pfd[1].revents) {
+			ssize_t n = lr_fill(s->rd);
+			if (n == 0)
+				fail_closed("the broker closed the connection");
+			if (n < 0 && errno != EAGAIN)
+				fail_closed("reading from the broker: %s", strerror(errno));
+			for (;;) {
+				bool too_long;
+				char *line = lr_next(s->rd, &too_long);
+				if (too_long)
+					fail_closed("protocol error: line too long from the broker");
+				if (!line)
+					break;
+				on_broker_line(line);
+			}
+		}
+		if (pfd[0].revents & POLLIN) {
+			memset(notif, 0, nsize);
+			/* seccomp_unotify(2) NOTIF_RECV; ENOENT: the target died before we got it — normal. */
+			if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, notif) == 0)
+				on_notification(notif, &facts);
+			else if (errno != ENOENT && errno != EINTR)
+				fail_closed("SECCOMP_IOCTL_NOTIF_RECV: %s", strerror(errno));
+		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
+			/* Every task under the filter is gone; wait for SIGCHLD only. */
+			listener_hup = true;
+		}
+		on_deadlines();
+	}
+}

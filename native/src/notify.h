@@ -1,0 +1,25 @@
+/* The notification loop: receive exec notifications, ask the broker, answer the kernel. */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+struct session {
+	int listener;
+	int broker;
+	int sigfd;
+	pid_t agent;
+	bool killable;
+	const struct config *cfg;
+	struct line_reader *rd;
+	int tty_fd;        /* controlling terminal to hand back on exit, or -1 */
+	pid_t tty_restore; /* its foreground group before the agent took it */
+};
+
+/* Run until the agent exits; returns the supervisor's exit status (code, or 128+signal). On broker loss
+ * or a protocol error it fails closed and exits 126 itself. */
+int notify_loop(struct session *s);
+
+/* Fail closed: close the listener, SIGKILL the agent's process group. Safe to call twice. */
+void session_kill_agent(struct session *s);

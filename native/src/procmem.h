@@ -1,0 +1,14 @@
+/* Safe reads of the target's memory (strings and pointer arrays), page by page. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Read len bytes at addr into out: 0, or -1 with errno (EFAULT for an unmapped page). Uses
+ * process_vm_readv and falls back to /proc/<tid>/mem when that is not permitted. */
+int procmem_read(pid_t tid, uint64_t addr, void *out, size_t len);
+
+/* Read a NUL-terminated string of at most max bytes (NUL excluded). Returns its length, -1 with errno
+ * EFAULT (unreadable) or ENAMETOOLONG (longer than max). Never crosses into an unmapped page it does not
+ * need: each read stops at the page boundary. */
+ssize_t procmem_read_str(pid_t tid, uint64_t addr, char *out, size_t max);

@@ -1,0 +1,352 @@
+/* Wire encode/decode: line framing, tokens, hex values, the CONFIG block. */
+#include "proto.h"
+#include "facts.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void lr_init(struct line_reader *r, int fd)
+{
+	r->fd = fd;
+	r->cap = 1 << 16;
+	r->buf = xmalloc(r->cap);
+	r->start = r->len = 0;
+}
+
+ssize_t lr_fill(struct line_reader *r)
+{
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->len - r->start);
+		r->len -= r->start;
+		r->start = 0;
+	}
+	if (r->len == r->cap) {
+		if (r->cap > PROTO_MAX_LINE + 1) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		r->cap *= 2;
+		r->buf = xrealloc(r->buf, r->cap);
+	}
+	for (;;) {
+		ssize_t n = read(r->fd, r->buf + r->len, r->cap - r->len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0)
+			r->len += (size_t)n;
+		return n;
+	}
+}
+
+char *lr_next(struct line_reader *r, bool *too_long)
+{
+	char *s = r->buf + r->start;
+	char *nl = memchr(s, '\n', r->len - r->start);
+
+	*too_long = false;
+	if (!nl) {
+		if (r->len - r->start > PROTO_MAX_LINE)
+			*too_long = true;
+		return NULL;
+	}
+	if ((size_t)(nl - s) > PROTO_MAX_LINE) {
+		*too_long = true;
+		return NULL;
+	}
+	*nl = '\0';
+	r->start = (size_t)(nl - r->buf) + 1;
+	return s;
+}
+
+char *lr_read_line(struct line_reader *r)
+{
+	for (;;) {
+		bool too_long;
+		char *line = lr_next(r, &too_long);
+
+		if (line || too_long)
+			return line;
+		if (lr_fill(r) <= 0)
+			return NULL;
+	}
+}
+
+char *proto_type(char *line, char **cursor)
+{
+	char *sp = strchr(line, ' ');
+
+	if (sp) {
+		*sp = '\0';
+		*cursor = sp + 1;
+	} else {
+		*cursor = line + strlen(line);
+	}
+	return line;
+}
+
+bool proto_next_token(char **cursor, struct token *t)
+{
+	char *p = *cursor;
+
+	while (*p == ' ')
+		p++;
+	if (!*p)
+		return false;
+	char *end = strchr(p, ' ');
+	if (end) {
+		*end = '\0';
+		*cursor = end + 1;
+	} else {
+		*cursor = p + strlen(p);
+	}
+	char *eq = strchr(p, '=');
+	t->key = p;
+	if (eq) {
+		*eq = '\0';
+		t->val = eq + 1;
+		t->vlen = strlen(eq + 1);
+	} else {
+		t->val = NULL;
+		t->vlen = 0;
+	}
+	return true;
+}
+
+bool proto_u64(const struct token *t, uint64_t *out)
+{
+	const char *s = t->val ? t->val : t->key;
+	uint64_t v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+char *proto_hex_dup(const struct token *t, size_t *len)
+{
+	if (!t->val)
+		return NULL;
+	char *out = xmalloc(t->vlen / 2 + 1);
+	if (hex_decode(t->val, t->vlen, out) < 0) {
+		free(out);
+		return NULL;
+	}
+	out[t->vlen / 2] = '\0';
+	if (len)
+		*len = t->vlen / 2;
+	return out;
+}
+
+static bool is_key(const struct token *t, const char *key)
+{
+	return t->val && strcmp(t->key, key) == 0;
+}
+
+static bool bool_val(const struct token *t, const char *line)
+{
+	uint64_t v;
+
+	if (!proto_u64(t, &v) || v > 1)
+		die("protocol error: %s: %s must be 0 or 1", line, t->key);
+	return v == 1;
+}
+
+static void rights_val(const struct token *t, char out[4], const char *line)
+{
+	size_t n = 0;
+
+	for (const char *p = t->val; *p; p++) {
+		if (!strchr("rwx", *p) || n >= 3)
+			die("protocol error: %s: bad rights '%s'", line, t->val);
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+}
+
+static char *path_val(const struct token *t, const char *line)
+{
+	size_t len;
+	char *p = proto_hex_dup(t, &len);
+
+	if (!p || len == 0 || len >= PATH_MAX || memchr(p, '\0', len) || p[0] != '/')
+		die("protocol error: %s: path must be an absolute path in hex", line);
+	return p;
+}
+
+void proto_read_config(struct line_reader *r, struct config *c)
+{
+	bool seen_config = false;
+
+	memset(c, 0, sizeof(*c));
+	c->timeout_allow = false;
+	for (;;) {
+		char *line = lr_read_line(r);
+		char *cur;
+		struct token t;
+
+		if (!line)
+			die("the broker closed the connection during the handshake");
+		char *type = proto_type(line, &cur);
+		if (!seen_config) {
+			if (strcmp(type, "CONFIG") != 0)
+				die("protocol error: expected CONFIG, got %s", type);
+			if (!proto_next_token(&cur, &t) || strcmp(t.key, "1") != 0)
+				die("protocol error: unsupported protocol version (this supervisor speaks version 1)");
+			seen_config = true;
+			continue;
+		}
+		if (strcmp(type, "START") == 0)
+			return;
+		if (strcmp(type, "FS") == 0) {
+			struct grant g = { .rights = "", .path = NULL };
+			while (proto_next_token(&cur, &t)) {
+				if (is_key(&t, "rights"))
+					rights_val(&t, g.rights, type);
+				else if (is_key(&t, "path"))
+					g.path = path_val(&t, type);
+			}
+			if (!g.path)
+				die("protocol error: FS without path");
+			c->grants = xrealloc(c->grants, (c->ngrants + 1) * sizeof(*c->grants));
+			c->grants[c->ngrants++] = g;
+		} else if (strcmp(type, "FS_HANDLED") == 0) {
+			c->fs_handled_set = true;
+			while (proto_next_token(&cur, &t))
+				if (is_key(&t, "rights"))
+					rights_val(&t, c->fs_handled, type);
+		} else if (strcmp(type, "NET_HANDLED") == 0) {
+			c->net_handled_set = true;
+			while (proto_next_token(&cur, &t)) {
+				if (is_key(&t, "connect"))
+					c->net_connect = bool_val(&t, type);
+				else if (is_key(&t, "bind"))
+					c->net_bind = bool_val(&t, type);
+			}
+		} else if (strcmp(type, "NET") == 0) {
+			struct net_port p = { 0, false, false };
+			uint64_t port = 0;
+			bool have_port = false;
+			while (proto_next_token(&cur, &t)) {
+				if (is_key(&t, "port"))
+					have_port = proto_u64(&t, &port) && port <= 65535;
+				else if (is_key(&t, "connect"))
+					p.connect = bool_val(&t, type);
+				else if (is_key(&t, "bind"))
+					p.bind = bool_val(&t, type);
+			}
+			if (!have_port)
+				die("protocol error: NET needs port=<0..65535>");
+			p.port = (uint16_t)port;
+			c->ports = xrealloc(c->ports, (c->nports + 1) * sizeof(*c->ports));
+			c->ports[c->nports++] = p;
+		} else if (strcmp(type, "REQUIRE") == 0) {
+			while (proto_next_token(&cur, &t)) {
+				if (is_key(&t, "fs"))
+					c->require_fs = bool_val(&t, type);
+				else if (is_key(&t, "net"))
+					c->require_net = bool_val(&t, type);
+			}
+		} else if (strcmp(type, "TIMEOUT") == 0) {
+			while (proto_next_token(&cur, &t)) {
+				uint64_t ms;
+				if (is_key(&t, "ms")) {
+					if (!proto_u64(&t, &ms) || ms > 86400000u)
+						die("protocol error: TIMEOUT ms out of range");
+					c->timeout_ms = (unsigned)ms;
+				} else if (is_key(&t, "action")) {
+					if (strcmp(t.val, "allow") == 0)
+						c->timeout_allow = true;
+					else if (strcmp(t.val, "deny") == 0)
+						c->timeout_allow = false;
+					else
+						die("protocol error: TIMEOUT action must be allow or deny");
+				}
+			}
+		} else if (strcmp(type, "HASH_UNDER") == 0) {
+			while (proto_next_token(&cur, &t)) {
+				if (!is_key(&t, "path"))
+					continue;
+				char *p = path_val(&t, type);
+				size_t n = strlen(p);
+				while (n > 1 && p[n - 1] == '/')
+					p[--n] = '\0';
+				c->hash_under = xrealloc(c->hash_under, (c->nhash_under + 1) * sizeof(char *));
+				c->hash_under[c->nhash_under++] = p;
+			}
+		} else {
+			die("protocol error: unexpected message %s in the CONFIG block", type);
+		}
+	}
+}
+
+int proto_send(int fd, const struct buf *line)
+{
+	return write_all(fd, line->p, line->len);
+}
+
+static void file_fields(struct buf *b, const char *prefix, const char *name, const struct file_facts *ff)
+{
+	buf_printf(b, " %s=", name);
+	buf_hex(b, ff->path, ff->path_len);
+	buf_printf(b, " %sdev=%llu %sino=%llu %ssize=%llu", prefix, (unsigned long long)ff->id.dev, prefix,
+		   (unsigned long long)ff->id.ino, prefix, (unsigned long long)ff->id.size);
+	if (ff->has_sha) {
+		buf_printf(b, " %ssha256=", prefix);
+		buf_hex(b, ff->sha, 32);
+	}
+}
+
+static void list_field(struct buf *b, const char *key, const struct buf *list)
+{
+	const char *p = list->p, *end = list->p + list->len;
+
+	while (p && p < end) {
+		size_t n = strlen(p);
+		buf_printf(b, " %s=", key);
+		buf_hex(b, p, n);
+		p += n + 1;
+	}
+}
+
+void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cached, uint64_t lat_us)
+{
+	buf_printf(b, "EXEC id=%llu tid=%d pid=%d ppid=%d uid=%llu sc=%s flags=%llu path=", (unsigned long long)f->id,
+		   (int)f->tid, (int)f->pid, (int)f->ppid, (unsigned long long)f->uid,
+		   f->execveat ? "execveat" : "execve", (unsigned long long)f->flags);
+	buf_hex(b, f->path, f->path_len);
+	buf_puts(b, " cwd=");
+	buf_hex(b, f->cwd, f->cwd_len);
+	if (f->exe.present)
+		file_fields(b, "", "exe", &f->exe);
+	list_field(b, "argv", &f->argv);
+	if (f->argv_trunc)
+		buf_puts(b, " argv_trunc=1");
+	if (f->has_parent) {
+		buf_puts(b, " pexe=");
+		buf_hex(b, f->pexe, f->pexe_len);
+		list_field(b, "pargv", &f->pargv);
+	}
+	if (f->interp.present) {
+		file_fields(b, "interp_", "interp", &f->interp);
+		if (f->has_interp_arg) {
+			buf_puts(b, " interp_arg=");
+			buf_hex(b, f->interp_arg, f->interp_arg_len);
+		}
+	}
+	if (f->ld.present)
+		file_fields(b, "ld_", "ld", &f->ld);
+	buf_printf(b, " t=%llu", (unsigned long long)f->t);
+	if (cached)
+		buf_printf(b, " cached=%s lat=%llu", cached, (unsigned long long)lat_us);
+	buf_put(b, "\n", 1);
+}

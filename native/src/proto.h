@@ -1,0 +1,73 @@
+/* Wire encode/decode of the supervisor ⇄ broker protocol (docs/protocol.md). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define PROTO_VERSION 1
+#define PROTO_MAX_LINE (4u << 20)
+
+/* Incremental reader of '\n'-terminated lines from a stream fd. */
+struct line_reader {
+	int fd;
+	char *buf;
+	size_t start, len, cap;
+};
+void lr_init(struct line_reader *r, int fd);
+/* One read(2) into the buffer: >0 bytes read, 0 on EOF, -1 on error (errno; EAGAIN when nothing there). */
+ssize_t lr_fill(struct line_reader *r);
+/* The next complete line (NUL-terminated, '\n' stripped) or NULL. Lines longer than PROTO_MAX_LINE
+ * make *too_long true. The pointer is valid until the next lr_fill. */
+char *lr_next(struct line_reader *r, bool *too_long);
+/* Block until a whole line is there; NULL on EOF/error/too long. */
+char *lr_read_line(struct line_reader *r);
+
+/* Token iteration over "TYPE tok tok key=value ...": splits in place. */
+struct token {
+	const char *key; /* whole token when there is no '=' */
+	const char *val; /* NULL when there is no '=' */
+	size_t vlen;
+};
+/* Returns the message type and leaves *cursor at the tokens. */
+char *proto_type(char *line, char **cursor);
+bool proto_next_token(char **cursor, struct token *t);
+/* Parse an unsigned decimal value; false on junk or overflow. */
+bool proto_u64(const struct token *t, uint64_t *out);
+/* Decode a hex value into a freshly allocated NUL-terminated string (*len bytes). NULL on bad hex. */
+char *proto_hex_dup(const struct token *t, size_t *len);
+
+/* The session configuration sent by the broker between CONFIG and START. */
+struct grant {
+	char rights[4]; /* subset of "rwx" */
+	char *path;
+};
+struct net_port {
+	uint16_t port;
+	bool connect, bind;
+};
+struct config {
+	struct grant *grants;
+	size_t ngrants;
+	bool fs_handled_set;
+	char fs_handled[4];
+	bool net_handled_set;
+	bool net_connect, net_bind;
+	struct net_port *ports;
+	size_t nports;
+	bool require_fs, require_net;
+	unsigned timeout_ms; /* 0: no supervisor deadline */
+	bool timeout_allow;
+	char **hash_under;
+	size_t nhash_under;
+};
+/* Read CONFIG … START from the broker. Dies with a clear message on a protocol error. */
+void proto_read_config(struct line_reader *r, struct config *c);
+
+/* Send one complete line (which must end with '\n') with a blocking write. 0 or -1 (errno). */
+int proto_send(int fd, const struct buf *line);
+
+struct exec_facts;
+/* Append the EXEC line for f (with "cached=… lat=…" when cached is "allow"/"deny"), '\n' included. */
+void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cached, uint64_t lat_us);

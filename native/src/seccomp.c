@@ -1,0 +1,146 @@
+/* The BPF filter. ONE table below is the single source of truth for every syscall the gate traps; the BPF
+ * program and the debug names are generated from it.
+ *
+ * Program shape:
+ *   arch != AUDIT_ARCH_X86_64          -> KILL_PROCESS  (i386 `int 0x80` would otherwise be an ungated execve;
+ *                                                         killing is the only answer that can't be misread)
+ *   nr & __X32_SYSCALL_BIT             -> ERRNO(ENOSYS) (x32 ABI: the same answer as a kernel built without
+ *                                                         x32, so portable programs fall back; execve via x32
+ *                                                         can never reach the kernel)
+ *   nr in table                        -> the table's action
+ *   otherwise                          -> ALLOW
+ */
+#include "seccomp.h"
+#include "util.h"
+
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef __X32_SYSCALL_BIT
+#define __X32_SYSCALL_BIT 0x40000000
+#endif
+
+enum trap_action { TRAP_NOTIFY, TRAP_EPERM };
+
+static const struct trapped_syscall {
+	int nr;
+	const char *name;
+	enum trap_action action;
+} TABLE[] = {
+	/* The gate itself: every program image change is decided by the broker. */
+	{ __NR_execve, "execve", TRAP_NOTIFY },
+	{ __NR_execveat, "execveat", TRAP_NOTIFY },
+	/* io_uring runs operations from kernel workers that seccomp never sees (and can open/connect). */
+	{ __NR_io_uring_setup, "io_uring_setup", TRAP_EPERM },
+	{ __NR_io_uring_enter, "io_uring_enter", TRAP_EPERM },
+	{ __NR_io_uring_register, "io_uring_register", TRAP_EPERM },
+	/* A tracer can rewrite a tracee's registers/memory after the verdict (the CONTINUE race made easy),
+	 * and read other processes' secrets. */
+	{ __NR_ptrace, "ptrace", TRAP_EPERM },
+	{ __NR_process_vm_readv, "process_vm_readv", TRAP_EPERM },
+	{ __NR_process_vm_writev, "process_vm_writev", TRAP_EPERM },
+	/* Stealing an fd from another process (e.g. a listener or the broker socket). */
+	{ __NR_pidfd_getfd, "pidfd_getfd", TRAP_EPERM },
+	/* A chrooted caller would make the supervisor resolve absolute paths against the wrong root
+	 * (possible without root inside a user namespace). mount/pivot_root need no entry: Landlock denies
+	 * them to any task in a domain. */
+	{ __NR_chroot, "chroot", TRAP_EPERM },
+};
+
+const char *seccomp_syscall_name(int nr)
+{
+	for (size_t i = 0; i < ARRAY_LEN(TABLE); i++)
+		if (TABLE[i].nr == nr)
+			return TABLE[i].name;
+	return "?";
+}
+
+/* 6 header instructions + 2 per table entry + 1 default. */
+#define PROG_LEN (6 + 2 * ARRAY_LEN(TABLE) + 1)
+_Static_assert(PROG_LEN < BPF_MAXINSNS, "filter too long");
+_Static_assert(sizeof(struct seccomp_data) == 64, "seccomp_data layout");
+
+static void build_program(struct sock_filter *f, size_t *len)
+{
+	size_t n = 0;
+
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, __X32_SYSCALL_BIT, 0, 1);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+	for (size_t i = 0; i < ARRAY_LEN(TABLE); i++) {
+		unsigned ret = TABLE[i].action == TRAP_NOTIFY ? SECCOMP_RET_USER_NOTIF
+							      : SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)TABLE[i].nr, 0, 1);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, ret);
+	}
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	*len = n;
+}
+
+static int install(const struct sock_filter *f, size_t len, unsigned flags)
+{
+	struct sock_fprog prog = { .len = (unsigned short)len, .filter = (struct sock_filter *)f };
+	/* seccomp(2): SET_MODE_FILTER with NEW_LISTENER returns the notification fd. */
+	long fd = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int seccomp_install(bool killable)
+{
+	struct sock_filter f[PROG_LEN + 1];
+	size_t len;
+	unsigned flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | (killable ? SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0);
+
+	build_program(f, &len);
+	return install(f, len, flags);
+}
+
+void seccomp_probe(struct seccomp_support *out)
+{
+	unsigned action = SECCOMP_RET_USER_NOTIF;
+	int status;
+
+	out->notif = out->killable = out->ebusy = false;
+	/* seccomp(2) SECCOMP_GET_ACTION_AVAIL: is user notification compiled in and allowed? */
+	if (syscall(__NR_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0)
+		return;
+	out->notif = true;
+
+	pid_t pid = fork();
+	if (pid < 0)
+		die_errno("fork (seccomp probe)");
+	if (pid == 0) {
+		struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		/* prctl(2): required before an unprivileged filter install. */
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		int r = install(&allow, 1, SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+		if (r >= 0)
+			_exit(0);
+		if (r == -EBUSY)
+			_exit(2);
+		r = install(&allow, 1, SECCOMP_FILTER_FLAG_NEW_LISTENER);
+		if (r >= 0)
+			_exit(1);
+		_exit(r == -EBUSY ? 2 : 3);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die_errno("waitpid (seccomp probe)");
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+	out->killable = code == 0;
+	out->ebusy = code == 2;
+	if (code == 3)
+		out->notif = false;
+}

@@ -1,0 +1,19 @@
+/* The seccomp filter installed in the agent, built from one syscall table. */
+#pragma once
+#include <stdbool.h>
+
+struct seccomp_support {
+	bool notif;      /* SECCOMP_RET_USER_NOTIF is available */
+	bool killable;   /* SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is accepted */
+	bool ebusy;      /* a listener already exists on our filter chain (nested gate, WSL2 init) */
+};
+
+/* Probe in a throwaway child (a filter cannot be removed once installed). */
+void seccomp_probe(struct seccomp_support *out);
+
+/* Install the gate's filter on the calling thread; returns the listener fd or -errno. Must be called
+ * after PR_SET_NO_NEW_PRIVS. */
+int seccomp_install(bool killable);
+
+/* Name of a syscall in the table (for debug traces), or "?". */
+const char *seccomp_syscall_name(int nr);

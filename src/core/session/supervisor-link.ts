@@ -1,0 +1,345 @@
+// The broker's end of the link to the native supervisor (docs/protocol.md): a private socket, one accepted
+// connection, the handshake, then EXEC events in and VERDICT/HOLD lines out. This is the per-exec hot path:
+// lines are framed incrementally without copying complete chunks, and each verdict is one socket write.
+import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { unlinkSync } from 'node:fs';
+import * as net from 'node:net';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BinaryAction } from '../policy/types';
+import type {
+  EnforcementReport,
+  SpawnSupervisor,
+  SupervisorConfig,
+  SupervisorLinkHandlers,
+  SupervisorProcess,
+} from './types';
+import { decodeSupervisorLine, encodeConfig, encodeHold, encodeVerdict, MAX_LINE_BYTES, WireError, type SupervisorMessage } from './wire';
+
+export interface SupervisorLinkOptions {
+  supervisorPath: string;
+  /** The agent's command line (PROGRAM ARGS…). */
+  argv: string[];
+  config: SupervisorConfig;
+  /** Directories under which the supervisor hashes executables (HASH_UNDER). */
+  hashUnder: string[];
+  spawn: SpawnSupervisor;
+  env?: NodeJS.ProcessEnv;
+  handlers: SupervisorLinkHandlers;
+  /** How long the supervisor may take to connect and finish the handshake (default 15 s). */
+  startTimeoutMs?: number;
+}
+
+/** What the supervisor said in HELLO. */
+export interface SupervisorHello {
+  pid: number;
+  landlockAbi: number;
+  notif: boolean;
+  killable: boolean;
+}
+
+const NL = 0x0a;
+
+export class SupervisorLink {
+  report: EnforcementReport = {};
+  readonly warnings: string[] = [];
+  agentPid = 0;
+  hello: SupervisorHello | null = null;
+  /** The supervisor process (for its exit status and for signals). */
+  readonly process: SupervisorProcess;
+  /** Resolves with the supervisor's exit status once it has exited. */
+  readonly exited: Promise<{ code: number | null; signal: number | null }>;
+
+  private socket: net.Socket | null = null;
+  private started = false;
+  private ended = false;
+  private sawExit = false;
+  private partial: Buffer[] = [];
+  private partialLen = 0;
+  private onHandshake: ((m: SupervisorMessage) => void) | null = null;
+
+  private constructor(
+    private readonly handlers: SupervisorLinkHandlers,
+    proc: SupervisorProcess,
+  ) {
+    this.process = proc;
+    this.exited = new Promise((resolve) => proc.onExit((code, signal) => resolve({ code, signal })));
+  }
+
+  /**
+   * Start the supervisor and complete the handshake. Resolves once the agent runs (STARTED); rejects with
+   * the supervisor's FATAL message, or when it exits or times out before that.
+   */
+  static async start(opts: SupervisorLinkOptions): Promise<SupervisorLink> {
+    // mkdtemp creates the directory 0700: nobody else can reach the socket while it exists.
+    const dir = await mkdtemp(join(tmpdir(), 'agent-gate-'));
+    const socketPath = join(dir, 'broker.sock');
+    const server = net.createServer({ allowHalfOpen: false });
+    let cleaned = false;
+    const cleanup = async (): Promise<void> => {
+      if (cleaned) return;
+      cleaned = true;
+      server.close();
+      try {
+        unlinkSync(socketPath);
+      } catch {
+        // already gone
+      }
+      await rm(dir, { recursive: true, force: true });
+    };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const proc = opts.spawn(opts.supervisorPath, ['--socket', socketPath, '--', ...opts.argv], opts.env ?? process.env);
+      const link = new SupervisorLink(opts.handlers, proc);
+      const timeoutMs = opts.startTimeoutMs ?? 15_000;
+      await link.handshake(server, cleanup, opts, timeoutMs);
+      return link;
+    } finally {
+      await cleanup();
+    }
+  }
+
+  private handshake(
+    server: net.Server,
+    cleanup: () => Promise<void>,
+    opts: SupervisorLinkOptions,
+    timeoutMs: number,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let exitInfo: string | null = null;
+      const fail = (msg: string): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.onHandshake = null;
+        this.ended = true;
+        this.socket?.destroy();
+        this.process.kill('SIGKILL');
+        reject(new Error(msg));
+      };
+      const timer = setTimeout(() => fail(`the supervisor did not start within ${timeoutMs} ms`), timeoutMs);
+      void this.exited.then(({ code, signal }) => {
+        exitInfo = signal !== null ? `signal ${signal}` : `code ${code}`;
+        if (!this.socket) fail(`the supervisor exited (${exitInfo}) before connecting to the broker`);
+      });
+
+      server.on('connection', (sock) => {
+        if (this.socket) {
+          sock.destroy(); // exactly one connection per session
+          return;
+        }
+        this.socket = sock;
+        // The one peer is here: nobody else may connect, so the socket file and its directory go now.
+        void cleanup();
+        sock.on('data', (chunk: Buffer) => this.onData(chunk));
+        sock.on('error', () => undefined); // 'close' follows and reports
+        sock.on('close', () => {
+          if (!settled) {
+            const why = exitInfo ? ` (supervisor exited with ${exitInfo})` : '';
+            fail(`the supervisor closed the connection during the handshake${why}`);
+          } else {
+            this.onClose();
+          }
+        });
+      });
+
+      let sentConfig = false;
+      this.onHandshake = (m) => {
+        switch (m.type) {
+          case 'HELLO':
+            if (m.version !== 1) return fail(`the supervisor speaks protocol ${m.version}, the broker speaks 1`);
+            this.hello = { pid: m.pid, landlockAbi: m.abi, notif: m.notif, killable: m.killable };
+            sentConfig = true;
+            this.socket?.write(encodeConfig(opts.config, opts.hashUnder));
+            return;
+          case 'REPORT':
+            this.report = m.report;
+            return;
+          case 'WARN':
+            this.warnings.push(m.message);
+            return;
+          case 'FATAL':
+            return fail(m.message);
+          case 'STARTED':
+            if (!sentConfig) return fail('protocol error: STARTED before HELLO');
+            settled = true;
+            clearTimeout(timer);
+            this.agentPid = m.pid;
+            this.started = true;
+            this.onHandshake = null;
+            resolve();
+            return;
+          default:
+            return fail(`protocol error: ${m.type} during the handshake`);
+        }
+      };
+      this.handshakeFail = fail;
+    });
+  }
+
+  private handshakeFail: ((msg: string) => void) | null = null;
+  private closedByBroker = false;
+
+  /** Answer an EXEC: one write. */
+  verdict(id: number, action: BinaryAction, cache: boolean): void {
+    this.write(encodeVerdict(id, action, cache));
+  }
+
+  /** An approval is pending for this request: the supervisor must not time it out. */
+  hold(id: number): void {
+    this.write(encodeHold(id));
+  }
+
+  /** End the session: the supervisor fails closed (kills the agent, exits 126) unless the agent already exited. */
+  close(): void {
+    this.closedByBroker = true;
+    this.ended = true;
+    this.socket?.destroy();
+  }
+
+  private write(line: string): void {
+    if (this.ended || !this.socket) return;
+    this.socket.write(line);
+  }
+
+  private onData(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(NL, start);
+      if (nl < 0) break;
+      let line: string;
+      if (this.partialLen > 0) {
+        this.partial.push(chunk.subarray(start, nl));
+        line = Buffer.concat(this.partial, this.partialLen + (nl - start)).toString('latin1');
+        this.partial = [];
+        this.partialLen = 0;
+      } else {
+        line = chunk.toString('latin1', start, nl);
+      }
+      start = nl + 1;
+      this.onLine(line);
+      if (this.ended) return;
+    }
+    if (start < chunk.length) {
+      this.partial.push(chunk.subarray(start));
+      this.partialLen += chunk.length - start;
+      if (this.partialLen > MAX_LINE_BYTES) this.protocolError('line too long');
+    }
+  }
+
+  private onLine(line: string): void {
+    let m: SupervisorMessage;
+    try {
+      m = decodeSupervisorLine(line);
+    } catch (e) {
+      this.protocolError(e instanceof WireError ? e.message : String(e));
+      return;
+    }
+    if (!this.started) {
+      this.onHandshake?.(m);
+      return;
+    }
+    switch (m.type) {
+      case 'EXEC':
+        this.handlers.exec(m.event);
+        return;
+      case 'TIMEOUT':
+        this.handlers.timeout(m.id, m.action);
+        return;
+      case 'WARN':
+        this.handlers.warn(m.message);
+        return;
+      case 'EXIT':
+        this.sawExit = true;
+        this.ended = true;
+        this.handlers.exit(m.code, m.signal);
+        return;
+      default:
+        this.protocolError(`unexpected ${m.type} after STARTED`);
+    }
+  }
+
+  private protocolError(msg: string): void {
+    if (!this.started) {
+      this.handshakeFail?.(`protocol error: ${msg}`);
+      return;
+    }
+    this.fail(`protocol error from the supervisor: ${msg}`);
+  }
+
+  private onClose(): void {
+    if (this.sawExit || this.closedByBroker) return;
+    this.ended = true;
+    // Say how the supervisor ended when it is quick to tell; never wait long for it.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 2000)));
+    void Promise.race([this.exited, late]).then((st) => {
+      clearTimeout(timer);
+      if (!st) return this.fail('the supervisor closed the connection without reporting the agent\'s exit');
+      const how = st.signal !== null ? `was killed by signal ${st.signal}` : `exited with code ${st.code}`;
+      this.fail(`the supervisor ${how} without reporting the agent's exit`);
+    });
+  }
+
+  private fail(msg: string): void {
+    if (this.failedReported || this.sawExit || this.closedByBroker) return;
+    this.failedReported = true;
+    this.ended = true;
+    this.socket?.destroy();
+    this.handlers.failed(msg);
+  }
+
+  private failedReported = false;
+}
+
+export interface ChildProcessSpawnOptions {
+  /** 'inherit' (the CLI: the supervisor and agent share the terminal) or 'pipe' (tests). */
+  stdio?: 'inherit' | 'pipe';
+  /** Called with the ChildProcess right after spawning (e.g. to read piped output). */
+  onSpawn?: (child: ChildProcess) => void;
+}
+
+/** A SpawnSupervisor built on child_process.spawn. */
+export function childProcessSpawner(options: ChildProcessSpawnOptions = {}): SpawnSupervisor {
+  return (file, args, env) => {
+    const child = spawnChild(file, args, { env, stdio: options.stdio ?? 'inherit' });
+    options.onSpawn?.(child);
+    let exit: { code: number | null; signal: number | null } | null = null;
+    const listeners: ((code: number | null, signal: number | null) => void)[] = [];
+    const onExit = (code: number | null, signalName: NodeJS.Signals | null): void => {
+      if (exit) return;
+      exit = { code, signal: signalName ? signalNumber(signalName) : null };
+      for (const l of listeners) l(exit.code, exit.signal);
+    };
+    child.on('exit', onExit);
+    child.on('error', () => onExit(127, null));
+    return {
+      get pid() {
+        return child.pid ?? 0;
+      },
+      onExit(listener) {
+        if (exit) listener(exit.code, exit.signal);
+        else listeners.push(listener);
+      },
+      kill(signal) {
+        if (exit === null) child.kill(signal);
+      },
+    };
+  };
+}
+
+/** child_process.spawn with inherited stdio (the CLI). */
+export const spawnWithChildProcess: SpawnSupervisor = childProcessSpawner();
+
+function signalNumber(name: NodeJS.Signals): number {
+  const n = osConstants.signals[name];
+  return typeof n === 'number' ? n : 0;
+}

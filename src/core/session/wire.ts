@@ -1,0 +1,304 @@
+// Pure encode/decode of the supervisor ⇄ broker protocol lines (docs/protocol.md). No I/O here: the link
+// (supervisor-link.ts) frames lines and calls these. Every byte-carrying value is hex on the wire and is
+// decoded losslessly (bytesToText: invalid UTF-8 becomes U+DC80+byte, see src/core/exec/facts.ts).
+import { bytesToText, textToHex, type ExecFacts, type FileFacts } from '../exec/facts';
+import type { BinaryAction } from '../policy/types';
+import type { EnforcementReport, ExecEvent, SupervisorConfig } from './types';
+
+export const PROTOCOL_VERSION = 1;
+/** Longest line either side accepts (the supervisor bounds argv at 1 MiB, hex doubles it). */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+/** A malformed line: the session must end fail-closed. */
+export class WireError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WireError';
+  }
+}
+
+export type SupervisorMessage =
+  | { type: 'HELLO'; version: number; pid: number; abi: number; notif: boolean; killable: boolean }
+  | { type: 'REPORT'; report: EnforcementReport }
+  | { type: 'WARN'; message: string }
+  | { type: 'STARTED'; pid: number }
+  | { type: 'FATAL'; message: string }
+  | { type: 'EXEC'; event: ExecEvent }
+  | { type: 'TIMEOUT'; id: number; action: BinaryAction }
+  | { type: 'EXIT'; id: number; code: number; signal: number };
+
+const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+
+function hexValue(key: string, value: string): string {
+  if (!HEX_RE.test(value)) throw new WireError(`${key}= is not lowercase hex of whole bytes`);
+  return bytesToText(Buffer.from(value, 'hex'));
+}
+
+function intValue(key: string, value: string | undefined): number {
+  if (value === undefined || !/^\d{1,16}$/.test(value)) throw new WireError(`${key}= must be a decimal integer`);
+  return Number(value);
+}
+
+function decString(key: string, value: string | undefined): string {
+  // dev/ino are kept as decimal strings: st_dev can exceed 2^53.
+  if (value === undefined || !/^\d{1,20}$/.test(value)) throw new WireError(`${key}= must be a decimal integer`);
+  return value;
+}
+
+function actionValue(key: string, value: string | undefined): BinaryAction {
+  if (value === 'allow' || value === 'deny') return value;
+  throw new WireError(`${key}= must be allow or deny`);
+}
+
+function flagValue(key: string, value: string | undefined): boolean {
+  if (value === '1') return true;
+  if (value === '0') return false;
+  throw new WireError(`${key}= must be 0 or 1`);
+}
+
+/** Split "TYPE a b=c …" into the type, bare words and key=value pairs (repeated keys kept in order). */
+function tokens(line: string): { type: string; words: string[]; pairs: [string, string][] } {
+  const parts = line.split(' ');
+  const type = parts[0] ?? '';
+  const words: string[] = [];
+  const pairs: [string, string][] = [];
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i] as string;
+    if (p === '') continue;
+    const eq = p.indexOf('=');
+    if (eq < 0) words.push(p);
+    else pairs.push([p.slice(0, eq), p.slice(eq + 1)]);
+  }
+  return { type, words, pairs };
+}
+
+function single(pairs: [string, string][]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of pairs) if (!m.has(k)) m.set(k, v);
+  return m;
+}
+
+/** Decode one line sent by the supervisor (without its '\n'). Throws WireError. */
+export function decodeSupervisorLine(line: string): SupervisorMessage {
+  if (line.length > MAX_LINE_BYTES) throw new WireError('line too long');
+  const { type, words, pairs } = tokens(line);
+  switch (type) {
+    case 'EXEC':
+      return { type, event: decodeExec(pairs) };
+    case 'HELLO': {
+      const m = single(pairs);
+      return {
+        type,
+        version: intValue('version', words[0]),
+        pid: intValue('pid', m.get('pid')),
+        abi: intValue('abi', m.get('abi')),
+        notif: flagValue('notif', m.get('notif')),
+        killable: flagValue('killable', m.get('killable')),
+      };
+    }
+    case 'REPORT': {
+      const report: EnforcementReport = {};
+      for (const [k, v] of pairs) report[k] = v;
+      return { type, report };
+    }
+    case 'WARN':
+    case 'FATAL':
+      return { type, message: hexValue('msg', single(pairs).get('msg') ?? '') };
+    case 'STARTED':
+      return { type, pid: intValue('pid', single(pairs).get('pid')) };
+    case 'TIMEOUT': {
+      const m = single(pairs);
+      return { type, id: intValue('id', m.get('id')), action: actionValue('action', m.get('action')) };
+    }
+    case 'EXIT': {
+      const m = single(pairs);
+      return {
+        type,
+        id: intValue('id', m.get('id')),
+        code: intValue('code', m.get('code')),
+        signal: intValue('signal', m.get('signal')),
+      };
+    }
+    default:
+      throw new WireError(`unknown message type '${type.slice(0, 40)}'`);
+  }
+}
+
+interface FileFields {
+  path?: string;
+  dev?: string;
+  ino?: string;
+  size?: number;
+  sha256?: string;
+}
+
+function fileFacts(f: FileFields, what: string): FileFacts | null {
+  if (f.path === undefined) return null;
+  if (f.dev === undefined || f.ino === undefined || f.size === undefined) {
+    throw new WireError(`${what} without dev/ino/size`);
+  }
+  const out: FileFacts = { path: f.path, dev: f.dev, ino: f.ino, size: f.size };
+  if (f.sha256 !== undefined) out.sha256 = f.sha256;
+  return out;
+}
+
+function sha(key: string, v: string): string {
+  if (!/^[0-9a-f]{64}$/.test(v)) throw new WireError(`${key}= must be 64 lowercase hex digits`);
+  return v;
+}
+
+function decodeExec(pairs: [string, string][]): ExecEvent {
+  let id: number | undefined;
+  let tid = 0;
+  let pid = 0;
+  let ppid = 0;
+  let uid = 0;
+  let syscall: ExecFacts['syscall'] = 'execve';
+  let requestedPath = '';
+  let cwd = '';
+  const exe: FileFields = {};
+  const interp: FileFields = {};
+  const ld: FileFields = {};
+  let interpArg: string | undefined;
+  const argv: string[] = [];
+  let argvTruncated = false;
+  let pexe: string | undefined;
+  const pargv: string[] = [];
+  let t = 0;
+  let cachedAction: BinaryAction | undefined;
+  let lat = 0;
+
+  for (const [k, v] of pairs) {
+    switch (k) {
+      case 'id': id = intValue(k, v); break;
+      case 'tid': tid = intValue(k, v); break;
+      case 'pid': pid = intValue(k, v); break;
+      case 'ppid': ppid = intValue(k, v); break;
+      case 'uid': uid = intValue(k, v); break;
+      case 'sc':
+        if (v !== 'execve' && v !== 'execveat') throw new WireError('sc= must be execve or execveat');
+        syscall = v;
+        break;
+      case 'path': requestedPath = hexValue(k, v); break;
+      case 'cwd': cwd = hexValue(k, v); break;
+      case 'exe': exe.path = hexValue(k, v); break;
+      case 'dev': exe.dev = decString(k, v); break;
+      case 'ino': exe.ino = decString(k, v); break;
+      case 'size': exe.size = intValue(k, v); break;
+      case 'sha256': exe.sha256 = sha(k, v); break;
+      case 'argv': argv.push(hexValue(k, v)); break;
+      case 'argv_trunc': argvTruncated = flagValue(k, v); break;
+      case 'pexe': pexe = hexValue(k, v); break;
+      case 'pargv': pargv.push(hexValue(k, v)); break;
+      case 'interp': interp.path = hexValue(k, v); break;
+      case 'interp_dev': interp.dev = decString(k, v); break;
+      case 'interp_ino': interp.ino = decString(k, v); break;
+      case 'interp_size': interp.size = intValue(k, v); break;
+      case 'interp_sha256': interp.sha256 = sha(k, v); break;
+      case 'interp_arg': interpArg = hexValue(k, v); break;
+      case 'ld': ld.path = hexValue(k, v); break;
+      case 'ld_dev': ld.dev = decString(k, v); break;
+      case 'ld_ino': ld.ino = decString(k, v); break;
+      case 'ld_size': ld.size = intValue(k, v); break;
+      case 'ld_sha256': ld.sha256 = sha(k, v); break;
+      case 't': t = intValue(k, v); break;
+      case 'cached': cachedAction = actionValue(k, v); break;
+      case 'lat': lat = intValue(k, v); break;
+      default: break; // unknown keys are ignored (forward compatibility)
+    }
+  }
+  if (id === undefined) throw new WireError('EXEC without id');
+  const facts: ExecFacts = {
+    requestId: id,
+    tid,
+    pid,
+    ppid,
+    uid,
+    syscall,
+    requestedPath,
+    exe: fileFacts(exe, 'exe'),
+    argv,
+    argvTruncated,
+    cwd,
+    parent: pexe === undefined ? null : { exe: pexe, argv: pargv },
+  };
+  const interpreter = fileFacts(interp, 'interp');
+  if (interpreter) facts.interpreter = interpArg === undefined ? interpreter : { ...interpreter, arg: interpArg };
+  const loaderTarget = fileFacts(ld, 'ld');
+  if (loaderTarget) facts.loaderTarget = loaderTarget;
+  return {
+    facts,
+    receivedAtUs: t,
+    cached: cachedAction === undefined ? null : { action: cachedAction, latencyUs: lat },
+  };
+}
+
+function fileFields(prefix: string, name: string, f: FileFacts): string {
+  let s = ` ${name}=${textToHex(f.path)} ${prefix}dev=${f.dev} ${prefix}ino=${f.ino} ${prefix}size=${f.size}`;
+  if (f.sha256 !== undefined) s += ` ${prefix}sha256=${f.sha256}`;
+  return s;
+}
+
+/** Encode an EXEC line as the supervisor would (for tests and tools; the inverse of decodeSupervisorLine). */
+export function encodeExecLine(event: ExecEvent): string {
+  const f = event.facts;
+  let s = `EXEC id=${f.requestId} tid=${f.tid} pid=${f.pid} ppid=${f.ppid} uid=${f.uid} sc=${f.syscall} flags=0`;
+  s += ` path=${textToHex(f.requestedPath)} cwd=${textToHex(f.cwd)}`;
+  if (f.exe) s += fileFields('', 'exe', f.exe);
+  for (const a of f.argv) s += ` argv=${textToHex(a)}`;
+  if (f.argvTruncated) s += ' argv_trunc=1';
+  if (f.parent) {
+    s += ` pexe=${textToHex(f.parent.exe)}`;
+    for (const a of f.parent.argv) s += ` pargv=${textToHex(a)}`;
+  }
+  if (f.interpreter) {
+    s += fileFields('interp_', 'interp', f.interpreter);
+    if (f.interpreter.arg !== undefined) s += ` interp_arg=${textToHex(f.interpreter.arg)}`;
+  }
+  if (f.loaderTarget) s += fileFields('ld_', 'ld', f.loaderTarget);
+  s += ` t=${event.receivedAtUs}`;
+  if (event.cached) s += ` cached=${event.cached.action} lat=${event.cached.latencyUs}`;
+  return s;
+}
+
+const RIGHTS_RE = /^[rwx]*$/;
+
+function rights(r: string): string {
+  if (!RIGHTS_RE.test(r)) throw new WireError(`bad rights '${r}' (subset of rwx)`);
+  return [...new Set(r)].join('');
+}
+
+function absPath(p: string): string {
+  if (!p.startsWith('/')) throw new WireError(`'${p}' is not an absolute path`);
+  return textToHex(p);
+}
+
+/** The broker's CONFIG … START block, every line '\n'-terminated. */
+export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[]): string {
+  const lines = [`CONFIG ${PROTOCOL_VERSION}`];
+  if (config.fs) {
+    for (const g of config.fs.grants) lines.push(`FS rights=${rights(g.rights)} path=${absPath(g.path)}`);
+    lines.push(`FS_HANDLED rights=${rights(config.fs.handled)}`);
+  }
+  if (config.net) {
+    lines.push(`NET_HANDLED connect=${config.net.connect ? 1 : 0} bind=${config.net.bind ? 1 : 0}`);
+    for (const p of config.net.ports) {
+      if (!Number.isInteger(p.port) || p.port < 0 || p.port > 65535) throw new WireError(`bad TCP port ${p.port}`);
+      lines.push(`NET port=${p.port} connect=${p.connect ? 1 : 0} bind=${p.bind ? 1 : 0}`);
+    }
+  }
+  lines.push(`REQUIRE fs=${config.require.fs ? 1 : 0} net=${config.require.net ? 1 : 0}`);
+  const ms = Math.max(0, Math.floor(config.timeout.ms));
+  lines.push(`TIMEOUT ms=${ms} action=${config.timeout.action}`);
+  for (const h of hashUnder) lines.push(`HASH_UNDER path=${absPath(h)}`);
+  lines.push('START');
+  return lines.join('\n') + '\n';
+}
+
+export function encodeVerdict(id: number, action: BinaryAction, cache: boolean): string {
+  return cache ? `VERDICT id=${id} action=${action} cache=1\n` : `VERDICT id=${id} action=${action}\n`;
+}
+
+export function encodeHold(id: number): string {
+  return `HOLD id=${id}\n`;
+}

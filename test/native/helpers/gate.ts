@@ -1,0 +1,116 @@
+// Test and bench helpers: build the supervisor and the C test programs, and run a program under the real
+// gate with a decide callback standing in for the policy engine.
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { childProcessSpawner, SupervisorLink } from '../../../src/core/session/supervisor-link';
+import type { ExecEvent, SupervisorConfig } from '../../../src/core/session/types';
+import type { ExecFacts } from '../../../src/core/exec/facts';
+import type { BinaryAction } from '../../../src/core/policy/types';
+
+function findRoot(): string {
+  // test/native/helpers → repo root; bundled copies (scripts/run-ts.mjs) run from dist/run, so fall back to cwd.
+  const fromHere = join(__dirname, '..', '..', '..');
+  return existsSync(join(fromHere, 'native', 'Makefile')) ? fromHere : process.cwd();
+}
+
+export const ROOT = findRoot();
+export const SUPERVISOR = join(ROOT, 'native', 'build', 'agent-gate-supervisor');
+export const PROGS = join(ROOT, 'test', 'native', 'progs', 'build');
+
+/** Build native/ and test/native/progs/ (make is incremental). */
+export function buildNative(): void {
+  execFileSync('make', ['-s', '-C', join(ROOT, 'native')], { stdio: 'inherit' });
+  execFileSync('make', ['-s', '-C', join(ROOT, 'test', 'native', 'progs')], { stdio: 'inherit' });
+}
+
+export function prog(name: string): string {
+  return join(PROGS, name);
+}
+
+export const OPEN_CONFIG: SupervisorConfig = {
+  fs: null,
+  net: null,
+  require: { fs: false, net: false },
+  timeout: { ms: 0, action: 'deny' },
+};
+
+export type Decide = (facts: ExecFacts) => BinaryAction | { action: BinaryAction; cache?: boolean } | 'hold' | 'none';
+
+/** Allow everything except programs named curl. */
+export const denyCurl: Decide = (f) => (f.exe && basename(f.exe.path) === 'curl' ? 'deny' : 'allow');
+
+export interface GateRunOptions {
+  argv: string[];
+  decide?: Decide;
+  config?: SupervisorConfig;
+  hashUnder?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Called once the agent runs (e.g. to signal it or kill the supervisor). */
+  onStarted?: (link: SupervisorLink, child: ChildProcess) => void;
+}
+
+export interface GateRun {
+  link: SupervisorLink;
+  events: ExecEvent[];
+  timeouts: { id: number; action: BinaryAction }[];
+  warnings: string[];
+  failures: string[];
+  exit: { code: number; signal: number } | null;
+  /** The supervisor's own exit status. */
+  status: { code: number | null; signal: number | null };
+  stdout: string;
+  stderr: string;
+}
+
+/** Start the supervisor with piped stdio; resolves when it exits. */
+export async function runGated(opts: GateRunOptions): Promise<GateRun> {
+  const decide = opts.decide ?? (() => 'allow');
+  const events: ExecEvent[] = [];
+  const timeouts: GateRun['timeouts'] = [];
+  const warnings: string[] = [];
+  const failures: string[] = [];
+  let exit: GateRun['exit'] = null;
+  let child: ChildProcess | null = null;
+  let stdout = '';
+  let stderr = '';
+  let link: SupervisorLink | null = null;
+  const pendingEvents: ExecEvent[] = [];
+  const handle = (ev: ExecEvent): void => {
+    events.push(ev);
+    if (ev.cached || !link) return;
+    const d = decide(ev.facts);
+    if (d === 'none') return;
+    if (d === 'hold') return link.hold(ev.facts.requestId);
+    if (typeof d === 'string') link.verdict(ev.facts.requestId, d, false);
+    else link.verdict(ev.facts.requestId, d.action, d.cache ?? false);
+  };
+  link = await SupervisorLink.start({
+    supervisorPath: SUPERVISOR,
+    argv: opts.argv,
+    config: opts.config ?? OPEN_CONFIG,
+    hashUnder: opts.hashUnder ?? [],
+    env: opts.env ?? process.env,
+    spawn: childProcessSpawner({
+      stdio: 'pipe',
+      onSpawn: (c) => {
+        child = c;
+        c.stdout?.setEncoding('latin1').on('data', (d: string) => (stdout += d));
+        c.stderr?.setEncoding('latin1').on('data', (d: string) => (stderr += d));
+      },
+    }),
+    handlers: {
+      exec: (ev) => (link ? handle(ev) : pendingEvents.push(ev)),
+      timeout: (id, action) => timeouts.push({ id, action }),
+      warn: (m) => warnings.push(m),
+      exit: (code, signal) => (exit = { code, signal }),
+      failed: (m) => failures.push(m),
+    },
+  });
+  for (const ev of pendingEvents.splice(0)) handle(ev);
+  opts.onStarted?.(link, child as unknown as ChildProcess);
+  const status = await link.exited;
+  // Let the pipes drain.
+  await new Promise((r) => setTimeout(r, 20));
+  return { link, events, timeouts, warnings, failures, exit, status, stdout, stderr };
+}
