@@ -2,8 +2,9 @@ import * as vscode from 'vscode';
 
 export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
-    vscode.commands.registerCommand('agentGate.runAgent', async () => {
-      await vscode.window.showInformationMessage('Agent Gate: guarded terminals are not yet available.');
+    vscode.commands.registerCommand('agentGate.runAgent', () => {
+      // Not awaited: the toast's promise settles only when the user dismisses it, and the command must not hang.
+      void vscode.window.showInformationMessage('Agent Gate: guarded terminals are not yet available.');
       return 'not-yet-available';
     }),
   );
