@@ -48,6 +48,8 @@ export interface GateRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Called once the agent runs (e.g. to signal it or kill the supervisor). */
   onStarted?: (link: SupervisorLink, child: ChildProcess) => void;
+  /** Called for every EXEC before it is decided. */
+  onEvent?: (event: ExecEvent, link: SupervisorLink) => void;
 }
 
 export interface GateRun {
@@ -78,7 +80,9 @@ export async function runGated(opts: GateRunOptions): Promise<GateRun> {
   const pendingEvents: ExecEvent[] = [];
   const handle = (ev: ExecEvent): void => {
     events.push(ev);
-    if (ev.cached || !link) return;
+    if (!link) return;
+    opts.onEvent?.(ev, link);
+    if (ev.cached) return;
     const d = decide(ev.facts);
     if (d === 'none') return;
     if (d === 'hold') return link.hold(ev.facts.requestId);
