@@ -1,0 +1,305 @@
+import { describe, expect, it } from 'vitest';
+import { facts, fakeContext, file, META_ALLOW, META_DENY, policy, rule } from './helpers';
+
+const decide = (text: string, argv: string[], over = {}, ctx = fakeContext()) => policy(text, ctx).evaluate(facts(argv, over));
+
+describe('first match, defaults, lists', () => {
+  it('uses default_action when no rule matches, with a null rule id', () => {
+    const d = decide(META_DENY + rule('g', 'allow', 'exe_basename = "git"'), ['curl', 'x']);
+    expect(d).toMatchObject({ action: 'deny', ruleId: null, layer: 'default', matched: [] });
+    expect(d.reason).toContain('default_action');
+    expect(decide(META_ALLOW, ['curl']).action).toBe('allow');
+    expect(decide('[meta]\ndefault_action = "ask"\n', ['curl']).action).toBe('ask');
+  });
+
+  it('defaults to deny without [meta]', () => {
+    expect(decide(rule('g', 'allow', 'exe_basename = "git"'), ['curl']).action).toBe('deny');
+  });
+
+  it('takes the first matching rule, top to bottom', () => {
+    const text = META_DENY + rule('first', 'ask', 'exe_basename = "git"') + rule('second', 'allow', 'exe_basename = "git"');
+    expect(decide(text, ['git', 'status'])).toMatchObject({ action: 'ask', ruleId: 'first' });
+    const swapped = META_DENY + rule('second', 'allow', 'exe_basename = "git"') + rule('first', 'deny', 'exe_basename = "git"\nargv_regex = "push"');
+    expect(decide(swapped, ['git', 'push'])).toMatchObject({ action: 'allow', ruleId: 'second' });
+  });
+
+  it('a rule with no match keys matches every exec', () => {
+    const d = decide(META_ALLOW + rule('all', 'deny', 'reason = "nothing runs"'), ['git']);
+    expect(d).toMatchObject({ action: 'deny', ruleId: 'all', reason: 'nothing runs', matched: [] });
+  });
+
+  it('ANDs keys and treats a list as any-of', () => {
+    const text = META_DENY + rule('r', 'allow', 'exe_basename = ["git", "bash"]\nargv_contains = ["status", "--version"]');
+    expect(decide(text, ['git', 'status']).action).toBe('allow');
+    expect(decide(text, ['bash', '--version']).action).toBe('allow');
+    expect(decide(text, ['git', 'push']).action).toBe('deny');
+    expect(decide(text, ['curl', 'status']).action).toBe('deny');
+    expect(decide(text, ['git', 'status']).matched).toEqual(['exe_basename', 'argv_contains']);
+  });
+
+  it('carries the reason of the deciding rule', () => {
+    expect(decide(META_DENY + rule('c', 'deny', 'exe_basename = "curl"\nreason = "no egress"'), ['curl']).reason).toBe('no egress');
+  });
+});
+
+describe('match keys and their _not forms', () => {
+  const one = (keys: string, argv: string[], over = {}) => decide(META_DENY + rule('r', 'allow', keys), argv, over).action;
+
+  it('exe: canonical path, symlink values resolved at load', () => {
+    expect(one('exe = "/usr/bin/git"', ['git'])).toBe('allow');
+    expect(one('exe = "/bin/sh"', ['/bin/sh'])).toBe('allow'); // value resolves to /usr/bin/dash
+    expect(one('exe = "/bin/sh"', ['/usr/bin/dash'])).toBe('allow');
+    expect(one('exe = "/usr/bin/git"', ['curl'])).toBe('deny');
+    expect(one('exe_not = "/usr/bin/git"', ['curl'])).toBe('allow');
+    expect(one('exe_not = "/usr/bin/git"', ['git'])).toBe('deny');
+  });
+
+  it('exe: same file (hard link) or same content (copy) is the same program', () => {
+    const hardLink = { ...file('/usr/bin/git'), path: '/work/ws/g' };
+    expect(one('exe = "/usr/bin/git"', ['/work/ws/g'], { exe: hardLink })).toBe('allow');
+    const copy = { ...file('/usr/bin/git'), path: '/work/ws/g', ino: '999' };
+    expect(one('exe = "/usr/bin/git"', ['/work/ws/g'], { exe: copy })).toBe('allow');
+    const otherContent = { ...copy, sha256: '0'.repeat(64) };
+    expect(one('exe = "/usr/bin/git"', ['/work/ws/g'], { exe: otherContent })).toBe('deny');
+  });
+
+  it('exe_basename and exe_basename_not', () => {
+    expect(one('exe_basename = "git"', ['git'])).toBe('allow');
+    expect(one('exe_basename = "git"', ['curl'])).toBe('deny');
+    expect(one('exe_basename_not = "git"', ['curl'])).toBe('allow');
+    expect(one('exe_basename_not = ["git", "curl"]', ['curl'])).toBe('deny');
+  });
+
+  it('exe_glob: * stops at /, ** crosses it, prefix canonicalised', () => {
+    expect(one('exe_glob = "/usr/bin/*"', ['git'])).toBe('allow');
+    expect(one('exe_glob = "/usr/*"', ['git'])).toBe('deny');
+    expect(one('exe_glob = "/usr/**"', ['git'])).toBe('allow');
+    expect(one('exe_glob = "/bin/*"', ['git'])).toBe('allow'); // /bin → /usr/bin
+    expect(one('exe_glob = "/usr/bin/g*"', ['curl'])).toBe('deny');
+    expect(one('exe_glob_not = "/usr/bin/g*"', ['curl'])).toBe('allow');
+  });
+
+  it('exe_glob expands ${VAR} at load time', () => {
+    const ev = policy(META_DENY + rule('r', 'allow', 'exe_glob = "${TOOLS}/*"'), fakeContext(), { TOOLS: '/usr/bin' });
+    expect(ev.evaluate(facts(['git'])).action).toBe('allow');
+  });
+
+  it('argv_regex is searched in argv joined by spaces, argv[0] as invoked, anchored only by the pattern', () => {
+    expect(one('argv_regex = "status"', ['git', 'status'])).toBe('allow');
+    expect(one("argv_regex = '^git status$'", ['git', 'status'])).toBe('allow');
+    expect(one("argv_regex = '^git status$'", ['/usr/bin/git', 'status'])).toBe('deny');
+    expect(one("argv_regex = 'a b'", ['x', 'a', 'b'], { exe: file('/usr/bin/git') })).toBe('allow');
+    expect(one("argv_regex_not = 'push'", ['git', 'push'])).toBe('deny');
+    expect(one("argv_regex_not = 'push'", ['git', 'pull'])).toBe('allow');
+    expect(one("argv_regex = ['^x', 'pull']", ['git', 'pull'])).toBe('allow');
+  });
+
+  it('argv_contains looks at arguments after argv[0] only, exact equality', () => {
+    expect(one('argv_contains = "-f"', ['rm', '-f', 'x'])).toBe('allow');
+    expect(one('argv_contains = "rm"', ['rm', 'x'])).toBe('deny');
+    expect(one('argv_contains = "-f"', ['rm', '-rf', 'x'])).toBe('deny');
+    expect(one('argv_contains_not = "-f"', ['rm', 'x'])).toBe('allow');
+  });
+
+  it('argv_host_in: every URL host must be listed; none means false', () => {
+    const k = 'argv_host_in = ["github.com", "*.example.com"]';
+    expect(one(k, ['curl', 'https://github.com/a'])).toBe('allow');
+    expect(one(k, ['curl', 'HTTPS://GitHub.COM:443/a'])).toBe('allow');
+    expect(one(k, ['curl', 'https://api.example.com/x'])).toBe('allow');
+    expect(one(k, ['curl', 'https://example.com/x'])).toBe('deny'); // *.x is subdomains only
+    expect(one(k, ['curl', 'https://github.com/a', 'https://evil.test/b'])).toBe('deny');
+    expect(one(k, ['curl', '--url=https://user:pw@evil.test/b', 'https://github.com'])).toBe('deny');
+    expect(one(k, ['curl', '--version'])).toBe('deny');
+    expect(one(k, ['curl', 'https://github.com.evil.test/'])).toBe('deny');
+    expect(one('argv_host_in_not = ["github.com"]', ['curl', 'https://github.com/a', 'http://evil.test'])).toBe('allow');
+    expect(one('argv_host_in_not = ["github.com"]', ['curl', 'https://github.com/a'])).toBe('deny');
+  });
+
+  it('cwd_glob', () => {
+    expect(one('cwd_glob = "/work/**"', ['git'])).toBe('allow');
+    expect(one('cwd_glob = "/work/*"', ['git'], { cwd: '/work/ws/sub' })).toBe('deny');
+    expect(one('cwd_glob_not = "/work/**"', ['git'])).toBe('deny');
+  });
+
+  it('uid', () => {
+    expect(one('uid = 1000', ['git'])).toBe('allow');
+    expect(one('uid = [0, 1001]', ['git'])).toBe('deny');
+    expect(one('uid_not = 0', ['git'])).toBe('allow');
+  });
+
+  it('parent_exe and parent_argv', () => {
+    expect(one('parent_exe = "/usr/bin/bash"', ['git'])).toBe('allow');
+    expect(one('parent_exe = "/bin/bash"', ['git'])).toBe('allow'); // canonicalised
+    expect(one('parent_exe_not = "/usr/bin/bash"', ['git'])).toBe('deny');
+    expect(one('parent_argv = "^bash$"', ['git'])).toBe('allow');
+    expect(one('parent_argv_not = "^bash"', ['git'])).toBe('deny');
+    expect(one('parent_exe = "/usr/bin/bash"', ['git'], { parent: null })).toBe('deny');
+    expect(one('parent_exe_not = "/usr/bin/bash"', ['git'], { parent: null })).toBe('allow');
+  });
+
+  it('an allow rule with argv keys never matches a truncated argv; a deny rule still does', () => {
+    expect(one('argv_regex = "^git status"', ['git', 'status'], { argvTruncated: true })).toBe('deny');
+    expect(decide(META_ALLOW + rule('d', 'deny', 'argv_contains = "x"'), ['git', 'x'], { argvTruncated: true }).action).toBe('deny');
+  });
+});
+
+describe('names, symlinks and copies', () => {
+  const ALLOW_GIT = META_DENY + rule('allow-git', 'allow', 'exe_basename = "git"');
+  const DENY_CURL = META_ALLOW + rule('deny-curl', 'deny', 'exe_basename = "curl"');
+
+  it('ln -s /usr/bin/curl ./git does not match an allow rule for git', () => {
+    // The supervisor resolves the link: canonical path is /usr/bin/curl.
+    const d = decide(ALLOW_GIT, ['./git'], { requestedPath: './git', exe: file('/usr/bin/curl') });
+    expect(d).toMatchObject({ action: 'deny', ruleId: null });
+  });
+
+  it('cp /usr/bin/curl /work/ws/git does not match allow git, does match deny curl (by content)', () => {
+    const copy = { ...file('/usr/bin/curl'), path: '/work/ws/git', ino: '5000' };
+    const ctx = () => fakeContext({ filesystemSealed: true, writableGrants: ['/work/ws', '/tmp'] });
+    expect(decide(ALLOW_GIT, ['./git'], { requestedPath: './git', exe: copy }, ctx()).action).toBe('deny');
+    expect(decide(DENY_CURL, ['./git'], { requestedPath: './git', exe: copy }, ctx())).toMatchObject({ action: 'deny', ruleId: 'deny-curl' });
+    // Not sealed: /work/ws is outside the trusted system roots, same outcome.
+    expect(decide(ALLOW_GIT, ['./git'], { requestedPath: './git', exe: copy }).action).toBe('deny');
+  });
+
+  it('a copy whose content is unknown (no sha256) is not trusted by name', () => {
+    const copy = { ...file('/usr/bin/git'), path: '/work/ws/git', ino: '5000' };
+    delete copy.sha256;
+    expect(decide(ALLOW_GIT, ['./git'], { requestedPath: './git', exe: copy }).action).toBe('deny');
+  });
+
+  it('a copy of git made by the agent is still git (same content)', () => {
+    const copy = { ...file('/usr/bin/git'), path: '/work/ws/mygit', ino: '5001' };
+    expect(decide(ALLOW_GIT, ['./mygit'], { requestedPath: './mygit', exe: copy }).action).toBe('allow');
+  });
+
+  it('/bin/sh (canonical /usr/bin/dash) matches exe_basename = "sh"', () => {
+    const text = META_DENY + rule('sh', 'allow', 'exe_basename = "sh"');
+    expect(decide(text, ['/bin/sh', '-c', 'x']).action).toBe('allow');
+    expect(decide(text, ['sh'], { requestedPath: '/usr/bin/dash' }).action).toBe('allow');
+  });
+
+  it('python3 matches /usr/bin/python3.11', () => {
+    const text = META_DENY + rule('py', 'allow', 'exe_basename = "python3"');
+    expect(decide(text, ['python3.11'], { requestedPath: '/usr/bin/python3.11' }).action).toBe('allow');
+  });
+
+  it('a file named like a rule in a trusted place matches by name; in a writable place it does not', () => {
+    const tool = { path: '/opt/tools/bin/deploy', dev: '7', ino: '1', size: 10 };
+    const text = META_DENY + rule('deploy', 'allow', 'exe_basename = "deploy"');
+    expect(decide(text, ['deploy'], { requestedPath: '/opt/tools/bin/deploy', exe: tool }).action).toBe('allow');
+    const sealed = fakeContext({ filesystemSealed: true, writableGrants: ['/opt/tools'] });
+    expect(decide(text, ['deploy'], { requestedPath: '/opt/tools/bin/deploy', exe: tool }, sealed).action).toBe('deny');
+    const sealedElsewhere = fakeContext({ filesystemSealed: true, writableGrants: ['/work/ws'] });
+    expect(decide(text, ['deploy'], { requestedPath: '/work/deploy', exe: { ...tool, path: '/work/deploy' } }, sealedElsewhere).action).toBe('allow');
+  });
+
+  it('deny and ask rules also match the requested name; allow rules never do', () => {
+    const harmless = file('/usr/bin/git');
+    expect(decide(DENY_CURL, ['./curl'], { requestedPath: './curl', exe: harmless })).toMatchObject({ action: 'deny', ruleId: 'deny-curl' });
+    const askCurl = META_ALLOW + rule('ask-curl', 'ask', 'exe_basename = "curl"');
+    expect(decide(askCurl, ['curl'], { requestedPath: '/x/curl', exe: harmless }).action).toBe('ask');
+    // allow: requested name "git" and argv[0] "git" do not make curl match
+    expect(decide(ALLOW_GIT, ['git'], { requestedPath: '/usr/bin/git', exe: file('/usr/bin/curl') }).action).toBe('deny');
+    // exe values and globs of deny rules also see the requested path made absolute
+    const denyPath = META_ALLOW + rule('d', 'deny', 'exe = "/work/ws/tool"');
+    expect(decide(denyPath, ['./tool'], { requestedPath: 'tool', exe: harmless }).action).toBe('deny');
+  });
+
+  it('an allow rule with exe_basename_not refuses a program called by the excluded name', () => {
+    const text = META_DENY + rule('all-but-curl', 'allow', 'exe_basename_not = "curl"');
+    expect(decide(text, ['./curl'], { requestedPath: './curl', exe: file('/usr/bin/git') }).action).toBe('deny');
+    expect(decide(text, ['git']).action).toBe('allow');
+  });
+
+  it('hashes a known program lazily, only for a same-size different file with a hash, once', () => {
+    const hashed: string[] = [];
+    const ctx = fakeContext({ hashed });
+    const ev = policy(META_DENY + rule('g', 'allow', 'exe_basename = "git"'), ctx);
+    ev.evaluate(facts(['git']));
+    ev.evaluate(facts(['curl']));
+    expect(hashed).toEqual([]);
+    const copy = { ...file('/usr/bin/git'), path: '/work/ws/g', ino: '77' };
+    ev.evaluate(facts(['./g'], { requestedPath: './g', exe: copy }));
+    ev.evaluate(facts(['./g'], { requestedPath: './g', exe: copy }));
+    expect(hashed).toEqual(['/usr/bin/git']);
+  });
+});
+
+describe('interpreters and the dynamic loader', () => {
+  const text = META_ALLOW
+    + rule('deny-python-c', 'deny', 'exe_basename = "python3"\nargv_contains = "-c"\nreason = "inline code"')
+    + rule('ask-curl', 'ask', 'exe_basename = "curl"');
+
+  it('evaluates the interpreter as the kernel runs it and keeps the stricter verdict', () => {
+    const script = { path: '/work/ws/run.py', dev: '9', ino: '1', size: 10 };
+    const d = decide(text, ['./run.py', '-c', 'x'], { requestedPath: './run.py', exe: script, interpreter: { ...file('/usr/bin/python3.11') } });
+    expect(d).toMatchObject({ action: 'deny', ruleId: 'deny-python-c', cacheable: false });
+    expect(d.reason).toMatch(/^via interpreter \/usr\/bin\/python3\.11 \(rule 'deny-python-c'\): inline code/);
+  });
+
+  it('passes the interpreter argument and script path in argv', () => {
+    const t = META_ALLOW + rule('env-bash', 'deny', "exe_basename = \"env\"\nargv_regex = '^/usr/bin/env bash \\./s\\.sh a$'");
+    const script = { path: '/work/ws/s.sh', dev: '9', ino: '2', size: 10 };
+    const d = decide(t, ['./s.sh', 'a'], { requestedPath: './s.sh', exe: script, interpreter: { ...file('/usr/bin/env'), arg: 'bash' } });
+    expect(d).toMatchObject({ action: 'deny', ruleId: 'env-bash' });
+  });
+
+  it('a script allowed on its own is never cacheable', () => {
+    const script = { path: '/work/ws/ok.sh', dev: '9', ino: '3', size: 10 };
+    const d = decide(META_ALLOW, ['./ok.sh'], { requestedPath: './ok.sh', exe: script, interpreter: file('/usr/bin/dash') });
+    expect(d).toMatchObject({ action: 'allow', cacheable: false });
+  });
+
+  it('evaluates the program behind ld-linux with argv from the program on', () => {
+    const d = decide(text, ['ld.so', '--library-path', '/x', '/usr/bin/curl', 'https://e.test'], {
+      requestedPath: '/lib64/ld-linux-x86-64.so.2',
+      loaderTarget: file('/usr/bin/curl'),
+    });
+    expect(d).toMatchObject({ action: 'ask', ruleId: 'ask-curl', cacheable: false });
+    expect(d.reason).toContain('via dynamic loader');
+    const argvRule = META_ALLOW + rule('d', 'deny', "exe_basename = \"curl\"\nargv_regex = '^/usr/bin/curl https://e\\.test$'");
+    expect(decide(argvRule, ['ld.so', '/usr/bin/curl', 'https://e.test'], { requestedPath: '/lib64/ld-linux-x86-64.so.2', loaderTarget: file('/usr/bin/curl') }).action).toBe('deny');
+  });
+
+  it('a stricter verdict on the script itself stays', () => {
+    const t = META_ALLOW + rule('deny-script', 'deny', 'exe_glob = "/work/**"');
+    const script = { path: '/work/ws/x.sh', dev: '9', ino: '4', size: 10 };
+    expect(decide(t, ['./x.sh'], { requestedPath: './x.sh', exe: script, interpreter: file('/usr/bin/dash') })).toMatchObject({ action: 'deny', ruleId: 'deny-script' });
+  });
+});
+
+describe('cacheable', () => {
+  const text = META_DENY
+    + rule('git-status', 'allow', 'exe_basename = "git"\nargv_regex = "status"')
+    + rule('curl', 'deny', 'exe_basename = "curl"')
+    + rule('dash', 'allow', 'exe = "/usr/bin/dash"')
+    + rule('ask-bash', 'ask', 'exe_basename = "bash"');
+
+  it('program-only rules give cacheable verdicts', () => {
+    expect(decide(text, ['curl'])).toMatchObject({ ruleId: 'curl', cacheable: true });
+    expect(decide(text, ['/bin/sh'])).toMatchObject({ ruleId: 'dash', cacheable: true });
+  });
+
+  it('a verdict after a rule whose program keys matched but others did not is not cacheable', () => {
+    expect(decide(text, ['git', 'status'])).toMatchObject({ ruleId: 'git-status', cacheable: false });
+    expect(decide(text, ['git', 'push'])).toMatchObject({ ruleId: null, cacheable: false });
+  });
+
+  it('the default is cacheable when every rule was skipped on its program keys', () => {
+    expect(decide(text, ['rm', 'x'])).toMatchObject({ ruleId: null, action: 'deny', cacheable: true });
+  });
+
+  it('ask is never cacheable', () => {
+    expect(decide(text, ['bash'])).toMatchObject({ action: 'ask', cacheable: false });
+  });
+
+  it('a match through the requested name is not cacheable', () => {
+    expect(decide(text, ['./curl'], { requestedPath: './curl', exe: file('/usr/bin/rm') })).toMatchObject({ ruleId: 'curl', cacheable: false });
+  });
+
+  it('a rule without program keys makes later verdicts uncacheable', () => {
+    const t = META_DENY + rule('cwd', 'deny', 'cwd_glob = "/secret/**"') + rule('g', 'allow', 'exe_basename = "git"');
+    expect(decide(t, ['git'])).toMatchObject({ ruleId: 'g', cacheable: false });
+  });
+});
