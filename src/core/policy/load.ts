@@ -73,6 +73,8 @@ export interface RuleSpec {
   examplesMatch: string[];
   examplesNoMatch: string[];
   header: SourceSpan;
+  /** True when a key or the id of this rule had an error (the policy then does not load). */
+  broken: boolean;
 }
 
 /** The compiled parts of a Policy, kept out of the public shape so a Policy stays plain data. */
@@ -367,19 +369,20 @@ class PolicyLoader {
     const seen = new Map<string, number>();
     (raw).forEach((t, index) => {
       const path = ['rule', index];
+      const errorsBefore = this.errorCount();
       const idRaw = t.id;
       const ruleId = typeof idRaw === 'string' ? idRaw : undefined;
       this.checkKeys(t, path, RULE_KEYS, ruleId);
       const header = this.positions.locate(path);
-      if (typeof t.id !== 'string') {
-        if (idRaw === undefined) this.error('missing-key', path, `rule #${index + 1} has no 'id'; give every rule a unique id = "…" (it names the rule in the audit log)`);
-        return;
+      if (typeof t.id !== 'string' && idRaw === undefined) {
+        this.error('missing-key', path, `rule #${index + 1} has no 'id'; give every rule a unique id = "…" (it names the rule in the audit log)`);
       }
-      const id = t.id;
+      // Keep checking a rule without a usable id, so all its problems are reported at once.
+      const id = typeof t.id === 'string' ? t.id : `#${index + 1}`;
       if (id.trim() === '') {
         this.error('bad-value', [...path, 'id'], `rule #${index + 1} has an empty id`, 'value');
       }
-      const dup = seen.get(id);
+      const dup = typeof t.id === 'string' ? seen.get(id) : undefined;
       if (dup !== undefined) {
         this.error('duplicate-id', [...path, 'id'], `duplicate rule id '${id}' (first used by rule #${dup + 1}); ids must be unique`, 'value', undefined, id);
       } else {
@@ -403,9 +406,15 @@ class PolicyLoader {
         examplesMatch: (t.examples_match as string[] | undefined) ?? [],
         examplesNoMatch: (t.examples_no_match as string[] | undefined) ?? [],
         header,
+        // A rule with a rejected key would look broader than written: keep it out of shadowing analysis.
+        broken: this.errorCount() > errorsBefore || typeof t.id !== 'string',
       });
     });
     return rules;
+  }
+
+  private errorCount(): number {
+    return this.diagnostics.filter((d) => d.severity === 'error').length;
   }
 
   private hasDiagnostic(path: (string | number)[]): boolean {
@@ -500,7 +509,7 @@ class PolicyLoader {
       const later = rules[b] as RuleSpec;
       for (let a = 0; a < b; a++) {
         const earlier = rules[a] as RuleSpec;
-        if (!covers(earlier, later)) continue;
+        if (earlier.broken || later.broken || !covers(earlier, later)) continue;
         const why = earlier.keys.length === 0 ? `'${earlier.id}' has no match keys, so it matches every exec` : `'${earlier.id}' matches everything this rule matches`;
         this.warning('shadowed-rule', ['rule', later.index], `rule '${later.id}' can never match: ${why} and comes first (first match wins); move it below or remove it`, 'key', undefined, later.id);
         break;

@@ -29,7 +29,7 @@ export class TomlPositionIndex {
   private readonly keys = new Map<string, KeyEntry>();
   private readonly tables = new Map<string, TablePositionEntry>();
 
-  constructor(private readonly text: string) {
+  constructor(text: string) {
     new Scanner(text, this).scan();
   }
 
@@ -63,19 +63,6 @@ export class TomlPositionIndex {
       if (t) return t.header;
     }
     return { line: 1, column: 1, endLine: 1, endColumn: 1 };
-  }
-
-  /** 1-based line/column of an offset. */
-  lineColumn(offset: number): { line: number; column: number } {
-    let line = 1;
-    let lineStart = 0;
-    for (let i = 0; i < offset && i < this.text.length; i++) {
-      if (this.text.charCodeAt(i) === 10) {
-        line++;
-        lineStart = i + 1;
-      }
-    }
-    return { line, column: offset - lineStart + 1 };
   }
 }
 
@@ -221,7 +208,13 @@ class Scanner {
     const elements: SourceSpan[] = [];
     const path = [...table, ...keys];
     this.value(path, elements);
-    this.out.addKey({ path, key: this.span(keyStart, keyEnd), value: this.span(valueStart, this.i), elements });
+    const keySpan = this.span(keyStart, keyEnd);
+    // A dotted key `a.b = 1` also defines table `a`: index the prefix so it can be pointed at too.
+    for (let n = 1; n < keys.length; n++) {
+      const prefix = [...table, ...keys.slice(0, n)];
+      if (!this.out.key(prefix)) this.out.addKey({ path: prefix, key: keySpan, value: keySpan, elements: [] });
+    }
+    this.out.addKey({ path, key: keySpan, value: this.span(valueStart, this.i), elements });
   }
 
   private value(path: (string | number)[], elements: SourceSpan[] | null): void {
