@@ -3,7 +3,7 @@
 // the engine decides, and neither re-implements the other.
 //
 // Paths and argv are bytes on Linux. They are decoded as UTF-8; any byte that is not part of valid UTF-8 is
-// carried as the lone surrogate U+DC80+byte ("surrogate escape", as Python does), so a non-UTF-8 name is
+// carried as the lone surrogate U+DC00+byte, i.e. U+DC80..U+DCFF ("surrogate escape", as Python does), so a non-UTF-8 name is
 // never confused with a valid one and round-trips without loss (see bytesToText / textToBytes).
 
 /** Identity of a file the kernel will run. */
@@ -48,7 +48,7 @@ export interface ExecFacts {
 
 const DECODER = new TextDecoder('utf-8', { fatal: true });
 
-/** Decode bytes to text, carrying invalid UTF-8 bytes as U+DC80+byte so nothing is lost. */
+/** Decode bytes to text, carrying invalid UTF-8 bytes as U+DC00+byte (U+DC80..U+DCFF) so nothing is lost. */
 export function bytesToText(buf: Uint8Array): string {
   try {
     return DECODER.decode(buf);
@@ -62,7 +62,7 @@ export function bytesToText(buf: Uint8Array): string {
         out += DECODER.decode(buf.subarray(i, i + n));
         i += n;
       } else {
-        out += String.fromCharCode(0xdc80 + (buf[i] as number));
+        out += String.fromCharCode(0xdc00 + (buf[i] as number));
         i += 1;
       }
     }
@@ -79,7 +79,7 @@ export function textToBytes(text: string): Buffer {
     if (c >= 0xdc80 && c <= 0xdcff && !(i > 0 && isHighSurrogate(text.charCodeAt(i - 1)))) {
       if (run) parts.push(Buffer.from(run, 'utf8'));
       run = '';
-      parts.push(Buffer.from([c - 0xdc80]));
+      parts.push(Buffer.from([c - 0xdc00]));
     } else {
       run += text[i];
     }

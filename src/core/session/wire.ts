@@ -1,6 +1,6 @@
 // Pure encode/decode of the supervisor ⇄ broker protocol lines (docs/protocol.md). No I/O here: the link
 // (supervisor-link.ts) frames lines and calls these. Every byte-carrying value is hex on the wire and is
-// decoded losslessly (bytesToText: invalid UTF-8 becomes U+DC80+byte, see src/core/exec/facts.ts).
+// decoded losslessly (bytesToText: an invalid UTF-8 byte b becomes U+DC00+b, see src/core/exec/facts.ts).
 import { bytesToText, textToHex, type ExecFacts, type FileFacts } from '../exec/facts';
 import type { BinaryAction } from '../policy/types';
 import type { EnforcementReport, ExecEvent, SupervisorConfig } from './types';
