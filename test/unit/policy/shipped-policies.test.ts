@@ -1,0 +1,192 @@
+// The policies in policies/ against real commands on this machine, through local exec facts (the same
+// identification the supervisor does: PATH search, canonical path, dev/ino, sha256, #! and ld.so).
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gatherLocalFacts } from '../../../src/core/exec/local-facts';
+import {
+  compileFilesystem,
+  createEvaluator,
+  defaultPolicyPath,
+  loadPolicyFile,
+  verifyExamples,
+  type Decision,
+} from '../../../src/core/policy/index';
+
+const POLICIES = join(__dirname, '..', '..', '..', 'policies');
+const PATH = '/usr/local/bin:/usr/bin:/bin';
+const workspace = mkdtempSync(join(tmpdir(), 'gate-ws-'));
+afterAll(() => rmSync(workspace, { recursive: true, force: true }));
+
+function engine(file: string) {
+  const loaded = loadPolicyFile(file, { workspace, env: { HOME: '/root', PATH } });
+  expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  const policy = loaded.policy!;
+  const evaluator = createEvaluator(policy, { path: PATH });
+  const explain = (argv: string[], cwd = workspace): Decision => evaluator.evaluate(gatherLocalFacts(argv, { cwd, path: PATH }));
+  return { policy, evaluator, explain };
+}
+
+const verdict = (d: Decision) => `${d.action} ${d.ruleId ?? 'default'}`;
+
+describe('every shipped policy passes check', () => {
+  const files = [
+    ...readdirSync(POLICIES).filter((f) => f.endsWith('.toml')).map((f) => join(POLICIES, f)),
+    ...readdirSync(join(POLICIES, 'faraday')).map((f) => join(POLICIES, 'faraday', f)),
+  ];
+  it('finds the policies', () => {
+    expect(files.length).toBeGreaterThanOrEqual(9);
+  });
+  it.each(files)('%s', (file) => {
+    const { policy, evaluator } = engine(file);
+    expect(verifyExamples(policy, evaluator, { path: PATH })).toEqual([]);
+  });
+});
+
+describe('default.gate.toml', () => {
+  const { explain, policy } = engine(join(POLICIES, 'default.gate.toml'));
+
+  it('is what defaultPolicyPath() names', () => {
+    expect(defaultPolicyPath()).toBe(join(POLICIES, 'default.gate.toml'));
+  });
+
+  it.each([
+    [['git', 'status'], 'allow allow-version-control'],
+    [['git', 'push', 'origin', 'main'], 'ask ask-git-push'],
+    [['curl', '-fsSL', 'https://raw.githubusercontent.com/a/b/main/x.sh'], 'allow allow-fetch-known-hosts'],
+    [['curl', 'https://github.com/a', 'https://evil.example/b'], 'ask ask-network-tools'],
+    [['wget', 'https://evil.example/x'], 'ask ask-network-tools'],
+    [['sh', '-c', 'true'], 'allow allow-shells'],
+    [['/bin/sh', '-c', 'true'], 'allow allow-shells'],
+    [['bash', '-lc', 'make'], 'allow allow-shells'],
+    [['su', '-'], 'deny deny-privilege-change'],
+    [['sudo', 'id'], 'deny deny-privilege-change'], // not installed here: denied by its name
+    [['rm', '-rf', '/'], 'deny deny-rm-rf-root'],
+    [['rm', '-rf', 'build'], 'allow allow-core-utilities'],
+    [['make', '-j2'], 'allow allow-build-and-test'],
+    [['node', '--version'], 'allow allow-build-and-test'],
+    [['/usr/bin/python3.11', '-V'], 'allow allow-build-and-test'],
+    [['npm', 'publish'], 'ask ask-package-publish'],
+    [['xxd', '/etc/hostname'], 'ask default'],
+  ])('%j → %s', (argv, expected) => {
+    expect(verdict(explain(argv))).toBe(expected);
+  });
+
+  it('seals writes to the workspace and temp dirs', () => {
+    const writable = policy.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
+    expect(writable).toEqual([workspace, '/tmp', '/var/tmp', '/dev/shm']);
+    expect(policy.filesystem.handled).toBe('rw');
+  });
+
+  it('a copy of curl named git in the workspace is curl', () => {
+    copyFileSync('/usr/bin/curl', join(workspace, 'git'));
+    expect(verdict(explain(['./git', 'status']))).toBe('ask ask-network-tools');
+  });
+
+  it('a symlink named git to curl is curl', () => {
+    const dir = mkdtempSync(join(workspace, 'links-'));
+    symlinkSync('/usr/bin/curl', join(dir, 'git'));
+    const d = explain(['./git', 'https://evil.example'], dir);
+    expect(verdict(d)).toBe('ask ask-network-tools');
+  });
+
+  it('curl behind the dynamic loader is still curl', () => {
+    const d = explain(['/lib64/ld-linux-x86-64.so.2', '/usr/bin/curl', 'https://evil.example']);
+    expect(verdict(d)).toBe('ask ask-network-tools');
+    expect(d.reason).toContain('via dynamic loader');
+  });
+});
+
+describe('strict.gate.toml', () => {
+  const { explain, policy } = engine(join(POLICIES, 'strict.gate.toml'));
+  it.each([
+    [['git', 'status'], 'allow allow-readonly-git'],
+    [['git', 'push'], 'deny default'],
+    [['curl', 'https://github.com'], 'deny deny-network-tools'],
+    [['npm', 'install', 'left-pad'], 'deny default'],
+    [['npm', 'test'], 'allow allow-build-and-test'],
+    [['python3.11', '-c', 'print(1)'], 'deny default'],
+    [['ls', '-la'], 'allow allow-read-only-tools'],
+    [['xxd', '/etc/hostname'], 'deny default'],
+  ])('%j → %s', (argv, expected) => {
+    expect(verdict(explain(argv))).toBe(expected);
+  });
+  it('limits TCP connect to 443', () => {
+    expect(policy.network).toMatchObject({ enabled: true, connectTcpPorts: [443], bindTcpPorts: [] });
+  });
+});
+
+describe('permissive.gate.toml', () => {
+  const { explain, policy } = engine(join(POLICIES, 'permissive.gate.toml'));
+  it.each([
+    [['xxd', '/etc/hostname'], 'allow default'],
+    [['curl', 'https://github.com/a'], 'allow default'],
+    [['curl', 'https://evil.example/a'], 'ask ask-network-unknown-hosts'],
+    [['curl', '--version'], 'ask ask-network-unknown-hosts'],
+    [['su'], 'deny deny-privilege-change'],
+    [['rm', '-rf', '/'], 'deny deny-rm-rf-root'],
+  ])('%j → %s', (argv, expected) => {
+    expect(verdict(explain(argv))).toBe(expected);
+  });
+  it('does not seal the filesystem', () => {
+    expect(policy.filesystem.enabled).toBe(false);
+  });
+});
+
+describe("Faraday's README examples behave as that README says", () => {
+  it('claude-cmd-policy: read-only git, shells and claude allowed, everything else denied', () => {
+    const { explain } = engine(join(POLICIES, 'faraday', 'claude-cmd-policy.toml'));
+    expect(verdict(explain(['git', 'log']))).toBe('allow allow-readonly-git');
+    expect(verdict(explain(['git', 'fetch']))).toBe('allow allow-readonly-git');
+    expect(verdict(explain(['git', 'push']))).toBe('deny default');
+    expect(verdict(explain(['bash', '-c', 'x']))).toBe('allow allow-shell');
+    expect(verdict(explain(['sh']))).toBe('allow allow-shell');
+    expect(verdict(explain(['curl', 'https://example.com']))).toBe('deny default');
+  });
+
+  it('curl-deny: sh runs, curl is denied', () => {
+    const { explain } = engine(join(POLICIES, 'faraday', 'curl-deny.toml'));
+    expect(verdict(explain(['sh', '-c', 'curl https://example.com']))).toBe('allow default');
+    expect(explain(['curl', 'https://example.com'])).toMatchObject({ action: 'deny', ruleId: 'deny-curl', reason: 'network egress not in allowlist' });
+  });
+
+  it('policy section: rm -rf / denied, read-only git allowed, default deny', () => {
+    const { explain, policy } = engine(join(POLICIES, 'faraday', 'policy-section.toml'));
+    expect(policy.meta).toEqual({ version: 1, defaultAction: 'deny', onPolicyError: 'deny', onSupervisorTimeoutMs: 250 });
+    expect(verdict(explain(['rm', '-rf', '/']))).toBe('deny deny-rm-rf-root');
+    expect(verdict(explain(['git', 'diff']))).toBe('allow allow-readonly-git');
+    expect(verdict(explain(['git', 'show']))).toBe('deny default');
+  });
+
+  it('write policy: reads of /workspace/src, writes of hello.py and /tmp only', () => {
+    const { policy } = engine(join(POLICIES, 'faraday', 'claude-write-policy.toml'));
+    const own = policy.filesystem.grants.filter((g) => g.source !== 'bootstrap');
+    expect(own.map((g) => [g.path, g.rights, g.widened])).toEqual([
+      ['/workspace/src', 'r', false],
+      ['/workspace/src/hello.py', 'w', false],
+      ['/tmp', 'w', false],
+    ]);
+    expect(policy.filesystem.requireEnforced).toBe(true);
+  });
+
+  it('combined policy: both layers', () => {
+    const { explain, policy } = engine(join(POLICIES, 'faraday', 'claude-combined-policy.toml'));
+    expect(policy.filesystem.enabled).toBe(true);
+    expect(verdict(explain(['git', 'status']))).toBe('allow allow-readonly-git');
+    expect(verdict(explain(['curl', 'x']))).toBe('deny default');
+  });
+
+  it('filesystem section: ${HOME} expanded, build dir read+write', () => {
+    const { policy } = engine(join(POLICIES, 'faraday', 'filesystem-section.toml'));
+    // /etc/ssl is also a bootstrap grant: merged into one entry with both sources.
+    const own = policy.filesystem.grants.filter((g) => g.source.includes('_globs'));
+    expect(own.map((g) => [g.path, g.rights]).sort()).toEqual([
+      ['/etc/ssl', 'r'],
+      ['/root/repo', 'r'],
+      ['/root/repo/build', 'rw'],
+      ['/tmp', 'w'],
+    ]);
+    expect(own.find((g) => g.path === '/etc/ssl')?.source).toBe('bootstrap, read_globs /etc/ssl/**');
+  });
+});
