@@ -63,7 +63,18 @@ export interface SessionRecord {
   stats?: { decisions: number; denied: number; allowed: number };
 }
 
-export type AuditRecord = DecisionRecord | OutcomeRecord | SessionRecord;
+/** The supervisor answered a request itself, past on_supervisor_timeout_ms, before the broker's verdict
+ *  arrived: this (not the request's decision record) is what the kernel applied. */
+export interface SupervisorTimeoutRecord {
+  type: 'supervisor_timeout';
+  time: string;
+  session: string;
+  request: number;
+  verdict: BinaryAction;
+  reason: string;
+}
+
+export type AuditRecord = DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord;
 
 export interface DecisionInput {
   session: string;

@@ -12,7 +12,8 @@ export type SecretKind =
   | 'github-token'
   | 'slack-token'
   | 'aws-key'
-  | 'assignment';
+  | 'assignment'
+  | 'flag-value';
 
 interface SecretPattern {
   kind: SecretKind;
@@ -35,6 +36,12 @@ const PATTERNS: readonly SecretPattern[] = [
     kind: 'assignment',
     // password=…, --token=…, API_KEY: …, "secret": "…" (JSON-ish), up to the next separator.
     re: /(?<prefix>\b[A-Za-z0-9_-]*(?:password|passwd|token|secret|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret)["']?\s*[=:]\s*["']?)(?<value>[^\s"'&;,]+)/gi,
+    keepPrefix: true,
+  },
+  {
+    kind: 'flag-value',
+    // `--password VALUE` inside one string (bash -c '…'); separate argv elements are handled by redactArgv.
+    re: /(?<prefix>(?:^|\s)--?(?:password|passwd|token|secret|api[_-]?key|access[_-]?key|client[_-]?secret|auth[_-]?token)\s+)(?<value>[^\s"'&;|-][^\s"'&;|]*)/gi,
     keepPrefix: true,
   },
 ];

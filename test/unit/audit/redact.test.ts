@@ -16,6 +16,7 @@ describe('redactText', () => {
     ['secret=', 'SECRET=topsecretvalue', 'topsecret'],
     ['api_key=', 'api_key: 0123456789abcdef', '0123456789'],
     ['bearer', 'Authorization: Bearer abcdef.ghijkl.mnopq', 'abcdef'],
+    ['flag inside a shell string', "bash -c 'mysql --password hunter2pass -u root'", 'hunter2pass'],
     ['url userinfo', 'git clone https://alice:s3cr3tpass@github.com/x/y.git', 's3cr3tpass'],
   ];
   for (const [name, input, secret] of cases) {

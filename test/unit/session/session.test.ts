@@ -1,0 +1,232 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readAuditLog } from '../../../src/core/audit/audit-log';
+import type { DecisionRecord, SessionRecord } from '../../../src/core/audit/records';
+import type { ExecFacts } from '../../../src/core/exec/facts';
+import type { Decision, Evaluator, Policy } from '../../../src/core/policy/types';
+import { AutoApprover } from '../../../src/core/session/approvals';
+import { GateSession, GateSetupError, hashUnder, supervisorConfig, type GateLink, type StartLinkOptions } from '../../../src/core/session/session';
+import type { SupervisorLinkHandlers } from '../../../src/core/session/types';
+
+function policy(over: Partial<Policy> = {}): Policy {
+  return {
+    file: '/nonexistent/.gate.toml',
+    meta: { version: 1, defaultAction: 'allow', onPolicyError: 'deny', onSupervisorTimeoutMs: 1000 },
+    filesystem: { enabled: false, grants: [], handled: '', requireEnforced: false },
+    network: { enabled: false, connectTcpPorts: [], bindTcpPorts: [], requireEnforced: false },
+    approval: { timeoutMs: 60_000, onTimeout: 'deny', maxPending: 4, maxPerMinute: 30 },
+    ruleIds: ['no-curl'],
+    ...over,
+  };
+}
+
+/** A tiny fake evaluator: curl denied (cacheable), git asks, "boom" throws, the rest allowed. */
+const evaluator: Evaluator = {
+  evaluate(f: ExecFacts): Decision {
+    const base = path.basename(f.exe?.path ?? f.requestedPath);
+    if (base === 'boom') throw new Error('regex exploded');
+    if (base === 'curl') return { action: 'deny', ruleId: 'no-curl', reason: 'curl is not allowed', layer: 'rule', matched: ['exe_basename'], cacheable: true };
+    if (base === 'git') return { action: 'ask', ruleId: 'ask-git', reason: 'git needs a human', layer: 'rule', matched: ['exe_basename'], cacheable: false };
+    return { action: 'allow', ruleId: null, reason: 'default allow', layer: 'default', matched: [], cacheable: true };
+  },
+};
+
+let reqId = 1;
+function facts(exe: string, argv: string[] = [path.basename(exe)]): ExecFacts {
+  return { requestId: reqId++, tid: 5, pid: 5, ppid: 4, uid: 0, syscall: 'execve', requestedPath: exe, exe: { path: exe, dev: '1', ino: exe, size: 1 }, argv, argvTruncated: false, cwd: '/w', parent: null };
+}
+const now = (): number => Number(process.hrtime.bigint() / 1000n);
+
+class FakeLink implements GateLink {
+  report = { fs: 'enforced', notif: 'ok' };
+  warnings = ['grant /nope does not exist'];
+  agentPid = 1234;
+  verdicts: { id: number; action: string; cache: boolean; logLines: number }[] = [];
+  holds: number[] = [];
+  closed = false;
+  constructor(private readonly auditFile: () => string) {}
+  verdict(id: number, action: 'allow' | 'deny', cache: boolean): void {
+    // Record how many lines the log had when the verdict was sent: the record must precede it.
+    const logLines = this.auditFile() !== '/dev/full' && fs.existsSync(this.auditFile()) ? fs.readFileSync(this.auditFile(), 'utf8').split('\n').filter(Boolean).length : 0;
+    this.verdicts.push({ id, action, cache, logLines });
+  }
+  hold(id: number): void {
+    this.holds.push(id);
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+let dir: string;
+let auditPath: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'session-test-'));
+  auditPath = path.join(dir, 'state', 'audit.jsonl');
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+async function start(over: { policy?: Policy; approver?: AutoApprover; auditPath?: string; early?: (h: SupervisorLinkHandlers) => void } = {}): Promise<{ session: GateSession; link: FakeLink; h: SupervisorLinkHandlers; opts: StartLinkOptions }> {
+  const link = new FakeLink(() => over.auditPath ?? auditPath);
+  let h!: SupervisorLinkHandlers;
+  let opts!: StartLinkOptions;
+  const session = await GateSession.start({
+    policy: over.policy ?? policy(),
+    evaluator,
+    policyText: 'x = 1',
+    auditPath: over.auditPath ?? auditPath,
+    approver: over.approver ?? new AutoApprover('deny', 'test'),
+    supervisorPath: '/bin/false',
+    spawn: () => { throw new Error('not used'); },
+    startLink: (o) => {
+      h = o.handlers;
+      opts = o;
+      over.early?.(h);
+      return Promise.resolve(link);
+    },
+    argv: ['bash', '-c', 'curl --password hunter2 x'],
+    sessionId: 'test-session',
+  });
+  return { session, link, h, opts };
+}
+
+describe('GateSession', () => {
+  it('writes each decision record before answering the kernel, and caches identity-only verdicts', async () => {
+    const { session, link, h } = await start();
+    const curl = facts('/usr/bin/curl');
+    h.exec({ facts: curl, receivedAtUs: now(), cached: null });
+    h.exec({ facts: facts('/bin/ls'), receivedAtUs: now(), cached: null });
+    expect(link.verdicts).toEqual([
+      { id: curl.requestId, action: 'deny', cache: true, logLines: 2 },
+      { id: curl.requestId + 1, action: 'allow', cache: true, logLines: 3 },
+    ]);
+    h.exit(3, 0);
+    expect(await session.wait()).toEqual({ exitCode: 3, code: 3, signal: null, failure: null });
+    const recs = readAuditLog(auditPath);
+    expect(recs.map((r) => r.type)).toEqual(['session', 'decision', 'decision', 'outcome', 'session']);
+    const startRec = recs[0] as SessionRecord;
+    expect(startRec).toMatchObject({ event: 'start', policy_file: '/nonexistent/.gate.toml', enforcement: { fs: 'enforced' } });
+    expect(startRec.policy_sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The agent's argv is redacted in the session record too.
+    expect(startRec.argv).toEqual(['bash', '-c', 'curl --password «redacted:flag-value» x']);
+    expect(recs[1]).toMatchObject({ verdict: 'deny', rule_id: 'no-curl', layer: 'rule', cached: false, exe: '/usr/bin/curl' });
+    expect((recs[1] as DecisionRecord).latency_us).toBeGreaterThanOrEqual(0);
+    expect(recs[4]).toMatchObject({ event: 'end', exit_code: 3, stats: { decisions: 2, denied: 1, allowed: 1 } });
+    expect(session.warnings.some((w) => w.includes('grant /nope does not exist'))).toBe(true);
+    expect(session.stats.toMetrics().deniedByRule).toEqual({ 'no-curl': 1 });
+  });
+
+  it('records a supervisor-cached verdict without answering, with the rule that first decided it', async () => {
+    const { session, link, h } = await start();
+    const first = facts('/usr/bin/curl');
+    h.exec({ facts: first, receivedAtUs: now(), cached: null });
+    const again = { ...facts('/usr/bin/curl'), exe: first.exe };
+    h.exec({ facts: again, receivedAtUs: now(), cached: { action: 'deny', latencyUs: 3 } });
+    expect(link.verdicts).toHaveLength(1);
+    h.exit(0, 0);
+    await session.wait();
+    const d = readAuditLog(auditPath).filter((r) => r.type === 'decision') as DecisionRecord[];
+    expect(d[1]).toMatchObject({ request: again.requestId, verdict: 'deny', cached: true, rule_id: 'no-curl', latency_us: 3 });
+  });
+
+  it('an evaluation error applies on_policy_error with layer "error"', async () => {
+    const { session, link, h } = await start();
+    h.exec({ facts: facts('/opt/boom'), receivedAtUs: now(), cached: null });
+    expect(link.verdicts[0]).toMatchObject({ action: 'deny', cache: false });
+    h.exit(0, 0);
+    await session.wait();
+    const d = readAuditLog(auditPath).find((r) => r.type === 'decision') as DecisionRecord;
+    expect(d).toMatchObject({ layer: 'error', verdict: 'deny' });
+    expect(d.reason).toContain('regex exploded');
+  });
+
+  it('ask: holds the request, asks, records and answers; with nobody to ask, the reason says so', async () => {
+    const { session, link, h } = await start();
+    const asked: string[] = [];
+    session.on('approvalRequested', (r) => asked.push(r.command));
+    const git = facts('/usr/bin/git', ['git', 'push']);
+    h.exec({ facts: git, receivedAtUs: now(), cached: null });
+    expect(link.holds).toEqual([git.requestId]);
+    await new Promise((r) => setImmediate(r));
+    expect(asked).toEqual(['git push']);
+    expect(link.verdicts).toEqual([{ id: git.requestId, action: 'deny', cache: false, logLines: 2 }]);
+    h.exit(0, 0);
+    await session.wait();
+    const d = readAuditLog(auditPath).find((r) => r.type === 'decision') as DecisionRecord;
+    expect(d).toMatchObject({ layer: 'approval', verdict: 'deny', rule_id: 'ask-git' });
+    expect(d.reason).toBe('no one to ask (test): default deny (asked by rule ask-git)');
+  });
+
+  it('denies every exec when the audit log cannot be written (fail closed) and says so', async () => {
+    const { session, link, h } = await start({ auditPath: '/dev/full' });
+    const warnings: string[] = [];
+    session.on('warning', (w) => warnings.push(w));
+    expect(session.warnings.some((w) => /ENOSPC.*every exec is denied/.test(w))).toBe(true);
+    h.exec({ facts: facts('/bin/ls'), receivedAtUs: now(), cached: null });
+    expect(link.verdicts[0]).toMatchObject({ action: 'deny', cache: false });
+    expect(session.stats.toMetrics().deniedByLayer).toEqual({ error: 1 });
+    h.exit(0, 0);
+    await session.wait();
+  });
+
+  it('events that arrive before the link is returned are handled after the start record', async () => {
+    let early!: ExecFacts;
+    const { session, link } = await start({
+      early: (h) => {
+        early = facts('/bin/sh');
+        h.exec({ facts: early, receivedAtUs: now(), cached: null });
+      },
+    });
+    expect(link.verdicts.map((v) => v.id)).toEqual([early.requestId]);
+    session.stop();
+    expect(link.closed).toBe(true);
+  });
+
+  it('refuses to start when the audit log is inside a writable grant, and warns when it is readable', async () => {
+    const ws = path.join(dir, 'ws');
+    fs.mkdirSync(ws);
+    const p = policy({ filesystem: { enabled: true, handled: 'rw', requireEnforced: false, grants: [{ path: ws, rights: 'rw', source: 'allow_globs', widened: false }] } });
+    await expect(start({ policy: p, auditPath: path.join(ws, 'logs', 'audit.jsonl') })).rejects.toThrow(GateSetupError);
+    await expect(start({ policy: p, auditPath: path.join(ws, 'logs', 'audit.jsonl') })).rejects.toThrow(/inside a path the agent may write/);
+    const readable = policy({ filesystem: { enabled: true, handled: 'rw', requireEnforced: false, grants: [{ path: dir, rights: 'r', source: 'read_globs', widened: false }] } });
+    const { session, h } = await start({ policy: readable });
+    expect(session.warnings.some((w) => w.includes('may read the audit log directory'))).toBe(true);
+    h.exit(0, 0);
+    await session.wait();
+  });
+
+  it('a broken link ends the session with 126 and the reason', async () => {
+    const { session, h } = await start();
+    h.failed('supervisor died');
+    expect(await session.wait()).toMatchObject({ exitCode: 126, failure: 'supervisor died' });
+    const end = readAuditLog(auditPath).at(-1);
+    expect(end).toMatchObject({ type: 'session', event: 'end', exit_code: 126, reason: 'supervisor died' });
+  });
+
+  it('a signal exit is 128+N', async () => {
+    const { session, h } = await start();
+    h.exit(0, 9);
+    expect((await session.wait()).exitCode).toBe(137);
+  });
+});
+
+describe('supervisorConfig / hashUnder', () => {
+  it('builds grants, ports, require and timeout from the policy', () => {
+    const p = policy({
+      meta: { version: 1, defaultAction: 'deny', onPolicyError: 'deny', onSupervisorTimeoutMs: 750 },
+      filesystem: { enabled: true, handled: 'rwx', requireEnforced: true, grants: [{ path: '/ws', rights: 'rw', source: 'allow_globs', widened: false }, { path: '/usr', rights: 'rx', source: 'bootstrap', widened: false }] },
+      network: { enabled: true, connectTcpPorts: [443, 80], bindTcpPorts: [8080, 443], requireEnforced: false },
+    });
+    expect(supervisorConfig(p)).toEqual({
+      fs: { handled: 'rwx', grants: p.filesystem.grants },
+      net: { connect: true, bind: true, ports: [{ port: 80, connect: true, bind: false }, { port: 443, connect: true, bind: true }, { port: 8080, connect: false, bind: true }] },
+      require: { fs: true, net: false },
+      timeout: { ms: 750, action: 'deny' },
+    });
+    expect(hashUnder(p.filesystem)).toEqual(['/ws']);
+    expect(hashUnder(policy().filesystem)).toEqual(['/']);
+    expect(supervisorConfig(policy())).toMatchObject({ fs: null, net: null });
+  });
+});
