@@ -127,7 +127,7 @@ describe('GateSession', () => {
     expect(link.verdicts).toHaveLength(1);
     h.exit(0, 0);
     await session.wait();
-    const d = readAuditLog(auditPath).filter((r) => r.type === 'decision') as DecisionRecord[];
+    const d = readAuditLog(auditPath).filter((r): r is DecisionRecord => r.type === 'decision');
     expect(d[1]).toMatchObject({ request: again.requestId, verdict: 'deny', cached: true, rule_id: 'no-curl', latency_us: 3 });
   });
 
