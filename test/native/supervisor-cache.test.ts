@@ -1,0 +1,120 @@
+// The identity cache (the fast path) and deadlines.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExecFacts } from '../../src/core/exec/facts';
+import { buildNative, OPEN_CONFIG, prog, runGated } from './helpers/gate';
+
+let dir = '';
+beforeAll(() => {
+  buildNative();
+  dir = mkdtempSync(join(tmpdir(), 'gate-cache-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('supervisor: identity cache', () => {
+  it('cache=1 answers later execs of the same file without asking, and still records them', async () => {
+    const asked: ExecFacts[] = [];
+    const r = await runGated({
+      argv: ['bash', '-c', '/bin/true; /usr/bin/true; /bin/true; curl --version; curl -V; echo done'],
+      decide: (f) => {
+        asked.push(f);
+        if (f.exe?.path === '/usr/bin/curl') return { action: 'deny', cache: true };
+        return { action: 'allow', cache: f.exe?.path === '/usr/bin/true' };
+      },
+    });
+    const trues = r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true');
+    expect(trues.map((e) => e.cached?.action ?? null)).toEqual([null, 'allow', 'allow']);
+    // The cached record still carries the full facts (argv as invoked).
+    expect(trues[1]?.facts.argv).toEqual(['/usr/bin/true']);
+    expect(trues[1]?.cached?.latencyUs).toBeGreaterThanOrEqual(0);
+    const curls = r.events.filter((e) => e.facts.exe?.path === '/usr/bin/curl');
+    expect(curls.map((e) => e.cached?.action ?? null)).toEqual([null, 'deny']);
+    expect(r.stderr.match(/curl: Permission denied/g)).toHaveLength(2);
+    expect(asked.filter((f) => f.exe?.path === '/usr/bin/true')).toHaveLength(1);
+    expect(r.stdout).toBe('done\n');
+  });
+
+  it('without cache=1 every exec is asked', async () => {
+    const r = await runGated({ argv: ['bash', '-c', '/bin/true; /bin/true'], decide: () => ({ action: 'allow', cache: false }) });
+    expect(r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true').map((e) => e.cached)).toEqual([null, null]);
+  });
+
+  it('a script or a loader exec is never answered from the cache', async () => {
+    const r = await runGated({
+      argv: ['bash', '-c', '/lib64/ld-linux-x86-64.so.2 /bin/true; /lib64/ld-linux-x86-64.so.2 /bin/true'],
+      decide: () => ({ action: 'allow', cache: true }),
+    });
+    const viaLd = r.events.filter((e) => e.facts.loaderTarget);
+    expect(viaLd).toHaveLength(2);
+    expect(viaLd.map((e) => e.cached)).toEqual([null, null]);
+  });
+});
+
+describe('supervisor: deadlines', () => {
+  it('a request with no verdict gets the TIMEOUT action and is reported', async () => {
+    const r = await runGated({
+      argv: ['bash', '-c', 'curl --version; echo rc=$?'],
+      config: { ...OPEN_CONFIG, timeout: { ms: 200, action: 'deny' } },
+      decide: (f) => (f.exe?.path === '/usr/bin/curl' ? 'none' : 'allow'),
+    });
+    const curl = r.events.find((e) => e.facts.exe?.path === '/usr/bin/curl');
+    expect(r.timeouts).toEqual([{ id: curl?.facts.requestId, action: 'deny' }]);
+    expect(r.stdout).toContain('rc=126');
+  });
+
+  it('the TIMEOUT action can be allow', async () => {
+    const r = await runGated({
+      argv: ['bash', '-c', '/bin/true; echo rc=$?'],
+      config: { ...OPEN_CONFIG, timeout: { ms: 100, action: 'allow' } },
+      decide: (f) => (f.exe?.path === '/usr/bin/true' ? 'none' : 'allow'),
+    });
+    expect(r.timeouts).toHaveLength(1);
+    expect(r.stdout).toContain('rc=0');
+  });
+
+  it('HOLD suspends the deadline until the verdict arrives', async () => {
+    const r = await runGated({
+      argv: ['bash', '-c', '/bin/true; echo first=$?; curl --version >/dev/null; echo second=$?'],
+      config: { ...OPEN_CONFIG, timeout: { ms: 150, action: 'deny' } },
+      decide: (f) => (f.exe?.path === '/usr/bin/true' || f.exe?.path === '/usr/bin/curl' ? 'hold' : 'allow'),
+      onEvent: (e, link) => {
+        // Answered well after the deadline would have passed.
+        const action = e.facts.exe?.path === '/usr/bin/true' ? 'allow' : 'deny';
+        if (!e.cached && e.facts.exe?.path !== '/usr/bin/bash') {
+          setTimeout(() => link.verdict(e.facts.requestId, action, false), 400);
+        }
+      },
+    });
+    expect(r.timeouts).toEqual([]);
+    expect(r.stdout).toContain('first=0');
+    expect(r.stdout).toContain('second=126');
+  });
+
+  it('a VERDICT after the deadline is ignored', async () => {
+    const r = await runGated({
+      argv: ['bash', '-c', '/bin/true; echo rc=$?; sleep 0.3; /bin/true; echo rc2=$?'],
+      config: { ...OPEN_CONFIG, timeout: { ms: 100, action: 'deny' } },
+      decide: (f) => (f.requestedPath === '/bin/true' ? 'none' : 'allow'),
+      onEvent: (e, link) => {
+        if (e.facts.requestedPath === '/bin/true') setTimeout(() => link.verdict(e.facts.requestId, 'allow', true), 200);
+      },
+    });
+    expect(r.timeouts).toHaveLength(2);
+    expect(r.stdout).toContain('rc=126');
+    // The late cache=1 verdict did not enter the cache either.
+    expect(r.stdout).toContain('rc2=126');
+    expect(r.failures).toEqual([]);
+  });
+
+  it('runs a deadline per request for a multi-threaded target', async () => {
+    const r = await runGated({
+      argv: [prog('threads_exec'), '4', '/usr/bin/curl'],
+      config: { ...OPEN_CONFIG, timeout: { ms: 150, action: 'deny' } },
+      decide: (f) => (f.exe?.path === '/usr/bin/curl' ? 'none' : 'allow'),
+    });
+    expect(r.timeouts).toHaveLength(4);
+    expect(r.stdout.match(/errno=EACCES/g)).toHaveLength(4);
+  });
+});
