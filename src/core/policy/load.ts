@@ -10,6 +10,11 @@ interface SmolToml {
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { parse, TomlError } = require('smol-toml') as SmolToml;
+
+/** Plain TOML parse (no validation), for tools and tests that need the raw document. */
+export function parseToml(text: string): Record<string, unknown> {
+  return parse(text);
+}
 import picomatch from 'picomatch';
 import type { Action, BinaryAction, Diagnostic, LoadedPolicy, Policy } from './types';
 import {

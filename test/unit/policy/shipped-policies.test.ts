@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gatherLocalFacts } from '../../../src/core/exec/local-facts';
 import {
-  compileFilesystem,
   createEvaluator,
   defaultPolicyPath,
   loadPolicyFile,
