@@ -1,6 +1,7 @@
 // agent-gate CLI: the same core as the extension, headless.
 import { runCheck } from './check';
 import { runExplain } from './explain';
+import { runGate } from './run';
 const USAGE = `Usage: agent-gate <command> [options]
 
 Commands:
@@ -15,6 +16,17 @@ function main(argv: string[]): number {
   const [cmd] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (cmd === 'run') {
+    // Async: the exit code is set when the agent has exited.
+    runGate(argv.slice(1)).then(
+      (code) => (process.exitCode = code),
+      (e: unknown) => {
+        process.stderr.write(`agent-gate: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+        process.exitCode = 126;
+      },
+    );
     return 0;
   }
   if (cmd === 'check') return runCheck(argv.slice(1));

@@ -339,7 +339,8 @@ export function supervisorConfig(policy: Policy): SupervisorConfig {
   return {
     fs: fsPolicy.enabled ? { handled: fsPolicy.handled, grants: fsPolicy.grants } : null,
     net: net.enabled ? { connect: true, bind: true, ports: [...ports.values()].sort((a, b) => a.port - b.port) } : null,
-    require: { fs: fsPolicy.requireEnforced, net: net.requireEnforced },
+    // require_enforced is about the sealing the policy asks for: nothing to require when a class is off.
+    require: { fs: fsPolicy.enabled && fsPolicy.requireEnforced, net: net.enabled && net.requireEnforced },
     timeout: { ms: policy.meta.onSupervisorTimeoutMs, action: policy.meta.onPolicyError },
   };
 }
