@@ -1,0 +1,155 @@
+// The bundled CLI, run as a user runs it: `node cli.js check|explain …`, asserting exit codes and output.
+// The bundle is built here with the same esbuild options as scripts/build.mjs (into dist/test/, so a
+// concurrent `npm run build` is not disturbed and node_modules still resolves).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const CLI = join(ROOT, 'dist', 'test', 'cli.js');
+const POLICIES = join(ROOT, 'policies');
+const dir = mkdtempSync(join(tmpdir(), 'gate-cli-'));
+
+beforeAll(async () => {
+  await build({ entryPoints: [join(ROOT, 'src/cli/main.ts')], outfile: CLI, bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['node-pty'], logLevel: 'error', absWorkingDir: ROOT });
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[], cwd = dir) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, PATH: '/usr/local/bin:/usr/bin:/bin' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function policyFile(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('agent-gate check', () => {
+  it('exits 0 with "policy ok: FILE" for a good policy', () => {
+    const file = join(POLICIES, 'default.gate.toml');
+    const r = cli(['check', '--policy', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`policy ok: ${file}\n`);
+  });
+
+  it('prints warnings before "policy ok"', () => {
+    const file = policyFile('warn.toml', '[filesystem]\nread_globs = ["/etc/*.conf"]\n');
+    const r = cli(['check', '--policy', file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`${file}:2:15: warning: '/etc/*.conf' is granted as all of /etc (Landlock grants whole directories); split the glob or list literal paths for a narrower grant [widened-glob]\n`);
+    expect(r.stdout).toBe(`policy ok: ${file}\n`);
+  });
+
+  it('exits 2 with FILE:LINE:COL: error: lines', () => {
+    const file = policyFile('bad.toml', '[meta]\nversion = 1\ndefault_acton = "deny"\n\n[[rule]]\nid = "a"\naction = "deny"\nargv_regex = "(a+)+"\n');
+    const r = cli(['check', '--policy', file]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe(`${file}:3:1: error: unknown key 'default_acton' in [meta]; did you mean 'default_action'? [unknown-key]`);
+    expect(lines[1]).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}:8:14: error: .*\\[catastrophic-regex\\]$`));
+  });
+
+  it('verifies inline examples', () => {
+    const file = policyFile('ex.toml', '[[rule]]\nid = "ro-git"\naction = "allow"\nexe_basename = "git"\nargv_regex = "^git status"\nexamples_match = ["git push"]\n');
+    const r = cli(['check', '--policy', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}:6:19: error: rule 'ro-git': example "git push" should match this rule but does not [example-mismatch]`);
+  });
+
+  it('--json prints the diagnostics as JSON, with the same exit codes', () => {
+    const file = policyFile('json.toml', '[[rule]]\nid = "a"\naction = "nope"\n');
+    const r = cli(['check', '--json', '--policy', file]);
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout) as { ok: boolean; errors: number; diagnostics: { code: string; line: number; column: number; file: string }[] };
+    expect(out).toMatchObject({ ok: false, errors: 1 });
+    expect(out.diagnostics).toMatchObject([{ code: 'bad-value', line: 3, column: 10, file }]);
+    const good = cli(['check', '--json', '--policy', join(POLICIES, 'strict.gate.toml')]);
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ ok: true, errors: 0, diagnostics: [] });
+  });
+
+  it('finds ./.gate.toml without --policy, and says what to do when there is none', () => {
+    const ws = mkdtempSync(join(dir, 'ws-'));
+    const none = cli(['check'], ws);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no policy given and no .gate.toml here; pass --policy FILE');
+    writeFileSync(join(ws, '.gate.toml'), '[meta]\nversion = 1\n');
+    expect(cli(['check'], ws)).toMatchObject({ code: 0, stdout: `policy ok: ${join(ws, '.gate.toml')}\n` });
+  });
+
+  it('a missing file is an error at 1:1', () => {
+    const r = cli(['check', '--policy', join(dir, 'nope.toml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`${join(dir, 'nope.toml')}:1:1: error: cannot read policy: file not found [unreadable]\n`);
+  });
+
+  it('rejects unknown options', () => {
+    const r = cli(['check', '--polcy', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option '--polcy'");
+  });
+});
+
+describe('agent-gate explain', () => {
+  const defaultPolicy = join(POLICIES, 'default.gate.toml');
+
+  it('prints the verdict, deciding rule, reason and matched keys', () => {
+    const r = cli(['explain', '--policy', defaultPolicy, '--', 'git', 'push', 'origin']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('program: /usr/bin/git\n');
+    expect(r.stdout).toContain('verdict: ASK\n');
+    expect(r.stdout).toContain("decided by: rule 'ask-git-push'\n");
+    expect(r.stdout).toContain('matched keys: exe_basename, argv_regex\n');
+    expect(r.stdout).toContain('reason: publishes commits to a remote\n');
+  });
+
+  it('--json gives action, rule_id, reason and the canonical exe', () => {
+    const r = cli(['explain', '--json', '--policy', defaultPolicy, '--', 'sh', '-c', 'true']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ action: 'allow', rule_id: 'allow-shells', reason: '', exe: '/usr/bin/dash', matched: ['exe_basename'], cacheable: true });
+  });
+
+  it('reports the default with rule_id null, and exits 0 for a deny', () => {
+    const r = cli(['explain', '--json', '--policy', join(POLICIES, 'strict.gate.toml'), '--', 'xxd', '/etc/hostname']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({ action: 'deny', rule_id: null, exe: '/usr/bin/xxd' });
+    expect(out.reason).toContain('no rule matched');
+    const text = cli(['explain', '--policy', join(POLICIES, 'strict.gate.toml'), '--', 'xxd']);
+    expect(text.stdout).toContain('decided by: default (no rule matched)');
+  });
+
+  it('resolves relative programs against --cwd', () => {
+    const ws = mkdtempSync(join(dir, 'cwd-'));
+    writeFileSync(join(ws, 'run.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
+    const r = cli(['explain', '--json', '--policy', defaultPolicy, '--cwd', ws, '--', './run.sh']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ exe: join(ws, 'run.sh'), interpreter: '/usr/bin/dash', action: 'ask', rule_id: null, cwd: ws });
+  });
+
+  it('a program that is not installed has exe null', () => {
+    const r = cli(['explain', '--json', '--policy', defaultPolicy, '--', 'sudo', 'id']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ action: 'deny', rule_id: 'deny-privilege-change', exe: null });
+  });
+
+  it('exits 2 on a bad policy, with the errors', () => {
+    const file = policyFile('broken.toml', '[[rule]]\nid = "a"\n');
+    const r = cli(['explain', '--policy', file, '--', 'ls']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}:1:1: error: rule 'a' has no 'action'`);
+    expect(r.stdout).toBe('');
+  });
+
+  it('needs a program after --', () => {
+    const r = cli(['explain', '--policy', defaultPolicy]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no program given');
+  });
+});

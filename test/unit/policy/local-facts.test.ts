@@ -1,0 +1,73 @@
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gatherLocalFacts, isDynamicLoader, readShebang, resolveProgram } from '../../../src/core/exec/local-facts';
+
+const dir = realpathSync(mkdtempSync(join(tmpdir(), 'gate-facts-')));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('local exec facts', () => {
+  it('resolves like execvp: PATH for bare names, cwd for names with a slash', () => {
+    mkdirSync(join(dir, 'bin'));
+    writeFileSync(join(dir, 'bin', 'tool'), '#!/bin/sh\necho hi\n');
+    chmodSync(join(dir, 'bin', 'tool'), 0o755);
+    writeFileSync(join(dir, 'bin', 'noexec'), 'x');
+    expect(resolveProgram('tool', '/', `/nonexistent:${dir}/bin:/usr/bin`)).toBe(join(dir, 'bin', 'tool'));
+    expect(resolveProgram('noexec', '/', `${dir}/bin`)).toBeNull();
+    expect(resolveProgram('./bin/tool', dir, '/usr/bin')).toBe(join(dir, 'bin', 'tool'));
+    expect(resolveProgram('tool', dir, 'bin')).toBe(join(dir, 'bin', 'tool')); // relative PATH entry
+    expect(resolveProgram('git', '/', '/usr/bin')).toBe('/usr/bin/git');
+    expect(resolveProgram('no-such-program-xyz', '/', '/usr/bin')).toBeNull();
+  });
+
+  it('identifies the canonical file: path, dev/ino, size, sha256', () => {
+    const f = gatherLocalFacts(['sh', '-c', 'true'], { cwd: '/', path: '/usr/bin:/bin' });
+    const st = statSync('/usr/bin/dash', { bigint: true });
+    expect(f.requestedPath).toBe('/usr/bin/sh');
+    expect(f.exe).toEqual({
+      path: '/usr/bin/dash',
+      dev: st.dev.toString(),
+      ino: st.ino.toString(),
+      size: Number(st.size),
+      sha256: createHash('sha256').update(readFileSync('/usr/bin/dash')).digest('hex'),
+    });
+    expect(f).toMatchObject({ argv: ['sh', '-c', 'true'], cwd: '/', parent: null, argvTruncated: false, syscall: 'execve' });
+  });
+
+  it('a symlink resolves to its target; a copy keeps its own path but the same hash', () => {
+    symlinkSync('/usr/bin/curl', join(dir, 'git'));
+    copyFileSync('/usr/bin/curl', join(dir, 'copy'));
+    const link = gatherLocalFacts(['./git'], { cwd: dir });
+    const copy = gatherLocalFacts(['./copy'], { cwd: dir });
+    expect(link.exe?.path).toBe('/usr/bin/curl');
+    expect(link.requestedPath).toBe(join(dir, 'git'));
+    expect(copy.exe?.path).toBe(join(dir, 'copy'));
+    expect(copy.exe?.sha256).toBe(link.exe?.sha256);
+    expect(copy.exe?.ino).not.toBe(link.exe?.ino);
+  });
+
+  it('reads the #! interpreter and its argument', () => {
+    writeFileSync(join(dir, 's.sh'), '#!/usr/bin/env  bash -x \nexit 0\n');
+    expect(readShebang(join(dir, 's.sh'))).toEqual({ interpreter: '/usr/bin/env', arg: 'bash -x' });
+    const f = gatherLocalFacts([join(dir, 's.sh')], { cwd: dir });
+    expect(f.interpreter).toMatchObject({ path: '/usr/bin/env', arg: 'bash -x' });
+    writeFileSync(join(dir, 'plain'), 'no shebang');
+    expect(readShebang(join(dir, 'plain'))).toBeNull();
+  });
+
+  it('detects the dynamic loader and its target', () => {
+    expect(isDynamicLoader('/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2')).toBe(true);
+    expect(isDynamicLoader('/usr/bin/ld')).toBe(false);
+    const f = gatherLocalFacts(['/lib64/ld-linux-x86-64.so.2', '--library-path', '/x', '/usr/bin/curl', '-V'], { cwd: '/' });
+    expect(f.loaderTarget?.path).toBe('/usr/bin/curl');
+  });
+
+  it('a program that does not exist has no exe', () => {
+    const f = gatherLocalFacts(['no-such-program-xyz'], { cwd: '/', path: '/usr/bin' });
+    expect(f.exe).toBeNull();
+    expect(f.requestedPath).toBe('no-such-program-xyz');
+  });
+});
