@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { textToHex } from '../../../src/core/exec/facts';
+import type { ExecEvent } from '../../../src/core/session/types';
+import {
+  decodeSupervisorLine,
+  encodeConfig,
+  encodeExecLine,
+  encodeHold,
+  encodeVerdict,
+  WireError,
+} from '../../../src/core/session/wire';
+
+const hex = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s) : s).toString('hex');
+
+function execOf(line: string): ExecEvent {
+  const m = decodeSupervisorLine(line);
+  if (m.type !== 'EXEC') throw new Error(`not EXEC: ${m.type}`);
+  return m.event;
+}
+
+describe('wire: EXEC', () => {
+  it('decodes every field of a full EXEC line', () => {
+    const line =
+      `EXEC id=7 tid=101 pid=100 ppid=99 uid=1000 sc=execveat flags=4096 path=${hex('./run.sh')} cwd=${hex('/w')}` +
+      ` exe=${hex('/w/run.sh')} dev=18446744073709551615 ino=42 size=12 sha256=${'ab'.repeat(32)}` +
+      ` argv=${hex('./run.sh')} argv=${hex('')} argv=${hex('x y')} argv_trunc=1` +
+      ` pexe=${hex('/usr/bin/bash')} pargv=${hex('bash')} pargv=${hex('-c')}` +
+      ` interp=${hex('/usr/bin/dash')} interp_dev=3 interp_ino=4 interp_size=5 interp_arg=${hex('-e')}` +
+      ` ld=${hex('/usr/bin/curl')} ld_dev=6 ld_ino=7 ld_size=8 ld_sha256=${'cd'.repeat(32)}` +
+      ` t=123456 cached=deny lat=17 future_key=whatever`;
+    const ev = execOf(line);
+    expect(ev.receivedAtUs).toBe(123456);
+    expect(ev.cached).toEqual({ action: 'deny', latencyUs: 17 });
+    expect(ev.facts).toEqual({
+      requestId: 7,
+      tid: 101,
+      pid: 100,
+      ppid: 99,
+      uid: 1000,
+      syscall: 'execveat',
+      requestedPath: './run.sh',
+      exe: { path: '/w/run.sh', dev: '18446744073709551615', ino: '42', size: 12, sha256: 'ab'.repeat(32) },
+      argv: ['./run.sh', '', 'x y'],
+      argvTruncated: true,
+      cwd: '/w',
+      parent: { exe: '/usr/bin/bash', argv: ['bash', '-c'] },
+      interpreter: { path: '/usr/bin/dash', dev: '3', ino: '4', size: 5, arg: '-e' },
+      loaderTarget: { path: '/usr/bin/curl', dev: '6', ino: '7', size: 8, sha256: 'cd'.repeat(32) },
+    });
+  });
+
+  it('a minimal EXEC has no exe, parent, interpreter or loader', () => {
+    const ev = execOf(`EXEC id=1 tid=1 pid=1 ppid=0 uid=0 sc=execve flags=0 path= cwd= t=0`);
+    expect(ev.facts.exe).toBeNull();
+    expect(ev.facts.parent).toBeNull();
+    expect(ev.facts.interpreter).toBeUndefined();
+    expect(ev.facts.loaderTarget).toBeUndefined();
+    expect(ev.facts.argv).toEqual([]);
+    expect(ev.cached).toBeNull();
+  });
+
+  it('carries non-UTF-8 bytes losslessly', () => {
+    const raw = Buffer.from([0x2f, 0x74, 0xff, 0x80, 0xc3, 0xa9]);
+    const ev = execOf(`EXEC id=1 tid=1 pid=1 ppid=0 uid=0 sc=execve flags=0 path=${raw.toString('hex')} cwd= argv=${raw.toString('hex')} t=0`);
+    expect(textToHex(ev.facts.requestedPath)).toBe(raw.toString('hex'));
+    expect(textToHex(ev.facts.argv[0] ?? '')).toBe(raw.toString('hex'));
+    expect(ev.facts.requestedPath).toBe('/t\udcff\udc80é');
+  });
+
+  it('encodeExecLine is the inverse of decode', () => {
+    const line =
+      `EXEC id=3 tid=5 pid=5 ppid=4 uid=0 sc=execve flags=0 path=${hex('/bin/x')} cwd=${hex('/')}` +
+      ` exe=${hex('/usr/bin/x')} dev=1 ino=2 size=3 argv=${hex('x')} pexe=${hex('/p')} pargv=${hex('p')}` +
+      ` interp=${hex('/i')} interp_dev=1 interp_ino=2 interp_size=3 interp_arg=${hex('a')} t=9 cached=allow lat=1`;
+    const ev = execOf(line);
+    expect(execOf(encodeExecLine(ev))).toEqual(ev);
+  });
+
+  it.each([
+    ['bad hex', `EXEC id=1 path=zz`],
+    ['odd hex', `EXEC id=1 path=abc`],
+    ['uppercase hex', `EXEC id=1 path=AB`],
+    ['missing id', `EXEC path=`],
+    ['bad number', `EXEC id=1x`],
+    ['bad syscall', `EXEC id=1 sc=fork`],
+    ['bad cached action', `EXEC id=1 cached=maybe`],
+    ['exe without identity', `EXEC id=1 exe=${hex('/x')}`],
+    ['short sha256', `EXEC id=1 exe=${hex('/x')} dev=1 ino=1 size=1 sha256=abcd`],
+  ])('rejects %s', (_name, line) => {
+    expect(() => decodeSupervisorLine(line)).toThrow(WireError);
+  });
+});
+
+describe('wire: handshake and control lines', () => {
+  it('decodes HELLO, REPORT, WARN, STARTED, FATAL, TIMEOUT, EXIT', () => {
+    expect(decodeSupervisorLine('HELLO 1 pid=9 abi=7 notif=1 killable=0')).toEqual({
+      type: 'HELLO', version: 1, pid: 9, abi: 7, notif: true, killable: false,
+    });
+    expect(decodeSupervisorLine('REPORT landlock_abi=7 fs=enforced net=off')).toEqual({
+      type: 'REPORT', report: { landlock_abi: '7', fs: 'enforced', net: 'off' },
+    });
+    expect(decodeSupervisorLine(`WARN msg=${hex('grant skipped')}`)).toEqual({ type: 'WARN', message: 'grant skipped' });
+    expect(decodeSupervisorLine(`FATAL msg=${hex('EBUSY')}`)).toEqual({ type: 'FATAL', message: 'EBUSY' });
+    expect(decodeSupervisorLine('STARTED pid=77')).toEqual({ type: 'STARTED', pid: 77 });
+    expect(decodeSupervisorLine('TIMEOUT id=4 action=allow')).toEqual({ type: 'TIMEOUT', id: 4, action: 'allow' });
+    expect(decodeSupervisorLine('EXIT id=1 code=0 signal=9')).toEqual({ type: 'EXIT', id: 1, code: 0, signal: 9 });
+  });
+
+  it('rejects unknown message types and malformed control lines', () => {
+    expect(() => decodeSupervisorLine('HELLO2 1')).toThrow(WireError);
+    expect(() => decodeSupervisorLine('')).toThrow(WireError);
+    expect(() => decodeSupervisorLine('HELLO 1 pid=9 abi=7 notif=2 killable=0')).toThrow(WireError);
+    expect(() => decodeSupervisorLine('TIMEOUT id=4 action=ask')).toThrow(WireError);
+    expect(() => decodeSupervisorLine('STARTED')).toThrow(WireError);
+  });
+
+  it('encodes verdicts and holds as single lines', () => {
+    expect(encodeVerdict(12, 'allow', false)).toBe('VERDICT id=12 action=allow\n');
+    expect(encodeVerdict(12, 'deny', true)).toBe('VERDICT id=12 action=deny cache=1\n');
+    expect(encodeHold(3)).toBe('HOLD id=3\n');
+  });
+
+  it('encodes the CONFIG block', () => {
+    const text = encodeConfig(
+      {
+        fs: { handled: 'rwx', grants: [{ path: '/w ork', rights: 'rw', source: 'x', widened: false }] },
+        net: { connect: true, bind: false, ports: [{ port: 443, connect: true, bind: false }] },
+        require: { fs: true, net: false },
+        timeout: { ms: 5000.7, action: 'deny' },
+      },
+      ['/w ork'],
+    );
+    expect(text).toBe(
+      [
+        'CONFIG 1',
+        `FS rights=rw path=${hex('/w ork')}`,
+        'FS_HANDLED rights=rwx',
+        'NET_HANDLED connect=1 bind=0',
+        'NET port=443 connect=1 bind=0',
+        'REQUIRE fs=1 net=0',
+        'TIMEOUT ms=5000 action=deny',
+        `HASH_UNDER path=${hex('/w ork')}`,
+        'START',
+        '',
+      ].join('\n'),
+    );
+    expect(encodeConfig({ fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'allow' } }, [])).toBe(
+      'CONFIG 1\nREQUIRE fs=0 net=0\nTIMEOUT ms=0 action=allow\nSTART\n',
+    );
+  });
+
+  it('refuses relative paths, bad rights and bad ports in the CONFIG block', () => {
+    const base = { fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'deny' as const } };
+    expect(() => encodeConfig(base, ['relative'])).toThrow(WireError);
+    expect(() => encodeConfig({ ...base, fs: { handled: 'rwz', grants: [] } }, [])).toThrow(WireError);
+    expect(() => encodeConfig({ ...base, net: { connect: true, bind: true, ports: [{ port: 70000, connect: true, bind: false }] } }, [])).toThrow(WireError);
+  });
+});
