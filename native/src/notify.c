@@ -26,6 +26,7 @@
 
 struct pending {
 	uint64_t req_id;
+	uint64_t t0; /* when the notification was received */
 	uint64_t cookie; /* the kernel's notification id */
 	pid_t tid;
 	uint64_t deadline_us; /* 0: none (held, or no timeout configured) */
@@ -54,6 +55,39 @@ static struct {
 } retries[RETRY_SLOTS];
 
 static uint64_t next_req_id = 1, first_req_id;
+
+/* Decision latency samples (µs from NOTIF_RECV to just before NOTIF_SEND; the send itself is not timed:
+ * the woken target preempts us inside it). Reported on the EXIT line. */
+#define LAT_SAMPLES 65536
+struct latencies {
+	uint32_t v[LAT_SAMPLES];
+	size_t n;
+	uint64_t count;
+};
+static struct latencies lat_slow, lat_cached;
+static uint64_t n_local; /* answered without the broker (the kernel would fail them anyway) */
+
+static void lat_add(struct latencies *l, uint64_t us)
+{
+	l->v[l->count % LAT_SAMPLES] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	l->count++;
+	if (l->n < LAT_SAMPLES)
+		l->n++;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void lat_fields(struct buf *b, const char *name, struct latencies *l)
+{
+	if (!l->n)
+		return;
+	qsort(l->v, l->n, sizeof(l->v[0]), cmp_u32);
+	buf_printf(b, " %s_p50_us=%u %s_p99_us=%u", name, l->v[l->n / 2], name, l->v[(l->n * 99) / 100]);
+}
 static struct session *cur;
 static struct buf out;
 
@@ -139,6 +173,7 @@ static void remember_retry(pid_t tid, uint64_t fingerprint, bool allow)
 
 static void apply(struct pending *p, bool allow)
 {
+	lat_add(&lat_slow, monotonic_us() - p->t0);
 	if (!answer(p->cookie, allow ? 0 : EACCES))
 		remember_retry(p->tid, p->fingerprint, allow);
 }
@@ -169,9 +204,13 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 		return; /* target gone */
 	if (r > 0) {
 		debug("tid %u %s: answered %s without asking", n->pid, seccomp_syscall_name(n->data.nr), strerror(r));
+		n_local++;
 		answer(n->id, r);
 		return;
 	}
+
+	debug("notification tid %d %s path=%.200s exe=%.200s", f->tid, f->execveat ? "execveat" : "execve", f->path,
+	      f->exe.path);
 
 	/* The same thread can only be in one syscall: an older pending request of this tid is dead. */
 	for (size_t i = 0; i < npending; i++) {
@@ -210,6 +249,9 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 			/* The decision record goes out before the kernel is answered; a failed write fails closed. */
 			proto_exec_line(&out, f, allow ? "allow" : "deny", monotonic_us() - t0);
 			send_line();
+			lat_add(&lat_cached, monotonic_us() - t0);
+			debug("request %llu (tid %d) %s from the identity cache", (unsigned long long)f->id, f->tid,
+			      allow ? "allowed" : "denied");
 			if (!answer(n->id, allow ? 0 : EACCES))
 				remember_retry(f->tid, f->fingerprint, allow);
 			return;
@@ -224,6 +266,7 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 	}
 	struct pending *p = &pending[npending++];
 	p->req_id = f->id;
+	p->t0 = t0;
 	p->cookie = n->id;
 	p->tid = f->tid;
 	p->deadline_us = cur->cfg->timeout_ms ? t0 + (uint64_t)cur->cfg->timeout_ms * 1000u : 0;
@@ -292,7 +335,8 @@ static void on_deadlines(void)
 		bool allow = cur->cfg->timeout_allow;
 		buf_printf(&out, "TIMEOUT id=%llu action=%s\n", (unsigned long long)p->req_id, allow ? "allow" : "deny");
 		send_line();
-		apply(p, allow);
+		if (!answer(p->cookie, allow ? 0 : EACCES))
+			remember_retry(p->tid, p->fingerprint, allow);
 		drop_pending(i);
 	}
 }
@@ -366,7 +410,12 @@ int notify_loop(struct session *s)
 			if (on_signal(&st)) {
 				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 				int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-				buf_printf(&out, "EXIT id=%llu code=%d signal=%d\n", (unsigned long long)first_req_id, code, sig);
+				buf_printf(&out, "EXIT id=%llu code=%d signal=%d n_asked=%llu n_cached=%llu n_local=%llu",
+					   (unsigned long long)first_req_id, code, sig, (unsigned long long)lat_slow.count,
+					   (unsigned long long)lat_cached.count, (unsigned long long)n_local);
+				lat_fields(&out, "asked", &lat_slow);
+				lat_fields(&out, "cached", &lat_cached);
+				buf_put(&out, "\n", 1);
 				if (proto_send(s->broker, &out) < 0)
 					debug("EXIT not delivered: %s", strerror(errno));
 				out.len = 0;

@@ -33,6 +33,8 @@ describe('supervisor: identity cache', () => {
     expect(curls.map((e) => e.cached?.action ?? null)).toEqual([null, 'deny']);
     expect(r.stderr.match(/curl: Permission denied/g)).toHaveLength(2);
     expect(asked.filter((f) => f.exe?.path === '/usr/bin/true')).toHaveLength(1);
+    expect(r.link.stats?.n_cached).toBe(3);
+    expect(r.link.stats?.n_asked).toBe(asked.length);
     expect(r.stdout).toBe('done\n');
   });
 

@@ -133,9 +133,11 @@ describe('supervisor: facts', () => {
   });
 
   it('PATH probes for files that do not exist never reach the broker', async () => {
-    const r = await runGated({ argv: ['env', 'PATH=/nonexistent/a:/nonexistent/b:/usr/bin', 'env', 'true'] });
+    const r = await runGated({ argv: ['/usr/bin/env', 'PATH=/nonexistent/a:/nonexistent/b:/usr/bin', 'env', 'true'] });
     expect(r.events.some((x) => x.facts.requestedPath.startsWith('/nonexistent'))).toBe(false);
     expect(r.events.map((x) => x.facts.requestedPath)).toEqual(['/usr/bin/env', '/usr/bin/env', '/usr/bin/true']);
+    // The two probes were answered ENOENT by the supervisor itself.
+    expect(r.link.stats?.n_local).toBe(2);
     const missing = await runGated({ argv: ['env', 'no-such-program-xyz'] });
     expect(missing.events).toHaveLength(1);
     expect(missing.status.code).toBe(127);

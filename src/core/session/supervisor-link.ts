@@ -15,7 +15,7 @@ import type {
   SupervisorLinkHandlers,
   SupervisorProcess,
 } from './types';
-import { decodeSupervisorLine, encodeConfig, encodeHold, encodeVerdict, MAX_LINE_BYTES, WireError, type SupervisorMessage } from './wire';
+import { decodeSupervisorLine, encodeConfig, encodeHold, encodeVerdict, MAX_LINE_BYTES, WireError, type SupervisorMessage, type SupervisorStats } from './wire';
 
 export interface SupervisorLinkOptions {
   supervisorPath: string;
@@ -46,6 +46,8 @@ export class SupervisorLink {
   readonly warnings: string[] = [];
   agentPid = 0;
   hello: SupervisorHello | null = null;
+  /** Counters and decision latencies from the supervisor's EXIT line (see SupervisorStats). */
+  stats: SupervisorStats | null = null;
   /** The supervisor process (for its exit status and for signals). */
   readonly process: SupervisorProcess;
   /** Resolves with the supervisor's exit status once it has exited. */
@@ -260,6 +262,7 @@ export class SupervisorLink {
       case 'EXIT':
         this.sawExit = true;
         this.ended = true;
+        this.stats = m.stats;
         this.handlers.exit(m.code, m.signal);
         return;
       default:

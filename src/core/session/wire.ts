@@ -25,7 +25,15 @@ export type SupervisorMessage =
   | { type: 'FATAL'; message: string }
   | { type: 'EXEC'; event: ExecEvent }
   | { type: 'TIMEOUT'; id: number; action: BinaryAction }
-  | { type: 'EXIT'; id: number; code: number; signal: number };
+  | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats };
+
+/**
+ * Counters the supervisor reports on EXIT (all optional): n_asked (decided by the broker), n_cached
+ * (answered from the identity cache), n_local (answered by the supervisor because the kernel would fail
+ * them anyway, e.g. PATH probes), and decision latency percentiles in µs (asked_p50_us, asked_p99_us,
+ * cached_p50_us, cached_p99_us) measured from NOTIF_RECV to just before NOTIF_SEND.
+ */
+export type SupervisorStats = Record<string, number>;
 
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
 
@@ -112,11 +120,14 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
     }
     case 'EXIT': {
       const m = single(pairs);
+      const stats: SupervisorStats = {};
+      for (const [k, v] of m) if (k !== 'id' && k !== 'code' && k !== 'signal' && /^\d{1,15}$/.test(v)) stats[k] = Number(v);
       return {
         type,
         id: intValue('id', m.get('id')),
         code: intValue('code', m.get('code')),
         signal: intValue('signal', m.get('signal')),
+        stats,
       };
     }
     default:
