@@ -136,8 +136,8 @@ describe('supervisor: facts', () => {
     const r = await runGated({ argv: ['/usr/bin/env', 'PATH=/nonexistent/a:/nonexistent/b:/usr/bin', 'env', 'true'] });
     expect(r.events.some((x) => x.facts.requestedPath.startsWith('/nonexistent'))).toBe(false);
     expect(r.events.map((x) => x.facts.requestedPath)).toEqual(['/usr/bin/env', '/usr/bin/env', '/usr/bin/true']);
-    // The two probes were answered ENOENT by the supervisor itself.
-    expect(r.link.stats?.n_local).toBe(2);
+    // Two probes for `env` and two for `true` were answered ENOENT by the supervisor itself.
+    expect(r.link.stats?.n_local).toBe(4);
     const missing = await runGated({ argv: ['env', 'no-such-program-xyz'] });
     expect(missing.events).toHaveLength(1);
     expect(missing.status.code).toBe(127);
