@@ -38,6 +38,7 @@ export function hashUnderPaths(filesystem: FilesystemPolicy): string[] {
  * it is `../policies` from there; vitest runs this file from src/core/policy, three levels below the root.
  */
 export function defaultPolicyPath(): string {
-  const candidates = [join(__dirname, '..', 'policies', 'default.gate.toml'), join(__dirname, '..', '..', '..', 'policies', 'default.gate.toml')];
+  // dist/cli.js → ../policies; dist/run/x.cjs → ../../policies; src/core/policy → ../../../policies.
+  const candidates = [1, 2, 3].map((up) => join(__dirname, ...Array<string>(up).fill('..'), 'policies', 'default.gate.toml'));
   return candidates.find((c) => existsSync(c)) ?? (candidates[0] as string);
 }

@@ -67,22 +67,36 @@ export interface EvaluationContext {
 /** Per-exec precomputed view, so each key test is a few comparisons. */
 export class ExecView {
   readonly exe: FileFacts | null;
-  readonly exeBase: string;
-  readonly devIno: string;
-  readonly requestedBase: string;
-  readonly requestedAbs: string;
   readonly argvJoined: string;
+  private exeBaseCache: string | undefined;
+  private devInoCache: string | undefined;
+  private requestedBaseCache: string | undefined;
+  private requestedAbsCache: string | undefined;
   private hostsCache: string[] | undefined;
   private parentArgvCache: string | undefined;
   private trustedCache: boolean | undefined;
 
+  // Derived strings are computed on first use: most execs are decided from the memoised program plan
+  // (see PolicyEvaluator.evaluateSingle) and never need them.
   constructor(readonly facts: ExecFacts) {
     this.exe = facts.exe;
-    this.exeBase = facts.exe ? basename(facts.exe.path) : '';
-    this.devIno = facts.exe ? `${facts.exe.dev}:${facts.exe.ino}` : '';
-    this.requestedBase = facts.requestedPath ? basename(facts.requestedPath) : '';
-    this.requestedAbs = facts.requestedPath ? posix.resolve(facts.cwd || '/', facts.requestedPath) : '';
     this.argvJoined = facts.argv.join(' ');
+  }
+
+  get exeBase(): string {
+    return (this.exeBaseCache ??= this.exe ? basename(this.exe.path) : '');
+  }
+
+  get devIno(): string {
+    return (this.devInoCache ??= this.exe ? `${this.exe.dev}:${this.exe.ino}` : '');
+  }
+
+  get requestedBase(): string {
+    return (this.requestedBaseCache ??= this.facts.requestedPath ? basename(this.facts.requestedPath) : '');
+  }
+
+  get requestedAbs(): string {
+    return (this.requestedAbsCache ??= this.facts.requestedPath ? posix.resolve(this.facts.cwd || '/', this.facts.requestedPath) : '');
   }
 
   hosts(): string[] {
@@ -231,8 +245,8 @@ export function compileKeyTest(key: RuleKeySpec, ctx: EvaluationContext): KeyTes
       };
     }
     case 'exe_glob': {
-      const canonical = key.strings.map((g) => picomatch(canonicalizeGlob(g, ctx), { dot: true }));
-      const literal = key.strings.map((g) => picomatch(g, { dot: true }));
+      const canonical = key.strings.map((g) => globMatcher(canonicalizeGlob(g, ctx)));
+      const literal = key.strings.map((g) => globMatcher(g));
       return {
         ...base,
         isExePart: true,
@@ -241,8 +255,8 @@ export function compileKeyTest(key: RuleKeySpec, ctx: EvaluationContext): KeyTes
       };
     }
     case 'argv_regex': {
-      const res = key.regexes;
-      return { ...base, isExePart: false, strict: (v) => res.some((r) => r.test(v.argvJoined)), byName: null };
+      const re = anyOf(key.regexes);
+      return { ...base, isExePart: false, strict: (v) => re.test(v.argvJoined), byName: null };
     }
     case 'argv_contains': {
       const set = new Set(key.strings);
@@ -283,10 +297,32 @@ export function compileKeyTest(key: RuleKeySpec, ctx: EvaluationContext): KeyTes
       return { ...base, isExePart: false, strict: (v) => v.facts.parent !== null && paths.has(v.facts.parent.exe), byName: null };
     }
     case 'parent_argv': {
-      const res = key.regexes;
-      return { ...base, isExePart: false, strict: (v) => v.facts.parent !== null && res.some((r) => r.test(v.parentArgvJoined())), byName: null };
+      const re = anyOf(key.regexes);
+      return { ...base, isExePart: false, strict: (v) => v.facts.parent !== null && re.test(v.parentArgvJoined()), byName: null };
     }
   }
+}
+
+/** picomatch's regex for a glob (dotfiles included), called directly: no per-call option handling. */
+export function globMatcher(glob: string): (s: string) => boolean {
+  const re = picomatch.makeRe(glob, { dot: true });
+  return (s) => re.test(s);
+}
+
+/**
+ * One regex for an any-of list: one scan of argv instead of one per pattern. Only when no pattern uses
+ * backreferences or named groups (joining would renumber or duplicate them); otherwise test each in turn.
+ */
+export function anyOf(regexes: RegExp[]): { test(s: string): boolean } {
+  if (regexes.length === 1) return regexes[0] as RegExp;
+  if (regexes.every((r) => !/\\[1-9]|\\k<|\(\?<[A-Za-z_]/.test(r.source))) {
+    try {
+      return new RegExp(regexes.map((r) => `(?:${r.source})`).join('|'));
+    } catch {
+      // fall through
+    }
+  }
+  return { test: (s) => regexes.some((r) => r.test(s)) };
 }
 
 /** `/bin/*` → `/usr/bin/*` on a merged-/usr system: canonicalise the glob's static directory prefix. */
