@@ -1,0 +1,33 @@
+// End to end: a burst of execs from parallel loops is decided and recorded exactly once each — no lost
+// records, no duplicates — through the real CLI, policy engine, supervisor (with its identity cache) and
+// kernel.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { denyCurlPolicy, makeDirs, prepare, prog, runCli } from './gate-progs/cli';
+
+let dirs: ReturnType<typeof makeDirs>;
+beforeAll(async () => {
+  await prepare();
+  dirs = makeDirs('burst');
+  fs.writeFileSync(path.join(dirs.ws, '.gate.toml'), denyCurlPolicy());
+});
+afterAll(() => dirs?.cleanup());
+
+describe('gate: burst', () => {
+  it('10 000 execs from 2 parallel loops → exactly 10 000 decision records', async () => {
+    const loops = `${prog('forkexec')} 5000 /bin/true & ${prog('forkexec')} 5000 /bin/true & wait`;
+    const r = await runCli(['bash', '-c', loops], { audit: dirs.audit('burst'), cwd: dirs.ws });
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/RESULT forkexec ok/g)).toHaveLength(2);
+    const trues = r.decisions.filter((d) => d.exe === '/usr/bin/true');
+    expect(trues).toHaveLength(10_000);
+    expect(new Set(trues.map((d) => d.request)).size).toBe(10_000);
+    expect(trues.every((d) => d.verdict === 'allow')).toBe(true);
+    // The rest are the agent's bash and the two loop programs.
+    expect(r.decisions).toHaveLength(10_003);
+    // Most are answered from the supervisor's identity cache after the first decision.
+    expect(trues.filter((d) => d.cached).length).toBeGreaterThan(9_000);
+    expect(r.end).toMatchObject({ exit_code: 0, stats: { decisions: 10_003, denied: 0 } });
+  });
+});
