@@ -303,3 +303,27 @@ describe('cacheable', () => {
     expect(decide(t, ['git'])).toMatchObject({ ruleId: 'g', cacheable: false });
   });
 });
+
+describe('memoised program plans', () => {
+  it('keep requested names, cwd and content apart across execs of one evaluator', () => {
+    const ev = policy(META_ALLOW + rule('deny-curl', 'deny', 'exe_basename = "curl"') + rule('deny-x', 'deny', 'exe = "/work/a/x"'));
+    const rm = file('/usr/bin/rm');
+    expect(ev.evaluate(facts(['./curl'], { requestedPath: './curl', exe: rm })).ruleId).toBe('deny-curl');
+    expect(ev.evaluate(facts(['rm'], { requestedPath: '/usr/bin/rm', exe: rm })).ruleId).toBe(null);
+    expect(ev.evaluate(facts(['./curl'], { requestedPath: './curl', exe: rm })).ruleId).toBe('deny-curl');
+    // The same relative path means different files in different directories.
+    expect(ev.evaluate(facts(['./x'], { requestedPath: './x', exe: rm, cwd: '/work/a' })).ruleId).toBe('deny-x');
+    expect(ev.evaluate(facts(['./x'], { requestedPath: './x', exe: rm, cwd: '/work/b' })).ruleId).toBe(null);
+    // A file rewritten in place (same path and inode, new content) is identified anew.
+    const planted = { path: '/work/ws/tool', dev: '9', ino: '9', size: 3000, sha256: '0'.repeat(64) };
+    expect(ev.evaluate(facts(['./tool'], { requestedPath: './tool', exe: planted })).ruleId).toBe(null);
+    expect(ev.evaluate(facts(['./tool'], { requestedPath: './tool', exe: { ...planted, sha256: file('/usr/bin/curl').sha256! } })).ruleId).toBe('deny-curl');
+  });
+
+  it('argv-dependent rules are still evaluated per exec', () => {
+    const ev = policy(META_DENY + rule('git-status', 'allow', 'exe_basename = "git"\nargv_regex = "^git status"'));
+    expect(ev.evaluate(facts(['git', 'status'])).action).toBe('allow');
+    expect(ev.evaluate(facts(['git', 'push'])).action).toBe('deny');
+    expect(ev.evaluate(facts(['git', 'status'])).action).toBe('allow');
+  });
+});
