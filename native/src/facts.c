@@ -293,15 +293,54 @@ static void read_shebang(pid_t tid, int exefd, int cwdfd, const struct config *c
 	close(ifd);
 }
 
-static bool is_loader(const char *path)
+/* The system's dynamic loaders, by identity and content: a hard link or a copy of ld.so under another name
+ * is still the loader (`cp /lib64/ld-linux-x86-64.so.2 ./x; ./x /usr/bin/curl`). */
+#define MAX_LOADERS 8
+static struct {
+	struct file_id id;
+	unsigned char sha[32];
+	bool has_sha;
+} loaders[MAX_LOADERS];
+static size_t nloaders;
+
+void facts_init(void)
 {
-	const char *b = strrchr(path, '/');
-	b = b ? b + 1 : path;
-	if (strcmp(b, "ld.so") == 0)
+	static const char *const paths[] = {
+		"/lib64/ld-linux-x86-64.so.2",         "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+		"/usr/lib64/ld-linux-x86-64.so.2",     "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+		"/lib/ld-musl-x86_64.so.1",            "/usr/lib/ld-linux-x86-64.so.2",
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(paths) && nloaders < MAX_LOADERS; i++) {
+		AUTOCLOSE int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		bool dup = false;
+		for (size_t k = 0; k < nloaders; k++)
+			dup |= loaders[k].id.dev == st.st_dev && loaders[k].id.ino == st.st_ino;
+		if (dup)
+			continue;
+		loaders[nloaders].id.dev = st.st_dev;
+		loaders[nloaders].id.ino = st.st_ino;
+		loaders[nloaders].has_sha = sha256_fd(fd, loaders[nloaders].sha) == 0;
+		nloaders++;
+	}
+}
+
+static bool is_loader(const struct file_facts *ff)
+{
+	const char *b = strrchr(ff->path, '/');
+	b = b ? b + 1 : ff->path;
+	if (strcmp(b, "ld.so") == 0 || (strncmp(b, "ld-", 3) == 0 && strstr(b, ".so")))
 		return true;
-	if (strncmp(b, "ld-", 3) != 0)
-		return false;
-	return strstr(b, ".so") != NULL;
+	for (size_t i = 0; i < nloaders; i++) {
+		if (loaders[i].id.dev == ff->id.dev && loaders[i].id.ino == ff->id.ino)
+			return true;
+		if (ff->has_sha && loaders[i].has_sha && memcmp(ff->sha, loaders[i].sha, 32) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* ld.so's own options; those listed in with_arg take the next argument. */
@@ -427,7 +466,7 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 	if (err)
 		return err;
 	read_shebang(tid, exefd, cwdfd, c, f);
-	if (!f->interp.present && is_loader(f->exe.path))
+	if (!f->interp.present && is_loader(&f->exe))
 		loader_target(tid, cwdfd, c, f);
 
 	/* /proc/<tid>/... were read for this tid: make sure it is still the same blocked task. */

@@ -57,6 +57,9 @@ struct exec_facts {
 	uint64_t fingerprint; /* of path, argv and cwd: recognizes the same logical exec arriving again */
 };
 
+/* Once at start-up: learn the identity of the system's dynamic loaders. */
+void facts_init(void);
+
 /* Gather facts for a notification. Returns 0 when the exec should be decided, a positive errno when the
  * kernel would fail it anyway (answer with it, tell nobody), or -1 when the notification is gone. */
 int facts_gather(int listener, const struct seccomp_notif *n, const struct config *c, struct exec_facts *f);

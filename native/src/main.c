@@ -7,6 +7,7 @@
  * 3. fork the agent: own process group (foreground of the tty), NO_NEW_PRIVS, Landlock, seccomp filter
  *    with a listener that comes back to us over SCM_RIGHTS, then execvp;
  * 4. the notification loop (notify.c) until the agent exits; exit with its status. */
+#include "facts.h"
 #include "landlock.h"
 #include "notify.h"
 #include "proto.h"
@@ -236,6 +237,7 @@ int main(int argc, char **argv)
 	static struct config cfg;
 	proto_read_config(&rd, &cfg);
 
+	facts_init();
 	struct landlock_plan plan;
 	landlock_build(&cfg, abi, &plan, collect_warning);
 	buf_printf(&b,

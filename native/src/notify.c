@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -415,6 +416,11 @@ int notify_loop(struct session *s)
 					   (unsigned long long)lat_cached.count, (unsigned long long)n_local);
 				lat_fields(&out, "asked", &lat_slow);
 				lat_fields(&out, "cached", &lat_cached);
+				struct rusage ru;
+				if (getrusage(RUSAGE_SELF, &ru) == 0)
+					buf_printf(&out, " cpu_us=%llu",
+						   (unsigned long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000ull +
+							   (unsigned long long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec));
 				buf_put(&out, "\n", 1);
 				if (proto_send(s->broker, &out) < 0)
 					debug("EXIT not delivered: %s", strerror(errno));

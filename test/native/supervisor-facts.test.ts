@@ -105,6 +105,24 @@ describe('supervisor: facts', () => {
     expect(r.status.code).toBe(126);
   });
 
+  it('a renamed copy or hard link of the loader is still the loader', async () => {
+    const copy = join(dir, 'runner');
+    copyFileSync('/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2', copy);
+    chmodSync(copy, 0o755);
+    const hard = join(dir, 'runner-hl');
+    linkSync(realpathSync('/lib64/ld-linux-x86-64.so.2'), hard);
+    const r = await runGated({
+      argv: ['bash', '-c', `${copy} /usr/bin/curl --version; ${hard} /usr/bin/curl --version; echo done`],
+      hashUnder: [dir],
+      decide: (f) => (f.loaderTarget?.path === '/usr/bin/curl' ? 'deny' : 'allow'),
+    });
+    for (const p of [copy, hard]) {
+      const e = r.events.find((x) => x.facts.requestedPath === p);
+      expect(e?.facts.loaderTarget?.path).toBe('/usr/bin/curl');
+    }
+    expect(r.stderr.match(/Permission denied/g)).toHaveLength(2);
+  });
+
   it('carries non-UTF-8 argv and path bytes exactly', async () => {
     const argBytes = Buffer.from([0x61, 0xff, 0xfe, 0x62, 0xc3, 0xa9]);
     const r1 = await runGated({ argv: [prog('argvbytes'), '/usr/bin/true', Buffer.from('true').toString('hex'), argBytes.toString('hex')] });
