@@ -138,6 +138,23 @@ export class PolicyEvaluator implements Evaluator {
   }
 
   evaluate(facts: ExecFacts): Decision {
+    try {
+      return this.evaluateChecked(facts);
+    } catch (e) {
+      // An evaluation error (e.g. a failing stat or hash hook) means on_policy_error, never a crash.
+      const action = this.policy.meta.onPolicyError;
+      return {
+        action,
+        ruleId: null,
+        reason: `policy evaluation failed (${(e as Error).message}); on_policy_error is "${action}"`,
+        layer: 'default',
+        matched: [],
+        cacheable: false,
+      };
+    }
+  }
+
+  private evaluateChecked(facts: ExecFacts): Decision {
     const own = this.evaluateSingle(facts);
     if (!facts.interpreter && !facts.loaderTarget) return own;
     let result: Decision = { ...own, cacheable: false };

@@ -120,9 +120,15 @@ export class ExecView {
   }
 }
 
-const URL_IN_ARG = /\bhttps?:\/\/([^\s/?#"'<>\\]*)/gi;
+// Any scheme, not only http(s): `curl https://github.com ftp://evil.example` must not pass an allowlist
+// of github.com because the second URL is not http. (Stricter than Faraday's http(s)-only extraction.)
+const URL_IN_ARG = /\b[a-z][a-z0-9+.-]*:\/\/([^\s/?#"'<>\\]*)/gi;
 
-/** Hosts of every http(s) URL anywhere in argv (after argv[0]): lowercase, without userinfo or port. */
+/**
+ * Hosts of every `scheme://` URL anywhere in argv (after argv[0]): lowercase, without userinfo or port.
+ * This is argv-level evidence only: a program may also take hosts from bare arguments or config files;
+ * Landlock's [network] ports are the kernel boundary.
+ */
 export function extractUrlHosts(argv: readonly string[]): string[] {
   const hosts: string[] = [];
   for (let i = 1; i < argv.length; i++) {

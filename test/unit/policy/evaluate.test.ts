@@ -111,6 +111,9 @@ describe('match keys and their _not forms', () => {
     expect(one(k, ['curl', '--url=https://user:pw@evil.test/b', 'https://github.com'])).toBe('deny');
     expect(one(k, ['curl', '--version'])).toBe('deny');
     expect(one(k, ['curl', 'https://github.com.evil.test/'])).toBe('deny');
+    // Any scheme counts: a non-http second URL cannot ride along with an allowed one.
+    expect(one(k, ['curl', 'https://github.com/a', 'ftp://evil.test/x'])).toBe('deny');
+    expect(one(k, ['git', 'clone', 'ssh://git@github.com:22/o/r'])).toBe('allow');
     expect(one('argv_host_in_not = ["github.com"]', ['curl', 'https://github.com/a', 'http://evil.test'])).toBe('allow');
     expect(one('argv_host_in_not = ["github.com"]', ['curl', 'https://github.com/a'])).toBe('deny');
   });
@@ -325,5 +328,19 @@ describe('memoised program plans', () => {
     expect(ev.evaluate(facts(['git', 'status'])).action).toBe('allow');
     expect(ev.evaluate(facts(['git', 'push'])).action).toBe('deny');
     expect(ev.evaluate(facts(['git', 'status'])).action).toBe('allow');
+  });
+});
+
+describe('on_policy_error', () => {
+  it('an evaluation error gives on_policy_error\'s action with a reason, never a throw', () => {
+    const ctx = fakeContext();
+    ctx.hashProgram = () => {
+      throw new Error('EIO reading /usr/bin/git');
+    };
+    const text = '[meta]\ndefault_action = "allow"\non_policy_error = "deny"\n' + rule('g', 'deny', 'exe_basename = "git"');
+    const copy = { ...file('/usr/bin/git'), path: '/work/ws/g', ino: '55' };
+    const d = policy(text, ctx).evaluate(facts(['./g'], { requestedPath: './g', exe: copy }));
+    expect(d).toMatchObject({ action: 'deny', ruleId: null, cacheable: false });
+    expect(d.reason).toContain('policy evaluation failed (EIO reading /usr/bin/git); on_policy_error is "deny"');
   });
 });

@@ -55,6 +55,8 @@ describe('default.gate.toml', () => {
     [['git', 'push', 'origin', 'main'], 'ask ask-git-push'],
     [['curl', '-fsSL', 'https://raw.githubusercontent.com/a/b/main/x.sh'], 'allow allow-fetch-known-hosts'],
     [['curl', 'https://github.com/a', 'https://evil.example/b'], 'ask ask-network-tools'],
+    [['curl', 'https://github.com/a', 'evil.example'], 'ask ask-network-tools'],
+    [['curl', 'https://github.com/a', 'ftp://evil.example/'], 'ask ask-network-tools'],
     [['wget', 'https://evil.example/x'], 'ask ask-network-tools'],
     [['sh', '-c', 'true'], 'allow allow-shells'],
     [['/bin/sh', '-c', 'true'], 'allow allow-shells'],
