@@ -3,7 +3,7 @@
 // file watchers and pty hosts it leaves behind otherwise.
 /* global fetch */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -90,7 +90,7 @@ async function waitForHealthz(url, child, timeoutMs, output) {
  * @param {{
  *   port?: number, host?: string, extensionsDir?: string, settings?: Record<string, unknown>,
  *   env?: Record<string, string>, smokeTestDriver?: boolean, folder?: string, log?: (l: string) => void,
- *   gallery?: boolean, startupTimeoutMs?: number
+ *   gallery?: boolean, startupTimeoutMs?: number, profileDir?: string, reconnectionGraceSeconds?: number
  * }} [opts]
  */
 export async function startCodeServer(opts = {}) {
@@ -98,14 +98,16 @@ export async function startCodeServer(opts = {}) {
   const p = runtimePaths();
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort());
-  const tmp = mkdtempSync(join(tmpdir(), 'agent-gate-cs-'));
+  // A persistent profile (npm start) keeps the user's layout and settings between runs; tests get a fresh one.
+  const tmp = opts.profileDir ?? mkdtempSync(join(tmpdir(), 'agent-gate-cs-'));
   const userDataDir = join(tmp, 'user-data');
   const extensionsDir = opts.extensionsDir ?? join(tmp, 'extensions');
   const xdgConfig = join(tmp, 'config');
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
   mkdirSync(xdgConfig, { recursive: true });
-  writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...testSettings, ...opts.settings }, null, 2));
+  const settingsFile = join(userDataDir, 'User', 'settings.json');
+  if (!opts.profileDir || !existsSync(settingsFile)) writeFileSync(settingsFile, JSON.stringify({ ...testSettings, ...opts.settings }, null, 2) + '\n');
 
   const args = [
     p.codeServerEntry,
@@ -115,7 +117,8 @@ export async function startCodeServer(opts = {}) {
     '--disable-update-check',
     '--disable-workspace-trust',
     '--disable-getting-started-override',
-    '--reconnection-grace-time', '10',
+    // Short by default so extension hosts don't outlive a test's browser for hours.
+    '--reconnection-grace-time', String(opts.reconnectionGraceSeconds ?? 10),
     '--user-data-dir', userDataDir,
     '--extensions-dir', extensionsDir,
     '--ignore-last-opened',
@@ -174,7 +177,7 @@ export async function startCodeServer(opts = {}) {
     }
     void exited;
     live.delete(child.pid);
-    rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
+    if (!opts.profileDir) rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
   };
   try {
     await waitForHealthz(url, child, opts.startupTimeoutMs ?? 60_000, () => out);

@@ -5,32 +5,16 @@
 // Flags: --no-build skips `npm run build` (scripts/test-all.mjs has just built).
 /* global fetch, AbortSignal */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, realpathSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { build } from 'esbuild';
-import { runTests } from '@vscode/test-electron';
+import { downloadAndUnzipVSCode, runTests } from '@vscode/test-electron';
 import { repoRoot, sampleWorkspace } from '../../scripts/lib/paths.mjs';
 import { provision } from '../../scripts/lib/provision.mjs';
+import { desktopVSCodeExecutable, which } from '../../scripts/lib/vscode-desktop.mjs';
 
 const outDir = join(repoRoot, 'dist', 'test', 'integration');
-
-function which(cmd) {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-/** A desktop VS Code Electron binary, or undefined. The `code` on PATH inside a code-server terminal is a remote CLI, not Electron. */
-function desktopVSCode() {
-  if (process.env.AGENT_GATE_VSCODE_EXECUTABLE) return process.env.AGENT_GATE_VSCODE_EXECUTABLE;
-  const code = which('code');
-  if (!code) return undefined;
-  const real = realpathSync(code);
-  if (/code-server|remote-cli|server\/bin/.test(real)) return undefined;
-  // Debian/RPM/tarball layout: <root>/bin/code is a launcher script, <root>/code the Electron binary.
-  const electron = join(dirname(dirname(real)), 'code');
-  return existsSync(electron) ? electron : undefined;
-}
 
 /** Whether test-electron could download VS Code (quick probe, so offline machines don't hang). */
 async function canDownloadVSCode() {
@@ -63,30 +47,33 @@ await build({
   absWorkingDir: repoRoot,
 });
 
-let vscodeExecutablePath = desktopVSCode();
-let mode = vscodeExecutablePath ? 'desktop' : undefined;
-if (!mode && (await canDownloadVSCode())) mode = 'download';
-if (!mode) {
+// Desktop VS Code needs a display: an X server ($DISPLAY) or xvfb-run to make one.
+const canShowDesktop = !!process.env.DISPLAY || !!which('xvfb-run');
+let vscodeExecutablePath = canShowDesktop ? desktopVSCodeExecutable() : undefined;
+let mode = vscodeExecutablePath ? 'desktop' : 'code-server';
+if (mode === 'code-server' && canShowDesktop && (await canDownloadVSCode())) {
+  try {
+    vscodeExecutablePath = await downloadAndUnzipVSCode({ cachePath: join(repoRoot, '.vscode-test') });
+    mode = 'desktop';
+  } catch (e) {
+    console.log(`integration: could not download VS Code (${e instanceof Error ? e.message : String(e)}); using code-server`);
+  }
+}
+if (mode === 'code-server') {
   provision({ log: (l) => console.log(l) });
   vscodeExecutablePath = join(repoRoot, 'test', 'integration', 'code-server-shim.mjs');
-  mode = 'code-server';
 }
-console.log(`integration: running in ${mode === 'code-server' ? 'code-server (shim)' : mode === 'download' ? 'downloaded desktop VS Code' : vscodeExecutablePath}`);
+console.log(`integration: running in ${mode === 'code-server' ? 'code-server (through code-server-shim.mjs)' : `desktop VS Code ${vscodeExecutablePath}`}`);
 
-// Desktop VS Code needs a display; re-run under xvfb-run when there is none.
-if (mode !== 'code-server' && !process.env.DISPLAY && !process.env.AGENT_GATE_UNDER_XVFB) {
-  if (!which('xvfb-run')) {
-    console.error('integration: desktop VS Code needs a display: install xvfb (apt-get install xvfb) or set DISPLAY');
-    process.exit(1);
-  }
-  const r = spawnSync('xvfb-run', ['-a', process.execPath, ...process.argv.slice(1), '--no-build'], { stdio: 'inherit', env: { ...process.env, AGENT_GATE_UNDER_XVFB: '1' } });
+if (mode === 'desktop' && !process.env.DISPLAY) {
+  const r = spawnSync('xvfb-run', ['-a', process.execPath, ...process.argv.slice(1), '--no-build'], { stdio: 'inherit', env: { ...process.env, AGENT_GATE_VSCODE_EXECUTABLE: vscodeExecutablePath } });
   process.exit(r.status ?? 1);
 }
 
 const profile = mkdtempSync(join(tmpdir(), 'agent-gate-vscode-'));
 try {
   await runTests({
-    ...(vscodeExecutablePath ? { vscodeExecutablePath } : {}),
+    vscodeExecutablePath,
     extensionDevelopmentPath: repoRoot,
     extensionTestsPath: join(outDir, 'index.js'),
     launchArgs: [sampleWorkspace, '--disable-extensions', `--user-data-dir=${join(profile, 'user-data')}`, `--extensions-dir=${join(profile, 'extensions')}`],
