@@ -344,3 +344,14 @@ describe('on_policy_error', () => {
     expect(d.reason).toContain('policy evaluation failed (EIO reading /usr/bin/git); on_policy_error is "deny"');
   });
 });
+
+describe('warmUp', () => {
+  it('runs without touching verdicts or the fake machine\'s hashes', () => {
+    const hashed: string[] = [];
+    const ev = policy(META_DENY + rule('g', 'allow', 'exe_basename = "git"\nargv_regex = "status"'), fakeContext({ hashed }));
+    ev.warmUp();
+    expect(hashed).toEqual([]);
+    expect(ev.evaluate(facts(['git', 'status'])).action).toBe('allow');
+    expect(ev.evaluate(facts(['git', 'push'])).action).toBe('deny');
+  });
+});
