@@ -30,6 +30,7 @@ static bool id_valid(int listener, uint64_t id)
 /* ---- sha256 cache keyed by identity ---- */
 
 #define HASH_CACHE_SLOTS 1024
+#define HASH_MAX_BYTES (1ull << 30)
 static struct {
 	bool used;
 	struct file_id id;
@@ -66,6 +67,10 @@ static void hash_file(int pathfd, struct file_facts *ff)
 	size_t slot = id_slot(&ff->id);
 	char proc[64];
 
+	/* A planted multi-GB file must not stall every exec of the session: no hash then, and identity rules
+	 * by hash simply do not match it. */
+	if (ff->id.size > HASH_MAX_BYTES)
+		return;
 	if (hash_cache[slot].used && same_id(&hash_cache[slot].id, &ff->id)) {
 		memcpy(ff->sha, hash_cache[slot].sha, 32);
 		ff->has_sha = true;

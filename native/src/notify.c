@@ -36,6 +36,9 @@ struct pending {
 	uint64_t fingerprint;
 };
 
+_Static_assert(sizeof(struct seccomp_notif) == 80, "seccomp_notif layout (id, pid, flags, seccomp_data)");
+_Static_assert(sizeof(struct seccomp_notif_resp) == 24, "seccomp_notif_resp layout");
+
 static struct pending *pending;
 static size_t npending, cap_pending;
 
