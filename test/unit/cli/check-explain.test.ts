@@ -84,6 +84,14 @@ describe('agent-gate check', () => {
     expect(cli(['check'], ws)).toMatchObject({ code: 0, stdout: `policy ok: ${join(ws, '.gate.toml')}\n` });
   });
 
+  it('warns when an allow exe_glob covers a write grant given on the command line', () => {
+    const file = policyFile('glob.toml', '[[rule]]\nid = "tmp-tools"\naction = "allow"\nexe_glob = "/scratch/**"\n');
+    expect(cli(['check', '--policy', file]).stderr).toBe('');
+    const r = cli(['check', '--policy', file, '-w', '/scratch/out/**']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`${file}:4:12: warning: allow rule 'tmp-tools': exe_glob "/scratch/**" covers /scratch/out, which the agent can write`);
+  });
+
   it('a missing file is an error at 1:1', () => {
     const r = cli(['check', '--policy', join(dir, 'nope.toml')]);
     expect(r.code).toBe(2);

@@ -207,6 +207,10 @@ describe('names, symlinks and copies', () => {
     // exe values and globs of deny rules also see the requested path made absolute
     const denyPath = META_ALLOW + rule('d', 'deny', 'exe = "/work/ws/tool"');
     expect(decide(denyPath, ['./tool'], { requestedPath: 'tool', exe: harmless }).action).toBe('deny');
+    const denyGlob = META_ALLOW + rule('d', 'deny', 'exe_glob = "/work/ws/bin/*"');
+    expect(decide(denyGlob, ['bin/x'], { requestedPath: 'bin/x', exe: harmless }).action).toBe('deny');
+    const allowGlob = META_DENY + rule('a', 'allow', 'exe_glob = "/work/ws/bin/*"');
+    expect(decide(allowGlob, ['bin/x'], { requestedPath: 'bin/x', exe: harmless }).action).toBe('deny');
   });
 
   it('an allow rule with exe_basename_not refuses a program called by the excluded name', () => {
