@@ -1,0 +1,303 @@
+// Gate benchmark: what the exec gate costs on real workloads, against the same workloads ungated and under
+// strace (a common "trace every exec" reference), in the same run.
+//
+// Method: variants are interleaved (every round runs each workload ungated, gated and under strace, in a
+// rotating order) and repeated; the table shows medians and ratios. Each workload is timed from inside the
+// sandbox by a small wrapper (timeit), so a gated run's figure excludes the gate's own start-up (Node, the
+// policy load, the handshake) and counts only what the agent pays per exec and per file access. Gated runs
+// use the shipped default policy with Landlock on (plus one rule allowing the benchmark's own helper
+// programs and the compiler's internal programs, which the default policy would ask about).
+//
+// Decision latency comes from the audit records of the gated runs (latency_us: from the supervisor
+// receiving the notification to the verdict being decided, before it is sent), slow path (a round trip to
+// the policy engine) and cached path (the supervisor's identity cache) separately.
+//
+// Usage: node scripts/run-ts.mjs bench/gate-bench.ts [--quick] [--rounds N]   (needs `npm run build`)
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readAuditLog } from '../src/core/audit/audit-log';
+import type { DecisionRecord } from '../src/core/audit/records';
+import { AuditLog } from '../src/core/audit/audit-log';
+
+const ROOT = process.cwd();
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const SUPERVISOR = path.join(ROOT, 'dist', 'agent-gate-supervisor');
+const DEFAULT_POLICY = path.join(ROOT, 'policies', 'default.gate.toml');
+const PROG_SRC = path.join(ROOT, 'test', 'native', 'gate-progs');
+const NATIVE_PROGS = path.join(ROOT, 'test', 'native', 'progs');
+
+type Variant = 'ungated' | 'gated' | 'strace';
+
+interface Workload {
+  name: string;
+  argv: string[];
+  /** Target for gated ÷ ungated. */
+  target: number;
+  /** Run before each timed run, outside the timing (e.g. clean build outputs). */
+  reset?: () => void;
+}
+
+function args(): { rounds: number; quick: boolean } {
+  const a = process.argv.slice(2);
+  const quick = a.includes('--quick');
+  const i = a.indexOf('--rounds');
+  const rounds = i >= 0 ? Number(a[i + 1]) : quick ? 3 : 5;
+  return { rounds: Math.max(1, rounds), quick };
+}
+
+function have(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
+}
+
+/** A C project of `files` translation units and a Makefile, for `make -j2`. */
+function generateProject(dir: string, files: number): void {
+  fs.mkdirSync(path.join(dir, 'src'), { recursive: true });
+  for (let i = 0; i < files; i++) {
+    fs.writeFileSync(
+      path.join(dir, 'src', `f${i}.c`),
+      `int f${i}(int x) { int s = 0; for (int k = 0; k < x; k++) s += (k * ${i + 1}) ^ (s >> 3); return s; }\n`,
+    );
+  }
+  const decls = Array.from({ length: files }, (_, i) => `int f${i}(int);`).join('\n');
+  const calls = Array.from({ length: files }, (_, i) => `s += f${i}(argc);`).join('\n  ');
+  fs.writeFileSync(path.join(dir, 'src', 'main.c'), `${decls}\nint main(int argc, char **argv) {\n  (void)argv; int s = 0;\n  ${calls}\n  return s == 12345;\n}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'Makefile'),
+    [
+      'SRCS := $(wildcard src/*.c)',
+      'OBJS := $(patsubst src/%.c,obj/%.o,$(SRCS))',
+      'app: $(OBJS)',
+      '\tcc -o $@ $^',
+      'obj/%.o: src/%.c | obj',
+      '\tcc -O1 -c -o $@ $<',
+      'obj:',
+      '\tmkdir -p obj',
+      '',
+    ].join('\n'),
+  );
+}
+
+interface RunResult {
+  ns: number;
+  audit?: string;
+}
+
+function runOnce(variant: Variant, w: Workload, ctx: { ws: string; policy: string; stateDir: string; tag: string }): Promise<RunResult> {
+  const timeit = path.join(ROOT, 'dist', 'bench-bin', 'timeit');
+  let file: string;
+  let argv: string[];
+  let audit: string | undefined;
+  if (variant === 'ungated') {
+    file = timeit;
+    argv = w.argv;
+  } else if (variant === 'strace') {
+    file = 'strace';
+    argv = ['-f', '--seccomp-bpf', '-e', 'trace=execve', '-o', '/dev/null', timeit, ...w.argv];
+  } else {
+    audit = path.join(ctx.stateDir, `${ctx.tag}.jsonl`);
+    file = process.execPath;
+    argv = [CLI, 'run', '--policy', ctx.policy, '--audit', audit, '--on-ask', 'deny', '--supervisor', SUPERVISOR, '--', timeit, ...w.argv];
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { cwd: ctx.ws, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1' } });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /TIMEIT_NS (\d+) STATUS (\d+)/.exec(out);
+      if (!m || m[2] !== '0' || code !== 0) {
+        reject(new Error(`${w.name} (${variant}) failed: exit ${code}, ${m ? `status ${m[2]}` : 'no timing'}\n${err.slice(-2000)}`));
+        return;
+      }
+      resolve({ ns: Number(m[1]), ...(audit ? { audit } : {}) });
+    });
+  });
+}
+
+/** Cost of one synchronous audit record write (the decision path's write-before-verdict). */
+function auditWriteCost(dir: string): { usPerRecord: number } {
+  const log = AuditLog.open(path.join(dir, 'write-cost.jsonl'));
+  const rec = {
+    type: 'decision' as const,
+    time: new Date().toISOString(),
+    session: 's',
+    request: 1,
+    pid: 1,
+    ppid: 1,
+    tid: 1,
+    exe_requested: '/usr/bin/true',
+    exe: '/usr/bin/true',
+    argv: ['true'],
+    cwd: '/w',
+    verdict: 'allow' as const,
+    rule_id: 'allow-core-utilities',
+    reason: 'x',
+    layer: 'rule' as const,
+    latency_us: 10,
+    cached: false,
+  };
+  const n = 20_000;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) log.write({ ...rec, request: i });
+  const t1 = process.hrtime.bigint();
+  log.close();
+  return { usPerRecord: Number(t1 - t0) / 1000 / n };
+}
+
+async function main(): Promise<void> {
+  const { rounds, quick } = args();
+  for (const f of [CLI, SUPERVISOR]) {
+    if (!fs.existsSync(f)) throw new Error(`${f} is missing: run npm run build first`);
+  }
+  const withStrace = have('strace');
+  if (!withStrace) console.log('strace is not installed: the strace column is skipped (setup: apt-get install -y strace)');
+
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'gate-bench-'));
+  const ws = path.join(base, 'ws');
+  // Audit logs outside every grant of the default policy (it lets the agent write /tmp): where the CLI's
+  // default audit path is.
+  const stateRoot = path.join(process.env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state'), 'agent-gate');
+  fs.mkdirSync(stateRoot, { recursive: true, mode: 0o700 });
+  const stateDir = fs.mkdtempSync(path.join(stateRoot, 'bench-'));
+  // Helper programs outside the agent's writable set: the policy engine trusts a program's name only there
+  // (a file the agent can write could be anything under any name).
+  const bin = path.join(ROOT, 'dist', 'bench-bin');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.mkdirSync(ws, { recursive: true });
+  try {
+    // Helper programs, static, into the workspace.
+    execFileSync('make', ['-s', '-C', NATIVE_PROGS], { stdio: 'inherit' });
+    fs.copyFileSync(path.join(NATIVE_PROGS, 'build', 'forkexec'), path.join(bin, 'forkexec'));
+    fs.chmodSync(path.join(bin, 'forkexec'), 0o755);
+    for (const p of ['timeit', 'spawnloop']) {
+      execFileSync('cc', ['-O2', '-static', '-o', path.join(bin, p), path.join(PROG_SRC, `${p}.c`)], { stdio: 'inherit' });
+    }
+    const proj = path.join(ws, 'proj');
+    generateProject(proj, 200);
+
+    // The shipped default policy, plus a last rule for what it would otherwise ask about.
+    const policy = path.join(ws, '.gate.toml');
+    fs.writeFileSync(
+      policy,
+      fs.readFileSync(DEFAULT_POLICY, 'utf8') +
+        `\n[[rule]]\nid = "bench-helpers"\naction = "allow"\nreason = "benchmark helpers and compiler internals"\n` +
+        `exe_basename = ["timeit", "forkexec", "spawnloop", "cc1", "collect2", "lto-wrapper", "x86_64-linux-gnu-gcc-12", "x86_64-linux-gnu-ld", "x86_64-linux-gnu-ld.bfd", "x86_64-linux-gnu-as"]\n`,
+    );
+
+    const n = quick ? 1000 : 2000;
+    const workloads: Workload[] = [
+      { name: `fork+exec /bin/true ×${n}`, argv: [path.join(bin, 'forkexec'), String(n), '/bin/true'], target: 1.25 },
+      { name: 'bash loop /bin/true ×1000', argv: ['bash', '-c', 'for i in $(seq 1000); do /bin/true; done'], target: 1.25 },
+      {
+        name: 'make -j2 (200 C files)',
+        argv: ['make', '-s', '-j2', '-C', proj],
+        target: 1.1,
+        reset: () => {
+          fs.rmSync(path.join(proj, 'obj'), { recursive: true, force: true });
+          fs.rmSync(path.join(proj, 'app'), { force: true });
+        },
+      },
+      { name: `posix_spawn /bin/true ×${n}`, argv: [path.join(bin, 'spawnloop'), String(n), '/bin/true'], target: 1.25 },
+      { name: 'find /usr -type f', argv: ['find', '/usr', '-type', 'f', '-fprint', '/dev/null'], target: 1.1 },
+    ];
+    const variants: Variant[] = withStrace ? ['ungated', 'gated', 'strace'] : ['ungated', 'gated'];
+    const times = new Map<string, number[]>();
+    const audits = new Map<string, string[]>();
+    const key = (w: Workload, v: Variant): string => `${w.name}\0${v}`;
+
+    // Warm the page cache and the make project once (not timed).
+    for (const w of workloads) {
+      w.reset?.();
+      await runOnce('ungated', w, { ws, policy, stateDir, tag: 'warm' });
+    }
+    const t0 = Date.now();
+    for (let r = 0; r < rounds; r++) {
+      for (const w of workloads) {
+        // Rotate the variant order each round so no variant always runs first (cache state, CPU frequency).
+        const order = variants.map((_, i) => variants[(i + r) % variants.length] as Variant);
+        for (const v of order) {
+          w.reset?.();
+          const res = await runOnce(v, w, { ws, policy, stateDir, tag: `${r}-${workloads.indexOf(w)}-${v}` });
+          (times.get(key(w, v)) ?? times.set(key(w, v), []).get(key(w, v)) ?? []).push(res.ns);
+          if (res.audit) (audits.get(w.name) ?? audits.set(w.name, []).get(w.name) ?? []).push(res.audit);
+        }
+      }
+      process.stderr.write(`  round ${r + 1}/${rounds} done (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+    }
+
+    const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+    const rows: string[][] = [['workload', 'ungated ms', 'gated ms', 'gated ×', 'target', ...(withStrace ? ['strace ms', 'strace ×'] : [])]];
+    for (const w of workloads) {
+      const u = median(times.get(key(w, 'ungated')) ?? []);
+      const g = median(times.get(key(w, 'gated')) ?? []);
+      const row = [w.name, ms(u), ms(g), (g / u).toFixed(2), `≤ ${w.target.toFixed(2)}× ${g / u <= w.target ? 'ok' : 'MISSED'}`];
+      if (withStrace) {
+        const s = median(times.get(key(w, 'strace')) ?? []);
+        row.push(ms(s), (s / u).toFixed(2));
+      }
+      rows.push(row);
+    }
+    console.log(`\nGate benchmark: ${rounds} interleaved rounds, medians (wall time measured inside the sandbox)`);
+    printTable(rows);
+
+    // Decision latency from the gated runs' audit records.
+    const lat: string[][] = [['decisions from', 'path', 'count', 'p50 µs', 'p99 µs', 'max µs', 'target p99']];
+    const all: DecisionRecord[] = [];
+    for (const w of workloads) {
+      const recs = (audits.get(w.name) ?? []).flatMap((f) => readAuditLog(f).filter((r): r is DecisionRecord => r.type === 'decision'));
+      all.push(...recs);
+      for (const cached of [false, true]) {
+        const xs = recs.filter((r) => r.cached === cached).map((r) => r.latency_us);
+        if (xs.length) lat.push([w.name, cached ? 'cached' : 'slow', String(xs.length), String(percentile(xs, 50)), String(percentile(xs, 99)), String(Math.max(...xs)), cached ? '' : '≤ 1000']);
+      }
+    }
+    for (const cached of [false, true]) {
+      const xs = all.filter((r) => r.cached === cached).map((r) => r.latency_us);
+      if (xs.length) {
+        const p99 = percentile(xs, 99);
+        lat.push(['all workloads', cached ? 'cached' : 'slow', String(xs.length), String(percentile(xs, 50)), String(p99), String(Math.max(...xs)), `≤ 1000 ${p99 <= 1000 ? 'ok' : 'MISSED'}`]);
+      }
+    }
+    console.log('\nDecision latency (audit latency_us: notification received → verdict decided)');
+    printTable(lat);
+    const wc = auditWriteCost(stateDir);
+    console.log(`\nAudit record write (synchronous append, before each verdict): ${wc.usPerRecord.toFixed(2)} µs per record`);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+function printTable(rows: string[][]): void {
+  const widths = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  rows.forEach((r, j) => {
+    console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  '));
+    if (j === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  });
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
