@@ -260,11 +260,14 @@ static void read_shebang(pid_t tid, int exefd, int cwdfd, const struct config *c
 
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", exefd);
 	AUTOCLOSE int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	ssize_t n = fd < 0 ? -1 : pread(fd, head, SHEBANG_MAX, 0);
+	if (n < 0) {
+		f->opaque = true; /* e.g. execute-only: the kernel can run it, we cannot look inside */
 		return;
-	ssize_t n = pread(fd, head, SHEBANG_MAX, 0);
+	}
 	if (n < 3 || head[0] != '#' || head[1] != '!')
 		return;
+	f->is_script = true;
 	head[n] = '\0';
 	char *nl = memchr(head, '\n', (size_t)n);
 	if (nl)
@@ -396,7 +399,8 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
 
 /* ---- entry point ---- */
 
-int facts_gather(int listener, const struct seccomp_notif *n, const struct config *c, struct exec_facts *f)
+int facts_gather(int listener, const struct seccomp_notif *n, const struct config *c, struct exec_facts *f,
+		 bool (*known_plain)(const struct file_id *id))
 {
 	pid_t tid = (pid_t)n->pid;
 	uint64_t path_addr, argv_addr;
@@ -470,9 +474,12 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 	err = file_facts_from_fd(exefd, c, &f->exe);
 	if (err)
 		return err;
-	read_shebang(tid, exefd, cwdfd, c, f);
-	if (!f->interp.present && is_loader(&f->exe))
-		loader_target(tid, cwdfd, c, f);
+	if (!known_plain(&f->exe.id)) {
+		read_shebang(tid, exefd, cwdfd, c, f);
+		f->is_loader = !f->is_script && is_loader(&f->exe);
+		if (f->is_loader)
+			loader_target(tid, cwdfd, c, f);
+	}
 
 	/* /proc/<tid>/... were read for this tid: make sure it is still the same blocked task. */
 	if (!id_valid(listener, n->id))
@@ -499,6 +506,7 @@ void facts_reset(struct exec_facts *f)
 	memset(f, 0, offsetof(struct exec_facts, exe));
 	f->exe.present = f->interp.present = f->ld.present = false;
 	f->exe.has_sha = f->interp.has_sha = f->ld.has_sha = false;
+	f->is_script = f->is_loader = f->opaque = false;
 	f->argc = 0;
 	f->argv_trunc = false;
 	f->has_parent = false;

@@ -53,6 +53,9 @@ struct exec_facts {
 	char interp_arg[SHEBANG_MAX];
 	size_t interp_arg_len;
 	struct file_facts ld;
+	bool is_script; /* starts with #! (whether or not the interpreter resolved) */
+	bool is_loader; /* exe is the dynamic loader (whether or not a program argument was found) */
+	bool opaque;    /* the supervisor could not read the file: whether it is a script is unknown */
 	uint64_t t;
 	uint64_t fingerprint; /* of path, argv and cwd: recognizes the same logical exec arriving again */
 };
@@ -60,9 +63,11 @@ struct exec_facts {
 /* Once at start-up: learn the identity of the system's dynamic loaders. */
 void facts_init(void);
 
-/* Gather facts for a notification. Returns 0 when the exec should be decided, a positive errno when the
+/* Gather facts for a notification. known_plain(id) true means that identity was already seen to be neither a
+ * script nor the loader (same identity, same content), so the #! and loader checks are skipped. Returns 0 when the exec should be decided, a positive errno when the
  * kernel would fail it anyway (answer with it, tell nobody), or -1 when the notification is gone. */
-int facts_gather(int listener, const struct seccomp_notif *n, const struct config *c, struct exec_facts *f);
+int facts_gather(int listener, const struct seccomp_notif *n, const struct config *c, struct exec_facts *f,
+		 bool (*known_plain)(const struct file_id *id));
 void facts_free(struct exec_facts *f);
 /* Clear for reuse, keeping the argv buffers allocated. */
 void facts_reset(struct exec_facts *f);

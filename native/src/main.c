@@ -228,6 +228,9 @@ int main(int argc, char **argv)
 
 	struct seccomp_support sc;
 	seccomp_probe(&sc);
+	const char *nokill = getenv("AGENT_GATE_NO_WAIT_KILLABLE");
+	if (nokill && strcmp(nokill, "1") == 0)
+		sc.killable = false; /* behave as on a kernel before 5.19 (tests the idempotency paths) */
 	int abi = landlock_probe_abi();
 	struct buf b = { 0 };
 	buf_printf(&b, "HELLO %d pid=%d abi=%d notif=%d killable=%d\n", PROTO_VERSION, (int)getpid(), abi,

@@ -31,7 +31,7 @@ struct pending {
 	uint64_t cookie; /* the kernel's notification id */
 	pid_t tid;
 	uint64_t deadline_us; /* 0: none (held, or no timeout configured) */
-	bool cacheable;       /* no interpreter and no loader involved */
+	bool cacheable;       /* not a script, not the loader, readable */
 	struct file_id id;
 	uint64_t fingerprint;
 };
@@ -69,7 +69,8 @@ struct latencies {
 	uint64_t count;
 };
 static struct latencies lat_slow, lat_cached;
-static uint64_t n_local; /* answered without the broker (the kernel would fail them anyway) */
+static uint64_t n_local;     /* answered without the broker (the kernel would fail them anyway) */
+static uint64_t n_restarted; /* the same logical exec notified again (interrupted and restarted) */
 
 static void lat_add(struct latencies *l, uint64_t us)
 {
@@ -105,6 +106,13 @@ static bool same_file(const struct file_id *a, const struct file_id *b)
 static size_t verdict_slot(const struct file_id *id)
 {
 	return (size_t)((id->dev * 0x9e3779b97f4a7c15ull) ^ (id->ino * 0xff51afd7ed558ccdull)) % VERDICT_SLOTS;
+}
+
+/* Only plain files (no script, no loader, readable) ever enter the verdict cache. */
+static bool in_verdict_cache(const struct file_id *id)
+{
+	size_t slot = verdict_slot(id);
+	return verdicts[slot].used && same_file(&verdicts[slot].id, id);
 }
 
 void session_kill_agent(struct session *s)
@@ -203,7 +211,7 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 
 	facts_reset(f);
 	f->t = t0;
-	int r = facts_gather(cur->listener, n, cur->cfg, f);
+	int r = facts_gather(cur->listener, n, cur->cfg, f, in_verdict_cache);
 	if (r < 0)
 		return; /* target gone */
 	if (r > 0) {
@@ -224,6 +232,7 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 			debug("tid %d: request %llu arrived again (restarted syscall): same decision pending", f->tid,
 			      (unsigned long long)pending[i].req_id);
 			pending[i].cookie = n->id;
+			n_restarted++;
 			return;
 		}
 		drop_pending(i);
@@ -236,6 +245,7 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 		retries[k].tid = 0;
 		if (hit) {
 			debug("tid %d: same exec again after an interrupted answer: %s", f->tid, allow ? "allow" : "deny");
+			n_restarted++;
 			answer(n->id, allow ? 0 : EACCES);
 			return;
 		}
@@ -244,7 +254,7 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 	f->id = next_req_id++;
 	if (!first_req_id)
 		first_req_id = f->id;
-	bool cacheable = !f->interp.present && !f->ld.present;
+	bool cacheable = !f->is_script && !f->is_loader && !f->opaque;
 
 	if (cacheable) {
 		size_t slot = verdict_slot(&f->exe.id);
@@ -414,9 +424,10 @@ int notify_loop(struct session *s)
 			if (on_signal(&st)) {
 				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 				int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-				buf_printf(&out, "EXIT id=%llu code=%d signal=%d n_asked=%llu n_cached=%llu n_local=%llu",
+				buf_printf(&out, "EXIT id=%llu code=%d signal=%d n_asked=%llu n_cached=%llu n_local=%llu n_restarted=%llu",
 					   (unsigned long long)first_req_id, code, sig, (unsigned long long)lat_slow.count,
-					   (unsigned long long)lat_cached.count, (unsigned long long)n_local);
+					   (unsigned long long)lat_cached.count, (unsigned long long)n_local,
+					   (unsigned long long)n_restarted);
 				lat_fields(&out, "asked", &lat_slow);
 				lat_fields(&out, "cached", &lat_cached);
 				struct rusage ru;

@@ -1,5 +1,5 @@
 // The identity cache (the fast path) and deadlines.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,33 @@ describe('supervisor: identity cache', () => {
     expect(r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true').map((e) => e.cached)).toEqual([null, null]);
   });
 
+  it('a loader exec is never cached, even when it names no program', async () => {
+    const r = await runGated({
+      argv: ['bash', '-c', '/lib64/ld-linux-x86-64.so.2 --version >/dev/null; /lib64/ld-linux-x86-64.so.2 /bin/true'],
+      decide: () => ({ action: 'allow', cache: true }),
+    });
+    const ld = r.events.filter((e) => e.facts.exe?.path.includes('ld-linux'));
+    expect(ld).toHaveLength(2);
+    expect(ld.map((e) => e.cached)).toEqual([null, null]);
+    expect(ld[1]?.facts.loaderTarget?.path).toBe('/usr/bin/true');
+  });
+
+  it('a script is never cached, even when its interpreter does not exist yet', async () => {
+    const script = join(dir, 'later.sh');
+    const interp = join(dir, 'interp');
+    writeFileSync(script, `#!${interp}\n`);
+    chmodSync(script, 0o755);
+    const r = await runGated({
+      argv: ['bash', '-c', `${script}; cp /usr/bin/true ${interp}; ${script}; echo rc=$?`],
+      decide: () => ({ action: 'allow', cache: true }),
+    });
+    const runs = r.events.filter((e) => e.facts.requestedPath === script);
+    expect(runs.map((e) => e.cached)).toEqual([null, null]);
+    expect(runs[0]?.facts.interpreter).toBeUndefined();
+    expect(runs[1]?.facts.interpreter?.path).toBe(interp);
+    expect(r.stdout).toContain('rc=0');
+  });
+
   it('a script or a loader exec is never answered from the cache', async () => {
     const r = await runGated({
       argv: ['bash', '-c', '/lib64/ld-linux-x86-64.so.2 /bin/true; /lib64/ld-linux-x86-64.so.2 /bin/true'],
@@ -51,6 +78,43 @@ describe('supervisor: identity cache', () => {
     const viaLd = r.events.filter((e) => e.facts.loaderTarget);
     expect(viaLd).toHaveLength(2);
     expect(viaLd.map((e) => e.cached)).toEqual([null, null]);
+  });
+});
+
+describe('supervisor: idempotency', () => {
+  // Without WAIT_KILLABLE_RECV (kernels before 5.19, simulated here) a signal interrupts the waiting execve
+  // and the kernel notifies it again: the broker must still see each logical exec once.
+  it('a restarted exec is not asked twice', async () => {
+    const n = 10;
+    const r = await runGated({
+      argv: [prog('sigexec'), String(n), '/usr/bin/true'],
+      env: { ...process.env, AGENT_GATE_NO_WAIT_KILLABLE: '1' },
+      decide: (f) => (f.exe?.path === '/usr/bin/true' ? 'none' : 'allow'),
+      onEvent: (e, link) => {
+        // A slow verdict, so that several signals land while the exec waits.
+        if (e.facts.exe?.path === '/usr/bin/true') setTimeout(() => link.verdict(e.facts.requestId, 'allow', false), 30);
+      },
+    });
+    expect(r.link.report.wait_killable).toBe('0');
+    expect(r.stdout).toContain('RESULT sigexec ok');
+    expect(r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true')).toHaveLength(n);
+    // The scenario really happened: restarted notifications were recognised.
+    expect(r.link.stats?.n_restarted).toBeGreaterThan(0);
+  });
+
+  it('with WAIT_KILLABLE_RECV the same load raises exactly one notification per exec', async () => {
+    const n = 10;
+    const r = await runGated({
+      argv: [prog('sigexec'), String(n), '/usr/bin/true'],
+      decide: (f) => (f.exe?.path === '/usr/bin/true' ? 'none' : 'allow'),
+      onEvent: (e, link) => {
+        if (e.facts.exe?.path === '/usr/bin/true') setTimeout(() => link.verdict(e.facts.requestId, 'allow', false), 30);
+      },
+    });
+    expect(r.link.report.wait_killable).toBe('1');
+    expect(r.stdout).toContain('RESULT sigexec ok');
+    expect(r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true')).toHaveLength(n);
+    expect(r.link.stats?.n_restarted).toBe(0);
   });
 });
 
