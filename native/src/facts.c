@@ -118,14 +118,26 @@ static const char *rewrite_self(const char *path, pid_t tid, char *out, size_t c
 	return path;
 }
 
+/* basefd meaning "the target's cwd", opened only when a relative path needs it (most paths are absolute).
+ * Through an fd on /proc/<tid>/cwd, which works even when the cwd is deleted or not reachable by path. */
+#define TARGET_CWD (-2)
+
 /* Open (O_PATH) what the kernel would open for `path` relative to basefd. -errno on failure. */
 static int open_as_target(pid_t tid, int basefd, const char *path, bool nofollow)
 {
 	char buf[PATH_MAX + 64];
 	const char *p = path[0] == '/' ? rewrite_self(path, tid, buf, sizeof(buf)) : path;
+	AUTOCLOSE int cwdfd = -1;
 
 	if (!p)
 		return -ENAMETOOLONG;
+	if (p[0] != '/' && basefd == TARGET_CWD) {
+		snprintf(buf, sizeof(buf), "/proc/%d/cwd", (int)tid);
+		cwdfd = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cwdfd < 0)
+			return -ENOENT;
+		basefd = cwdfd;
+	}
 	int fd = openat(p[0] == '/' ? AT_FDCWD : basefd, p, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
 	return fd < 0 ? -errno : fd;
 }
@@ -254,7 +266,7 @@ static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f)
 /* binfmt_script: "#!" then optional blanks, the interpreter up to a blank, then one optional argument (the
  * rest of the line, trimmed). The kernel opens the interpreter like any exec path: relative to the cwd of
  * the process calling exec (open_exec(AT_FDCWD)). */
-static void read_shebang(pid_t tid, int exefd, int cwdfd, const struct config *c, struct exec_facts *f)
+static void read_shebang(pid_t tid, int exefd, const struct config *c, struct exec_facts *f)
 {
 	char proc[64], head[SHEBANG_MAX + 1];
 
@@ -293,7 +305,7 @@ static void read_shebang(pid_t tid, int exefd, int cwdfd, const struct config *c
 			memcpy(f->interp_arg, p, f->interp_arg_len);
 		}
 	}
-	int ifd = open_as_target(tid, cwdfd, name, false);
+	int ifd = open_as_target(tid, TARGET_CWD, name, false);
 	if (ifd < 0)
 		return;
 	if (file_facts_from_fd(ifd, c, &f->interp) != 0)
@@ -355,7 +367,7 @@ static bool is_loader(const struct file_facts *ff)
 static const char *const ld_opts_with_arg[] = { "--library-path", "--inhibit-rpath", "--audit", "--preload",
 						 "--argv0", "--glibc-hwcaps-prepend", "--glibc-hwcaps-mask" };
 
-static void loader_target(pid_t tid, int cwdfd, const struct config *c, struct exec_facts *f)
+static void loader_target(pid_t tid, const struct config *c, struct exec_facts *f)
 {
 	const char *a = f->argv.p;
 	const char *end = f->argv.p + f->argv.len;
@@ -381,7 +393,7 @@ static void loader_target(pid_t tid, int cwdfd, const struct config *c, struct e
 	if (a >= end || !*a)
 		return;
 	/* ld.so opens its program argument as a plain path relative to the cwd (no PATH search). */
-	int fd = open_as_target(tid, cwdfd, a, false);
+	int fd = open_as_target(tid, TARGET_CWD, a, false);
 	if (fd < 0)
 		return;
 	if (file_facts_from_fd(fd, c, &f->ld) != 0)
@@ -438,8 +450,6 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 	f->cwd[f->cwd_len] = '\0';
 	read_parent(f);
 
-	/* The cwd may be unreachable by path (deleted, or outside our view): an fd to it always works. */
-	AUTOCLOSE int cwdfd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	AUTOCLOSE int basefd = -1;
 	AUTOCLOSE int exefd = -1;
 	bool nofollow = f->execveat && (f->flags & AT_SYMLINK_NOFOLLOW);
@@ -464,9 +474,7 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 	if (exefd < 0) {
 		if (f->path_len == 0)
 			return ENOENT;
-		if (cwdfd < 0 && f->path[0] != '/' && basefd < 0)
-			return ENOENT;
-		int fd = open_as_target(tid, basefd >= 0 ? basefd : cwdfd, f->path, nofollow);
+		int fd = open_as_target(tid, basefd >= 0 ? basefd : TARGET_CWD, f->path, nofollow);
 		if (fd < 0)
 			return -fd;
 		exefd = fd;
@@ -475,10 +483,10 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 	if (err)
 		return err;
 	if (!known_plain(&f->exe.id)) {
-		read_shebang(tid, exefd, cwdfd, c, f);
+		read_shebang(tid, exefd, c, f);
 		f->is_loader = !f->is_script && is_loader(&f->exe);
 		if (f->is_loader)
-			loader_target(tid, cwdfd, c, f);
+			loader_target(tid, c, f);
 	}
 
 	/* /proc/<tid>/... were read for this tid: make sure it is still the same blocked task. */

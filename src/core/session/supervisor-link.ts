@@ -78,18 +78,18 @@ export class SupervisorLink {
     const dir = await mkdtemp(join(tmpdir(), 'agent-gate-'));
     const socketPath = join(dir, 'broker.sock');
     const server = net.createServer({ allowHalfOpen: false });
-    let cleaned = false;
-    const cleanup = async (): Promise<void> => {
-      if (cleaned) return;
-      cleaned = true;
-      server.close();
-      try {
-        unlinkSync(socketPath);
-      } catch {
-        // already gone
-      }
-      await rm(dir, { recursive: true, force: true });
-    };
+    // Runs once; every caller awaits the same removal (start() must not resolve before the directory is gone).
+    let cleaning: Promise<void> | null = null;
+    const cleanup = (): Promise<void> =>
+      (cleaning ??= (async () => {
+        server.close();
+        try {
+          unlinkSync(socketPath);
+        } catch {
+          // already gone
+        }
+        await rm(dir, { recursive: true, force: true });
+      })());
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
