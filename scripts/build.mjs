@@ -4,7 +4,7 @@
 // VS Code's own install at run time (see src/extension), so both stay external.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { copyFileSync, mkdirSync, chmodSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,5 +27,7 @@ await Promise.all([
 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
 const bin = join(root, 'dist', 'agent-gate-supervisor');
-copyFileSync(join(root, 'native', 'build', 'agent-gate-supervisor'), bin);
-chmodSync(bin, 0o755);
+// Copy then rename: overwriting a supervisor that is running (a test, a session) fails with ETXTBSY.
+copyFileSync(join(root, 'native', 'build', 'agent-gate-supervisor'), `${bin}.tmp`);
+chmodSync(`${bin}.tmp`, 0o755);
+renameSync(`${bin}.tmp`, bin);
