@@ -28,6 +28,7 @@ await Promise.all([
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
 const bin = join(root, 'dist', 'agent-gate-supervisor');
 // Copy then rename: overwriting a supervisor that is running (a test, a session) fails with ETXTBSY.
-copyFileSync(join(root, 'native', 'build', 'agent-gate-supervisor'), `${bin}.tmp`);
-chmodSync(`${bin}.tmp`, 0o755);
-renameSync(`${bin}.tmp`, bin);
+const tmpBin = `${bin}.${process.pid}.tmp`;
+copyFileSync(join(root, 'native', 'build', 'agent-gate-supervisor'), tmpBin);
+chmodSync(tmpBin, 0o755);
+renameSync(tmpBin, bin);
