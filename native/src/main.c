@@ -283,10 +283,7 @@ int main(int argc, char **argv)
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		die_errno("socketpair");
-	if (isatty(STDIN_FILENO)) {
-		g_session.tty_fd = STDIN_FILENO;
-		g_session.tty_restore = tcgetpgrp(STDIN_FILENO);
-	}
+	pid_t fg = isatty(STDIN_FILENO) ? tcgetpgrp(STDIN_FILENO) : -1;
 
 	pid_t pid = fork();
 	if (pid < 0)
@@ -301,8 +298,12 @@ int main(int argc, char **argv)
 	g_session.agent = pid;
 	/* Both sides call setpgid so neither order of scheduling races the tcsetpgrp below. */
 	setpgid(pid, pid);
-	if (g_session.tty_fd >= 0 && g_session.tty_restore == getpgrp())
-		tcsetpgrp(g_session.tty_fd, pid); /* tcsetpgrp(3): ^C and ^Z go to the agent, not to us */
+	/* tcsetpgrp(3): if we are in the terminal's foreground group, the agent's group takes it, so ^C and ^Z
+	 * go to the agent and not to us (or to the CLI that started us). */
+	if (fg > 0 && fg == getpgrp() && tcsetpgrp(STDIN_FILENO, pid) == 0) {
+		g_session.tty_fd = STDIN_FILENO;
+		g_session.tty_restore = fg;
+	}
 
 	char err[512];
 	int listener = receive_listener(sp[0], err, sizeof(err));

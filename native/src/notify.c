@@ -130,7 +130,7 @@ void session_kill_agent(struct session *s)
 
 static void restore_tty(struct session *s)
 {
-	if (s->tty_fd >= 0 && s->tty_restore > 0) {
+	if (s->tty_fd >= 0) {
 		/* tcsetpgrp(3) from a background group raises SIGTTOU: it is ignored in the supervisor. */
 		tcsetpgrp(s->tty_fd, s->tty_restore);
 	}
@@ -290,6 +290,28 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 	debug("request %llu (tid %d) sent to the broker", (unsigned long long)f->id, f->tid);
 }
 
+/* TERMINAL owner=broker|agent: a broker that prompts on the agent's terminal (the CLI) takes the
+ * foreground while it reads, then gives it back; whatever of the agent stopped on SIGTTIN meanwhile is
+ * continued, as a shell's `fg` would. Ignored when the supervisor did not take the terminal. */
+static void on_terminal(char *cursor)
+{
+	struct token t;
+	int to_broker = -1;
+
+	while (proto_next_token(&cursor, &t))
+		if (t.val && strcmp(t.key, "owner") == 0)
+			to_broker = strcmp(t.val, "broker") == 0 ? 1 : strcmp(t.val, "agent") == 0 ? 0 : -1;
+	if (to_broker < 0)
+		fail_closed("protocol error: TERMINAL needs owner=broker|agent");
+	if (cur->tty_fd < 0)
+		return;
+	/* tcsetpgrp(3); SIGTTOU is ignored in the supervisor, so this works from the background too. */
+	if (tcsetpgrp(cur->tty_fd, to_broker ? cur->tty_restore : cur->agent) < 0)
+		debug("tcsetpgrp: %s", strerror(errno));
+	if (!to_broker)
+		kill(-cur->agent, SIGCONT);
+}
+
 static void on_broker_line(char *line)
 {
 	char *cursor;
@@ -299,6 +321,10 @@ static void on_broker_line(char *line)
 	int action = -1; /* 0 deny, 1 allow */
 	bool cache = false, have_id = false;
 
+	if (strcmp(type, "TERMINAL") == 0) {
+		on_terminal(cursor);
+		return;
+	}
 	if (strcmp(type, "VERDICT") != 0 && strcmp(type, "HOLD") != 0)
 		fail_closed("protocol error: unexpected message '%.40s' from the broker", type);
 	while (proto_next_token(&cursor, &t)) {

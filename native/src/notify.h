@@ -13,7 +13,7 @@ struct session {
 	bool killable;
 	const struct config *cfg;
 	struct line_reader *rd;
-	int tty_fd;        /* controlling terminal to hand back on exit, or -1 */
+	int tty_fd;        /* controlling terminal the agent was given (handed back on exit), or -1 */
 	pid_t tty_restore; /* its foreground group before the agent took it */
 };
 

@@ -1,4 +1,5 @@
 // Under a pty (as in VS Code): the agent owns the terminal's foreground group, so ^C reaches it.
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SupervisorLink } from '../../src/core/session/supervisor-link';
 import { buildNative, OPEN_CONFIG, SUPERVISOR } from './helpers/gate';
@@ -41,5 +42,38 @@ describe('supervisor: terminal', () => {
     expect(capture.output).toContain('got-int');
     expect(exit).toEqual({ code: 5, signal: 0 });
     expect(status.code).toBe(5);
+  });
+
+  it('TERMINAL hands the foreground to the broker and back, continuing an agent stopped by SIGTTIN', async () => {
+    const capture: PtyCapture = { output: '', write: () => undefined };
+    let link: SupervisorLink | null = null;
+    link = await SupervisorLink.start({
+      supervisorPath: SUPERVISOR,
+      argv: ['bash', '-c', 'sleep 0.3; read -r x; echo "got=$x"'],
+      config: OPEN_CONFIG,
+      hashUnder: [],
+      spawn: ptySpawner(capture),
+      handlers: {
+        exec: (e) => link?.verdict(e.facts.requestId, 'allow', false),
+        timeout: () => undefined,
+        warn: () => undefined,
+        exit: () => undefined,
+        failed: () => undefined,
+      },
+    });
+    const agent = link.agentPid;
+    // /proc/<pid>/stat after "(comm)": state, ppid, pgrp, session, tty_nr, tpgid (the terminal's foreground).
+    const stat = (): string[] => readFileSync(`/proc/${agent}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    expect(stat()[5]).toBe(String(agent));
+    link.terminal('broker');
+    await until(() => stat()[5] === String(link?.process.pid));
+    // bash tries to read the terminal from the background: SIGTTIN stops it.
+    await until(() => stat()[0] === 'T');
+    link.terminal('agent');
+    await until(() => stat()[5] === String(agent) && stat()[0] !== 'T');
+    capture.write('hello\r');
+    const status = await link.exited;
+    expect(capture.output).toContain('got=hello');
+    expect(status.code).toBe(0);
   });
 });

@@ -15,7 +15,7 @@ import type {
   SupervisorLinkHandlers,
   SupervisorProcess,
 } from './types';
-import { decodeSupervisorLine, encodeConfig, encodeHold, encodeVerdict, MAX_LINE_BYTES, WireError, type SupervisorMessage, type SupervisorStats } from './wire';
+import { decodeSupervisorLine, encodeConfig, encodeHold, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type SupervisorMessage, type SupervisorStats } from './wire';
 
 export interface SupervisorLinkOptions {
   supervisorPath: string;
@@ -198,6 +198,16 @@ export class SupervisorLink {
   /** An approval is pending for this request: the supervisor must not time it out. */
   hold(id: number): void {
     this.write(encodeHold(id));
+  }
+
+  /**
+   * Give the terminal's foreground to the broker ('broker', e.g. while the CLI prompts for an approval on
+   * the same terminal: reading it from the background would stop the CLI with SIGTTIN) or back to the agent
+   * ('agent', which also continues whatever of the agent stopped meanwhile). No effect under node-pty or
+   * without a terminal.
+   */
+  terminal(owner: 'broker' | 'agent'): void {
+    this.write(encodeTerminal(owner));
   }
 
   /** End the session: the supervisor fails closed (kills the agent, exits 126) unless the agent already exited. */

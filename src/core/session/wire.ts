@@ -313,3 +313,8 @@ export function encodeVerdict(id: number, action: BinaryAction, cache: boolean):
 export function encodeHold(id: number): string {
   return `HOLD id=${id}\n`;
 }
+
+/** Who owns the agent's terminal (a broker prompting on that terminal takes it while it reads). */
+export function encodeTerminal(owner: 'broker' | 'agent'): string {
+  return `TERMINAL owner=${owner}\n`;
+}

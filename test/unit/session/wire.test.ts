@@ -6,6 +6,7 @@ import {
   encodeConfig,
   encodeExecLine,
   encodeHold,
+  encodeTerminal,
   encodeVerdict,
   WireError,
 } from '../../../src/core/session/wire';
@@ -121,6 +122,8 @@ describe('wire: handshake and control lines', () => {
     expect(encodeVerdict(12, 'allow', false)).toBe('VERDICT id=12 action=allow\n');
     expect(encodeVerdict(12, 'deny', true)).toBe('VERDICT id=12 action=deny cache=1\n');
     expect(encodeHold(3)).toBe('HOLD id=3\n');
+    expect(encodeTerminal('broker')).toBe('TERMINAL owner=broker\n');
+    expect(encodeTerminal('agent')).toBe('TERMINAL owner=agent\n');
   });
 
   it('encodes the CONFIG block', () => {
