@@ -209,6 +209,9 @@ async function main(): Promise<void> {
     const workloads: Workload[] = [
       { name: `fork+exec /bin/true ×${n}`, argv: [path.join(bin, 'forkexec'), String(n), '/bin/true'], target: 1.25 },
       { name: 'bash loop /bin/true ×1000', argv: ['bash', '-c', 'for i in $(seq 1000); do /bin/true; done'], target: 1.25 },
+      // rm has an argv rule in the default policy (deny-rm-rf-root), so its verdicts are not cacheable: every
+      // exec takes the slow path (a round trip to the policy engine).
+      { name: 'bash loop rm -f ×500 (uncached)', argv: ['bash', '-c', 'for i in $(seq 500); do rm -f nothing-$i; done'], target: 1.25 },
       {
         name: 'make -j2 (200 C files)',
         argv: ['make', '-s', '-j2', '-C', proj],

@@ -147,6 +147,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       throw new GateSetupError(`${(err as Error).message}\nChoose another audit path (--audit FILE) on a writable disk.`);
     }
     const session = new GateSession(id, options, audit);
+    audit.onDeferredError = (err) => session.auditFailed(err);
     for (const w of setupWarnings) session.warn(w);
     const policyFile = options.policy.file;
     if (policyFile && isWritableByAgent(path.resolve(policyFile), options.policy.filesystem)) {
@@ -220,8 +221,21 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     const f = ev.facts;
     if (this.firstRequestId === 0) this.firstRequestId = f.requestId;
     if (ev.cached) {
+      // Already applied by the supervisor: the record is deferred (coalesced with others in one write).
       const origin = f.exe ? this.cachedOrigins.get(identity(f)) : undefined;
-      this.record(f, ev.cached.action, origin?.ruleId ?? null, origin?.reason ?? 'same file as an earlier decision (supervisor identity cache)', origin?.layer ?? 'kernel', ev.cached.latencyUs, true);
+      const rec = buildDecisionRecord({
+        session: this.id,
+        facts: f,
+        verdict: ev.cached.action,
+        ruleId: origin?.ruleId ?? null,
+        reason: origin?.reason ?? 'same file as an earlier decision (supervisor identity cache)',
+        layer: origin?.layer ?? 'kernel',
+        latencyUs: ev.cached.latencyUs,
+        cached: true,
+      });
+      this.audit.append(rec);
+      this.stats.add(rec);
+      this.emit('decision', rec);
       return;
     }
     let decision: Decision;

@@ -69,6 +69,33 @@ describe('AuditLog', () => {
     expect(rec.exe_requested).toBe(name);
   });
 
+  it('append defers records to one write per event-loop turn, and write keeps the order', async () => {
+    const file = path.join(dir, 'c.jsonl');
+    const log = AuditLog.open(file);
+    const rec = (request: number) => ({ type: 'outcome' as const, time: 't', session: 's', request, exit_code: 0, signal: null });
+    log.append(rec(1));
+    log.append(rec(2));
+    expect(fs.readFileSync(file, 'utf8')).toBe('');
+    log.write(rec(3));
+    expect(readAuditLog(file).map((r) => (r as { request: number }).request)).toEqual([1, 2, 3]);
+    log.append(rec(4));
+    await new Promise((r) => setImmediate(r));
+    expect(readAuditLog(file)).toHaveLength(4);
+    log.append(rec(5));
+    log.close();
+    expect(readAuditLog(file)).toHaveLength(5);
+  });
+
+  it('reports a failed deferred write through onDeferredError', async () => {
+    const log = AuditLog.open('/dev/full');
+    const errors: Error[] = [];
+    log.onDeferredError = (e) => errors.push(e);
+    log.append({ type: 'outcome', time: 't', session: 's', request: 1, exit_code: 0, signal: null });
+    await new Promise((r) => setImmediate(r));
+    expect(errors[0]?.message).toMatch(/ENOSPC/);
+    log.close();
+  });
+
   it('refuses a symlink planted at the log path', () => {
     const target = path.join(dir, 'elsewhere');
     fs.writeFileSync(target, '');
