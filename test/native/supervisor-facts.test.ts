@@ -44,6 +44,28 @@ describe('supervisor: facts', () => {
     expect(r.exit?.code).toBe(0);
   });
 
+  it('execveat resolves a relative name against its dirfd; AT_SYMLINK_NOFOLLOW on a symlink is ELOOP', async () => {
+    const r = await runGated({ argv: [prog('execat'), '/usr/bin', 'true'] });
+    const e = r.events.find((x) => x.facts.syscall === 'execveat');
+    expect(e?.facts.requestedPath).toBe('true');
+    expect(e?.facts.exe?.path).toBe('/usr/bin/true');
+    expect(r.exit?.code).toBe(0);
+
+    symlinkSync('/usr/bin/true', join(dir, 'true-link'));
+    const nf = await runGated({ argv: [prog('execat'), dir, 'true-link', 'nofollow'] });
+    expect(nf.stdout).toContain('RESULT execveat errno=ELOOP');
+    // Answered by the supervisor: the kernel would refuse it anyway.
+    expect(nf.events.some((x) => x.facts.syscall === 'execveat')).toBe(false);
+    expect(nf.link.stats?.n_local).toBe(1);
+  });
+
+  it('/proc/self/exe is the target\'s own executable', async () => {
+    const r = await runGated({ argv: ['bash', '-c', 'exec /proc/self/exe -c "echo reexec"'] });
+    const e = r.events.find((x) => x.facts.requestedPath === '/proc/self/exe');
+    expect(e?.facts.exe?.path).toBe('/usr/bin/bash');
+    expect(r.stdout).toBe('reexec\n');
+  });
+
   it('/proc/self/fd/N names the target\'s fd, not the supervisor\'s', async () => {
     const r = await runGated({ argv: ['bash', '-c', 'exec 7</usr/bin/true; /proc/self/fd/7; /dev/fd/7'] });
     const viaProc = r.events.find((x) => x.facts.requestedPath === '/proc/self/fd/7');

@@ -89,6 +89,11 @@ describe('supervisor: gate', () => {
     expect(r.events.map((e) => e.facts.exe?.path)).toEqual([prog('static_exec'), '/usr/bin/curl']);
   });
 
+  it('AGENT_GATE_DEBUG=1 traces each notification to stderr', async () => {
+    const r = await runGated({ argv: ['bash', '-c', '/bin/true'], env: { ...process.env, AGENT_GATE_DEBUG: '1' } });
+    expect(r.stderr).toMatch(/agent-gate\[debug \d+\]: notification tid \d+ execve path=\/bin\/true exe=\/usr\/bin\/true/);
+  });
+
   it('keeps the supervisor silent on the terminal unless something is wrong', async () => {
     const r = await runGated({ argv: ['bash', '-c', 'echo out; echo err >&2'] });
     expect(r.stdout).toBe('out\n');
