@@ -62,6 +62,16 @@ static bool under_prefix(const char *path, const struct config *c)
 	return false;
 }
 
+/* A memfd, a deleted file, or anything else without an honest path: its content is all there is to go by
+ * (and it was almost certainly written by the agent), so it is hashed wherever it lives. */
+static bool is_unnamed(const char *path)
+{
+	static const char deleted[] = " (deleted)";
+	size_t n = strlen(path), d = sizeof(deleted) - 1;
+
+	return path[0] != '/' || strncmp(path, "/memfd:", 7) == 0 || (n > d && strcmp(path + n - d, deleted) == 0);
+}
+
 static void hash_file(int pathfd, struct file_facts *ff)
 {
 	size_t slot = id_slot(&ff->id);
@@ -169,7 +179,7 @@ static int file_facts_from_fd(int fd, const struct config *c, struct file_facts 
 	ff->id.ctime = st.st_ctim;
 	ff->has_sha = false;
 	ff->present = true;
-	if (under_prefix(ff->path, c))
+	if (under_prefix(ff->path, c) || is_unnamed(ff->path))
 		hash_file(fd, ff);
 	return 0;
 }

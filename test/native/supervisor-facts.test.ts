@@ -59,6 +59,14 @@ describe('supervisor: facts', () => {
     expect(nf.link.stats?.n_local).toBe(1);
   });
 
+  it('a memfd exec is identified by content wherever HASH_UNDER points', async () => {
+    const r = await runGated({ argv: [prog('memfd_exec'), '/usr/bin/true'], hashUnder: [] });
+    const e = r.events.find((x) => x.facts.syscall === 'execveat');
+    expect(e?.facts.exe?.path).toMatch(/^\/memfd:payload \(deleted\)$/);
+    expect(e?.facts.exe?.sha256).toBe(sha256('/usr/bin/true'));
+    expect(r.exit?.code).toBe(0);
+  });
+
   it('/proc/self/exe is the target\'s own executable', async () => {
     const r = await runGated({ argv: ['bash', '-c', 'exec /proc/self/exe -c "echo reexec"'] });
     const e = r.events.find((x) => x.facts.requestedPath === '/proc/self/exe');
