@@ -1,5 +1,5 @@
 // The identity cache (the fast path) and deadlines.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +36,22 @@ describe('supervisor: identity cache', () => {
     expect(r.link.stats?.n_cached).toBe(3);
     expect(r.link.stats?.n_asked).toBe(asked.length);
     expect(r.stdout).toBe('done\n');
+  });
+
+  it('an in-place rewrite of the same size changes the identity', async () => {
+    const copy = join(dir, 'rewritten');
+    copyFileSync('/usr/bin/true', copy);
+    chmodSync(copy, 0o755);
+    const size = statSync(copy).size;
+    const r = await runGated({
+      // Rewrite the last byte (section headers: the program still runs) right after the first exec.
+      argv: ['bash', '-c', `${copy}; printf X | dd of=${copy} bs=1 seek=${size - 1} conv=notrunc status=none; ${copy}`],
+      decide: () => ({ action: 'allow', cache: true }),
+    });
+    const runs = r.events.filter((e) => e.facts.requestedPath === copy);
+    expect(runs).toHaveLength(2);
+    expect(runs[0]?.facts.exe?.size).toBe(runs[1]?.facts.exe?.size);
+    expect(runs.map((e) => e.cached)).toEqual([null, null]);
   });
 
   it('without cache=1 every exec is asked', async () => {
