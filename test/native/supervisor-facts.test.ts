@@ -180,6 +180,22 @@ describe('supervisor: facts', () => {
     expect(r.exit?.code).toBe(0);
   });
 
+  it('reads strings that end at the edge of a mapping (page by page)', async () => {
+    const r = await runGated({ argv: [prog('memedge'), 'edge'] });
+    const e = r.events.find((x) => x.facts.requestedPath === '/usr/bin/true');
+    expect(e?.facts.argv).toEqual(['/usr/bin/true']);
+    expect(r.exit?.code).toBe(0);
+  });
+
+  it('answers bad pointers and over-long paths itself, as the kernel would', async () => {
+    for (const [mode, errno] of [['badpath', 'EFAULT'], ['badargv', 'EFAULT'], ['longpath', 'ENAMETOOLONG']]) {
+      const r = await runGated({ argv: [prog('memedge'), mode as string] });
+      expect(r.stdout).toContain(`RESULT execve errno=${errno}`);
+      expect(r.events).toHaveLength(1); // memedge itself
+      expect(r.link.stats?.n_local).toBe(1);
+    }
+  });
+
   it('PATH probes for files that do not exist never reach the broker', async () => {
     const r = await runGated({ argv: ['/usr/bin/env', 'PATH=/nonexistent/a:/nonexistent/b:/usr/bin', 'env', 'true'] });
     expect(r.events.some((x) => x.facts.requestedPath.startsWith('/nonexistent'))).toBe(false);
