@@ -84,8 +84,15 @@ function ensureAptPackages(log) {
   if (still.length) throw new Error(`apt-get finished but these are still missing: ${still.join(', ')}`);
 }
 
+// Under `npm test`/`npm start` the outer npm exports its own settings as npm_config_*: its user agent says
+// node/v20 (code-server's postinstall reads it to check the Node version), its nodedir points at Node 20's
+// headers, its local_prefix at the repo. Keep only what says how to reach the registry.
+const KEEP_NPM_ENV = new Set(['registry', 'cafile', 'ca', 'proxy', 'https_proxy', 'noproxy', 'strict_ssl', 'userconfig', 'globalconfig', 'cache'].map((k) => `npm_config_${k}`));
+
 function npmEnv(extra = {}) {
-  const env = { ...process.env, ...extra };
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if ((k.startsWith('npm_') && !KEEP_NPM_ENV.has(k)) || k === 'NODE' || k === 'INIT_CWD') delete env[k];
+  Object.assign(env, extra);
   // Never prompt, never nag: CI has no stdin.
   env.npm_config_yes = 'true';
   env.npm_config_fund = 'false';
@@ -95,7 +102,6 @@ function npmEnv(extra = {}) {
   // npm 11 warns about install scripts not listed in allowScripts; keep it a warning for these throwaway
   // prefixes (code-server's postinstall and its native deps must run).
   env.npm_config_strict_allow_scripts = 'false';
-  for (const k of Object.keys(env)) if (k.startsWith('npm_lifecycle') || k === 'npm_package_json') delete env[k];
   return env;
 }
 
