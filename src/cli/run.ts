@@ -147,7 +147,8 @@ function chooseApprover(onAsk: RunOptions['onAsk']): { approver: Approver; close
   if (onAsk === 'deny') return auto('deny', '--on-ask deny');
   if (onAsk === 'allow') return auto('allow-once', '--on-ask allow');
   if (ci) return auto('deny', 'CI is set');
-  if (!TerminalApprover.available()) return auto('deny', 'no terminal');
+  const unavailable = TerminalApprover.unavailableReason();
+  if (unavailable !== null) return auto('deny', unavailable);
   const t = new TerminalApprover();
   return { approver: t, close: () => t.close() };
 }

@@ -1,0 +1,113 @@
+// End to end: `--on-ask prompt` asks on the real terminal. The agent holds the terminal's foreground, so the
+// prompt must take it for the question and give it back. A pseudo-terminal (util-linux `script`) stands in
+// for the user's terminal; the test types the answers when the question appears.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAuditLog } from '../../src/core/audit/audit-log';
+import type { DecisionRecord } from '../../src/core/audit/records';
+import { CLI, SUPERVISOR, denyCurlPolicy, makeDirs, prepare } from './gate-progs/cli';
+
+let dirs: ReturnType<typeof makeDirs>;
+let n = 0;
+beforeAll(async () => {
+  await prepare();
+  dirs = makeDirs('approval');
+});
+afterAll(() => dirs?.cleanup());
+
+interface PtyRun {
+  output: string;
+  code: number | null;
+  decisions: DecisionRecord[];
+}
+
+/** What to type, once `after` has appeared in the output (past the previous answer's trigger). */
+interface Answer {
+  after: string;
+  text: string;
+}
+const PROMPT = '[n] deny > ';
+
+/** Run the CLI on a pseudo-terminal, typing each answer when its trigger appears. */
+function onPty(policyText: string, script: string, answers: Answer[]): Promise<PtyRun> {
+  const ws = path.join(dirs.root, `ws-${++n}`);
+  fs.mkdirSync(ws);
+  fs.writeFileSync(path.join(ws, '.gate.toml'), policyText);
+  const audit = dirs.audit(`pty-${n}`);
+  const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const cmd = [process.execPath, CLI, 'run', '--audit', audit, '--supervisor', SUPERVISOR, '--on-ask', 'prompt', '--', 'bash', '-c', script].map(quote).join(' ');
+  const env = { ...process.env };
+  delete env.CI;
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ws, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let from = 0;
+    const pending = [...answers];
+    const onOutput = (d: Buffer): void => {
+      output += d.toString('utf8');
+      for (;;) {
+        const next = pending[0];
+        const at = next ? output.indexOf(next.after, from) : -1;
+        if (!next || at < 0) break;
+        from = at + next.after.length;
+        pending.shift();
+        child.stdin.write(`${next.text}\n`);
+      }
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const decisions = fs.existsSync(audit) ? readAuditLog(audit).filter((r): r is DecisionRecord => r.type === 'decision') : [];
+      resolve({ output, code, decisions });
+    });
+  });
+}
+
+describe('gate: approval prompt on the terminal', () => {
+  it('y allows once, n denies; the record says who decided; the agent gets its terminal back', async () => {
+    const r = await onPty(
+      denyCurlPolicy({ curlAction: 'ask', filesystem: false }),
+      'curl --version | head -1; curl --version; echo TYPE-NOW; read line; echo "agent-read=$line"',
+      [
+        { after: PROMPT, text: 'y' },
+        { after: PROMPT, text: 'n' },
+        { after: 'TYPE-NOW', text: 'hello-agent' },
+      ],
+    );
+    expect(r.output).toContain('agent-gate: approve this command?');
+    expect(r.output).toContain('curl --version');
+    expect(r.output).toContain('why asked: rule no-curl: curl is not allowed in this test');
+    expect(r.output).toMatch(/curl \d+\.\d+/);
+    expect(r.output).toContain('/usr/bin/curl: Permission denied');
+    // After the prompts, the agent (not the gate) reads the terminal again.
+    expect(r.output).toContain('agent-read=hello-agent');
+    const asked = r.decisions.filter((d) => d.rule_id === 'no-curl');
+    expect(asked.map((d) => [d.verdict, d.layer, d.reason])).toEqual([
+      ['allow', 'approval', 'allowed by the user (once) (asked by rule no-curl)'],
+      ['deny', 'approval', 'denied by the user (asked by rule no-curl)'],
+    ]);
+    expect(r.code).toBe(0);
+  });
+
+  it('a: allows this executable for the rest of the session and prints the rule to keep it', async () => {
+    const r = await onPty(denyCurlPolicy({ curlAction: 'ask', filesystem: false }), 'curl --version >/dev/null; curl --version | head -1', [{ after: PROMPT, text: 'a' }]);
+    expect(r.output).toContain('To allow it permanently, add to .gate.toml:');
+    expect(r.output).toContain('exe = "/usr/bin/curl"');
+    const asked = r.decisions.filter((d) => d.rule_id === 'no-curl');
+    expect(asked).toHaveLength(2);
+    expect(asked[1]?.reason).toMatch(/^allowed for this session: the user answered "always"/);
+    expect(r.output.match(/approve this command\?/g)).toHaveLength(1);
+  });
+
+  it('no answer within timeout_ms: on_timeout applies and the prompt is withdrawn', async () => {
+    const policy = denyCurlPolicy({ curlAction: 'ask', filesystem: false }).replace('timeout_ms = 60000', 'timeout_ms = 300');
+    const r = await onPty(policy, 'curl --version; echo TYPE-NOW; read line; echo "agent-read=$line"', [{ after: 'TYPE-NOW', text: 'hello-again' }]);
+    expect(r.output).toContain('(no answer in time: denied)');
+    expect(r.output).toContain('agent-read=hello-again');
+    const asked = r.decisions.find((d) => d.rule_id === 'no-curl');
+    expect(asked).toMatchObject({ verdict: 'deny', layer: 'timeout', reason: 'no answer within 300 ms: on_timeout = deny (asked by rule no-curl)' });
+  });
+});
