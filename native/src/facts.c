@@ -247,7 +247,7 @@ static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f)
 			if (cnt == 0)
 				cnt = 1;
 			if (procmem_read(tid, a, ptrs, cnt * 8) < 0)
-				return errno == ESRCH ? -1 : EFAULT;
+				return errno == ESRCH ? -1 : errno == EPERM ? FACTS_UNREADABLE : EFAULT;
 			base = i;
 			count = cnt;
 		}
@@ -264,7 +264,7 @@ static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f)
 			return 0;
 		}
 		if (n < 0)
-			return errno == ESRCH ? -1 : EFAULT;
+			return errno == ESRCH ? -1 : errno == EPERM ? FACTS_UNREADABLE : EFAULT;
 		buf_put(&f->argv, arg, (size_t)n + 1);
 		f->argc++;
 		total += (size_t)n + 1;
@@ -445,7 +445,7 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 
 	ssize_t len = procmem_read_str(tid, path_addr, f->path, PATH_MAX - 1);
 	if (len < 0)
-		return errno == ESRCH ? -1 : errno;
+		return errno == ESRCH ? -1 : errno == EPERM ? FACTS_UNREADABLE : errno;
 	f->path_len = (size_t)len;
 	err = read_argv(tid, argv_addr, f);
 	if (err)

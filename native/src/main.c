@@ -148,7 +148,7 @@ static int receive_listener(int sock, char *err, size_t errlen)
 
 /* The agent side of the fork. Nothing here may return.
  *
- * Syscalls made after the filter is installed and before execve: sendmsg, close, execve (execvp's PATH
+ * Syscalls made after the filter is installed and before execve: sendmsg, close, prctl, execve (execvp's PATH
  * walk, each attempt notified and answered by the supervisor), write/_exit on failure. None of them is in
  * the filter's table except execve itself, which is exactly the first gated exec — the supervisor is
  * already receiving by then, so nothing can trap itself or deadlock. */
@@ -179,6 +179,11 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, bool 
 	send_listener(sock, listener);
 	close(listener);
 	close(sock);
+	/* prctl(2): we inherited the supervisor's PR_SET_DUMPABLE 0; without undoing it an unprivileged
+	 * supervisor could not read this very first exec's path and argv (process_vm_readv and /proc/<pid>/mem
+	 * need ptrace access). Done only now that the listener and the broker socket are closed. execve resets
+	 * dumpability anyway. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	execvp(argv[0], argv);
 	int e = errno;
 	dprintf(STDERR_FILENO, "agent-gate: cannot run %s: %s\n", argv[0], strerror(e));

@@ -10,6 +10,7 @@
 #include "seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
@@ -71,6 +72,7 @@ struct latencies {
 static struct latencies lat_slow, lat_cached;
 static uint64_t n_local;     /* answered without the broker (the kernel would fail them anyway) */
 static uint64_t n_restarted; /* the same logical exec notified again (interrupted and restarted) */
+static uint64_t n_unreadable; /* execs by non-dumpable processes (denied) */
 
 static void lat_add(struct latencies *l, uint64_t us)
 {
@@ -212,6 +214,26 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 	facts_reset(f);
 	f->t = t0;
 	int r = facts_gather(cur->listener, n, cur->cfg, f, in_verdict_cache);
+	if (r == FACTS_UNREADABLE) {
+		/* Nothing to decide on: fail closed, and say so (a few times) so the user knows why. */
+		n_local++;
+		answer(n->id, EACCES);
+		if (n_unreadable++ < 10) {
+			char comm[64] = "?", path[64], msg[256];
+			snprintf(path, sizeof(path), "/proc/%u/comm", n->pid);
+			if (read_small_file(AT_FDCWD, path, comm, sizeof(comm)) > 0)
+				comm[strcspn(comm, "\n")] = '\0';
+			snprintf(msg, sizeof(msg),
+				 "denied an exec by pid %u (%s): it made itself non-dumpable, so its arguments cannot be "
+				 "read without CAP_SYS_PTRACE",
+				 n->pid, comm);
+			buf_puts(&out, "WARN msg=");
+			buf_hex(&out, msg, strlen(msg));
+			buf_put(&out, "\n", 1);
+			send_line();
+		}
+		return;
+	}
 	if (r < 0)
 		return; /* target gone */
 	if (r > 0) {

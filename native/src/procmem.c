@@ -18,8 +18,11 @@ static int read_proc_mem(pid_t tid, uint64_t addr, void *out, size_t len)
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)tid);
 	AUTOCLOSE int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EACCES)
+			errno = EPERM;
 		return -1;
+	}
 	ssize_t n = pread(fd, out, len, (off_t)addr);
 	if (n < 0 || (size_t)n != len) {
 		errno = EFAULT;

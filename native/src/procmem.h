@@ -4,7 +4,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Read len bytes at addr into out: 0, or -1 with errno (EFAULT for an unmapped page). Uses
+/* Read len bytes at addr into out: 0, or -1 with errno (EFAULT for an unmapped page, EPERM when the
+ * target's memory is off limits — a non-dumpable process —, ESRCH when it is gone). Uses
  * process_vm_readv and falls back to /proc/<tid>/mem when that is not permitted. */
 int procmem_read(pid_t tid, uint64_t addr, void *out, size_t len);
 
