@@ -48,7 +48,8 @@ export interface CliRun {
 
 export interface CliOptions {
   policy?: string;
-  audit: string;
+  /** Omit to let the CLI choose its default audit path. */
+  audit?: string;
   cwd: string;
   extra?: string[];
   env?: NodeJS.ProcessEnv;
@@ -58,7 +59,7 @@ export interface CliOptions {
 
 /** `node CLI run --policy P --audit A --supervisor S [extra] -- argv…`, stdio piped (no terminal). */
 export function runCli(argv: string[], o: CliOptions): Promise<CliRun> {
-  const args = [CLI, 'run', ...(o.policy ? ['--policy', o.policy] : []), '--audit', o.audit, '--supervisor', SUPERVISOR, ...(o.extra ?? []), '--', ...argv];
+  const args = [CLI, 'run', ...(o.policy ? ['--policy', o.policy] : []), ...(o.audit ? ['--audit', o.audit] : []), '--supervisor', SUPERVISOR, ...(o.extra ?? []), '--', ...argv];
   const env = { ...process.env, ...o.env };
   if (!o.env || !('CI' in o.env)) delete env.CI;
   return new Promise((resolve, reject) => {
@@ -70,7 +71,7 @@ export function runCli(argv: string[], o: CliOptions): Promise<CliRun> {
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      const records = fs.existsSync(o.audit) && fs.statSync(o.audit).isFile() ? readAuditLog(o.audit) : [];
+      const records = o.audit && fs.existsSync(o.audit) && fs.statSync(o.audit).isFile() ? readAuditLog(o.audit) : [];
       resolve({
         code,
         signal,

@@ -1,0 +1,93 @@
+// End to end: `agent-gate run` defaults — the policy it picks, where the audit log goes and how it is
+// protected — and its usage errors. Real CLI, real supervisor, real kernel.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAuditLog } from '../../src/core/audit/audit-log';
+import type { DecisionRecord, SessionRecord } from '../../src/core/audit/records';
+import { ROOT, denyCurlPolicy, makeDirs, prepare, runCli } from './gate-progs/cli';
+
+let dirs: ReturnType<typeof makeDirs>;
+// The default policy lets the agent write /tmp, so a state home for the default audit path must be elsewhere.
+let stateHomes: string;
+beforeAll(async () => {
+  await prepare();
+  dirs = makeDirs('cli');
+  fs.mkdirSync(path.join(os.homedir(), '.cache'), { recursive: true });
+  stateHomes = fs.mkdtempSync(path.join(os.homedir(), '.cache', 'gate-e2e-xdg-'));
+});
+afterAll(() => {
+  dirs?.cleanup();
+  if (stateHomes) fs.rmSync(stateHomes, { recursive: true, force: true });
+});
+
+function auditFilesIn(stateHome: string): string[] {
+  const dir = path.join(stateHome, 'agent-gate');
+  return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
+}
+
+describe('agent-gate run defaults', () => {
+  it('without --policy and .gate.toml: the shipped default policy; the log goes to $XDG_STATE_HOME/agent-gate (0700/0600)', async () => {
+    const stateHome = path.join(stateHomes, 'xdg-1');
+    const r = await runCli(['bash', '-c', 'ls >/dev/null; echo ok'], { cwd: dirs.ws, env: { XDG_STATE_HOME: stateHome } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('ok\n');
+    const files = auditFilesIn(stateHome);
+    expect(files).toHaveLength(1);
+    expect(path.basename(files[0] as string)).toMatch(/^audit-\d{8}T\d{6}-[0-9a-f]{6}\.jsonl$/);
+    expect(fs.statSync(path.dirname(files[0] as string)).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(files[0] as string).mode & 0o777).toBe(0o600);
+    const recs = readAuditLog(files[0] as string);
+    const start = recs[0] as SessionRecord;
+    expect(start).toMatchObject({ type: 'session', event: 'start', policy_file: path.join(ROOT, 'policies', 'default.gate.toml') });
+    // The default policy seals writes: Landlock filesystem sealing is enforced.
+    expect(start.enforcement).toMatchObject({ fs: 'enforced' });
+    const ls = recs.find((x): x is DecisionRecord => x.type === 'decision' && x.exe === '/usr/bin/ls');
+    expect(ls).toMatchObject({ verdict: 'allow', rule_id: 'allow-core-utilities', layer: 'rule' });
+  });
+
+  it("uses ./.gate.toml when present, and ${WORKSPACE} is that file's directory", async () => {
+    const ws = path.join(dirs.root, 'with-policy');
+    fs.mkdirSync(ws);
+    fs.writeFileSync(path.join(ws, '.gate.toml'), denyCurlPolicy());
+    const stateHome = path.join(stateHomes, 'xdg-2');
+    const r = await runCli(['bash', '-c', 'echo hi > inside && echo wrote; curl --version'], { cwd: ws, env: { XDG_STATE_HOME: stateHome } });
+    expect(r.stdout).toContain('wrote');
+    expect(r.code).toBe(126);
+    const recs = readAuditLog(auditFilesIn(stateHome)[0] as string);
+    expect(recs[0]).toMatchObject({ policy_file: path.join(ws, '.gate.toml') });
+    expect(recs.some((x) => x.type === 'decision' && x.rule_id === 'no-curl' && x.verdict === 'deny')).toBe(true);
+  });
+
+  it('refuses an audit log inside the agent-writable workspace (exit 126, says what to do)', async () => {
+    const ws = path.join(dirs.root, 'log-inside');
+    fs.mkdirSync(ws);
+    fs.writeFileSync(path.join(ws, '.gate.toml'), denyCurlPolicy());
+    const r = await runCli(['true'], { cwd: ws, audit: path.join(ws, 'logs', 'audit.jsonl') });
+    expect(r.code).toBe(126);
+    expect(r.stderr).toContain('inside a path the agent may write');
+    expect(r.stderr).toContain('--audit FILE');
+    expect(fs.existsSync(path.join(ws, 'logs', 'audit.jsonl'))).toBe(false);
+  });
+
+  it('usage errors exit 2 with a message', async () => {
+    const none = await runCli([], { cwd: dirs.ws, audit: dirs.audit('usage') });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no program to run');
+    const bad = await runCli(['true'], { cwd: dirs.ws, audit: dirs.audit('usage2'), extra: ['--on-ask', 'maybe'] });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--on-ask must be prompt, deny or allow');
+  });
+
+  it('passes the program exit code and signal through', async () => {
+    const policy = path.join(dirs.ws, 'exit.toml');
+    fs.writeFileSync(policy, denyCurlPolicy());
+    const code = await runCli(['bash', '-c', 'exit 7'], { cwd: dirs.ws, policy, audit: dirs.audit('exit7') });
+    expect(code.code).toBe(7);
+    expect(code.end).toMatchObject({ exit_code: 7 });
+    const sig = await runCli(['bash', '-c', 'kill -TERM $$'], { cwd: dirs.ws, policy, audit: dirs.audit('sig') });
+    expect(sig.code).toBe(128 + 15);
+    expect(sig.records.find((x) => x.type === 'outcome')).toMatchObject({ signal: 15 });
+  });
+});
