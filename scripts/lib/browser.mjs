@@ -17,9 +17,15 @@ export const chromiumArgs = [
   '--disable-dev-shm-usage',
 ];
 
+const profiles = new Set();
+process.on('exit', () => {
+  for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A fresh persistent context in an empty profile dir; close() also removes the dir. */
 export async function launchBrowser({ viewport = { width: 1400, height: 900 } } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'agent-gate-chromium-'));
+  profiles.add(profile);
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: runtimePaths().chromium,
     headless: true,
@@ -30,6 +36,7 @@ export async function launchBrowser({ viewport = { width: 1400, height: 900 } } 
   const close = async () => {
     await context.close().catch(() => {});
     rmSync(profile, { recursive: true, force: true, maxRetries: 3 });
+    profiles.delete(profile);
   };
   return { context, close };
 }

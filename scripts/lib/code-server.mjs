@@ -38,14 +38,17 @@ export function freePort() {
   });
 }
 
-const live = new Set();
+// Running servers: process-group id → temp profile to delete (undefined for a kept profile). On exit or a
+// signal they are killed synchronously, since async cleanup never runs once process.exit() is called.
+const live = new Map();
 function killAllSync() {
-  for (const pgid of live) {
+  for (const [pgid, tmp] of live) {
     try {
       process.kill(-pgid, 'SIGKILL');
     } catch {
       /* already gone */
     }
+    if (tmp) rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
   }
   live.clear();
 }
@@ -143,7 +146,7 @@ export async function startCodeServer(opts = {}) {
   delete env.VSCODE_IPC_HOOK_CLI;
 
   const child = spawn(p.node24, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child.pid);
+  live.set(child.pid, opts.profileDir ? undefined : tmp);
   let out = '';
   const keep = (d) => {
     out += d.toString();
