@@ -110,7 +110,8 @@ if (wanted('unit') || wanted('native')) {
     for (const p of projects) couldNotRun(p, ms, `vitest exited ${r.code} without a JSON report`);
   }
   if (report) {
-    const per = Object.fromEntries(projects.map((p) => [p, { passed: 0, failed: 0, skipped: 0, ms }]));
+    const shared = projects.length > 1 ? `one vitest run for ${projects.join(' + ')}` : undefined;
+    const per = Object.fromEntries(projects.map((p) => [p, { passed: 0, failed: 0, skipped: 0, ms, note: shared }]));
     for (const file of report.testResults) {
       const project = relative(repoRoot, file.name).split('/')[1];
       const c = per[project];

@@ -47,6 +47,16 @@ suite('Agent Gate extension', () => {
     await vscode.commands.executeCommand('workbench.view.extension.agentGate');
   });
 
+  test('opens the sample workspace with its .gate.toml', async () => {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    assert.equal(folders.length, 1, 'expected exactly one workspace folder');
+    assert.equal(path.basename(folders[0]!.uri.fsPath), 'sample-workspace');
+    const policies = await vscode.workspace.findFiles('.gate.toml');
+    assert.equal(policies.length, 1, 'the sample workspace has no .gate.toml');
+    const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(policies[0]!));
+    assert.match(text, /^\[meta\]/m);
+  });
+
   test("loads VS Code's node-pty and spawns a process through it", async () => {
     const ptyPath = path.join(vscode.env.appRoot, 'node_modules', 'node-pty');
     const pty = createRequire(__filename)(ptyPath) as typeof import('node-pty');
