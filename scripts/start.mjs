@@ -27,6 +27,11 @@ function step(cmd, args, what) {
   }
 }
 
+if (process.env.CI === 'true' && !check) {
+  console.error('npm start serves VS Code until Ctrl-C, so it is not for CI; CI runs `npm test` (or `npm start -- --check`).');
+  process.exit(2);
+}
+
 const code = check ? undefined : desktopCodeCli();
 if (code) {
   step(process.execPath, [join(repoRoot, 'scripts', 'build.mjs')], 'build');
