@@ -59,7 +59,13 @@ function onPty(policyText: string, script: string, answers: Answer[]): Promise<P
     child.stdout.on('data', onOutput);
     child.stderr.on('data', onOutput);
     child.on('error', reject);
+    // A hang (e.g. the terminal not handed back) should fail with the output, not time the test out.
+    const guard = setTimeout(() => {
+      output += '\n[test: killed after 20 s]';
+      child.kill('SIGKILL');
+    }, 20_000);
     child.on('close', (code) => {
+      clearTimeout(guard);
       const decisions = fs.existsSync(audit) ? readAuditLog(audit).filter((r): r is DecisionRecord => r.type === 'decision') : [];
       resolve({ output, code, decisions });
     });

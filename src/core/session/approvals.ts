@@ -61,6 +61,8 @@ export class AutoApprover implements Approver {
 export interface ApprovalQueueOptions {
   /** Clock in ms, for the per-minute window (tests inject one). */
   now?: () => number;
+  /** After a timeout, how long to wait for the approver to withdraw its prompt (default 2000 ms). */
+  withdrawGraceMs?: number;
 }
 
 interface PendingPrompt {
@@ -76,6 +78,7 @@ export class ApprovalQueue {
   /** Executable identities the user answered "always" for, this session only. */
   private readonly alwaysAllowed = new Map<string, string>();
   private readonly now: () => number;
+  private readonly withdrawGraceMs: number;
   private closedReason: string | null = null;
 
   constructor(
@@ -84,6 +87,7 @@ export class ApprovalQueue {
     options: ApprovalQueueOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.withdrawGraceMs = options.withdrawGraceMs ?? 2000;
   }
 
   get pendingCount(): number {
@@ -171,10 +175,20 @@ export class ApprovalQueue {
     const aborted = new Promise<'aborted'>((resolve) => {
       controller.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
     });
+    const asked = this.approver.ask(request, controller.signal);
+    // The verdict must not go out while the prompt is still up: a terminal prompt holds the terminal's
+    // foreground, and the agent, once released, would find itself in the background. So on a timeout or a
+    // withdrawal, wait (bounded) for the approver to take its prompt down first.
+    const withdrawn = async (): Promise<void> => {
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([asked.then(() => undefined, () => undefined), new Promise<void>((r) => (grace = setTimeout(r, this.withdrawGraceMs)))]);
+      clearTimeout(grace);
+    };
     try {
-      const answer = await Promise.race([this.approver.ask(request, controller.signal), timedOut, aborted]);
+      const answer = await Promise.race([asked, timedOut, aborted]);
       if (answer === 'timeout') {
         controller.abort(new Error('approval timed out'));
+        await withdrawn();
         return {
           verdict: s.onTimeout,
           layer: 'timeout',
@@ -183,6 +197,7 @@ export class ApprovalQueue {
         };
       }
       if (answer === 'aborted') {
+        await withdrawn();
         return { verdict: 'deny', layer: 'error', reason: this.closedReason ?? 'the approval was withdrawn', answer: null };
       }
       if (answer !== 'allow-once' && answer !== 'always' && answer !== 'deny') {

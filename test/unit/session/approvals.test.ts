@@ -35,7 +35,11 @@ class ManualApprover implements Approver {
   ask(r: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer> {
     this.asked.push(r);
     this.signals.push(signal);
-    return new Promise((resolve) => this.resolvers.push(resolve));
+    // Like a real prompt: withdrawn (settles) when aborted.
+    return new Promise((resolve) => {
+      this.resolvers.push(resolve);
+      signal.addEventListener('abort', () => resolve('deny'), { once: true });
+    });
   }
   answer(i: number, a: ApprovalAnswer): void {
     this.resolvers[i]?.(a);
@@ -119,6 +123,26 @@ describe('ApprovalQueue', () => {
     // A different file with the same path (replaced binary) is a different identity: asked again.
     void q.request(req(facts(['git'], { exe: { path: '/usr/bin/git', dev: '1', ino: '99', size: 3 } })));
     expect(a.asked).toHaveLength(2);
+  });
+
+  it('after a timeout, answers only once the prompt is withdrawn (bounded by the grace period)', async () => {
+    const events: string[] = [];
+    const slow: Approver = {
+      ask: (_r, signal) =>
+        new Promise((resolve) => {
+          signal.addEventListener('abort', () => setTimeout(() => {
+            events.push('withdrawn');
+            resolve('deny');
+          }, 40), { once: true });
+        }),
+    };
+    const out = await new ApprovalQueue(settings({ timeoutMs: 10 }), slow).request(req(facts()));
+    events.push('answered');
+    expect(out.layer).toBe('timeout');
+    expect(events).toEqual(['withdrawn', 'answered']);
+    // An approver that never withdraws cannot hold the verdict past the grace period.
+    const stuck: Approver = { ask: () => new Promise(() => undefined) };
+    expect(await new ApprovalQueue(settings({ timeoutMs: 10 }), stuck, { withdrawGraceMs: 20 }).request(req(facts()))).toMatchObject({ layer: 'timeout', verdict: 'deny' });
   });
 
   it('a throwing approver denies (layer error)', async () => {
