@@ -108,6 +108,22 @@ describe('gate: approval prompt on the terminal', () => {
     expect(r.output.match(/approve this command\?/g)).toHaveLength(1);
   });
 
+  it('an agent process stopped for reading the terminal during the question is resumed afterwards', async () => {
+    // curl asks in the background of the agent's shell; meanwhile the shell tries to read the terminal, which
+    // the prompt holds: the shell is stopped (SIGTTIN) until the prompt gives the terminal back (SIGCONT).
+    const r = await onPty(
+      denyCurlPolicy({ curlAction: 'ask', filesystem: false }),
+      'curl --version & sleep 0.5; echo TYPE-NOW; read -r line; echo "agent-read=$line"; wait',
+      [
+        { after: 'TYPE-NOW', text: 'n' },
+        { after: 'Permission denied', text: 'after-prompt' },
+      ],
+    );
+    expect(r.output).toContain('agent-read=after-prompt');
+    expect(r.decisions.find((d) => d.rule_id === 'no-curl')).toMatchObject({ verdict: 'deny', layer: 'approval' });
+    expect(r.code).toBe(0);
+  });
+
   it('no answer within timeout_ms: on_timeout applies and the prompt is withdrawn', async () => {
     const policy = denyCurlPolicy({ curlAction: 'ask', filesystem: false }).replace('timeout_ms = 60000', 'timeout_ms = 300');
     const r = await onPty(policy, 'curl --version; echo TYPE-NOW; read line; echo "agent-read=$line"', [{ after: 'TYPE-NOW', text: 'hello-again' }]);

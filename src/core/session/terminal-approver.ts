@@ -6,7 +6,11 @@
 // reaches the agent), and a read from the background fails (EIO or SIGTTIN). So each question is asked by a
 // short-lived helper that takes the foreground for the duration of the question and gives it back, as sudo
 // does when it prompts in a pipeline. Node cannot call tcsetpgrp(3); the helper is Perl with its POSIX
-// module, both in Debian's essential perl-base package.
+// module, both in Debian's essential perl-base package. Giving the terminal back ends with SIGCONT to the
+// agent's group: an agent process that tried to read the terminal during the question was stopped (SIGTTIN).
+// Limitation: an agent process already blocked in read(2) on the terminal when the question appears is not
+// stopped, and may consume the answer; the prompt then re-asks, or times out to on_timeout.
+// (A guarded terminal in VS Code asks through notifications instead, and has no such race.)
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,7 +42,7 @@ open(my $tty, '+<', '/dev/tty') or do { print STDERR "cannot open /dev/tty: $!\n
 my $fd = fileno($tty);
 $SIG{TTOU} = 'IGNORE'; $SIG{TTIN} = 'IGNORE';
 my $prev = POSIX::tcgetpgrp($fd);
-my $restore = sub { POSIX::tcsetpgrp($fd, $prev) if defined $prev && $prev > 0 };
+my $restore = sub { if (defined $prev && $prev > 0) { POSIX::tcsetpgrp($fd, $prev); kill 'CONT', -$prev } };
 $SIG{TERM} = $SIG{INT} = $SIG{HUP} = sub { $restore->(); exit 4 };
 POSIX::tcsetpgrp($fd, getpgrp());
 syswrite($tty, $prompt);
