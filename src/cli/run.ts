@@ -32,6 +32,7 @@ ports are sealed by Landlock, and every verdict is written to the audit log.
   -a, --allow GLOB      extra read+write grant, repeatable
   --workspace DIR       value of \${WORKSPACE} (default: the policy's directory; the current directory for
                         the shipped default policy)
+  --metrics FILE        at the end, write the decision and denial counters there (Prometheus text format)
   -v, --verbose         print every decision to stderr
   --supervisor PATH     the native supervisor (default: next to the CLI bundle, or $AGENT_GATE_SUPERVISOR)
 
@@ -46,6 +47,7 @@ interface RunOptions {
   verbose: boolean;
   supervisor?: string;
   workspace?: string;
+  metrics?: string;
   help: boolean;
   program: string[];
 }
@@ -99,6 +101,9 @@ export function parseRunOptions(args: string[]): RunOptions {
         break;
       case '--supervisor':
         o.supervisor = value();
+        break;
+      case '--metrics':
+        o.metrics = path.resolve(value());
         break;
       case '--workspace':
         o.workspace = path.resolve(value());
@@ -291,6 +296,13 @@ export async function runGate(args: string[]): Promise<number> {
   const end = await session.wait();
   cleanup();
   if (end.failure) err(`the gate failed: ${end.failure}`);
+  if (o.metrics) {
+    try {
+      fs.writeFileSync(o.metrics, session.stats.toPrometheus({ session: session.id }), { mode: 0o600 });
+    } catch (e) {
+      err(`cannot write the metrics file ${o.metrics}: ${(e as Error).message}`);
+    }
+  }
   const m = session.stats.toMetrics();
   if (m.denied > 0 || o.verbose) err(`${m.decisions} exec decision(s), ${m.denied} denied; audit log: ${session.auditFile}`);
   return end.exitCode;

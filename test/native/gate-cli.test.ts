@@ -80,12 +80,18 @@ describe('agent-gate run defaults', () => {
     expect(bad.stderr).toContain('--on-ask must be prompt, deny or allow');
   });
 
-  it('passes the program exit code and signal through', async () => {
+  it('passes the program exit code and signal through; --metrics writes the denial counters', async () => {
     const policy = path.join(dirs.ws, 'exit.toml');
     fs.writeFileSync(policy, denyCurlPolicy());
     const code = await runCli(['bash', '-c', 'exit 7'], { cwd: dirs.ws, policy, audit: dirs.audit('exit7') });
     expect(code.code).toBe(7);
     expect(code.end).toMatchObject({ exit_code: 7 });
+    const metrics = path.join(dirs.state, 'metrics.prom');
+    const denied = await runCli(['bash', '-c', 'curl --version; /usr/bin/curl --version; true'], { cwd: dirs.ws, policy, audit: dirs.audit('metrics'), extra: ['--metrics', metrics] });
+    expect(denied.code).toBe(0);
+    const prom = fs.readFileSync(metrics, 'utf8');
+    expect(prom).toMatch(new RegExp(`agent_gate_denials_by_rule_total\\{session="${denied.start?.session}",rule="no-curl"\\} [2-9]`));
+    expect(prom).toContain('agent_gate_decisions_total{session=');
     const sig = await runCli(['bash', '-c', 'kill -TERM $$'], { cwd: dirs.ws, policy, audit: dirs.audit('sig') });
     expect(sig.code).toBe(128 + 15);
     expect(sig.records.find((x) => x.type === 'outcome')).toMatchObject({ signal: 15 });
