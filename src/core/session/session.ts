@@ -198,7 +198,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
    *  agent's process group and every exec fails closed). */
   stop(reason = 'stopped by the user'): void {
     this.queue.close(`the session was stopped (${reason}) before an answer`);
-    this.link?.close();
+    // The link reports nothing after a close by the broker: end the session here.
+    this.finish(null, null, `the session was stopped (${reason})`);
   }
 
   private handlers(): SupervisorLinkHandlers {

@@ -182,6 +182,8 @@ describe('GateSession', () => {
     expect(link.verdicts.map((v) => v.id)).toEqual([early.requestId]);
     session.stop();
     expect(link.closed).toBe(true);
+    expect(await session.wait()).toMatchObject({ exitCode: 126, failure: 'the session was stopped (stopped by the user)' });
+    expect(readAuditLog(auditPath).at(-1)).toMatchObject({ type: 'session', event: 'end', reason: 'the session was stopped (stopped by the user)' });
   });
 
   it('refuses to start when the audit log is inside a writable grant, and warns when it is readable', async () => {
