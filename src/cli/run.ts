@@ -244,7 +244,7 @@ export async function runGate(args: string[]): Promise<number> {
     return supervisorProcess;
   };
   const forward = (sig: NodeJS.Signals) => (): void => {
-    (supervisorProcess)?.kill(sig);
+    supervisorProcess?.kill(sig);
   };
   const onInt = (): void => undefined;
   const onTerm = forward('SIGTERM');
