@@ -66,6 +66,21 @@ describe('SupervisorLink', () => {
     expect(sink.failed).toEqual([]);
   });
 
+  it('never calls a handler before start() has resolved (STARTED and EXEC in one chunk)', async () => {
+    const sink = newSink();
+    let link: SupervisorLink | null = null;
+    const opts = options('same-chunk', sink);
+    opts.handlers.exec = (e) => {
+      sink.events.push(e);
+      expect(link).not.toBeNull();
+      link?.verdict(e.facts.requestId, 'allow', false);
+    };
+    link = await SupervisorLink.start(opts);
+    await link.exited;
+    expect(sink.events).toHaveLength(1);
+    expect(sink.warns).toEqual(['got VERDICT id=1 action=allow']);
+  });
+
   it('rejects with the FATAL message', async () => {
     await expect(SupervisorLink.start(options('fatal', newSink()))).rejects.toThrow('no gate for you');
   });

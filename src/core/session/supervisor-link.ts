@@ -71,7 +71,8 @@ export class SupervisorLink {
 
   /**
    * Start the supervisor and complete the handshake. Resolves once the agent runs (STARTED); rejects with
-   * the supervisor's FATAL message, or when it exits or times out before that.
+   * the supervisor's FATAL message, or when it exits or times out before that. The handlers are never
+   * called before the returned promise has resolved, so they can use the link (e.g. `link.verdict`).
    */
   static async start(opts: SupervisorLinkOptions): Promise<SupervisorLink> {
     // mkdtemp creates the directory 0700: nobody else can reach the socket while it exists.
@@ -102,6 +103,9 @@ export class SupervisorLink {
       const link = new SupervisorLink(opts.handlers, proc);
       const timeoutMs = opts.startTimeoutMs ?? 15_000;
       await link.handshake(server, cleanup, opts, timeoutMs);
+      await cleanup();
+      // The caller's continuation runs in a microtask once we return; deliver what arrived meanwhile after it.
+      setImmediate(() => link.releaseDeferred());
       return link;
     } finally {
       await cleanup();
@@ -148,7 +152,7 @@ export class SupervisorLink {
             const why = exitInfo ? ` (supervisor exited with ${exitInfo})` : '';
             fail(`the supervisor closed the connection during the handshake${why}`);
           } else {
-            this.onClose();
+            this.dispatch(() => this.onClose());
           }
         });
       });
@@ -177,6 +181,10 @@ export class SupervisorLink {
             this.agentPid = m.pid;
             this.started = true;
             this.onHandshake = null;
+            // Lines after STARTED may sit in the same chunk (the agent's first EXEC follows at once). The
+            // caller can only answer them once start() has resolved and it holds the link: hold them back
+            // until the continuation of `await start()` has run.
+            this.deferred = [];
             resolve();
             return;
           default:
@@ -189,6 +197,7 @@ export class SupervisorLink {
 
   private handshakeFail: ((msg: string) => void) | null = null;
   private closedByBroker = false;
+  private deferred: (() => void)[] | null = null;
 
   /** Answer an EXEC: one write. */
   verdict(id: number, action: BinaryAction, cache: boolean): void {
@@ -259,6 +268,22 @@ export class SupervisorLink {
       this.onHandshake?.(m);
       return;
     }
+    this.dispatch(() => this.onMessage(m));
+  }
+
+  private releaseDeferred(): void {
+    const queued = this.deferred ?? [];
+    this.deferred = null;
+    for (const run of queued) run();
+  }
+
+  /** Run now, or after start() has resolved when called before (see STARTED). */
+  private dispatch(run: () => void): void {
+    if (this.deferred) this.deferred.push(run);
+    else run();
+  }
+
+  private onMessage(m: SupervisorMessage): void {
     switch (m.type) {
       case 'EXEC':
         this.handlers.exec(m.event);
@@ -285,7 +310,8 @@ export class SupervisorLink {
       this.handshakeFail?.(`protocol error: ${msg}`);
       return;
     }
-    this.fail(`protocol error from the supervisor: ${msg}`);
+    this.ended = true; // stop reading: nothing after a bad line is trusted
+    this.dispatch(() => this.fail(`protocol error from the supervisor: ${msg}`));
   }
 
   private onClose(): void {

@@ -36,6 +36,16 @@ if (scenario === 'fatal') {
   await sleep(50);
   process.exit(126);
 }
+if (scenario === 'same-chunk') {
+  // STARTED and the agent's first EXEC in one write, as a fast supervisor produces them.
+  sock.write(`REPORT fs=off\nSTARTED pid=4242\nEXEC id=1 tid=5 pid=5 ppid=1 uid=0 sc=execve flags=0 path= cwd= t=1\n`);
+  const v = await nextLine();
+  sock.write(`WARN msg=${hex('got ' + v)}\n`);
+  await sleep(50);
+  sock.write('EXIT id=1 code=0 signal=0\n');
+  await sleep(50);
+  process.exit(0);
+}
 sock.write(`REPORT fs=off net=off\nWARN msg=${hex('a warning')}\nSTARTED pid=4242\n`);
 if (scenario === 'echo-config') {
   // Report the config lines back as warnings, then exit.
