@@ -261,7 +261,9 @@ async function main(): Promise<void> {
       }
       rows.push(row);
     }
+    const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
     console.log(`\nGate benchmark: ${rounds} interleaved rounds, medians (wall time measured inside the sandbox)`);
+    console.log(`${os.cpus().length} CPUs, load average at the end ${load}${Number(os.loadavg()[0]) > 1 ? ' — other work was running: ratios are inflated' : ''}`);
     printTable(rows);
 
     // Decision latency from the gated runs' audit records.
