@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SupervisorConfig } from '../../src/core/session/types';
-import { buildNative, OPEN_CONFIG, prog, ROOT, runGated } from './helpers/gate';
+import type { ChildProcess } from 'node:child_process';
+import { childProcessSpawner, SupervisorLink } from '../../src/core/session/supervisor-link';
+import { buildNative, OPEN_CONFIG, prog, ROOT, runGated, SUPERVISOR } from './helpers/gate';
 
 let dir = '';
 beforeAll(() => {
@@ -138,6 +140,31 @@ describe('supervisor: REQUIRE', () => {
       config: { ...OPEN_CONFIG, net: { connect: true, bind: false, ports: [] }, require: { fs: false, net: true } },
     });
     await expect(start).rejects.toThrow(/requires network enforcement.*Landlock ABI 4/);
+  });
+
+  it('the supervisor says what is missing on stderr and exits 126', async () => {
+    let child: ChildProcess | null = null;
+    let stderr = '';
+    const start = SupervisorLink.start({
+      supervisorPath: SUPERVISOR,
+      argv: ['true'],
+      config: { ...OPEN_CONFIG, net: { connect: true, bind: false, ports: [] }, require: { fs: false, net: true } },
+      hashUnder: [],
+      env: { ...process.env, AGENT_GATE_LANDLOCK_ABI_MAX: '3' },
+      spawn: childProcessSpawner({
+        stdio: 'pipe',
+        onSpawn: (c) => {
+          child = c;
+          c.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        },
+      }),
+      handlers: { exec: () => undefined, timeout: () => undefined, warn: () => undefined, exit: () => undefined, failed: () => undefined },
+    });
+    await expect(start).rejects.toThrow(/Landlock ABI 4/);
+    const c = child as unknown as ChildProcess;
+    const code = c.exitCode ?? (await new Promise<number | null>((res) => c.once('exit', (n) => res(n))));
+    expect(code).toBe(126);
+    expect(stderr).toMatch(/^agent-gate: the policy requires network enforcement but the kernel lacks Landlock ABI 4 TCP port rules/m);
   });
 
   it('a kernel without Landlock is fatal when the policy requires filesystem enforcement', async () => {

@@ -121,14 +121,15 @@ export class SupervisorLink {
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       let exitInfo: string | null = null;
-      const fail = (msg: string): void => {
+      // kill: false after FATAL (the supervisor exits 126 by itself, and its status should say so).
+      const fail = (msg: string, kill = true): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.onHandshake = null;
         this.ended = true;
         this.socket?.destroy();
-        this.process.kill('SIGKILL');
+        if (kill) this.process.kill('SIGKILL');
         reject(new Error(msg));
       };
       const timer = setTimeout(() => fail(`the supervisor did not start within ${timeoutMs} ms`), timeoutMs);
@@ -173,7 +174,7 @@ export class SupervisorLink {
             this.warnings.push(m.message);
             return;
           case 'FATAL':
-            return fail(m.message);
+            return fail(m.message, false);
           case 'STARTED':
             if (!sentConfig) return fail('protocol error: STARTED before HELLO');
             settled = true;
