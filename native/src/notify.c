@@ -53,9 +53,11 @@ static struct {
 /* Per-thread memory of an answer the kernel refused with ENOENT (the target was interrupted): when the same
  * logical exec comes back from the same thread it gets the same answer without a second decision. */
 #define RETRY_SLOTS 64
+#define RETRY_WINDOW_US 2000000u /* a restart comes at once; after this the tid may have been reused */
 static struct {
 	pid_t tid;
 	uint64_t fingerprint;
+	uint64_t at;
 	bool allow;
 } retries[RETRY_SLOTS];
 
@@ -182,6 +184,7 @@ static void remember_retry(pid_t tid, uint64_t fingerprint, bool allow)
 	size_t k = (size_t)tid % RETRY_SLOTS;
 	retries[k].tid = tid;
 	retries[k].fingerprint = fingerprint;
+	retries[k].at = monotonic_us();
 	retries[k].allow = allow;
 }
 
@@ -262,7 +265,7 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 	}
 	size_t k = (size_t)f->tid % RETRY_SLOTS;
 	if (retries[k].tid == f->tid) {
-		bool hit = retries[k].fingerprint == f->fingerprint;
+		bool hit = retries[k].fingerprint == f->fingerprint && t0 - retries[k].at < RETRY_WINDOW_US;
 		bool allow = retries[k].allow;
 		retries[k].tid = 0;
 		if (hit) {
