@@ -433,9 +433,16 @@ static bool on_signal(int *status)
 	}
 	for (;;) {
 		int st;
-		pid_t pid = waitpid(-1, &st, WNOHANG);
+		pid_t pid = waitpid(-1, &st, WNOHANG | WUNTRACED);
 		if (pid <= 0)
 			break;
+		if (pid == cur->agent && WIFSTOPPED(st)) {
+			/* ^Z: there is no job-control shell above the agent to `fg` it, so a stopped agent would be a
+			 * hung terminal. Continue it (^Z is a no-op); an explicit SIGSTOP is left alone. */
+			if (WSTOPSIG(st) == SIGTSTP)
+				kill(-cur->agent, SIGCONT);
+			continue;
+		}
 		if (pid == cur->agent) {
 			*status = st;
 			exited = true;

@@ -44,6 +44,30 @@ describe('supervisor: terminal', () => {
     expect(status.code).toBe(5);
   });
 
+  it('^Z does not leave the agent stopped (there is no shell above it to fg it)', async () => {
+    const capture: PtyCapture = { output: '', write: () => undefined };
+    let link: SupervisorLink | null = null;
+    link = await SupervisorLink.start({
+      supervisorPath: SUPERVISOR,
+      argv: ['bash', '-c', 'echo ready; sleep 0.5; echo still-alive'],
+      config: OPEN_CONFIG,
+      hashUnder: [],
+      spawn: ptySpawner(capture),
+      handlers: {
+        exec: (e) => link?.verdict(e.facts.requestId, 'allow', false),
+        timeout: () => undefined,
+        warn: () => undefined,
+        exit: () => undefined,
+        failed: () => undefined,
+      },
+    });
+    await until(() => capture.output.includes('ready'));
+    capture.write('\x1a');
+    const status = await link.exited;
+    expect(capture.output).toContain('still-alive');
+    expect(status.code).toBe(0);
+  });
+
   it('TERMINAL hands the foreground to the broker and back, continuing an agent stopped by SIGTTIN', async () => {
     const capture: PtyCapture = { output: '', write: () => undefined };
     let link: SupervisorLink | null = null;
