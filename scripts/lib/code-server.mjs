@@ -97,6 +97,17 @@ async function waitForHealthz(url, child, timeoutMs, output) {
  * }} [opts]
  */
 export async function startCodeServer(opts = {}) {
+  // A port picked by freePort() can be taken by someone else before code-server binds it: pick another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (opts.port || attempt >= 3 || !(e instanceof Error) || !e.message.includes('EADDRINUSE')) throw e;
+    }
+  }
+}
+
+async function startOnce(opts) {
   hookExit();
   const p = runtimePaths();
   const host = opts.host ?? '127.0.0.1';
