@@ -429,6 +429,10 @@ static bool on_signal(int *status)
 			debug("forwarding signal %u to the agent's process group", si.ssi_signo);
 			if (kill(-cur->agent, (int)si.ssi_signo) < 0)
 				kill(cur->agent, (int)si.ssi_signo);
+			/* A stopped group keeps a terminating signal pending until it is continued (signal(7)): a
+			 * stopped agent must still end on HUP/INT/TERM/QUIT, as a shell's `kill` of a stopped job does. */
+			if (si.ssi_signo != SIGWINCH)
+				kill(-cur->agent, SIGCONT);
 		}
 	}
 	for (;;) {

@@ -63,6 +63,19 @@ describe('supervisor: gate', () => {
     expect(r.exit).toEqual({ code: 42, signal: 0 });
   });
 
+  it('ends a stopped agent on SIGTERM (the forwarded signal is followed by SIGCONT)', async () => {
+    const r = await runGated({
+      // The agent stops itself with SIGSTOP (which the supervisor leaves alone); a TERM must still end it.
+      argv: ['bash', '-c', '/usr/bin/true; kill -STOP $$; echo continued-without-term'],
+      onEvent: (e, link) => {
+        if (e.facts.exe?.path === '/usr/bin/true') setTimeout(() => link.process.kill('SIGTERM'), 300);
+      },
+    });
+    expect(r.stdout).not.toContain('continued-without-term');
+    expect(r.exit).toEqual({ code: 0, signal: 15 });
+    expect(r.status.code).toBe(143);
+  });
+
   it('answers concurrent execs from the threads of one process', async () => {
     const r = await runGated({ argv: [prog('threads_exec'), '8', '/usr/bin/curl'], decide: denyCurl });
     const lines = r.stdout.split('\n').filter((l) => l.startsWith('RESULT thread='));
