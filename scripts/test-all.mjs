@@ -4,7 +4,7 @@
 //   code-server) → package + VSIX.
 // Prints a line per layer (counts and elapsed time, informational) and, last, exactly "N passed, N failed".
 // A layer that cannot run or report counts as one failure, so the exit status and the last line agree.
-// Flags: --only=unit,native,integration,ui,vsix runs a subset (build always runs).
+// Flags: --only=static,unit,native,integration,ui,vsix runs a subset (build always runs).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,6 +79,16 @@ banner('build');
     finish();
   }
   console.log(`build: ${fmtTime(Date.now() - t0)}`);
+}
+
+// 1b. Static checks: the type-checker and the linter must be clean; each counts as one check.
+if (wanted('static')) {
+  for (const [layer, script] of [['typecheck', 'typecheck'], ['lint', 'lint']]) {
+    banner(layer);
+    const t0 = Date.now();
+    const r = await exec('npm', ['run', '--silent', script]);
+    record(layer, { passed: r.code === 0 ? 1 : 0, failed: r.code === 0 ? 0 : 1, ms: Date.now() - t0, note: 'one check' });
+  }
 }
 
 // 2. Provision code-server, Node 24 and Chromium (seconds when cached).

@@ -11,7 +11,9 @@ import { repoRoot } from './paths.mjs';
 export const CODE_SERVER_VERSION = '4.139.1';
 export const NODE_MAJOR = '24';
 const STAMP_FORMAT = 1;
-const APT_PACKAGES = ['chromium', 'libkrb5-dev'];
+// chromium + libkrb5-dev: code-server and the browser tests. curl, strace, python3: the gate's end-to-end
+// tests and benchmark run them as real programs (Debian images usually have them; install if not).
+const APT_PACKAGES = ['chromium', 'libkrb5-dev', 'curl', 'strace', 'python3'];
 
 export function runtimePaths(root = repoRoot) {
   const dir = join(root, '.vscode-test');
