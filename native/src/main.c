@@ -236,6 +236,9 @@ int main(int argc, char **argv)
 	const char *nokill = getenv("AGENT_GATE_NO_WAIT_KILLABLE");
 	if (nokill && strcmp(nokill, "1") == 0)
 		sc.killable = false; /* behave as on a kernel before 5.19 (tests the idempotency paths) */
+	const char *nosync = getenv("AGENT_GATE_NO_SYNC_WAKEUP");
+	if (nosync && strcmp(nosync, "1") == 0)
+		sc.sync_wakeup = false; /* behave as on a kernel before 6.6 (and compare the two) */
 	int abi = landlock_probe_abi();
 	struct buf b = { 0 };
 	buf_printf(&b, "HELLO %d pid=%d abi=%d notif=%d killable=%d\n", PROTO_VERSION, (int)getpid(), abi,
@@ -250,9 +253,9 @@ int main(int argc, char **argv)
 	landlock_build(&cfg, abi, &plan, collect_warning);
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
-		   "wait_killable=%d io_uring=denied arch=x86_64\n",
+		   "wait_killable=%d sync_wakeup=%d io_uring=denied arch=x86_64\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
-		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable);
+		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup);
 	send_or_die(&b);
 	if (g_warnings.len)
 		send_or_die(&g_warnings);
@@ -316,6 +319,9 @@ int main(int argc, char **argv)
 	if (listener < 0)
 		die("%s", err);
 	g_session.listener = listener;
+	/* The probe said the kernel takes it; failing now would only cost speed, not a guarantee. */
+	if (sc.sync_wakeup && seccomp_set_sync_wakeup(listener) < 0)
+		debug("SECCOMP_IOCTL_NOTIF_SET_FLAGS: %s", strerror(errno));
 	g_session.killable = sc.killable;
 	g_session.cfg = &cfg;
 	g_session.rd = &rd;

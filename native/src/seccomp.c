@@ -19,6 +19,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -107,12 +108,28 @@ int seccomp_install(bool killable)
 	return install(f, len, flags);
 }
 
+/* Linux 6.6 (include/uapi/linux/seccomp.h); older headers lack them. */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+int seccomp_set_sync_wakeup(int listener)
+{
+	/* seccomp_unotify(2)/kernel seccomp_notify_set_flags(): only this one flag exists. */
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) < 0)
+		return -errno;
+	return 0;
+}
+
 void seccomp_probe(struct seccomp_support *out)
 {
 	unsigned action = SECCOMP_RET_USER_NOTIF;
 	int status;
 
-	out->notif = out->killable = out->ebusy = false;
+	out->notif = out->killable = out->ebusy = out->sync_wakeup = false;
 	/* seccomp(2) SECCOMP_GET_ACTION_AVAIL: is user notification compiled in and allowed? */
 	if (syscall(__NR_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0)
 		return;
@@ -125,20 +142,25 @@ void seccomp_probe(struct seccomp_support *out)
 		struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 		/* prctl(2): required before an unprivileged filter install. */
 		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		/* Exit status: 0 killable, 1 not killable, 2 EBUSY, 3 no notification; +4 when SYNC_WAKE_UP works. */
 		int r = install(&allow, 1, SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
 		if (r >= 0)
-			_exit(0);
+			_exit(seccomp_set_sync_wakeup(r) == 0 ? 4 : 0);
 		if (r == -EBUSY)
 			_exit(2);
 		r = install(&allow, 1, SECCOMP_FILTER_FLAG_NEW_LISTENER);
 		if (r >= 0)
-			_exit(1);
+			_exit(seccomp_set_sync_wakeup(r) == 0 ? 5 : 1);
 		_exit(r == -EBUSY ? 2 : 3);
 	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			die_errno("waitpid (seccomp probe)");
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+	if (code == 4 || code == 5) {
+		out->sync_wakeup = true;
+		code -= 4;
+	}
 	out->killable = code == 0;
 	out->ebusy = code == 2;
 	if (code == 3)

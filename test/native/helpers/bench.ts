@@ -18,6 +18,13 @@ export interface GateBench {
   askedP99Us: number;
   cachedP50Us: number;
   cachedP99Us: number;
+  /** CPU per exec, µs (medians of the rounds): the supervisor's (its EXIT cpu_us) and this Node process's
+   * (process.cpuUsage over the gated run: link, decode, the test's decide callback). Less noisy than wall
+   * time on a shared machine. */
+  cachedSupervisorCpuUs: number;
+  askedSupervisorCpuUs: number;
+  cachedNodeCpuUs: number;
+  askedNodeCpuUs: number;
 }
 
 function elapsedMs(stdout: string): number {
@@ -31,12 +38,14 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
 
-async function gated(n: number, cache: boolean): Promise<{ ms: number; stats: Record<string, number> }> {
+async function gated(n: number, cache: boolean): Promise<{ ms: number; stats: Record<string, number>; nodeCpuUs: number }> {
+  const c0 = process.cpuUsage();
   const r = await runGated({
     argv: [prog('forkexec'), String(n), '/bin/true'],
     decide: () => ({ action: 'allow', cache }),
   });
-  return { ms: elapsedMs(r.stdout), stats: r.link.stats ?? {} };
+  const c = process.cpuUsage(c0);
+  return { ms: elapsedMs(r.stdout), stats: r.link.stats ?? {}, nodeCpuUs: c.user + c.system };
 }
 
 export async function benchGate(iterations = 2000, rounds = 5): Promise<GateBench> {
@@ -45,6 +54,7 @@ export async function benchGate(iterations = 2000, rounds = 5): Promise<GateBenc
   const cached: number[] = [];
   const asked: number[] = [];
   const lat: Record<string, number[]> = { asked_p50_us: [], asked_p99_us: [], cached_p50_us: [], cached_p99_us: [] };
+  const cpu: Record<string, number[]> = { cs: [], as: [], cn: [], an: [] };
   // Warm-up (page cache, the Node side's first decisions).
   await gated(200, false);
   for (let i = 0; i < rounds; i++) {
@@ -56,6 +66,10 @@ export async function benchGate(iterations = 2000, rounds = 5): Promise<GateBenc
     asked.push(a.ms);
     for (const k of ['asked_p50_us', 'asked_p99_us']) lat[k]?.push(a.stats[k] ?? NaN);
     for (const k of ['cached_p50_us', 'cached_p99_us']) lat[k]?.push(c.stats[k] ?? NaN);
+    cpu.cs?.push((c.stats.cpu_us ?? NaN) / iterations);
+    cpu.as?.push((a.stats.cpu_us ?? NaN) / iterations);
+    cpu.cn?.push(c.nodeCpuUs / iterations);
+    cpu.an?.push(a.nodeCpuUs / iterations);
   }
   const u = median(ungated);
   return {
@@ -70,6 +84,10 @@ export async function benchGate(iterations = 2000, rounds = 5): Promise<GateBenc
     askedP99Us: median(lat.asked_p99_us ?? []),
     cachedP50Us: median(lat.cached_p50_us ?? []),
     cachedP99Us: median(lat.cached_p99_us ?? []),
+    cachedSupervisorCpuUs: median(cpu.cs ?? []),
+    askedSupervisorCpuUs: median(cpu.as ?? []),
+    cachedNodeCpuUs: median(cpu.cn ?? []),
+    askedNodeCpuUs: median(cpu.an ?? []),
   };
 }
 
