@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifndef AT_EMPTY_PATH
@@ -186,6 +187,24 @@ static int file_facts_from_fd(int fd, const struct config *c, struct file_facts 
 
 /* ---- /proc readers ---- */
 
+/* One read(2): procfs fills the whole buffer in one call when the file fits (seq_file single_open for
+ * status; cmdline copies page by page inside one call), so the read that would return 0 is skipped.
+ * A file larger than the buffer is truncated, as read_small_file would. */
+static ssize_t read_proc_file(const char *path, char *out, size_t cap)
+{
+	AUTOCLOSE int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n;
+	do
+		n = read(fd, out, cap - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	out[n] = '\0';
+	return n;
+}
+
 static void read_status(pid_t tid, struct exec_facts *f)
 {
 	char path[64], text[4096];
@@ -194,7 +213,7 @@ static void read_status(pid_t tid, struct exec_facts *f)
 	f->pid = tid;
 	f->ppid = 0;
 	f->uid = 0;
-	if (read_small_file(AT_FDCWD, path, text, sizeof(text)) < 0)
+	if (read_proc_file(path, text, sizeof(text)) < 0)
 		return;
 	for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		if (strncmp(line, "Tgid:", 5) == 0)
@@ -219,7 +238,7 @@ static void read_parent(struct exec_facts *f)
 	f->pexe[n] = '\0';
 	f->has_parent = true;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)f->pid);
-	ssize_t len = read_small_file(AT_FDCWD, path, cmdline, sizeof(cmdline));
+	ssize_t len = read_proc_file(path, cmdline, sizeof(cmdline));
 	if (len > 0) {
 		buf_put(&f->pargv, cmdline, (size_t)len);
 		if (cmdline[len - 1] != '\0')
@@ -229,11 +248,39 @@ static void read_parent(struct exec_facts *f)
 
 /* ---- argv ---- */
 
-static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f)
+/* Strings are first read speculatively, up to STR_PREFETCH bytes each (never across a page), all the strings
+ * of a window of pointers in one process_vm_readv: a typical argv costs one syscall instead of one per
+ * element. What did not fit (longer, unreadable, or beyond the first fault) is read again one by one, exactly
+ * as before. */
+#define STR_PREFETCH 256u
+#define PTR_WINDOW 64
+
+static size_t page_chunk(uint64_t a, size_t max)
+{
+	size_t c = 4096 - (size_t)(a % 4096);
+	return c < max ? c : max;
+}
+
+/* Read the window of pointers at addr (up to the page boundary, at most PTR_WINDOW): the count, or 0 with
+ * errno. */
+static size_t ptr_window(uint64_t addr, size_t *cnt_out)
+{
+	size_t cnt = (4096 - (size_t)(addr % 4096)) / 8;
+	if (cnt > PTR_WINDOW)
+		cnt = PTR_WINDOW;
+	if (cnt == 0)
+		cnt = 1;
+	*cnt_out = cnt;
+	return cnt;
+}
+
+static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f, const uint64_t *first, size_t first_cnt)
 {
 	static char arg[ARGV_MAX_BYTES + 1];
-	uint64_t ptrs[64];
+	static char pre[PTR_WINDOW][STR_PREFETCH];
+	uint64_t ptrs[PTR_WINDOW];
 	size_t base = 0, count = 0, total = 0;
+	size_t pre_len[PTR_WINDOW]; /* bytes of each prefetched string that arrived (0: none) */
 
 	if (addr == 0)
 		return 0; /* Linux accepts a NULL argv as empty */
@@ -241,15 +288,36 @@ static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f)
 		if (i >= base + count) {
 			/* A window of pointers up to the page boundary, never across it. */
 			uint64_t a = addr + i * 8;
-			size_t cnt = (4096 - (size_t)(a % 4096)) / 8;
-			if (cnt > ARRAY_LEN(ptrs))
-				cnt = ARRAY_LEN(ptrs);
-			if (cnt == 0)
-				cnt = 1;
-			if (procmem_read(tid, a, ptrs, cnt * 8) < 0)
+			size_t cnt;
+			ptr_window(a, &cnt);
+			if (i == 0 && first) {
+				memcpy(ptrs, first, first_cnt * 8);
+				cnt = first_cnt;
+			} else if (procmem_read(tid, a, ptrs, cnt * 8) < 0) {
 				return errno == ESRCH ? -1 : errno == EPERM ? FACTS_UNREADABLE : EFAULT;
+			}
 			base = i;
 			count = cnt;
+			/* Prefetch the strings of this window (up to its NULL) in one call. */
+			struct iovec local[PTR_WINDOW], remote[PTR_WINDOW];
+			size_t n = 0;
+			while (n < cnt && ptrs[n] != 0) {
+				size_t c = page_chunk(ptrs[n], STR_PREFETCH);
+				local[n] = (struct iovec){ pre[n], c };
+				remote[n] = (struct iovec){ (void *)(uintptr_t)ptrs[n], c };
+				n++;
+			}
+			ssize_t got = n ? procmem_readv(tid, local, remote, n) : 0;
+			for (size_t k = 0; k < cnt; k++) {
+				size_t c = k < n ? local[k].iov_len : 0;
+				if (got > 0 && (size_t)got >= c) {
+					pre_len[k] = c;
+					got -= (ssize_t)c;
+				} else {
+					pre_len[k] = 0;
+					got = 0;
+				}
+			}
 		}
 		uint64_t p = ptrs[i - base];
 		if (p == 0)
@@ -258,17 +326,46 @@ static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f)
 			f->argv_trunc = true;
 			return 0;
 		}
-		ssize_t n = procmem_read_str(tid, p, arg, ARGV_MAX_BYTES - total);
-		if (n < 0 && errno == ENAMETOOLONG) {
-			f->argv_trunc = true;
-			return 0;
+		size_t max = ARGV_MAX_BYTES - total;
+		const char *s = arg;
+		ssize_t n = -1;
+		const char *nul = pre_len[i - base] ? memchr(pre[i - base], '\0', pre_len[i - base]) : NULL;
+		if (nul && (size_t)(nul - pre[i - base]) <= max) {
+			s = pre[i - base];
+			n = nul - s;
+		} else {
+			n = procmem_read_str(tid, p, arg, max);
+			if (n < 0 && errno == ENAMETOOLONG) {
+				f->argv_trunc = true;
+				return 0;
+			}
+			if (n < 0)
+				return errno == ESRCH ? -1 : errno == EPERM ? FACTS_UNREADABLE : EFAULT;
 		}
-		if (n < 0)
-			return errno == ESRCH ? -1 : errno == EPERM ? FACTS_UNREADABLE : EFAULT;
-		buf_put(&f->argv, arg, (size_t)n + 1);
+		buf_put(&f->argv, s, (size_t)n + 1);
 		f->argc++;
 		total += (size_t)n + 1;
 	}
+}
+
+/* The path and the first window of argv pointers in one process_vm_readv. Returns 0 when both arrived (the
+ * path complete), else 1: the caller reads them the ordinary way (which reports errors precisely). */
+static int prefetch_path_ptrs(pid_t tid, uint64_t path_addr, uint64_t argv_addr, struct exec_facts *f,
+			      uint64_t *ptrs, size_t *cnt)
+{
+	if (path_addr == 0 || argv_addr == 0)
+		return 1;
+	size_t pc = page_chunk(path_addr, PATH_MAX - 1 + 1);
+	ptr_window(argv_addr, cnt);
+	struct iovec local[2] = { { f->path, pc }, { ptrs, *cnt * 8 } };
+	struct iovec remote[2] = { { (void *)(uintptr_t)path_addr, pc }, { (void *)(uintptr_t)argv_addr, *cnt * 8 } };
+	if (procmem_readv(tid, local, remote, 2) != (ssize_t)(pc + *cnt * 8))
+		return 1;
+	char *nul = memchr(f->path, '\0', pc);
+	if (!nul)
+		return 1;
+	f->path_len = (size_t)(nul - f->path);
+	return 0;
 }
 
 /* ---- script interpreter and dynamic loader ---- */
@@ -443,15 +540,21 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 		f->flags = 0;
 	}
 
-	ssize_t len = procmem_read_str(tid, path_addr, f->path, PATH_MAX - 1);
-	if (len < 0)
-		return errno == ESRCH ? -1 : errno == EPERM ? FACTS_UNREADABLE : errno;
-	f->path_len = (size_t)len;
-	err = read_argv(tid, argv_addr, f);
+	uint64_t ptrs[PTR_WINDOW];
+	size_t nptrs = 0;
+	ssize_t len;
+	bool prefetched = prefetch_path_ptrs(tid, path_addr, argv_addr, f, ptrs, &nptrs) == 0;
+	if (!prefetched) {
+		len = procmem_read_str(tid, path_addr, f->path, PATH_MAX - 1);
+		if (len < 0)
+			return errno == ESRCH ? -1 : errno == EPERM ? FACTS_UNREADABLE : errno;
+		f->path_len = (size_t)len;
+	}
+	err = read_argv(tid, argv_addr, f, prefetched ? ptrs : NULL, nptrs);
 	if (err)
 		return err;
-	if (!id_valid(listener, n->id))
-		return -1;
+	/* No NOTIF_ID_VALID here: the one after the /proc reads below covers these reads too (the target was
+	 * blocked in this syscall throughout, so every read was of it). */
 
 	read_status(tid, f);
 	snprintf(proc, sizeof(proc), "/proc/%d/cwd", (int)tid);

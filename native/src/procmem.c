@@ -76,3 +76,8 @@ ssize_t procmem_read_str(pid_t tid, uint64_t addr, char *out, size_t max)
 	errno = ENAMETOOLONG;
 	return -1;
 }
+
+ssize_t procmem_readv(pid_t tid, const struct iovec *local, const struct iovec *remote, size_t n)
+{
+	return process_vm_readv(tid, local, n, remote, n, 0);
+}

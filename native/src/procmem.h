@@ -13,3 +13,9 @@ int procmem_read(pid_t tid, uint64_t addr, void *out, size_t len);
  * EFAULT (unreadable) or ENAMETOOLONG (longer than max). Never crosses into an unmapped page it does not
  * need: each read stops at the page boundary. */
 ssize_t procmem_read_str(pid_t tid, uint64_t addr, char *out, size_t max);
+
+struct iovec;
+/* One process_vm_readv of n remote ranges (each within one page) into n local buffers: the number of bytes
+ * transferred (ranges are transferred whole, in order, up to the first unreadable one), or -1 with errno.
+ * No /proc/<tid>/mem fallback: callers fall back to procmem_read/procmem_read_str for what is missing. */
+ssize_t procmem_readv(pid_t tid, const struct iovec *local, const struct iovec *remote, size_t n);
