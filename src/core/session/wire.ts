@@ -35,21 +35,39 @@ export type SupervisorMessage =
  */
 export type SupervisorStats = Record<string, number>;
 
-const HEX_RE = /^(?:[0-9a-f]{2})*$/;
-
+/** Hex of whole bytes, lowercase; ASCII text (the common case) skips the UTF-8 decoder. One pass validates. */
 function hexValue(key: string, value: string): string {
-  if (!HEX_RE.test(value)) throw new WireError(`${key}= is not lowercase hex of whole bytes`);
-  return bytesToText(Buffer.from(value, 'hex'));
+  const n = value.length;
+  let ascii = true;
+  let ok = (n & 1) === 0;
+  for (let i = 0; ok && i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || (c > 0x39 && (c < 0x61 || c > 0x66))) ok = false;
+    else if ((i & 1) === 0 && c > 0x37) ascii = false;
+  }
+  if (!ok) throw new WireError(`${key}= is not lowercase hex of whole bytes`);
+  const buf = Buffer.from(value, 'hex');
+  return ascii ? buf.toString('latin1') : bytesToText(buf);
+}
+
+function digits(value: string, max: number): boolean {
+  const n = value.length;
+  if (n < 1 || n > max) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 function intValue(key: string, value: string | undefined): number {
-  if (value === undefined || !/^\d{1,16}$/.test(value)) throw new WireError(`${key}= must be a decimal integer`);
+  if (value === undefined || !digits(value, 16)) throw new WireError(`${key}= must be a decimal integer`);
   return Number(value);
 }
 
 function decString(key: string, value: string | undefined): string {
   // dev/ino are kept as decimal strings: st_dev can exceed 2^53.
-  if (value === undefined || !/^\d{1,20}$/.test(value)) throw new WireError(`${key}= must be a decimal integer`);
+  if (value === undefined || !digits(value, 20)) throw new WireError(`${key}= must be a decimal integer`);
   return value;
 }
 
@@ -89,10 +107,11 @@ function single(pairs: [string, string][]): Map<string, string> {
 /** Decode one line sent by the supervisor (without its '\n'). Throws WireError. */
 export function decodeSupervisorLine(line: string): SupervisorMessage {
   if (line.length > MAX_LINE_BYTES) throw new WireError('line too long');
+  if (line.startsWith('EXEC ')) return { type: 'EXEC', event: decodeExec(line) };
   const { type, words, pairs } = tokens(line);
   switch (type) {
     case 'EXEC':
-      return { type, event: decodeExec(pairs) };
+      return { type, event: decodeExec(line) };
     case 'HELLO': {
       const m = single(pairs);
       return {
@@ -158,7 +177,8 @@ function sha(key: string, v: string): string {
   return v;
 }
 
-function decodeExec(pairs: [string, string][]): ExecEvent {
+/** EXEC is the per-exec hot path: one pass over the line (no split, no pair array). */
+function decodeExec(line: string): ExecEvent {
   let id: number | undefined;
   let tid = 0;
   let pid = 0;
@@ -179,7 +199,19 @@ function decodeExec(pairs: [string, string][]): ExecEvent {
   let cachedAction: BinaryAction | undefined;
   let lat = 0;
 
-  for (const [k, v] of pairs) {
+  const end = line.length;
+  let pos = line.indexOf(' ');
+  if (pos < 0) pos = end;
+  while (pos < end) {
+    // One token: [pos+1, next space); empty tokens (repeated spaces) and bare words are skipped.
+    const start = pos + 1;
+    let stop = line.indexOf(' ', start);
+    if (stop < 0) stop = end;
+    pos = stop;
+    const eq = line.indexOf('=', start);
+    if (eq < 0 || eq >= stop) continue;
+    const k = line.slice(start, eq);
+    const v = line.slice(eq + 1, stop);
     switch (k) {
       case 'id': id = intValue(k, v); break;
       case 'tid': tid = intValue(k, v); break;
