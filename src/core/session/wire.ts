@@ -35,19 +35,19 @@ export type SupervisorMessage =
  */
 export type SupervisorStats = Record<string, number>;
 
-/** Hex of whole bytes, lowercase; ASCII text (the common case) skips the UTF-8 decoder. One pass validates. */
+const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+/** Hex of ASCII bytes (first digit 0-7): the common case, which needs no UTF-8 decoding. */
+const ASCII_HEX_RE = /^(?:[0-7][0-9a-f])*$/;
+/** Reused for decoding ASCII values (a fresh Buffer per value costs more than the decoding). */
+const scratch = Buffer.alloc(64 * 1024);
+
 function hexValue(key: string, value: string): string {
-  const n = value.length;
-  let ascii = true;
-  let ok = (n & 1) === 0;
-  for (let i = 0; ok && i < n; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x30 || (c > 0x39 && (c < 0x61 || c > 0x66))) ok = false;
-    else if ((i & 1) === 0 && c > 0x37) ascii = false;
+  if (ASCII_HEX_RE.test(value)) {
+    if (value.length <= 2 * scratch.length) return scratch.toString('latin1', 0, scratch.write(value, 0, 'hex'));
+    return Buffer.from(value, 'hex').toString('latin1');
   }
-  if (!ok) throw new WireError(`${key}= is not lowercase hex of whole bytes`);
-  const buf = Buffer.from(value, 'hex');
-  return ascii ? buf.toString('latin1') : bytesToText(buf);
+  if (!HEX_RE.test(value)) throw new WireError(`${key}= is not lowercase hex of whole bytes`);
+  return bytesToText(Buffer.from(value, 'hex'));
 }
 
 function digits(value: string, max: number): boolean {
