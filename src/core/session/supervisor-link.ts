@@ -3,7 +3,7 @@
 // lines are framed incrementally without copying complete chunks, and each verdict is one socket write.
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { unlinkSync } from 'node:fs';
+import { unlinkSync, writeSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,6 +229,21 @@ export class SupervisorLink {
 
   private write(line: string): void {
     if (this.ended || !this.socket) return;
+    // The hot path (a VERDICT answering an EXEC): one write(2) on the socket's descriptor, without the
+    // stream machinery, when nothing is queued before it (order) and the kernel takes the whole line. Else
+    // (a full socket buffer, a partial write, no descriptor) the stream writes it, or its rest, in order. The
+    // descriptor is looked up each time: once the handle is closed there is none (never a reused number).
+    const fd = (this.socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+    if (typeof fd === 'number' && fd >= 0 && this.socket.writableLength === 0) {
+      let n = 0;
+      try {
+        n = writeSync(fd, line, null, 'latin1');
+      } catch {
+        n = 0; // EAGAIN: the stream waits for room
+      }
+      if (n === line.length) return;
+      line = line.slice(n);
+    }
     this.socket.write(line);
   }
 
