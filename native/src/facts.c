@@ -205,14 +205,64 @@ static ssize_t read_proc_file(const char *path, char *out, size_t cap)
 	return n;
 }
 
+/* pidfd_open(2) PIDFD_THREAD (Linux 6.9) and ioctl PIDFD_GET_INFO (Linux 6.13, include/uapi/linux/pidfd.h):
+ * tgid, ppid and the real uid as numbers, without formatting and parsing the ~1.5 KB of /proc/<tid>/status
+ * (~10 µs of the supervisor's time per exec). Older kernels: /proc/<tid>/status, as before. */
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+struct pidfd_info_v0 {
+	uint64_t mask;
+	uint64_t cgroupid;
+	uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	uint32_t spare0[1];
+};
+_Static_assert(sizeof(struct pidfd_info_v0) == 64, "PIDFD_INFO_SIZE_VER0");
+#define PIDFD_GET_INFO_V0 _IOWR(0xFF, 11, struct pidfd_info_v0)
+#define PIDFD_INFO_PID 1ull
+#define PIDFD_INFO_CREDS 2ull
+
+static int pidfd_info_works = 1; /* cleared for good when the kernel lacks it */
+
+/* true: f->pid/ppid/uid filled. false: use /proc/<tid>/status. */
+static bool read_pidfd_info(pid_t tid, struct exec_facts *f)
+{
+	if (!pidfd_info_works)
+		return false;
+	int pfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	if (pfd < 0) {
+		if (errno == EINVAL || errno == ENOSYS)
+			pidfd_info_works = 0;
+		return false;
+	}
+	struct pidfd_info_v0 info = { .mask = PIDFD_INFO_PID | PIDFD_INFO_CREDS };
+	int r = ioctl(pfd, PIDFD_GET_INFO_V0, &info);
+	int err = errno;
+	close(pfd);
+	if (r < 0) {
+		if (err == ENOTTY || err == EINVAL || err == EOPNOTSUPP)
+			pidfd_info_works = 0;
+		return false;
+	}
+	if ((info.mask & (PIDFD_INFO_PID | PIDFD_INFO_CREDS)) != (PIDFD_INFO_PID | PIDFD_INFO_CREDS) ||
+	    info.pid != (uint32_t)tid)
+		return false;
+	f->pid = (pid_t)info.tgid;
+	f->ppid = (pid_t)info.ppid;
+	f->uid = info.ruid;
+	return true;
+}
+
 static void read_status(pid_t tid, struct exec_facts *f)
 {
 	char path[64], text[4096];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
 	f->pid = tid;
 	f->ppid = 0;
 	f->uid = 0;
+	if (read_pidfd_info(tid, f))
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
 	if (read_proc_file(path, text, sizeof(text)) < 0)
 		return;
 	for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
@@ -432,6 +482,10 @@ static size_t nloaders;
 
 void facts_init(void)
 {
+	const char *nopidfd = getenv("AGENT_GATE_NO_PIDFD_INFO");
+	if (nopidfd && strcmp(nopidfd, "1") == 0)
+		pidfd_info_works = 0; /* as on a kernel before 6.13 (tests the /proc/<tid>/status path) */
+
 	static const char *const paths[] = {
 		"/lib64/ld-linux-x86-64.so.2",         "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
 		"/usr/lib64/ld-linux-x86-64.so.2",     "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",

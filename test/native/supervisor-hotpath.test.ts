@@ -54,3 +54,27 @@ describe('supervisor: argv reads', () => {
     expect(ev?.facts.argvTruncated).toBe(false);
   });
 });
+
+describe('supervisor: pid, ppid and uid (PIDFD_GET_INFO, or /proc/<tid>/status before Linux 6.13)', () => {
+  for (const env of [{}, { AGENT_GATE_NO_PIDFD_INFO: '1' }]) {
+    it(`threads of one process report its pid, their own tid, its parent and uid${'AGENT_GATE_NO_PIDFD_INFO' in env ? ' (status path)' : ''}`, async () => {
+      const r = await runGated({
+        argv: ['bash', '-c', `${prog('threads_exec')} 4 /usr/bin/true; /usr/bin/true`],
+        env: { ...process.env, ...env },
+        decide: () => 'allow',
+      });
+      const proc = r.events.find((e) => e.facts.exe?.path === prog('threads_exec'));
+      const bash = r.events.find((e) => e.facts.argv[0] === 'bash');
+      expect(proc && bash).toBeTruthy();
+      // The threads' execs: one of them wins, the others may be notified too; all carry the process's pid.
+      const threads = r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true' && e.facts.pid === proc?.facts.pid);
+      expect(threads.length).toBeGreaterThanOrEqual(1);
+      for (const e of threads) {
+        expect(e.facts.ppid).toBe(bash?.facts.pid);
+        expect(e.facts.uid).toBe(process.getuid?.());
+      }
+      expect(threads.some((e) => e.facts.tid !== e.facts.pid)).toBe(true);
+      expect(proc?.facts.ppid).toBe(bash?.facts.pid);
+    });
+  }
+});
