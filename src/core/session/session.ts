@@ -20,6 +20,7 @@ import type { ExecFacts } from '../exec/facts';
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import { ApprovalQueue, type ApprovalRequest, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
+import { decodeSupervisorLine, encodeExecLine } from './wire';
 
 /** What GateSession needs from the supervisor link (src/core/session/supervisor-link.ts). */
 export interface GateLink {
@@ -431,7 +432,8 @@ function latencyUs(ev: ExecEvent): number {
 }
 
 /** Node's first evaluations are slow (JIT, regex compilation, lazy requires: ~2 ms): pay that before the
- *  agent's first exec is waiting. */
+ *  agent's first exec is waiting. The whole per-exec path is exercised: decoding an EXEC line (slow and
+ *  cached), the evaluation, building and serializing the decision record (not written). */
 function warmUp(evaluator: Evaluator): void {
   const samples: [string, string[]][] = [
     ['/bin/sh', ['sh', '-c', 'true']],
@@ -441,8 +443,8 @@ function warmUp(evaluator: Evaluator): void {
   for (let round = 0; round < 20; round++) {
     for (const [exe, argv] of samples) {
       try {
-        evaluator.evaluate({
-          requestId: 0,
+        const sample: ExecFacts = {
+          requestId: round + 1,
           tid: process.pid,
           pid: process.pid,
           ppid: process.ppid,
@@ -453,8 +455,14 @@ function warmUp(evaluator: Evaluator): void {
           argv,
           argvTruncated: false,
           cwd: process.cwd(),
-          parent: null,
-        });
+          parent: { exe: '/bin/bash', argv: ['bash', '-c', argv.join(' ')] },
+        };
+        const line = encodeExecLine({ facts: sample, receivedAtUs: 1, cached: round % 2 ? { action: 'allow', latencyUs: 1 } : null });
+        const m = decodeSupervisorLine(line);
+        const facts = m.type === 'EXEC' ? m.event.facts : sample;
+        const d = evaluator.evaluate(facts);
+        const action: BinaryAction = d.action === 'deny' ? 'deny' : 'allow';
+        JSON.stringify(buildDecisionRecord({ session: 'warm-up', facts, verdict: action, ruleId: d.ruleId, reason: d.reason, layer: d.layer, latencyUs: 1, cached: round % 2 === 1 }));
       } catch {
         // A failing warm-up evaluation shows up again, and is handled, on the real exec.
       }
