@@ -12,7 +12,10 @@
 // receiving the notification to the verdict being decided, before it is sent), slow path (a round trip to
 // the policy engine) and cached path (the supervisor's identity cache) separately.
 //
-// Usage: node scripts/run-ts.mjs bench/gate-bench.ts [--quick] [--rounds N]   (needs `npm run build`)
+// Usage: node scripts/run-ts.mjs bench/gate-bench.ts [--quick] [--rounds N] [--baseline DIST]   (needs `npm run build`)
+// --baseline DIST: also run the gated workloads with another build's cli.js and agent-gate-supervisor (e.g.
+// the dist/ of a worktree at an older commit), interleaved with the others: a before/after comparison that
+// the load of a shared machine affects equally.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -28,7 +31,7 @@ const DEFAULT_POLICY = path.join(ROOT, 'policies', 'default.gate.toml');
 const PROG_SRC = path.join(ROOT, 'test', 'native', 'gate-progs');
 const NATIVE_PROGS = path.join(ROOT, 'test', 'native', 'progs');
 
-type Variant = 'ungated' | 'gated' | 'strace';
+type Variant = 'ungated' | 'gated' | 'baseline' | 'strace';
 
 interface Workload {
   name: string;
@@ -39,12 +42,14 @@ interface Workload {
   reset?: () => void;
 }
 
-function args(): { rounds: number; quick: boolean } {
+function args(): { rounds: number; quick: boolean; baseline: string | null } {
   const a = process.argv.slice(2);
   const quick = a.includes('--quick');
   const i = a.indexOf('--rounds');
   const rounds = i >= 0 ? Number(a[i + 1]) : quick ? 3 : 5;
-  return { rounds: Math.max(1, rounds), quick };
+  const b = a.indexOf('--baseline');
+  const baseline = b >= 0 && a[b + 1] ? path.resolve(a[b + 1] as string) : null;
+  return { rounds: Math.max(1, rounds), quick, baseline };
 }
 
 function have(cmd: string): boolean {
@@ -101,7 +106,7 @@ interface RunResult {
   audit?: string;
 }
 
-function runOnce(variant: Variant, w: Workload, ctx: { ws: string; policy: string; stateDir: string; tag: string }): Promise<RunResult> {
+function runOnce(variant: Variant, w: Workload, ctx: { ws: string; policy: string; stateDir: string; tag: string; baseline?: string | null }): Promise<RunResult> {
   const timeit = path.join(ROOT, 'dist', 'bench-bin', 'timeit');
   let file: string;
   let argv: string[];
@@ -115,7 +120,10 @@ function runOnce(variant: Variant, w: Workload, ctx: { ws: string; policy: strin
   } else {
     audit = path.join(ctx.stateDir, `${ctx.tag}.jsonl`);
     file = process.execPath;
-    argv = [CLI, 'run', '--policy', ctx.policy, '--audit', audit, '--on-ask', 'deny', '--supervisor', SUPERVISOR, '--', timeit, ...w.argv];
+    const dist = variant === 'baseline' && ctx.baseline ? ctx.baseline : null;
+    const cli = dist ? path.join(dist, 'cli.js') : CLI;
+    const sup = dist ? path.join(dist, 'agent-gate-supervisor') : SUPERVISOR;
+    argv = [cli, 'run', '--policy', ctx.policy, '--audit', audit, '--on-ask', 'deny', '--supervisor', sup, '--', timeit, ...w.argv];
   }
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { cwd: ctx.ws, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1' } });
@@ -166,8 +174,9 @@ function auditWriteCost(dir: string): { usPerRecord: number } {
 }
 
 async function main(): Promise<void> {
-  const { rounds, quick } = args();
-  for (const f of [CLI, SUPERVISOR]) {
+  const { rounds, quick, baseline } = args();
+  const baseFiles = baseline ? [path.join(baseline, 'cli.js'), path.join(baseline, 'agent-gate-supervisor')] : [];
+  for (const f of [CLI, SUPERVISOR, ...baseFiles]) {
     if (!fs.existsSync(f)) throw new Error(`${f} is missing: run npm run build first`);
   }
   const withStrace = have('strace');
@@ -224,9 +233,10 @@ async function main(): Promise<void> {
       { name: `posix_spawn /bin/true ×${n}`, argv: [path.join(bin, 'spawnloop'), String(n), '/bin/true'], target: 1.25 },
       { name: 'find /usr -type f', argv: ['find', '/usr', '-type', 'f', '-fprint', '/dev/null'], target: 1.1 },
     ];
-    const variants: Variant[] = withStrace ? ['ungated', 'gated', 'strace'] : ['ungated', 'gated'];
+    const variants: Variant[] = ['ungated', 'gated', ...(baseline ? ['baseline' as const] : []), ...(withStrace ? ['strace' as const] : [])];
     const times = new Map<string, number[]>();
     const audits = new Map<string, string[]>();
+    const baseAudits = new Map<string, string[]>();
     const key = (w: Workload, v: Variant): string => `${w.name}\0${v}`;
 
     // Warm the page cache and the make project once (not timed).
@@ -241,20 +251,25 @@ async function main(): Promise<void> {
         const order = variants.map((_, i) => variants[(i + r) % variants.length] as Variant);
         for (const v of order) {
           w.reset?.();
-          const res = await runOnce(v, w, { ws, policy, stateDir, tag: `${r}-${workloads.indexOf(w)}-${v}` });
+          const res = await runOnce(v, w, { ws, policy, stateDir, tag: `${r}-${workloads.indexOf(w)}-${v}`, baseline });
           (times.get(key(w, v)) ?? times.set(key(w, v), []).get(key(w, v)) ?? []).push(res.ns);
-          if (res.audit) (audits.get(w.name) ?? audits.set(w.name, []).get(w.name) ?? []).push(res.audit);
+          if (res.audit && v === 'baseline') (baseAudits.get(w.name) ?? baseAudits.set(w.name, []).get(w.name) ?? []).push(res.audit);
+          else if (res.audit) (audits.get(w.name) ?? audits.set(w.name, []).get(w.name) ?? []).push(res.audit);
         }
       }
       process.stderr.write(`  round ${r + 1}/${rounds} done (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
     }
 
     const ms = (ns: number): string => (ns / 1e6).toFixed(1);
-    const rows: string[][] = [['workload', 'ungated ms', 'gated ms', 'gated ×', 'target', ...(withStrace ? ['strace ms', 'strace ×'] : [])]];
+    const rows: string[][] = [['workload', 'ungated ms', 'gated ms', 'gated ×', 'target', ...(baseline ? ['baseline ms', 'baseline ×'] : []), ...(withStrace ? ['strace ms', 'strace ×'] : [])]];
     for (const w of workloads) {
       const u = median(times.get(key(w, 'ungated')) ?? []);
       const g = median(times.get(key(w, 'gated')) ?? []);
       const row = [w.name, ms(u), ms(g), (g / u).toFixed(2), `≤ ${w.target.toFixed(2)}× ${g / u <= w.target ? 'ok' : 'MISSED'}`];
+      if (baseline) {
+        const b = median(times.get(key(w, 'baseline')) ?? []);
+        row.push(ms(b), (b / u).toFixed(2));
+      }
       if (withStrace) {
         const s = median(times.get(key(w, 'strace')) ?? []);
         row.push(ms(s), (s / u).toFixed(2));
@@ -286,6 +301,16 @@ async function main(): Promise<void> {
     }
     console.log('\nDecision latency (audit latency_us: notification received → verdict decided)');
     printTable(lat);
+    if (baseline) {
+      const base = [...baseAudits.values()].flat().flatMap((f) => readAuditLog(f).filter((r): r is DecisionRecord => r.type === 'decision'));
+      const bl: string[][] = [['baseline decisions', 'path', 'count', 'p50 µs', 'p99 µs', 'max µs']];
+      for (const cached of [false, true]) {
+        const xs = base.filter((r) => r.cached === cached).map((r) => r.latency_us);
+        if (xs.length) bl.push(['all workloads', cached ? 'cached' : 'slow', String(xs.length), String(percentile(xs, 50)), String(percentile(xs, 99)), String(Math.max(...xs))]);
+      }
+      console.log(`\nBaseline (${baseline}) decision latency`);
+      printTable(bl);
+    }
     const wc = auditWriteCost(stateDir);
     console.log(`\nAudit record write (synchronous append, before each verdict): ${wc.usPerRecord.toFixed(2)} µs per record`);
   } finally {
