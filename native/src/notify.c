@@ -493,10 +493,13 @@ int notify_loop(struct session *s)
 				lat_fields(&out, "asked", &lat_slow);
 				lat_fields(&out, "cached", &lat_cached);
 				struct rusage ru;
-				if (getrusage(RUSAGE_SELF, &ru) == 0)
-					buf_printf(&out, " cpu_us=%llu",
-						   (unsigned long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000ull +
-							   (unsigned long long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec));
+				if (getrusage(RUSAGE_SELF, &ru) == 0) {
+					unsigned long long user = (unsigned long long)ru.ru_utime.tv_sec * 1000000ull +
+								  (unsigned long long)ru.ru_utime.tv_usec;
+					unsigned long long sys = (unsigned long long)ru.ru_stime.tv_sec * 1000000ull +
+								 (unsigned long long)ru.ru_stime.tv_usec;
+					buf_printf(&out, " cpu_us=%llu cpu_user_us=%llu", user + sys, user);
+				}
 				buf_put(&out, "\n", 1);
 				if (proto_send(s->broker, &out) < 0)
 					debug("EXIT not delivered: %s", strerror(errno));

@@ -310,9 +310,13 @@ static void list_field(struct buf *b, const char *key, const struct buf *list)
 {
 	const char *p = list->p, *end = list->p + list->len;
 
+	size_t klen = strlen(key);
+
 	while (p && p < end) {
 		size_t n = strlen(p);
-		buf_printf(b, " %s=", key);
+		buf_put(b, " ", 1);
+		buf_put(b, key, klen);
+		buf_put(b, "=", 1);
 		buf_hex(b, p, n);
 		p += n + 1;
 	}
