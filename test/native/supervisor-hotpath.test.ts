@@ -1,4 +1,4 @@
-// The hot path's mechanisms: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP on the listener (Linux 6.6+), and the
+// The hot path's mechanisms: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP on the listener (Linux 6.6+, opt-in), and the
 // batched reads of argv (one process_vm_readv for many strings, the one-by-one reads for what did not fit).
 import { release } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,10 +13,11 @@ function kernelAtLeast(major: number, minor: number): boolean {
   return a > major || (a === major && b >= minor);
 }
 
-describe('supervisor: synchronous wake-up', () => {
-  it('REPORT says whether the kernel took SYNC_WAKE_UP, and execs are decided with it', async () => {
+describe('supervisor: synchronous wake-up (opt-in)', () => {
+  it('AGENT_GATE_SYNC_WAKEUP=1 sets SYNC_WAKE_UP where the kernel takes it (REPORT), and execs are decided with it', async () => {
     const r = await runGated({
       argv: [prog('forkexec'), '50', '/bin/true'],
+      env: { ...process.env, AGENT_GATE_SYNC_WAKEUP: '1' },
       decide: (f) => ({ action: 'allow', cache: f.exe?.path === '/usr/bin/true' }),
     });
     expect(r.link.report.sync_wakeup).toBe(kernelAtLeast(6, 6) ? '1' : '0');
@@ -27,12 +28,10 @@ describe('supervisor: synchronous wake-up', () => {
     expect(trues.filter((e) => e.cached === null)).toHaveLength(1);
   });
 
-  it('AGENT_GATE_NO_SYNC_WAKEUP=1 leaves the listener as before 6.6, and execs are still decided', async () => {
-    const r = await runGated({
-      argv: [prog('forkexec'), '20', '/bin/true'],
-      env: { ...process.env, AGENT_GATE_NO_SYNC_WAKEUP: '1' },
-      decide: () => 'allow',
-    });
+  it('by default the listener is left as it is (REPORT sync_wakeup=0)', async () => {
+    const env = { ...process.env };
+    delete env.AGENT_GATE_SYNC_WAKEUP;
+    const r = await runGated({ argv: [prog('forkexec'), '20', '/bin/true'], env, decide: () => 'allow' });
     expect(r.link.report.sync_wakeup).toBe('0');
     expect(r.stdout).toContain('RESULT forkexec ok');
     expect(r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true')).toHaveLength(20);
