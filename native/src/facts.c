@@ -311,17 +311,13 @@ static size_t page_chunk(uint64_t a, size_t max)
 	return c < max ? c : max;
 }
 
-/* Read the window of pointers at addr (up to the page boundary, at most PTR_WINDOW): the count, or 0 with
- * errno. */
-static size_t ptr_window(uint64_t addr, size_t *cnt_out)
+/* How many argv pointers to read at addr: up to the page boundary, at most PTR_WINDOW, at least one. */
+static size_t ptr_window(uint64_t addr)
 {
 	size_t cnt = (4096 - (size_t)(addr % 4096)) / 8;
 	if (cnt > PTR_WINDOW)
 		cnt = PTR_WINDOW;
-	if (cnt == 0)
-		cnt = 1;
-	*cnt_out = cnt;
-	return cnt;
+	return cnt ? cnt : 1;
 }
 
 static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f, const uint64_t *first, size_t first_cnt)
@@ -338,8 +334,7 @@ static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f, const uint6
 		if (i >= base + count) {
 			/* A window of pointers up to the page boundary, never across it. */
 			uint64_t a = addr + i * 8;
-			size_t cnt;
-			ptr_window(a, &cnt);
+			size_t cnt = ptr_window(a);
 			if (i == 0 && first) {
 				memcpy(ptrs, first, first_cnt * 8);
 				cnt = first_cnt;
@@ -406,7 +401,7 @@ static int prefetch_path_ptrs(pid_t tid, uint64_t path_addr, uint64_t argv_addr,
 	if (path_addr == 0 || argv_addr == 0)
 		return 1;
 	size_t pc = page_chunk(path_addr, PATH_MAX - 1 + 1);
-	ptr_window(argv_addr, cnt);
+	*cnt = ptr_window(argv_addr);
 	struct iovec local[2] = { { f->path, pc }, { ptrs, *cnt * 8 } };
 	struct iovec remote[2] = { { (void *)(uintptr_t)path_addr, pc }, { (void *)(uintptr_t)argv_addr, *cnt * 8 } };
 	if (procmem_readv(tid, local, remote, 2) != (ssize_t)(pc + *cnt * 8))
