@@ -178,7 +178,26 @@ export function compileFilesystemSpec(
   add(cliRead, 'r');
   add(cliWrite, 'w');
   add(cliAllow, 'rw');
-  return { filesystem: { enabled: true, grants: mergeGrants(grants), handled, requireEnforced: spec.requireEnforced }, diagnostics };
+  const merged = mergeGrants(grants);
+  return { filesystem: { enabled: true, ...unhandleGrantedEverywhere(merged, handled), requireEnforced: spec.requireEnforced }, diagnostics };
+}
+
+/**
+ * A right granted on `/` allows it everywhere, so Landlock need not handle it at all: the sealing is the same,
+ * and an access right that is not handled is never checked (no path walk on every open). With the default
+ * policy's `read_globs = ["/**"]` this takes Landlock off every read — `find /usr` or a compiler opening
+ * headers — while writes stay sealed.
+ */
+function unhandleGrantedEverywhere(grants: Grant[], handled: string): { grants: Grant[]; handled: string } {
+  const root = grants.find((g) => g.path === '/');
+  if (!root) return { grants, handled };
+  const everywhere = [...handled].filter((c) => root.rights.includes(c));
+  if (everywhere.length === 0) return { grants, handled };
+  const keep = (rights: string): string => [...rights].filter((c) => !everywhere.includes(c)).join('');
+  return {
+    handled: keep(handled),
+    grants: grants.map((g) => ({ ...g, rights: keep(g.rights) })).filter((g) => g.rights !== ''),
+  };
 }
 
 /** One grant per path, rights united, so the supervisor gets a minimal list. */

@@ -43,6 +43,25 @@ describe('Landlock compile', () => {
     expect(grant(x, '/proc')?.rights).toBe('r');
   });
 
+  it('does not handle a right granted on / (same sealing, no Landlock check on each access)', () => {
+    const r = load('[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["/work/ws/**", "/tmp/**"]\n');
+    const fs = r.policy!.filesystem;
+    expect(fs.handled).toBe('w');
+    expect(fs.grants.every((g) => g.rights === 'w')).toBe(true);
+    expect(grant(r, '/work/ws')?.rights).toBe('w');
+    expect(grant(r, '/usr')).toBeUndefined(); // bootstrap reads are moot once reads are not handled
+    expect(grant(r, '/dev/null')?.rights).toBe('w');
+    expect(writableRoots(fs)).toEqual(expect.arrayContaining(['/work/ws', '/tmp']));
+    expect(writableRoots(fs)).not.toContain('/');
+    // Execute granted everywhere: x is not handled, but reads stay sealed to their grants.
+    const x = load('[filesystem]\nread_globs = ["/data/**"]\nexecute_globs = ["/**"]\nno_bootstrap_reads = true\n');
+    expect(x.policy!.filesystem.handled).toBe('rw');
+    expect(grant(x, '/data')?.rights).toBe('r');
+    expect(grant(x, '/')).toBeUndefined();
+    // A narrower read grant keeps reads handled.
+    expect(load('[filesystem]\nread_globs = ["/usr/**"]\n').policy!.filesystem.handled).toBe('rw');
+  });
+
   it('adds bootstrap grants unless no_bootstrap_reads, only for paths that exist', () => {
     const r = load('[filesystem]\nwrite_globs = ["/tmp/**"]\n');
     expect(grant(r, '/usr')).toMatchObject({ rights: 'r', source: 'bootstrap' });
