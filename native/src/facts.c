@@ -610,7 +610,6 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 	len = readlink(proc, f->cwd, sizeof(f->cwd) - 1);
 	f->cwd_len = len < 0 ? 0 : (size_t)len;
 	f->cwd[f->cwd_len] = '\0';
-	read_parent(f);
 
 	AUTOCLOSE int basefd = -1;
 	AUTOCLOSE int exefd = -1;
@@ -644,7 +643,10 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 	err = file_facts_from_fd(exefd, c, &f->exe);
 	if (err)
 		return err;
+	/* A file with a cached verdict is a plain program whose verdict depends on nothing but its identity:
+	 * the caller's exe and argv (4 /proc syscalls) are only gathered when the broker has to decide. */
 	if (!known_plain(&f->exe.id)) {
+		read_parent(f);
 		read_shebang(tid, exefd, c, f);
 		f->is_loader = !f->is_script && is_loader(&f->exe);
 		if (f->is_loader)
