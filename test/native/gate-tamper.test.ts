@@ -64,6 +64,10 @@ describe('gate: the policy in force cannot be changed by the agent', () => {
     const { createHash } = await import('node:crypto');
     expect(r.start?.policy_sha256).toBe(createHash('sha256').update(original).digest('hex'));
     expect(r.stderr).toContain('the agent can write the policy file');
+    // At the end the user is told the file changed under the session, and the end record says so.
+    expect(r.stderr).toMatch(/the policy file \S+ was changed during this session .*did not apply to this session/);
+    const nowSha = createHash('sha256').update(fs.readFileSync(policy)).digest('hex');
+    expect(r.end).toMatchObject({ policy_changed: true, policy_sha256_now: nowSha });
   });
 
   it('with write grants that exclude .gate.toml, the write itself fails (Landlock)', async () => {
@@ -76,6 +80,7 @@ describe('gate: the policy in force cannot be changed by the agent', () => {
     expect(fs.readFileSync(policy, 'utf8')).toBe(before);
     expect(r.decisions.some((d) => d.rule_id === 'no-curl' && d.verdict === 'deny')).toBe(true);
     expect(r.stderr).not.toContain('the agent can write the policy file');
+    expect(r.stderr).not.toContain('was changed during this session');
   });
 });
 

@@ -61,6 +61,9 @@ export interface SessionRecord {
   reason?: string;
   /** End: summary counters. */
   stats?: { decisions: number; denied: number; allowed: number };
+  /** End: the policy file on disk changed during the session (the session kept the policy it started with). */
+  policy_changed?: boolean;
+  policy_sha256_now?: string;
 }
 
 /** The supervisor answered a request itself, past on_supervisor_timeout_ms, before the broker's verdict

@@ -105,6 +105,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   private auditFailing = false;
   /** Events that arrived before start() returned the link (the agent's first exec can beat it). */
   private early: (() => void)[] | null = [];
+  /** sha256 of the policy text in force, to notice at the end whether the file was changed meanwhile. */
+  private policySha256 = '';
 
   private constructor(
     readonly id: string,
@@ -167,6 +169,9 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       policy_sha256: sha256Of(options.policyText ?? readOrEmpty(options.policy.file)),
       argv: redactArgv(options.argv),
     };
+    // What is on disk now (normally the text in force), to tell at the end whether the file changed.
+    const onDisk = options.policy.file ? readOrEmpty(options.policy.file) : '';
+    session.policySha256 = onDisk ? sha256Of(onDisk) : '';
 
     try {
       session.link = await options.startLink({
@@ -316,6 +321,27 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     this.emit('warning', message);
   }
 
+  /**
+   * The session kept the policy it started with; if the file was changed meanwhile (by the agent, when the
+   * policy file is inside its write grants, or by anyone else), say so: the change applies to the next
+   * session, so it must be reviewed first. Returns the file's sha256 now when it differs, else null.
+   */
+  private policyFileChanged(): string | null {
+    const file = this.options.policy.file;
+    if (!file || !this.policySha256) return null;
+    let now: string;
+    try {
+      now = sha256Of(fs.readFileSync(file, 'utf8'));
+    } catch {
+      now = 'missing';
+    }
+    if (now === this.policySha256) return null;
+    this.warn(
+      `the policy file ${file} was ${now === 'missing' ? 'removed' : 'changed'} during this session (sha256 ${this.policySha256.slice(0, 12)}… → ${now.slice(0, 12)}…): the change did not apply to this session; review it before the next run`,
+    );
+    return now;
+  }
+
   private finish(code: number | null, signal: number | null, failure: string | null): void {
     if (this.endResult) return;
     const exitCode = failure !== null ? 126 : signal ? 128 + signal : (code ?? 126);
@@ -325,6 +351,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       this.audit.tryWrite({ type: 'outcome', time: new Date().toISOString(), session: this.id, request: this.firstRequestId, exit_code: code, signal: signal || null });
     }
     const m = this.stats.toMetrics();
+    const policyNow = this.policyFileChanged();
     this.audit.tryWrite({
       type: 'session',
       time: new Date().toISOString(),
@@ -332,6 +359,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       event: 'end',
       exit_code: exitCode,
       ...(failure !== null ? { reason: failure } : {}),
+      ...(policyNow !== null ? { policy_changed: true, policy_sha256_now: policyNow } : {}),
       stats: { decisions: m.decisions, allowed: m.allowed, denied: m.denied },
     });
     this.audit.close();
