@@ -72,7 +72,8 @@ export function localFileFacts(path: string, hash = true): FileFacts | null {
   }
 }
 
-function sha256File(path: string): string | null {
+/** sha256 of a file's content, streamed in 1 MiB reads; null when it cannot be read. */
+export function sha256File(path: string): string | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');

@@ -1,13 +1,13 @@
 // First-match evaluation of compiled rules against one exec, plus the interpreter / dynamic-loader second
 // look and the cacheability of a verdict (see Decision.cacheable and docs/protocol.md `cache=1`).
-import { createHash } from 'node:crypto';
-import { existsSync, openSync, readSync, closeSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import type { ExecFacts, FileFacts } from '../exec/facts';
 import type { Action, Decision, FilesystemPolicy, Evaluator, Policy } from './types';
 import { policyInternals, type RuleSpec } from './load';
 import { compileKeyTest, ExecView, type EvaluationContext, type KeyTest, type ProgramIdentity } from './matcher';
 import { writableRoots } from './landlock';
+import { sha256File } from '../exec/local-facts';
 
 export interface CompiledRule {
   spec: RuleSpec;
@@ -76,28 +76,8 @@ export function statProgramOnDisk(path: string): ProgramIdentity | null {
   }
 }
 
-export function hashFileOnDisk(path: string): string | null {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const hash = createHash('sha256');
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n <= 0) break;
-      hash.update(buf.subarray(0, n));
-    }
-    return hash.digest('hex');
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-}
+/** sha256 of a program on disk (the engine hashes a known program only when an exec's size matches it). */
+export const hashFileOnDisk = sha256File;
 
 export function canonicalizeOnDisk(path: string): string {
   let head = path;
