@@ -165,7 +165,12 @@ export class SupervisorLink {
             if (m.version !== 1) return fail(`the supervisor speaks protocol ${m.version}, the broker speaks 1`);
             this.hello = { pid: m.pid, landlockAbi: m.abi, notif: m.notif, killable: m.killable };
             sentConfig = true;
-            this.socket?.write(encodeConfig(opts.config, opts.hashUnder));
+            // CONFIG only once the socket file and its directory are gone: the supervisor forks the agent
+            // after START, so the agent can never find them, and the agent's first exec does not wait on
+            // the removal (which would count in its decision latency).
+            void cleanup().then(() => {
+              if (!settled) this.socket?.write(encodeConfig(opts.config, opts.hashUnder));
+            });
             return;
           case 'REPORT':
             this.report = m.report;
