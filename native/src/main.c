@@ -275,6 +275,20 @@ int main(int argc, char **argv)
 		die("the policy requires network enforcement but the kernel lacks %s (network sealing is %s)",
 		    plan.net_gap ? plan.net_gap : "it", plan.net);
 
+	/* READY, then wait for GO: the broker finishes its own start (the session record, its warnings) while
+	 * no agent exists yet, so the agent's first exec finds it idle rather than queued behind that work. */
+	buf_printf(&b, "READY\n");
+	send_or_die(&b);
+	{
+		char *line = lr_read_line(&rd);
+		char *cursor;
+		if (!line)
+			die("the broker closed the connection during the handshake");
+		const char *type = proto_type(line, &cursor);
+		if (strcmp(type, "GO") != 0)
+			die("protocol error: expected GO, got %s", type);
+	}
+
 	/* Signals we forward or wait for arrive through a signalfd(2), so the loop is one poll. */
 	sigset_t mask, old;
 	sigemptyset(&mask);

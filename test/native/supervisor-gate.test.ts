@@ -1,7 +1,12 @@
 // The exec gate end to end: the real supervisor under the real kernel, driven through SupervisorLink with a
 // decide callback standing in for the policy engine.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildNative, denyCurl, prog, runGated, SUPERVISOR } from './helpers/gate';
+import { childProcessSpawner, SupervisorLink } from '../../src/core/session/supervisor-link';
+import type { EnforcementReport } from '../../src/core/session/types';
+import { buildNative, denyCurl, OPEN_CONFIG, prog, runGated, SUPERVISOR } from './helpers/gate';
 
 beforeAll(() => buildNative());
 
@@ -36,6 +41,49 @@ describe('supervisor: gate', () => {
     expect(curl?.facts.argv).toEqual(['curl', '--version']);
     expect(curl?.facts.parent?.exe).toBe('/usr/bin/bash');
     expect(r.failures).toEqual([]);
+  });
+
+  it('READY/GO: onReady sees the kernel report before the agent exists; throwing there means it never runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-gate-ready-'));
+    try {
+      const marker = join(dir, 'agent-ran');
+      const start = (onReady: (r: EnforcementReport) => void): Promise<SupervisorLink> => {
+        let link: SupervisorLink | null = null;
+        const started = SupervisorLink.start({
+          supervisorPath: SUPERVISOR,
+          argv: ['/bin/sh', '-c', `: > ${marker}`],
+          config: OPEN_CONFIG,
+          hashUnder: [],
+          spawn: childProcessSpawner({ stdio: 'pipe' }),
+          handlers: {
+            exec: (e) => link?.verdict(e.facts.requestId, 'allow', false),
+            timeout: () => undefined,
+            warn: () => undefined,
+            exit: () => undefined,
+            failed: () => undefined,
+          },
+          onReady,
+        });
+        return started.then((l) => (link = l));
+      };
+      let seen: { report: EnforcementReport; agentExisted: boolean } | null = null;
+      const link = await start((report) => (seen = { report, agentExisted: existsSync(marker) }));
+      await link.exited;
+      expect(seen).not.toBeNull();
+      expect(seen!.agentExisted).toBe(false);
+      expect(seen!.report.notif).toBe('ok');
+      expect(existsSync(marker)).toBe(true);
+
+      rmSync(marker);
+      await expect(
+        start(() => {
+          throw new Error('the audit log cannot be written');
+        }),
+      ).rejects.toThrow('the audit log cannot be written');
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('forwards the agent\'s exit code', async () => {

@@ -40,6 +40,8 @@ export interface StartLinkOptions {
   spawn: SpawnSupervisor;
   env?: NodeJS.ProcessEnv;
   handlers: SupervisorLinkHandlers;
+  /** Called once the kernel report is known and before the agent is forked (see SupervisorLinkOptions). */
+  onReady?: (report: EnforcementReport, warnings: readonly string[]) => void;
 }
 
 export type StartLink = (options: StartLinkOptions) => Promise<GateLink>;
@@ -173,6 +175,16 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     const onDisk = options.policy.file ? readOrEmpty(options.policy.file) : '';
     session.policySha256 = onDisk ? sha256Of(onDisk) : '';
 
+    // The start record goes out when the supervisor is READY: the kernel report is known and the agent is
+    // forked only afterwards, so its first exec does not wait behind this work.
+    let startWritten = false;
+    const writeStart = (report: EnforcementReport, supervisorWarnings: readonly string[]): void => {
+      if (startWritten) return;
+      startWritten = true;
+      for (const w of supervisorWarnings) session.warn(`supervisor: ${w}`);
+      const err = audit.tryWrite({ ...startRecord, enforcement: report, warnings: session.warnings });
+      if (err) session.auditFailed(err);
+    };
     try {
       session.link = await options.startLink({
         supervisorPath: options.supervisorPath,
@@ -182,17 +194,16 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         spawn: options.spawn,
         env: options.env,
         handlers: session.handlers(),
+        onReady: writeStart,
       });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      audit.tryWrite({ ...startRecord, warnings: session.warnings });
+      if (!startWritten) audit.tryWrite({ ...startRecord, warnings: session.warnings });
       audit.tryWrite({ type: 'session', time: new Date().toISOString(), session: id, event: 'end', exit_code: 126, reason: msg });
       audit.close();
       throw new GateSetupError(msg);
     }
-    for (const w of session.link.warnings) session.warn(`supervisor: ${w}`);
-    const err = audit.tryWrite({ ...startRecord, enforcement: session.link.report, warnings: session.warnings });
-    if (err) session.auditFailed(err);
+    writeStart(session.link.report, session.link.warnings); // a link that has no READY step (test doubles)
     // Replay what arrived while the link was starting.
     const early = session.early ?? [];
     session.early = null;

@@ -29,6 +29,12 @@ export interface SupervisorLinkOptions {
   handlers: SupervisorLinkHandlers;
   /** How long the supervisor may take to connect and finish the handshake (default 15 s). */
   startTimeoutMs?: number;
+  /**
+   * Called when the supervisor is READY: the kernel report and the supervisor's warnings are known and the
+   * agent does not exist yet (it is forked after this returns). Do start-up work here (the session record)
+   * so the agent's first exec does not queue behind it. Throwing aborts the start.
+   */
+  onReady?: (report: EnforcementReport, warnings: readonly string[]) => void;
 }
 
 /** What the supervisor said in HELLO. */
@@ -180,6 +186,15 @@ export class SupervisorLink {
             return;
           case 'FATAL':
             return fail(m.message, false);
+          case 'READY':
+            if (!sentConfig) return fail('protocol error: READY before HELLO');
+            try {
+              opts.onReady?.(this.report, this.warnings);
+            } catch (e) {
+              return fail(e instanceof Error ? e.message : String(e));
+            }
+            this.socket?.write('GO\n');
+            return;
           case 'STARTED':
             if (!sentConfig) return fail('protocol error: STARTED before HELLO');
             settled = true;

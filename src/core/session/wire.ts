@@ -21,6 +21,7 @@ export type SupervisorMessage =
   | { type: 'HELLO'; version: number; pid: number; abi: number; notif: boolean; killable: boolean }
   | { type: 'REPORT'; report: EnforcementReport }
   | { type: 'WARN'; message: string }
+  | { type: 'READY' }
   | { type: 'STARTED'; pid: number }
   | { type: 'FATAL'; message: string }
   | { type: 'EXEC'; event: ExecEvent }
@@ -131,6 +132,8 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
     case 'WARN':
     case 'FATAL':
       return { type, message: hexValue('msg', single(pairs).get('msg') ?? '') };
+    case 'READY':
+      return { type };
     case 'STARTED':
       return { type, pid: intValue('pid', single(pairs).get('pid')) };
     case 'TIMEOUT': {

@@ -103,6 +103,7 @@ describe('wire: handshake and control lines', () => {
     expect(decodeSupervisorLine(`WARN msg=${hex('grant skipped')}`)).toEqual({ type: 'WARN', message: 'grant skipped' });
     expect(decodeSupervisorLine(`FATAL msg=${hex('EBUSY')}`)).toEqual({ type: 'FATAL', message: 'EBUSY' });
     expect(decodeSupervisorLine('STARTED pid=77')).toEqual({ type: 'STARTED', pid: 77 });
+    expect(decodeSupervisorLine('READY')).toEqual({ type: 'READY' });
     expect(decodeSupervisorLine('TIMEOUT id=4 action=allow')).toEqual({ type: 'TIMEOUT', id: 4, action: 'allow' });
     expect(decodeSupervisorLine('EXIT id=1 code=0 signal=9')).toEqual({ type: 'EXIT', id: 1, code: 0, signal: 9, stats: {} });
     expect(decodeSupervisorLine('EXIT id=1 code=3 signal=0 n_asked=5 asked_p50_us=80 other=x')).toEqual({
