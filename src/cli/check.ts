@@ -10,6 +10,9 @@ import {
   type CliGrants,
   type Diagnostic,
 } from '../core/policy/index';
+import { scanOptions, UsageError } from './options';
+
+export { UsageError };
 
 export const CHECK_USAGE = `Usage: agent-gate check [--policy FILE] [--json] [--workspace DIR] [-r GLOB] [-w GLOB] [-a GLOB]
 
@@ -34,62 +37,30 @@ export interface CommonOptions {
   rest: string[];
 }
 
-export class UsageError extends Error {}
-
 /** Parse the options shared by check and explain; everything after `--` goes to `rest`. */
 export function parseCommonOptions(args: string[], allowCwd: boolean): CommonOptions {
-  const o: CommonOptions = { json: false, grants: { read: [], write: [], allow: [] }, help: false, rest: [] };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    const value = (): string => {
-      const eq = a.indexOf('=');
-      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    const name = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+  const o: Omit<CommonOptions, 'grants' | 'help' | 'rest'> = { json: false };
+  const scanned = scanOptions(args, (name, value) => {
     switch (name) {
-      case '--':
-        o.rest = args.slice(i + 1);
-        return o;
       case '--policy':
       case '-p':
         o.policy = value();
-        break;
+        return true;
       case '--json':
         o.json = true;
-        break;
+        return true;
       case '--workspace':
         o.workspace = resolve(value());
-        break;
+        return true;
       case '--cwd':
-        if (!allowCwd) throw new UsageError(`unknown option '${a}'`);
+        if (!allowCwd) return false;
         o.cwd = resolve(value());
-        break;
-      case '-r':
-      case '--read':
-        o.grants.read.push(value());
-        break;
-      case '-w':
-      case '--write':
-        o.grants.write.push(value());
-        break;
-      case '-a':
-      case '--allow':
-        o.grants.allow.push(value());
-        break;
-      case '-h':
-      case '--help':
-        o.help = true;
-        break;
+        return true;
       default:
-        if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
-        o.rest = args.slice(i);
-        return o;
+        return false;
     }
-  }
-  return o;
+  });
+  return { ...o, ...scanned };
 }
 
 export function policyPathFrom(o: CommonOptions): string {

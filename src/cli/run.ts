@@ -17,6 +17,7 @@ import { GateSession, GateSetupError, newSessionId } from '../core/session/sessi
 import { SupervisorLink, spawnWithChildProcess } from '../core/session/supervisor-link';
 import { TerminalApprover } from '../core/session/terminal-approver';
 import type { SpawnSupervisor, SupervisorProcess } from '../core/session/types';
+import { scanOptions, UsageError } from './options';
 
 export const RUN_USAGE = `Usage: agent-gate run [options] -- PROGRAM [ARGS…]
 
@@ -52,74 +53,42 @@ interface RunOptions {
   program: string[];
 }
 
-class UsageError extends Error {}
-
 export function parseRunOptions(args: string[]): RunOptions {
-  const o: RunOptions = { grants: { read: [], write: [], allow: [] }, verbose: false, help: false, program: [] };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string => {
-      if (eq > 0) return a.slice(eq + 1);
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
+  const o: Omit<RunOptions, 'grants' | 'help' | 'program'> = { verbose: false };
+  const scanned = scanOptions(args, (name, value) => {
     switch (name) {
-      case '--':
-        o.program = args.slice(i + 1);
-        return o;
       case '--policy':
       case '-p':
         o.policy = value();
-        break;
+        return true;
       case '--audit':
         o.audit = value();
-        break;
+        return true;
       case '--on-ask': {
         const v = value();
         if (v !== 'prompt' && v !== 'deny' && v !== 'allow') throw new UsageError(`--on-ask must be prompt, deny or allow (got '${v}')`);
         o.onAsk = v;
-        break;
+        return true;
       }
-      case '-r':
-      case '--read':
-        o.grants.read.push(value());
-        break;
-      case '-w':
-      case '--write':
-        o.grants.write.push(value());
-        break;
-      case '-a':
-      case '--allow':
-        o.grants.allow.push(value());
-        break;
       case '-v':
       case '--verbose':
         o.verbose = true;
-        break;
+        return true;
       case '--supervisor':
         o.supervisor = value();
-        break;
+        return true;
       case '--metrics':
         o.metrics = path.resolve(value());
-        break;
+        return true;
       case '--workspace':
         o.workspace = path.resolve(value());
-        break;
-      case '-h':
-      case '--help':
-        o.help = true;
-        break;
+        return true;
       default:
-        if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
-        // No `--`: the first bare word starts the program.
-        o.program = args.slice(i);
-        return o;
+        return false;
     }
-  }
-  return o;
+  });
+  // No `--`: the first bare word starts the program.
+  return { ...o, grants: scanned.grants, help: scanned.help, program: scanned.rest };
 }
 
 function err(line: string): void {

@@ -20,6 +20,7 @@ import type { ExecFacts } from '../exec/facts';
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import { ApprovalQueue, type ApprovalRequest, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
+import type { SupervisorLinkOptions } from './supervisor-link';
 import { decodeSupervisorLine, encodeExecLine } from './wire';
 
 /** What GateSession needs from the supervisor link (src/core/session/supervisor-link.ts). */
@@ -32,17 +33,8 @@ export interface GateLink {
   close(): void;
 }
 
-export interface StartLinkOptions {
-  supervisorPath: string;
-  argv: string[];
-  config: SupervisorConfig;
-  hashUnder: string[];
-  spawn: SpawnSupervisor;
-  env?: NodeJS.ProcessEnv;
-  handlers: SupervisorLinkHandlers;
-  /** Called once the kernel report is known and before the agent is forked (see SupervisorLinkOptions). */
-  onReady?: (report: EnforcementReport, warnings: readonly string[]) => void;
-}
+/** What the session gives the link it starts (SupervisorLink.start, or a test double). */
+export type StartLinkOptions = Omit<SupervisorLinkOptions, 'startTimeoutMs'>;
 
 export type StartLink = (options: StartLinkOptions) => Promise<GateLink>;
 
