@@ -9,6 +9,25 @@ import { compileKeyTest, ExecView, type EvaluationContext, type KeyTest, type Pr
 import { writableRoots } from './landlock';
 import { sha256File } from '../exec/local-facts';
 
+const KEY_OK = 1;
+const USED_REQUESTED_NAME = 2;
+
+/**
+ * One program key (exe, exe_basename, exe_glob or a _not form) of a rule, as bits (no allocation on the exec
+ * path): KEY_OK when the key holds, USED_REQUESTED_NAME when the requested name decided it. The requested
+ * name may only make a rule stricter: it widens deny/ask positives and allow negatives (see matcher.ts).
+ */
+function programKeyTest(rule: CompiledRule, t: KeyTest, v: ExecView): number {
+  let positive = t.strict(v);
+  let used = 0;
+  const widen = t.negated ? !rule.looseNames : rule.looseNames;
+  if (!positive && widen && t.byName && t.byName(v)) {
+    positive = true;
+    used = USED_REQUESTED_NAME;
+  }
+  return (t.negated ? !positive : positive) ? KEY_OK | used : used;
+}
+
 export interface CompiledRule {
   spec: RuleSpec;
   exeTests: KeyTest[];
@@ -217,15 +236,9 @@ export class PolicyEvaluator implements Evaluator {
   private programKeys(rule: CompiledRule, v: ExecView): { matched: boolean; usedRequestedName: boolean } {
     let usedRequestedName = false;
     for (const t of rule.exeTests) {
-      const strict = t.strict(v);
-      let positive = strict;
-      // The requested name may only make the rule stricter: widen deny/ask positives, allow negatives.
-      const widen = t.negated ? !rule.looseNames : rule.looseNames;
-      if (!strict && widen && t.byName && t.byName(v)) {
-        positive = true;
-        usedRequestedName = true;
-      }
-      if (t.negated ? positive : !positive) return { matched: false, usedRequestedName };
+      const r = programKeyTest(rule, t, v);
+      if (r & USED_REQUESTED_NAME) usedRequestedName = true;
+      if (!(r & KEY_OK)) return { matched: false, usedRequestedName };
     }
     return { matched: true, usedRequestedName };
   }
@@ -238,16 +251,9 @@ export class PolicyEvaluator implements Evaluator {
     const matchedKeys: string[] = [];
     let usedRequestedName = false;
     for (const t of rule.exeTests) {
-      const strict = t.strict(v);
-      let positive = strict;
-      // The requested name may only make the rule stricter: widen deny/ask positives, allow negatives.
-      const widen = t.negated ? !rule.looseNames : rule.looseNames;
-      if (!strict && widen && t.byName && t.byName(v)) {
-        positive = true;
-        usedRequestedName = true;
-      }
-      const ok = t.negated ? !positive : positive;
-      if (!ok) return { matched: false, exePartMatched: false, usedRequestedName, matchedKeys };
+      const r = programKeyTest(rule, t, v);
+      if (r & USED_REQUESTED_NAME) usedRequestedName = true;
+      if (!(r & KEY_OK)) return { matched: false, exePartMatched: false, usedRequestedName, matchedKeys };
       matchedKeys.push(t.keyName);
     }
     if (rule.spec.action === 'allow' && rule.hasArgvKeys && v.facts.argvTruncated) {
