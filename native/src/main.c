@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -32,7 +33,7 @@
 
 static int g_broker = -1;
 static bool g_started;
-static struct session g_session = { .listener = -1, .broker = -1, .sigfd = -1, .agent = 0, .tty_fd = -1 };
+static struct session g_session = { .listener = -1, .broker = -1, .records = -1, .sigfd = -1, .agent = 0, .tty_fd = -1 };
 static struct buf g_warnings;
 
 /* die() during the handshake tells the broker why (FATAL); after the fork it also stops the agent. */
@@ -60,6 +61,47 @@ static void collect_warning(const char *msg)
 	buf_puts(&g_warnings, "WARN msg=");
 	buf_hex(&g_warnings, msg, strlen(msg));
 	buf_put(&g_warnings, "\n", 1);
+}
+
+/* The record pipe (docs/protocol.md, "Record pipe"): a FIFO next to the socket, made before we connect so
+ * the broker can open its read end before it removes the directory. Cached decision records go through it
+ * so that the broker drains them in batches instead of waking once per exec. We hold a reader of our own
+ * only until the broker says (RECORDS in CONFIG) that it has one: from then on, a broker that goes away
+ * makes our next write fail (EPIPE) and the session fail closed. Any failure here just means no pipe: the
+ * records then go over the socket. */
+static int g_records_reader = -1, g_records = -1;
+
+static void make_record_pipe(const char *socket_path)
+{
+	char path[4096];
+	const char *slash = strrchr(socket_path, '/');
+	size_t dir = slash ? (size_t)(slash - socket_path) : 0;
+
+	if (!slash || dir + sizeof("/records") > sizeof(path))
+		return;
+	memcpy(path, socket_path, dir);
+	strcpy(path + dir, "/records");
+	if (mkfifo(path, 0600) < 0) {
+		debug("mkfifo %s: %s", path, strerror(errno));
+		return;
+	}
+	g_records_reader = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	g_records = g_records_reader < 0 ? -1 : open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (g_records < 0) {
+		debug("opening the record pipe: %s", strerror(errno));
+		if (g_records_reader >= 0)
+			close(g_records_reader);
+		g_records_reader = -1;
+		unlink(path);
+		return;
+	}
+	/* Blocking writes: a full pipe makes the agent wait for the broker (back-pressure), never drops. */
+	fcntl(g_records, F_SETFL, 0);
+	/* fcntl(2) F_SETPIPE_SZ: up to /proc/sys/fs/pipe-max-size (1 MiB by default) without privileges; ~4000
+	 * records. Smaller is fine, only less slack. */
+	for (int size = 1 << 20; size >= 1 << 16; size >>= 2)
+		if (fcntl(g_records, F_SETPIPE_SZ, size) >= 0)
+			break;
 }
 
 static int connect_broker(const char *path)
@@ -226,6 +268,7 @@ int main(int argc, char **argv)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		die_errno("prctl(PR_SET_DUMPABLE)");
 
+	make_record_pipe(socket_path);
 	g_broker = connect_broker(socket_path);
 	g_session.broker = g_broker;
 	struct line_reader rd;
@@ -250,6 +293,15 @@ int main(int argc, char **argv)
 	static struct config cfg;
 	proto_read_config(&rd, &cfg);
 
+	if (g_records_reader >= 0) {
+		close(g_records_reader);
+		g_records_reader = -1;
+	}
+	if (g_records >= 0 && !cfg.records) {
+		close(g_records);
+		g_records = -1;
+	}
+	g_session.records = g_records;
 	facts_init();
 	struct landlock_plan plan;
 	landlock_build(&cfg, abi, &plan, collect_warning);

@@ -285,9 +285,16 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 		size_t slot = verdict_slot(&f->exe.id);
 		if (verdicts[slot].used && same_file(&verdicts[slot].id, &f->exe.id)) {
 			bool allow = verdicts[slot].allow;
-			/* The decision record goes out before the kernel is answered; a failed write fails closed. */
+			/* The decision record goes out before the kernel is answered; a failed write fails closed. Through
+			 * the record pipe when there is one: the broker drains it in batches. */
 			proto_exec_line(&out, f, allow ? "allow" : "deny", monotonic_us() - t0);
-			send_line();
+			if (cur->records >= 0) {
+				if (proto_send(cur->records, &out) < 0)
+					fail_closed("lost the broker's record pipe (%s)", strerror(errno));
+				out.len = 0;
+			} else {
+				send_line();
+			}
 			lat_add(&lat_cached, monotonic_us() - t0);
 			debug("request %llu (tid %d) %s from the identity cache", (unsigned long long)f->id, f->tid,
 			      allow ? "allowed" : "denied");

@@ -8,6 +8,7 @@
 struct session {
 	int listener;
 	int broker;
+	int records; /* the record pipe's write end (cached decision records), or -1: they go to broker */
 	int sigfd;
 	pid_t agent;
 	bool killable;

@@ -272,6 +272,8 @@ void proto_read_config(struct line_reader *r, struct config *c)
 						die("protocol error: TIMEOUT action must be allow or deny");
 				}
 			}
+		} else if (strcmp(type, "RECORDS") == 0) {
+			c->records = true;
 		} else if (strcmp(type, "HASH_UNDER") == 0) {
 			while (proto_next_token(&cur, &t)) {
 				if (!is_key(&t, "path"))

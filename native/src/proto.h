@@ -61,6 +61,7 @@ struct config {
 	bool timeout_allow;
 	char **hash_under;
 	size_t nhash_under;
+	bool records; /* RECORDS: the broker reads the record pipe */
 };
 /* Read CONFIG … START from the broker. Dies with a clear message on a protocol error. */
 void proto_read_config(struct line_reader *r, struct config *c);

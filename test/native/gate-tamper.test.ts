@@ -176,6 +176,29 @@ describe('gate: fail closed', () => {
     expect(r.end).toMatchObject({ event: 'end', exit_code: 126 });
   });
 
+  it('every exec that ran before the supervisor was killed has its decision record (the record pipe outlives it)', async () => {
+    // Cached decisions reach the broker through the record pipe, drained every few ms: at the kill some are
+    // still in it. The broker drains it when the supervisor is gone, before it ends the session.
+    const { ws } = workspace(denyCurlPolicy());
+    let cliPid = 0;
+    const running = gated(ws, 'touch ready; for i in $(seq 20000); do /bin/true && echo ok >> ran.log || break; done', { onSpawn: (p) => (cliPid = p) });
+    await until('the agent to start', () => fs.existsSync(path.join(ws, 'ready')));
+    const supervisor = await until('the supervisor', () => childrenOf(cliPid)[0]);
+    const ran = path.join(ws, 'ran.log');
+    await until('300 execs', () => fs.existsSync(ran) && fs.readFileSync(ran, 'utf8').length >= 300 * 3);
+    process.kill(supervisor, 'SIGKILL');
+    const r = await running;
+    const okLines = fs.readFileSync(ran, 'utf8').split('\n').filter(Boolean).length;
+    const allowedTrue = r.decisions.filter((d) => d.exe === '/usr/bin/true' && d.verdict === 'allow').length;
+    expect(okLines).toBeGreaterThanOrEqual(300);
+    expect(okLines).toBeLessThan(20000);
+    // Every exec that ran has its record (a killed exec may have a record and not have run: never the reverse).
+    expect(allowedTrue).toBeGreaterThanOrEqual(okLines);
+    expect(allowedTrue - okLines).toBeLessThanOrEqual(1);
+    expect(r.code).toBe(126);
+    expect(r.end).toMatchObject({ event: 'end', exit_code: 126 });
+  });
+
   it('a decision that cannot be recorded is denied (audit log on /dev/full): nothing runs', async () => {
     // Without [filesystem] (writes not sealed) the gate accepts a log outside any grant check; /dev/full
     // fails every write with ENOSPC, even for root.

@@ -242,6 +242,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         layer: origin?.layer ?? 'kernel',
         latencyUs: ev.cached.latencyUs,
         cached: true,
+        // Cached records reach us in batches (the record pipe): stamp them when the supervisor decided.
+        time: decidedAt(ev),
       });
       this.audit.append(rec);
       this.stats.add(rec);
@@ -456,6 +458,13 @@ function realpathOfNearest(p: string): string {
 /** Identity key matching the supervisor's cache (dev, ino, size). */
 function identity(f: ExecFacts): string {
   return f.exe ? `${f.exe.dev}:${f.exe.ino}:${f.exe.size}` : '';
+}
+
+/** The wall-clock time at which the supervisor received the notification (its `t` is CLOCK_MONOTONIC µs, as
+ *  is process.hrtime). */
+function decidedAt(ev: ExecEvent): Date {
+  const agoMs = (Number(process.hrtime.bigint() / 1000n) - ev.receivedAtUs - ev.cached!.latencyUs) / 1000;
+  return new Date(Date.now() - Math.max(0, agoMs));
 }
 
 function latencyUs(ev: ExecEvent): number {

@@ -3,7 +3,7 @@
 // lines are framed incrementally without copying complete chunks, and each verdict is one socket write.
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,18 @@ export interface SupervisorHello {
 
 const NL = 0x0a;
 
+interface LineFrame {
+  /** The head of a line not yet complete. */
+  partial: Buffer[];
+  partialLen: number;
+  /** Copy the head (the chunk's buffer is reused: the record pipe's). */
+  copy: boolean;
+}
+
+/** How often the record pipe is drained: soon while records flow, backing off to the maximum when idle. */
+const RECORDS_MIN_MS = 50;
+const RECORDS_MAX_MS = 250;
+
 export class SupervisorLink {
   report: EnforcementReport = {};
   readonly warnings: string[] = [];
@@ -63,8 +75,10 @@ export class SupervisorLink {
   private started = false;
   private ended = false;
   private sawExit = false;
-  private partial: Buffer[] = [];
-  private partialLen = 0;
+  /** The socket's line framing (a line may span chunks). */
+  private readonly frame: LineFrame = { partial: [], partialLen: 0, copy: false };
+  /** The record pipe (docs/protocol.md): cached decision records, drained on a timer, not per exec. */
+  private records: { fd: number; frame: LineFrame; timer: NodeJS.Timeout | null; delayMs: number } | null = null;
   private onHandshake: ((m: SupervisorMessage) => void) | null = null;
 
   private constructor(
@@ -84,6 +98,7 @@ export class SupervisorLink {
     // mkdtemp creates the directory 0700: nobody else can reach the socket while it exists.
     const dir = await mkdtemp(join(tmpdir(), 'agent-gate-'));
     const socketPath = join(dir, 'broker.sock');
+    const recordsPath = join(dir, 'records');
     const server = net.createServer({ allowHalfOpen: false });
     // Runs once; every caller awaits the same removal (start() must not resolve before the directory is gone).
     let cleaning: Promise<void> | null = null;
@@ -108,7 +123,7 @@ export class SupervisorLink {
       const proc = opts.spawn(opts.supervisorPath, ['--socket', socketPath, '--', ...opts.argv], opts.env ?? process.env);
       const link = new SupervisorLink(opts.handlers, proc);
       const timeoutMs = opts.startTimeoutMs ?? 15_000;
-      await link.handshake(server, cleanup, opts, timeoutMs);
+      await link.handshake(server, cleanup, recordsPath, opts, timeoutMs);
       await cleanup();
       // The caller's continuation runs in a microtask once we return; deliver what arrived meanwhile after it.
       setImmediate(() => link.releaseDeferred());
@@ -121,6 +136,7 @@ export class SupervisorLink {
   private handshake(
     server: net.Server,
     cleanup: () => Promise<void>,
+    recordsPath: string,
     opts: SupervisorLinkOptions,
     timeoutMs: number,
   ): Promise<void> {
@@ -135,6 +151,7 @@ export class SupervisorLink {
         this.onHandshake = null;
         this.ended = true;
         this.socket?.destroy();
+        this.closeRecords();
         if (kill) this.process.kill('SIGKILL');
         reject(new Error(msg));
       };
@@ -150,6 +167,9 @@ export class SupervisorLink {
           return;
         }
         this.socket = sock;
+        // The supervisor made the record pipe before connecting: open our end before the directory goes.
+        // Without one (it could not make it), cached records come over the socket like everything else.
+        this.openRecords(recordsPath);
         // The one peer is here: nobody else may connect, so the socket file and its directory go now.
         void cleanup();
         sock.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -175,7 +195,7 @@ export class SupervisorLink {
             // after START, so the agent can never find them, and the agent's first exec does not wait on
             // the removal (which would count in its decision latency).
             void cleanup().then(() => {
-              if (!settled) this.socket?.write(encodeConfig(opts.config, opts.hashUnder));
+              if (!settled) this.socket?.write(encodeConfig(opts.config, opts.hashUnder, { records: this.records !== null }));
             });
             return;
           case 'REPORT':
@@ -206,6 +226,7 @@ export class SupervisorLink {
             // caller can only answer them once start() has resolved and it holds the link: hold them back
             // until the continuation of `await start()` has run.
             this.deferred = [];
+            this.scheduleDrain();
             resolve();
             return;
           default:
@@ -245,6 +266,73 @@ export class SupervisorLink {
     this.closedByBroker = true;
     this.ended = true;
     this.socket?.destroy();
+    this.closeRecords();
+  }
+
+  private openRecords(path: string): void {
+    try {
+      // (libuv opens every file O_CLOEXEC.) O_NONBLOCK: opening a FIFO for reading never waits, and a read of an empty pipe returns EAGAIN.
+      const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      this.records = { fd, frame: { partial: [], partialLen: 0, copy: true }, timer: null, delayMs: RECORDS_MIN_MS };
+    } catch {
+      this.records = null;
+    }
+  }
+
+  private closeRecords(): void {
+    const r = this.records;
+    if (!r) return;
+    this.records = null;
+    if (r.timer) clearTimeout(r.timer);
+    try {
+      closeSync(r.fd);
+    } catch {
+      // already closed
+    }
+  }
+
+  private scheduleDrain(): void {
+    const r = this.records;
+    if (!r || this.ended) return;
+    r.timer = setTimeout(() => {
+      r.timer = null;
+      const got = this.drainRecords();
+      r.delayMs = got > 0 ? RECORDS_MIN_MS : Math.min(RECORDS_MAX_MS, r.delayMs * 2);
+      this.scheduleDrain();
+    }, r.delayMs);
+    // The socket keeps the process alive while the session runs; the timer alone must not.
+    r.timer.unref();
+  }
+
+  private drainBuf: Buffer | null = null;
+
+  /**
+   * Read every record the supervisor has put in the pipe so far and handle them, in order. Called on the
+   * timer, and before anything from the socket that must not overtake them (an asked EXEC, TIMEOUT, EXIT)
+   * or the end of the link. Returns the bytes read.
+   */
+  private drainRecords(): number {
+    const r = this.records;
+    if (!r) return 0;
+    const buf = (this.drainBuf ??= Buffer.allocUnsafe(256 * 1024));
+    let total = 0;
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(r.fd, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        this.protocolError(`reading the record pipe: ${e instanceof Error ? e.message : String(e)}`);
+        return total;
+      }
+      if (n === 0) break; // the supervisor closed its end (it exited)
+      total += n;
+      // frameLines may hand lines to handlers that end the link: stop then.
+      this.frameLines(buf.subarray(0, n), r.frame);
+      if (this.ended && !this.sawExit) return total;
+      if (n < buf.length) break;
+    }
+    return total;
   }
 
   private write(line: string): void {
@@ -268,16 +356,21 @@ export class SupervisorLink {
   }
 
   private onData(chunk: Buffer): void {
+    this.frameLines(chunk, this.frame);
+  }
+
+  /** Split a chunk into lines (a line may span chunks: its head waits in `st.partial`). */
+  private frameLines(chunk: Buffer, st: LineFrame): void {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(NL, start);
       if (nl < 0) break;
       let line: string;
-      if (this.partialLen > 0) {
-        this.partial.push(chunk.subarray(start, nl));
-        line = Buffer.concat(this.partial, this.partialLen + (nl - start)).toString('latin1');
-        this.partial = [];
-        this.partialLen = 0;
+      if (st.partialLen > 0) {
+        st.partial.push(chunk.subarray(start, nl));
+        line = Buffer.concat(st.partial, st.partialLen + (nl - start)).toString('latin1');
+        st.partial = [];
+        st.partialLen = 0;
       } else {
         line = chunk.toString('latin1', start, nl);
       }
@@ -286,9 +379,9 @@ export class SupervisorLink {
       if (this.ended) return;
     }
     if (start < chunk.length) {
-      this.partial.push(chunk.subarray(start));
-      this.partialLen += chunk.length - start;
-      if (this.partialLen > MAX_LINE_BYTES) this.protocolError('line too long');
+      st.partial.push(st.copy ? Buffer.from(chunk.subarray(start)) : chunk.subarray(start));
+      st.partialLen += chunk.length - start;
+      if (st.partialLen > MAX_LINE_BYTES) this.protocolError('line too long');
     }
   }
 
@@ -322,15 +415,21 @@ export class SupervisorLink {
   private onMessage(m: SupervisorMessage): void {
     switch (m.type) {
       case 'EXEC':
+        // Cached records written to the pipe before this line was sent come first.
+        if (!m.event.cached) this.drainRecords();
         this.handlers.exec(m.event);
         return;
       case 'TIMEOUT':
+        this.drainRecords();
         this.handlers.timeout(m.id, m.action);
         return;
       case 'WARN':
         this.handlers.warn(m.message);
         return;
       case 'EXIT':
+        // Every record of the session is in the pipe by now (the supervisor wrote them before EXIT).
+        this.drainRecords();
+        this.closeRecords();
         this.sawExit = true;
         this.ended = true;
         this.stats = m.stats;
@@ -352,6 +451,9 @@ export class SupervisorLink {
 
   private onClose(): void {
     if (this.sawExit || this.closedByBroker) return;
+    // The supervisor is gone; what it recorded before is still in the pipe: keep it.
+    this.drainRecords();
+    this.closeRecords();
     this.ended = true;
     // Say how the supervisor ended when it is quick to tell; never wait long for it.
     let timer: NodeJS.Timeout | undefined;
@@ -369,6 +471,7 @@ export class SupervisorLink {
     this.failedReported = true;
     this.ended = true;
     this.socket?.destroy();
+    this.closeRecords();
     this.handlers.failed(msg);
   }
 

@@ -320,7 +320,7 @@ function absPath(p: string): string {
 }
 
 /** The broker's CONFIG … START block, every line '\n'-terminated. */
-export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[]): string {
+export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[], opts: { records?: boolean } = {}): string {
   const lines = [`CONFIG ${PROTOCOL_VERSION}`];
   if (config.fs) {
     for (const g of config.fs.grants) lines.push(`FS rights=${rights(g.rights)} path=${absPath(g.path)}`);
@@ -337,6 +337,7 @@ export function encodeConfig(config: SupervisorConfig, hashUnder: readonly strin
   const ms = Math.max(0, Math.floor(config.timeout.ms));
   lines.push(`TIMEOUT ms=${ms} action=${config.timeout.action}`);
   for (const h of hashUnder) lines.push(`HASH_UNDER path=${absPath(h)}`);
+  if (opts.records) lines.push('RECORDS');
   lines.push('START');
   return lines.join('\n') + '\n';
 }

@@ -154,6 +154,10 @@ describe('wire: handshake and control lines', () => {
     expect(encodeConfig({ fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'allow' } }, [])).toBe(
       'CONFIG 1\nREQUIRE fs=0 net=0\nTIMEOUT ms=0 action=allow\nSTART\n',
     );
+    // RECORDS: the broker has opened the record pipe (cached decision records go through it).
+    expect(encodeConfig({ fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'allow' } }, [], { records: true })).toBe(
+      'CONFIG 1\nREQUIRE fs=0 net=0\nTIMEOUT ms=0 action=allow\nRECORDS\nSTART\n',
+    );
   });
 
   it('refuses relative paths, bad rights and bad ports in the CONFIG block', () => {
