@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -185,6 +186,66 @@ static int file_facts_from_fd(int fd, const struct config *c, struct file_facts 
 	return 0;
 }
 
+/* ---- path cache ----
+ * An absolute path as requested → what it resolved to (canonical path, identity, hash). A hit costs one
+ * statx(2) of the path instead of open, fstat, readlink of /proc/self/fd and close. The entry is used only when
+ * statx finds the same identity (dev, ino, size, mtime, ctime) the entry has: the same file, the same content.
+ * What the path names can change (a symlink along it re-pointed): then the identity differs and the path is
+ * resolved again. Relative paths, /proc/self and /dev/fd paths, execveat with a dirfd and AT_SYMLINK_NOFOLLOW
+ * are never cached. */
+#define PATH_SLOTS 1024
+static struct {
+	char *path; /* requested path (malloc), NULL: empty */
+	size_t len;
+	struct file_facts ff;
+} path_cache[PATH_SLOTS];
+
+static size_t path_slot(const char *path, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)path[i]) * 0x100000001b3ull;
+	return (size_t)(h % PATH_SLOTS);
+}
+
+static bool cacheable_path(const char *path)
+{
+	char tmp[64];
+	return path[0] == '/' && rewrite_self(path, 1, tmp, sizeof(tmp)) == path;
+}
+
+static bool path_cache_lookup(const char *path, size_t len, bool skip, struct file_facts *out)
+{
+	if (skip || !cacheable_path(path))
+		return false;
+	size_t k = path_slot(path, len);
+	if (!path_cache[k].path || path_cache[k].len != len || memcmp(path_cache[k].path, path, len) != 0)
+		return false;
+	struct statx sx;
+	/* Follows symlinks, as exec does; the supervisor and the agent share the root (chroot is refused). */
+	if (statx(AT_FDCWD, path, AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &sx) < 0)
+		return false;
+	const struct file_id *id = &path_cache[k].ff.id;
+	if ((uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor) != id->dev || sx.stx_ino != id->ino || sx.stx_size != id->size ||
+	    sx.stx_mtime.tv_sec != id->mtime.tv_sec || sx.stx_mtime.tv_nsec != (uint32_t)id->mtime.tv_nsec ||
+	    sx.stx_ctime.tv_sec != id->ctime.tv_sec || sx.stx_ctime.tv_nsec != (uint32_t)id->ctime.tv_nsec)
+		return false;
+	*out = path_cache[k].ff;
+	return true;
+}
+
+static void path_cache_store(const char *path, size_t len, const struct file_facts *ff)
+{
+	if (!cacheable_path(path))
+		return;
+	size_t k = path_slot(path, len);
+	free(path_cache[k].path);
+	path_cache[k].path = xmalloc(len + 1);
+	memcpy(path_cache[k].path, path, len + 1);
+	path_cache[k].len = len;
+	path_cache[k].ff = *ff;
+}
+
 /* ---- /proc readers ---- */
 
 /* One read(2): procfs fills the whole buffer in one call when the file fits (seq_file single_open for
@@ -320,13 +381,17 @@ static size_t ptr_window(uint64_t addr)
 	return cnt ? cnt : 1;
 }
 
-static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f, const uint64_t *first, size_t first_cnt)
+/* path_addr: where f->path was read from (0: not known). An argv string that is the path, or its tail (argv[0]
+ * is often the very pointer given as the path), is taken from f->path instead of being read again. */
+static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f, const uint64_t *first, size_t first_cnt,
+		     uint64_t path_addr)
 {
 	static char arg[ARGV_MAX_BYTES + 1];
 	static char pre[PTR_WINDOW][STR_PREFETCH];
 	uint64_t ptrs[PTR_WINDOW];
 	size_t base = 0, count = 0, total = 0;
 	size_t pre_len[PTR_WINDOW]; /* bytes of each prefetched string that arrived (0: none) */
+	bool in_path[PTR_WINDOW];   /* the string is (the tail of) the path already read */
 
 	if (addr == 0)
 		return 0; /* Linux accepts a NULL argv as empty */
@@ -345,23 +410,24 @@ static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f, const uint6
 			count = cnt;
 			/* Prefetch the strings of this window (up to its NULL) in one call. */
 			struct iovec local[PTR_WINDOW], remote[PTR_WINDOW];
-			size_t n = 0;
-			while (n < cnt && ptrs[n] != 0) {
-				size_t c = page_chunk(ptrs[n], STR_PREFETCH);
-				local[n] = (struct iovec){ pre[n], c };
-				remote[n] = (struct iovec){ (void *)(uintptr_t)ptrs[n], c };
-				n++;
+			size_t slot[PTR_WINDOW]; /* which pointer each iovec is for */
+			size_t n = 0, k = 0;
+			for (; k < cnt && ptrs[k] != 0; k++) {
+				in_path[k] = path_addr && ptrs[k] >= path_addr && ptrs[k] <= path_addr + f->path_len;
+				pre_len[k] = 0;
+				if (in_path[k])
+					continue;
+				size_t c = page_chunk(ptrs[k], STR_PREFETCH);
+				local[n] = (struct iovec){ pre[k], c };
+				remote[n] = (struct iovec){ (void *)(uintptr_t)ptrs[k], c };
+				slot[n++] = k;
 			}
+			for (; k < cnt; k++)
+				in_path[k] = false, pre_len[k] = 0;
 			ssize_t got = n ? procmem_readv(tid, local, remote, n) : 0;
-			for (size_t k = 0; k < cnt; k++) {
-				size_t c = k < n ? local[k].iov_len : 0;
-				if (got > 0 && (size_t)got >= c) {
-					pre_len[k] = c;
-					got -= (ssize_t)c;
-				} else {
-					pre_len[k] = 0;
-					got = 0;
-				}
+			for (size_t j = 0; j < n && got > 0 && (size_t)got >= local[j].iov_len; j++) {
+				pre_len[slot[j]] = local[j].iov_len;
+				got -= (ssize_t)local[j].iov_len;
 			}
 		}
 		uint64_t p = ptrs[i - base];
@@ -375,7 +441,11 @@ static int read_argv(pid_t tid, uint64_t addr, struct exec_facts *f, const uint6
 		const char *s = arg;
 		ssize_t n = -1;
 		const char *nul = pre_len[i - base] ? memchr(pre[i - base], '\0', pre_len[i - base]) : NULL;
-		if (nul && (size_t)(nul - pre[i - base]) <= max) {
+		size_t off = (size_t)(p - path_addr);
+		if (in_path[i - base] && f->path_len - off <= max) {
+			s = f->path + off;
+			n = (ssize_t)(f->path_len - off);
+		} else if (nul && (size_t)(nul - pre[i - base]) <= max) {
 			s = pre[i - base];
 			n = nul - s;
 		} else {
@@ -599,18 +669,8 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 			return errno == ESRCH ? -1 : errno == EPERM ? FACTS_UNREADABLE : errno;
 		f->path_len = (size_t)len;
 	}
-	err = read_argv(tid, argv_addr, f, prefetched ? ptrs : NULL, nptrs);
-	if (err)
-		return err;
-	/* No NOTIF_ID_VALID here: the one after the /proc reads below covers these reads too (the target was
-	 * blocked in this syscall throughout, so every read was of it). */
-
-	read_status(tid, f);
-	snprintf(proc, sizeof(proc), "/proc/%d/cwd", (int)tid);
-	len = readlink(proc, f->cwd, sizeof(f->cwd) - 1);
-	f->cwd_len = len < 0 ? 0 : (size_t)len;
-	f->cwd[f->cwd_len] = '\0';
-
+	/* What the kernel will run, first: most attempts that fail are PATH probes (execvp tries each PATH entry),
+	 * and they are answered from the path alone, without reading argv or /proc. */
 	AUTOCLOSE int basefd = -1;
 	AUTOCLOSE int exefd = -1;
 	bool nofollow = f->execveat && (f->flags & AT_SYMLINK_NOFOLLOW);
@@ -630,22 +690,51 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 				return ENOTDIR;
 		}
 	} else if (f->path_len == 0 && f->execveat && (f->flags & AT_EMPTY_PATH)) {
+		snprintf(proc, sizeof(proc), "/proc/%d/cwd", (int)tid);
 		exefd = open(proc, O_PATH | O_CLOEXEC); /* execveat(AT_FDCWD, "", AT_EMPTY_PATH): the cwd */
 	}
+	bool from_cache = false;
 	if (exefd < 0) {
 		if (f->path_len == 0)
 			return ENOENT;
-		int fd = open_as_target(tid, basefd >= 0 ? basefd : TARGET_CWD, f->path, nofollow);
-		if (fd < 0)
-			return -fd;
-		exefd = fd;
+		from_cache = path_cache_lookup(f->path, f->path_len, nofollow || basefd >= 0, &f->exe);
+		if (!from_cache) {
+			int fd = open_as_target(tid, basefd >= 0 ? basefd : TARGET_CWD, f->path, nofollow);
+			if (fd < 0)
+				return -fd;
+			exefd = fd;
+		}
 	}
-	err = file_facts_from_fd(exefd, c, &f->exe);
+	if (!from_cache) {
+		err = file_facts_from_fd(exefd, c, &f->exe);
+		if (err)
+			return err;
+		if (basefd < 0 && !nofollow && exefd >= 0 && !(f->execveat && f->path_len == 0))
+			path_cache_store(f->path, f->path_len, &f->exe);
+	}
+
+	err = read_argv(tid, argv_addr, f, prefetched ? ptrs : NULL, nptrs, path_addr);
 	if (err)
 		return err;
+	/* No NOTIF_ID_VALID here: the one after the /proc reads below covers these reads too (the target was
+	 * blocked in this syscall throughout, so every read was of it). */
+
+	read_status(tid, f);
+	snprintf(proc, sizeof(proc), "/proc/%d/cwd", (int)tid);
+	len = readlink(proc, f->cwd, sizeof(f->cwd) - 1);
+	f->cwd_len = len < 0 ? 0 : (size_t)len;
+	f->cwd[f->cwd_len] = '\0';
+
 	/* A file with a cached verdict is a plain program whose verdict depends on nothing but its identity:
 	 * the caller's exe and argv (4 /proc syscalls) are only gathered when the broker has to decide. */
 	if (!known_plain(&f->exe.id)) {
+		if (exefd < 0) {
+			/* Identity from the path cache, but no verdict yet: open it for the #! and loader checks. */
+			int fd = open_as_target(tid, TARGET_CWD, f->path, false);
+			if (fd < 0)
+				return -fd;
+			exefd = fd;
+		}
 		read_parent(f);
 		read_shebang(tid, exefd, c, f);
 		f->is_loader = !f->is_script && is_loader(&f->exe);

@@ -54,6 +54,31 @@ describe('supervisor: identity cache', () => {
     expect(runs.map((e) => e.cached)).toEqual([null, null]);
   });
 
+  it('the same requested path re-pointed to another file between two execs: the second is the new file (path cache)', async () => {
+    // The supervisor remembers what an absolute path resolved to, and reuses it only when statx of the path
+    // finds the same identity: a symlink along it re-pointed means another file, resolved and judged afresh.
+    const link = join(dir, 'tool');
+    const r = await runGated({
+      argv: ['bash', '-c', `ln -sf /usr/bin/true ${link}; ${link}; ${link}; ln -sf /usr/bin/curl ${link}; ${link} --version; echo rc=$?`],
+      decide: (f) => ({ action: f.exe?.path === '/usr/bin/curl' ? 'deny' : 'allow', cache: true }),
+    });
+    const runs = r.events.filter((e) => e.facts.requestedPath === link);
+    expect(runs.map((e) => [e.facts.exe?.path, e.cached?.action ?? null])).toEqual([
+      ['/usr/bin/true', null],
+      ['/usr/bin/true', 'allow'],
+      ['/usr/bin/curl', null],
+    ]);
+    expect(r.stdout).toContain('rc=126');
+  });
+
+  it('argv[0] that is the very string given as the path is read once and still recorded whole', async () => {
+    // forkexec passes the same pointer as path and argv[0].
+    const r = await runGated({ argv: [prog('forkexec'), '3', '/bin/true'], decide: () => ({ action: 'allow', cache: true }) });
+    const trues = r.events.filter((e) => e.facts.requestedPath === '/bin/true');
+    expect(trues).toHaveLength(3);
+    for (const e of trues) expect(e.facts.argv).toEqual(['/bin/true']);
+  });
+
   it('without cache=1 every exec is asked', async () => {
     const r = await runGated({ argv: ['bash', '-c', '/bin/true; /bin/true'], decide: () => ({ action: 'allow', cache: false }) });
     expect(r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true').map((e) => e.cached)).toEqual([null, null]);
