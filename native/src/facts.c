@@ -186,6 +186,77 @@ static int file_facts_from_fd(int fd, const struct config *c, struct file_facts 
 	return 0;
 }
 
+/* ---- truncate(2) for the agent ----
+ * Landlock's TRUNCATE right is not handled (landlock.c), so the filter sends truncate(2) here. We resolve the
+ * path once, as the target would (its cwd, symlinks followed), hold the file by an O_PATH fd, check the file's
+ * canonical path against the write grants, and truncate that very file through the fd: what is checked is
+ * what is truncated, whatever the agent does to the path meanwhile. Reopening through /proc/self/fd applies
+ * the usual permission checks (same uid as the agent). */
+static bool under_write_grant(const char *canon, const struct config *c)
+{
+	static char **roots; /* canonical paths of the write grants, made on first use */
+	static size_t nroots;
+	static bool made;
+
+	if (!made) {
+		made = true;
+		roots = xmalloc((c->ngrants + 1) * sizeof(*roots));
+		for (size_t i = 0; i < c->ngrants; i++) {
+			if (!strchr(c->grants[i].rights, 'w'))
+				continue;
+			char *r = realpath(c->grants[i].path, NULL);
+			if (r)
+				roots[nroots++] = r;
+		}
+	}
+	for (size_t i = 0; i < nroots; i++) {
+		size_t n = strlen(roots[i]);
+		if (strncmp(canon, roots[i], n) == 0 && (canon[n] == '\0' || canon[n] == '/' || (n == 1 && roots[i][0] == '/')))
+			return true;
+	}
+	return false;
+}
+
+int facts_truncate(int listener, const struct seccomp_notif *n, const struct config *c)
+{
+	pid_t tid = (pid_t)n->pid;
+	char path[PATH_MAX], canon[PATH_MAX], proc[64];
+	int64_t length = (int64_t)n->data.args[1];
+
+	ssize_t len = procmem_read_str(tid, n->data.args[0], path, sizeof(path) - 1);
+	if (len < 0)
+		return errno == ESRCH ? -1 : errno == ENAMETOOLONG ? ENAMETOOLONG : errno == EPERM ? EACCES : EFAULT;
+	if (len == 0)
+		return ENOENT;
+	if (length < 0)
+		return EINVAL;
+	AUTOCLOSE int fd = open_as_target(tid, TARGET_CWD, path, false);
+	if (fd < 0)
+		return -fd;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return errno;
+	if (S_ISDIR(st.st_mode))
+		return EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return EINVAL;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ssize_t cn = readlink(proc, canon, sizeof(canon) - 1);
+	if (cn < 0)
+		return errno;
+	canon[cn] = '\0';
+	if (!under_write_grant(canon, c))
+		return EACCES; /* what Landlock's TRUNCATE would have answered */
+	if (!id_valid(listener, n->id))
+		return -1;
+	AUTOCLOSE int wfd = open(proc, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (wfd < 0)
+		return errno;
+	if (ftruncate(wfd, (off_t)length) < 0)
+		return errno;
+	return 0;
+}
+
 /* ---- path cache ----
  * An absolute path as requested → what it resolved to (canonical path, identity, hash). A hit costs one
  * statx(2) of the path instead of open, fstat, readlink of /proc/self/fd and close. The entry is used only when

@@ -11,6 +11,7 @@ struct landlock_plan {
 	const char *fs, *net;                     /* enforced|partial|off|unsupported */
 	const char *scope_signal, *scope_unix;    /* enforced|unsupported */
 	const char *fs_gap, *net_gap;             /* what the kernel lacks, for REQUIRE messages */
+	bool seal_truncate;                       /* writes are sealed: the filter refuses truncate(2) etc. */
 };
 
 /* Highest supported ABI (0 when Landlock is absent or disabled). */

@@ -212,7 +212,7 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, bool 
 		child_fail(sock, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
 	if (landlock_enter(plan) < 0)
 		child_fail(sock, "landlock_restrict_self: %s", strerror(errno));
-	int listener = seccomp_install(killable);
+	int listener = seccomp_install(killable, plan->seal_truncate && plan->ruleset_fd >= 0);
 	if (listener == -EBUSY)
 		child_fail(sock, "cannot install the exec gate: seccomp says EBUSY, another seccomp listener already "
 				 "watches this process (a gate inside a gate, or WSL2's init); refusing to run ungated");
@@ -307,9 +307,10 @@ int main(int argc, char **argv)
 	landlock_build(&cfg, abi, &plan, collect_warning);
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
-		   "wait_killable=%d sync_wakeup=%d io_uring=denied arch=x86_64\n",
+		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s arch=x86_64\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
-		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup);
+		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
+		   plan.seal_truncate && plan.ruleset_fd >= 0 ? "sealed" : "off");
 	send_or_die(&b);
 	if (g_warnings.len)
 		send_or_die(&g_warnings);

@@ -154,6 +154,19 @@ static NORETURN PRINTF_LIKE(1, 2) void fail_closed(const char *fmt, ...)
 	_exit(EXIT_GATE_FAILURE);
 }
 
+/* truncate(2), sent here by the filter when writes are sealed (seccomp.c): done by us or refused, never
+ * continued (the kernel would re-read a path the agent can change). */
+static void on_truncate(struct seccomp_notif *n)
+{
+	int r = facts_truncate(cur->listener, n, cur->cfg);
+	if (r < 0)
+		return; /* the target is gone */
+	struct seccomp_notif_resp resp = { .id = n->id, .val = 0, .error = r ? -r : 0, .flags = 0 };
+	debug("truncate by tid %u: %s", n->pid, r ? strerror(r) : "done");
+	if (ioctl(cur->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
+		debug("NOTIF_SEND: %s", strerror(errno));
+}
+
 /* Answer the kernel. err 0 = CONTINUE (allow). Returns false when the target is gone (ENOENT). */
 static bool answer(uint64_t cookie, int err)
 {
@@ -537,8 +550,12 @@ int notify_loop(struct session *s)
 		if (pfd[0].revents & POLLIN) {
 			memset(notif, 0, nsize);
 			/* seccomp_unotify(2) NOTIF_RECV; ENOENT: the target died before we got it — normal. */
-			if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, notif) == 0)
-				on_notification(notif, &facts);
+			if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, notif) == 0) {
+				if (notif->data.nr == __NR_truncate)
+					on_truncate(notif);
+				else
+					on_notification(notif, &facts);
+			}
 			else if (errno != ENOENT && errno != EINTR)
 				fail_closed("SECCOMP_IOCTL_NOTIF_RECV: %s", strerror(errno));
 		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {

@@ -7,13 +7,23 @@
  *   nr & __X32_SYSCALL_BIT             -> ERRNO(ENOSYS) (x32 ABI: the same answer as a kernel built without
  *                                                         x32, so portable programs fall back; execve via x32
  *                                                         can never reach the kernel)
+ *   [seal_truncate] truncate           -> USER_NOTIF (the supervisor truncates for the agent inside the
+ *                                         write grants: notify.c on_truncate)
+ *   [seal_truncate] openat2            -> ERRNO(ENOSYS)
+ *   [seal_truncate] open / openat with O_TRUNC and access mode O_RDONLY or 3
+ *                                      -> ERRNO(EACCES), other open / openat -> ALLOW
  *   nr in table                        -> the table's action
  *   otherwise                          -> ALLOW
+ *
+ * The seal_truncate block stands in for Landlock's TRUNCATE right (landlock.c says why it is not handled).
+ * Truncation otherwise needs a file opened for writing (ftruncate(2), O_WRONLY/O_RDWR | O_TRUNC, creat(2)):
+ * Landlock's WRITE_FILE decides that at open(2).
  */
 #include "seccomp.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -64,12 +74,16 @@ const char *seccomp_syscall_name(int nr)
 	return "?";
 }
 
-/* 6 header instructions + 2 per table entry + 1 default. */
-#define PROG_LEN (6 + 2 * ARRAY_LEN(TABLE) + 1)
+/* 6 header instructions + the truncate block (4 + 2 × 7) + 2 per table entry + 1 default. */
+#define TRUNC_LEN (4 + 2 * 7)
+#define PROG_LEN (6 + TRUNC_LEN + 2 * ARRAY_LEN(TABLE) + 1)
 _Static_assert(PROG_LEN < BPF_MAXINSNS, "filter too long");
 _Static_assert(sizeof(struct seccomp_data) == 64, "seccomp_data layout");
 
-static void build_program(struct sock_filter *f, size_t *len)
+/* The low 32 bits of syscall argument i (x86_64 is little-endian; open flags are an int). */
+#define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
+
+static void build_program(struct sock_filter *f, size_t *len, bool seal_truncate)
 {
 	size_t n = 0;
 
@@ -79,6 +93,30 @@ static void build_program(struct sock_filter *f, size_t *len)
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, __X32_SYSCALL_BIT, 0, 1);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+	if (seal_truncate) {
+		size_t start = n;
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_truncate, 0, 1);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat2, 0, 1);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+		/* open(path, flags, mode): flags is argument 1; openat(dirfd, path, flags, mode): argument 2. A is
+		 * the syscall number until a block is entered, and each block returns. O_TRUNC with an access mode
+		 * that opens the file without FMODE_WRITE (O_RDONLY, and 3, which opens it for ioctl only) would
+		 * truncate without Landlock's WRITE_FILE check: refused. */
+		static const int opens[2][2] = { { __NR_open, 1 }, { __NR_openat, 2 } };
+		for (size_t i = 0; i < 2; i++) {
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)opens[i][0], 0, 6);
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned)ARG_LO(opens[i][1]));
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, O_ACCMODE | O_TRUNC);
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, O_RDONLY | O_TRUNC, 2, 0);
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, O_ACCMODE | O_TRUNC, 1, 0);
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+							      SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA));
+		}
+		if (n - start != TRUNC_LEN)
+			abort();
+	}
 	for (size_t i = 0; i < ARRAY_LEN(TABLE); i++) {
 		unsigned ret = TABLE[i].action == TRAP_NOTIFY ? SECCOMP_RET_USER_NOTIF
 							      : SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
@@ -98,13 +136,13 @@ static int install(const struct sock_filter *f, size_t len, unsigned flags)
 	return fd < 0 ? -errno : (int)fd;
 }
 
-int seccomp_install(bool killable)
+int seccomp_install(bool killable, bool seal_truncate)
 {
 	struct sock_filter f[PROG_LEN + 1];
 	size_t len;
 	unsigned flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | (killable ? SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0);
 
-	build_program(f, &len);
+	build_program(f, &len, seal_truncate);
 	return install(f, len, flags);
 }
 

@@ -13,8 +13,11 @@ struct seccomp_support {
 void seccomp_probe(struct seccomp_support *out);
 
 /* Install the gate's filter on the calling thread; returns the listener fd or -errno. Must be called
- * after PR_SET_NO_NEW_PRIVS. */
-int seccomp_install(bool killable);
+ * after PR_SET_NO_NEW_PRIVS. seal_truncate: Landlock seals writes (without its TRUNCATE right, see
+ * landlock.c): truncate(2) goes to the supervisor (which truncates only inside the write grants), open and
+ * openat with O_TRUNC but without write access are refused (EACCES), and openat2 too (ENOSYS: its flags are
+ * behind a pointer; callers fall back to openat). */
+int seccomp_install(bool killable, bool seal_truncate);
 
 /* Ask the kernel to wake the supervisor synchronously (on the notifying task's CPU) and the target on our
  * answer: saves a cross-CPU wakeup per round trip. Returns 0 or -errno (EINVAL before Linux 6.6). */

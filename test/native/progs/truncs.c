@@ -1,0 +1,61 @@
+/* Every way to truncate a file, by raw syscall, one per invocation: usage: truncs OP PATH [LENGTH]
+ * OP: truncate (truncate(2)), open-rdonly-trunc / open-acc3-trunc / open-wronly-trunc (open(2) with
+ * O_TRUNC and that access mode), openat-rdonly-trunc / openat-acc3-trunc / openat-wronly-trunc (the same
+ * through openat(2)), openat2-rdonly (openat2(2), no O_TRUNC), ftruncate (open O_RDWR, ftruncate(2)),
+ * creat (creat(2)). Prints RESULT OP ok|errno=… and the size afterwards. */
+#include "result.h"
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int done(const char *op, long r, const char *path)
+{
+	int e = errno;
+	struct stat st;
+	if (r < 0) {
+		result_errno(op, e);
+	} else {
+		result_ok(op);
+	}
+	if (stat(path, &st) == 0)
+		printf("SIZE %lld\n", (long long)st.st_size);
+	return r < 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	const char *op = argv[1], *path = argv[2];
+	long len = argc > 3 ? atol(argv[3]) : 0;
+	long r;
+
+	if (strcmp(op, "truncate") == 0)
+		r = syscall(SYS_truncate, path, len);
+	else if (strcmp(op, "open-rdonly-trunc") == 0)
+		r = syscall(SYS_open, path, O_RDONLY | O_TRUNC, 0);
+	else if (strcmp(op, "open-acc3-trunc") == 0)
+		r = syscall(SYS_open, path, O_ACCMODE | O_TRUNC, 0);
+	else if (strcmp(op, "open-wronly-trunc") == 0)
+		r = syscall(SYS_open, path, O_WRONLY | O_TRUNC, 0);
+	else if (strcmp(op, "openat-rdonly-trunc") == 0)
+		r = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_TRUNC, 0);
+	else if (strcmp(op, "openat-acc3-trunc") == 0)
+		r = syscall(SYS_openat, AT_FDCWD, path, O_ACCMODE | O_TRUNC, 0);
+	else if (strcmp(op, "openat-wronly-trunc") == 0)
+		r = syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_TRUNC, 0);
+	else if (strcmp(op, "openat2-rdonly") == 0) {
+		struct open_how how = { .flags = O_RDONLY };
+		r = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	} else if (strcmp(op, "ftruncate") == 0) {
+		r = syscall(SYS_open, path, O_RDWR, 0);
+		if (r >= 0)
+			r = syscall(SYS_ftruncate, (int)r, len);
+	} else if (strcmp(op, "creat") == 0)
+		r = syscall(SYS_creat, path, 0644);
+	else
+		return 2;
+	return done(op, r, path);
+}
