@@ -5,7 +5,8 @@
  * 1. connect to the broker (before anything is forked), HELLO, read CONFIG … START;
  * 2. probe the kernel, build the Landlock ruleset, REPORT/WARN, refuse gaps the policy requires;
  * 3. fork the agent: own process group (foreground of the tty), NO_NEW_PRIVS, Landlock, seccomp filter
- *    with a listener that comes back to us over SCM_RIGHTS, then execvp;
+ *    with a listener that comes back to us over SCM_RIGHTS; READY pid=…, and on the broker's GO the agent
+ *    is released to execvp;
  * 4. the notification loop (notify.c) until the agent exits; exit with its status. */
 #include "facts.h"
 #include "landlock.h"
@@ -190,7 +191,7 @@ static int receive_listener(int sock, char *err, size_t errlen)
 
 /* The agent side of the fork. Nothing here may return.
  *
- * Syscalls made after the filter is installed and before execve: sendmsg, close, prctl, execve (execvp's PATH
+ * Syscalls made after the filter is installed and before execve: sendmsg, close, read (waiting for GO), prctl, execve (execvp's PATH
  * walk, each attempt notified and answered by the supervisor), write/_exit on failure. None of them is in
  * the filter's table except execve itself, which is exactly the first gated exec — the supervisor is
  * already receiving by then, so nothing can trap itself or deadlock. */
@@ -220,6 +221,14 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, bool 
 		child_fail(sock, "cannot install the seccomp filter: %s", strerror(-listener));
 	send_listener(sock, listener);
 	close(listener);
+	/* Wait for the supervisor's word (the broker's GO). EOF: the supervisor is gone or gave up: run nothing. */
+	char go;
+	ssize_t r;
+	do
+		r = read(sock, &go, 1);
+	while (r < 0 && errno == EINTR);
+	if (r != 1 || go != 'G')
+		_exit(EXIT_GATE_FAILURE);
 	close(sock);
 	/* prctl(2): we inherited the supervisor's PR_SET_DUMPABLE 0; without undoing it an unprivileged
 	 * supervisor could not read this very first exec's path and argv (process_vm_readv and /proc/<pid>/mem
@@ -328,20 +337,6 @@ int main(int argc, char **argv)
 		die("the policy requires network enforcement but the kernel lacks %s (network sealing is %s)",
 		    plan.net_gap ? plan.net_gap : "it", plan.net);
 
-	/* READY, then wait for GO: the broker finishes its own start (the session record, its warnings) while
-	 * no agent exists yet, so the agent's first exec finds it idle rather than queued behind that work. */
-	buf_printf(&b, "READY\n");
-	send_or_die(&b);
-	{
-		char *line = lr_read_line(&rd);
-		char *cursor;
-		if (!line)
-			die("the broker closed the connection during the handshake");
-		const char *type = proto_type(line, &cursor);
-		if (strcmp(type, "GO") != 0)
-			die("protocol error: expected GO, got %s", type);
-	}
-
 	/* Signals we forward or wait for arrive through a signalfd(2), so the loop is one poll. */
 	sigset_t mask, old;
 	sigemptyset(&mask);
@@ -384,7 +379,6 @@ int main(int argc, char **argv)
 
 	char err[512];
 	int listener = receive_listener(sp[0], err, sizeof(err));
-	close(sp[0]);
 	if (listener < 0)
 		die("%s", err);
 	g_session.listener = listener;
@@ -394,6 +388,24 @@ int main(int argc, char **argv)
 	g_session.killable = sc.killable;
 	g_session.cfg = &cfg;
 	g_session.rd = &rd;
+
+	/* READY, then wait for GO. The agent exists, inside the gate, but waits for our word before it runs
+	 * anything: the broker finishes its own start (the session record, its callers' set-up) first, so the
+	 * agent's first exec finds it idle rather than queued behind that work. */
+	buf_printf(&b, "READY pid=%d\n", (int)pid);
+	send_or_die(&b);
+	{
+		char *line = lr_read_line(&rd);
+		char *cursor;
+		if (!line)
+			die("the broker closed the connection during the handshake");
+		const char *type = proto_type(line, &cursor);
+		if (strcmp(type, "GO") != 0)
+			die("protocol error: expected GO, got %s", type);
+	}
+	if (write(sp[0], "G", 1) != 1)
+		die_errno("releasing the agent");
+	close(sp[0]);
 
 	buf_printf(&b, "STARTED pid=%d\n", (int)pid);
 	send_or_die(&b);

@@ -73,6 +73,7 @@ struct latencies {
 };
 static struct latencies lat_slow, lat_cached;
 static uint64_t n_local;     /* answered without the broker (the kernel would fail them anyway) */
+static uint64_t n_piped;     /* records written to the record pipe: the broker drains before a line that says more */
 static uint64_t n_restarted; /* the same logical exec notified again (interrupted and restarted) */
 static uint64_t n_unreadable; /* execs by non-dumpable processes (denied) */
 
@@ -300,11 +301,12 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 			bool allow = verdicts[slot].allow;
 			/* The decision record goes out before the kernel is answered; a failed write fails closed. Through
 			 * the record pipe when there is one: the broker drains it in batches. */
-			proto_exec_line(&out, f, allow ? "allow" : "deny", monotonic_us() - t0);
+			proto_exec_line(&out, f, allow ? "allow" : "deny", monotonic_us() - t0, 0);
 			if (cur->records >= 0) {
 				if (proto_send(cur->records, &out) < 0)
 					fail_closed("lost the broker's record pipe (%s)", strerror(errno));
 				out.len = 0;
+				n_piped++;
 			} else {
 				send_line();
 			}
@@ -317,7 +319,7 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 		}
 	}
 
-	proto_exec_line(&out, f, NULL, 0);
+	proto_exec_line(&out, f, NULL, 0, n_piped);
 	send_line();
 	if (npending == cap_pending) {
 		cap_pending = cap_pending ? cap_pending * 2 : 16;
@@ -418,7 +420,8 @@ static void on_deadlines(void)
 			continue;
 		}
 		bool allow = cur->cfg->timeout_allow;
-		buf_printf(&out, "TIMEOUT id=%llu action=%s\n", (unsigned long long)p->req_id, allow ? "allow" : "deny");
+		buf_printf(&out, "TIMEOUT id=%llu action=%s piped=%llu\n", (unsigned long long)p->req_id, allow ? "allow" : "deny",
+			   (unsigned long long)n_piped);
 		send_line();
 		if (!answer(p->cookie, allow ? 0 : EACCES))
 			remember_retry(p->tid, p->fingerprint, allow);

@@ -324,7 +324,7 @@ static void list_field(struct buf *b, const char *key, const struct buf *list)
 	}
 }
 
-void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cached, uint64_t lat_us)
+void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cached, uint64_t lat_us, uint64_t piped)
 {
 	buf_printf(b, "EXEC id=%llu tid=%d pid=%d ppid=%d uid=%llu sc=%s flags=%llu path=", (unsigned long long)f->id,
 		   (int)f->tid, (int)f->pid, (int)f->ppid, (unsigned long long)f->uid,
@@ -354,5 +354,7 @@ void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cach
 	buf_printf(b, " t=%llu", (unsigned long long)f->t);
 	if (cached)
 		buf_printf(b, " cached=%s lat=%llu", cached, (unsigned long long)lat_us);
+	if (piped)
+		buf_printf(b, " piped=%llu", (unsigned long long)piped);
 	buf_put(b, "\n", 1);
 }

@@ -70,5 +70,6 @@ void proto_read_config(struct line_reader *r, struct config *c);
 int proto_send(int fd, const struct buf *line);
 
 struct exec_facts;
-/* Append the EXEC line for f (with "cached=… lat=…" when cached is "allow"/"deny"), '\n' included. */
-void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cached, uint64_t lat_us);
+/* Append the EXEC line for f (with "cached=… lat=…" when cached is "allow"/"deny"; "piped=…", the records
+ * written to the record pipe so far, when piped > 0), '\n' included. */
+void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cached, uint64_t lat_us, uint64_t piped);

@@ -79,6 +79,26 @@ describe('supervisor: identity cache', () => {
     for (const e of trues) expect(e.facts.argv).toEqual(['/bin/true']);
   });
 
+  it('cached records (the record pipe) reach the broker before a later asked exec (the socket): events stay in order', async () => {
+    const r = await runGated({
+      argv: ['bash', '-c', '/bin/true; /bin/true; /bin/true; /usr/bin/env true; /bin/true; /usr/bin/env true'],
+      decide: (f) => ({ action: 'allow', cache: f.exe?.path === '/usr/bin/true' }),
+    });
+    const ids = r.events.map((e) => e.facts.requestId);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    const kinds = r.events.filter((e) => e.facts.exe?.path !== '/usr/bin/bash').map((e) => `${e.facts.exe?.path}:${e.cached ? 'cached' : 'asked'}`);
+    expect(kinds).toEqual([
+      '/usr/bin/true:asked',
+      '/usr/bin/true:cached',
+      '/usr/bin/true:cached',
+      '/usr/bin/env:asked',
+      '/usr/bin/true:cached', // env's own exec of true
+      '/usr/bin/true:cached',
+      '/usr/bin/env:asked',
+      '/usr/bin/true:cached',
+    ]);
+  });
+
   it('without cache=1 every exec is asked', async () => {
     const r = await runGated({ argv: ['bash', '-c', '/bin/true; /bin/true'], decide: () => ({ action: 'allow', cache: false }) });
     expect(r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true').map((e) => e.cached)).toEqual([null, null]);

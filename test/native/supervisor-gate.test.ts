@@ -43,7 +43,7 @@ describe('supervisor: gate', () => {
     expect(r.failures).toEqual([]);
   });
 
-  it('READY/GO: onReady sees the kernel report before the agent exists; throwing there means it never runs', async () => {
+  it('READY/GO: onReady sees the kernel report before the agent has run anything; throwing there means it never runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'agent-gate-ready-'));
     try {
       const marker = join(dir, 'agent-ran');

@@ -185,6 +185,21 @@ export class SupervisorLink {
       });
 
       let sentConfig = false;
+      const started = (): void => {
+        settled = true;
+        clearTimeout(timer);
+        this.started = true;
+        this.onHandshake = null;
+        // Lines after this one may sit in the same chunk (the agent's first EXEC follows at once). The
+        // caller can only answer them once start() has resolved and it holds the link: hold them back
+        // until the continuation of `await start()` has run.
+        this.deferred = [];
+        // An empty read of the pipe (EAGAIN, an exception) costs ~200 µs the first time: pay it now, while
+        // the agent waits for GO, not on its first exec.
+        this.drainRecords();
+        this.scheduleDrain();
+        resolve();
+      };
       this.onHandshake = (m) => {
         switch (m.type) {
           case 'HELLO':
@@ -213,22 +228,19 @@ export class SupervisorLink {
             } catch (e) {
               return fail(e instanceof Error ? e.message : String(e));
             }
-            this.socket?.write('GO\n');
-            return;
+            if (m.pid <= 0) {
+              this.socket?.write('GO\n'); // no agent yet: STARTED ends the handshake
+              return;
+            }
+            // The agent exists, gated, and waits for GO. start() resolves now; GO goes out once the caller's
+            // continuation has run (releaseDeferred), so the agent's first exec finds this process idle.
+            this.agentPid = m.pid;
+            this.goPending = true;
+            return started();
           case 'STARTED':
             if (!sentConfig) return fail('protocol error: STARTED before HELLO');
-            settled = true;
-            clearTimeout(timer);
             this.agentPid = m.pid;
-            this.started = true;
-            this.onHandshake = null;
-            // Lines after STARTED may sit in the same chunk (the agent's first EXEC follows at once). The
-            // caller can only answer them once start() has resolved and it holds the link: hold them back
-            // until the continuation of `await start()` has run.
-            this.deferred = [];
-            this.scheduleDrain();
-            resolve();
-            return;
+            return started();
           default:
             return fail(`protocol error: ${m.type} during the handshake`);
         }
@@ -337,6 +349,12 @@ export class SupervisorLink {
 
   private write(line: string): void {
     if (this.ended || !this.socket) return;
+    if (this.goPending) {
+      // Whatever the caller sends first (a TERMINAL line right after start()) goes after GO: the supervisor
+      // takes nothing else before it.
+      this.goPending = false;
+      this.write('GO\n');
+    }
     // The hot path (a VERDICT answering an EXEC): one write(2) on the socket's descriptor, without the
     // stream machinery, when nothing is queued before it (order) and the kernel takes the whole line. Else
     // (a full socket buffer, a partial write, no descriptor) the stream writes it, or its rest, in order. The
@@ -404,7 +422,14 @@ export class SupervisorLink {
     const queued = this.deferred ?? [];
     this.deferred = null;
     for (const run of queued) run();
+    if (this.goPending) {
+      this.goPending = false;
+      this.write('GO\n');
+    }
   }
+
+  /** READY named the agent: it waits, gated, for GO (sent by releaseDeferred). */
+  private goPending = false;
 
   /** Run now, or after start() has resolved when called before (see STARTED). */
   private dispatch(run: () => void): void {
@@ -412,19 +437,31 @@ export class SupervisorLink {
     else run();
   }
 
+  /** EXEC lines read from the record pipe so far. */
+  private recordsRead = 0;
+
   private onMessage(m: SupervisorMessage): void {
+    if (m.type === 'EXEC' && m.event.cached) this.recordsRead++;
     switch (m.type) {
       case 'EXEC':
-        // Cached records written to the pipe before this line was sent come first.
-        if (!m.event.cached) this.drainRecords();
+        // Cached records written to the pipe before this line was sent come first (a read only when there
+        // are some: an empty read costs an exception, ~25 µs warm).
+        if ((m.event.piped ?? 0) > this.recordsRead) this.drainRecords();
         this.handlers.exec(m.event);
         return;
       case 'TIMEOUT':
-        this.drainRecords();
+        if (m.piped > this.recordsRead) this.drainRecords();
         this.handlers.timeout(m.id, m.action);
         return;
       case 'WARN':
         this.handlers.warn(m.message);
+        return;
+      case 'STARTED':
+        // After READY pid=…: the agent was released (the handshake ended at READY).
+        this.agentPid ||= m.pid;
+        return;
+      case 'FATAL':
+        this.fail(`the supervisor failed: ${m.message}`);
         return;
       case 'EXIT':
         // Every record of the session is in the pipe by now (the supervisor wrote them before EXIT).

@@ -27,6 +27,9 @@ export interface ExecEvent {
   receivedAtUs: number;
   /** Set when the supervisor already answered from its identity cache (the event is then a record only). */
   cached: { action: BinaryAction; latencyUs: number } | null;
+  /** On a line from the socket: how many records the supervisor had written to the record pipe before it (the
+   *  broker drains the pipe first when it has read fewer). */
+  piped?: number;
 }
 
 export interface SupervisorLinkHandlers {

@@ -21,11 +21,11 @@ export type SupervisorMessage =
   | { type: 'HELLO'; version: number; pid: number; abi: number; notif: boolean; killable: boolean }
   | { type: 'REPORT'; report: EnforcementReport }
   | { type: 'WARN'; message: string }
-  | { type: 'READY' }
+  | { type: 'READY'; pid: number }
   | { type: 'STARTED'; pid: number }
   | { type: 'FATAL'; message: string }
   | { type: 'EXEC'; event: ExecEvent }
-  | { type: 'TIMEOUT'; id: number; action: BinaryAction }
+  | { type: 'TIMEOUT'; id: number; action: BinaryAction; piped: number }
   | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats };
 
 /**
@@ -132,13 +132,16 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
     case 'WARN':
     case 'FATAL':
       return { type, message: hexValue('msg', single(pairs).get('msg') ?? '') };
-    case 'READY':
-      return { type };
+    case 'READY': {
+      const pid = single(pairs).get('pid');
+      return { type, pid: pid === undefined ? 0 : intValue('pid', pid) };
+    }
     case 'STARTED':
       return { type, pid: intValue('pid', single(pairs).get('pid')) };
     case 'TIMEOUT': {
       const m = single(pairs);
-      return { type, id: intValue('id', m.get('id')), action: actionValue('action', m.get('action')) };
+      const piped = m.get('piped');
+      return { type, id: intValue('id', m.get('id')), action: actionValue('action', m.get('action')), piped: piped === undefined ? 0 : intValue('piped', piped) };
     }
     case 'EXIT': {
       const m = single(pairs);
@@ -201,6 +204,7 @@ function decodeExec(line: string): ExecEvent {
   let t = 0;
   let cachedAction: BinaryAction | undefined;
   let lat = 0;
+  let piped = 0;
 
   const end = line.length;
   let pos = line.indexOf(' ');
@@ -250,6 +254,7 @@ function decodeExec(line: string): ExecEvent {
       case 't': t = intValue(k, v); break;
       case 'cached': cachedAction = actionValue(k, v); break;
       case 'lat': lat = intValue(k, v); break;
+      case 'piped': piped = intValue(k, v); break;
       default: break; // unknown keys are ignored (forward compatibility)
     }
   }
@@ -276,6 +281,7 @@ function decodeExec(line: string): ExecEvent {
     facts,
     receivedAtUs: t,
     cached: cachedAction === undefined ? null : { action: cachedAction, latencyUs: lat },
+    ...(piped > 0 ? { piped } : {}),
   };
 }
 
@@ -304,6 +310,7 @@ export function encodeExecLine(event: ExecEvent): string {
   if (f.loaderTarget) s += fileFields('ld_', 'ld', f.loaderTarget);
   s += ` t=${event.receivedAtUs}`;
   if (event.cached) s += ` cached=${event.cached.action} lat=${event.cached.latencyUs}`;
+  if (event.piped) s += ` piped=${event.piped}`;
   return s;
 }
 

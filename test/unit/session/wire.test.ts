@@ -75,6 +75,10 @@ describe('wire: EXEC', () => {
       ` interp=${hex('/i')} interp_dev=1 interp_ino=2 interp_size=3 interp_arg=${hex('a')} t=9 cached=allow lat=1`;
     const ev = execOf(line);
     expect(execOf(encodeExecLine(ev))).toEqual(ev);
+    // piped: records the supervisor put in the record pipe before this (asked) line.
+    const asked = execOf(`EXEC id=4 tid=5 pid=5 ppid=4 uid=0 sc=execve flags=0 path=${hex('/bin/x')} cwd=${hex('/')} t=9 piped=17`);
+    expect(asked.piped).toBe(17);
+    expect(execOf(encodeExecLine(asked))).toEqual(asked);
   });
 
   it.each([
@@ -103,8 +107,10 @@ describe('wire: handshake and control lines', () => {
     expect(decodeSupervisorLine(`WARN msg=${hex('grant skipped')}`)).toEqual({ type: 'WARN', message: 'grant skipped' });
     expect(decodeSupervisorLine(`FATAL msg=${hex('EBUSY')}`)).toEqual({ type: 'FATAL', message: 'EBUSY' });
     expect(decodeSupervisorLine('STARTED pid=77')).toEqual({ type: 'STARTED', pid: 77 });
-    expect(decodeSupervisorLine('READY')).toEqual({ type: 'READY' });
-    expect(decodeSupervisorLine('TIMEOUT id=4 action=allow')).toEqual({ type: 'TIMEOUT', id: 4, action: 'allow' });
+    expect(decodeSupervisorLine('READY')).toEqual({ type: 'READY', pid: 0 });
+    expect(decodeSupervisorLine('READY pid=4321')).toEqual({ type: 'READY', pid: 4321 });
+    expect(decodeSupervisorLine('TIMEOUT id=4 action=allow')).toEqual({ type: 'TIMEOUT', id: 4, action: 'allow', piped: 0 });
+    expect(decodeSupervisorLine('TIMEOUT id=4 action=deny piped=12')).toEqual({ type: 'TIMEOUT', id: 4, action: 'deny', piped: 12 });
     expect(decodeSupervisorLine('EXIT id=1 code=0 signal=9')).toEqual({ type: 'EXIT', id: 1, code: 0, signal: 9, stats: {} });
     expect(decodeSupervisorLine('EXIT id=1 code=3 signal=0 n_asked=5 asked_p50_us=80 other=x')).toEqual({
       type: 'EXIT', id: 1, code: 3, signal: 0, stats: { n_asked: 5, asked_p50_us: 80 },
