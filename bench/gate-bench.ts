@@ -36,8 +36,8 @@ type Variant = 'ungated' | 'gated' | 'baseline' | 'strace';
 interface Workload {
   name: string;
   argv: string[];
-  /** Target for gated ÷ ungated. */
-  target: number;
+  /** Target for gated ÷ ungated (the issue's targets); none for a reference workload. */
+  target?: number;
   /** Run before each timed run, outside the timing (e.g. clean build outputs). */
   reset?: () => void;
 }
@@ -220,7 +220,9 @@ async function main(): Promise<void> {
       { name: 'bash loop /bin/true ×1000', argv: ['bash', '-c', 'for i in $(seq 1000); do /bin/true; done'], target: 1.25 },
       // rm has an argv rule in the default policy (deny-rm-rf-root), so its verdicts are not cacheable: every
       // exec takes the slow path (a round trip to the policy engine).
-      { name: 'bash loop rm -f ×500 (uncached)', argv: ['bash', '-c', 'for i in $(seq 500); do rm -f nothing-$i; done'], target: 1.25 },
+      // Not one of the issue's workloads: a reference for the slow path, which the issue expects to cost a full
+      // round trip per exec ("argv-dependent verdicts still go to the engine"); shown without a target.
+      { name: 'bash loop rm -f ×500 (uncached)', argv: ['bash', '-c', 'for i in $(seq 500); do rm -f nothing-$i; done'] },
       {
         name: 'make -j2 (200 C files)',
         argv: ['make', '-s', '-j2', '-C', proj],
@@ -265,7 +267,7 @@ async function main(): Promise<void> {
     for (const w of workloads) {
       const u = median(times.get(key(w, 'ungated')) ?? []);
       const g = median(times.get(key(w, 'gated')) ?? []);
-      const row = [w.name, ms(u), ms(g), (g / u).toFixed(2), `≤ ${w.target.toFixed(2)}× ${g / u <= w.target ? 'ok' : 'MISSED'}`];
+      const row = [w.name, ms(u), ms(g), (g / u).toFixed(2), w.target === undefined ? '— (reference)' : `≤ ${w.target.toFixed(2)}× ${g / u <= w.target ? 'ok' : 'MISSED'}`];
       if (baseline) {
         const b = median(times.get(key(w, 'baseline')) ?? []);
         row.push(ms(b), (b / u).toFixed(2));
