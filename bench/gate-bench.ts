@@ -1,9 +1,9 @@
 // Gate benchmark: what the exec gate costs on real workloads, against the same workloads ungated and under
 // strace (a common "trace every exec" reference), in the same run.
 //
-// Method: variants are interleaved (every round runs each workload ungated, gated and under strace, in a
-// rotating order) and repeated; the table shows medians and ratios. Each workload is timed from inside the
-// sandbox by a small wrapper (timeit), so a gated run's figure excludes the gate's own start-up (Node, the
+// Method: variants are interleaved (every round runs each workload ungated, under the bare notification
+// mechanism (the floor), gated and under strace, in a rotating order) and repeated; the table shows medians
+// and ratios. Each workload is timed from inside the sandbox by a small wrapper (timeit), so a gated run's figure excludes the gate's own start-up (Node, the
 // policy load, the handshake) and counts only what the agent pays per exec and per file access. Gated runs
 // use the shipped default policy with Landlock on (plus one rule allowing the benchmark's own helper
 // programs and the compiler's internal programs, which the default policy would ask about).
@@ -31,7 +31,7 @@ const DEFAULT_POLICY = path.join(ROOT, 'policies', 'default.gate.toml');
 const PROG_SRC = path.join(ROOT, 'test', 'native', 'gate-progs');
 const NATIVE_PROGS = path.join(ROOT, 'test', 'native', 'progs');
 
-type Variant = 'ungated' | 'gated' | 'baseline' | 'strace';
+type Variant = 'ungated' | 'floor' | 'gated' | 'baseline' | 'strace';
 
 interface Workload {
   name: string;
@@ -114,6 +114,10 @@ function runOnce(variant: Variant, w: Workload, ctx: { ws: string; policy: strin
   if (variant === 'ungated') {
     file = timeit;
     argv = w.argv;
+  } else if (variant === 'floor') {
+    // The mechanism alone: seccomp user notification on exec, answered CONTINUE at once (gate-progs/notifyfloor.c).
+    file = path.join(ROOT, 'dist', 'bench-bin', 'notifyfloor');
+    argv = [timeit, ...w.argv];
   } else if (variant === 'strace') {
     file = 'strace';
     argv = ['-f', '--seccomp-bpf', '-e', 'trace=execve', '-o', '/dev/null', timeit, ...w.argv];
@@ -199,7 +203,7 @@ async function main(): Promise<void> {
     execFileSync('make', ['-s', '-C', NATIVE_PROGS], { stdio: 'inherit' });
     fs.copyFileSync(path.join(NATIVE_PROGS, 'build', 'forkexec'), path.join(bin, 'forkexec'));
     fs.chmodSync(path.join(bin, 'forkexec'), 0o755);
-    for (const p of ['timeit', 'spawnloop']) {
+    for (const p of ['timeit', 'spawnloop', 'notifyfloor']) {
       execFileSync('cc', ['-O2', '-static', '-o', path.join(bin, p), path.join(PROG_SRC, `${p}.c`)], { stdio: 'inherit' });
     }
     const proj = path.join(ws, 'proj');
@@ -235,7 +239,7 @@ async function main(): Promise<void> {
       { name: `posix_spawn /bin/true ×${n}`, argv: [path.join(bin, 'spawnloop'), String(n), '/bin/true'], target: 1.25 },
       { name: 'find /usr -type f', argv: ['find', '/usr', '-type', 'f', '-fprint', '/dev/null'], target: 1.1 },
     ];
-    const variants: Variant[] = ['ungated', 'gated', ...(baseline ? ['baseline' as const] : []), ...(withStrace ? ['strace' as const] : [])];
+    const variants: Variant[] = ['ungated', 'floor', 'gated', ...(baseline ? ['baseline' as const] : []), ...(withStrace ? ['strace' as const] : [])];
     const times = new Map<string, number[]>();
     const audits = new Map<string, string[]>();
     const baseAudits = new Map<string, string[]>();
@@ -246,6 +250,7 @@ async function main(): Promise<void> {
       w.reset?.();
       await runOnce('ungated', w, { ws, policy, stateDir, tag: 'warm' });
     }
+    const loadBefore = os.loadavg()[0] ?? 0;
     const t0 = Date.now();
     for (let r = 0; r < rounds; r++) {
       for (const w of workloads) {
@@ -263,11 +268,12 @@ async function main(): Promise<void> {
     }
 
     const ms = (ns: number): string => (ns / 1e6).toFixed(1);
-    const rows: string[][] = [['workload', 'ungated ms', 'gated ms', 'gated ×', 'target', ...(baseline ? ['baseline ms', 'baseline ×'] : []), ...(withStrace ? ['strace ms', 'strace ×'] : [])]];
+    const rows: string[][] = [['workload', 'ungated ms', 'gated ms', 'gated ×', 'target', 'floor ×', ...(baseline ? ['baseline ms', 'baseline ×'] : []), ...(withStrace ? ['strace ms', 'strace ×'] : [])]];
     for (const w of workloads) {
       const u = median(times.get(key(w, 'ungated')) ?? []);
       const g = median(times.get(key(w, 'gated')) ?? []);
-      const row = [w.name, ms(u), ms(g), (g / u).toFixed(2), w.target === undefined ? '— (reference)' : `≤ ${w.target.toFixed(2)}× ${g / u <= w.target ? 'ok' : 'MISSED'}`];
+      const f = median(times.get(key(w, 'floor')) ?? []);
+      const row = [w.name, ms(u), ms(g), (g / u).toFixed(2), w.target === undefined ? '— (reference)' : `≤ ${w.target.toFixed(2)}× ${g / u <= w.target ? 'ok' : 'MISSED'}`, (f / u).toFixed(2)];
       if (baseline) {
         const b = median(times.get(key(w, 'baseline')) ?? []);
         row.push(ms(b), (b / u).toFixed(2));
@@ -278,9 +284,13 @@ async function main(): Promise<void> {
       }
       rows.push(row);
     }
-    const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
     console.log(`\nGate benchmark: ${rounds} interleaved rounds, medians (wall time measured inside the sandbox)`);
-    console.log(`${os.cpus().length} CPUs, load average at the end ${load}${Number(os.loadavg()[0]) > 1 ? ' — other work was running: ratios are inflated' : ''}`);
+    console.log(
+      `${os.cpus().length} CPUs, load average before the benchmark ${loadBefore.toFixed(2)}` +
+        (loadBefore > 0.5 ? ' — other work was running: ratios are noisier' : ' (idle)'),
+    );
+    console.log('floor ×: the same workload under seccomp user notification answered CONTINUE at once, no facts, no records');
+    console.log('(gate-progs/notifyfloor.c): the kernel\'s own cost per exec, which no supervisor can avoid.');
     printTable(rows);
 
     // Decision latency from the gated runs' audit records.
