@@ -3,8 +3,9 @@
 //
 // Method: variants are interleaved (every round runs each workload ungated, under the bare notification
 // mechanism (the floor), gated and under strace, in a rotating order) and repeated; the table shows medians
-// and ratios. Each workload is timed from inside the sandbox by a small wrapper (timeit), so a gated run's figure excludes the gate's own start-up (Node, the
-// policy load, the handshake) and counts only what the agent pays per exec and per file access. Gated runs
+// and ratios. Each workload is timed from inside the sandbox by a small wrapper (timeit), so a gated run's
+// figure excludes the gate's own start-up (Node, the policy load, the handshake) and counts only what the
+// agent pays per exec and per file access. Gated runs
 // use the shipped default policy with Landlock on (plus one rule allowing the benchmark's own helper
 // programs and the compiler's internal programs, which the default policy would ask about).
 //
