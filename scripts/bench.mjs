@@ -5,15 +5,18 @@
 // (setup: apt-get install -y strace; without it the column is skipped and says so).
 // Keep the machine otherwise idle: the gate benchmark compares wall times on 2 shared cores.
 import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
+// The machine's load before anything here runs (the policy benchmark, run first, loads a core for a while).
+const loadBefore = os.loadavg()[0];
 
 function run(title, args) {
   console.log(`\n=== ${title} ===`);
-  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, AGENT_GATE_BENCH_LOAD_BEFORE: String(loadBefore) } });
   if (r.status !== 0) {
     console.error(`${title} failed (exit ${r.status ?? r.signal})`);
     return false;
