@@ -131,6 +131,21 @@ describe('GateSession', () => {
     expect(d[1]).toMatchObject({ request: again.requestId, verdict: 'deny', cached: true, rule_id: 'no-curl', latency_us: 3 });
   });
 
+  it('stamps a cached record with the time the supervisor decided, not the time it was drained from the pipe', async () => {
+    const { session, h } = await start();
+    const first = facts('/usr/bin/curl');
+    h.exec({ facts: first, receivedAtUs: now(), cached: null });
+    // Received 300 ms ago (CLOCK_MONOTONIC µs, as the supervisor's t), decided 3 µs later.
+    const before = Date.now();
+    h.exec({ facts: { ...facts('/usr/bin/curl'), exe: first.exe }, receivedAtUs: now() - 300_000, cached: { action: 'deny', latencyUs: 3 } });
+    h.exit(0, 0);
+    await session.wait();
+    const d = readAuditLog(auditPath).filter((r): r is DecisionRecord => r.type === 'decision');
+    const age = before - Date.parse(d[1]!.time);
+    expect(age).toBeGreaterThanOrEqual(290);
+    expect(age).toBeLessThan(400);
+  });
+
   it('an evaluation error applies on_policy_error with layer "error"', async () => {
     const { session, link, h } = await start();
     h.exec({ facts: facts('/opt/boom'), receivedAtUs: now(), cached: null });
