@@ -8,7 +8,8 @@
  * project's VM that was 10% of `find /usr`'s wall time (native/README.md). The two ways to truncate a file
  * that WRITE_FILE does not already cover are taken by the seccomp filter instead (seccomp.c, `seal_truncate`):
  * truncate(2) goes to the supervisor, which truncates only inside the write grants (facts.c
- * facts_truncate), and open(2) with O_TRUNC but without write access is refused. ftruncate(2), creat(2) and
+ * facts_truncate), and open(2), openat(2) and open_by_handle_at(2) with O_TRUNC but without write access are
+ * refused. ftruncate(2), creat(2) and
  * open with O_WRONLY/O_RDWR | O_TRUNC need a file opened for writing, which WRITE_FILE seals. Adding a rule for a right the ruleset does not handle, or
  * a directory-only right on a file, is EINVAL, so every rule is masked by both. */
 #include "landlock.h"

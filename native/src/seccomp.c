@@ -10,7 +10,7 @@
  *   [seal_truncate] truncate           -> USER_NOTIF (the supervisor truncates for the agent inside the
  *                                         write grants: notify.c on_truncate)
  *   [seal_truncate] openat2            -> ERRNO(ENOSYS)
- *   [seal_truncate] open / openat with O_TRUNC and access mode O_RDONLY or 3
+ *   [seal_truncate] open / openat / open_by_handle_at with O_TRUNC and access mode O_RDONLY or 3
  *                                      -> ERRNO(EACCES), other open / openat -> ALLOW
  *   nr in table                        -> the table's action
  *   otherwise                          -> ALLOW
@@ -74,8 +74,8 @@ const char *seccomp_syscall_name(int nr)
 	return "?";
 }
 
-/* 6 header instructions + the truncate block (4 + 2 × 7) + 2 per table entry + 1 default. */
-#define TRUNC_LEN (4 + 2 * 7)
+/* 6 header instructions + the truncate block (4 + 3 × 7) + 2 per table entry + 1 default. */
+#define TRUNC_LEN (4 + 3 * 7)
 #define PROG_LEN (6 + TRUNC_LEN + 2 * ARRAY_LEN(TABLE) + 1)
 _Static_assert(PROG_LEN < BPF_MAXINSNS, "filter too long");
 _Static_assert(sizeof(struct seccomp_data) == 64, "seccomp_data layout");
@@ -99,12 +99,13 @@ static void build_program(struct sock_filter *f, size_t *len, bool seal_truncate
 		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat2, 0, 1);
 		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
-		/* open(path, flags, mode): flags is argument 1; openat(dirfd, path, flags, mode): argument 2. A is
+		/* open(path, flags, mode): flags is argument 1; openat(dirfd, path, flags, mode) and
+		 * open_by_handle_at(mount_fd, handle, flags) (a root agent has CAP_DAC_READ_SEARCH): argument 2. A is
 		 * the syscall number until a block is entered, and each block returns. O_TRUNC with an access mode
 		 * that opens the file without FMODE_WRITE (O_RDONLY, and 3, which opens it for ioctl only) would
 		 * truncate without Landlock's WRITE_FILE check: refused. */
-		static const int opens[2][2] = { { __NR_open, 1 }, { __NR_openat, 2 } };
-		for (size_t i = 0; i < 2; i++) {
+		static const int opens[3][2] = { { __NR_open, 1 }, { __NR_openat, 2 }, { __NR_open_by_handle_at, 2 } };
+		for (size_t i = 0; i < 3; i++) {
 			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)opens[i][0], 0, 6);
 			f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned)ARG_LO(opens[i][1]));
 			f[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, O_ACCMODE | O_TRUNC);

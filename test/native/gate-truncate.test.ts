@@ -78,6 +78,18 @@ describe('gate: truncation outside the write grants is refused, in every form', 
     expect(fs.readFileSync(w.outside, 'utf8')).toBe(CONTENT);
   });
 
+  it('open_by_handle_at with O_TRUNC (root has CAP_DAC_READ_SEARCH): refused like open and openat', async () => {
+    const w = workspace();
+    const { results } = await steps(w, [
+      ['handle-rdonly-trunc', w.outside],
+      ['handle-wronly-trunc', w.outside],
+    ]);
+    // Without the capability the kernel refuses open_by_handle_at itself (EPERM); either way nothing is truncated.
+    const refused = process.getuid?.() === 0 ? 'errno=EACCES' : 'errno=EPERM';
+    expect(results).toEqual([`handle-rdonly-trunc ${refused}`, `handle-wronly-trunc ${refused}`]);
+    expect(fs.readFileSync(w.outside, 'utf8')).toBe(CONTENT);
+  });
+
   it('openat2 answers ENOSYS (its flags are behind a pointer the filter cannot read), so callers fall back to openat', async () => {
     const w = workspace();
     const { results } = await steps(w, [['openat2-rdonly', w.outside]]);
