@@ -211,7 +211,8 @@ static bool under_write_grant(const char *canon, const struct config *c)
 	}
 	for (size_t i = 0; i < nroots; i++) {
 		size_t n = strlen(roots[i]);
-		if (strncmp(canon, roots[i], n) == 0 && (canon[n] == '\0' || canon[n] == '/' || (n == 1 && roots[i][0] == '/')))
+		bool root = n == 1 && roots[i][0] == '/';
+		if (strncmp(canon, roots[i], n) == 0 && (canon[n] == '\0' || canon[n] == '/' || root))
 			return true;
 	}
 	return false;
@@ -297,7 +298,8 @@ static bool path_cache_lookup(const char *path, size_t len, bool skip, struct fi
 	if (statx(AT_FDCWD, path, AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &sx) < 0)
 		return false;
 	const struct file_id *id = &path_cache[k].ff.id;
-	if ((uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor) != id->dev || sx.stx_ino != id->ino || sx.stx_size != id->size ||
+	if ((uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor) != id->dev || sx.stx_ino != id->ino ||
+	    sx.stx_size != id->size ||
 	    sx.stx_mtime.tv_sec != id->mtime.tv_sec || sx.stx_mtime.tv_nsec != (uint32_t)id->mtime.tv_nsec ||
 	    sx.stx_ctime.tv_sec != id->ctime.tv_sec || sx.stx_ctime.tv_nsec != (uint32_t)id->ctime.tv_nsec)
 		return false;

@@ -67,9 +67,10 @@ void facts_init(void);
 #define FACTS_UNREADABLE (-2)
 
 /* Gather facts for a notification. known_plain(id) true means that identity was already seen to be neither a
- * script nor the loader (same identity, same content), so the #! and loader checks are skipped. Returns 0 when the exec should be decided, a positive errno when the
- * kernel would fail it anyway (answer with it, tell nobody), -1 when the notification is gone, or
- * FACTS_UNREADABLE. */
+ * script nor the loader (same identity, same content), so the #! and loader checks are skipped. Returns 0
+ * when the exec should be decided, a positive errno when the kernel would fail it anyway (answer with it,
+ * tell nobody), -1 when the notification is gone, or FACTS_UNREADABLE. What the kernel will run is resolved
+ * first, so an attempt that fails is answered before argv or /proc are read. */
 int facts_gather(int listener, const struct seccomp_notif *n, const struct config *c, struct exec_facts *f,
 		 bool (*known_plain)(const struct file_id *id));
 void facts_free(struct exec_facts *f);

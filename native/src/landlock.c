@@ -1,17 +1,17 @@
 /* Landlock ruleset built from the FS/NET lines of the CONFIG block (landlock(7)).
  *
  * Handled rights per ABI: 1 base fs rights, 2 REFER, 4 TCP bind/connect, 5 IOCTL_DEV, 6 scoping of signals
- * and abstract unix sockets.
+ * and abstract unix sockets. Adding a rule for a right the ruleset does not handle, or a directory-only right
+ * on a file, is EINVAL, so every rule is masked by both.
  *
  * TRUNCATE (ABI 3) is deliberately not handled. Landlock checks it, as an optional right, on every open(2) —
  * of any file or directory, read-only included — and the check walks the path up to the root: on this
- * project's VM that was 10% of `find /usr`'s wall time (native/README.md). The two ways to truncate a file
- * that WRITE_FILE does not already cover are taken by the seccomp filter instead (seccomp.c, `seal_truncate`):
- * truncate(2) goes to the supervisor, which truncates only inside the write grants (facts.c
- * facts_truncate), and open(2), openat(2) and open_by_handle_at(2) with O_TRUNC but without write access are
- * refused. ftruncate(2), creat(2) and
- * open with O_WRONLY/O_RDWR | O_TRUNC need a file opened for writing, which WRITE_FILE seals. Adding a rule for a right the ruleset does not handle, or
- * a directory-only right on a file, is EINVAL, so every rule is masked by both. */
+ * project's VM that was 10% of `find /usr`'s wall time (native/README.md). The ways to truncate a file that
+ * WRITE_FILE does not already cover are taken by the seccomp filter instead (seccomp.c, `seal_truncate`):
+ * truncate(2) goes to the supervisor, which truncates only inside the write grants (facts.c facts_truncate),
+ * and open(2), openat(2) and open_by_handle_at(2) with O_TRUNC but without write access are refused.
+ * ftruncate(2), creat(2) and open with O_WRONLY/O_RDWR | O_TRUNC need a file opened for writing, which
+ * WRITE_FILE seals. */
 #include "landlock.h"
 
 #include <errno.h>
@@ -120,7 +120,8 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 	plan->fs = c->fs_handled_set ? "unsupported" : "off";
 	plan->net = c->net_handled_set ? "unsupported" : "off";
 	plan->scope_signal = plan->scope_unix = "unsupported";
-	plan->fs_gap = abi == 0 ? "Landlock (Linux 5.13+, CONFIG_SECURITY_LANDLOCK, and 'landlock' in the lsm= boot list)" : NULL;
+	plan->fs_gap = abi == 0 ? "Landlock (Linux 5.13+, CONFIG_SECURITY_LANDLOCK, and 'landlock' in the lsm= boot list)"
+				: NULL;
 	plan->net_gap = plan->fs_gap ? plan->fs_gap : abi < 4 ? "Landlock ABI 4 TCP port rules (Linux 6.7+)" : NULL;
 	if (abi == 0)
 		return;

@@ -34,7 +34,9 @@
 
 static int g_broker = -1;
 static bool g_started;
-static struct session g_session = { .listener = -1, .broker = -1, .records = -1, .sigfd = -1, .agent = 0, .tty_fd = -1 };
+static struct session g_session = {
+	.listener = -1, .broker = -1, .records = -1, .sigfd = -1, .agent = 0, .tty_fd = -1,
+};
 static struct buf g_warnings;
 
 /* die() during the handshake tells the broker why (FATAL); after the fork it also stops the agent. */
@@ -191,10 +193,10 @@ static int receive_listener(int sock, char *err, size_t errlen)
 
 /* The agent side of the fork. Nothing here may return.
  *
- * Syscalls made after the filter is installed and before execve: sendmsg, close, read (waiting for GO), prctl, execve (execvp's PATH
- * walk, each attempt notified and answered by the supervisor), write/_exit on failure. None of them is in
- * the filter's table except execve itself, which is exactly the first gated exec — the supervisor is
- * already receiving by then, so nothing can trap itself or deadlock. */
+ * Syscalls made after the filter is installed and before execve: sendmsg, close, read (waiting for GO), prctl,
+ * execve (execvp's PATH walk, each attempt notified and answered by the supervisor), write/_exit on failure.
+ * None of them is in the filter's table except execve itself, which is exactly the first gated exec — the
+ * supervisor is already receiving by then, so nothing can trap itself or deadlock. */
 static NORETURN void run_agent(int sock, const struct landlock_plan *plan, bool killable, const sigset_t *mask,
 			       char **argv)
 {

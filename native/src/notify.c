@@ -420,8 +420,8 @@ static void on_deadlines(void)
 			continue;
 		}
 		bool allow = cur->cfg->timeout_allow;
-		buf_printf(&out, "TIMEOUT id=%llu action=%s piped=%llu\n", (unsigned long long)p->req_id, allow ? "allow" : "deny",
-			   (unsigned long long)n_piped);
+		buf_printf(&out, "TIMEOUT id=%llu action=%s piped=%llu\n", (unsigned long long)p->req_id,
+			   allow ? "allow" : "deny", (unsigned long long)n_piped);
 		send_line();
 		if (!answer(p->cookie, allow ? 0 : EACCES))
 			remember_retry(p->tid, p->fingerprint, allow);
@@ -558,9 +558,9 @@ int notify_loop(struct session *s)
 					on_truncate(notif);
 				else
 					on_notification(notif, &facts);
-			}
-			else if (errno != ENOENT && errno != EINTR)
+			} else if (errno != ENOENT && errno != EINTR) {
 				fail_closed("SECCOMP_IOCTL_NOTIF_RECV: %s", strerror(errno));
+			}
 		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
 			/* Every task under the filter is gone; wait for SIGCHLD only. */
 			listener_hup = true;

@@ -1,8 +1,9 @@
 /* Every way to truncate a file, by raw syscall, one per invocation: usage: truncs OP PATH [LENGTH]
- * OP: truncate (truncate(2)), open-rdonly-trunc / open-acc3-trunc / open-wronly-trunc (open(2) with
- * O_TRUNC and that access mode), openat-rdonly-trunc / openat-acc3-trunc / openat-wronly-trunc (the same
- * through openat(2)), handle-rdonly-trunc / handle-wronly-trunc (open_by_handle_at(2), root only), openat2-rdonly (openat2(2), no O_TRUNC), ftruncate (open O_RDWR, ftruncate(2)),
- * creat (creat(2)). Prints RESULT OP ok|errno=… and the size afterwards. */
+ * OP: truncate (truncate(2)); open-rdonly-trunc / open-acc3-trunc / open-wronly-trunc (open(2) with O_TRUNC
+ * and that access mode); openat-rdonly-trunc / openat-acc3-trunc / openat-wronly-trunc (the same through
+ * openat(2)); handle-rdonly-trunc / handle-wronly-trunc (open_by_handle_at(2), root only); openat2-rdonly
+ * (openat2(2), no O_TRUNC); ftruncate (open O_RDWR, ftruncate(2)); creat (creat(2)). Prints RESULT OP
+ * ok|errno=… and the size afterwards. */
 #include "result.h"
 #include <fcntl.h>
 #include <linux/openat2.h>
