@@ -51,16 +51,20 @@ static size_t id_slot(const struct file_id *id)
 	return (size_t)((id->dev * 0x9e3779b97f4a7c15ull) ^ id->ino) % HASH_CACHE_SLOTS;
 }
 
+/* path is dir or below it (both canonical, no trailing slash except "/" itself). */
+static bool path_is_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
 static bool under_prefix(const char *path, const struct config *c)
 {
-	for (size_t i = 0; i < c->nhash_under; i++) {
-		const char *p = c->hash_under[i];
-		size_t n = strlen(p);
-		if (strcmp(p, "/") == 0)
+	for (size_t i = 0; i < c->nhash_under; i++)
+		if (path_is_under(path, c->hash_under[i]))
 			return true;
-		if (strncmp(path, p, n) == 0 && (path[n] == '/' || path[n] == '\0'))
-			return true;
-	}
 	return false;
 }
 
@@ -209,12 +213,9 @@ static bool under_write_grant(const char *canon, const struct config *c)
 				roots[nroots++] = r;
 		}
 	}
-	for (size_t i = 0; i < nroots; i++) {
-		size_t n = strlen(roots[i]);
-		bool root = n == 1 && roots[i][0] == '/';
-		if (strncmp(canon, roots[i], n) == 0 && (canon[n] == '\0' || canon[n] == '/' || root))
+	for (size_t i = 0; i < nroots; i++)
+		if (path_is_under(canon, roots[i]))
 			return true;
-	}
 	return false;
 }
 
