@@ -122,3 +122,20 @@ export function hexToText(hex: string): string {
 export function textToHex(text: string): string {
   return textToBytes(text).toString('hex');
 }
+
+/** ld.so options that take a value, so the program path comes after them. */
+const LOADER_OPTIONS_WITH_VALUE = new Set(['--library-path', '--preload', '--audit', '--argv0', '--inhibit-rpath', '--glibc-hwcaps-prepend', '--glibc-hwcaps-mask']);
+
+/** Index in the dynamic loader's argv (`ld.so [OPTIONS] PROGRAM ARGS…`) of the program it is asked to run, or -1. */
+export function loaderProgramIndex(argv: readonly string[]): number {
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (LOADER_OPTIONS_WITH_VALUE.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith('--')) continue;
+    return i;
+  }
+  return -1;
+}

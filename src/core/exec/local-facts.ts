@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { accessSync, closeSync, constants, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, posix } from 'node:path';
-import type { ExecFacts, FileFacts } from './facts';
+import { loaderProgramIndex, type ExecFacts, type FileFacts } from './facts';
 
 /** glibc's execvp default when PATH is unset (confstr _CS_PATH). */
 const DEFAULT_PATH = '/bin:/usr/bin';
@@ -127,8 +127,6 @@ export function isDynamicLoader(canonicalPath: string): boolean {
   return /^ld-linux[\w.-]*\.so(\.\d+)*$/.test(b) || /^ld\.so(\.\d+)*$/.test(b) || /^ld-musl-[\w]+\.so(\.\d+)*$/.test(b);
 }
 
-const LOADER_OPTIONS_WITH_VALUE = new Set(['--library-path', '--preload', '--audit', '--argv0', '--inhibit-rpath', '--glibc-hwcaps-prepend', '--glibc-hwcaps-mask']);
-
 /** Facts for `argv` as if the calling process ran execvp(argv[0], argv). */
 export function gatherLocalFacts(argv: string[], options: LocalFactsOptions = {}): ExecFacts {
   const cwd = options.cwd ?? process.cwd();
@@ -157,17 +155,9 @@ export function gatherLocalFacts(argv: string[], options: LocalFactsOptions = {}
     const interp = localFileFacts(shebang.interpreter, hash);
     if (interp) facts.interpreter = shebang.arg !== undefined ? { ...interp, arg: shebang.arg } : interp;
   } else if (isDynamicLoader(exe.path)) {
-    for (let i = 1; i < argv.length; i++) {
-      const a = argv[i] as string;
-      if (LOADER_OPTIONS_WITH_VALUE.has(a)) {
-        i++;
-        continue;
-      }
-      if (a.startsWith('--')) continue;
-      const target = localFileFacts(posix.resolve(cwd, a), hash);
-      if (target) facts.loaderTarget = target;
-      break;
-    }
+    const i = loaderProgramIndex(argv);
+    const target = i < 0 ? null : localFileFacts(posix.resolve(cwd, argv[i] as string), hash);
+    if (target) facts.loaderTarget = target;
   }
   return facts;
 }

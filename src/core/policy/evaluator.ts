@@ -2,7 +2,7 @@
 // look and the cacheability of a verdict (see Decision.cacheable and docs/protocol.md `cache=1`).
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
-import type { ExecFacts, FileFacts } from '../exec/facts';
+import { loaderProgramIndex, type ExecFacts, type FileFacts } from '../exec/facts';
 import type { Action, Decision, FilesystemPolicy, Evaluator, Policy } from './types';
 import { policyInternals, type RuleSpec } from './load';
 import { compileKeyTest, ExecView, type EvaluationContext, type KeyTest, type ProgramIdentity } from './matcher';
@@ -310,9 +310,6 @@ export function interpreterFacts(facts: ExecFacts, interp: FileFacts & { arg?: s
   return { ...facts, requestedPath: interp.path, exe: file, argv, interpreter: undefined, loaderTarget: undefined };
 }
 
-/** ld.so options that take a value, so the program path is found after them. */
-const LOADER_OPTIONS_WITH_VALUE = new Set(['--library-path', '--preload', '--audit', '--argv0', '--inhibit-rpath', '--glibc-hwcaps-prepend', '--glibc-hwcaps-mask']);
-
 /** The program the dynamic loader was asked to run, with argv from the program's path on. */
 export function loaderTargetFacts(facts: ExecFacts, target: FileFacts): ExecFacts {
   const argv = facts.argv;
@@ -324,18 +321,7 @@ export function loaderTargetFacts(facts: ExecFacts, target: FileFacts): ExecFact
       break;
     }
   }
-  if (start < 0) {
-    for (let i = 1; i < argv.length; i++) {
-      const a = argv[i] as string;
-      if (LOADER_OPTIONS_WITH_VALUE.has(a)) {
-        i++;
-        continue;
-      }
-      if (a.startsWith('--')) continue;
-      start = i;
-      break;
-    }
-  }
+  if (start < 0) start = loaderProgramIndex(argv);
   const targetArgv = start < 0 ? [target.path] : argv.slice(start);
   return {
     ...facts,
