@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { childProcessSpawner, SupervisorLink } from '../../src/core/session/supervisor-link';
+import { childProcessSpawner, type SupervisorLink } from '../../src/core/session/supervisor-link';
 import type { EnforcementReport } from '../../src/core/session/types';
-import { buildNative, denyCurl, OPEN_CONFIG, prog, runGated, SUPERVISOR } from './helpers/gate';
+import { buildNative, denyCurl, prog, runGated, startAllowingLink, SUPERVISOR } from './helpers/gate';
 
 beforeAll(() => buildNative());
 
@@ -47,25 +47,8 @@ describe('supervisor: gate', () => {
     const dir = mkdtempSync(join(tmpdir(), 'agent-gate-ready-'));
     try {
       const marker = join(dir, 'agent-ran');
-      const start = (onReady: (r: EnforcementReport) => void): Promise<SupervisorLink> => {
-        let link: SupervisorLink | null = null;
-        const started = SupervisorLink.start({
-          supervisorPath: SUPERVISOR,
-          argv: ['/bin/sh', '-c', `: > ${marker}`],
-          config: OPEN_CONFIG,
-          hashUnder: [],
-          spawn: childProcessSpawner({ stdio: 'pipe' }),
-          handlers: {
-            exec: (e) => link?.verdict(e.facts.requestId, 'allow', false),
-            timeout: () => undefined,
-            warn: () => undefined,
-            exit: () => undefined,
-            failed: () => undefined,
-          },
-          onReady,
-        });
-        return started.then((l) => (link = l));
-      };
+      const start = (onReady: (r: EnforcementReport) => void): Promise<SupervisorLink> =>
+        startAllowingLink({ argv: ['/bin/sh', '-c', `: > ${marker}`], spawn: childProcessSpawner({ stdio: 'pipe' }), onReady });
       let seen: { report: EnforcementReport; agentExisted: boolean } | null = null;
       const link = await start((report) => (seen = { report, agentExisted: existsSync(marker) }));
       await link.exited;

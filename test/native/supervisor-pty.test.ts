@@ -1,8 +1,7 @@
 // Under a pty (as in VS Code): the agent owns the terminal's foreground group, so ^C reaches it.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SupervisorLink } from '../../src/core/session/supervisor-link';
-import { buildNative, OPEN_CONFIG, SUPERVISOR } from './helpers/gate';
+import { buildNative, startAllowingLink } from './helpers/gate';
 import { ptySpawner, type PtyCapture } from './helpers/pty';
 
 beforeAll(() => buildNative());
@@ -16,21 +15,12 @@ describe('supervisor: terminal', () => {
   it('puts the agent in the foreground process group and ^C reaches it', async () => {
     const capture: PtyCapture = { output: '', write: () => undefined };
     let exit: { code: number; signal: number } | null = null;
-    let link: SupervisorLink | null = null;
-    link = await SupervisorLink.start({
-      supervisorPath: SUPERVISOR,
+    const link = await startAllowingLink({
       // /proc/self/stat of cat (same group as the non-interactive bash): pgrp is field 5, tpgid field 8.
       argv: ['bash', '-c', 'trap "echo got-int; exit 5" INT; echo "stat: $(cat /proc/self/stat)"; echo ready; while :; do sleep 0.05; done'],
-      config: OPEN_CONFIG,
-      hashUnder: [],
       spawn: ptySpawner(capture),
-      handlers: {
-        exec: (e) => link?.verdict(e.facts.requestId, 'allow', true),
-        timeout: () => undefined,
-        warn: () => undefined,
-        exit: (code, signal) => (exit = { code, signal }),
-        failed: () => undefined,
-      },
+      cache: true,
+      onExit: (code, signal) => (exit = { code, signal }),
     });
     await until(() => capture.output.includes('ready'));
     const stat = /stat: \d+ \(cat\) (.*)/.exec(capture.output)?.[1]?.split(' ') ?? [];
@@ -46,21 +36,7 @@ describe('supervisor: terminal', () => {
 
   it('^Z does not leave the agent stopped (there is no shell above it to fg it)', async () => {
     const capture: PtyCapture = { output: '', write: () => undefined };
-    let link: SupervisorLink | null = null;
-    link = await SupervisorLink.start({
-      supervisorPath: SUPERVISOR,
-      argv: ['bash', '-c', 'echo ready; sleep 0.5; echo still-alive'],
-      config: OPEN_CONFIG,
-      hashUnder: [],
-      spawn: ptySpawner(capture),
-      handlers: {
-        exec: (e) => link?.verdict(e.facts.requestId, 'allow', false),
-        timeout: () => undefined,
-        warn: () => undefined,
-        exit: () => undefined,
-        failed: () => undefined,
-      },
-    });
+    const link = await startAllowingLink({ argv: ['bash', '-c', 'echo ready; sleep 0.5; echo still-alive'], spawn: ptySpawner(capture) });
     await until(() => capture.output.includes('ready'));
     capture.write('\x1a');
     const status = await link.exited;
@@ -70,27 +46,13 @@ describe('supervisor: terminal', () => {
 
   it('TERMINAL hands the foreground to the broker and back, continuing an agent stopped by SIGTTIN', async () => {
     const capture: PtyCapture = { output: '', write: () => undefined };
-    let link: SupervisorLink | null = null;
-    link = await SupervisorLink.start({
-      supervisorPath: SUPERVISOR,
-      argv: ['bash', '-c', 'sleep 0.3; read -r x; echo "got=$x"'],
-      config: OPEN_CONFIG,
-      hashUnder: [],
-      spawn: ptySpawner(capture),
-      handlers: {
-        exec: (e) => link?.verdict(e.facts.requestId, 'allow', false),
-        timeout: () => undefined,
-        warn: () => undefined,
-        exit: () => undefined,
-        failed: () => undefined,
-      },
-    });
+    const link = await startAllowingLink({ argv: ['bash', '-c', 'sleep 0.3; read -r x; echo "got=$x"'], spawn: ptySpawner(capture) });
     const agent = link.agentPid;
     // /proc/<pid>/stat after "(comm)": state, ppid, pgrp, session, tty_nr, tpgid (the terminal's foreground).
     const stat = (): string[] => readFileSync(`/proc/${agent}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
     expect(stat()[5]).toBe(String(agent));
     link.terminal('broker');
-    await until(() => stat()[5] === String(link?.process.pid));
+    await until(() => stat()[5] === String(link.process.pid));
     // bash tries to read the terminal from the background: SIGTTIN stops it.
     await until(() => stat()[0] === 'T');
     link.terminal('agent');

@@ -4,7 +4,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { childProcessSpawner, SupervisorLink } from '../../../src/core/session/supervisor-link';
-import type { ExecEvent, SupervisorConfig } from '../../../src/core/session/types';
+import type { EnforcementReport, ExecEvent, SpawnSupervisor, SupervisorConfig } from '../../../src/core/session/types';
 import type { ExecFacts } from '../../../src/core/exec/facts';
 import type { BinaryAction } from '../../../src/core/policy/types';
 
@@ -63,6 +63,36 @@ export interface GateRun {
   status: { code: number | null; signal: number | null };
   stdout: string;
   stderr: string;
+}
+
+/**
+ * SupervisorLink.start with OPEN_CONFIG and every exec allowed, for tests about the link, the handshake or the
+ * terminal rather than verdicts. Resolves with the started link (as SupervisorLink.start).
+ */
+export function startAllowingLink(opts: {
+  argv: string[];
+  spawn: SpawnSupervisor;
+  cache?: boolean;
+  onExit?: (code: number, signal: number) => void;
+  onReady?: (report: EnforcementReport) => void;
+}): Promise<SupervisorLink> {
+  let link: SupervisorLink | null = null;
+  return SupervisorLink.start({
+    supervisorPath: SUPERVISOR,
+    argv: opts.argv,
+    config: OPEN_CONFIG,
+    hashUnder: [],
+    spawn: opts.spawn,
+    handlers: {
+      // Never called before start() has resolved (SupervisorLink holds events back until then).
+      exec: (e) => link?.verdict(e.facts.requestId, 'allow', opts.cache ?? false),
+      timeout: () => undefined,
+      warn: () => undefined,
+      exit: (code, signal) => opts.onExit?.(code, signal),
+      failed: () => undefined,
+    },
+    ...(opts.onReady ? { onReady: opts.onReady } : {}),
+  }).then((l) => (link = l));
 }
 
 /** Start the supervisor with piped stdio; resolves when it exits. */
