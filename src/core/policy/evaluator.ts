@@ -85,8 +85,12 @@ export function defaultEvaluationContext(filesystem: FilesystemPolicy, pathEnv =
 }
 
 export function statProgramOnDisk(path: string): ProgramIdentity | null {
+  // Most candidates (each program name in each PATH directory, at load time) do not exist: one stat that
+  // does not throw says so, instead of a realpath walk and an exception (a policy load made ~17 000 stat
+  // calls and took ~70 ms before this). realpath(3) for the rest: one call instead of a JS lstat walk.
+  if (!statSync(path, { throwIfNoEntry: false })) return null;
   try {
-    const real = realpathSync(path);
+    const real = realpathSync.native(path);
     const st = statSync(real, { bigint: true });
     if (!st.isFile()) return null;
     return { path: real, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) };

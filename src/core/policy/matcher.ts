@@ -209,7 +209,7 @@ class KnownPrograms {
 }
 
 export function resolveProgramName(name: string, ctx: EvaluationContext): ProgramIdentity[] {
-  const dirs = [...ctx.path.split(':').filter((d) => d.startsWith('/')), ...STANDARD_PROGRAM_DIRS];
+  const dirs = new Set([...ctx.path.split(':').filter((d) => d.startsWith('/')), ...STANDARD_PROGRAM_DIRS]);
   const found = new Map<string, ProgramIdentity>();
   for (const dir of dirs) {
     const id = ctx.statProgram(posix.join(dir, name));
