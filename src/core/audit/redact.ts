@@ -46,9 +46,11 @@ const PATTERNS: readonly SecretPattern[] = [
   },
 ];
 
-// Every pattern above needs one of these; most argv elements and paths have none, and one test is much
-// cheaper than ten replaces on the per-exec path.
-const MAYBE_SECRET = /-----BEGIN|Bearer|Basic|:\/\/|eyJ|sk-|gh[opusr]_|github_pat_|xox[baprs]-|AKIA|ASIA|[=:]|(?:^|\s)--?[a-z]/i;
+// Every pattern above needs one of these literally (the keywords of `assignment` and `flag-value` included:
+// client_secret and auth_token contain secret and token). Most argv elements and paths have none, and one
+// test is much cheaper than ten replaces on the per-exec path: a compiler's `-O2`/`-march=x86-64` flags
+// used to pass this test (it was `[=:]` and any `-flag`) and cost all ten.
+const MAYBE_SECRET = /-----BEGIN|Bearer|Basic|:\/\/|eyJ|sk-|gh[opusr]_|github_pat_|xox[baprs]-|AKIA|ASIA|passw(?:or)?d|token|secret|api[_-]?key|access[_-]?key|private[_-]?key/i;
 
 /** Replace every secret in `text` with «redacted:KIND». Idempotent. */
 export function redactText(text: string): string {

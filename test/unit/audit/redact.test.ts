@@ -18,6 +18,12 @@ describe('redactText', () => {
     ['bearer', 'Authorization: Bearer abcdef.ghijkl.mnopq', 'abcdef'],
     ['flag inside a shell string', "bash -c 'mysql --password hunter2pass -u root'", 'hunter2pass'],
     ['url userinfo', 'git clone https://alice:s3cr3tpass@github.com/x/y.git', 's3cr3tpass'],
+    ['basic', 'Authorization: Basic dXNlcjpwYXNzd29yZA==', 'dXNlcjpw'],
+    ['access_key=', 'aws_access_key=AKxyz0123456789', 'AKxyz0123456789'],
+    ['private-key:', 'private-key: abcdef123456', 'abcdef123456'],
+    ['client_secret=', 'client_secret=qwertyuiop12', 'qwertyuiop12'],
+    ['APIKEY=', 'APIKEY=abcdef123456', 'abcdef123456'],
+    ['auth-token flag inside a shell string', "sh -c 'tool --auth-token zzzz9999 run'", 'zzzz9999'],
   ];
   for (const [name, input, secret] of cases) {
     it(`redacts ${name}`, () => {
@@ -42,6 +48,12 @@ describe('redactText', () => {
     for (const s of ['git status', 'npm run build', 'https://example.com/a?b=c', 'ls -la /tmp', 'echo skipped-it', 'PWD=/home/u']) {
       expect(redactText(s)).toBe(s);
     }
+  });
+
+  it('leaves compiler flags alone', () => {
+    // cc1's argv: flags with = and - that hold no secret (they used to run every pattern).
+    const argv = ['-quiet', '-imultiarch', 'x86_64-linux-gnu', '-dumpbase-ext', '.c', '-mtune=generic', '-march=x86-64', '-O1', '-o', '/tmp/ccAbCdEf.s'];
+    expect(redactArgv(argv)).toEqual(argv);
   });
 
   it('is idempotent', () => {
