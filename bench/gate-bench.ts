@@ -2,8 +2,10 @@
 // strace (a common "trace every exec" reference), in the same run.
 //
 // Method: variants are interleaved (every round runs each workload ungated, under the bare notification
-// mechanism (the floor), gated and under strace, in a rotating order) and repeated; the table shows medians
-// and ratios. Each workload is timed from inside the sandbox by a small wrapper (timeit), so a gated run's
+// mechanism (the floor), gated and under strace, in a rotating order) and repeated. A ratio is the median of
+// the per-round ratios (each variant against the ungated run of the same round, seconds apart, so a change in
+// the machine's load between rounds cancels out), shown with the interquartile range of those ratios; the ms
+// columns are medians. Each workload is timed from inside the sandbox by a small wrapper (timeit), so a gated run's
 // figure excludes the gate's own start-up (Node, the policy load, the handshake) and counts only what the
 // agent pays per exec and per file access. Gated runs
 // use the shipped default policy with Landlock on (plus one rule allowing the benchmark's own helper
@@ -13,7 +15,8 @@
 // receiving the notification to the verdict being decided, before it is sent), slow path (a round trip to
 // the policy engine) and cached path (the supervisor's identity cache) separately.
 //
-// Usage: node scripts/run-ts.mjs bench/gate-bench.ts [--quick] [--rounds N] [--baseline DIST]   (needs `npm run build`)
+// Usage: node scripts/run-ts.mjs bench/gate-bench.ts [--quick] [--rounds N] [--only REGEX] [--baseline DIST]
+// (needs `npm run build`). --only: the workloads whose name matches REGEX (e.g. --only make).
 // --baseline DIST: also run the gated workloads with another build's cli.js and agent-gate-supervisor (e.g.
 // the dist/ of a worktree at an older commit), interleaved with the others: a before/after comparison that
 // the load of a shared machine affects equally.
@@ -43,14 +46,16 @@ interface Workload {
   reset?: () => void;
 }
 
-function args(): { rounds: number; quick: boolean; baseline: string | null } {
+function args(): { rounds: number; quick: boolean; baseline: string | null; only: RegExp | null } {
   const a = process.argv.slice(2);
   const quick = a.includes('--quick');
   const i = a.indexOf('--rounds');
-  const rounds = i >= 0 ? Number(a[i + 1]) : quick ? 3 : 5;
+  const rounds = i >= 0 ? Number(a[i + 1]) : quick ? 3 : 7;
   const b = a.indexOf('--baseline');
   const baseline = b >= 0 && a[b + 1] ? path.resolve(a[b + 1] as string) : null;
-  return { rounds: Math.max(1, rounds), quick, baseline };
+  const o = a.indexOf('--only');
+  const only = o >= 0 && a[o + 1] ? new RegExp(a[o + 1] as string, 'i') : null;
+  return { rounds: Math.max(1, rounds), quick, baseline, only };
 }
 
 function have(cmd: string): boolean {
@@ -66,6 +71,12 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** Per-round ratios of `xs` to `base` (same round, same index): their median and interquartile range. */
+function pairedRatio(xs: number[], base: number[]): { median: number; q1: number; q3: number } {
+  const r = xs.map((x, i) => x / (base[i] as number)).filter((v) => Number.isFinite(v));
+  return { median: median(r), q1: percentile(r, 25), q3: percentile(r, 75) };
 }
 
 function percentile(xs: number[], p: number): number {
@@ -179,7 +190,7 @@ function auditWriteCost(dir: string): { usPerRecord: number } {
 }
 
 async function main(): Promise<void> {
-  const { rounds, quick, baseline } = args();
+  const { rounds, quick, baseline, only } = args();
   const baseFiles = baseline ? [path.join(baseline, 'cli.js'), path.join(baseline, 'agent-gate-supervisor')] : [];
   for (const f of [CLI, SUPERVISOR, ...baseFiles]) {
     if (!fs.existsSync(f)) throw new Error(`${f} is missing: run npm run build first`);
@@ -220,7 +231,7 @@ async function main(): Promise<void> {
     );
 
     const n = quick ? 1000 : 2000;
-    const workloads: Workload[] = [
+    const allWorkloads: Workload[] = [
       { name: `fork+exec /bin/true ×${n}`, argv: [path.join(bin, 'forkexec'), String(n), '/bin/true'], target: 1.25 },
       { name: 'bash loop /bin/true ×1000', argv: ['bash', '-c', 'for i in $(seq 1000); do /bin/true; done'], target: 1.25 },
       // rm has an argv rule in the default policy (deny-rm-rf-root), so its verdicts are not cacheable: every
@@ -240,6 +251,8 @@ async function main(): Promise<void> {
       { name: `posix_spawn /bin/true ×${n}`, argv: [path.join(bin, 'spawnloop'), String(n), '/bin/true'], target: 1.25 },
       { name: 'find /usr -type f', argv: ['find', '/usr', '-type', 'f', '-fprint', '/dev/null'], target: 1.1 },
     ];
+    const workloads = only ? allWorkloads.filter((w) => only.test(w.name)) : allWorkloads;
+    if (workloads.length === 0) throw new Error(`--only ${only?.source}: no workload matches`);
     const variants: Variant[] = ['ungated', 'floor', 'gated', ...(baseline ? ['baseline' as const] : []), ...(withStrace ? ['strace' as const] : [])];
     const times = new Map<string, number[]>();
     const audits = new Map<string, string[]>();
@@ -270,23 +283,26 @@ async function main(): Promise<void> {
     }
 
     const ms = (ns: number): string => (ns / 1e6).toFixed(1);
-    const rows: string[][] = [['workload', 'ungated ms', 'gated ms', 'gated ×', 'target', 'floor ×', ...(baseline ? ['baseline ms', 'baseline ×'] : []), ...(withStrace ? ['strace ms', 'strace ×'] : [])]];
+    const rows: string[][] = [['workload', 'ungated ms', 'gated ms', 'gated ×', 'IQR', 'target', 'floor ×', ...(baseline ? ['baseline ms', 'baseline ×'] : []), ...(withStrace ? ['strace ms', 'strace ×'] : [])]];
     for (const w of workloads) {
-      const u = median(times.get(key(w, 'ungated')) ?? []);
-      const g = median(times.get(key(w, 'gated')) ?? []);
-      const f = median(times.get(key(w, 'floor')) ?? []);
-      const row = [w.name, ms(u), ms(g), (g / u).toFixed(2), w.target === undefined ? '— (reference)' : `≤ ${w.target.toFixed(2)}× ${g / u <= w.target ? 'ok' : 'MISSED'}`, (f / u).toFixed(2)];
-      if (baseline) {
-        const b = median(times.get(key(w, 'baseline')) ?? []);
-        row.push(ms(b), (b / u).toFixed(2));
-      }
-      if (withStrace) {
-        const s = median(times.get(key(w, 'strace')) ?? []);
-        row.push(ms(s), (s / u).toFixed(2));
-      }
+      const ts = (v: Variant): number[] => times.get(key(w, v)) ?? [];
+      const base = ts('ungated');
+      const g = pairedRatio(ts('gated'), base);
+      const row = [
+        w.name,
+        ms(median(base)),
+        ms(median(ts('gated'))),
+        g.median.toFixed(2),
+        `${g.q1.toFixed(2)}–${g.q3.toFixed(2)}`,
+        w.target === undefined ? '— (reference)' : `≤ ${w.target.toFixed(2)}× ${g.median <= w.target ? 'ok' : 'MISSED'}`,
+        pairedRatio(ts('floor'), base).median.toFixed(2),
+      ];
+      if (baseline) row.push(ms(median(ts('baseline'))), pairedRatio(ts('baseline'), base).median.toFixed(2));
+      if (withStrace) row.push(ms(median(ts('strace'))), pairedRatio(ts('strace'), base).median.toFixed(2));
       rows.push(row);
     }
-    console.log(`\nGate benchmark: ${rounds} interleaved rounds, medians (wall time measured inside the sandbox)`);
+    console.log(`\nGate benchmark: ${rounds} interleaved rounds (wall time measured inside the sandbox)`);
+    console.log('×: median of the per-round ratios to the ungated run of the same round; IQR: their interquartile range');
     console.log(
       `${os.cpus().length} CPUs, load average before the benchmark ${loadBefore.toFixed(2)}` +
         (loadBefore > 0.5 ? ' — other work was running: ratios are noisier' : ' (idle)'),
