@@ -219,7 +219,11 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     return {
       // Events that arrive before start() has the link (the agent's first exec often does) wait for it, so
       // the session start record comes first in the log; that wait is a microtask.
-      exec: (ev) => later(() => this.onExec(ev)),
+      exec: (ev) => {
+        // The hot path (every exec once the session runs) without a closure.
+        if (this.early) this.early.push(() => this.onExec(ev));
+        else this.onExec(ev);
+      },
       timeout: (id, action) => later(() => this.onSupervisorTimeout(id, action)),
       warn: (message) => this.warn(`supervisor: ${message}`),
       exit: (code, signal) => later(() => this.finish(code, signal, null)),
@@ -460,15 +464,21 @@ function identity(f: ExecFacts): string {
   return f.exe ? `${f.exe.dev}:${f.exe.ino}:${f.exe.size}` : '';
 }
 
-/** The wall-clock time at which the supervisor received the notification (its `t` is CLOCK_MONOTONIC µs, as
- *  is process.hrtime). */
+/** CLOCK_MONOTONIC in µs, as the supervisor's `t` (process.hrtime's clock), without a BigInt per call:
+ *  performance.now() runs on the same clock from a fixed origin, measured once. */
+const MONO_ORIGIN_US = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+function monotonicUs(): number {
+  return MONO_ORIGIN_US + performance.now() * 1000;
+}
+
+/** The wall-clock time at which the supervisor decided a cached exec (from its CLOCK_MONOTONIC `t`). */
 function decidedAt(ev: ExecEvent): Date {
-  const agoMs = (Number(process.hrtime.bigint() / 1000n) - ev.receivedAtUs - ev.cached!.latencyUs) / 1000;
+  const agoMs = (monotonicUs() - ev.receivedAtUs - ev.cached!.latencyUs) / 1000;
   return new Date(Date.now() - Math.max(0, agoMs));
 }
 
 function latencyUs(ev: ExecEvent): number {
-  return Number(process.hrtime.bigint() / 1000n) - ev.receivedAtUs;
+  return monotonicUs() - ev.receivedAtUs;
 }
 
 /** Node's first evaluations are slow (JIT, regex compilation, lazy requires: ~2 ms): pay that before the

@@ -415,7 +415,9 @@ export class SupervisorLink {
       this.onHandshake?.(m);
       return;
     }
-    this.dispatch(() => this.onMessage(m));
+    // (Not through dispatch: no closure per line on the hot path once started.)
+    if (this.deferred) this.deferred.push(() => this.onMessage(m));
+    else this.onMessage(m);
   }
 
   private releaseDeferred(): void {
