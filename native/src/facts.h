@@ -74,6 +74,8 @@ void facts_init(void);
 int facts_gather(int listener, const struct seccomp_notif *n, const struct config *c, struct exec_facts *f,
 		 bool (*known_plain)(const struct file_id *id));
 void facts_free(struct exec_facts *f);
+/* Work left for after the kernel has been answered: closes what facts_gather kept open (its pidfd). */
+void facts_release(void);
 /* truncate(2) on the agent's behalf, inside the write grants only. 0 (done), a positive errno for the agent,
  * or -1 when the notification is gone. */
 int facts_truncate(int listener, const struct seccomp_notif *n, const struct config *c);

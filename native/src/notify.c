@@ -558,6 +558,7 @@ int notify_loop(struct session *s)
 					on_truncate(notif);
 				else
 					on_notification(notif, &facts);
+				facts_release();
 			} else if (errno != ENOENT && errno != EINTR) {
 				fail_closed("SECCOMP_IOCTL_NOTIF_RECV: %s", strerror(errno));
 			}
