@@ -1,5 +1,6 @@
 // The hot path's mechanisms: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP on the listener (Linux 6.6+, opt-in), and the
 // batched reads of argv (one process_vm_readv for many strings, the one-by-one reads for what did not fit).
+import { readdirSync } from 'node:fs';
 import { release } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildNative, prog, runGated } from './helpers/gate';
@@ -76,4 +77,28 @@ describe('supervisor: pid, ppid and uid (PIDFD_GET_INFO, or /proc/<tid>/status b
       expect(proc?.facts.ppid).toBe(bash?.facts.pid);
     });
   }
+});
+
+describe('supervisor: descriptors', () => {
+  it('holds none per exec: its open descriptors after 300 cached execs are those it had before (each pidfd is closed after its answer)', async () => {
+    let supervisorPid = 0;
+    const fds: Record<string, number> = {};
+    const count = (): number => readdirSync(`/proc/${supervisorPid}/fd`).length;
+    const r = await runGated({
+      argv: ['bash', '-c', '/bin/echo first; for i in $(seq 300); do /bin/true; done; /bin/echo last'],
+      onStarted: (_link, child) => (supervisorPid = child.pid ?? 0),
+      // While an asked exec waits for its verdict the supervisor is between facts and answer: count there.
+      onEvent: (ev) => {
+        const mark = ev.facts.argv[0]?.endsWith('echo') ? ev.facts.argv[1] : undefined;
+        if (mark && !ev.cached && supervisorPid) fds[mark] = count();
+      },
+      decide: (f) => ({ action: 'allow', cache: f.exe?.path === '/usr/bin/true' }),
+    });
+    expect(r.stdout).toContain('last');
+    expect(r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true' && e.cached)).toHaveLength(299);
+    expect(fds.first).toBeGreaterThan(0);
+    // The asked exec's own pidfd may still be open at either count (it is closed just after its EXEC line is
+    // sent); one per exec kept would be 300 more.
+    expect(Math.abs((fds.last ?? 0) - (fds.first ?? 0))).toBeLessThanOrEqual(1);
+  });
 });
