@@ -305,7 +305,9 @@ async function main(): Promise<void> {
     console.log('×: median of the per-round ratios to the ungated run of the same round; IQR: their interquartile range');
     console.log(
       `${os.cpus().length} CPUs, load average before the benchmark ${loadBefore.toFixed(2)}` +
-        (loadBefore > 0.5 ? ' — other work was running: ratios are noisier' : ' (idle)'),
+        (loadBefore > 0.5
+          ? ' — something ran in the last minute or so (a benchmark run just before this one counts): ratios may be noisier'
+          : ' (idle)'),
     );
     console.log('floor ×: the same workload under seccomp user notification answered CONTINUE at once, no facts, no records');
     console.log('(gate-progs/notifyfloor.c): the kernel\'s own cost per exec, which no supervisor can avoid.');

@@ -29,5 +29,20 @@ describe('gate: burst', () => {
     // Most are answered from the supervisor's identity cache after the first decision.
     expect(trues.filter((d) => d.cached).length).toBeGreaterThan(9_000);
     expect(r.end).toMatchObject({ exit_code: 0, stats: { decisions: 10_003, denied: 0 } });
+
+    // Latencies and times are the supervisor's clock mapped to the wall clock: every asked decision took
+    // some time (a socket round trip at least), none took longer than the session, and each cached record's
+    // time (when the supervisor decided it) lies within the session.
+    const start = Date.parse(r.start?.time ?? '');
+    const end = Date.parse(r.end?.time ?? '');
+    expect(end).toBeGreaterThanOrEqual(start);
+    for (const d of r.decisions) {
+      expect(Number.isInteger(d.latency_us) && d.latency_us >= 0).toBe(true);
+      expect(d.latency_us).toBeLessThanOrEqual((end - start) * 1000 + 1000);
+      if (!d.cached) expect(d.latency_us).toBeGreaterThan(0);
+      const t = Date.parse(d.time);
+      expect(t).toBeGreaterThanOrEqual(start);
+      expect(t).toBeLessThanOrEqual(end);
+    }
   });
 });

@@ -464,11 +464,10 @@ function identity(f: ExecFacts): string {
   return f.exe ? `${f.exe.dev}:${f.exe.ino}:${f.exe.size}` : '';
 }
 
-/** CLOCK_MONOTONIC in µs, as the supervisor's `t` (process.hrtime's clock), without a BigInt per call:
- *  performance.now() runs on the same clock from a fixed origin, measured once. */
-const MONO_ORIGIN_US = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+/** CLOCK_MONOTONIC in µs, the supervisor's `t`'s clock. process.hrtime is that clock; performance.now() is
+ *  not (it drifted ~1.4 ms per second from it here), so no cheaper stand-in. */
 function monotonicUs(): number {
-  return MONO_ORIGIN_US + performance.now() * 1000;
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 /** The wall-clock time at which the supervisor decided a cached exec (from its CLOCK_MONOTONIC `t`). */
