@@ -88,8 +88,9 @@ export function statProgramOnDisk(path: string): ProgramIdentity | null {
   // Most candidates (each program name in each PATH directory, at load time) do not exist: one stat that
   // does not throw says so, instead of a realpath walk and an exception (a policy load made ~17 000 stat
   // calls and took ~70 ms before this). realpath(3) for the rest: one call instead of a JS lstat walk.
-  if (!statSync(path, { throwIfNoEntry: false })) return null;
   try {
+    // (Inside the try: a PATH entry that is a file, or unreadable, still throws ENOTDIR or EACCES.)
+    if (!statSync(path, { throwIfNoEntry: false })) return null;
     const real = realpathSync.native(path);
     const st = statSync(real, { bigint: true });
     if (!st.isFile()) return null;

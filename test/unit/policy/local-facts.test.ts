@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gatherLocalFacts, isDynamicLoader, readShebang, resolveProgram } from '../../../src/core/exec/local-facts';
+import { createEvaluator, statProgramOnDisk } from '../../../src/core/policy/evaluator';
+import { loadPolicyText } from '../../../src/core/policy/load';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'gate-facts-')));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,5 +71,25 @@ describe('local exec facts', () => {
     const f = gatherLocalFacts(['no-such-program-xyz'], { cwd: '/', path: '/usr/bin' });
     expect(f.exe).toBeNull();
     expect(f.requestedPath).toBe('no-such-program-xyz');
+  });
+});
+
+describe('programs named in a policy, found at load time', () => {
+  it('statProgramOnDisk: the canonical file for a program, null for a missing one, a directory, or a path through a file', () => {
+    const st = statSync('/usr/bin/dash', { bigint: true });
+    expect(statProgramOnDisk('/bin/sh')).toEqual({ path: '/usr/bin/dash', dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) });
+    expect(statProgramOnDisk('/usr/bin/no-such-program-xyz')).toBeNull();
+    expect(statProgramOnDisk('/usr/bin')).toBeNull();
+    writeFileSync(join(dir, 'plainfile'), 'x');
+    expect(statProgramOnDisk(join(dir, 'plainfile', 'sh'))).toBeNull(); // ENOTDIR, not a throw
+  });
+
+  it('a PATH with a file, a missing directory and repeats in it loads a policy that names programs', () => {
+    writeFileSync(join(dir, 'not-a-dir'), 'x');
+    const loaded = loadPolicyText('[meta]\nversion = 1\n[[rule]]\nid = "sh"\naction = "allow"\nexe_basename = ["sh"]\n', join(dir, '.gate.toml'));
+    expect(loaded.policy).not.toBeNull();
+    const ev = createEvaluator(loaded.policy!, { path: `${join(dir, 'not-a-dir')}:/nonexistent:/usr/bin:/usr/bin:/bin` });
+    const d = ev.evaluate(gatherLocalFacts(['sh', '-c', 'true'], { cwd: '/', path: '/usr/bin' }));
+    expect(d).toMatchObject({ action: 'allow', ruleId: 'sh' });
   });
 });
