@@ -87,7 +87,7 @@ describe('supervisor: descriptors', () => {
     const r = await runGated({
       argv: ['bash', '-c', '/bin/echo first; for i in $(seq 300); do /bin/true; done; /bin/echo last'],
       onStarted: (_link, child) => (supervisorPid = child.pid ?? 0),
-      // While an asked exec waits for its verdict the supervisor is between facts and answer: count there.
+      // Count while an asked exec waits for its verdict: the supervisor has sent its line and waits too.
       onEvent: (ev) => {
         const mark = ev.facts.argv[0]?.endsWith('echo') ? ev.facts.argv[1] : undefined;
         if (mark && !ev.cached && supervisorPid) fds[mark] = count();
