@@ -78,10 +78,30 @@ static bool is_unnamed(const char *path)
 	return path[0] != '/' || strncmp(path, "/memfd:", 7) == 0 || (n > d && strcmp(path + n - d, deleted) == 0);
 }
 
+/* An O_PATH descriptor opened again for I/O, through /proc/self/fd (the same file, whatever its name now). */
+static int reopen_fd(int pathfd, int flags)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
+	return open(proc, flags | O_CLOEXEC);
+}
+
+/* The canonical path of what a descriptor names (readlink of /proc/self/fd/N), NUL-terminated; its length or -1. */
+static ssize_t fd_path(int fd, char *out, size_t cap)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(proc, out, cap - 1);
+	if (n >= 0)
+		out[n] = '\0';
+	return n;
+}
+
 static void hash_file(int pathfd, struct file_facts *ff)
 {
 	size_t slot = id_slot(&ff->id);
-	char proc[64];
 
 	/* A planted multi-GB file must not stall every exec of the session: no hash then, and identity rules
 	 * by hash simply do not match it. */
@@ -92,8 +112,7 @@ static void hash_file(int pathfd, struct file_facts *ff)
 		ff->has_sha = true;
 		return;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
-	AUTOCLOSE int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	AUTOCLOSE int fd = reopen_fd(pathfd, O_RDONLY | O_NOCTTY);
 	if (fd < 0 || sha256_fd(fd, ff->sha) < 0)
 		return;
 	ff->has_sha = true;
@@ -162,7 +181,6 @@ static int open_as_target(pid_t tid, int basefd, const char *path, bool nofollow
 static int file_facts_from_fd(int fd, const struct config *c, struct file_facts *ff)
 {
 	struct stat st;
-	char proc[64];
 
 	if (fstat(fd, &st) < 0)
 		return errno;
@@ -172,11 +190,9 @@ static int file_facts_from_fd(int fd, const struct config *c, struct file_facts 
 		return EACCES; /* execve(2): directories and special files are EACCES */
 	if (!(st.st_mode & 0111))
 		return EACCES;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(proc, ff->path, sizeof(ff->path) - 1);
+	ssize_t n = fd_path(fd, ff->path, sizeof(ff->path));
 	if (n < 0)
 		return errno;
-	ff->path[n] = '\0';
 	ff->path_len = (size_t)n;
 	ff->id.dev = st.st_dev;
 	ff->id.ino = st.st_ino;
@@ -222,7 +238,7 @@ static bool under_write_grant(const char *canon, const struct config *c)
 int facts_truncate(int listener, const struct seccomp_notif *n, const struct config *c)
 {
 	pid_t tid = (pid_t)n->pid;
-	char path[PATH_MAX], canon[PATH_MAX], proc[64];
+	char path[PATH_MAX], canon[PATH_MAX];
 	int64_t length = (int64_t)n->data.args[1];
 
 	ssize_t len = procmem_read_str(tid, n->data.args[0], path, sizeof(path) - 1);
@@ -242,16 +258,13 @@ int facts_truncate(int listener, const struct seccomp_notif *n, const struct con
 		return EISDIR;
 	if (!S_ISREG(st.st_mode))
 		return EINVAL;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	ssize_t cn = readlink(proc, canon, sizeof(canon) - 1);
-	if (cn < 0)
+	if (fd_path(fd, canon, sizeof(canon)) < 0)
 		return errno;
-	canon[cn] = '\0';
 	if (!under_write_grant(canon, c))
 		return EACCES; /* what Landlock's TRUNCATE would have answered */
 	if (!id_valid(listener, n->id))
 		return -1;
-	AUTOCLOSE int wfd = open(proc, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	AUTOCLOSE int wfd = reopen_fd(fd, O_WRONLY | O_NOCTTY | O_NONBLOCK);
 	if (wfd < 0)
 		return errno;
 	if (ftruncate(wfd, (off_t)length) < 0)
@@ -578,10 +591,9 @@ static int prefetch_path_ptrs(pid_t tid, uint64_t path_addr, uint64_t argv_addr,
  * the process calling exec (open_exec(AT_FDCWD)). */
 static void read_shebang(pid_t tid, int exefd, const struct config *c, struct exec_facts *f)
 {
-	char proc[64], head[SHEBANG_MAX + 1];
+	char head[SHEBANG_MAX + 1];
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", exefd);
-	AUTOCLOSE int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	AUTOCLOSE int fd = reopen_fd(exefd, O_RDONLY | O_NOCTTY);
 	ssize_t n = fd < 0 ? -1 : pread(fd, head, SHEBANG_MAX, 0);
 	if (n < 0) {
 		f->opaque = true; /* e.g. execute-only: the kernel can run it, we cannot look inside */

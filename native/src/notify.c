@@ -155,6 +155,30 @@ static NORETURN PRINTF_LIKE(1, 2) void fail_closed(const char *fmt, ...)
 	_exit(EXIT_GATE_FAILURE);
 }
 
+/* NOTIF_SEND: err, or (err 0) CONTINUE the syscall or report it done with result 0. Returns false when the
+ * target is gone (ENOENT: it died or was interrupted — normal, seccomp_unotify(2)). */
+static bool respond(uint64_t cookie, int err, bool cont)
+{
+	struct seccomp_notif_resp resp = {
+		.id = cookie,
+		.val = 0,
+		.error = err ? -err : 0,
+		.flags = !err && cont ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0,
+	};
+
+	if (ioctl(cur->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0)
+		return true;
+	if (errno != ENOENT)
+		debug("NOTIF_SEND %llu: %s", (unsigned long long)cookie, strerror(errno));
+	return false;
+}
+
+/* Answer an exec. err 0 = CONTINUE (allow). Returns false when the target is gone. */
+static bool answer(uint64_t cookie, int err)
+{
+	return respond(cookie, err, true);
+}
+
 /* truncate(2), sent here by the filter when writes are sealed (seccomp.c): done by us or refused, never
  * continued (the kernel would re-read a path the agent can change). */
 static void on_truncate(struct seccomp_notif *n)
@@ -162,28 +186,8 @@ static void on_truncate(struct seccomp_notif *n)
 	int r = facts_truncate(cur->listener, n, cur->cfg);
 	if (r < 0)
 		return; /* the target is gone */
-	struct seccomp_notif_resp resp = { .id = n->id, .val = 0, .error = r ? -r : 0, .flags = 0 };
 	debug("truncate by tid %u: %s", n->pid, r ? strerror(r) : "done");
-	if (ioctl(cur->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
-		debug("NOTIF_SEND: %s", strerror(errno));
-}
-
-/* Answer the kernel. err 0 = CONTINUE (allow). Returns false when the target is gone (ENOENT). */
-static bool answer(uint64_t cookie, int err)
-{
-	struct seccomp_notif_resp resp = {
-		.id = cookie,
-		.val = 0,
-		.error = err ? -err : 0,
-		.flags = err ? 0 : SECCOMP_USER_NOTIF_FLAG_CONTINUE,
-	};
-
-	/* seccomp_unotify(2): NOTIF_SEND; ENOENT means the target died or was interrupted — normal. */
-	if (ioctl(cur->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0)
-		return true;
-	if (errno != ENOENT)
-		debug("NOTIF_SEND %llu: %s", (unsigned long long)cookie, strerror(errno));
-	return false;
+	respond(n->id, r, false);
 }
 
 static void send_line(void)
