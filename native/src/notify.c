@@ -48,7 +48,14 @@ static size_t npending, cap_pending;
 static struct {
 	bool used, allow;
 	struct file_id id;
+	/* The broker's "rule_id":…,"reason":…,"layer":… for this verdict (VERDICT origin=), for RECORD lines;
+	 * NULL: hits are sent as cached EXEC lines and the broker builds their records. */
+	char *origin;
+	size_t origin_len;
 } verdicts[VERDICT_SLOTS];
+
+/* Longest origin kept (a policy's rule id and reason); a longer one is not kept (EXEC lines then). */
+#define ORIGIN_MAX 16384
 
 /* Per-thread memory of an answer the kernel refused with ENOENT (the target was interrupted): when the same
  * logical exec comes back from the same thread it gets the same answer without a second decision. */
@@ -73,6 +80,7 @@ struct latencies {
 };
 static struct latencies lat_slow, lat_cached;
 static uint64_t n_local;     /* answered without the broker (the kernel would fail them anyway) */
+static uint64_t n_records;   /* cached verdicts recorded here, as RECORD lines (the rest as cached EXEC lines) */
 static uint64_t n_piped;     /* records written to the record pipe: the broker drains before a line that says more */
 static uint64_t n_restarted; /* the same logical exec notified again (interrupted and restarted) */
 static uint64_t n_unreadable; /* execs by non-dumpable processes (denied) */
@@ -305,7 +313,12 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 			bool allow = verdicts[slot].allow;
 			/* The decision record goes out before the kernel is answered; a failed write fails closed. Through
 			 * the record pipe when there is one: the broker drains it in batches. */
-			proto_exec_line(&out, f, allow ? "allow" : "deny", monotonic_us() - t0, 0);
+			bool record = verdicts[slot].origin && cur->cfg->session_json && f->exe.present;
+			if (record)
+				proto_record_line(&out, f, allow, monotonic_us() - t0, cur->cfg->session_json,
+						  verdicts[slot].origin, verdicts[slot].origin_len);
+			else
+				proto_exec_line(&out, f, allow ? "allow" : "deny", monotonic_us() - t0, 0);
 			if (cur->records >= 0) {
 				if (proto_send(cur->records, &out) < 0)
 					fail_closed("lost the broker's record pipe (%s)", strerror(errno));
@@ -315,8 +328,9 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 				send_line();
 			}
 			lat_add(&lat_cached, monotonic_us() - t0);
-			debug("request %llu (tid %d) %s from the identity cache", (unsigned long long)f->id, f->tid,
-			      allow ? "allowed" : "denied");
+			n_records += record;
+			debug("request %llu (tid %d) %s from the identity cache (%s)", (unsigned long long)f->id, f->tid,
+			      allow ? "allowed" : "denied", record ? "RECORD" : "EXEC");
 			if (!answer(n->id, allow ? 0 : EACCES))
 				remember_retry(f->tid, f->fingerprint, allow);
 			return;
@@ -371,6 +385,7 @@ static void on_broker_line(char *line)
 	uint64_t id = 0;
 	int action = -1; /* 0 deny, 1 allow */
 	bool cache = false, have_id = false;
+	struct token origin = { 0 };
 
 	if (strcmp(type, "TERMINAL") == 0) {
 		on_terminal(cursor);
@@ -387,6 +402,8 @@ static void on_broker_line(char *line)
 			action = strcmp(t.val, "allow") == 0 ? 1 : strcmp(t.val, "deny") == 0 ? 0 : -2;
 		else if (strcmp(t.key, "cache") == 0)
 			cache = strcmp(t.val, "1") == 0;
+		else if (strcmp(t.key, "origin") == 0)
+			origin = t;
 	}
 	if (!have_id)
 		fail_closed("protocol error: %s without id", type);
@@ -408,6 +425,17 @@ static void on_broker_line(char *line)
 		verdicts[slot].used = true;
 		verdicts[slot].allow = action == 1;
 		verdicts[slot].id = p->id;
+		free(verdicts[slot].origin);
+		verdicts[slot].origin = NULL;
+		size_t len = 0;
+		char *o = origin.val && origin.vlen <= 2 * ORIGIN_MAX ? proto_hex_dup(&origin, &len) : NULL;
+		/* A record line must stay one line: an origin with a newline or a NUL is not used. */
+		if (o && len > 0 && !memchr(o, '\n', len) && !memchr(o, '\0', len)) {
+			verdicts[slot].origin = o;
+			verdicts[slot].origin_len = len;
+		} else {
+			free(o);
+		}
 	}
 	apply(p, action == 1);
 	drop_pending(i);
@@ -513,10 +541,10 @@ int notify_loop(struct session *s)
 			if (on_signal(&st)) {
 				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 				int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-				buf_printf(&out, "EXIT id=%llu code=%d signal=%d n_asked=%llu n_cached=%llu n_local=%llu n_restarted=%llu",
+				buf_printf(&out, "EXIT id=%llu code=%d signal=%d n_asked=%llu n_cached=%llu n_local=%llu n_restarted=%llu n_records=%llu",
 					   (unsigned long long)first_req_id, code, sig, (unsigned long long)lat_slow.count,
 					   (unsigned long long)lat_cached.count, (unsigned long long)n_local,
-					   (unsigned long long)n_restarted);
+					   (unsigned long long)n_restarted, (unsigned long long)n_records);
 				lat_fields(&out, "asked", &lat_slow);
 				lat_fields(&out, "cached", &lat_cached);
 				struct rusage ru;

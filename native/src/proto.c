@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void lr_init(struct line_reader *r, int fd)
@@ -274,6 +275,21 @@ void proto_read_config(struct line_reader *r, struct config *c)
 			}
 		} else if (strcmp(type, "RECORDS") == 0) {
 			c->records = true;
+		} else if (strcmp(type, "JSON_RECORDS") == 0) {
+			while (proto_next_token(&cur, &t)) {
+				if (!is_key(&t, "session"))
+					continue;
+				size_t len;
+				char *id = proto_hex_dup(&t, &len);
+				if (!id || len == 0 || len > 256 || memchr(id, '\0', len))
+					die("protocol error: JSON_RECORDS session must be 1-256 bytes in hex");
+				struct buf js = { 0 };
+				buf_json_str(&js, id, len);
+				buf_put(&js, "", 1);
+				free(id);
+				free(c->session_json);
+				c->session_json = js.p;
+			}
 		} else if (strcmp(type, "HASH_UNDER") == 0) {
 			while (proto_next_token(&cur, &t)) {
 				if (!is_key(&t, "path"))
@@ -357,4 +373,186 @@ void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cach
 	if (piped)
 		buf_printf(b, " piped=%llu", (unsigned long long)piped);
 	buf_put(b, "\n", 1);
+}
+
+/* Length of the valid UTF-8 sequence at s[i] (of n bytes), 0 when the byte there does not start one: the
+ * same rules as utf8SeqLen in src/core/exec/facts.ts (no overlongs, no surrogates, nothing past U+10FFFF). */
+static size_t utf8_seq_len(const unsigned char *s, size_t i, size_t n)
+{
+	unsigned c = s[i];
+	size_t len;
+	uint32_t min, cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (i + len > n)
+		return 0;
+	cp = c & (0xffu >> (len + 1));
+	for (size_t k = 1; k < len; k++) {
+		unsigned cc = s[i + k];
+		if ((cc & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (cc & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+static const char HEXDIGITS[] = "0123456789abcdef";
+
+void buf_json_str(struct buf *b, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	buf_reserve(b, n * 6 + 2); /* the worst case: every byte a \uXXXX escape */
+	char *o = b->p + b->len;
+	*o++ = '"';
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			i++;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t len = utf8_seq_len(s, i, n);
+			if (len) {
+				memcpy(o, s + i, len);
+				o += len;
+				i += len;
+			} else {
+				/* bytesToText's U+DC00+byte, a lone surrogate: JSON.stringify writes \udcXX */
+				memcpy(o, "\\udc", 4);
+				o[4] = HEXDIGITS[c >> 4];
+				o[5] = HEXDIGITS[c & 15];
+				o += 6;
+				i++;
+			}
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\t': *o++ = 't'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\r': *o++ = 'r'; break;
+		default:
+			memcpy(o, "u00", 3);
+			o[3] = HEXDIGITS[c >> 4];
+			o[4] = HEXDIGITS[c & 15];
+			o += 5;
+		}
+		i++;
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->p);
+}
+
+static void buf_u64(struct buf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_reserve(b, n);
+	while (n)
+		b->p[b->len++] = tmp[--n];
+}
+
+static void buf_digits(struct buf *b, unsigned v, int width)
+{
+	buf_reserve(b, (size_t)width);
+	for (int k = width - 1; k >= 0; k--) {
+		b->p[b->len + (size_t)k] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	b->len += (size_t)width;
+}
+
+/* The current time as Date.prototype.toISOString writes it: 2026-11-21T11:11:21.309Z. */
+static void buf_iso_time(struct buf *b)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	buf_digits(b, (unsigned)(tm.tm_year + 1900), 4);
+	buf_put(b, "-", 1);
+	buf_digits(b, (unsigned)tm.tm_mon + 1, 2);
+	buf_put(b, "-", 1);
+	buf_digits(b, (unsigned)tm.tm_mday, 2);
+	buf_put(b, "T", 1);
+	buf_digits(b, (unsigned)tm.tm_hour, 2);
+	buf_put(b, ":", 1);
+	buf_digits(b, (unsigned)tm.tm_min, 2);
+	buf_put(b, ":", 1);
+	buf_digits(b, (unsigned)tm.tm_sec, 2);
+	buf_put(b, ".", 1);
+	buf_digits(b, (unsigned)(ts.tv_nsec / 1000000), 3);
+	buf_put(b, "Z", 1);
+}
+
+void proto_record_line(struct buf *b, const struct exec_facts *f, bool allow, uint64_t lat_us, const char *session_json,
+		       const char *origin, size_t origin_len)
+{
+	buf_puts(b, allow ? "RECORD allow {\"type\":\"decision\",\"time\":\"" : "RECORD deny {\"type\":\"decision\",\"time\":\"");
+	buf_iso_time(b);
+	buf_puts(b, "\",\"session\":");
+	buf_puts(b, session_json);
+	buf_puts(b, ",\"request\":");
+	buf_u64(b, f->id);
+	buf_puts(b, ",\"pid\":");
+	buf_u64(b, (uint64_t)f->pid);
+	buf_puts(b, ",\"ppid\":");
+	buf_u64(b, (uint64_t)f->ppid);
+	buf_puts(b, ",\"tid\":");
+	buf_u64(b, (uint64_t)f->tid);
+	buf_puts(b, ",\"exe_requested\":");
+	buf_json_str(b, f->path, f->path_len);
+	buf_puts(b, ",\"exe\":");
+	buf_json_str(b, f->exe.path, f->exe.path_len);
+	buf_puts(b, ",\"argv\":[");
+	const char *p = f->argv.p, *end = f->argv.p + f->argv.len;
+	for (bool first = true; p && p < end; first = false) {
+		size_t n = strlen(p);
+		if (!first)
+			buf_put(b, ",", 1);
+		buf_json_str(b, p, n);
+		p += n + 1;
+	}
+	buf_puts(b, "],\"cwd\":");
+	buf_json_str(b, f->cwd, f->cwd_len);
+	buf_puts(b, allow ? ",\"verdict\":\"allow\"," : ",\"verdict\":\"deny\",");
+	buf_put(b, origin, origin_len);
+	buf_puts(b, ",\"latency_us\":");
+	buf_u64(b, lat_us);
+	buf_puts(b, ",\"cached\":true");
+	if (f->exe.has_sha) {
+		buf_puts(b, ",\"sha256\":\"");
+		buf_hex(b, f->exe.sha, 32);
+		buf_put(b, "\"", 1);
+	}
+	if (f->argv_trunc)
+		buf_puts(b, ",\"argv_truncated\":true");
+	buf_puts(b, "}\n");
 }

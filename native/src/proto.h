@@ -62,6 +62,8 @@ struct config {
 	char **hash_under;
 	size_t nhash_under;
 	bool records; /* RECORDS: the broker reads the record pipe */
+	char *session_json; /* JSON_RECORDS: the session id as a JSON string; cached verdicts are then recorded as
+			     * finished audit records (RECORD lines) where the broker gave the verdict's origin */
 };
 /* Read CONFIG … START from the broker. Dies with a clear message on a protocol error. */
 void proto_read_config(struct line_reader *r, struct config *c);
@@ -73,3 +75,11 @@ struct exec_facts;
 /* Append the EXEC line for f (with "cached=… lat=…" when cached is "allow"/"deny"; "piped=…", the records
  * written to the record pipe so far, when piped > 0), '\n' included. */
 void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cached, uint64_t lat_us, uint64_t piped);
+/* Append a JSON string for n raw bytes, exactly as JSON.stringify writes the broker's text for them
+ * (bytesToText in src/core/exec/facts.ts: a byte that starts no valid UTF-8 sequence is U+DC00+byte). */
+void buf_json_str(struct buf *b, const char *s, size_t n);
+/* Append the RECORD line of a cached verdict: the decision record the broker would have built for f (same
+ * fields, same order, same JSON), with origin ("rule_id":…,"reason":…,"layer":…, from the broker's VERDICT)
+ * spliced in; '\n' included. */
+void proto_record_line(struct buf *b, const struct exec_facts *f, bool allow, uint64_t lat_us, const char *session_json,
+		       const char *origin, size_t origin_len);

@@ -75,8 +75,13 @@ export class AuditLog {
    * write instead of one each. Order with `write` is kept.
    */
   append(record: AuditRecord): void {
+    this.appendJson(JSON.stringify(record));
+  }
+
+  /** `append` for a record already serialized (one line of JSON, no newline). */
+  appendJson(json: string): void {
     if (this.closed) return;
-    this.pending.push(JSON.stringify(record) + '\n');
+    this.pending.push(json + '\n');
     if (this.pending.length >= 256) {
       this.flushDeferred();
       return;

@@ -4,7 +4,7 @@
 import type { ExecFacts } from '../exec/facts';
 import type { BinaryAction } from '../policy/types';
 import type { EnforcementReport } from '../session/types';
-import { redactArgv, redactText } from './redact';
+import { maySecret, redactArgv, redactText } from './redact';
 
 /** Which part of the gate decided: a policy rule, the default action, the user, an approval timeout, an
  *  evaluation/audit error (fail closed), or the kernel side (the supervisor's own cache or its timeout). */
@@ -89,6 +89,32 @@ export interface DecisionInput {
   latencyUs: number;
   cached: boolean;
   time?: Date;
+}
+
+/**
+ * The part of a cached verdict's decision record that comes from the decision it repeats —
+ * `"rule_id":…,"reason":…,"layer":…` — as the supervisor splices it into the records it writes itself
+ * (docs/protocol.md, RECORD). The reason is redacted here, as buildDecisionRecord redacts it.
+ */
+export function originJson(ruleId: string | null, reason: string, layer: DecisionLayer): string {
+  return `"rule_id":${JSON.stringify(ruleId)},"reason":${JSON.stringify(redactText(reason))},"layer":${JSON.stringify(layer)}`;
+}
+
+/**
+ * A record the supervisor wrote (RECORD) carries the agent's strings as they were: redact them as
+ * buildDecisionRecord does. Returns the JSON to log: `json` itself when its agent-supplied part (from
+ * exe_requested to verdict; the other fields are the gate's own) has nothing the prefilter would look at,
+ * else the redacted record re-serialized (the record object is redacted in place).
+ */
+export function redactSupervisorRecord(rec: DecisionRecord, json: string): string {
+  const from = json.indexOf(',"exe_requested":');
+  const to = json.indexOf(',"verdict":"', from);
+  if (from >= 0 && to >= 0 && !maySecret(json.slice(from, to))) return json;
+  rec.exe_requested = redactText(rec.exe_requested);
+  if (rec.exe !== null) rec.exe = redactText(rec.exe);
+  rec.argv = redactArgv(rec.argv);
+  rec.cwd = redactText(rec.cwd);
+  return JSON.stringify(rec);
 }
 
 /** Build a decision record from the exec facts, redacting everything that came from the agent. */

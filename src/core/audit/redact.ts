@@ -52,6 +52,12 @@ const PATTERNS: readonly SecretPattern[] = [
 // used to pass this test (it was `[=:]` and any `-flag`) and cost all ten.
 const MAYBE_SECRET = /-----BEGIN|Bearer|Basic|:\/\/|eyJ|sk-|gh[opusr]_|github_pat_|xox[baprs]-|AKIA|ASIA|passw(?:or)?d|token|secret|api[_-]?key|access[_-]?key|private[_-]?key/i;
 
+/** False when `text` cannot hold anything redactText would replace (the prefilter alone). Also true of any text
+ *  that contains such a text, escaped as JSON.stringify escapes: no literal above has a character it escapes. */
+export function maySecret(text: string): boolean {
+  return MAYBE_SECRET.test(text);
+}
+
 /** Replace every secret in `text` with «redacted:KIND». Idempotent. */
 export function redactText(text: string): string {
   if (text.length < 8 || !MAYBE_SECRET.test(text)) return text;

@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AuditLog, AuditWriteError } from '../audit/audit-log';
-import { buildDecisionRecord, type DecisionLayer, type DecisionRecord } from '../audit/records';
+import { buildDecisionRecord, originJson, redactSupervisorRecord, type DecisionLayer, type DecisionRecord } from '../audit/records';
 import { redactArgv } from '../audit/redact';
 import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
@@ -28,7 +28,8 @@ export interface GateLink {
   readonly report: EnforcementReport;
   readonly warnings: string[];
   readonly agentPid: number;
-  verdict(id: number, action: BinaryAction, cache: boolean): void;
+  /** `origin` (with cache): see originJson; the supervisor then records later hits itself. */
+  verdict(id: number, action: BinaryAction, cache: boolean, origin?: string): void;
   hold(id: number): void;
   close(): void;
 }
@@ -180,6 +181,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     try {
       session.link = await options.startLink({
         supervisorPath: options.supervisorPath,
+        recordSession: id,
         argv: options.argv,
         config: supervisorConfig(options.policy),
         hashUnder: hashUnder(options.policy.filesystem),
@@ -224,11 +226,24 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         if (this.early) this.early.push(() => this.onExec(ev));
         else this.onExec(ev);
       },
+      record: (rec, json) => {
+        if (this.early) this.early.push(() => this.onRecord(rec, json));
+        else this.onRecord(rec, json);
+      },
       timeout: (id, action) => later(() => this.onSupervisorTimeout(id, action)),
       warn: (message) => this.warn(`supervisor: ${message}`),
       exit: (code, signal) => later(() => this.finish(code, signal, null)),
       failed: (message) => later(() => this.finish(null, null, message)),
     };
+  }
+
+  /** A cached verdict the supervisor recorded itself (RECORD): already applied; log it like onExec's cached
+   *  records (deferred, coalesced), after the same redaction. */
+  private onRecord(rec: DecisionRecord, json: string): void {
+    if (this.firstRequestId === 0) this.firstRequestId = rec.request;
+    this.audit.appendJson(redactSupervisorRecord(rec, json));
+    this.stats.add(rec);
+    this.emit('decision', rec);
   }
 
   private onExec(ev: ExecEvent): void {
@@ -271,7 +286,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     const ok = this.record(f, decision.action, decision.ruleId, decision.reason, decision.layer, latencyUs(ev), false);
     const cache = ok && decision.cacheable && f.exe !== null;
     if (cache) this.cachedOrigins.set(identity(f), { ruleId: decision.ruleId, reason: decision.reason, layer: decision.layer });
-    this.link?.verdict(f.requestId, ok ? decision.action : 'deny', cache);
+    this.link?.verdict(f.requestId, ok ? decision.action : 'deny', cache, cache ? originJson(decision.ruleId, decision.reason, decision.layer) : undefined);
   }
 
   private askUser(ev: ExecEvent, decision: Decision): void {
@@ -511,7 +526,12 @@ function warmUp(evaluator: Evaluator): void {
         const facts = m.type === 'EXEC' ? m.event.facts : sample;
         const d = evaluator.evaluate(facts);
         const action: BinaryAction = d.action === 'deny' ? 'deny' : 'allow';
-        JSON.stringify(buildDecisionRecord({ session: 'warm-up', facts, verdict: action, ruleId: d.ruleId, reason: d.reason, layer: d.layer, latencyUs: 1, cached: round % 2 === 1 }));
+        const json = JSON.stringify(buildDecisionRecord({ session: 'warm-up', facts, verdict: action, ruleId: d.ruleId, reason: d.reason, layer: d.layer, latencyUs: 1, cached: round % 2 === 1 }));
+        if (round % 2 === 1) {
+          // A cached hit as the supervisor records it (RECORD).
+          const r = decodeSupervisorLine(`RECORD ${action} ${json}`);
+          if (r.type === 'RECORD') redactSupervisorRecord(r.record, r.json);
+        }
       } catch {
         // A failing warm-up evaluation shows up again, and is handled, on the real exec.
       }

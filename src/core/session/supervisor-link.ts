@@ -27,6 +27,9 @@ export interface SupervisorLinkOptions {
   spawn: SpawnSupervisor;
   env?: NodeJS.ProcessEnv;
   handlers: SupervisorLinkHandlers;
+  /** The session id: the supervisor then writes cached verdicts' decision records itself (RECORD lines, to
+   *  `handlers.record`) for the verdicts sent with an origin. */
+  recordSession?: string;
   /** How long the supervisor may take to connect and finish the handshake (default 15 s). */
   startTimeoutMs?: number;
   /**
@@ -210,7 +213,10 @@ export class SupervisorLink {
             // after START, so the agent can never find them, and the agent's first exec does not wait on
             // the removal (which would count in its decision latency).
             void cleanup().then(() => {
-              if (!settled) this.socket?.write(encodeConfig(opts.config, opts.hashUnder, { records: this.records !== null }));
+              if (!settled) this.socket?.write(encodeConfig(opts.config, opts.hashUnder, {
+                  records: this.records !== null,
+                  ...(opts.recordSession !== undefined && this.handlers.record ? { session: opts.recordSession } : {}),
+                }));
             });
             return;
           case 'REPORT':
@@ -254,8 +260,8 @@ export class SupervisorLink {
   private deferred: (() => void)[] | null = null;
 
   /** Answer an EXEC: one write. */
-  verdict(id: number, action: BinaryAction, cache: boolean): void {
-    this.write(encodeVerdict(id, action, cache));
+  verdict(id: number, action: BinaryAction, cache: boolean, origin?: string): void {
+    this.write(encodeVerdict(id, action, cache, origin));
   }
 
   /** An approval is pending for this request: the supervisor must not time it out. */
@@ -445,6 +451,10 @@ export class SupervisorLink {
   private onMessage(m: SupervisorMessage): void {
     if (m.type === 'EXEC' && m.event.cached) this.recordsRead++;
     switch (m.type) {
+      case 'RECORD':
+        this.recordsRead++;
+        this.handlers.record?.(m.record, m.json);
+        return;
       case 'EXEC':
         // Cached records written to the pipe before this line was sent come first (a read only when there
         // are some: an empty read costs an exception, ~25 µs warm).

@@ -1,4 +1,5 @@
 // The contract between the broker (src/core/session) and the native supervisor link. See docs/protocol.md.
+import type { DecisionRecord } from '../audit/records';
 import type { ExecFacts } from '../exec/facts';
 import type { BinaryAction, Grant } from '../policy/types';
 
@@ -34,6 +35,9 @@ export interface ExecEvent {
 
 export interface SupervisorLinkHandlers {
   exec(event: ExecEvent): void;
+  /** A cached verdict's decision record, written by the supervisor (RECORD; only when the link was started
+   *  with a `recordSession`). `json` is `record` serialized, as the supervisor wrote it. */
+  record?(record: DecisionRecord, json: string): void;
   timeout(requestId: number, action: BinaryAction): void;
   warn(message: string): void;
   /** The agent exited: code, or signal number (0 when none). */

@@ -2,6 +2,7 @@
 // (supervisor-link.ts) frames lines and calls these. Every byte-carrying value is hex on the wire and is
 // decoded losslessly (bytesToText: an invalid UTF-8 byte b becomes U+DC00+b, see src/core/exec/facts.ts).
 import { bytesToText, textToHex, type ExecFacts, type FileFacts } from '../exec/facts';
+import type { DecisionRecord } from '../audit/records';
 import type { BinaryAction } from '../policy/types';
 import type { EnforcementReport, ExecEvent, SupervisorConfig } from './types';
 
@@ -25,6 +26,7 @@ export type SupervisorMessage =
   | { type: 'STARTED'; pid: number }
   | { type: 'FATAL'; message: string }
   | { type: 'EXEC'; event: ExecEvent }
+  | { type: 'RECORD'; record: DecisionRecord; json: string }
   | { type: 'TIMEOUT'; id: number; action: BinaryAction; piped: number }
   | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats };
 
@@ -37,6 +39,7 @@ export type SupervisorMessage =
 export type SupervisorStats = Record<string, number>;
 
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+const NON_ASCII_RE = /[\x80-\xff]/;
 /** Hex of ASCII bytes (first digit 0-7): the common case, which needs no UTF-8 decoding. */
 const ASCII_HEX_RE = /^(?:[0-7][0-9a-f])*$/;
 /** Reused for decoding ASCII values (a fresh Buffer per value costs more than the decoding). */
@@ -109,6 +112,7 @@ function single(pairs: [string, string][]): Map<string, string> {
 export function decodeSupervisorLine(line: string): SupervisorMessage {
   if (line.length > MAX_LINE_BYTES) throw new WireError('line too long');
   if (line.startsWith('EXEC ')) return { type: 'EXEC', event: decodeExec(line) };
+  if (line.startsWith('RECORD ')) return decodeRecord(line);
   const { type, words, pairs } = tokens(line);
   switch (type) {
     case 'EXEC':
@@ -181,6 +185,34 @@ function fileFacts(f: FileFields, what: string): FileFacts | null {
 function sha(key: string, v: string): string {
   if (!/^[0-9a-f]{64}$/.test(v)) throw new WireError(`${key}= must be 64 lowercase hex digits`);
   return v;
+}
+
+/**
+ * RECORD (a cached verdict the supervisor recorded itself): `RECORD allow|deny {…}`, the decision record as
+ * one line of JSON. It is parsed here (JSON.parse is native: cheap) so a malformed one ends the session
+ * instead of reaching the log.
+ */
+function decodeRecord(line: string): SupervisorMessage {
+  const sp = line.indexOf(' ', 7);
+  const verdict = sp < 0 ? '' : line.slice(7, sp);
+  if (verdict !== 'allow' && verdict !== 'deny') throw new WireError('RECORD needs allow or deny');
+  let json = line.slice(sp + 1);
+  // Lines are framed as latin1 (one char per byte); the supervisor writes valid UTF-8 as it is (only stray
+  // bytes are escaped, as \udcXX), so a line with non-ASCII in it is read again as UTF-8.
+  if (NON_ASCII_RE.test(json)) json = Buffer.from(json, 'latin1').toString('utf8');
+  let record: DecisionRecord;
+  try {
+    record = JSON.parse(json) as DecisionRecord;
+  } catch {
+    throw new WireError('RECORD is not one JSON object');
+  }
+  if (
+    typeof record !== 'object' || record === null || record.type !== 'decision' || record.verdict !== verdict ||
+    record.cached !== true || typeof record.request !== 'number' || !Array.isArray(record.argv)
+  ) {
+    throw new WireError('RECORD is not a cached decision record');
+  }
+  return { type: 'RECORD', record, json };
 }
 
 /** EXEC is the per-exec hot path: one pass over the line (no split, no pair array). */
@@ -327,7 +359,7 @@ function absPath(p: string): string {
 }
 
 /** The broker's CONFIG … START block, every line '\n'-terminated. */
-export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[], opts: { records?: boolean } = {}): string {
+export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[], opts: { records?: boolean; session?: string } = {}): string {
   const lines = [`CONFIG ${PROTOCOL_VERSION}`];
   if (config.fs) {
     for (const g of config.fs.grants) lines.push(`FS rights=${rights(g.rights)} path=${absPath(g.path)}`);
@@ -345,12 +377,15 @@ export function encodeConfig(config: SupervisorConfig, hashUnder: readonly strin
   lines.push(`TIMEOUT ms=${ms} action=${config.timeout.action}`);
   for (const h of hashUnder) lines.push(`HASH_UNDER path=${absPath(h)}`);
   if (opts.records) lines.push('RECORDS');
+  if (opts.session !== undefined) lines.push(`JSON_RECORDS session=${textToHex(opts.session)}`);
   lines.push('START');
   return lines.join('\n') + '\n';
 }
 
-export function encodeVerdict(id: number, action: BinaryAction, cache: boolean): string {
-  return cache ? `VERDICT id=${id} action=${action} cache=1\n` : `VERDICT id=${id} action=${action}\n`;
+/** `origin`: with cache, the JSON the supervisor splices into the records of later hits (originJson). */
+export function encodeVerdict(id: number, action: BinaryAction, cache: boolean, origin?: string): string {
+  if (!cache) return `VERDICT id=${id} action=${action}\n`;
+  return origin === undefined ? `VERDICT id=${id} action=${action} cache=1\n` : `VERDICT id=${id} action=${action} cache=1 origin=${textToHex(origin)}\n`;
 }
 
 export function encodeHold(id: number): string {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog, AuditWriteError, DEFERRED_FLUSH_MS, readAuditLog } from '../../../src/core/audit/audit-log';
-import { buildDecisionRecord } from '../../../src/core/audit/records';
+import { buildDecisionRecord, originJson, redactSupervisorRecord, type DecisionRecord } from '../../../src/core/audit/records';
 import { AuditStats } from '../../../src/core/audit/stats';
 import type { ExecFacts } from '../../../src/core/exec/facts';
 import { bytesToText } from '../../../src/core/exec/facts';
@@ -128,4 +128,36 @@ describe('AuditStats', () => {
     expect(prom).toContain('agent_gate_denials_by_rule_total{session="abc",rule="no-curl"} 2');
     expect(prom).toContain('agent_gate_denials_by_layer_total{session="abc",layer="timeout"} 1');
   });
+});
+
+describe('records the supervisor writes for cached verdicts (RECORD)', () => {
+  // What the supervisor writes: buildDecisionRecord's fields and order, the agent's strings as they are, and
+  // the origin (rule id, reason, layer) the broker gave it, already redacted by originJson.
+  function supervisorJson(f: ExecFacts, expected: DecisionRecord): string {
+    const { exe_requested: _r, exe: _e, argv: _a, cwd: _c, ...rest } = expected;
+    const head = { type: rest.type, time: rest.time, session: rest.session, request: rest.request, pid: rest.pid, ppid: rest.ppid, tid: rest.tid };
+    const origin = originJson(expected.rule_id, 'password=hunter2hunter2 was in the reason', expected.layer);
+    return (
+      JSON.stringify({ ...head, exe_requested: f.requestedPath, exe: f.exe?.path ?? null, argv: f.argv, cwd: f.cwd, verdict: expected.verdict }).slice(0, -1) +
+      `,${origin},"latency_us":${expected.latency_us},"cached":true}`
+    );
+  }
+
+  const cases: [string, Partial<ExecFacts>][] = [
+    ['a bearer token in argv', {}],
+    ['a secret in the cwd only', { argv: ['true'], cwd: '/home/u/api_key=0123456789abcdef' }],
+    ['a secret flag and its value', { argv: ['tool', '--password', 'hunter2hunter2'] }],
+    ['nothing to redact', { argv: ['cc', '-O2', '-march=x86-64', '-c', 'x.c'], cwd: '/w' }],
+    ['non-UTF-8 bytes', { argv: ['x', bytesToText(Buffer.from([0xff, 0x41]))], cwd: bytesToText(Buffer.from([0x2f, 0xfe])) }],
+  ];
+  for (const [name, over] of cases) {
+    it(`is logged as buildDecisionRecord would have written it: ${name}`, () => {
+      const f = facts(over);
+      const expected = buildDecisionRecord({ session: 's', facts: f, verdict: 'deny', ruleId: 'no-curl', reason: 'password=hunter2hunter2 was in the reason', layer: 'rule', latencyUs: 5, cached: true, time: new Date(0) });
+      const json = supervisorJson(f, expected);
+      const rec = JSON.parse(json) as DecisionRecord;
+      expect(redactSupervisorRecord(rec, json)).toBe(JSON.stringify(expected));
+      expect(rec).toEqual(expected);
+    });
+  }
 });

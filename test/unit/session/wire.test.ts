@@ -173,3 +173,55 @@ describe('wire: handshake and control lines', () => {
     expect(() => encodeConfig({ ...base, net: { connect: true, bind: true, ports: [{ port: 70000, connect: true, bind: false }] } }, [])).toThrow(WireError);
   });
 });
+
+describe('wire: RECORD (cached verdicts recorded by the supervisor)', () => {
+  const rec = {
+    type: 'decision',
+    time: '2026-11-21T11:11:21.309Z',
+    session: 's',
+    request: 9,
+    pid: 1,
+    ppid: 1,
+    tid: 1,
+    exe_requested: '/bin/true',
+    exe: '/usr/bin/true',
+    argv: ['true', 'é', '\udcff'],
+    cwd: '/w',
+    verdict: 'allow',
+    rule_id: 'r',
+    reason: 'x',
+    layer: 'rule',
+    latency_us: 3,
+    cached: true,
+  };
+
+  it('decodes the record and keeps its JSON; valid UTF-8 read from a latin1-framed line comes back as UTF-8', () => {
+    const json = JSON.stringify(rec);
+    // The link frames lines byte for byte (latin1): what it hands over for the UTF-8 the supervisor wrote.
+    const framed = Buffer.from(`RECORD allow ${json}`, 'utf8').toString('latin1');
+    const m = decodeSupervisorLine(framed);
+    expect(m).toEqual({ type: 'RECORD', record: rec, json });
+  });
+
+  it('rejects a RECORD that is not a cached decision record of its verdict, or not JSON', () => {
+    const bad = [
+      'RECORD allow',
+      'RECORD maybe {}',
+      `RECORD deny ${JSON.stringify(rec)}`,
+      `RECORD allow ${JSON.stringify({ ...rec, cached: false })}`,
+      `RECORD allow ${JSON.stringify({ ...rec, type: 'outcome' })}`,
+      `RECORD allow ${JSON.stringify({ ...rec, argv: 'true' })}`,
+      `RECORD allow ${JSON.stringify(rec).slice(0, -1)}`,
+      'RECORD allow null',
+    ];
+    for (const line of bad) expect(() => decodeSupervisorLine(line), line).toThrow(WireError);
+  });
+
+  it('a cached VERDICT carries its origin in hex; the CONFIG block names the session for JSON records', () => {
+    const origin = '"rule_id":"r","reason":"é \\"q\\"","layer":"rule"';
+    expect(encodeVerdict(3, 'deny', true, origin)).toBe(`VERDICT id=3 action=deny cache=1 origin=${textToHex(origin)}\n`);
+    expect(encodeVerdict(3, 'deny', false, origin)).toBe('VERDICT id=3 action=deny\n');
+    const config = encodeConfig({ fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'deny' } }, [], { session: 'abc' });
+    expect(config).toContain(`\nJSON_RECORDS session=${hex('abc')}\n`);
+  });
+});
