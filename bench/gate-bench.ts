@@ -37,6 +37,15 @@ const NATIVE_PROGS = path.join(ROOT, 'test', 'native', 'progs');
 
 type Variant = 'ungated' | 'floor' | 'gated' | 'baseline' | 'strace';
 
+/**
+ * The PATH every workload runs with: Debian's default. An `execvp` tries each PATH directory in turn and every
+ * attempt is an exec notification (a PATH probe), so the same `make` costs more under a longer PATH: on the
+ * development VM, `npm run bench` (which prepends four npm directories to a PATH that already had five more
+ * before /usr/bin) made 2424 probes per build, against 606 with this one. A fixed PATH makes the workloads the
+ * same whoever starts the benchmark, and how.
+ */
+const WORKLOAD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 interface Workload {
   name: string;
   argv: string[];
@@ -142,7 +151,7 @@ function runOnce(variant: Variant, w: Workload, ctx: { ws: string; policy: strin
     argv = [cli, 'run', '--policy', ctx.policy, '--audit', audit, '--on-ask', 'deny', '--supervisor', sup, '--', timeit, ...w.argv];
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: ctx.ws, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1' } });
+    const child = spawn(file, argv, { cwd: ctx.ws, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: WORKLOAD_PATH, CI: '1' } });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -309,6 +318,7 @@ async function main(): Promise<void> {
           ? ' — something ran in the last minute or so (a benchmark run just before this one counts): ratios may be noisier'
           : ' (idle)'),
     );
+    console.log(`Workloads run with PATH=${WORKLOAD_PATH} (each directory an execvp tries is an exec notification)`);
     console.log('floor ×: the same workload under seccomp user notification answered CONTINUE at once, no facts, no records');
     console.log('(gate-progs/notifyfloor.c): the kernel\'s own cost per exec, which no supervisor can avoid.');
     printTable(rows);
