@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readAuditLog } from '../../../src/core/audit/audit-log';
-import type { DecisionRecord, SessionRecord } from '../../../src/core/audit/records';
+import { originJson, type DecisionRecord, type SessionRecord } from '../../../src/core/audit/records';
 import type { ExecFacts } from '../../../src/core/exec/facts';
 import type { Decision, Evaluator, Policy } from '../../../src/core/policy/types';
 import { AutoApprover } from '../../../src/core/session/approvals';
@@ -43,14 +43,14 @@ class FakeLink implements GateLink {
   report = { fs: 'enforced', notif: 'ok' };
   warnings = ['grant /nope does not exist'];
   agentPid = 1234;
-  verdicts: { id: number; action: string; cache: boolean; logLines: number }[] = [];
+  verdicts: { id: number; action: string; cache: boolean; logLines: number; origin?: string }[] = [];
   holds: number[] = [];
   closed = false;
   constructor(private readonly auditFile: () => string) {}
-  verdict(id: number, action: 'allow' | 'deny', cache: boolean): void {
+  verdict(id: number, action: 'allow' | 'deny', cache: boolean, origin?: string): void {
     // Record how many lines the log had when the verdict was sent: the record must precede it.
     const logLines = this.auditFile() !== '/dev/full' && fs.existsSync(this.auditFile()) ? fs.readFileSync(this.auditFile(), 'utf8').split('\n').filter(Boolean).length : 0;
-    this.verdicts.push({ id, action, cache, logLines });
+    this.verdicts.push({ id, action, cache, logLines, ...(origin !== undefined ? { origin } : {}) });
   }
   hold(id: number): void {
     this.holds.push(id);
@@ -99,8 +99,8 @@ describe('GateSession', () => {
     h.exec({ facts: curl, receivedAtUs: now(), cached: null });
     h.exec({ facts: facts('/bin/ls'), receivedAtUs: now(), cached: null });
     expect(link.verdicts).toEqual([
-      { id: curl.requestId, action: 'deny', cache: true, logLines: 2 },
-      { id: curl.requestId + 1, action: 'allow', cache: true, logLines: 3 },
+      { id: curl.requestId, action: 'deny', cache: true, logLines: 2, origin: originJson('no-curl', 'curl is not allowed', 'rule') },
+      { id: curl.requestId + 1, action: 'allow', cache: true, logLines: 3, origin: originJson(null, 'default allow', 'default') },
     ]);
     h.exit(3, 0);
     expect(await session.wait()).toEqual({ exitCode: 3, code: 3, signal: null, failure: null });
@@ -129,6 +129,31 @@ describe('GateSession', () => {
     await session.wait();
     const d = readAuditLog(auditPath).filter((r): r is DecisionRecord => r.type === 'decision');
     expect(d[1]).toMatchObject({ request: again.requestId, verdict: 'deny', cached: true, rule_id: 'no-curl', latency_us: 3 });
+  });
+
+  it('a cached verdict carries its origin; a record the supervisor wrote (RECORD) is logged, redacted, counted and shown', async () => {
+    const { session, link, h, opts } = await start();
+    expect(opts.recordSession).toBe('test-session');
+    const first = facts('/usr/bin/curl');
+    h.exec({ facts: first, receivedAtUs: now(), cached: null });
+    expect(link.verdicts[0]).toMatchObject({ cache: true, origin: originJson('no-curl', 'curl is not allowed', 'rule') });
+    // What the supervisor writes for the next hit (docs/protocol.md, RECORD): the agent's strings as they are.
+    const raw = {
+      type: 'decision', time: '2026-11-21T00:00:00.000Z', session: 'test-session', request: 99, pid: 5, ppid: 4, tid: 5,
+      exe_requested: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-H', 'Authorization: Bearer abcdefghijklmnop'], cwd: '/w',
+      verdict: 'deny',
+    };
+    const json = `${JSON.stringify(raw).slice(0, -1)},${link.verdicts[0]!.origin},"latency_us":4,"cached":true}`;
+    const shown: DecisionRecord[] = [];
+    session.on('decision', (d) => shown.push(d));
+    h.record!(JSON.parse(json) as DecisionRecord, json);
+    expect(link.verdicts).toHaveLength(1);
+    h.exit(0, 0);
+    await session.wait();
+    const d = readAuditLog(auditPath).filter((r): r is DecisionRecord => r.type === 'decision');
+    expect(d[1]).toEqual({ ...raw, argv: ['curl', '-H', 'Authorization: Bearer «redacted:bearer»'], rule_id: 'no-curl', reason: 'curl is not allowed', layer: 'rule', latency_us: 4, cached: true });
+    expect(shown).toEqual([d[1]]);
+    expect(session.stats.toMetrics()).toMatchObject({ decisions: 2, denied: 2, deniedByRule: { 'no-curl': 2 } });
   });
 
   it('stamps a cached record with the time the supervisor decided, not the time it was drained from the pipe', async () => {
