@@ -99,6 +99,31 @@ describe('supervisor: identity cache', () => {
     ]);
   });
 
+  it('with a record session, hits of a verdict sent with an origin are recorded by the supervisor (RECORD); without one, or with an origin it will not keep, as cached EXEC lines', async () => {
+    const origin = '"rule_id":"r1","reason":"é \\"quoted\\"","layer":"rule"';
+    const run = (o: string | undefined, recordSession: string | undefined) =>
+      runGated({
+        argv: ['bash', '-c', '/bin/true; /bin/true; /bin/true'],
+        ...(recordSession !== undefined ? { recordSession } : {}),
+        decide: (f) => ({ action: 'allow', cache: f.exe?.path === '/usr/bin/true', ...(o !== undefined ? { origin: o } : {}) }),
+      });
+    const cachedExecs = (r: Awaited<ReturnType<typeof run>>) => r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true' && e.cached).length;
+
+    const kept = await run(origin, 'sess-1');
+    expect(kept.records).toHaveLength(2);
+    expect(kept.records[0]).toMatchObject({ type: 'decision', session: 'sess-1', exe: '/usr/bin/true', argv: ['/bin/true'], verdict: 'allow', rule_id: 'r1', reason: 'é "quoted"', layer: 'rule', cached: true });
+    expect(cachedExecs(kept)).toBe(0);
+    expect(kept.link.stats?.n_records).toBe(2);
+
+    // 16 KiB is the longest origin the supervisor keeps; one with a newline would break the line.
+    for (const [o, session] of [[origin, undefined], [`"rule_id":"${'x'.repeat(16_384)}","reason":"","layer":"rule"`, 'sess-2'], ['"rule_id":"a",\n"reason":"","layer":"rule"', 'sess-3'], [undefined, 'sess-4']] as const) {
+      const r = await run(o, session);
+      expect(r.records, `${session}`).toHaveLength(0);
+      expect(cachedExecs(r), `${session}`).toBe(2);
+      expect(r.link.stats?.n_records, `${session}`).toBe(0);
+    }
+  });
+
   it('without cache=1 every exec is asked', async () => {
     const r = await runGated({ argv: ['bash', '-c', '/bin/true; /bin/true'], decide: () => ({ action: 'allow', cache: false }) });
     expect(r.events.filter((e) => e.facts.exe?.path === '/usr/bin/true').map((e) => e.cached)).toEqual([null, null]);

@@ -7,6 +7,7 @@ import { childProcessSpawner, SupervisorLink } from '../../../src/core/session/s
 import type { EnforcementReport, ExecEvent, SpawnSupervisor, SupervisorConfig } from '../../../src/core/session/types';
 import type { ExecFacts } from '../../../src/core/exec/facts';
 import type { BinaryAction } from '../../../src/core/policy/types';
+import type { DecisionRecord } from '../../../src/core/audit/records';
 
 function findRoot(): string {
   // test/native/helpers → repo root; bundled copies (scripts/run-ts.mjs) run from dist/run, so fall back to cwd.
@@ -35,7 +36,8 @@ export const OPEN_CONFIG: SupervisorConfig = {
   timeout: { ms: 0, action: 'deny' },
 };
 
-export type Decide = (facts: ExecFacts) => BinaryAction | { action: BinaryAction; cache?: boolean } | 'hold' | 'none';
+/** `origin`: with cache, what VERDICT carries for the supervisor's own records of later hits (RECORD). */
+export type Decide = (facts: ExecFacts) => BinaryAction | { action: BinaryAction; cache?: boolean; origin?: string } | 'hold' | 'none';
 
 /** Allow everything except programs named curl. */
 export const denyCurl: Decide = (f) => (f.exe && basename(f.exe.path) === 'curl' ? 'deny' : 'allow');
@@ -48,6 +50,8 @@ export interface GateRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Called once the agent runs (e.g. to signal it or kill the supervisor). */
   onStarted?: (link: SupervisorLink, child: ChildProcess) => void;
+  /** Start the link with a record session: cached hits of verdicts sent with an origin come as RECORD. */
+  recordSession?: string;
   /** Called for every EXEC before it is decided. */
   onEvent?: (event: ExecEvent, link: SupervisorLink) => void;
 }
@@ -55,6 +59,8 @@ export interface GateRunOptions {
 export interface GateRun {
   link: SupervisorLink;
   events: ExecEvent[];
+  /** The records the supervisor wrote itself (RECORD), with recordSession. */
+  records: DecisionRecord[];
   timeouts: { id: number; action: BinaryAction }[];
   warnings: string[];
   failures: string[];
@@ -99,6 +105,7 @@ export function startAllowingLink(opts: {
 export async function runGated(opts: GateRunOptions): Promise<GateRun> {
   const decide = opts.decide ?? (() => 'allow');
   const events: ExecEvent[] = [];
+  const records: DecisionRecord[] = [];
   const timeouts: GateRun['timeouts'] = [];
   const warnings: string[] = [];
   const failures: string[] = [];
@@ -117,7 +124,7 @@ export async function runGated(opts: GateRunOptions): Promise<GateRun> {
     if (d === 'none') return;
     if (d === 'hold') return link.hold(ev.facts.requestId);
     if (typeof d === 'string') link.verdict(ev.facts.requestId, d, false);
-    else link.verdict(ev.facts.requestId, d.action, d.cache ?? false);
+    else link.verdict(ev.facts.requestId, d.action, d.cache ?? false, d.origin);
   };
   link = await SupervisorLink.start({
     supervisorPath: SUPERVISOR,
@@ -125,6 +132,7 @@ export async function runGated(opts: GateRunOptions): Promise<GateRun> {
     config: opts.config ?? OPEN_CONFIG,
     hashUnder: opts.hashUnder ?? [],
     env: opts.env ?? process.env,
+    ...(opts.recordSession !== undefined ? { recordSession: opts.recordSession } : {}),
     spawn: childProcessSpawner({
       stdio: 'pipe',
       onSpawn: (c) => {
@@ -135,6 +143,7 @@ export async function runGated(opts: GateRunOptions): Promise<GateRun> {
     }),
     handlers: {
       exec: (ev) => (link ? handle(ev) : pendingEvents.push(ev)),
+      record: (rec) => records.push(rec),
       timeout: (id, action) => timeouts.push({ id, action }),
       warn: (m) => warnings.push(m),
       exit: (code, signal) => (exit = { code, signal }),
@@ -146,5 +155,5 @@ export async function runGated(opts: GateRunOptions): Promise<GateRun> {
   const status = await link.exited;
   // Let the pipes drain.
   await new Promise((r) => setTimeout(r, 20));
-  return { link, events, timeouts, warnings, failures, exit, status, stdout, stderr };
+  return { link, events, records, timeouts, warnings, failures, exit, status, stdout, stderr };
 }
