@@ -18,20 +18,20 @@ export function parseToml(text: string): Record<string, unknown> {
 import picomatch from 'picomatch';
 import type { Action, BinaryAction, Diagnostic, LoadedPolicy, Policy } from './types';
 import {
-  APPROVAL_KEYS,
   ARGV_MATCH_KEYS,
   EXE_MATCH_KEYS,
-  FILESYSTEM_KEYS,
-  META_KEYS,
-  NETWORK_KEYS,
-  RULE_KEYS,
-  TOP_LEVEL_KEYS,
+  POLICY_FORMAT,
+  SUPPORTED_VERSIONS,
   UNSAFE_KEYS,
+  defaultOf,
+  describeType,
   didYouMean,
   isMatchKey,
+  tableKeys,
   type KeySpec,
   type MatchKey,
-} from './keys';
+  type TableSpec,
+} from './vocabulary';
 import { TomlPositionIndex, type SourceSpan } from './toml-positions';
 import { findCatastrophicRegex } from './regex-safety';
 import { expandVariables, type VariableEnv } from './variables';
@@ -99,17 +99,21 @@ export function policyInternals(policy: Policy): PolicyInternals {
   return p;
 }
 
+/** Defaults for absent keys, from the vocabulary (vocabulary.ts): the one place they are written. */
 export const DEFAULTS = {
-  defaultAction: 'deny' as Action,
-  onPolicyError: 'deny' as BinaryAction,
-  onSupervisorTimeoutMs: 1000,
-  approvalTimeoutMs: 120_000,
-  approvalOnTimeout: 'deny' as BinaryAction,
-  maxPending: 5,
-  maxPerMinute: 30,
+  defaultAction: defaultOf<Action>('meta', 'default_action'),
+  onPolicyError: defaultOf<BinaryAction>('meta', 'on_policy_error'),
+  onSupervisorTimeoutMs: defaultOf<number>('meta', 'on_supervisor_timeout_ms'),
+  approvalTimeoutMs: defaultOf<number>('approval', 'timeout_ms'),
+  approvalOnTimeout: defaultOf<BinaryAction>('approval', 'on_timeout'),
+  maxPending: defaultOf<number>('approval', 'max_pending'),
+  maxPerMinute: defaultOf<number>('approval', 'max_per_minute'),
+  fsRequireEnforced: defaultOf<boolean>('filesystem', 'require_enforced'),
+  noBootstrapReads: defaultOf<boolean>('filesystem', 'no_bootstrap_reads'),
+  netRequireEnforced: defaultOf<boolean>('network', 'require_enforced'),
 };
 
-export const SUPPORTED_VERSIONS = [1];
+export { SUPPORTED_VERSIONS };
 
 type Table = Record<string, unknown>;
 
@@ -141,6 +145,8 @@ function defaultRealpath(p: string): string | null {
 
 class PolicyLoader {
   private readonly diagnostics: Diagnostic[] = [];
+  /** Indexes of rules with an error in one of their keys (kept out of the shadowing analysis). */
+  private readonly brokenRules = new Set<number>();
   private positions!: TomlPositionIndex;
   private readonly env: VariableEnv;
 
@@ -169,15 +175,15 @@ class PolicyLoader {
     this.positions = new TomlPositionIndex(this.text);
     if (this.rejectUnsafeKeys(doc, [])) return this.finish(null);
 
-    for (const key of Object.keys(doc)) {
-      if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) this.unknownKey([key], TOP_LEVEL_KEYS);
-    }
-    const meta = this.table(doc, 'meta', META_KEYS);
-    const fsTable = this.table(doc, 'filesystem', FILESYSTEM_KEYS);
-    const netTable = this.table(doc, 'network', NETWORK_KEYS);
-    const approval = this.table(doc, 'approval', APPROVAL_KEYS);
+    // Structure first (known keys, types, enums, ranges): wrong values are removed from `doc`, so the code
+    // below reads only values of the right type.
+    this.checkTable(doc, [], POLICY_FORMAT);
+    const meta = doc.meta as Table | undefined;
+    const fsTable = doc.filesystem as Table | undefined;
+    const netTable = doc.network as Table | undefined;
+    const approval = doc.approval as Table | undefined;
 
-    const version = (meta?.version as number | undefined) ?? 1;
+    const version = (meta?.version as number | undefined) ?? defaultOf<number>('meta', 'version');
     if (!SUPPORTED_VERSIONS.includes(version)) {
       this.error('unsupported-version', ['meta', 'version'], `policy version ${version} is not supported (this Agent Gate reads version ${SUPPORTED_VERSIONS.join(', ')}); update Agent Gate or set version = 1`, 'value');
     }
@@ -191,7 +197,7 @@ class PolicyLoader {
       present: netTable !== undefined,
       connectTcpPorts: (netTable?.connect_tcp_ports as number[] | undefined) ?? [],
       bindTcpPorts: (netTable?.bind_tcp_ports as number[] | undefined) ?? [],
-      requireEnforced: (netTable?.require_enforced as boolean | undefined) ?? true,
+      requireEnforced: (netTable?.require_enforced as boolean | undefined) ?? DEFAULTS.netRequireEnforced,
     };
     const fsCompiled = compileFilesystemSpec(fsSpec, this.options.cliGrants ?? {}, {
       env: this.env,
@@ -234,6 +240,7 @@ class PolicyLoader {
   // ---- diagnostics helpers
 
   private push(severity: Diagnostic['severity'], code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
+    if (severity === 'error' && path[0] === 'rule' && typeof path[1] === 'number') this.brokenRules.add(path[1]);
     const span = this.positions.locate(path, part, element);
     this.diagnostics.push({
       severity,
@@ -283,43 +290,46 @@ class PolicyLoader {
     return found;
   }
 
-  private table(doc: Table, name: string, spec: Record<string, KeySpec>): Table | undefined {
-    const t = doc[name];
-    if (t === undefined) return undefined;
-    if (!isTable(t)) {
-      this.error('wrong-type', [name], `'${name}' must be a table: write [${name}] on its own line followed by its keys`);
-      return undefined;
-    }
-    this.checkKeys(t, [name], spec);
-    return t;
-  }
-
-  /** Check types and known keys; wrong values are deleted from the table so later code sees only good ones. */
-  private checkKeys(t: Table, path: (string | number)[], spec: Record<string, KeySpec>, ruleId?: string): void {
+  /**
+   * Check a table against its vocabulary spec, recursing into sub-tables and arrays of tables: unknown keys
+   * (with "did you mean"), types, enums and ranges. A wrong value is deleted from the table, so later code
+   * sees only good ones.
+   */
+  private checkTable(t: Table, path: (string | number)[], table: TableSpec, ruleId?: string): void {
+    const keys = tableKeys(table);
+    const names = path.filter((p): p is string => typeof p === 'string');
     for (const [key, value] of Object.entries(t)) {
-      const ks = spec[key];
-      if (!ks) {
-        this.unknownKey([...path, key], Object.keys(spec));
+      const spec = keys[key] ?? table.otherKeys;
+      const at = [...path, key];
+      if (!spec) {
+        this.unknownKey(at, Object.keys(keys));
         delete t[key];
         continue;
       }
-      if (!this.checkValue(value, ks, [...path, key], ruleId)) delete t[key];
+      if (spec.type === 'table') {
+        if (!isTable(value)) {
+          this.error('wrong-type', at, `'${key}' must be a table: write [${[...names, key].join('.')}] on its own line followed by its keys`, 'key', undefined, ruleId);
+          delete t[key];
+        } else {
+          this.checkTable(value, at, spec.table ?? { keys: {} }, ruleId);
+        }
+      } else if (spec.type === 'table-array') {
+        if (!Array.isArray(value) || !value.every(isTable)) {
+          this.error('wrong-type', at, `'${key}' must be an array of tables: write each one as [[${[...names, key].join('.')}]] followed by its keys`, 'key', undefined, ruleId);
+          delete t[key];
+        } else {
+          value.forEach((el, i) => this.checkTable(el, [...at, i], spec.table ?? { keys: {} }, typeof el.id === 'string' ? el.id : ruleId));
+        }
+      } else if (!this.checkValue(value, spec, at, ruleId)) {
+        delete t[key];
+      }
     }
   }
 
   private checkValue(value: unknown, spec: KeySpec, path: (string | number)[], ruleId?: string): boolean {
     const name = String(path[path.length - 1]);
-    const describe: Record<KeySpec['type'], string> = {
-      string: 'a string',
-      int: 'an integer',
-      bool: 'true or false',
-      'string-list': 'a list of strings',
-      'int-list': 'a list of integers',
-      'string-or-list': 'a string or a list of strings',
-      'int-or-list': 'an integer or a list of integers',
-    };
     const wrongType = (): false => {
-      this.error('wrong-type', path, `'${name}' must be ${describe[spec.type]}, not ${typeName(value)}`, 'value', undefined, ruleId);
+      this.error('wrong-type', path, `'${name}' must be ${describeType(spec)}, not ${typeName(value)}`, 'value', undefined, ruleId);
       return false;
     };
     const checkScalar = (v: unknown, element?: number): boolean => {
@@ -338,8 +348,9 @@ class PolicyLoader {
         return true;
       }
       if (typeof v !== 'string') return false;
-      if (spec.enum && !spec.enum.includes(v)) {
-        this.error('bad-value', path, `'${name}' = "${v}" is not one of ${spec.enum.map((e) => `"${e}"`).join(', ')}`, 'value', element, ruleId);
+      const allowed = spec.enum as readonly string[] | undefined;
+      if (allowed && !allowed.includes(v)) {
+        this.error('bad-value', path, `'${name}' = "${v}" is not one of ${allowed.map((e) => `"${e}"`).join(', ')}`, 'value', element, ruleId);
       }
       return true;
     };
@@ -348,7 +359,7 @@ class PolicyLoader {
       if (!isList) return wrongType();
       for (let i = 0; i < value.length; i++) {
         if (!checkScalar(value[i], i)) {
-          this.error('wrong-type', path, `'${name}' must be ${describe[spec.type]}; element ${i + 1} is ${typeName(value[i])}`, 'value', i, ruleId);
+          this.error('wrong-type', path, `'${name}' must be ${describeType(spec)}; element ${i + 1} is ${typeName(value[i])}`, 'value', i, ruleId);
           return false;
         }
       }
@@ -365,22 +376,17 @@ class PolicyLoader {
   // ---- rules
 
   private rules(doc: Table): RuleSpec[] {
-    const raw = doc.rule;
+    // checkTable has already removed a `rule` that is not an array of tables, and every bad key.
+    const raw = doc.rule as Table[] | undefined;
     if (raw === undefined) return [];
-    if (!Array.isArray(raw) || !raw.every(isTable)) {
-      this.error('wrong-type', ['rule'], `'rule' must be an array of tables: write each rule as [[rule]] followed by its keys`);
-      return [];
-    }
     const rules: RuleSpec[] = [];
     const seen = new Map<string, number>();
-    (raw).forEach((t, index) => {
+    raw.forEach((t, index) => {
       const path = ['rule', index];
-      const errorsBefore = this.errorCount();
-      const idRaw = t.id;
-      const ruleId = typeof idRaw === 'string' ? idRaw : undefined;
-      this.checkKeys(t, path, RULE_KEYS, ruleId);
       const header = this.positions.locate(path);
-      if (typeof t.id !== 'string' && idRaw === undefined) {
+      // Missing means not written at all: a key with a wrong value was reported and removed by checkTable.
+      const missing = (key: string): boolean => t[key] === undefined && this.positions.key([...path, key]) === undefined;
+      if (missing('id')) {
         this.error('missing-key', path, `rule #${index + 1} has no 'id'; give every rule a unique id = "…" (it names the rule in the audit log)`);
       }
       // Keep checking a rule without a usable id, so all its problems are reported at once.
@@ -394,7 +400,7 @@ class PolicyLoader {
       } else {
         seen.set(id, index);
       }
-      if (t.action === undefined && !this.hasDiagnostic([...path, 'action'])) {
+      if (missing('action')) {
         this.error('missing-key', path, `rule '${id}' has no 'action'; add action = "allow", "deny" or "ask"`, 'key', undefined, id);
       }
       const keys: RuleKeySpec[] = [];
@@ -413,19 +419,10 @@ class PolicyLoader {
         examplesNoMatch: (t.examples_no_match as string[] | undefined) ?? [],
         header,
         // A rule with a rejected key would look broader than written: keep it out of shadowing analysis.
-        broken: this.errorCount() > errorsBefore || typeof t.id !== 'string',
+        broken: this.brokenRules.has(index) || typeof t.id !== 'string',
       });
     });
     return rules;
-  }
-
-  private errorCount(): number {
-    return this.diagnostics.filter((d) => d.severity === 'error').length;
-  }
-
-  private hasDiagnostic(path: (string | number)[]): boolean {
-    const span = this.positions.locate(path);
-    return this.diagnostics.some((d) => d.line === span.line && d.column === span.column);
   }
 
   private compileKey(keyName: string, value: unknown, path: (string | number)[], ruleId: string): RuleKeySpec | null {
@@ -540,8 +537,8 @@ class PolicyLoader {
       allow: sources('allow_globs'),
       execute: sources('execute_globs'),
       executePresent: t?.execute_globs !== undefined,
-      requireEnforced: (t?.require_enforced as boolean | undefined) ?? true,
-      noBootstrapReads: (t?.no_bootstrap_reads as boolean | undefined) ?? false,
+      requireEnforced: (t?.require_enforced as boolean | undefined) ?? DEFAULTS.fsRequireEnforced,
+      noBootstrapReads: (t?.no_bootstrap_reads as boolean | undefined) ?? DEFAULTS.noBootstrapReads,
     };
   }
 
