@@ -204,6 +204,7 @@ class PolicyLoader {
 
     const rules = this.rules(doc);
     this.findShadowedRules(rules);
+    this.warnCallerControlledAllows(rules);
 
     const fsSpec = this.filesystemSpec(fsTable);
     const netSpec: NetworkSpec = {
@@ -564,6 +565,33 @@ class PolicyLoader {
     };
   }
 
+  /**
+   * An allow rule that names no program and rests only on facts the calling process sets (its argv, its
+   * cwd, its parent's argv, or which program is asking) allows whatever program the caller chooses:
+   * `exec -a make python3 …` makes a caller's argv read `make …`. SECURITY.md has the table of keys.
+   */
+  private warnCallerControlledAllows(rules: RuleSpec[]): void {
+    for (const rule of rules) {
+      if (rule.action !== 'allow' || rule.broken) continue;
+      if (rule.keys.some((k) => !k.negated && (EXE_MATCH_KEYS as readonly string[]).includes(k.name))) continue;
+      const caller = rule.keys.filter((k) => (CALLER_CONTROLLED_KEYS as readonly string[]).includes(k.name));
+      if (caller.length === 0) continue;
+      const names = [...new Set(caller.map((k) => k.keyName))];
+      const parentOnly = caller.every((k) => k.name === 'parent_exe');
+      const why = parentOnly
+        ? 'parent_exe names the program that asks, and a program can be made to run anything (make with a Makefile the agent wrote, env, xargs, a shell)'
+        : 'the caller sets these itself (exec -a NAME, chdir, its own argv), so they hold for any program it chooses';
+      this.warning(
+        'caller-controlled-allow',
+        ['rule', rule.index, (caller[0] as RuleKeySpec).keyName],
+        `allow rule '${rule.id}' names no program and rests only on ${names.join(', ')}: ${why}; add exe_basename, exe or exe_glob to say which programs it allows`,
+        'key',
+        undefined,
+        rule.id,
+      );
+    }
+  }
+
   /** An allow rule whose exe_glob covers a place the agent can write lets it run anything it plants there. */
   private warnAllowGlobsOverWritable(rules: RuleSpec[], writable: string[]): void {
     if (writable.length === 0) return;
@@ -582,6 +610,14 @@ class PolicyLoader {
     }
   }
 }
+
+/**
+ * Rule keys whose facts the process that calls exec chooses itself (SECURITY.md, "Rule keys"): argv (any
+ * program can pass any argv, and `exec -a` sets argv[0]), its working directory, its own argv as its parent
+ * sees it (`parent_argv`: the caller's argv, rewritable in its memory), and which program is asking
+ * (`parent_exe`: true, but a program can be made to exec anything).
+ */
+export const CALLER_CONTROLLED_KEYS = ['argv_regex', 'argv_contains', 'argv_host_in', 'cwd_glob', 'parent_argv', 'parent_exe'] as const;
 
 function covers(earlier: RuleSpec, later: RuleSpec): boolean {
   // Deny/ask rules also match by the requested name (see matcher.ts), so an earlier allow rule with
