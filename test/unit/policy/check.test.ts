@@ -28,7 +28,7 @@ describe('the policy corpus', () => {
   it('covers every diagnostic code but "unreadable" and "unsafe-key"', () => {
     const codes = new Set(files.flatMap((f) => check(f).diagnostics.map((d) => d.code)));
     expect([...codes].sort()).toEqual([
-      'allow-glob-writable', 'bad-regex', 'bad-value', 'catastrophic-regex', 'duplicate-id', 'empty-list', 'example-mismatch',
+      'allow-glob-writable', 'bad-regex', 'bad-value', 'caller-controlled-allow', 'catastrophic-regex', 'duplicate-id', 'empty-list', 'example-mismatch',
       'missing-key', 'not-absolute', 'shadowed-rule', 'syntax', 'unknown-key', 'unset-variable', 'widened-glob', 'wrong-type',
     ]);
   });
