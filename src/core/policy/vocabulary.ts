@@ -265,20 +265,6 @@ export const POLICY_FORMAT = {
         },
       },
     },
-    session: {
-      type: 'table',
-      doc: 'How the agent\'s session runs: what a root agent may do without filesystem sealing.',
-      snippet: '[session]\nallow_root_without_filesystem = ${1|false,true|}\n$0',
-      table: {
-        keys: {
-          allow_root_without_filesystem: {
-            type: 'bool',
-            default: false,
-            doc: 'Let an agent running as root start without [filesystem] write sealing. Refused by default: root that can write anywhere can make the kernel or other services run its programs outside the gate (kernel.core_pattern, /etc/cron.d, systemd units). The CLI flag --allow-root-without-filesystem does the same for one run.',
-          },
-        },
-      },
-    },
     approval: {
       type: 'table',
       doc: 'How ask verdicts are handled.',
@@ -312,6 +298,20 @@ export const POLICY_FORMAT = {
             max: 100_000,
             default: 30,
             doc: 'Requests per minute; more are denied with a reason that says so.',
+          },
+        },
+      },
+    },
+    session: {
+      type: 'table',
+      doc: 'How the agent\'s session runs: what a root agent may do without filesystem sealing.',
+      snippet: '[session]\nallow_root_without_filesystem = ${1|false,true|}\n$0',
+      table: {
+        keys: {
+          allow_root_without_filesystem: {
+            type: 'bool',
+            default: false,
+            doc: 'Let an agent running as root start without [filesystem] write sealing. Refused by default: root that can write anywhere can make the kernel or other services run its programs outside the gate (kernel.core_pattern, /etc/cron.d, systemd units). The CLI flag --allow-root-without-filesystem does the same for one run.',
           },
         },
       },
