@@ -7,6 +7,7 @@
  * its deadline with the TIMEOUT action. */
 #include "notify.h"
 #include "facts.h"
+#include "pty.h"
 #include "seccomp.h"
 
 #include <errno.h>
@@ -141,14 +142,6 @@ void session_kill_agent(struct session *s)
 	}
 }
 
-static void restore_tty(struct session *s)
-{
-	if (s->tty_fd >= 0) {
-		/* tcsetpgrp(3) from a background group raises SIGTTOU: it is ignored in the supervisor. */
-		tcsetpgrp(s->tty_fd, s->tty_restore);
-	}
-}
-
 static NORETURN PRINTF_LIKE(1, 2) void fail_closed(const char *fmt, ...)
 {
 	char msg[512];
@@ -158,7 +151,7 @@ static NORETURN PRINTF_LIKE(1, 2) void fail_closed(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	session_kill_agent(cur);
-	restore_tty(cur);
+	pty_restore();
 	fprintf(stderr, "agent-gate: %s; the agent was stopped (fail closed)\n", msg);
 	_exit(EXIT_GATE_FAILURE);
 }
@@ -355,9 +348,10 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 	debug("request %llu (tid %d) sent to the broker", (unsigned long long)f->id, f->tid);
 }
 
-/* TERMINAL owner=broker|agent: a broker that prompts on the agent's terminal (the CLI) takes the
- * foreground while it reads, then gives it back; whatever of the agent stopped on SIGTTIN meanwhile is
- * continued, as a shell's `fg` would. Ignored when the supervisor did not take the terminal. */
+/* TERMINAL owner=broker|agent: the broker (the CLI) asks the user on the user's terminal. While it does, the
+ * relay holds (nothing of the agent's is shown, nothing typed goes to the agent) and the terminal has the
+ * user's own mode; the answer comes from keys only the user can type (pty.c). Acknowledged with the same
+ * line once done, so the broker shows its question only after the agent's last output. */
 static void on_terminal(char *cursor)
 {
 	struct token t;
@@ -368,13 +362,9 @@ static void on_terminal(char *cursor)
 			to_broker = strcmp(t.val, "broker") == 0 ? 1 : strcmp(t.val, "agent") == 0 ? 0 : -1;
 	if (to_broker < 0)
 		fail_closed("protocol error: TERMINAL needs owner=broker|agent");
-	if (cur->tty_fd < 0)
-		return;
-	/* tcsetpgrp(3); SIGTTOU is ignored in the supervisor, so this works from the background too. */
-	if (tcsetpgrp(cur->tty_fd, to_broker ? cur->tty_restore : cur->agent) < 0)
-		debug("tcsetpgrp: %s", strerror(errno));
-	if (!to_broker)
-		kill(-cur->agent, SIGCONT);
+	pty_pause(to_broker);
+	buf_printf(&out, "TERMINAL owner=%s\n", to_broker ? "broker" : "agent");
+	send_line();
 }
 
 static void on_broker_line(char *line)
@@ -480,14 +470,21 @@ static bool on_signal(int *status)
 	bool exited = false;
 
 	while (read(cur->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGWINCH) {
+			pty_winch();
+			continue;
+		}
+		if (si.ssi_signo == SIGCONT) {
+			pty_continued();
+			continue;
+		}
 		if (si.ssi_signo != SIGCHLD) {
 			debug("forwarding signal %u to the agent's process group", si.ssi_signo);
 			if (kill(-cur->agent, (int)si.ssi_signo) < 0)
 				kill(cur->agent, (int)si.ssi_signo);
 			/* A stopped group keeps a terminating signal pending until it is continued (signal(7)): a
 			 * stopped agent must still end on HUP/INT/TERM/QUIT, as a shell's `kill` of a stopped job does. */
-			if (si.ssi_signo != SIGWINCH)
-				kill(-cur->agent, SIGCONT);
+			kill(-cur->agent, SIGCONT);
 		}
 	}
 	for (;;) {
@@ -525,12 +522,13 @@ int notify_loop(struct session *s)
 	struct seccomp_notif *notif = xmalloc(nsize);
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[5] = {
 			{ .fd = listener_hup ? -1 : s->listener, .events = POLLIN },
 			{ .fd = s->broker, .events = POLLIN },
 			{ .fd = s->sigfd, .events = POLLIN },
 		};
-		int r = poll(pfd, 3, poll_timeout_ms());
+		int nfds = 3 + pty_pollfds(&pfd[3]);
+		int r = poll(pfd, (nfds_t)nfds, poll_timeout_ms());
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -539,6 +537,9 @@ int notify_loop(struct session *s)
 		if (pfd[2].revents) {
 			int st;
 			if (on_signal(&st)) {
+				/* What the agent wrote last is still in the pty: show it, and give the user's terminal
+				 * its mode back, before the broker hears of the end (and the CLI writes its summary). */
+				pty_finish();
 				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 				int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 				buf_printf(&out, "EXIT id=%llu code=%d signal=%d n_asked=%llu n_cached=%llu n_local=%llu n_restarted=%llu n_records=%llu",
@@ -562,7 +563,6 @@ int notify_loop(struct session *s)
 				/* Daemons left in the agent's group are killed; those in other groups keep the filter and
 				 * can exec nothing once our listener closes. */
 				session_kill_agent(s);
-				restore_tty(s);
 				return sig ? 128 + sig : code;
 			}
 		}
@@ -609,6 +609,8 @@ int notify_loop(struct session *s)
 			/* Every task under the filter is gone; wait for SIGCHLD only. */
 			listener_hup = true;
 		}
+		if (nfds > 3)
+			pty_on_poll(&pfd[3]);
 		on_deadlines();
 	}
 }

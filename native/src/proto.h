@@ -40,7 +40,7 @@ char *proto_hex_dup(const struct token *t, size_t *len);
 
 /* The session configuration sent by the broker between CONFIG and START. */
 struct grant {
-	char rights[4]; /* subset of "rwx" */
+	char rights[5]; /* subset of "rwxl" (l: list directories only, see docs/protocol.md) */
 	char *path;
 };
 struct net_port {
@@ -51,7 +51,7 @@ struct config {
 	struct grant *grants;
 	size_t ngrants;
 	bool fs_handled_set;
-	char fs_handled[4];
+	char fs_handled[5];
 	bool net_handled_set;
 	bool net_connect, net_bind;
 	struct net_port *ports;

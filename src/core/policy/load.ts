@@ -55,6 +55,8 @@ export interface LoadOptions {
   cliGrants?: CliGrants;
   /** For tests: whether a path exists (bootstrap grants) and its canonical path (exe values). */
   exists?: (path: string) => boolean;
+  /** For tests: the entries of / (a read grant on / is split around /dev). */
+  readdir?: (path: string) => string[];
   realpath?: (path: string) => string | null;
 }
 
@@ -218,6 +220,7 @@ class PolicyLoader {
     const fsCompiled = compileFilesystemSpec(fsSpec, this.options.cliGrants ?? {}, {
       env: this.env,
       ...(this.options.exists ? { exists: this.options.exists } : {}),
+      ...(this.options.readdir ? { readdir: this.options.readdir } : {}),
     });
     this.diagnostics.push(...fsCompiled.diagnostics);
     this.warnAllowGlobsOverWritable(rules, fsCompiled.filesystem.enabled && fsCompiled.filesystem.handled.includes('w')

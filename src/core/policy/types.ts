@@ -42,7 +42,7 @@ export interface Diagnostic {
   fixes?: Fix[];
 }
 
-/** A Landlock path-beneath grant: `rights` is a subset of 'rwx' (see docs/protocol.md). */
+/** A Landlock path-beneath grant: `rights` is a subset of 'rwxl' ('l': list directories only; see docs/protocol.md). */
 export interface Grant {
   path: string;
   rights: string;

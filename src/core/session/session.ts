@@ -32,6 +32,8 @@ export interface GateLink {
   verdict(id: number, action: BinaryAction, cache: boolean, origin?: string): void;
   hold(id: number): void;
   close(): void;
+  /** Hold ('broker') or resume ('agent') the supervisor's terminal relay (SupervisorLink.terminal). */
+  terminal?(owner: 'broker' | 'agent'): Promise<void>;
 }
 
 /** What the session gives the link it starts (SupervisorLink.start, or a test double). */
@@ -116,6 +118,10 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     super();
     this.queue = new ApprovalQueue(options.policy.approval, options.approver);
     this.endPromise = new Promise((resolve) => (this.resolveEnd = resolve));
+    options.approver.attachTerminal?.({
+      hold: () => this.link?.terminal?.('broker') ?? Promise.resolve(),
+      release: () => this.link?.terminal?.('agent') ?? Promise.resolve(),
+    });
   }
 
   get auditFile(): string {

@@ -28,6 +28,8 @@ export type SupervisorMessage =
   | { type: 'EXEC'; event: ExecEvent }
   | { type: 'RECORD'; record: DecisionRecord; json: string }
   | { type: 'TIMEOUT'; id: number; action: BinaryAction; piped: number }
+  /** The supervisor did what a TERMINAL line asked (held or resumed its relay). */
+  | { type: 'TERMINAL'; owner: 'broker' | 'agent' }
   | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats };
 
 /**
@@ -146,6 +148,11 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
       const m = single(pairs);
       const piped = m.get('piped');
       return { type, id: intValue('id', m.get('id')), action: actionValue('action', m.get('action')), piped: piped === undefined ? 0 : intValue('piped', piped) };
+    }
+    case 'TERMINAL': {
+      const owner = single(pairs).get('owner');
+      if (owner !== 'broker' && owner !== 'agent') throw new WireError(`TERMINAL: bad owner '${String(owner).slice(0, 20)}'`);
+      return { type, owner };
     }
     case 'EXIT': {
       const m = single(pairs);
@@ -346,10 +353,10 @@ export function encodeExecLine(event: ExecEvent): string {
   return s;
 }
 
-const RIGHTS_RE = /^[rwx]*$/;
+const RIGHTS_RE = /^[rwxl]*$/;
 
 function rights(r: string): string {
-  if (!RIGHTS_RE.test(r)) throw new WireError(`bad rights '${r}' (subset of rwx)`);
+  if (!RIGHTS_RE.test(r)) throw new WireError(`bad rights '${r}' (subset of rwxl)`);
   return [...new Set(r)].join('');
 }
 

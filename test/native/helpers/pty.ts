@@ -6,6 +6,8 @@ import type { SpawnSupervisor } from '../../../src/core/session/types';
 export interface PtyCapture {
   output: string;
   write(data: string): void;
+  /** Resize the outer terminal (set by the spawner). */
+  resize?: (cols: number, rows: number) => void;
 }
 
 export function ptySpawner(capture: PtyCapture): SpawnSupervisor {
@@ -13,6 +15,7 @@ export function ptySpawner(capture: PtyCapture): SpawnSupervisor {
     const term = pty.spawn(file, args, { env, cols: 100, rows: 30, name: 'xterm' });
     term.onData((d) => (capture.output += d));
     capture.write = (data) => term.write(data);
+    capture.resize = (cols, rows) => term.resize(cols, rows);
     const listeners: ((code: number | null, signal: number | null) => void)[] = [];
     let exit: { code: number | null; signal: number | null } | null = null;
     term.onExit(({ exitCode, signal }) => {

@@ -76,9 +76,11 @@ describe('default.gate.toml', () => {
 
   it('seals writes to the workspace and temp dirs', () => {
     const writable = policy.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
-    expect(writable).toEqual([workspace, '/tmp', '/var/tmp', '/dev/shm']);
-    // read_globs = ["/**"]: reads are open, so Landlock handles (and checks) writes only.
-    expect(policy.filesystem.handled).toBe('w');
+    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm').sort()).toEqual([workspace, '/tmp', '/var/tmp', '/dev/shm'].sort());
+    // read_globs = ["/**"]: reads are open everywhere but /dev (only its everyday devices: not the user's
+    // other terminals), so Landlock handles reads too.
+    expect(policy.filesystem.handled).toBe('rw');
+    expect(policy.filesystem.grants.filter((g) => ['/', '/dev', '/dev/pts'].includes(g.path)).map((g) => g.rights)).toEqual(['l']);
   });
 
   it('a copy of curl named git in the workspace is curl', () => {
