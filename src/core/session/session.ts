@@ -17,6 +17,7 @@ import { buildDecisionRecord, originJson, redactSupervisorRecord, type DecisionL
 import { redactArgv } from '../audit/redact';
 import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
+import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './policy-in-force';
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import { ApprovalQueue, type ApprovalRequest, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
@@ -202,6 +203,11 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     const early = session.early ?? [];
     session.early = null;
     for (const run of early) run();
+    // What "Compare with the policy in force" shows (policy-in-force.ts); best effort, never fatal.
+    const inForce = options.policyText ?? readOrEmpty(options.policy.file);
+    notePolicyInForce(id, options.policy.file, inForce, startRecord.time);
+    savePolicySnapshot(auditPath, inForce);
+    void session.wait().then(() => forgetPolicyInForce(id));
     return session;
   }
 
