@@ -66,7 +66,9 @@ export interface Decision {
   /** Deciding rule id, or null when the default action decided. */
   ruleId: string | null;
   reason: string;
-  layer: 'rule' | 'default';
+  /** `gate`: the gate's own refusal before any rule (execute-set.ts): an anonymous file or a program outside
+   *  the execute set, or a dynamic loader's program that cannot be resolved. */
+  layer: 'rule' | 'default' | 'gate';
   /** Match keys of the deciding rule that matched, e.g. ['exe_basename', 'argv_regex']. */
   matched: string[];
   /**
