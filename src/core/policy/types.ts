@@ -1,6 +1,9 @@
 // Public types of the policy engine (src/core/policy). The broker, the CLI and the extension depend only on
 // these and on the functions exported from ./index.ts.
 import type { ExecFacts } from '../exec/facts';
+import type { EnvPolicy } from './env';
+
+export type { EnvPolicy };
 
 export type Action = 'allow' | 'deny' | 'ask';
 export type BinaryAction = 'allow' | 'deny';
@@ -84,6 +87,8 @@ export interface Policy {
   approval: ApprovalPolicy;
   /** Rule ids in order, for UI. */
   ruleIds: string[];
+  /** [env]: the agent's environment (absent: the built-in channel list only, see env.ts). */
+  env?: EnvPolicy;
 }
 
 export interface LoadedPolicy {
