@@ -16,7 +16,7 @@ export function parseToml(text: string): Record<string, unknown> {
   return parse(text);
 }
 import picomatch from 'picomatch';
-import type { Action, BinaryAction, Diagnostic, LoadedPolicy, Policy } from './types';
+import type { Action, BinaryAction, Diagnostic, DiagnosticCode, Fix, LoadedPolicy, Policy } from './types';
 import {
   ARGV_MATCH_KEYS,
   EXE_MATCH_KEYS,
@@ -33,6 +33,8 @@ import {
   type TableSpec,
 } from './vocabulary';
 import { TomlPositionIndex, type SourceSpan } from './toml-positions';
+import { FixBuilder } from './fixes';
+import { tomlKey } from './toml-text';
 import { findCatastrophicRegex } from './regex-safety';
 import { expandVariables, type VariableEnv } from './variables';
 import { envPatternProblem, type EnvPolicy } from './env';
@@ -149,6 +151,7 @@ class PolicyLoader {
   /** Indexes of rules with an error in one of their keys (kept out of the shadowing analysis). */
   private readonly brokenRules = new Set<number>();
   private positions!: TomlPositionIndex;
+  private fixes!: FixBuilder;
   private readonly env: VariableEnv;
 
   constructor(
@@ -166,14 +169,25 @@ class PolicyLoader {
       doc = parse(this.text);
     } catch (e) {
       if (e instanceof TomlError) {
-        const first = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? e.message;
-        this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${first}`, file: this.file, line: e.line, column: e.column });
+        let first = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? e.message;
+        // smol-toml blames the newline for a string left open at the end of its line: say what happened.
+        const rest = this.text.split('\n')[e.line - 1]?.slice(e.column - 1) ?? '';
+        let range = { line: e.line, column: e.column, ...syntaxErrorEnd(this.text, e.line, e.column) };
+        if (/control characters/.test(first) && /^\r?$/.test(rest)) {
+          first = `string not closed on this line (a string that spans lines is written """…""" or '''…''')`;
+          // Underline the string from its opening quote.
+          const lineText = this.text.split('\n')[e.line - 1] ?? '';
+          const open = Math.max(lineText.lastIndexOf('"', e.column - 2), lineText.lastIndexOf("'", e.column - 2));
+          if (open >= 0) range = { line: e.line, column: open + 1, endLine: e.line, endColumn: e.column };
+        }
+        this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${first}`, file: this.file, ...range });
       } else {
         this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${(e as Error).message}`, file: this.file, line: 1, column: 1 });
       }
       return { policy: null, diagnostics: this.diagnostics };
     }
     this.positions = new TomlPositionIndex(this.text);
+    this.fixes = new FixBuilder(this.positions);
     if (this.rejectUnsafeKeys(doc, [])) return this.finish(null);
 
     // Structure first (known keys, types, enums, ranges): wrong values are removed from `doc`, so the code
@@ -192,6 +206,7 @@ class PolicyLoader {
 
     const rules = this.rules(doc);
     this.findShadowedRules(rules);
+    this.warnCallerControlledAllows(rules);
 
     const fsSpec = this.filesystemSpec(fsTable);
     const netSpec: NetworkSpec = {
@@ -241,7 +256,7 @@ class PolicyLoader {
 
   // ---- diagnostics helpers
 
-  private push(severity: Diagnostic['severity'], code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
+  private push(severity: Diagnostic['severity'], code: DiagnosticCode, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string, fixes?: Fix[]): void {
     if (severity === 'error' && path[0] === 'rule' && typeof path[1] === 'number') this.brokenRules.add(path[1]);
     const span = this.positions.locate(path, part, element);
     this.diagnostics.push({
@@ -254,22 +269,25 @@ class PolicyLoader {
       endLine: span.endLine,
       endColumn: span.endColumn,
       ...(ruleId !== undefined ? { ruleId } : {}),
+      ...(fixes?.length ? { fixes } : {}),
     });
   }
 
-  private error(code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
-    this.push('error', code, path, message, part, element, ruleId);
+  private error(code: DiagnosticCode, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string, fixes?: Fix[]): void {
+    this.push('error', code, path, message, part, element, ruleId, fixes);
   }
 
-  private warning(code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
-    this.push('warning', code, path, message, part, element, ruleId);
+  private warning(code: DiagnosticCode, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string, fixes?: Fix[]): void {
+    this.push('warning', code, path, message, part, element, ruleId, fixes);
   }
 
   private unknownKey(path: (string | number)[], known: readonly string[]): void {
     const name = String(path[path.length - 1]);
     const suggestion = didYouMean(name, known);
     const where = path.length > 1 ? ` in [${path.filter((p) => typeof p === 'string').slice(0, -1).join('.')}]` : '';
-    this.error('unknown-key', path, `unknown key '${name}'${where}${suggestion ? `; did you mean '${suggestion}'?` : `; known keys: ${known.join(', ')}`}`);
+    const range = suggestion === undefined ? undefined : this.fixes.nameRange(path);
+    const fixes = range ? [{ title: `Change to '${suggestion}'`, range, newText: tomlKey(suggestion as string), preferred: true }] : [];
+    this.error('unknown-key', path, `unknown key '${name}'${where}${suggestion ? `; did you mean '${suggestion}'?` : `; known keys: ${known.join(', ')}`}`, 'key', undefined, undefined, fixes);
   }
 
   /** Reject __proto__ and friends anywhere: a consumer spreading the parsed object could be polluted. */
@@ -432,7 +450,8 @@ class PolicyLoader {
       }
       const dup = typeof t.id === 'string' ? seen.get(id) : undefined;
       if (dup !== undefined) {
-        this.error('duplicate-id', [...path, 'id'], `duplicate rule id '${id}' (first used by rule #${dup + 1}); ids must be unique`, 'value', undefined, id);
+        const fixes = this.fixes.duplicateId(index, id, new Set(raw.map((r) => r.id).filter((x): x is string => typeof x === 'string')));
+        this.error('duplicate-id', [...path, 'id'], `duplicate rule id '${id}' (first used by rule #${dup + 1}); ids must be unique`, 'value', undefined, id, fixes);
       } else {
         seen.set(id, index);
       }
@@ -469,8 +488,8 @@ class PolicyLoader {
     let ok = true;
     values.forEach((v, i) => {
       const element = Array.isArray(value) ? i : undefined;
-      const err = (code: string, message: string): void => {
-        this.error(code, path, message, 'value', element, ruleId);
+      const err = (code: DiagnosticCode, message: string, fixes?: Fix[]): void => {
+        this.error(code, path, message, 'value', element, ruleId, fixes);
         ok = false;
       };
       if (name === 'uid') {
@@ -484,7 +503,7 @@ class PolicyLoader {
           re = new RegExp(s);
         } catch (e) {
           const hint = /\(\?P</.test(s) ? " (Python's (?P<name>…) is written (?<name>…) in JavaScript)" : '';
-          err('bad-regex', `invalid regular expression in '${keyName}': ${(e as Error).message.replace(/^Invalid regular expression: /, '')}${hint}`);
+          err('bad-regex', `invalid regular expression in '${keyName}': ${(e as Error).message.replace(/^Invalid regular expression: /, '')}${hint}`, this.fixes.badRegex(path, element, s));
           return;
         }
         const risk = findCatastrophicRegex(s);
@@ -550,7 +569,12 @@ class PolicyLoader {
         const earlier = rules[a] as RuleSpec;
         if (earlier.broken || later.broken || !covers(earlier, later)) continue;
         const why = earlier.keys.length === 0 ? `'${earlier.id}' has no match keys, so it matches every exec` : `'${earlier.id}' matches everything this rule matches`;
-        this.warning('shadowed-rule', ['rule', later.index], `rule '${later.id}' can never match: ${why} and comes first (first match wins); move it below or remove it`, 'key', undefined, later.id);
+        // Moving the later rule just above the earlier one helps unless it would then hide that rule, or
+        // one of the rules in between, in turn.
+        const between = rules.slice(a, b);
+        const movable = !between.some((r) => !r.broken && covers(later, r));
+        const fixes = this.fixes.shadowedRule(later, earlier, movable);
+        this.warning('shadowed-rule', ['rule', later.index], `rule '${later.id}' can never match: ${why} and comes first (first match wins); move it above '${earlier.id}' or remove it`, 'key', undefined, later.id, fixes);
         break;
       }
     }
@@ -578,6 +602,33 @@ class PolicyLoader {
     };
   }
 
+  /**
+   * An allow rule that names no program and rests only on facts the calling process sets (its argv, its
+   * cwd, its parent's argv, or which program is asking) allows whatever program the caller chooses:
+   * `exec -a make python3 …` makes a caller's argv read `make …`. SECURITY.md has the table of keys.
+   */
+  private warnCallerControlledAllows(rules: RuleSpec[]): void {
+    for (const rule of rules) {
+      if (rule.action !== 'allow' || rule.broken) continue;
+      if (rule.keys.some((k) => !k.negated && (EXE_MATCH_KEYS as readonly string[]).includes(k.name))) continue;
+      const caller = rule.keys.filter((k) => (CALLER_CONTROLLED_KEYS as readonly string[]).includes(k.name));
+      if (caller.length === 0) continue;
+      const names = [...new Set(caller.map((k) => k.keyName))];
+      const parentOnly = caller.every((k) => k.name === 'parent_exe');
+      const why = parentOnly
+        ? 'parent_exe names the program that asks, and a program can be made to run anything (make with a Makefile the agent wrote, env, xargs, a shell)'
+        : 'the caller sets these itself (exec -a NAME, chdir, its own argv), so they hold for any program it chooses';
+      this.warning(
+        'caller-controlled-allow',
+        ['rule', rule.index, (caller[0] as RuleKeySpec).keyName],
+        `allow rule '${rule.id}' names no program and rests only on ${names.join(', ')}: ${why}; add exe_basename, exe or exe_glob to say which programs it allows`,
+        'key',
+        undefined,
+        rule.id,
+      );
+    }
+  }
+
   /** An allow rule whose exe_glob covers a place the agent can write lets it run anything it plants there. */
   private warnAllowGlobsOverWritable(rules: RuleSpec[], writable: string[]): void {
     if (writable.length === 0) return;
@@ -597,6 +648,14 @@ class PolicyLoader {
   }
 }
 
+/**
+ * Rule keys whose facts the process that calls exec chooses itself (SECURITY.md, "Rule keys"): argv (any
+ * program can pass any argv, and `exec -a` sets argv[0]), its working directory, its own argv as its parent
+ * sees it (`parent_argv`: the caller's argv, rewritable in its memory), and which program is asking
+ * (`parent_exe`: true, but a program can be made to exec anything).
+ */
+export const CALLER_CONTROLLED_KEYS = ['argv_regex', 'argv_contains', 'argv_host_in', 'cwd_glob', 'parent_argv', 'parent_exe'] as const;
+
 function covers(earlier: RuleSpec, later: RuleSpec): boolean {
   // Deny/ask rules also match by the requested name (see matcher.ts), so an earlier allow rule with
   // program keys does not cover a later deny/ask rule with the same keys.
@@ -615,6 +674,18 @@ function covers(earlier: RuleSpec, later: RuleSpec): boolean {
     // argv_host_in: "every URL host in the list" — a later list that is a subset is narrower.
   }
   return true;
+}
+
+/**
+ * smol-toml gives only where a syntax error starts: underline the rest of the word there (so an editor shows
+ * a visible squiggle), or the character before it at the end of a line.
+ */
+function syntaxErrorEnd(text: string, line: number, column: number): { endLine: number; endColumn: number } {
+  const lineText = text.split('\n')[line - 1]?.replace(/\r$/, '') ?? '';
+  const rest = lineText.slice(column - 1);
+  const word = /^\S+/.exec(rest)?.[0].length ?? 0;
+  if (word > 0) return { endLine: line, endColumn: column + word };
+  return { endLine: line, endColumn: column + (rest.length > 0 ? 1 : 0) };
 }
 
 function isTable(v: unknown): v is Table {
