@@ -18,7 +18,7 @@ afterAll(() => dirs?.cleanup());
 
 function policyFile(envTable: string): string {
   const file = path.join(dirs.ws, `env-${++n}.toml`);
-  fs.writeFileSync(file, `[meta]\nversion = 1\ndefault_action = "allow"\n${envTable}`);
+  fs.writeFileSync(file, `[meta]\nversion = 1\ndefault_action = "allow"\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["\${WORKSPACE}/**"]\n${envTable}`);
   return file;
 }
 
