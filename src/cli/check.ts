@@ -3,16 +3,16 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  compileFilesystem,
-  createEvaluator,
-  loadPolicyFile,
-  verifyExamples,
+  checkPolicyFile,
+  diagnosticsJson,
+  formatDiagnostic,
+  formatDiagnostics,
   type CliGrants,
   type Diagnostic,
 } from '../core/policy/index';
 import { scanOptions, UsageError } from './options';
 
-export { UsageError };
+export { UsageError, formatDiagnostic };
 
 export const CHECK_USAGE = `Usage: agent-gate check [--policy FILE] [--json] [--workspace DIR] [-r GLOB] [-w GLOB] [-a GLOB]
 
@@ -70,31 +70,9 @@ export function policyPathFrom(o: CommonOptions): string {
   throw new UsageError('no policy given and no .gate.toml here; pass --policy FILE');
 }
 
-export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.code}]`;
-}
-
-export function diagnosticsJson(file: string, diagnostics: Diagnostic[]): object {
-  return {
-    file,
-    ok: !diagnostics.some((d) => d.severity === 'error'),
-    errors: diagnostics.filter((d) => d.severity === 'error').length,
-    warnings: diagnostics.filter((d) => d.severity === 'warning').length,
-    diagnostics,
-  };
-}
-
-/** Load, validate and verify examples; all diagnostics in file order. */
+/** Load, validate and verify examples: core's checkPolicyText, as the editor runs it. */
 export function checkPolicy(file: string, o: Pick<CommonOptions, 'workspace' | 'grants'>): Diagnostic[] {
-  const loaded = loadPolicyFile(file, { ...(o.workspace ? { workspace: o.workspace } : {}), cliGrants: o.grants });
-  const diagnostics = [...loaded.diagnostics];
-  if (loaded.policy) {
-    const { filesystem } = compileFilesystem(loaded.policy, o.grants);
-    const evaluator = createEvaluator(loaded.policy, undefined, { filesystem });
-    diagnostics.push(...verifyExamples(loaded.policy, evaluator));
-    diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
-  }
-  return diagnostics;
+  return checkPolicyFile(file, { ...(o.workspace ? { workspace: o.workspace } : {}), cliGrants: o.grants }).diagnostics;
 }
 
 export function runCheck(args: string[]): number {
@@ -120,7 +98,7 @@ export function runCheck(args: string[]): number {
   if (o.json) {
     process.stdout.write(JSON.stringify(diagnosticsJson(file, diagnostics), null, 2) + '\n');
   } else {
-    for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    process.stderr.write(formatDiagnostics(diagnostics));
     if (!failed) process.stdout.write(`policy ok: ${file}\n`);
   }
   return failed ? 2 : 0;

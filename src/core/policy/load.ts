@@ -16,7 +16,7 @@ export function parseToml(text: string): Record<string, unknown> {
   return parse(text);
 }
 import picomatch from 'picomatch';
-import type { Action, BinaryAction, Diagnostic, LoadedPolicy, Policy } from './types';
+import type { Action, BinaryAction, Diagnostic, DiagnosticCode, Fix, LoadedPolicy, Policy } from './types';
 import {
   ARGV_MATCH_KEYS,
   EXE_MATCH_KEYS,
@@ -33,8 +33,11 @@ import {
   type TableSpec,
 } from './vocabulary';
 import { TomlPositionIndex, type SourceSpan } from './toml-positions';
+import { FixBuilder } from './fixes';
+import { tomlKey } from './toml-text';
 import { findCatastrophicRegex } from './regex-safety';
 import { expandVariables, type VariableEnv } from './variables';
+import { envPatternProblem, type EnvPolicy } from './env';
 import {
   compileFilesystemSpec,
   compileNetworkSpec,
@@ -111,6 +114,7 @@ export const DEFAULTS = {
   fsRequireEnforced: defaultOf<boolean>('filesystem', 'require_enforced'),
   noBootstrapReads: defaultOf<boolean>('filesystem', 'no_bootstrap_reads'),
   netRequireEnforced: defaultOf<boolean>('network', 'require_enforced'),
+  allowRootWithoutFilesystem: defaultOf<boolean>('session', 'allow_root_without_filesystem'),
 };
 
 export { SUPPORTED_VERSIONS };
@@ -148,6 +152,7 @@ class PolicyLoader {
   /** Indexes of rules with an error in one of their keys (kept out of the shadowing analysis). */
   private readonly brokenRules = new Set<number>();
   private positions!: TomlPositionIndex;
+  private fixes!: FixBuilder;
   private readonly env: VariableEnv;
 
   constructor(
@@ -165,14 +170,25 @@ class PolicyLoader {
       doc = parse(this.text);
     } catch (e) {
       if (e instanceof TomlError) {
-        const first = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? e.message;
-        this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${first}`, file: this.file, line: e.line, column: e.column });
+        let first = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? e.message;
+        // smol-toml blames the newline for a string left open at the end of its line: say what happened.
+        const rest = this.text.split('\n')[e.line - 1]?.slice(e.column - 1) ?? '';
+        let range = { line: e.line, column: e.column, ...syntaxErrorEnd(this.text, e.line, e.column) };
+        if (/control characters/.test(first) && /^\r?$/.test(rest)) {
+          first = `string not closed on this line (a string that spans lines is written """…""" or '''…''')`;
+          // Underline the string from its opening quote.
+          const lineText = this.text.split('\n')[e.line - 1] ?? '';
+          const open = Math.max(lineText.lastIndexOf('"', e.column - 2), lineText.lastIndexOf("'", e.column - 2));
+          if (open >= 0) range = { line: e.line, column: open + 1, endLine: e.line, endColumn: e.column };
+        }
+        this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${first}`, file: this.file, ...range });
       } else {
         this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${(e as Error).message}`, file: this.file, line: 1, column: 1 });
       }
       return { policy: null, diagnostics: this.diagnostics };
     }
     this.positions = new TomlPositionIndex(this.text);
+    this.fixes = new FixBuilder(this.positions);
     if (this.rejectUnsafeKeys(doc, [])) return this.finish(null);
 
     // Structure first (known keys, types, enums, ranges): wrong values are removed from `doc`, so the code
@@ -182,6 +198,8 @@ class PolicyLoader {
     const fsTable = doc.filesystem as Table | undefined;
     const netTable = doc.network as Table | undefined;
     const approval = doc.approval as Table | undefined;
+    const envPolicy = this.envPolicy(doc.env as Table | undefined);
+    const session = doc.session as Table | undefined;
 
     const version = (meta?.version as number | undefined) ?? defaultOf<number>('meta', 'version');
     if (!SUPPORTED_VERSIONS.includes(version)) {
@@ -225,7 +243,11 @@ class PolicyLoader {
         maxPending: (approval?.max_pending as number | undefined) ?? DEFAULTS.maxPending,
         maxPerMinute: (approval?.max_per_minute as number | undefined) ?? DEFAULTS.maxPerMinute,
       },
+      session: {
+        allowRootWithoutFilesystem: (session?.allow_root_without_filesystem as boolean | undefined) ?? DEFAULTS.allowRootWithoutFilesystem,
+      },
       ruleIds: rules.map((r) => r.id),
+      env: envPolicy,
     };
     internals.set(policy, { rules, fsSpec, netSpec, env: this.env, positions: this.positions });
     return this.finish(policy);
@@ -239,7 +261,7 @@ class PolicyLoader {
 
   // ---- diagnostics helpers
 
-  private push(severity: Diagnostic['severity'], code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
+  private push(severity: Diagnostic['severity'], code: DiagnosticCode, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string, fixes?: Fix[]): void {
     if (severity === 'error' && path[0] === 'rule' && typeof path[1] === 'number') this.brokenRules.add(path[1]);
     const span = this.positions.locate(path, part, element);
     this.diagnostics.push({
@@ -252,22 +274,25 @@ class PolicyLoader {
       endLine: span.endLine,
       endColumn: span.endColumn,
       ...(ruleId !== undefined ? { ruleId } : {}),
+      ...(fixes?.length ? { fixes } : {}),
     });
   }
 
-  private error(code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
-    this.push('error', code, path, message, part, element, ruleId);
+  private error(code: DiagnosticCode, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string, fixes?: Fix[]): void {
+    this.push('error', code, path, message, part, element, ruleId, fixes);
   }
 
-  private warning(code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
-    this.push('warning', code, path, message, part, element, ruleId);
+  private warning(code: DiagnosticCode, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string, fixes?: Fix[]): void {
+    this.push('warning', code, path, message, part, element, ruleId, fixes);
   }
 
   private unknownKey(path: (string | number)[], known: readonly string[]): void {
     const name = String(path[path.length - 1]);
     const suggestion = didYouMean(name, known);
     const where = path.length > 1 ? ` in [${path.filter((p) => typeof p === 'string').slice(0, -1).join('.')}]` : '';
-    this.error('unknown-key', path, `unknown key '${name}'${where}${suggestion ? `; did you mean '${suggestion}'?` : `; known keys: ${known.join(', ')}`}`);
+    const range = suggestion === undefined ? undefined : this.fixes.nameRange(path);
+    const fixes = range ? [{ title: `Change to '${suggestion}'`, range, newText: tomlKey(suggestion as string), preferred: true }] : [];
+    this.error('unknown-key', path, `unknown key '${name}'${where}${suggestion ? `; did you mean '${suggestion}'?` : `; known keys: ${known.join(', ')}`}`, 'key', undefined, undefined, fixes);
   }
 
   /** Reject __proto__ and friends anywhere: a consumer spreading the parsed object could be polluted. */
@@ -373,6 +398,40 @@ class PolicyLoader {
     return true;
   }
 
+  // ---- [env]
+
+  private envPolicy(t: Table | undefined): EnvPolicy {
+    const patterns = (key: 'remove' | 'pass'): string[] => {
+      const list = (t?.[key] as string[] | undefined) ?? [];
+      return list.filter((p, i) => {
+        const problem = envPatternProblem(p);
+        if (problem) this.error('bad-value', ['env', key], `[env] ${key} entry "${p}" ${problem}; write a variable name or a pattern such as "AWS_*"`, 'value', i);
+        return !problem;
+      });
+    };
+    const set: [string, string][] = [];
+    for (const [name, value] of Object.entries((t?.set as Table | undefined) ?? {})) {
+      const problem = envPatternProblem(name) ?? (/[*?]/.test(name) ? 'is a pattern; set takes variable names' : null);
+      if (problem) {
+        this.error('bad-value', ['env', 'set', name], `[env] set: the name "${name}" ${problem}`);
+        continue;
+      }
+      const exp = expandVariables(value as string);
+      const unset = exp.names.filter((n) => this.env[n] === undefined);
+      if (unset.length) {
+        this.error('unset-variable', ['env', 'set', name], `\${${unset[0]}} in [env] set.${name} is not set in the environment; set it or write the value out`, 'value');
+        continue;
+      }
+      const v = exp.expand(this.env);
+      if (v.includes('\0')) {
+        this.error('bad-value', ['env', 'set', name], `[env] set.${name} contains a NUL character, which an environment value cannot hold`, 'value');
+        continue;
+      }
+      set.push([name, v]);
+    }
+    return { remove: patterns('remove'), pass: patterns('pass'), set };
+  }
+
   // ---- rules
 
   private rules(doc: Table): RuleSpec[] {
@@ -396,7 +455,8 @@ class PolicyLoader {
       }
       const dup = typeof t.id === 'string' ? seen.get(id) : undefined;
       if (dup !== undefined) {
-        this.error('duplicate-id', [...path, 'id'], `duplicate rule id '${id}' (first used by rule #${dup + 1}); ids must be unique`, 'value', undefined, id);
+        const fixes = this.fixes.duplicateId(index, id, new Set(raw.map((r) => r.id).filter((x): x is string => typeof x === 'string')));
+        this.error('duplicate-id', [...path, 'id'], `duplicate rule id '${id}' (first used by rule #${dup + 1}); ids must be unique`, 'value', undefined, id, fixes);
       } else {
         seen.set(id, index);
       }
@@ -433,8 +493,8 @@ class PolicyLoader {
     let ok = true;
     values.forEach((v, i) => {
       const element = Array.isArray(value) ? i : undefined;
-      const err = (code: string, message: string): void => {
-        this.error(code, path, message, 'value', element, ruleId);
+      const err = (code: DiagnosticCode, message: string, fixes?: Fix[]): void => {
+        this.error(code, path, message, 'value', element, ruleId, fixes);
         ok = false;
       };
       if (name === 'uid') {
@@ -448,7 +508,7 @@ class PolicyLoader {
           re = new RegExp(s);
         } catch (e) {
           const hint = /\(\?P</.test(s) ? " (Python's (?P<name>…) is written (?<name>…) in JavaScript)" : '';
-          err('bad-regex', `invalid regular expression in '${keyName}': ${(e as Error).message.replace(/^Invalid regular expression: /, '')}${hint}`);
+          err('bad-regex', `invalid regular expression in '${keyName}': ${(e as Error).message.replace(/^Invalid regular expression: /, '')}${hint}`, this.fixes.badRegex(path, element, s));
           return;
         }
         const risk = findCatastrophicRegex(s);
@@ -514,7 +574,12 @@ class PolicyLoader {
         const earlier = rules[a] as RuleSpec;
         if (earlier.broken || later.broken || !covers(earlier, later)) continue;
         const why = earlier.keys.length === 0 ? `'${earlier.id}' has no match keys, so it matches every exec` : `'${earlier.id}' matches everything this rule matches`;
-        this.warning('shadowed-rule', ['rule', later.index], `rule '${later.id}' can never match: ${why} and comes first (first match wins); move it below or remove it`, 'key', undefined, later.id);
+        // Moving the later rule just above the earlier one helps unless it would then hide that rule, or
+        // one of the rules in between, in turn.
+        const between = rules.slice(a, b);
+        const movable = !between.some((r) => !r.broken && covers(later, r));
+        const fixes = this.fixes.shadowedRule(later, earlier, movable);
+        this.warning('shadowed-rule', ['rule', later.index], `rule '${later.id}' can never match: ${why} and comes first (first match wins); move it above '${earlier.id}' or remove it`, 'key', undefined, later.id, fixes);
         break;
       }
     }
@@ -614,6 +679,18 @@ function covers(earlier: RuleSpec, later: RuleSpec): boolean {
     // argv_host_in: "every URL host in the list" — a later list that is a subset is narrower.
   }
   return true;
+}
+
+/**
+ * smol-toml gives only where a syntax error starts: underline the rest of the word there (so an editor shows
+ * a visible squiggle), or the character before it at the end of a line.
+ */
+function syntaxErrorEnd(text: string, line: number, column: number): { endLine: number; endColumn: number } {
+  const lineText = text.split('\n')[line - 1]?.replace(/\r$/, '') ?? '';
+  const rest = lineText.slice(column - 1);
+  const word = /^\S+/.exec(rest)?.[0].length ?? 0;
+  if (word > 0) return { endLine: line, endColumn: column + word };
+  return { endLine: line, endColumn: column + (rest.length > 0 ? 1 : 0) };
 }
 
 function isTable(v: unknown): v is Table {
