@@ -12,6 +12,7 @@ import {
   type Diagnostic,
   type Policy,
 } from '../core/policy/index';
+import { envBannerLine } from '../core/policy/env';
 import { AutoApprover, type ApprovalAnswer, type Approver } from '../core/session/approvals';
 import { GateSession, GateSetupError, newSessionId } from '../core/session/session';
 import { SupervisorLink, spawnWithChildProcess } from '../core/session/supervisor-link';
@@ -34,6 +35,10 @@ ports are sealed by Landlock, and every verdict is written to the audit log.
   --workspace DIR       value of \${WORKSPACE} (default: the policy's directory; the current directory for
                         the shipped default policy)
   --metrics FILE        at the end, write the decision and denial counters there (Prometheus text format)
+  --allow-root-without-filesystem
+                        let a root agent run although the policy does not seal filesystem writes
+                        (refused by default: root could make the kernel run its programs, e.g. through
+                        /proc/sys/kernel/core_pattern)
   -v, --verbose         print every decision to stderr
   --supervisor PATH     the native supervisor (default: next to the CLI bundle, or $AGENT_GATE_SUPERVISOR)
 
@@ -49,6 +54,7 @@ interface RunOptions {
   supervisor?: string;
   workspace?: string;
   metrics?: string;
+  allowRootWithoutFilesystem?: boolean;
   help: boolean;
   program: string[];
 }
@@ -82,6 +88,9 @@ export function parseRunOptions(args: string[]): RunOptions {
         return true;
       case '--workspace':
         o.workspace = path.resolve(value());
+        return true;
+      case '--allow-root-without-filesystem':
+        o.allowRootWithoutFilesystem = true;
         return true;
       default:
         return false;
@@ -243,6 +252,7 @@ export async function runGate(args: string[]): Promise<number> {
       env: process.env,
       sessionId,
       onWarning: (w) => err(`warning: ${w}`),
+      ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
     });
   } catch (e) {
     cleanup();
@@ -252,6 +262,8 @@ export async function runGate(args: string[]): Promise<number> {
     }
     throw e;
   }
+  const envLine = envBannerLine({ removed: session.envRemoved, removedBy: [], set: [] }, escapeText);
+  if (envLine) err(envLine);
   const gaps = enforcementGaps(session.report, policy);
   if (gaps.length > 0) err(`enforcement gaps (not fatal; set require_enforced to make them fatal): ${gaps.join(' ')}`);
   session.on('approvalRequested', (r) => {

@@ -265,6 +265,35 @@ export const POLICY_FORMAT = {
         },
       },
     },
+    env: {
+      type: 'table',
+      doc: "The agent's environment. Variables that name a channel to something outside the gate (SSH_AUTH_SOCK, DBUS_SESSION_BUS_ADDRESS, TMUX, VSCODE_IPC_HOOK_CLI and the other VSCODE_*, GIT_ASKPASS, DISPLAY, XDG_RUNTIME_DIR, DOCKER_HOST…), the dynamic loader's LD_* and the gate's own AGENT_GATE_* are always removed, and the start banner names them; API keys and tokens are kept. Patterns match whole variable names: * any run of characters, ? one character, case-sensitive.",
+      snippet: '[env]\nremove = [${1:"GITHUB_TOKEN"}]\npass = [$2]\n$0',
+      table: {
+        keys: {
+          remove: {
+            type: 'string-list',
+            default: [],
+            example: '["GITHUB_TOKEN", "AWS_*"]',
+            pattern: '^[^=]+$',
+            doc: 'Variables removed from the agent\'s environment besides the built-in channels, e.g. tokens it does not need. remove = ["*"] with pass makes an allowlist.',
+          },
+          pass: {
+            type: 'string-list',
+            default: [],
+            example: '["SSH_AUTH_SOCK"]',
+            pattern: '^[^=]+$',
+            doc: 'Variables kept even when the built-in list or remove would drop them, e.g. SSH_AUTH_SOCK for an agent that must sign.',
+          },
+          set: {
+            type: 'table',
+            example: '{ GIT_TERMINAL_PROMPT = "0" }',
+            doc: 'Variables set for the agent (after removal), e.g. GIT_TERMINAL_PROMPT = "0" so git fails instead of waiting for a password nobody types. ${VAR} is expanded from the environment the gate was started in.',
+            table: { keys: {}, otherKeys: { type: 'string', example: '"0"', doc: 'The value.' } },
+          },
+        },
+      },
+    },
     approval: {
       type: 'table',
       doc: 'How ask verdicts are handled.',
@@ -298,6 +327,20 @@ export const POLICY_FORMAT = {
             max: 100_000,
             default: 30,
             doc: 'Requests per minute; more are denied with a reason that says so.',
+          },
+        },
+      },
+    },
+    session: {
+      type: 'table',
+      doc: 'How the agent\'s session runs: what a root agent may do without filesystem sealing.',
+      snippet: '[session]\nallow_root_without_filesystem = ${1|false,true|}\n$0',
+      table: {
+        keys: {
+          allow_root_without_filesystem: {
+            type: 'bool',
+            default: false,
+            doc: 'Let an agent running as root start without [filesystem] write sealing. Refused by default: root that can write anywhere can make the kernel or other services run its programs outside the gate (kernel.core_pattern, /etc/cron.d, systemd units). The CLI flag --allow-root-without-filesystem does the same for one run.',
           },
         },
       },
@@ -364,6 +407,7 @@ export const RULE_KEYS = tableKeys(sectionTable('rule'));
 export const FILESYSTEM_KEYS = tableKeys(sectionTable('filesystem'));
 export const NETWORK_KEYS = tableKeys(sectionTable('network'));
 export const APPROVAL_KEYS = tableKeys(sectionTable('approval'));
+export const SESSION_KEYS = tableKeys(sectionTable('session'));
 
 const matchKeysOf = (group: MatchGroup): MatchKey[] =>
   (Object.keys(MATCH_KEY_SPECS) as MatchKey[]).filter((k) => MATCH_KEY_SPECS[k].match === group);

@@ -19,6 +19,7 @@ import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
 import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './policy-in-force';
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
+import type { EnvPlan } from '../policy/env';
 import { ApprovalQueue, type ApprovalRequest, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
@@ -29,6 +30,8 @@ export interface GateLink {
   readonly report: EnforcementReport;
   readonly warnings: string[];
   readonly agentPid: number;
+  /** What the agent's environment lost and got ([env]); absent for links that do not start a supervisor. */
+  readonly envPlan?: EnvPlan;
   /** `origin` (with cache): see originJson; the supervisor then records later hits itself. */
   verdict(id: number, action: BinaryAction, cache: boolean, origin?: string): void;
   hold(id: number): void;
@@ -56,6 +59,11 @@ export interface GateSessionOptions {
   sessionId?: string;
   /** Called for every warning, including those raised during start() (before 'warning' listeners exist). */
   onWarning?: (message: string) => void;
+  /** The user said, for this run, that a root agent may run without filesystem write sealing (the CLI's
+   *  --allow-root-without-filesystem; the policy's [session] allow_root_without_filesystem says it for good). */
+  allowRootWithoutFilesystem?: boolean;
+  /** The agent's uid (default: this process's; the supervisor and the agent run as this process). */
+  uid?: number;
 }
 
 export interface SessionEnd {
@@ -118,6 +126,13 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     return this.audit.file;
   }
 
+  private envPlanAtReady: EnvPlan | undefined;
+
+  /** Names of the variables removed from the agent's environment (the start banner's list; never values). */
+  get envRemoved(): string[] {
+    return this.link?.envPlan?.removed ?? this.envPlanAtReady?.removed ?? [];
+  }
+
   get report(): EnforcementReport {
     return this.link?.report ?? {};
   }
@@ -136,6 +151,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
    * Throws GateSetupError when the gate cannot be set up (nothing was started then).
    */
   static async start(options: GateSessionOptions): Promise<GateSession> {
+    const refusal = rootRefusal(options);
+    if (refusal) throw new GateSetupError(refusal);
     const id = options.sessionId ?? newSessionId();
     const auditPath = path.resolve(options.auditPath);
     const setupWarnings = checkAuditPlacement(auditPath, options.policy.filesystem);
@@ -172,11 +189,13 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     // The start record goes out when the supervisor is READY: the kernel report is known and the agent is
     // forked only afterwards, so its first exec does not wait behind this work.
     let startWritten = false;
-    const writeStart = (report: EnforcementReport, supervisorWarnings: readonly string[]): void => {
+    const writeStart = (report: EnforcementReport, supervisorWarnings: readonly string[], envPlan?: EnvPlan): void => {
       if (startWritten) return;
       startWritten = true;
+      session.envPlanAtReady = envPlan;
       for (const w of supervisorWarnings) session.warn(`supervisor: ${w}`);
-      const err = audit.tryWrite({ ...startRecord, enforcement: report, warnings: session.warnings });
+      const removed = session.envRemoved;
+      const err = audit.tryWrite({ ...startRecord, enforcement: report, warnings: session.warnings, ...(removed.length ? { env_removed: removed } : {}) });
       if (err) session.auditFailed(err);
     };
     try {
@@ -186,6 +205,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         argv: options.argv,
         config: supervisorConfig(options.policy),
         hashUnder: hashUnder(options.policy.filesystem),
+        ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
         spawn: options.spawn,
         env: options.env,
         handlers: session.handlers(),
@@ -198,7 +218,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       audit.close();
       throw new GateSetupError(msg);
     }
-    writeStart(session.link.report, session.link.warnings); // a link that has no READY step (test doubles)
+    writeStart(session.link.report, session.link.warnings, session.link.envPlan); // a link that has no READY step (test doubles)
     // Replay what arrived while the link was starting.
     const early = session.early ?? [];
     session.early = null;
@@ -397,6 +417,28 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     this.resolveEnd(this.endResult);
     this.emit('ended', this.endResult);
   }
+}
+
+/**
+ * Why a root agent may not start with this policy, or null. Root whose writes are not sealed by Landlock can
+ * make the kernel or another service run its programs outside the gate — /proc/sys/kernel/core_pattern (the
+ * kernel runs it on the next crash), /etc/cron.d, systemd units, another user's shell startup files — so it
+ * runs only when the user says so (the gate still drops root's dangerous capabilities and syscalls).
+ */
+export function rootRefusal(options: Pick<GateSessionOptions, 'policy' | 'allowRootWithoutFilesystem' | 'uid'>): string | null {
+  const uid = options.uid ?? process.getuid?.() ?? -1;
+  const fsPolicy = options.policy.filesystem;
+  if (uid !== 0 || (fsPolicy.enabled && fsPolicy.handled.includes('w'))) return null;
+  if (options.allowRootWithoutFilesystem || options.policy.session.allowRootWithoutFilesystem) return null;
+  const why = fsPolicy.enabled
+    ? `its [filesystem] grants writes on / (so Landlock seals no writes)`
+    : `the policy has no [filesystem] section`;
+  return (
+    `refusing to run the agent as root without filesystem write sealing (${why}). Root that can write anywhere can make the kernel or other services run its programs outside the gate: ` +
+    `writing /proc/sys/kernel/core_pattern makes the kernel run a program of its choice on the next crash, and /etc/cron.d or a systemd unit does the same later. ` +
+    `Add [filesystem] with write_globs limited to the workspace (e.g. write_globs = ["\${WORKSPACE}/**", "/tmp/**"]), or run as a normal user; ` +
+    `to accept the risk, pass --allow-root-without-filesystem (CLI) or set allow_root_without_filesystem = true in [session].`
+  );
 }
 
 /** The SupervisorConfig for a policy (docs/protocol.md, CONFIG … START). */
