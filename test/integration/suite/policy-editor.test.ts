@@ -249,7 +249,7 @@ suite('Policy editor', () => {
     // The extension reads the CLI's logs under $XDG_STATE_HOME/agent-gate: point it at a fresh one.
     const state = fs.mkdtempSync(path.join(tmp, 'state-'));
     process.env.XDG_STATE_HOME = state;
-    const uri = scratch('.gate.toml', '[meta]\ndefault_action = "deny"\n\n[[rule]]\nid = "shells"\naction = "allow"\nexe_basename = ["sh", "dash"]\n\n[[rule]]\nid = "listing"\naction = "allow"\nexe_basename = "ls"\n\n[[rule]]\nid = "no-curl"\naction = "deny"\nexe_basename = "curl"\n');
+    const uri = scratch('.gate.toml', '[meta]\ndefault_action = "deny"\n\n[[rule]]\nid = "shells"\naction = "allow"\nexe_basename = ["sh", "dash"]\n\n[[rule]]\nid = "listing"\naction = "allow"\nexe_basename = "ls"\n\n[[rule]]\nid = "no-curl"\naction = "deny"\nexe_basename = "curl"\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["${WORKSPACE}/**"]\n');
     const run = cli(['run', '--policy', uri.fsPath, '--', '/bin/sh', '-c', 'ls / >/dev/null; ls / >/dev/null; curl --version >/dev/null 2>&1; true'], { ...process.env, XDG_STATE_HOME: state });
     assert.equal(run.status, 0, `agent-gate run failed:\n${run.stderr}`);
     const doc = await vscode.workspace.openTextDocument(uri);
@@ -268,12 +268,17 @@ suite('Policy editor', () => {
     this.timeout(90_000);
     const state = fs.mkdtempSync(path.join(tmp, 'state-'));
     process.env.XDG_STATE_HOME = state;
-    const original = '[meta]\ndefault_action = "deny"\n\n[[rule]]\nid = "shells"\naction = "allow"\nexe_basename = ["sh", "dash", "sleep"]\n';
+    const original = '[meta]\ndefault_action = "deny"\n\n[[rule]]\nid = "shells"\naction = "allow"\nexe_basename = ["sh", "dash", "sleep"]\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["${WORKSPACE}/**"]\n';
     const uri = scratch('.gate.toml', original);
     const session = spawn(process.execPath, [path.join(root(), 'dist', 'cli.js'), 'run', '--policy', uri.fsPath, '--', '/bin/sh', '-c', 'sleep 60'], { env: { ...process.env, XDG_STATE_HOME: state }, detached: true, stdio: 'ignore' });
     try {
       // The session is running once its start record and snapshot are written.
-      await until('the session to start', () => fs.existsSync(path.join(state, 'agent-gate')) && fs.readdirSync(path.join(state, 'agent-gate')).some((n) => n.startsWith('policy-')), 30_000);
+      let exited: number | null = null;
+      session.on('exit', (code) => (exited = code ?? -1));
+      await until('the session to start', () => {
+        if (exited !== null) throw new Error(`agent-gate run exited ${exited} before its session started`);
+        return fs.existsSync(path.join(state, 'agent-gate')) && fs.readdirSync(path.join(state, 'agent-gate')).some((n) => n.startsWith('policy-'));
+      }, 30_000);
       fs.writeFileSync(uri.fsPath, original.replace('"deny"', '"ask"')); // edited on disk since
       const doc = await vscode.workspace.openTextDocument(uri);
       await vscode.window.showTextDocument(doc);
@@ -287,7 +292,11 @@ suite('Policy editor', () => {
       assert.equal(tab.input.original.scheme, 'agent-gate-policy-in-force');
       assert.equal((await vscode.workspace.openTextDocument(tab.input.original)).getText(), original);
     } finally {
-      if (session.pid) process.kill(-session.pid, 'SIGTERM');
+      try {
+        if (session.pid) process.kill(-session.pid, 'SIGTERM');
+      } catch {
+        // it already ended (then the test failed above and says why)
+      }
     }
   });
 });
