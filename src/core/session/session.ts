@@ -185,6 +185,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         argv: options.argv,
         config: supervisorConfig(options.policy),
         hashUnder: hashUnder(options.policy.filesystem),
+        ...(options.evaluator.contentSizes ? { hashSizes: options.evaluator.contentSizes() } : {}),
         spawn: options.spawn,
         env: options.env,
         handlers: session.handlers(),
