@@ -34,6 +34,10 @@ ports are sealed by Landlock, and every verdict is written to the audit log.
   --workspace DIR       value of \${WORKSPACE} (default: the policy's directory; the current directory for
                         the shipped default policy)
   --metrics FILE        at the end, write the decision and denial counters there (Prometheus text format)
+  --allow-root-without-filesystem
+                        let a root agent run although the policy does not seal filesystem writes
+                        (refused by default: root could make the kernel run its programs, e.g. through
+                        /proc/sys/kernel/core_pattern)
   -v, --verbose         print every decision to stderr
   --supervisor PATH     the native supervisor (default: next to the CLI bundle, or $AGENT_GATE_SUPERVISOR)
 
@@ -49,6 +53,7 @@ interface RunOptions {
   supervisor?: string;
   workspace?: string;
   metrics?: string;
+  allowRootWithoutFilesystem?: boolean;
   help: boolean;
   program: string[];
 }
@@ -82,6 +87,9 @@ export function parseRunOptions(args: string[]): RunOptions {
         return true;
       case '--workspace':
         o.workspace = path.resolve(value());
+        return true;
+      case '--allow-root-without-filesystem':
+        o.allowRootWithoutFilesystem = true;
         return true;
       default:
         return false;
@@ -243,6 +251,7 @@ export async function runGate(args: string[]): Promise<number> {
       env: process.env,
       sessionId,
       onWarning: (w) => err(`warning: ${w}`),
+      ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
     });
   } catch (e) {
     cleanup();
