@@ -254,7 +254,7 @@ export function identityKey(f: ExecFacts): string | null {
   const id = (x: { path: string; dev: string; ino: string; size: number; sha256?: string }): string =>
     `${x.path}\0${x.dev}:${x.ino}:${x.size}:${x.sha256 ?? ''}`;
   let key = id(f.exe);
-  if (f.interpreter) key += `\0interp\0${id(f.interpreter)}`;
+  for (const i of f.interpreters ?? (f.interpreter ? [f.interpreter] : [])) key += `\0interp\0${id(i)}`;
   if (f.loaderTarget) key += `\0ld\0${id(f.loaderTarget)}`;
   return key;
 }
