@@ -61,7 +61,16 @@ struct config {
 	bool timeout_allow;
 	char **hash_under;
 	size_t nhash_under;
+	/* HASH_SIZES: hash a file under hash_under only when its size is one of these (sorted): the sizes of the
+	 * programs the policy names, the only contents a hash can match. Without the line, every size. */
+	bool hash_sizes_set;
+	uint64_t *hash_sizes;
+	size_t nhash_sizes;
 	bool records; /* RECORDS: the broker reads the record pipe */
+	char **env_unset; /* ENV_UNSET: names removed from the agent's environment (raw bytes, NUL-terminated) */
+	size_t nenv_unset;
+	char **env_set; /* ENV_SET: "name=value" entries the agent's environment gets (replacing one of that name) */
+	size_t nenv_set;
 	char *session_json; /* JSON_RECORDS: the session id as a JSON string; cached verdicts are then recorded as
 			     * finished audit records (RECORD lines) where the broker gave the verdict's origin */
 };

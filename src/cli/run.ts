@@ -12,6 +12,7 @@ import {
   type Diagnostic,
   type Policy,
 } from '../core/policy/index';
+import { envBannerLine } from '../core/policy/env';
 import { AutoApprover, type ApprovalAnswer, type Approver } from '../core/session/approvals';
 import { GateSession, GateSetupError, newSessionId } from '../core/session/session';
 import { SupervisorLink, spawnWithChildProcess } from '../core/session/supervisor-link';
@@ -261,6 +262,8 @@ export async function runGate(args: string[]): Promise<number> {
     }
     throw e;
   }
+  const envLine = envBannerLine({ removed: session.envRemoved, removedBy: [], set: [] }, escapeText);
+  if (envLine) err(envLine);
   const gaps = enforcementGaps(session.report, policy);
   if (gaps.length > 0) err(`enforcement gaps (not fatal; set require_enforced to make them fatal): ${gaps.join(' ')}`);
   session.on('approvalRequested', (r) => {

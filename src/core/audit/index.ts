@@ -7,3 +7,5 @@ export type { SecretKind } from './redact';
 export { escapeForDisplay, escapeText, quoteArg } from './display';
 export { AuditStats } from './stats';
 export type { AuditMetrics } from './stats';
+export { RuleHitIndex, cliAuditDirectory, findAuditLogs } from './rule-hits';
+export type { RuleHitSummary, RuleHits } from './rule-hits';

@@ -7,4 +7,5 @@ export type { ApprovalAnswer, ApprovalOutcome, ApprovalQueueOptions, ApprovalReq
 export { TerminalApprover, suggestRuleToml } from './terminal-approver';
 export type { TerminalApproverOptions } from './terminal-approver';
 export { SupervisorLink, childProcessSpawner, spawnWithChildProcess } from './supervisor-link';
+export { policiesInForce, policySnapshotPath, type PolicyInForce } from './policy-in-force';
 export type * from './types';
