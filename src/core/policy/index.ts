@@ -13,6 +13,8 @@ export { extractUrlHosts } from './matcher';
 export { explainDecision, quoteWord } from './explain';
 export { verifyExamples, shellSplit } from './examples';
 export { writableRoots, type CliGrants } from './landlock';
+export { broadAllowRefusal, regexEscape, suggestRules, tomlString } from './suggest-rule';
+export type { RuleScope, RuleSuggestion, RuleSuggestionInput, RuleSuggestions } from './suggest-rule';
 
 /**
  * The Landlock grants for a loaded policy plus command-line grants (-r/-w/-a), which add to the policy's.
