@@ -1,6 +1,6 @@
 /* agent-gate-supervisor: orchestration and CLI.
  *
- *   agent-gate-supervisor [--version] --socket PATH -- PROGRAM [ARGS…]
+ *   agent-gate-supervisor [--version | --print-filter] --socket PATH -- PROGRAM [ARGS…]
  *
  * 1. connect to the broker (before anything is forked), HELLO, read CONFIG … START;
  * 2. probe the kernel, build the Landlock ruleset, REPORT/WARN, refuse gaps the policy requires;
@@ -197,8 +197,8 @@ static int receive_listener(int sock, char *err, size_t errlen)
  * execve (execvp's PATH walk, each attempt notified and answered by the supervisor), write/_exit on failure.
  * None of them is in the filter's table except execve itself, which is exactly the first gated exec — the
  * supervisor is already receiving by then, so nothing can trap itself or deadlock. */
-static NORETURN void run_agent(int sock, const struct landlock_plan *plan, bool killable, const sigset_t *mask,
-			       char **argv)
+static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const struct seccomp_program *filter,
+			       bool killable, const sigset_t *mask, char **argv)
 {
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGTTOU, SIG_DFL);
@@ -215,7 +215,7 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, bool 
 		child_fail(sock, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
 	if (landlock_enter(plan) < 0)
 		child_fail(sock, "landlock_restrict_self: %s", strerror(errno));
-	int listener = seccomp_install(killable, plan->seal_truncate && plan->ruleset_fd >= 0);
+	int listener = seccomp_install(filter, killable);
 	if (listener == -EBUSY)
 		child_fail(sock, "cannot install the exec gate: seccomp says EBUSY, another seccomp listener already "
 				 "watches this process (a gate inside a gate, or WSL2's init); refusing to run ungated");
@@ -245,7 +245,7 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, bool 
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: agent-gate-supervisor [--version] --socket PATH -- PROGRAM [ARGS...]\n");
+	fprintf(stderr, "usage: agent-gate-supervisor [--version | --print-filter] --socket PATH -- PROGRAM [ARGS...]\n");
 	exit(2);
 }
 
@@ -257,6 +257,9 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("agent-gate-supervisor %s protocol %d\n", VERSION, PROTO_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--print-filter") == 0) {
+			seccomp_print_table(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
 			socket_path = argv[++i];
@@ -316,12 +319,14 @@ int main(int argc, char **argv)
 	facts_init();
 	struct landlock_plan plan;
 	landlock_build(&cfg, abi, &plan, collect_warning);
+	unsigned when = plan.seal_truncate && plan.ruleset_fd >= 0 ? SC_WHEN_WRITES_SEALED : 0;
+	struct seccomp_program *filter = seccomp_program_new(when);
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
-		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s arch=x86_64\n",
+		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s arch=x86_64 filter_insns=%zu\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
 		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
-		   plan.seal_truncate && plan.ruleset_fd >= 0 ? "sealed" : "off");
+		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", filter->len);
 	send_or_die(&b);
 	if (g_warnings.len)
 		send_or_die(&g_warnings);
@@ -364,7 +369,7 @@ int main(int argc, char **argv)
 		die_errno("fork");
 	if (pid == 0) {
 		close(sp[0]);
-		run_agent(sp[1], &plan, sc.killable, &old, agent_argv);
+		run_agent(sp[1], &plan, filter, sc.killable, &old, agent_argv);
 	}
 	close(sp[1]);
 	if (plan.ruleset_fd >= 0)

@@ -595,10 +595,21 @@ int notify_loop(struct session *s)
 			memset(notif, 0, nsize);
 			/* seccomp_unotify(2) NOTIF_RECV; ENOENT: the target died before we got it — normal. */
 			if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, notif) == 0) {
-				if (notif->data.nr == __NR_truncate)
-					on_truncate(notif);
-				else
+				/* One case per NOTIFY entry of the filter's table (seccomp.c). */
+				switch (notif->data.nr) {
+				case __NR_execve:
+				case __NR_execveat:
 					on_notification(notif, &facts);
+					break;
+				case __NR_truncate:
+					on_truncate(notif);
+					break;
+				default:
+					/* A NOTIFY entry without a handler: a programming error; refuse, never continue. */
+					warn_msg("no handler for notified syscall %d (%s): refused", notif->data.nr,
+						 seccomp_syscall_name(notif->data.nr));
+					respond(notif->id, ENOSYS, false);
+				}
 				facts_release();
 			} else if (errno != ENOENT && errno != EINTR) {
 				fail_closed("SECCOMP_IOCTL_NOTIF_RECV: %s", strerror(errno));

@@ -7,17 +7,34 @@
  *   nr & __X32_SYSCALL_BIT             -> ERRNO(ENOSYS) (x32 ABI: the same answer as a kernel built without
  *                                                         x32, so portable programs fall back; execve via x32
  *                                                         can never reach the kernel)
- *   [seal_truncate] truncate           -> USER_NOTIF (the supervisor truncates for the agent inside the
- *                                         write grants: notify.c on_truncate)
- *   [seal_truncate] openat2            -> ERRNO(ENOSYS)
- *   [seal_truncate] open / openat / open_by_handle_at with O_TRUNC and access mode O_RDONLY or 3
- *                                      -> ERRNO(EACCES), other open / openat -> ALLOW
- *   nr in table                        -> the table's action
+ *   then one group per syscall of the table, in table order:
+ *     nr == N ?  entry 1: its argument conditions (ANDed) all hold -> its action
+ *                entry 2: …
+ *                no entry matched -> ALLOW
  *   otherwise                          -> ALLOW
  *
- * The seal_truncate block stands in for Landlock's TRUNCATE right (landlock.c says why it is not handled).
- * Truncation otherwise needs a file opened for writing (ftruncate(2), O_WRONLY/O_RDWR | O_TRUNC, creat(2)):
- * Landlock's WRITE_FILE decides that at open(2).
+ * How to add an entry (CONTRIBUTING.md, "To trap another syscall"):
+ *   RULE(ioctl, DENY(EPERM), ARG_EQ(1, TIOCSTI)),
+ * names the syscall (without __NR_), the action — NOTIFY (the supervisor answers: add a case to notify.c's
+ * dispatch), DENY(errno), KILL (SIGSYS, the whole process), ALLOW (an exception before a broader entry of
+ * the same syscall) — and up to two argument conditions that must all hold:
+ *   ARG_EQ(i, v)               argument i == v
+ *   ARG_MASKED_EQ(i, m, v)     (argument i & m) == v
+ *   ARG_ANY_BITS(i, m)         (argument i & m) != 0
+ * These compare the LOW 32 BITS of the argument, which is what the kernel uses of an int or unsigned int
+ * argument (ioctl's cmd, socket's domain/type/protocol, send's and clone's flags): a caller cannot dodge a
+ * 32-bit compare by setting the high bits the kernel then ignores (the flatpak TIOCSTI bypass,
+ * CVE-2019-10063). ARG64_EQ, ARG64_MASKED_EQ and ARG64_ANY_BITS compare all 64 bits, for arguments the
+ * kernel takes whole (unsigned long, pointers: ARG64_EQ(i, 0) tests a NULL pointer).
+ * RULE_IF(WHEN, …) enables an entry only in sessions whose install asked for WHEN (SC_WHEN_* in seccomp.h).
+ * Entries of one syscall must be adjacent (first match wins within the group); an entry without conditions
+ * answers every call that reached it, so it must be the group's last. build_program aborts otherwise.
+ *
+ * Cost: the kernel runs the program for every syscall whose answer depends on its arguments or that the
+ * table names with a conditional group; for the others it emulates the program once at install and caches a
+ * constant ALLOW per syscall (SECCOMP_FILTER_FLAG / seccomp_cache_prepare, Linux 5.11+), so read, write,
+ * mmap… never run it. A syscall with argument conditions runs the program up to and through its group on
+ * every call: keep frequent ones (open, openat, ioctl, clone, socket) first.
  */
 #include "seccomp.h"
 #include "util.h"
@@ -28,7 +45,10 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -39,32 +59,88 @@
 #define __X32_SYSCALL_BIT 0x40000000
 #endif
 
-enum trap_action { TRAP_NOTIFY, TRAP_EPERM };
+enum sc_action { SC_ALLOW, SC_NOTIFY, SC_ERRNO, SC_KILL };
+enum sc_op { SC_NONE, SC_EQ, SC_MASKED_EQ, SC_ANY_BITS };
 
-static const struct trapped_syscall {
+struct sc_cond {
+	enum sc_op op;
+	unsigned char arg; /* 0..5 */
+	bool wide;         /* all 64 bits; else the low 32 */
+	uint64_t mask, value;
+};
+
+struct sc_entry {
 	int nr;
 	const char *name;
-	enum trap_action action;
-} TABLE[] = {
+	unsigned when; /* 0: always; else SC_WHEN_* bits that must all be asked for */
+	enum sc_action action;
+	int err;                 /* SC_ERRNO */
+	struct sc_cond cond[2]; /* ANDed; SC_NONE (zero) ends the list */
+};
+
+#define RULE(sys, act, ...) { .nr = __NR_##sys, .name = #sys, act, .cond = { __VA_ARGS__ } }
+#define RULE_IF(w, sys, act, ...) { .nr = __NR_##sys, .name = #sys, .when = (w), act, .cond = { __VA_ARGS__ } }
+#define NOTIFY .action = SC_NOTIFY
+#define DENY(e) .action = SC_ERRNO, .err = (e)
+#define KILL .action = SC_KILL
+#define ALLOW .action = SC_ALLOW
+#define ARG_EQ(i, v) { SC_EQ, (i), false, 0xffffffffu, (uint32_t)(v) }
+#define ARG_MASKED_EQ(i, m, v) { SC_MASKED_EQ, (i), false, (uint32_t)(m), (uint32_t)(v) }
+#define ARG_ANY_BITS(i, m) { SC_ANY_BITS, (i), false, (uint32_t)(m), 0 }
+#define ARG64_EQ(i, v) { SC_EQ, (i), true, ~0ull, (uint64_t)(v) }
+#define ARG64_MASKED_EQ(i, m, v) { SC_MASKED_EQ, (i), true, (uint64_t)(m), (uint64_t)(v) }
+#define ARG64_ANY_BITS(i, m) { SC_ANY_BITS, (i), true, (uint64_t)(m), 0 }
+
+#define SEALED SC_WHEN_WRITES_SEALED
+
+static const struct sc_entry TABLE[] = {
+	/* Truncation, when Landlock seals writes (it stands in for Landlock's TRUNCATE right, which landlock.c
+	 * says why it does not handle). truncate(2) goes to the supervisor (notify.c on_truncate), which
+	 * truncates only inside the write grants. open(path, flags) and openat(dirfd, path, flags) with O_TRUNC
+	 * and an access mode that opens the file without FMODE_WRITE (O_RDONLY, and 3, which opens it for ioctl
+	 * only) would truncate without Landlock's WRITE_FILE check: refused. openat2's flags are behind a
+	 * pointer: ENOSYS, so callers fall back to openat. Every other truncation needs a file opened for
+	 * writing (ftruncate(2), O_WRONLY/O_RDWR | O_TRUNC, creat(2)): WRITE_FILE decides that at open(2).
+	 * First in the table: open and openat are the most frequent syscalls that run the program. */
+	RULE_IF(SEALED, openat, DENY(EACCES), ARG_MASKED_EQ(2, O_ACCMODE | O_TRUNC, O_RDONLY | O_TRUNC)),
+	RULE_IF(SEALED, openat, DENY(EACCES), ARG_MASKED_EQ(2, O_ACCMODE | O_TRUNC, O_ACCMODE | O_TRUNC)),
+	RULE_IF(SEALED, open, DENY(EACCES), ARG_MASKED_EQ(1, O_ACCMODE | O_TRUNC, O_RDONLY | O_TRUNC)),
+	RULE_IF(SEALED, open, DENY(EACCES), ARG_MASKED_EQ(1, O_ACCMODE | O_TRUNC, O_ACCMODE | O_TRUNC)),
+	RULE_IF(SEALED, open_by_handle_at, DENY(EACCES), ARG_MASKED_EQ(2, O_ACCMODE | O_TRUNC, O_RDONLY | O_TRUNC)),
+	RULE_IF(SEALED, open_by_handle_at, DENY(EACCES), ARG_MASKED_EQ(2, O_ACCMODE | O_TRUNC, O_ACCMODE | O_TRUNC)),
+	RULE_IF(SEALED, truncate, NOTIFY),
+	RULE_IF(SEALED, openat2, DENY(ENOSYS)),
+
 	/* The gate itself: every program image change is decided by the broker. */
-	{ __NR_execve, "execve", TRAP_NOTIFY },
-	{ __NR_execveat, "execveat", TRAP_NOTIFY },
+	RULE(execve, NOTIFY),
+	RULE(execveat, NOTIFY),
 	/* io_uring runs operations from kernel workers that seccomp never sees (and can open/connect). */
-	{ __NR_io_uring_setup, "io_uring_setup", TRAP_EPERM },
-	{ __NR_io_uring_enter, "io_uring_enter", TRAP_EPERM },
-	{ __NR_io_uring_register, "io_uring_register", TRAP_EPERM },
+	RULE(io_uring_setup, DENY(EPERM)),
+	RULE(io_uring_enter, DENY(EPERM)),
+	RULE(io_uring_register, DENY(EPERM)),
 	/* A tracer can rewrite a tracee's registers/memory after the verdict (the CONTINUE race made easy),
 	 * and read other processes' secrets. */
-	{ __NR_ptrace, "ptrace", TRAP_EPERM },
-	{ __NR_process_vm_readv, "process_vm_readv", TRAP_EPERM },
-	{ __NR_process_vm_writev, "process_vm_writev", TRAP_EPERM },
+	RULE(ptrace, DENY(EPERM)),
+	RULE(process_vm_readv, DENY(EPERM)),
+	RULE(process_vm_writev, DENY(EPERM)),
 	/* Stealing an fd from another process (e.g. a listener or the broker socket). */
-	{ __NR_pidfd_getfd, "pidfd_getfd", TRAP_EPERM },
+	RULE(pidfd_getfd, DENY(EPERM)),
 	/* A chrooted caller would make the supervisor resolve absolute paths against the wrong root
 	 * (possible without root inside a user namespace). mount/pivot_root need no entry: Landlock denies
 	 * them to any task in a domain. */
-	{ __NR_chroot, "chroot", TRAP_EPERM },
+	RULE(chroot, DENY(EPERM)),
 };
+
+/* Upper bound of the program's length, whatever the table and the session: a 6-instruction header, per
+ * entry at most 2 conditions of 6 instructions (a 64-bit masked compare: load, and, compare, per word) and
+ * its return, per group a compare, a long jump and the group's ALLOW, and the final ALLOW. */
+#define HEADER_LEN 6
+#define COND_MAX 6
+#define ENTRY_MAX (2 * COND_MAX + 1)
+#define GROUP_MAX 3
+#define PROG_MAX (HEADER_LEN + ARRAY_LEN(TABLE) * (ENTRY_MAX + GROUP_MAX) + 1)
+_Static_assert(PROG_MAX <= BPF_MAXINSNS, "the seccomp table makes a program longer than the kernel takes");
+_Static_assert(sizeof(struct seccomp_data) == 64, "seccomp_data layout");
 
 const char *seccomp_syscall_name(int nr)
 {
@@ -74,58 +150,171 @@ const char *seccomp_syscall_name(int nr)
 	return "?";
 }
 
-/* 6 header instructions + the truncate block (4 + 3 × 7) + 2 per table entry + 1 default. */
-#define TRUNC_LEN (4 + 3 * 7)
-#define PROG_LEN (6 + TRUNC_LEN + 2 * ARRAY_LEN(TABLE) + 1)
-_Static_assert(PROG_LEN < BPF_MAXINSNS, "filter too long");
-_Static_assert(sizeof(struct seccomp_data) == 64, "seccomp_data layout");
+/* Word w (0 low, 1 high) of syscall argument i (x86_64 is little-endian). */
+#define ARG_WORD(i, w) (offsetof(struct seccomp_data, args) + 8 * (i) + 4 * (w))
 
-/* The low 32 bits of syscall argument i (x86_64 is little-endian; open flags are an int). */
-#define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
-
-static void build_program(struct sock_filter *f, size_t *len, bool seal_truncate)
+static NORETURN void table_error(const struct sc_entry *e, const char *what)
 {
-	size_t n = 0;
+	/* A programming error in the table: no session may run with a filter other than the one written. */
+	fprintf(stderr, "agent-gate: seccomp table entry %s (%d): %s\n", e->name, e->nr, what);
+	abort();
+}
 
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, __X32_SYSCALL_BIT, 0, 1);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
-	if (seal_truncate) {
-		size_t start = n;
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_truncate, 0, 1);
-		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat2, 0, 1);
-		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
-		/* open(path, flags, mode): flags is argument 1; openat(dirfd, path, flags, mode) and
-		 * open_by_handle_at(mount_fd, handle, flags) (a root agent has CAP_DAC_READ_SEARCH): argument 2. A is
-		 * the syscall number until a block is entered, and each block returns. O_TRUNC with an access mode
-		 * that opens the file without FMODE_WRITE (O_RDONLY, and 3, which opens it for ioctl only) would
-		 * truncate without Landlock's WRITE_FILE check: refused. */
-		static const int opens[3][2] = { { __NR_open, 1 }, { __NR_openat, 2 }, { __NR_open_by_handle_at, 2 } };
-		for (size_t i = 0; i < 3; i++) {
-			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)opens[i][0], 0, 6);
-			f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned)ARG_LO(opens[i][1]));
-			f[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, O_ACCMODE | O_TRUNC);
-			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, O_RDONLY | O_TRUNC, 2, 0);
-			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, O_ACCMODE | O_TRUNC, 1, 0);
-			f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-			f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-							      SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA));
+static unsigned ret_of(const struct sc_entry *e)
+{
+	switch (e->action) {
+	case SC_ALLOW:
+		return SECCOMP_RET_ALLOW;
+	case SC_NOTIFY:
+		return SECCOMP_RET_USER_NOTIF;
+	case SC_ERRNO:
+		if (e->err <= 0 || e->err > 4095)
+			table_error(e, "errno out of range");
+		return SECCOMP_RET_ERRNO | ((unsigned)e->err & SECCOMP_RET_DATA);
+	case SC_KILL:
+		return SECCOMP_RET_KILL_PROCESS;
+	}
+	table_error(e, "unknown action");
+}
+
+struct emitter {
+	struct sock_filter *f;
+	size_t n, cap;
+	/* Jumps to patch to the end of the current entry (a failed condition): index, and whether the
+	 * jump-if-true (1) or jump-if-false (0) offset is the one to patch. */
+	size_t fail[8];
+	bool fail_jt[8];
+	size_t nfail;
+};
+
+static void emit(struct emitter *e, struct sock_filter insn)
+{
+	if (e->n >= e->cap)
+		abort(); /* PROG_MAX is wrong */
+	e->f[e->n++] = insn;
+}
+
+static void emit_jump_to_fail(struct emitter *e, uint16_t code, uint32_t k, bool on_true)
+{
+	if (e->nfail >= ARRAY_LEN(e->fail))
+		abort();
+	e->fail[e->nfail] = e->n;
+	e->fail_jt[e->nfail++] = on_true;
+	emit(e, (struct sock_filter)BPF_JUMP(code, k, 0, 0));
+}
+
+/* An equality test on one 32-bit word of an argument (after the mask): jump to the entry's end when it does
+ * not hold. */
+static void emit_word(struct emitter *e, const struct sc_cond *c, unsigned word, uint32_t mask, uint32_t value)
+{
+	emit(e, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned)ARG_WORD(c->arg, word)));
+	if (c->op == SC_MASKED_EQ && mask != 0xffffffffu)
+		emit(e, (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, mask));
+	emit_jump_to_fail(e, BPF_JMP | BPF_JEQ | BPF_K, c->op == SC_EQ ? value : value & mask, false);
+}
+
+static void emit_cond(struct emitter *e, const struct sc_entry *en, const struct sc_cond *c)
+{
+	if (c->arg > 5)
+		table_error(en, "argument index over 5");
+	uint32_t mlo = (uint32_t)c->mask, mhi = (uint32_t)(c->mask >> 32);
+	uint32_t vlo = (uint32_t)c->value, vhi = (uint32_t)(c->value >> 32);
+
+	if (c->op == SC_EQ || c->op == SC_MASKED_EQ) {
+		if ((c->value & ~c->mask) != 0)
+			table_error(en, "value has bits outside the mask: the condition never holds");
+		emit_word(e, c, 0, mlo, vlo);
+		if (c->wide)
+			emit_word(e, c, 1, mhi, vhi);
+		return;
+	}
+	if (c->op != SC_ANY_BITS || c->mask == 0)
+		table_error(en, "bad condition");
+	if (!c->wide || mhi == 0) {
+		emit(e, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned)ARG_WORD(c->arg, 0)));
+		emit_jump_to_fail(e, BPF_JMP | BPF_JSET | BPF_K, mlo, false);
+		return;
+	}
+	if (mlo) {
+		/* Any bit of the low word: the condition holds, skip the high word's test (2 instructions). */
+		emit(e, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned)ARG_WORD(c->arg, 0)));
+		emit(e, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, mlo, 2, 0));
+	}
+	emit(e, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned)ARG_WORD(c->arg, 1)));
+	emit_jump_to_fail(e, BPF_JMP | BPF_JSET | BPF_K, mhi, false);
+}
+
+static bool enabled(const struct sc_entry *en, unsigned when)
+{
+	return (en->when & when) == en->when;
+}
+
+size_t seccomp_build(unsigned when, struct sock_filter *f, size_t cap)
+{
+	struct emitter e = { .f = f, .cap = cap };
+	struct sock_filter body[ARRAY_LEN(TABLE) * (ENTRY_MAX + GROUP_MAX)];
+
+	if (cap < PROG_MAX)
+		abort();
+	emit(&e, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+	emit(&e, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
+	emit(&e, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+	emit(&e, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+	emit(&e, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, __X32_SYSCALL_BIT, 0, 1));
+	emit(&e, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)));
+
+	for (size_t i = 0; i < ARRAY_LEN(TABLE);) {
+		const int nr = TABLE[i].nr;
+		size_t end = i;
+		while (end < ARRAY_LEN(TABLE) && TABLE[end].nr == nr)
+			end++;
+		for (size_t j = end; j < ARRAY_LEN(TABLE); j++)
+			if (TABLE[j].nr == nr)
+				table_error(&TABLE[j], "entries of one syscall must be adjacent");
+
+		/* The group's body, then its header: the compare must know how far to skip. A is the syscall
+		 * number when a group is entered, and every path through a group returns. */
+		struct emitter g = { .f = body, .cap = ARRAY_LEN(body) };
+		bool open_end = true; /* the last entry may not match: the group ends with ALLOW */
+		for (size_t k = i; k < end; k++) {
+			const struct sc_entry *en = &TABLE[k];
+			if (!enabled(en, when))
+				continue;
+			if (!open_end)
+				table_error(en, "unreachable: an earlier entry of this syscall has no conditions");
+			g.nfail = 0;
+			for (size_t c = 0; c < ARRAY_LEN(en->cond) && en->cond[c].op != SC_NONE; c++)
+				emit_cond(&g, en, &en->cond[c]);
+			emit(&g, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, ret_of(en)));
+			open_end = g.nfail > 0;
+			for (size_t p = 0; p < g.nfail; p++) {
+				size_t off = g.n - (g.fail[p] + 1);
+				if (off > 255)
+					table_error(en, "entry too long");
+				if (g.fail_jt[p])
+					g.f[g.fail[p]].jt = (uint8_t)off;
+				else
+					g.f[g.fail[p]].jf = (uint8_t)off;
+			}
 		}
-		if (n - start != TRUNC_LEN)
-			abort();
+		if (g.n == 0) {
+			i = end;
+			continue; /* every entry of this syscall is off in this session */
+		}
+		if (open_end)
+			emit(&g, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+		if (g.n <= 255) {
+			emit(&e, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, (uint8_t)g.n));
+		} else {
+			emit(&e, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 1, 0));
+			emit(&e, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, (unsigned)g.n, 0, 0));
+		}
+		for (size_t k = 0; k < g.n; k++)
+			emit(&e, body[k]);
+		i = end;
 	}
-	for (size_t i = 0; i < ARRAY_LEN(TABLE); i++) {
-		unsigned ret = TABLE[i].action == TRAP_NOTIFY ? SECCOMP_RET_USER_NOTIF
-							      : SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)TABLE[i].nr, 0, 1);
-		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, ret);
-	}
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	*len = n;
+	emit(&e, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+	return e.n;
 }
 
 static int install(const struct sock_filter *f, size_t len, unsigned flags)
@@ -137,14 +326,61 @@ static int install(const struct sock_filter *f, size_t len, unsigned flags)
 	return fd < 0 ? -errno : (int)fd;
 }
 
-int seccomp_install(bool killable, bool seal_truncate)
+struct seccomp_program *seccomp_program_new(unsigned when)
 {
-	struct sock_filter f[PROG_LEN + 1];
-	size_t len;
+	struct seccomp_program *p = xmalloc(sizeof(*p) + PROG_MAX * sizeof(struct sock_filter));
+
+	p->len = seccomp_build(when, p->insns, PROG_MAX);
+	return p;
+}
+
+int seccomp_install(const struct seccomp_program *p, bool killable)
+{
 	unsigned flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | (killable ? SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0);
 
-	build_program(f, &len, seal_truncate);
-	return install(f, len, flags);
+	return install(p->insns, p->len, flags);
+}
+
+static const char *action_name(const struct sc_entry *en, char *buf, size_t n)
+{
+	switch (en->action) {
+	case SC_ALLOW:
+		return "allow";
+	case SC_NOTIFY:
+		return "notify";
+	case SC_KILL:
+		return "kill";
+	case SC_ERRNO:
+		snprintf(buf, n, "errno %s", strerrorname_np(en->err) ? strerrorname_np(en->err) : "?");
+		return buf;
+	}
+	return "?";
+}
+
+void seccomp_print_table(FILE *out)
+{
+	static const struct {
+		unsigned when;
+		const char *what;
+	} sessions[] = { { 0, "nothing sealed" }, { SC_WHEN_WRITES_SEALED, "writes sealed" }, { ~0u, "everything on" } };
+	char buf[64];
+
+	for (size_t i = 0; i < ARRAY_LEN(TABLE); i++) {
+		const struct sc_entry *en = &TABLE[i];
+		fprintf(out, "%-20s %3d %-14s when=%#x", en->name, en->nr, action_name(en, buf, sizeof(buf)), en->when);
+		for (size_t c = 0; c < ARRAY_LEN(en->cond) && en->cond[c].op != SC_NONE; c++) {
+			const struct sc_cond *k = &en->cond[c];
+			static const char *const ops[] = { "", "==", "&mask==", "&mask!=0" };
+			fprintf(out, " arg%u%s%s mask=%#llx value=%#llx", k->arg, k->wide ? "(64)" : "(32)", ops[k->op],
+				(unsigned long long)k->mask, (unsigned long long)k->value);
+		}
+		fputc('\n', out);
+	}
+	for (size_t s = 0; s < ARRAY_LEN(sessions); s++) {
+		struct seccomp_program *p = seccomp_program_new(sessions[s].when);
+		fprintf(out, "program: %zu instructions (%s; at most %zu)\n", p->len, sessions[s].what, (size_t)PROG_MAX);
+		free(p);
+	}
 }
 
 /* Linux 6.6 (include/uapi/linux/seccomp.h); older headers lack them. */

@@ -1,6 +1,9 @@
-/* The seccomp filter installed in the agent, built from one syscall table. */
+/* The seccomp filter installed in the agent, generated from one syscall table (seccomp.c). */
 #pragma once
+#include <linux/filter.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 struct seccomp_support {
 	bool notif;      /* SECCOMP_RET_USER_NOTIF is available */
@@ -12,12 +15,29 @@ struct seccomp_support {
 /* Probe in a throwaway child (a filter cannot be removed once installed). */
 void seccomp_probe(struct seccomp_support *out);
 
-/* Install the gate's filter on the calling thread; returns the listener fd or -errno. Must be called
- * after PR_SET_NO_NEW_PRIVS. seal_truncate: Landlock seals writes (without its TRUNCATE right, see
- * landlock.c): truncate(2) goes to the supervisor (which truncates only inside the write grants), open and
- * openat with O_TRUNC but without write access are refused (EACCES), and openat2 too (ENOSYS: its flags are
- * behind a pointer; callers fall back to openat). */
-int seccomp_install(bool killable, bool seal_truncate);
+/* Which optional parts of the table a session turns on (RULE_IF in seccomp.c). */
+enum seccomp_when {
+	/* Landlock seals writes (without its TRUNCATE right, see landlock.c): truncate(2) goes to the supervisor
+	 * (which truncates only inside the write grants), open/openat/open_by_handle_at with O_TRUNC but without
+	 * write access are refused (EACCES), and openat2 too (ENOSYS: its flags are behind a pointer; callers
+	 * fall back to openat). */
+	SC_WHEN_WRITES_SEALED = 1u << 0,
+};
+
+/* The program for one session, built in the supervisor before the fork (so its length is reported). */
+struct seccomp_program {
+	size_t len;
+	struct sock_filter insns[];
+};
+struct seccomp_program *seccomp_program_new(unsigned when);
+
+/* Build the program into f (cap instructions, at least the table's bound); returns its length. Aborts on an
+ * inconsistent table (a programming error, never a run-time condition). */
+size_t seccomp_build(unsigned when, struct sock_filter *f, size_t cap);
+
+/* Install the program on the calling thread; returns the listener fd or -errno. Must be called after
+ * PR_SET_NO_NEW_PRIVS. */
+int seccomp_install(const struct seccomp_program *p, bool killable);
 
 /* Ask the kernel to wake the supervisor synchronously (on the notifying task's CPU) and the target on our
  * answer: saves a cross-CPU wakeup per round trip. Returns 0 or -errno (EINVAL before Linux 6.6). */
@@ -25,3 +45,6 @@ int seccomp_set_sync_wakeup(int listener);
 
 /* Name of a syscall in the table (for debug traces), or "?". */
 const char *seccomp_syscall_name(int nr);
+
+/* The table and the program's length per kind of session (`agent-gate-supervisor --print-filter`). */
+void seccomp_print_table(FILE *out);

@@ -2,14 +2,14 @@
 // examples. Exit 0 with `policy ok: FILE` (warnings may precede it), exit 2 on any error.
 import { resolve } from 'node:path';
 import {
-  compileFilesystem,
-  createEvaluator,
-  loadPolicyFile,
-  verifyExamples,
+  checkPolicyFile,
+  diagnosticsJson,
+  formatDiagnostic,
+  formatDiagnostics,
   type CliGrants,
   type Diagnostic,
 } from '../core/policy/index';
-import { formatDiagnostic, resolvePolicySource, resolveWorkspace, type PolicySource } from '../core/session/launch';
+import { resolvePolicySource, resolveWorkspace, type PolicySource } from '../core/session/launch';
 import { scanOptions, UsageError } from './options';
 
 export { UsageError, formatDiagnostic };
@@ -70,32 +70,14 @@ export function policySourceFrom(o: CommonOptions): PolicySource {
   return resolvePolicySource({ ...(o.policy !== undefined ? { explicit: o.policy } : {}), workspace: resolveWorkspace(o.workspace) });
 }
 
-/** `FILE`, or `FILE (built-in default: why)`: which policy was used, for the output. */
+/** `FILE`, or `FILE (the built-in default: why)`: which policy was used, for the output. */
 export function describeSource(source: PolicySource): string {
   return source.kind === 'default' ? `${source.file} (the built-in default: ${source.why})` : source.file;
 }
 
-export function diagnosticsJson(file: string, diagnostics: Diagnostic[]): object {
-  return {
-    file,
-    ok: !diagnostics.some((d) => d.severity === 'error'),
-    errors: diagnostics.filter((d) => d.severity === 'error').length,
-    warnings: diagnostics.filter((d) => d.severity === 'warning').length,
-    diagnostics,
-  };
-}
-
-/** Load, validate and verify examples; all diagnostics in file order. */
+/** Load, validate and verify examples: core's checkPolicyText, as the editor runs it. */
 export function checkPolicy(file: string, o: Pick<CommonOptions, 'workspace' | 'grants'>): Diagnostic[] {
-  const loaded = loadPolicyFile(file, { workspace: resolveWorkspace(o.workspace), cliGrants: o.grants });
-  const diagnostics = [...loaded.diagnostics];
-  if (loaded.policy) {
-    const { filesystem } = compileFilesystem(loaded.policy, o.grants);
-    const evaluator = createEvaluator(loaded.policy, undefined, { filesystem });
-    diagnostics.push(...verifyExamples(loaded.policy, evaluator));
-    diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
-  }
-  return diagnostics;
+  return checkPolicyFile(file, { workspace: resolveWorkspace(o.workspace), cliGrants: o.grants }).diagnostics;
 }
 
 export function runCheck(args: string[]): number {
@@ -122,7 +104,7 @@ export function runCheck(args: string[]): number {
   if (o.json) {
     process.stdout.write(JSON.stringify(diagnosticsJson(file, diagnostics), null, 2) + '\n');
   } else {
-    for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    process.stderr.write(formatDiagnostics(diagnostics));
     if (!failed) process.stdout.write(`policy ok: ${describeSource(source)}\n`);
   }
   return failed ? 2 : 0;

@@ -1,7 +1,6 @@
 // `agent-gate explain --policy FILE [--cwd DIR] [--json] -- PROGRAM [ARGS…]`: resolve PROGRAM like execvp,
 // evaluate it and say which rule decides and why. Exit 0 whatever the verdict; 2 on a bad policy or usage.
-import { compileFilesystem, createEvaluator, explainDecision, loadPolicyFile } from '../core/policy/index';
-import { gatherLocalFacts } from '../core/exec/local-facts';
+import { explainCommand, explainDecision, explanationJson, loadPolicyFile } from '../core/policy/index';
 import { resolveWorkspace, type PolicySource } from '../core/session/launch';
 import { describeSource, formatDiagnostic, parseCommonOptions, policySourceFrom, UsageError, type CommonOptions } from './check';
 
@@ -45,30 +44,11 @@ export function runExplain(args: string[]): number {
     process.stderr.write(`agent-gate explain: the policy has errors; fix them (agent-gate check --policy ${file})\n`);
     return 2;
   }
-  const { filesystem } = compileFilesystem(loaded.policy, o.grants);
-  const evaluator = createEvaluator(loaded.policy, undefined, { filesystem });
-  const facts = gatherLocalFacts(o.rest, { cwd: o.cwd ?? process.cwd() });
-  const decision = evaluator.evaluate(facts);
+  const explained = explainCommand(loaded.policy, o.rest, { cwd: o.cwd ?? process.cwd(), cliGrants: o.grants });
   if (o.json) {
-    const out = {
-      action: decision.action,
-      rule_id: decision.ruleId,
-      reason: decision.reason,
-      layer: decision.layer,
-      matched: decision.matched,
-      cacheable: decision.cacheable,
-      exe: facts.exe?.path ?? null,
-      requested_path: facts.requestedPath,
-      argv: facts.argv,
-      cwd: facts.cwd,
-      interpreter: facts.interpreter?.path ?? null,
-      loader_target: facts.loaderTarget?.path ?? null,
-      policy: file,
-      policy_source: source.kind,
-    };
-    process.stdout.write(JSON.stringify(out) + '\n');
+    process.stdout.write(JSON.stringify({ ...explanationJson(explained, file), policy_source: source.kind }) + '\n');
   } else {
-    process.stdout.write(`policy: ${describeSource(source)}\n${explainDecision(decision, facts)}\n`);
+    process.stdout.write(`policy: ${describeSource(source)}\n${explainDecision(explained.decision, explained.facts)}\n`);
   }
   return 0;
 }

@@ -55,6 +55,27 @@ function passesOtherKeys(rule: CompiledRule, v: ExecView): boolean {
   return true;
 }
 
+/** The other keys, with every argv key taken as holding (a cut argv: what was cut could satisfy it). */
+function passesOtherKeysCut(rule: CompiledRule, v: ExecView): boolean {
+  for (const t of rule.otherTests) {
+    if (isArgvKey(t.keyName)) continue;
+    if (t.strict(v) === t.negated) return false;
+  }
+  return true;
+}
+
+function isArgvKey(keyName: string): boolean {
+  return keyName.startsWith('argv_');
+}
+
+/** What a decision made on a cut argv says about it (see evaluateSingle). */
+export const ARGV_CUT_NOTE =
+  "argv was cut at the gate's bound (4096 arguments or 1 MiB), so this rule's argv keys were taken as matching (fail closed)";
+
+function withCutNote(reason: string): string {
+  return reason ? `${reason} (${ARGV_CUT_NOTE})` : ARGV_CUT_NOTE;
+}
+
 export interface RuleMatch {
   matched: boolean;
   /** Whether the program keys matched (ignoring the other keys). */
@@ -188,14 +209,24 @@ export class PolicyEvaluator implements Evaluator {
     for (let c = 0; c < candidates.length; c++) {
       const index = candidates[c] as number;
       const rule = rules[index] as CompiledRule;
-      if (rule.spec.action === 'allow' && rule.hasArgvKeys && facts.argvTruncated) continue;
-      if (!passesOtherKeys(rule, v)) continue;
+      let cut = false;
+      if (rule.hasArgvKeys && facts.argvTruncated) {
+        // What the supervisor cut off could make an argv key hold or fail: an allow rule must not rest on
+        // it, and a deny or ask rule matches as if it held (`rm <5000 pads> -rf /` is still rm -rf /).
+        if (rule.spec.action === 'allow') continue;
+        if (!passesOtherKeys(rule, v)) {
+          if (!passesOtherKeysCut(rule, v)) continue;
+          cut = true;
+        }
+      } else if (!passesOtherKeys(rule, v)) {
+        continue;
+      }
       const action = rule.spec.action;
       const first = rules[candidates[0] as number] as CompiledRule;
       return {
         action,
         ruleId: rule.spec.id,
-        reason: rule.spec.reason,
+        reason: cut ? withCutNote(rule.spec.reason) : rule.spec.reason,
         layer: 'rule',
         matched: rule.keyNames.slice(),
         cacheable: first.otherTests.length === 0 && plan.firstNameDependent > index && action !== 'ask',
@@ -261,12 +292,18 @@ export class PolicyEvaluator implements Evaluator {
       if (!(r & KEY_OK)) return { matched: false, exePartMatched: false, usedRequestedName, matchedKeys };
       matchedKeys.push(t.keyName);
     }
-    if (rule.spec.action === 'allow' && rule.hasArgvKeys && v.facts.argvTruncated) {
+    const cut = rule.hasArgvKeys && v.facts.argvTruncated;
+    if (cut && rule.spec.action === 'allow') {
       // An argv cut at the supervisor's bound could hide anything after the cut: never allow on it.
       return { matched: false, exePartMatched: true, usedRequestedName, matchedKeys };
     }
     for (const t of rule.otherTests) {
       if (ignoreContext && (t.keyName.startsWith('cwd_') || t.keyName.startsWith('uid') || t.keyName.startsWith('parent_'))) continue;
+      if (cut && isArgvKey(t.keyName)) {
+        // A deny or ask rule on a cut argv: its argv keys are taken as matching (fail closed).
+        matchedKeys.push(t.keyName);
+        continue;
+      }
       const positive = t.strict(v);
       if (t.negated ? positive : !positive) return { matched: false, exePartMatched: true, usedRequestedName, matchedKeys };
       matchedKeys.push(t.keyName);

@@ -1,6 +1,11 @@
 // Human-readable account of a Decision, shared by `agent-gate explain`, the extension and the audit view.
 import type { ExecFacts } from '../exec/facts';
-import type { Decision } from './types';
+import { gatherLocalFacts } from '../exec/local-facts';
+import type { Decision, Policy } from './types';
+import { compileFilesystem } from './grants';
+import { createEvaluator } from './evaluator';
+import { policyInternals } from './load';
+import type { CliGrants } from './landlock';
 
 export function explainDecision(decision: Decision, facts?: ExecFacts): string {
   const lines: string[] = [];
@@ -28,4 +33,60 @@ export function quoteWord(w: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w)) return w;
   // JSON escaping makes control characters, ANSI escapes and bidi overrides visible.
   return JSON.stringify(w).replace(/[\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+export interface ExplainOptions {
+  /** Working directory of the exec (relative program paths and cwd_glob). */
+  cwd: string;
+  /** Extra grants, as `run` would add (they change which places count as agent-writable). */
+  cliGrants?: CliGrants;
+  /** PATH to find the program in (default: this process's). */
+  path?: string;
+}
+
+export interface Explanation {
+  decision: Decision;
+  /** What was found about the program on this machine, as the supervisor would report it. */
+  facts: ExecFacts;
+  /** Where the deciding rule is written (null when the default decided). */
+  rule: { id: string; index: number; line: number; column: number } | null;
+}
+
+/**
+ * The verdict the policy gives to running `argv` here, with the facts it rests on: the program found like
+ * execvp (PATH, canonical path, identity, #! interpreter, dynamic loader), evaluated exactly as the gate
+ * does. `agent-gate explain` and the editor's "Explain command" both use this.
+ */
+export function explainCommand(policy: Policy, argv: string[], options: ExplainOptions): Explanation {
+  const { filesystem } = compileFilesystem(policy, options.cliGrants ?? {});
+  const evaluator = createEvaluator(policy, options.path !== undefined ? { path: options.path } : undefined, { filesystem });
+  const facts = gatherLocalFacts(argv, { cwd: options.cwd, ...(options.path !== undefined ? { path: options.path } : {}) });
+  const decision = evaluator.evaluate(facts);
+  const spec = decision.ruleId === null ? undefined : policyInternals(policy).rules.find((r) => r.id === decision.ruleId);
+  return {
+    decision,
+    facts,
+    rule: spec ? { id: spec.id, index: spec.index, line: spec.header.line, column: spec.header.column } : null,
+  };
+}
+
+/** What `explain --json` prints. */
+export function explanationJson(e: Explanation, policyFile: string): object {
+  const { decision, facts } = e;
+  return {
+    action: decision.action,
+    rule_id: decision.ruleId,
+    reason: decision.reason,
+    layer: decision.layer,
+    matched: decision.matched,
+    cacheable: decision.cacheable,
+    exe: facts.exe?.path ?? null,
+    requested_path: facts.requestedPath,
+    argv: facts.argv,
+    cwd: facts.cwd,
+    interpreter: facts.interpreter?.path ?? null,
+    loader_target: facts.loaderTarget?.path ?? null,
+    policy: policyFile,
+    rule_line: e.rule?.line ?? null,
+  };
 }

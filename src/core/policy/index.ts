@@ -1,9 +1,6 @@
 // The policy engine's public API. The broker, the CLI and the extension use only this module and ./types.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Diagnostic, FilesystemPolicy, NetworkPolicy, Policy } from './types';
-import { policyInternals } from './load';
-import { compileFilesystemSpec, compileNetworkSpec, writableRoots, type CliGrants } from './landlock';
 
 export type * from './types';
 export { loadPolicyFile, loadPolicyText, type LoadOptions } from './load';
@@ -13,27 +10,13 @@ export { extractUrlHosts } from './matcher';
 export { explainDecision, quoteWord } from './explain';
 export { verifyExamples, shellSplit } from './examples';
 export { writableRoots, type CliGrants } from './landlock';
-export { broadAllowRefusal, regexEscape, suggestRules, tomlString } from './suggest-rule';
+export { broadAllowRefusal, suggestRules } from './suggest-rule';
 export type { RuleScope, RuleSuggestion, RuleSuggestionInput, RuleSuggestions } from './suggest-rule';
-
-/**
- * The Landlock grants for a loaded policy plus command-line grants (-r/-w/-a), which add to the policy's.
- * Diagnostics (widened or bad CLI globs) point at '(--read)' etc. when they come from the command line.
- */
-export function compileFilesystem(
-  policy: Policy,
-  cli: CliGrants = {},
-  options: { exists?: (path: string) => boolean } = {},
-): { filesystem: FilesystemPolicy; network: NetworkPolicy; diagnostics: Diagnostic[] } {
-  const p = policyInternals(policy);
-  const fs = compileFilesystemSpec(p.fsSpec, cli, { env: p.env, ...options });
-  return { filesystem: fs.filesystem, network: compileNetworkSpec(p.netSpec), diagnostics: fs.diagnostics };
-}
-
-/** Directories under which the supervisor should hash executables (HASH_UNDER, docs/protocol.md). */
-export function hashUnderPaths(filesystem: FilesystemPolicy): string[] {
-  return writableRoots(filesystem);
-}
+export { compileFilesystem, hashUnderPaths } from './grants';
+export { checkPolicyText, checkPolicyFile, formatDiagnostic, formatDiagnostics, diagnosticsJson, type CheckOptions, type PolicyCheck } from './check';
+export { explainCommand, explanationJson, type ExplainOptions, type Explanation } from './explain';
+export { DIAGNOSTIC_CODES } from './diagnostic-codes';
+export { tomlString, tomlBasicString, tomlKey, escapeRegExp } from './toml-text';
 
 /**
  * policies/default.gate.toml, the policy for a workspace without `.gate.toml`. Bundles live in dist/, so

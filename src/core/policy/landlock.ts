@@ -18,7 +18,7 @@
 // system programs and the dynamic loader still run. Bootstrap paths that do not exist are left out.
 import { existsSync } from 'node:fs';
 import picomatch from 'picomatch';
-import type { Diagnostic, FilesystemPolicy, Grant, NetworkPolicy } from './types';
+import type { Diagnostic, DiagnosticCode, FilesystemPolicy, Grant, NetworkPolicy } from './types';
 import { expandVariables, type VariableEnv } from './variables';
 
 /** Extra grants from the command line (`-r`, `-w`, `-a`), merged with the policy's. */
@@ -100,7 +100,7 @@ export interface CompiledGrant {
 export function globToGrant(src: GlobSource, rights: string, env: VariableEnv): CompiledGrant {
   const diagnostics: Diagnostic[] = [];
   const at = src.at ?? { file: `(${src.origin})`, line: 1, column: 1 };
-  const diag = (severity: Diagnostic['severity'], code: string, message: string): void => {
+  const diag = (severity: Diagnostic['severity'], code: DiagnosticCode, message: string): void => {
     diagnostics.push({ severity, code, message, ...at, file: at.file });
   };
   const expanded = expandVariables(src.glob);

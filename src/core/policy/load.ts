@@ -16,23 +16,25 @@ export function parseToml(text: string): Record<string, unknown> {
   return parse(text);
 }
 import picomatch from 'picomatch';
-import type { Action, BinaryAction, Diagnostic, LoadedPolicy, Policy } from './types';
+import type { Action, BinaryAction, Diagnostic, DiagnosticCode, Fix, LoadedPolicy, Policy } from './types';
 import {
-  APPROVAL_KEYS,
   ARGV_MATCH_KEYS,
   EXE_MATCH_KEYS,
-  FILESYSTEM_KEYS,
-  META_KEYS,
-  NETWORK_KEYS,
-  RULE_KEYS,
-  TOP_LEVEL_KEYS,
+  POLICY_FORMAT,
+  SUPPORTED_VERSIONS,
   UNSAFE_KEYS,
+  defaultOf,
+  describeType,
   didYouMean,
   isMatchKey,
+  tableKeys,
   type KeySpec,
   type MatchKey,
-} from './keys';
+  type TableSpec,
+} from './vocabulary';
 import { TomlPositionIndex, type SourceSpan } from './toml-positions';
+import { FixBuilder } from './fixes';
+import { tomlKey } from './toml-text';
 import { findCatastrophicRegex } from './regex-safety';
 import { expandVariables, type VariableEnv } from './variables';
 import {
@@ -99,17 +101,21 @@ export function policyInternals(policy: Policy): PolicyInternals {
   return p;
 }
 
+/** Defaults for absent keys, from the vocabulary (vocabulary.ts): the one place they are written. */
 export const DEFAULTS = {
-  defaultAction: 'deny' as Action,
-  onPolicyError: 'deny' as BinaryAction,
-  onSupervisorTimeoutMs: 1000,
-  approvalTimeoutMs: 120_000,
-  approvalOnTimeout: 'deny' as BinaryAction,
-  maxPending: 5,
-  maxPerMinute: 30,
+  defaultAction: defaultOf<Action>('meta', 'default_action'),
+  onPolicyError: defaultOf<BinaryAction>('meta', 'on_policy_error'),
+  onSupervisorTimeoutMs: defaultOf<number>('meta', 'on_supervisor_timeout_ms'),
+  approvalTimeoutMs: defaultOf<number>('approval', 'timeout_ms'),
+  approvalOnTimeout: defaultOf<BinaryAction>('approval', 'on_timeout'),
+  maxPending: defaultOf<number>('approval', 'max_pending'),
+  maxPerMinute: defaultOf<number>('approval', 'max_per_minute'),
+  fsRequireEnforced: defaultOf<boolean>('filesystem', 'require_enforced'),
+  noBootstrapReads: defaultOf<boolean>('filesystem', 'no_bootstrap_reads'),
+  netRequireEnforced: defaultOf<boolean>('network', 'require_enforced'),
 };
 
-export const SUPPORTED_VERSIONS = [1];
+export { SUPPORTED_VERSIONS };
 
 type Table = Record<string, unknown>;
 
@@ -141,7 +147,10 @@ function defaultRealpath(p: string): string | null {
 
 class PolicyLoader {
   private readonly diagnostics: Diagnostic[] = [];
+  /** Indexes of rules with an error in one of their keys (kept out of the shadowing analysis). */
+  private readonly brokenRules = new Set<number>();
   private positions!: TomlPositionIndex;
+  private fixes!: FixBuilder;
   private readonly env: VariableEnv;
 
   constructor(
@@ -159,38 +168,50 @@ class PolicyLoader {
       doc = parse(this.text);
     } catch (e) {
       if (e instanceof TomlError) {
-        const first = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? e.message;
-        this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${first}`, file: this.file, line: e.line, column: e.column });
+        let first = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? e.message;
+        // smol-toml blames the newline for a string left open at the end of its line: say what happened.
+        const rest = this.text.split('\n')[e.line - 1]?.slice(e.column - 1) ?? '';
+        let range = { line: e.line, column: e.column, ...syntaxErrorEnd(this.text, e.line, e.column) };
+        if (/control characters/.test(first) && /^\r?$/.test(rest)) {
+          first = `string not closed on this line (a string that spans lines is written """…""" or '''…''')`;
+          // Underline the string from its opening quote.
+          const lineText = this.text.split('\n')[e.line - 1] ?? '';
+          const open = Math.max(lineText.lastIndexOf('"', e.column - 2), lineText.lastIndexOf("'", e.column - 2));
+          if (open >= 0) range = { line: e.line, column: open + 1, endLine: e.line, endColumn: e.column };
+        }
+        this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${first}`, file: this.file, ...range });
       } else {
         this.diagnostics.push({ severity: 'error', code: 'syntax', message: `TOML syntax: ${(e as Error).message}`, file: this.file, line: 1, column: 1 });
       }
       return { policy: null, diagnostics: this.diagnostics };
     }
     this.positions = new TomlPositionIndex(this.text);
+    this.fixes = new FixBuilder(this.positions);
     if (this.rejectUnsafeKeys(doc, [])) return this.finish(null);
 
-    for (const key of Object.keys(doc)) {
-      if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) this.unknownKey([key], TOP_LEVEL_KEYS);
-    }
-    const meta = this.table(doc, 'meta', META_KEYS);
-    const fsTable = this.table(doc, 'filesystem', FILESYSTEM_KEYS);
-    const netTable = this.table(doc, 'network', NETWORK_KEYS);
-    const approval = this.table(doc, 'approval', APPROVAL_KEYS);
+    // Structure first (known keys, types, enums, ranges): wrong values are removed from `doc`, so the code
+    // below reads only values of the right type.
+    this.checkTable(doc, [], POLICY_FORMAT);
+    const meta = doc.meta as Table | undefined;
+    const fsTable = doc.filesystem as Table | undefined;
+    const netTable = doc.network as Table | undefined;
+    const approval = doc.approval as Table | undefined;
 
-    const version = (meta?.version as number | undefined) ?? 1;
+    const version = (meta?.version as number | undefined) ?? defaultOf<number>('meta', 'version');
     if (!SUPPORTED_VERSIONS.includes(version)) {
       this.error('unsupported-version', ['meta', 'version'], `policy version ${version} is not supported (this Agent Gate reads version ${SUPPORTED_VERSIONS.join(', ')}); update Agent Gate or set version = 1`, 'value');
     }
 
     const rules = this.rules(doc);
     this.findShadowedRules(rules);
+    this.warnCallerControlledAllows(rules);
 
     const fsSpec = this.filesystemSpec(fsTable);
     const netSpec: NetworkSpec = {
       present: netTable !== undefined,
       connectTcpPorts: (netTable?.connect_tcp_ports as number[] | undefined) ?? [],
       bindTcpPorts: (netTable?.bind_tcp_ports as number[] | undefined) ?? [],
-      requireEnforced: (netTable?.require_enforced as boolean | undefined) ?? true,
+      requireEnforced: (netTable?.require_enforced as boolean | undefined) ?? DEFAULTS.netRequireEnforced,
     };
     const fsCompiled = compileFilesystemSpec(fsSpec, this.options.cliGrants ?? {}, {
       env: this.env,
@@ -232,7 +253,8 @@ class PolicyLoader {
 
   // ---- diagnostics helpers
 
-  private push(severity: Diagnostic['severity'], code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
+  private push(severity: Diagnostic['severity'], code: DiagnosticCode, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string, fixes?: Fix[]): void {
+    if (severity === 'error' && path[0] === 'rule' && typeof path[1] === 'number') this.brokenRules.add(path[1]);
     const span = this.positions.locate(path, part, element);
     this.diagnostics.push({
       severity,
@@ -244,22 +266,25 @@ class PolicyLoader {
       endLine: span.endLine,
       endColumn: span.endColumn,
       ...(ruleId !== undefined ? { ruleId } : {}),
+      ...(fixes?.length ? { fixes } : {}),
     });
   }
 
-  private error(code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
-    this.push('error', code, path, message, part, element, ruleId);
+  private error(code: DiagnosticCode, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string, fixes?: Fix[]): void {
+    this.push('error', code, path, message, part, element, ruleId, fixes);
   }
 
-  private warning(code: string, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string): void {
-    this.push('warning', code, path, message, part, element, ruleId);
+  private warning(code: DiagnosticCode, path: (string | number)[], message: string, part: 'key' | 'value' = 'key', element?: number, ruleId?: string, fixes?: Fix[]): void {
+    this.push('warning', code, path, message, part, element, ruleId, fixes);
   }
 
   private unknownKey(path: (string | number)[], known: readonly string[]): void {
     const name = String(path[path.length - 1]);
     const suggestion = didYouMean(name, known);
     const where = path.length > 1 ? ` in [${path.filter((p) => typeof p === 'string').slice(0, -1).join('.')}]` : '';
-    this.error('unknown-key', path, `unknown key '${name}'${where}${suggestion ? `; did you mean '${suggestion}'?` : `; known keys: ${known.join(', ')}`}`);
+    const range = suggestion === undefined ? undefined : this.fixes.nameRange(path);
+    const fixes = range ? [{ title: `Change to '${suggestion}'`, range, newText: tomlKey(suggestion as string), preferred: true }] : [];
+    this.error('unknown-key', path, `unknown key '${name}'${where}${suggestion ? `; did you mean '${suggestion}'?` : `; known keys: ${known.join(', ')}`}`, 'key', undefined, undefined, fixes);
   }
 
   /** Reject __proto__ and friends anywhere: a consumer spreading the parsed object could be polluted. */
@@ -282,43 +307,46 @@ class PolicyLoader {
     return found;
   }
 
-  private table(doc: Table, name: string, spec: Record<string, KeySpec>): Table | undefined {
-    const t = doc[name];
-    if (t === undefined) return undefined;
-    if (!isTable(t)) {
-      this.error('wrong-type', [name], `'${name}' must be a table: write [${name}] on its own line followed by its keys`);
-      return undefined;
-    }
-    this.checkKeys(t, [name], spec);
-    return t;
-  }
-
-  /** Check types and known keys; wrong values are deleted from the table so later code sees only good ones. */
-  private checkKeys(t: Table, path: (string | number)[], spec: Record<string, KeySpec>, ruleId?: string): void {
+  /**
+   * Check a table against its vocabulary spec, recursing into sub-tables and arrays of tables: unknown keys
+   * (with "did you mean"), types, enums and ranges. A wrong value is deleted from the table, so later code
+   * sees only good ones.
+   */
+  private checkTable(t: Table, path: (string | number)[], table: TableSpec, ruleId?: string): void {
+    const keys = tableKeys(table);
+    const names = path.filter((p): p is string => typeof p === 'string');
     for (const [key, value] of Object.entries(t)) {
-      const ks = spec[key];
-      if (!ks) {
-        this.unknownKey([...path, key], Object.keys(spec));
+      const spec = keys[key] ?? table.otherKeys;
+      const at = [...path, key];
+      if (!spec) {
+        this.unknownKey(at, Object.keys(keys));
         delete t[key];
         continue;
       }
-      if (!this.checkValue(value, ks, [...path, key], ruleId)) delete t[key];
+      if (spec.type === 'table') {
+        if (!isTable(value)) {
+          this.error('wrong-type', at, `'${key}' must be a table: write [${[...names, key].join('.')}] on its own line followed by its keys`, 'key', undefined, ruleId);
+          delete t[key];
+        } else {
+          this.checkTable(value, at, spec.table ?? { keys: {} }, ruleId);
+        }
+      } else if (spec.type === 'table-array') {
+        if (!Array.isArray(value) || !value.every(isTable)) {
+          this.error('wrong-type', at, `'${key}' must be an array of tables: write each one as [[${[...names, key].join('.')}]] followed by its keys`, 'key', undefined, ruleId);
+          delete t[key];
+        } else {
+          value.forEach((el, i) => this.checkTable(el, [...at, i], spec.table ?? { keys: {} }, typeof el.id === 'string' ? el.id : ruleId));
+        }
+      } else if (!this.checkValue(value, spec, at, ruleId)) {
+        delete t[key];
+      }
     }
   }
 
   private checkValue(value: unknown, spec: KeySpec, path: (string | number)[], ruleId?: string): boolean {
     const name = String(path[path.length - 1]);
-    const describe: Record<KeySpec['type'], string> = {
-      string: 'a string',
-      int: 'an integer',
-      bool: 'true or false',
-      'string-list': 'a list of strings',
-      'int-list': 'a list of integers',
-      'string-or-list': 'a string or a list of strings',
-      'int-or-list': 'an integer or a list of integers',
-    };
     const wrongType = (): false => {
-      this.error('wrong-type', path, `'${name}' must be ${describe[spec.type]}, not ${typeName(value)}`, 'value', undefined, ruleId);
+      this.error('wrong-type', path, `'${name}' must be ${describeType(spec)}, not ${typeName(value)}`, 'value', undefined, ruleId);
       return false;
     };
     const checkScalar = (v: unknown, element?: number): boolean => {
@@ -337,8 +365,9 @@ class PolicyLoader {
         return true;
       }
       if (typeof v !== 'string') return false;
-      if (spec.enum && !spec.enum.includes(v)) {
-        this.error('bad-value', path, `'${name}' = "${v}" is not one of ${spec.enum.map((e) => `"${e}"`).join(', ')}`, 'value', element, ruleId);
+      const allowed = spec.enum as readonly string[] | undefined;
+      if (allowed && !allowed.includes(v)) {
+        this.error('bad-value', path, `'${name}' = "${v}" is not one of ${allowed.map((e) => `"${e}"`).join(', ')}`, 'value', element, ruleId);
       }
       return true;
     };
@@ -347,7 +376,7 @@ class PolicyLoader {
       if (!isList) return wrongType();
       for (let i = 0; i < value.length; i++) {
         if (!checkScalar(value[i], i)) {
-          this.error('wrong-type', path, `'${name}' must be ${describe[spec.type]}; element ${i + 1} is ${typeName(value[i])}`, 'value', i, ruleId);
+          this.error('wrong-type', path, `'${name}' must be ${describeType(spec)}; element ${i + 1} is ${typeName(value[i])}`, 'value', i, ruleId);
           return false;
         }
       }
@@ -364,22 +393,17 @@ class PolicyLoader {
   // ---- rules
 
   private rules(doc: Table): RuleSpec[] {
-    const raw = doc.rule;
+    // checkTable has already removed a `rule` that is not an array of tables, and every bad key.
+    const raw = doc.rule as Table[] | undefined;
     if (raw === undefined) return [];
-    if (!Array.isArray(raw) || !raw.every(isTable)) {
-      this.error('wrong-type', ['rule'], `'rule' must be an array of tables: write each rule as [[rule]] followed by its keys`);
-      return [];
-    }
     const rules: RuleSpec[] = [];
     const seen = new Map<string, number>();
-    (raw).forEach((t, index) => {
+    raw.forEach((t, index) => {
       const path = ['rule', index];
-      const errorsBefore = this.errorCount();
-      const idRaw = t.id;
-      const ruleId = typeof idRaw === 'string' ? idRaw : undefined;
-      this.checkKeys(t, path, RULE_KEYS, ruleId);
       const header = this.positions.locate(path);
-      if (typeof t.id !== 'string' && idRaw === undefined) {
+      // Missing means not written at all: a key with a wrong value was reported and removed by checkTable.
+      const missing = (key: string): boolean => t[key] === undefined && this.positions.key([...path, key]) === undefined;
+      if (missing('id')) {
         this.error('missing-key', path, `rule #${index + 1} has no 'id'; give every rule a unique id = "…" (it names the rule in the audit log)`);
       }
       // Keep checking a rule without a usable id, so all its problems are reported at once.
@@ -389,11 +413,12 @@ class PolicyLoader {
       }
       const dup = typeof t.id === 'string' ? seen.get(id) : undefined;
       if (dup !== undefined) {
-        this.error('duplicate-id', [...path, 'id'], `duplicate rule id '${id}' (first used by rule #${dup + 1}); ids must be unique`, 'value', undefined, id);
+        const fixes = this.fixes.duplicateId(index, id, new Set(raw.map((r) => r.id).filter((x): x is string => typeof x === 'string')));
+        this.error('duplicate-id', [...path, 'id'], `duplicate rule id '${id}' (first used by rule #${dup + 1}); ids must be unique`, 'value', undefined, id, fixes);
       } else {
         seen.set(id, index);
       }
-      if (t.action === undefined && !this.hasDiagnostic([...path, 'action'])) {
+      if (missing('action')) {
         this.error('missing-key', path, `rule '${id}' has no 'action'; add action = "allow", "deny" or "ask"`, 'key', undefined, id);
       }
       const keys: RuleKeySpec[] = [];
@@ -412,19 +437,10 @@ class PolicyLoader {
         examplesNoMatch: (t.examples_no_match as string[] | undefined) ?? [],
         header,
         // A rule with a rejected key would look broader than written: keep it out of shadowing analysis.
-        broken: this.errorCount() > errorsBefore || typeof t.id !== 'string',
+        broken: this.brokenRules.has(index) || typeof t.id !== 'string',
       });
     });
     return rules;
-  }
-
-  private errorCount(): number {
-    return this.diagnostics.filter((d) => d.severity === 'error').length;
-  }
-
-  private hasDiagnostic(path: (string | number)[]): boolean {
-    const span = this.positions.locate(path);
-    return this.diagnostics.some((d) => d.line === span.line && d.column === span.column);
   }
 
   private compileKey(keyName: string, value: unknown, path: (string | number)[], ruleId: string): RuleKeySpec | null {
@@ -435,8 +451,8 @@ class PolicyLoader {
     let ok = true;
     values.forEach((v, i) => {
       const element = Array.isArray(value) ? i : undefined;
-      const err = (code: string, message: string): void => {
-        this.error(code, path, message, 'value', element, ruleId);
+      const err = (code: DiagnosticCode, message: string, fixes?: Fix[]): void => {
+        this.error(code, path, message, 'value', element, ruleId, fixes);
         ok = false;
       };
       if (name === 'uid') {
@@ -450,7 +466,7 @@ class PolicyLoader {
           re = new RegExp(s);
         } catch (e) {
           const hint = /\(\?P</.test(s) ? " (Python's (?P<name>…) is written (?<name>…) in JavaScript)" : '';
-          err('bad-regex', `invalid regular expression in '${keyName}': ${(e as Error).message.replace(/^Invalid regular expression: /, '')}${hint}`);
+          err('bad-regex', `invalid regular expression in '${keyName}': ${(e as Error).message.replace(/^Invalid regular expression: /, '')}${hint}`, this.fixes.badRegex(path, element, s));
           return;
         }
         const risk = findCatastrophicRegex(s);
@@ -516,7 +532,12 @@ class PolicyLoader {
         const earlier = rules[a] as RuleSpec;
         if (earlier.broken || later.broken || !covers(earlier, later)) continue;
         const why = earlier.keys.length === 0 ? `'${earlier.id}' has no match keys, so it matches every exec` : `'${earlier.id}' matches everything this rule matches`;
-        this.warning('shadowed-rule', ['rule', later.index], `rule '${later.id}' can never match: ${why} and comes first (first match wins); move it below or remove it`, 'key', undefined, later.id);
+        // Moving the later rule just above the earlier one helps unless it would then hide that rule, or
+        // one of the rules in between, in turn.
+        const between = rules.slice(a, b);
+        const movable = !between.some((r) => !r.broken && covers(later, r));
+        const fixes = this.fixes.shadowedRule(later, earlier, movable);
+        this.warning('shadowed-rule', ['rule', later.index], `rule '${later.id}' can never match: ${why} and comes first (first match wins); move it above '${earlier.id}' or remove it`, 'key', undefined, later.id, fixes);
         break;
       }
     }
@@ -539,9 +560,36 @@ class PolicyLoader {
       allow: sources('allow_globs'),
       execute: sources('execute_globs'),
       executePresent: t?.execute_globs !== undefined,
-      requireEnforced: (t?.require_enforced as boolean | undefined) ?? true,
-      noBootstrapReads: (t?.no_bootstrap_reads as boolean | undefined) ?? false,
+      requireEnforced: (t?.require_enforced as boolean | undefined) ?? DEFAULTS.fsRequireEnforced,
+      noBootstrapReads: (t?.no_bootstrap_reads as boolean | undefined) ?? DEFAULTS.noBootstrapReads,
     };
+  }
+
+  /**
+   * An allow rule that names no program and rests only on facts the calling process sets (its argv, its
+   * cwd, its parent's argv, or which program is asking) allows whatever program the caller chooses:
+   * `exec -a make python3 …` makes a caller's argv read `make …`. SECURITY.md has the table of keys.
+   */
+  private warnCallerControlledAllows(rules: RuleSpec[]): void {
+    for (const rule of rules) {
+      if (rule.action !== 'allow' || rule.broken) continue;
+      if (rule.keys.some((k) => !k.negated && (EXE_MATCH_KEYS as readonly string[]).includes(k.name))) continue;
+      const caller = rule.keys.filter((k) => (CALLER_CONTROLLED_KEYS as readonly string[]).includes(k.name));
+      if (caller.length === 0) continue;
+      const names = [...new Set(caller.map((k) => k.keyName))];
+      const parentOnly = caller.every((k) => k.name === 'parent_exe');
+      const why = parentOnly
+        ? 'parent_exe names the program that asks, and a program can be made to run anything (make with a Makefile the agent wrote, env, xargs, a shell)'
+        : 'the caller sets these itself (exec -a NAME, chdir, its own argv), so they hold for any program it chooses';
+      this.warning(
+        'caller-controlled-allow',
+        ['rule', rule.index, (caller[0] as RuleKeySpec).keyName],
+        `allow rule '${rule.id}' names no program and rests only on ${names.join(', ')}: ${why}; add exe_basename, exe or exe_glob to say which programs it allows`,
+        'key',
+        undefined,
+        rule.id,
+      );
+    }
   }
 
   /** An allow rule whose exe_glob covers a place the agent can write lets it run anything it plants there. */
@@ -563,6 +611,14 @@ class PolicyLoader {
   }
 }
 
+/**
+ * Rule keys whose facts the process that calls exec chooses itself (SECURITY.md, "Rule keys"): argv (any
+ * program can pass any argv, and `exec -a` sets argv[0]), its working directory, its own argv as its parent
+ * sees it (`parent_argv`: the caller's argv, rewritable in its memory), and which program is asking
+ * (`parent_exe`: true, but a program can be made to exec anything).
+ */
+export const CALLER_CONTROLLED_KEYS = ['argv_regex', 'argv_contains', 'argv_host_in', 'cwd_glob', 'parent_argv', 'parent_exe'] as const;
+
 function covers(earlier: RuleSpec, later: RuleSpec): boolean {
   // Deny/ask rules also match by the requested name (see matcher.ts), so an earlier allow rule with
   // program keys does not cover a later deny/ask rule with the same keys.
@@ -581,6 +637,18 @@ function covers(earlier: RuleSpec, later: RuleSpec): boolean {
     // argv_host_in: "every URL host in the list" — a later list that is a subset is narrower.
   }
   return true;
+}
+
+/**
+ * smol-toml gives only where a syntax error starts: underline the rest of the word there (so an editor shows
+ * a visible squiggle), or the character before it at the end of a line.
+ */
+function syntaxErrorEnd(text: string, line: number, column: number): { endLine: number; endColumn: number } {
+  const lineText = text.split('\n')[line - 1]?.replace(/\r$/, '') ?? '';
+  const rest = lineText.slice(column - 1);
+  const word = /^\S+/.exec(rest)?.[0].length ?? 0;
+  if (word > 0) return { endLine: line, endColumn: column + word };
+  return { endLine: line, endColumn: column + (rest.length > 0 ? 1 : 0) };
 }
 
 function isTable(v: unknown): v is Table {

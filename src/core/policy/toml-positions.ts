@@ -14,7 +14,10 @@ export interface SourceSpan {
 export interface KeyEntry {
   /** Full key path, e.g. ['rule', 2, 'argv_regex'] (array-of-tables index included). */
   path: (string | number)[];
+  /** The whole key as written (all dotted parts). */
   key: SourceSpan;
+  /** The last dotted part only (what a rename replaces). */
+  lastKey: SourceSpan;
   value: SourceSpan;
   /** Spans of the top-level elements when the value is an array. */
   elements: SourceSpan[];
@@ -23,14 +26,68 @@ export interface KeyEntry {
 export interface TablePositionEntry {
   path: (string | number)[];
   header: SourceSpan;
+  /** The last dotted part of the header's name, e.g. `rule` in `[[rule]]`. */
+  name: SourceSpan;
+  /** Offset of the header's first character (`[`) in the text. */
+  offset: number;
 }
 
 export class TomlPositionIndex {
   private readonly keys = new Map<string, KeyEntry>();
   private readonly tables = new Map<string, TablePositionEntry>();
+  /** Table headers in source order. */
+  readonly headers: TablePositionEntry[] = [];
+  private readonly lineStarts: number[] = [0];
 
-  constructor(text: string) {
+  constructor(readonly text: string) {
+    for (let k = 0; k < text.length; k++) if (text.charCodeAt(k) === 10) this.lineStarts.push(k + 1);
     new Scanner(text, this).scan();
+  }
+
+  /**
+   * The source block of each table header: from the comment lines right above the header (no blank line
+   * between) to the start of the next block, or the end of the text. Moving or deleting a whole block keeps
+   * a rule together with the comment that describes it.
+   */
+  blocks(): { table: TablePositionEntry; start: number; end: number }[] {
+    const starts = this.headers.map((h) => this.commentStart(h.offset));
+    return this.headers.map((table, i) => ({ table, start: starts[i] as number, end: starts[i + 1] ?? this.text.length }));
+  }
+
+  private commentStart(offset: number): number {
+    let start = offset - this.positionAt(offset).column + 1; // the header's line start
+    for (;;) {
+      const line = this.positionAt(start).line;
+      if (line === 1) return start;
+      const prevStart = this.lineStarts[line - 2] as number;
+      if (!/^[ \t]*#/.test(this.text.slice(prevStart, start))) return start;
+      start = prevStart;
+    }
+  }
+
+  /** 1-based line and column (UTF-16 code units, as editors count) of an offset. */
+  positionAt(offset: number): { line: number; column: number } {
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.lineStarts[mid] as number) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - (this.lineStarts[lo] as number) + 1 };
+  }
+
+  /** Offset of a 1-based line and column (clamped to the text). */
+  offsetAt(line: number, column: number): number {
+    const start = this.lineStarts[Math.min(Math.max(line, 1), this.lineStarts.length) - 1] as number;
+    return Math.min(start + column - 1, this.text.length);
+  }
+
+  /** The span between two offsets. */
+  span(start: number, end: number): SourceSpan {
+    const a = this.positionAt(start);
+    const b = this.positionAt(end);
+    return { line: a.line, column: a.column, endLine: b.line, endColumn: b.column };
   }
 
   /** Internal: called by the scanner. */
@@ -40,6 +97,7 @@ export class TomlPositionIndex {
 
   addTable(entry: TablePositionEntry): void {
     this.tables.set(pathKey(entry.path), entry);
+    this.headers.push(entry);
   }
 
   key(path: (string | number)[]): KeyEntry | undefined {
@@ -59,7 +117,8 @@ export class TomlPositionIndex {
         if (n === path.length && element !== undefined && k.elements[element]) return k.elements[element];
         return n === path.length && part === 'value' ? k.value : k.key;
       }
-      const t = this.tables.get(pathKey(sub));
+      // [[name]] is indexed as name/0, name/1…: a path to the array itself points at its first table.
+      const t = this.tables.get(pathKey(sub)) ?? this.tables.get(pathKey([...sub, 0]));
       if (t) return t.header;
     }
     return { line: 1, column: 1, endLine: 1, endColumn: 1 };
@@ -74,16 +133,13 @@ const BARE_KEY = /[A-Za-z0-9_-]/;
 
 class Scanner {
   private i = 0;
-  private lineStarts: number[] = [0];
   private currentTable: (string | number)[] = [];
   private readonly arrayTableCounts = new Map<string, number>();
 
   constructor(
     private readonly s: string,
     private readonly out: TomlPositionIndex,
-  ) {
-    for (let k = 0; k < s.length; k++) if (s.charCodeAt(k) === 10) this.lineStarts.push(k + 1);
-  }
+  ) {}
 
   scan(): void {
     const s = this.s;
@@ -98,21 +154,7 @@ class Scanner {
   }
 
   private span(start: number, end: number): SourceSpan {
-    const a = this.pos(start);
-    const b = this.pos(end);
-    return { line: a.line, column: a.column, endLine: b.line, endColumn: b.column };
-  }
-
-  private pos(offset: number): { line: number; column: number } {
-    // Binary search over line starts.
-    let lo = 0;
-    let hi = this.lineStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((this.lineStarts[mid] as number) <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo + 1, column: offset - (this.lineStarts[lo] as number) + 1 };
+    return this.out.span(start, end);
   }
 
   private skipWs(): void {
@@ -140,7 +182,7 @@ class Scanner {
     const start = this.i;
     const isArray = this.s.startsWith('[[', this.i);
     this.i += isArray ? 2 : 1;
-    const path = this.keyPath();
+    const { parts: path, last } = this.keyPath();
     this.skipWs();
     this.i += isArray ? 2 : 1;
     const span = this.span(start, this.i);
@@ -152,7 +194,7 @@ class Scanner {
     } else {
       this.currentTable = path;
     }
-    this.out.addTable({ path: this.currentTable, header: span });
+    this.out.addTable({ path: this.currentTable, header: span, name: last, offset: start });
     this.skipRestOfLine();
   }
 
@@ -160,17 +202,20 @@ class Scanner {
     while (this.i < this.s.length && this.s[this.i] !== '\n') this.i++;
   }
 
-  private keyPath(): string[] {
+  private keyPath(): { parts: string[]; spans: SourceSpan[]; last: SourceSpan } {
     const parts: string[] = [];
+    const spans: SourceSpan[] = [];
     for (;;) {
       this.skipWs();
+      const start = this.i;
       parts.push(this.keyPart());
+      spans.push(this.span(start, this.i));
       this.skipWs();
       if (this.s[this.i] === '.') {
         this.i++;
         continue;
       }
-      return parts;
+      return { parts, spans, last: spans[spans.length - 1] as SourceSpan };
     }
   }
 
@@ -195,8 +240,9 @@ class Scanner {
 
   private keyValue(table: (string | number)[]): void {
     const keyStart = this.i;
-    const keys = this.keyPath();
-    const keyEnd = this.i;
+    const { parts: keys, spans, last } = this.keyPath();
+    let keyEnd = this.i;
+    while (keyEnd > keyStart && (this.s[keyEnd - 1] === ' ' || this.s[keyEnd - 1] === '\t')) keyEnd--;
     this.skipWs();
     if (this.s[this.i] !== '=') {
       this.skipRestOfLine();
@@ -212,9 +258,9 @@ class Scanner {
     // A dotted key `a.b = 1` also defines table `a`: index the prefix so it can be pointed at too.
     for (let n = 1; n < keys.length; n++) {
       const prefix = [...table, ...keys.slice(0, n)];
-      if (!this.out.key(prefix)) this.out.addKey({ path: prefix, key: keySpan, value: keySpan, elements: [] });
+      if (!this.out.key(prefix)) this.out.addKey({ path: prefix, key: keySpan, lastKey: spans[n - 1] as SourceSpan, value: keySpan, elements: [] });
     }
-    this.out.addKey({ path, key: keySpan, value: this.span(valueStart, this.i), elements });
+    this.out.addKey({ path, key: keySpan, lastKey: last, value: this.span(valueStart, this.i), elements });
   }
 
   private value(path: (string | number)[], elements: SourceSpan[] | null): void {

@@ -1,14 +1,34 @@
 // Public types of the policy engine (src/core/policy). The broker, the CLI and the extension depend only on
 // these and on the functions exported from ./index.ts.
 import type { ExecFacts } from '../exec/facts';
+import type { DiagnosticCode } from './diagnostic-codes';
 
 export type Action = 'allow' | 'deny' | 'ask';
 export type BinaryAction = 'allow' | 'deny';
 
+export type { DiagnosticCode } from './diagnostic-codes';
+
+/** A range in the policy text: 1-based line and column (UTF-16 code units), end column exclusive. */
+export interface SourceRange {
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+}
+
+/** A machine-readable fix: replace `range` with `newText`. The editor offers it as a quick fix. */
+export interface Fix {
+  title: string;
+  range: SourceRange;
+  newText: string;
+  /** The fix to apply when the user asks for "the" fix (VS Code's preferred quick fix). */
+  preferred?: boolean;
+}
+
 export interface Diagnostic {
   severity: 'error' | 'warning';
-  /** Stable machine-readable code, e.g. 'unknown-key', 'bad-regex', 'shadowed-rule', 'widened-glob'. */
-  code: string;
+  /** Stable machine-readable code (see diagnostic-codes.ts). */
+  code: DiagnosticCode;
   message: string;
   file: string;
   /** 1-based line and column of the offending key or value. */
@@ -18,6 +38,8 @@ export interface Diagnostic {
   endLine?: number;
   endColumn?: number;
   ruleId?: string;
+  /** Fixes, best first, when the problem has a mechanical one. */
+  fixes?: Fix[];
 }
 
 /** A Landlock path-beneath grant: `rights` is a subset of 'rwx' (see docs/protocol.md). */

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { auditPathFor, defaultAuditDirectory } from '../audit/paths';
 import type { EnforcementReport } from '../exec/enforcement';
-import { createEvaluator, defaultPolicyPath, loadPolicyText, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
+import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
 import type { Approver } from './approvals';
 import { GateSession, GateSetupError, newSessionId, type StartLink } from './session';
 import { SupervisorLink } from './supervisor-link';
@@ -81,10 +81,8 @@ export function checkSupervisor(file: string): string | null {
   }
 }
 
-/** FILE:LINE:COL: severity: message [code] — the one format for diagnostics on a terminal. */
-export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}${d.code ? ` [${d.code}]` : ''}`;
-}
+/** FILE:LINE:COL: severity: message [code] — the one format for diagnostics on a terminal (the policy engine's). */
+export { formatDiagnostic };
 
 export interface RunPolicy {
   policy: Policy;

@@ -2,11 +2,12 @@
 // The bundle is built here with the same esbuild options as scripts/build.mjs (into dist/test/, so a
 // concurrent `npm run build` is not disturbed and node_modules still resolves).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkPolicyFile, formatDiagnostics } from '../../../src/core/policy/index';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CLI = join(ROOT, 'dist', 'test', 'cli.js');
@@ -117,6 +118,20 @@ describe('agent-gate check', () => {
     expect(r.stderr).toBe(`${join(dir, 'nope.toml')}:1:1: error: cannot read policy: file not found [unreadable]\n`);
   });
 
+  it('prints exactly what core checkPolicyFile finds, on the whole policy corpus (the editor shows the same)', () => {
+    const corpus = join(ROOT, 'test', 'fixtures', 'policies');
+    for (const f of readdirSync(corpus).filter((n) => n.endsWith('.gate.toml'))) {
+      const file = join(corpus, f);
+      const r = cli(['check', '--json', '--policy', file]);
+      // ${WORKSPACE} is the directory check runs in (as for run), here `dir`.
+      const expected = checkPolicyFile(file, { path: '/usr/local/bin:/usr/bin:/bin', workspace: dir }).diagnostics;
+      expect(JSON.parse(r.stdout), f).toMatchObject({ file, diagnostics: JSON.parse(JSON.stringify(expected)) as unknown });
+      expect(r.code, f).toBe(expected.some((d) => d.severity === 'error') ? 2 : 0);
+      const text = cli(['check', '--policy', file]);
+      expect(text.stderr, f).toBe(formatDiagnostics(expected));
+    }
+  }, 60_000);
+
   it('rejects unknown options', () => {
     const r = cli(['check', '--polcy', 'x']);
     expect(r.code).toBe(2);
@@ -135,6 +150,8 @@ describe('agent-gate explain', () => {
     expect(r.stdout).toContain("decided by: rule 'ask-git-push'\n");
     expect(r.stdout).toContain('matched keys: exe_basename, argv_regex\n');
     expect(r.stdout).toContain('reason: publishes commits to a remote\n');
+    const json = JSON.parse(cli(['explain', '--json', '--policy', defaultPolicy, '--', 'git', 'push', 'origin']).stdout) as { rule_line: number };
+    expect(readFileSync(defaultPolicy, 'utf8').split('\n').slice(json.rule_line - 1, json.rule_line + 1).join('\n')).toMatch(/^\[\[rule\]\]\nid = "ask-git-push"/);
   });
 
   it('--json gives action, rule_id, reason and the canonical exe', () => {

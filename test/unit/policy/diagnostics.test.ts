@@ -130,6 +130,29 @@ describe('diagnostics with file:line:column', () => {
     expect(diags(safe)).toEqual([]);
   });
 
+  it('caller-controlled-allow (warning): an allow rule that names no program and rests on caller-set facts', () => {
+    const head = '[meta]\nversion = 1\ndefault_action = "deny"\n';
+    const make = head + '[[rule]]\nid = "under-make"\naction = "allow"\nparent_argv = "^make( |$)"\n';
+    expect(at(make, 'caller-controlled-allow')).toBe('7:1 warning');
+    const d = diags(make).find((x) => x.code === 'caller-controlled-allow');
+    expect(d?.message).toContain("allow rule 'under-make' names no program and rests only on parent_argv");
+    expect(d?.ruleId).toBe('under-make');
+    for (const keys of ['argv_regex = "^x"', 'argv_contains = "--dry-run"', 'argv_host_in = "github.com"', 'cwd_glob = "/work/**"', 'exe_basename_not = "curl"\nargv_contains = "x"']) {
+      expect(diags(head + `[[rule]]\nid = "r"\naction = "allow"\n${keys}\n`).map((x) => x.code)).toContain('caller-controlled-allow');
+    }
+    const parent = diags(head + '[[rule]]\nid = "r"\naction = "allow"\nparent_exe = "/usr/bin/make"\n').find((x) => x.code === 'caller-controlled-allow');
+    expect(parent?.message).toContain('parent_exe names the program that asks');
+    // Named programs, deny/ask rules and rules without caller-set keys are fine.
+    for (const text of [
+      head + '[[rule]]\nid = "r"\naction = "allow"\nexe_basename = "git"\nargv_regex = "^git status"\n',
+      head + '[[rule]]\nid = "r"\naction = "deny"\nargv_contains = "-rf"\n',
+      head + '[[rule]]\nid = "r"\naction = "ask"\nparent_argv = "^make"\n',
+      head + '[[rule]]\nid = "r"\naction = "allow"\nuid = 1000\n',
+    ]) {
+      expect(diags(text).map((x) => x.code)).not.toContain('caller-controlled-allow');
+    }
+  });
+
   it('example-mismatch: a wrong example is an error pointing at it', () => {
     const text = '[[rule]]\nid = "git-ro"\naction = "allow"\nexe_basename = "git"\nargv_regex = \'^git (status|log)( |$)\'\nexamples_match = ["git status", "git push"]\nexamples_no_match = ["git log"]\n';
     const r = loadPolicyText(text, 'p.toml', { env: ENV });

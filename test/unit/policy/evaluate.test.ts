@@ -144,6 +144,28 @@ describe('match keys and their _not forms', () => {
     expect(one('argv_regex = "^git status"', ['git', 'status'], { argvTruncated: true })).toBe('deny');
     expect(decide(META_ALLOW + rule('d', 'deny', 'argv_contains = "x"'), ['git', 'x'], { argvTruncated: true }).action).toBe('deny');
   });
+
+  it('a cut argv: deny and ask rules on argv match even when the visible part does not (fail closed), and say so', () => {
+    const rmRf = rule('deny-rm-rf-root', 'deny', 'exe_basename = "rm"\nargv_regex = \'(^|\\s)-[a-zA-Z]*[rRf][a-zA-Z]*\\s+(/|~)(\\s|$)\'');
+    const padded = ['rm', ...Array.from({ length: 4095 }, () => 'pad')];
+    const cut = decide(META_ALLOW + rmRf, padded, { argvTruncated: true });
+    expect(cut).toMatchObject({ action: 'deny', ruleId: 'deny-rm-rf-root', layer: 'rule', cacheable: false });
+    expect(cut.reason).toContain("argv was cut at the gate's bound");
+    // The same argv, not cut: the visible part decides.
+    expect(decide(META_ALLOW + rmRf, padded).action).toBe('allow');
+    // A visible match is an ordinary match (no note).
+    expect(decide(META_ALLOW + rmRf, ['rm', '-rf', '/'], { argvTruncated: true }).reason).not.toContain('cut');
+    // _not keys and argv_host_in are argv keys too; the program keys still have to match.
+    const askNot = rule('ask-unless-safe', 'ask', 'exe_basename = "curl"\nargv_regex_not = "^curl --version$"');
+    expect(decide(META_ALLOW + askNot, ['curl', '--version'], { argvTruncated: true }).action).toBe('ask');
+    expect(decide(META_ALLOW + askNot, ['git', '--version'], { argvTruncated: true }).action).toBe('allow');
+    const hosts = rule('deny-hosts', 'deny', 'exe_basename = "curl"\nargv_host_in = ["evil.example"]');
+    expect(decide(META_ALLOW + hosts, ['curl', 'https://github.com'], { argvTruncated: true }).action).toBe('deny');
+    // Other keys are still tested: a cwd the rule does not cover keeps it from matching.
+    const inTmp = rule('deny-in-tmp', 'deny', 'exe_basename = "rm"\nargv_contains = "-rf"\ncwd_glob = "/tmp/**"');
+    expect(decide(META_ALLOW + inTmp, padded, { argvTruncated: true }).action).toBe('allow');
+    expect(decide(META_ALLOW + inTmp, padded, { argvTruncated: true, cwd: '/tmp/x' }).action).toBe('deny');
+  });
 });
 
 describe('names, symlinks and copies', () => {

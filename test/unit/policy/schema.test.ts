@@ -11,7 +11,8 @@ import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { loadPolicyText } from '../../../src/core/policy/index';
 import { parseToml } from '../../../src/core/policy/load';
-import { RULE_KEYS, META_KEYS, FILESYSTEM_KEYS, NETWORK_KEYS, APPROVAL_KEYS } from '../../../src/core/policy/keys';
+import { policyJsonSchemaText } from '../../../src/core/policy/schema';
+import { MATCH_KEYS, POLICY_FORMAT, exampleValue, keyAt, tableKeys, type KeySpec, type TableSpec } from '../../../src/core/policy/vocabulary';
 
 interface JsonSchemaNode {
   $schema?: string;
@@ -78,7 +79,7 @@ const BAD: string[] = [
 ];
 
 function loaderAccepts(text: string): boolean {
-  const r = loadPolicyText(text, 'p.toml', { env: { HOME: '/home/me' }, exists: () => true, realpath: () => '/x' });
+  const r = loadPolicyText(text, 'p.toml', { env: { HOME: '/home/me' }, workspace: '/work/ws', exists: () => true, realpath: () => '/x' });
   const structural = r.diagnostics.filter((d) => d.severity === 'error' && STRUCTURAL_CODES.has(d.code));
   const other = r.diagnostics.filter((d) => d.severity === 'error' && !STRUCTURAL_CODES.has(d.code));
   expect(other, 'corpus entries must only have structural problems').toEqual([]);
@@ -108,18 +109,97 @@ describe('gate.schema.json agrees with the loader', () => {
     expect(schemaAccepts(readFileSync(join(POLICIES, f), 'utf8'))).toBe(true);
   });
 
-  it('describes every key the loader knows, with hover text, and no other', () => {
-    const tables: [string, Record<string, unknown>, JsonSchemaNode | undefined][] = [
-      ['meta', META_KEYS, schema.properties?.meta],
-      ['rule', RULE_KEYS, schema.properties?.rule?.items],
-      ['filesystem', FILESYSTEM_KEYS, schema.properties?.filesystem],
-      ['network', NETWORK_KEYS, schema.properties?.network],
-      ['approval', APPROVAL_KEYS, schema.properties?.approval],
-    ];
-    for (const [name, keys, node] of tables) {
-      expect(Object.keys(node?.properties ?? {}).sort(), name).toEqual(Object.keys(keys).sort());
-      for (const [k, v] of Object.entries(node?.properties ?? {})) expect(v.description, `${name}.${k}`).toMatch(/\w{3}/);
+  it('describes every key of the vocabulary, with hover text, and no other', () => {
+    const walk = (table: TableSpec, node: JsonSchemaNode | undefined, where: string): void => {
+      const keys = tableKeys(table);
+      expect(Object.keys(node?.properties ?? {}).sort(), where).toEqual(Object.keys(keys).sort());
+      for (const [k, spec] of Object.entries(keys)) {
+        const child = node?.properties?.[k];
+        expect(child?.description, `${where}.${k}`).toMatch(/\w{3}/);
+        if (spec.type === 'table') walk(spec.table!, child, `${where}.${k}`);
+        if (spec.type === 'table-array') walk(spec.table!, child?.items, `${where}.${k}`);
+      }
+    };
+    walk(POLICY_FORMAT, schema, 'root');
+  });
+});
+
+describe('policies/gate.schema.json is generated from the vocabulary', () => {
+  it('equals the generated schema (run `npm run schema` after changing vocabulary.ts)', () => {
+    expect(readFileSync(join(POLICIES, 'gate.schema.json'), 'utf8')).toBe(policyJsonSchemaText());
+  });
+});
+
+// Every key of the vocabulary, generated: a document with its example value loads and validates; the same
+// key with a value of the wrong type, or a misspelt, is rejected by both. A key added to vocabulary.ts is
+// covered here without writing a test.
+describe('the loader validates against the vocabulary, key by key', () => {
+  interface Case {
+    where: string;
+    good: string;
+    wrongType: string;
+    typo: string;
+  }
+  /** A value of another type than the key's (TOML). */
+  const wrongValue = (spec: KeySpec): string => {
+    if (spec.type === 'bool') return '"yes"';
+    if (spec.type === 'string' || spec.type === 'string-list' || spec.type === 'string-or-list') return spec.type === 'string-list' ? '"x"' : '[true]';
+    if (spec.type === 'table' || spec.type === 'table-array') return '7';
+    return '"7"';
+  };
+  /** Lines that make a table valid on its own: its required keys. */
+  const requiredLines = (table: TableSpec, except?: string): string[] =>
+    Object.entries(tableKeys(table)).filter(([k, s]) => s.required && k !== except).map(([k, s]) => `${k} = ${exampleValue(s)}`);
+  const cases: Case[] = [];
+  /** Cases for every key of a table written under `header`, recursing into sub-tables ([a.b]). */
+  const addCases = (names: string[], spec: KeySpec): void => {
+    const header = spec.type === 'table-array' ? `[[${names.join('.')}]]` : `[${names.join('.')}]`;
+    const table = spec.table!;
+    const entries: [string, KeySpec][] = Object.entries(tableKeys(table));
+    if (table.otherKeys) entries.push(['ANY_NAME', table.otherKeys]);
+    for (const [key, kspec] of entries) {
+      if (kspec.type === 'table' || kspec.type === 'table-array') {
+        addCases([...names, key], kspec);
+        continue;
+      }
+      const doc = (line: string): string => [header, ...requiredLines(table, key), line, ''].join('\n');
+      cases.push({
+        where: [...names, key].join('.'),
+        good: doc(`${key} = ${exampleValue(kspec)}`),
+        wrongType: doc(`${key} = ${wrongValue(kspec)}`),
+        // A misspelt key is an error only where unknown keys are (not in a free-form map).
+        typo: table.otherKeys ? '' : doc(`${key}x = ${exampleValue(kspec)}`),
+      });
     }
-    expect(Object.keys(schema.properties ?? {}).sort()).toEqual(['approval', 'filesystem', 'meta', 'network', 'rule']);
+  };
+  for (const [section, sspec] of Object.entries(POLICY_FORMAT.keys) as [string, KeySpec][]) addCases([section], sspec);
+
+  it('covers every section', () => {
+    expect(new Set(cases.map((c) => c.where.split('.')[0]))).toEqual(new Set(Object.keys(POLICY_FORMAT.keys)));
+  });
+  it.each(cases)('$where: its example is accepted by both', (c) => {
+    expect(loaderAccepts(c.good), c.good).toBe(true);
+    expect(schemaAccepts(c.good), c.good).toBe(true);
+  });
+  it.each(cases)('$where: a value of another type is rejected by both', (c) => {
+    expect(loaderAccepts(c.wrongType), c.wrongType).toBe(false);
+    expect(schemaAccepts(c.wrongType), c.wrongType).toBe(false);
+  });
+  it.each(cases.filter((c) => c.typo))('$where: a misspelt key is rejected by both', (c) => {
+    expect(loaderAccepts(c.typo), c.typo).toBe(false);
+    expect(schemaAccepts(c.typo), c.typo).toBe(false);
+  });
+  it('defaults in the vocabulary are what a policy without the key gets', () => {
+    const p = loadPolicyText('[filesystem]\n[network]\n', 'p.toml', { env: {}, exists: () => false }).policy!;
+    expect(p.meta).toEqual({ version: 1, defaultAction: 'deny', onPolicyError: 'deny', onSupervisorTimeoutMs: 1000 });
+    expect(p.approval).toEqual({ timeoutMs: 120000, onTimeout: 'deny', maxPending: 5, maxPerMinute: 30 });
+    expect([p.filesystem.requireEnforced, p.network.requireEnforced]).toEqual([true, true]);
+    expect([keyAt(['meta', 'default_action'])?.default, keyAt(['approval', 'max_pending'])?.default]).toEqual(['deny', 5]);
+  });
+  it('gives every match key a _not form with the same type', () => {
+    for (const k of MATCH_KEYS) {
+      expect(keyAt(['rule', `${k}_not`])).toMatchObject({ type: keyAt(['rule', k])?.type, negates: k });
+    }
+    expect(keyAt(['rule', 'id_not'])).toBeUndefined();
   });
 });
