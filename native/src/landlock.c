@@ -71,6 +71,9 @@ _Static_assert(sizeof(struct ll_net_port) == 16, "landlock_net_port_attr size");
 #define FS_WRITE_BASE                                                                                        \
 	(FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG |         \
 	 FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM)
+/* Device nodes: handled whenever Landlock can without side effects, granted nowhere (a block device node in a
+ * writable directory is a raw write to a whole filesystem; privs.c drops CAP_MKNOD too). */
+#define FS_MAKE_DEV (FS_MAKE_CHAR | FS_MAKE_BLOCK)
 /* Rights that make sense on a file (not a directory). */
 #define FS_FILE_RIGHTS (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
 
@@ -120,6 +123,7 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 	plan->fs = c->fs_handled_set ? "unsupported" : "off";
 	plan->net = c->net_handled_set ? "unsupported" : "off";
 	plan->scope_signal = plan->scope_unix = "unsupported";
+	plan->devices = "unsupported";
 	plan->fs_gap = abi == 0 ? "Landlock (Linux 5.13+, CONFIG_SECURITY_LANDLOCK, and 'landlock' in the lsm= boot list)"
 				: NULL;
 	plan->net_gap = plan->fs_gap ? plan->fs_gap : abi < 4 ? "Landlock ABI 4 TCP port rules (Linux 6.7+)" : NULL;
@@ -142,6 +146,20 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 		plan->net = "enforced";
 	} else if (c->net_handled_set && abi >= 4) {
 		plan->net = "off";
+	}
+	/* Device nodes are never made, whatever the policy: MAKE_CHAR and MAKE_BLOCK are handled and no grant
+	 * carries them. When writes are not otherwise sealed, handling any filesystem right would also deny
+	 * every rename or link across directories (REFER is denied by default once a domain handles the
+	 * filesystem): REFER is then handled too and granted on `/`, which leaves renames as they were (they
+	 * need no other right that is handled). ABI 1 has no REFER: there, CAP_MKNOD's drop holds alone. */
+	bool refer_everywhere = false;
+	if (attr.handled_access_fs & FS_WRITE_FILE) {
+		attr.handled_access_fs |= FS_MAKE_DEV;
+		plan->devices = "sealed";
+	} else if (abi >= 2) {
+		refer_everywhere = !(attr.handled_access_fs & FS_REFER);
+		attr.handled_access_fs |= FS_MAKE_DEV | FS_REFER;
+		plan->devices = "sealed";
 	}
 	if (abi >= 6) {
 		attr.scoped = SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX;
@@ -169,7 +187,7 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 			warn(msg);
 			continue;
 		}
-		uint64_t access = fs_rights(g->rights, abi) & attr.handled_access_fs;
+		uint64_t access = fs_rights(g->rights, abi) & attr.handled_access_fs & ~FS_MAKE_DEV;
 		if (!S_ISDIR(st.st_mode))
 			access &= FS_FILE_RIGHTS;
 		if (!access)
@@ -178,6 +196,13 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 		/* landlock_add_rule(2): a path-beneath grant. */
 		if (syscall(__NR_landlock_add_rule, fd, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
 			die_errno("landlock_add_rule for '%s'", g->path);
+	}
+	if (refer_everywhere) {
+		AUTOCLOSE int root = open("/", O_PATH | O_CLOEXEC);
+		struct ll_path_beneath pb = { .allowed_access = FS_REFER, .parent_fd = root };
+		/* landlock_add_rule(2): renames and links anywhere, as without a domain. */
+		if (root < 0 || syscall(__NR_landlock_add_rule, fd, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
+			die_errno("landlock_add_rule for REFER on /");
 	}
 	for (size_t i = 0; attr.handled_access_net && i < c->nports; i++) {
 		uint64_t access = ((c->ports[i].connect ? NET_CONNECT_TCP : 0) | (c->ports[i].bind ? NET_BIND_TCP : 0)) &

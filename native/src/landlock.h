@@ -10,6 +10,7 @@ struct landlock_plan {
 	int ruleset_fd;   /* -1 when nothing is restricted */
 	const char *fs, *net;                     /* enforced|partial|off|unsupported */
 	const char *scope_signal, *scope_unix;    /* enforced|unsupported */
+	const char *devices;                      /* sealed|unsupported: device nodes can never be made */
 	const char *fs_gap, *net_gap;             /* what the kernel lacks, for REQUIRE messages */
 	bool seal_truncate;                       /* writes are sealed: the filter refuses truncate(2) etc. */
 };

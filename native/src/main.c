@@ -11,6 +11,7 @@
 #include "facts.h"
 #include "landlock.h"
 #include "notify.h"
+#include "privs.h"
 #include "proto.h"
 #include "seccomp.h"
 #include "util.h"
@@ -209,6 +210,9 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const
 	close(g_broker);
 	close(g_session.sigfd);
 
+	int perr = privs_drop();
+	if (perr < 0)
+		child_fail(sock, "dropping capabilities: %s", strerror(-perr));
 	/* prctl(2) PR_SET_NO_NEW_PRIVS: required for an unprivileged seccomp filter and Landlock; setuid
 	 * binaries (sudo) no longer gain privileges. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -241,6 +245,18 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const
 	int e = errno;
 	dprintf(STDERR_FILENO, "agent-gate: cannot run %s: %s\n", argv[0], strerror(e));
 	_exit(e == ENOENT ? 127 : EXIT_GATE_FAILURE);
+}
+
+/* The supervisor's effective capabilities (the agent keeps at most these, of privs_kept()). */
+static uint64_t effective_caps(void)
+{
+	char status[4096];
+	const char *p;
+
+	if (read_small_file(AT_FDCWD, "/proc/self/status", status, sizeof(status)) < 0 ||
+	    !(p = strstr(status, "\nCapEff:")))
+		return 0;
+	return strtoull(p + 8, NULL, 16);
 }
 
 static void usage(void)
@@ -323,10 +339,12 @@ int main(int argc, char **argv)
 	struct seccomp_program *filter = seccomp_program_new(when);
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
-		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s arch=x86_64 filter_insns=%zu\n",
+		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s arch=x86_64 filter_insns=%zu "
+		   "devices=%s caps=%#llx\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
 		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
-		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", filter->len);
+		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", filter->len, plan.devices,
+		   (unsigned long long)(privs_kept() & effective_caps()));
 	send_or_die(&b);
 	if (g_warnings.len)
 		send_or_die(&g_warnings);

@@ -50,13 +50,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef __X32_SYSCALL_BIT
 #define __X32_SYSCALL_BIT 0x40000000
+#endif
+#ifndef __NR_open_tree_attr
+#define __NR_open_tree_attr 467 /* Linux 6.15; Debian 12's headers predate it */
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
 #endif
 
 enum sc_action { SC_ALLOW, SC_NOTIFY, SC_ERRNO, SC_KILL };
@@ -98,7 +106,8 @@ static const struct sc_entry TABLE[] = {
 	 * says why it does not handle). truncate(2) goes to the supervisor (notify.c on_truncate), which
 	 * truncates only inside the write grants. open(path, flags) and openat(dirfd, path, flags) with O_TRUNC
 	 * and an access mode that opens the file without FMODE_WRITE (O_RDONLY, and 3, which opens it for ioctl
-	 * only) would truncate without Landlock's WRITE_FILE check: refused. openat2's flags are behind a
+	 * only) would truncate without Landlock's WRITE_FILE check: refused (open_by_handle_at is refused
+	 * whole, below). openat2's flags are behind a
 	 * pointer: ENOSYS, so callers fall back to openat. Every other truncation needs a file opened for
 	 * writing (ftruncate(2), O_WRONLY/O_RDWR | O_TRUNC, creat(2)): WRITE_FILE decides that at open(2).
 	 * First in the table: open and openat are the most frequent syscalls that run the program. */
@@ -106,10 +115,44 @@ static const struct sc_entry TABLE[] = {
 	RULE_IF(SEALED, openat, DENY(EACCES), ARG_MASKED_EQ(2, O_ACCMODE | O_TRUNC, O_ACCMODE | O_TRUNC)),
 	RULE_IF(SEALED, open, DENY(EACCES), ARG_MASKED_EQ(1, O_ACCMODE | O_TRUNC, O_RDONLY | O_TRUNC)),
 	RULE_IF(SEALED, open, DENY(EACCES), ARG_MASKED_EQ(1, O_ACCMODE | O_TRUNC, O_ACCMODE | O_TRUNC)),
-	RULE_IF(SEALED, open_by_handle_at, DENY(EACCES), ARG_MASKED_EQ(2, O_ACCMODE | O_TRUNC, O_RDONLY | O_TRUNC)),
-	RULE_IF(SEALED, open_by_handle_at, DENY(EACCES), ARG_MASKED_EQ(2, O_ACCMODE | O_TRUNC, O_ACCMODE | O_TRUNC)),
 	RULE_IF(SEALED, truncate, NOTIFY),
 	RULE_IF(SEALED, openat2, DENY(ENOSYS)),
+
+	/* Typing into a terminal: TIOCSTI pushes bytes into a terminal's input queue, as if typed (into the
+	 * user's shell, which runs them after the agent exits, or into an approval prompt); TIOCLINUX's
+	 * selection paste does the same on a virtual console. The cmd is an unsigned int: compared on its low
+	 * 32 bits, so ioctl(fd, TIOCSTI | 1ul << 32, …) is refused too (CVE-2019-10063). TIOCSCTTY with arg 1
+	 * steals a terminal that is another session's controlling terminal (CAP_SYS_ADMIN, dropped anyway). */
+	RULE(ioctl, DENY(EPERM), ARG_EQ(1, TIOCSTI)),
+	RULE(ioctl, DENY(EPERM), ARG_EQ(1, TIOCLINUX)),
+	RULE(ioctl, DENY(EPERM), ARG_EQ(1, TIOCSCTTY), ARG_EQ(2, 1)),
+	/* New namespaces (Docker's profile): a user namespace gives back every capability inside it, a network
+	 * namespace hides traffic from the network rules, and the others change what paths and processes mean
+	 * to the supervisor. clone's flags are an unsigned long of which the kernel reads the low 32 bits
+	 * (CLONE_NEWTIME, 0x80, is part of the exit signal there); clone3's are behind a pointer: ENOSYS, so libc
+	 * falls back to clone (glibc does, per call). */
+	RULE(clone, DENY(EPERM),
+	     ARG_ANY_BITS(0, CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+				     CLONE_NEWNET)),
+	RULE(clone3, DENY(ENOSYS)),
+	RULE(unshare, DENY(EPERM),
+	     ARG_ANY_BITS(0, CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+				     CLONE_NEWNET | CLONE_NEWTIME)),
+	RULE(setns, DENY(EPERM)),
+	/* Device nodes (with CAP_MKNOD dropped and Landlock's MAKE_CHAR/MAKE_BLOCK never granted, a third
+	 * wall): a block device node in a writable directory is a raw write to a whole filesystem. */
+	RULE(mknod, DENY(EPERM), ARG_MASKED_EQ(1, S_IFMT, S_IFBLK)),
+	RULE(mknod, DENY(EPERM), ARG_MASKED_EQ(1, S_IFMT, S_IFCHR)),
+	RULE(mknodat, DENY(EPERM), ARG_MASKED_EQ(2, S_IFMT, S_IFBLK)),
+	RULE(mknodat, DENY(EPERM), ARG_MASKED_EQ(2, S_IFMT, S_IFCHR)),
+	/* personality: the values Docker's profile allows (PER_LINUX, PER_LINUX32, UNAME26, both, and the
+	 * query); others (READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE…) are old, little-tested kernel paths. */
+	RULE(personality, ALLOW, ARG_EQ(0, 0)),
+	RULE(personality, ALLOW, ARG_EQ(0, 0x0008)),
+	RULE(personality, ALLOW, ARG_EQ(0, 0x20000)),
+	RULE(personality, ALLOW, ARG_EQ(0, 0x20008)),
+	RULE(personality, ALLOW, ARG_EQ(0, 0xffffffff)),
+	RULE(personality, DENY(EPERM)),
 
 	/* The gate itself: every program image change is decided by the broker. */
 	RULE(execve, NOTIFY),
@@ -129,6 +172,66 @@ static const struct sc_entry TABLE[] = {
 	 * (possible without root inside a user namespace). mount/pivot_root need no entry: Landlock denies
 	 * them to any task in a domain. */
 	RULE(chroot, DENY(EPERM)),
+	/* Typing into a terminal, continued: vhangup(2) hangs up the caller's controlling terminal, i.e. kills
+	 * the user's shell when the agent shares its terminal (CAP_SYS_TTY_CONFIG, dropped anyway). */
+	RULE(vhangup, DENY(EPERM)),
+
+	/* Root's privileges (Docker's default profile is the anchor; most are also gated by a capability that
+	 * the agent no longer has, see privs.c: the filter holds whatever the capabilities are). The kernel
+	 * itself: programs and probes loaded into it, modules, a new kernel, reboot, swap. */
+	RULE(bpf, DENY(EPERM)),
+	RULE(perf_event_open, DENY(EPERM)),
+	RULE(userfaultfd, DENY(EPERM)), /* stalls the kernel mid-copy at a chosen page: a race amplifier */
+	RULE(kexec_load, DENY(EPERM)),
+	RULE(kexec_file_load, DENY(EPERM)),
+	RULE(init_module, DENY(EPERM)),
+	RULE(finit_module, DENY(EPERM)),
+	RULE(delete_module, DENY(EPERM)),
+	RULE(reboot, DENY(EPERM)),
+	RULE(swapon, DENY(EPERM)),
+	RULE(swapoff, DENY(EPERM)),
+	RULE(acct, DENY(EPERM)),
+	RULE(iopl, DENY(EPERM)),
+	RULE(ioperm, DENY(EPERM)),
+	RULE(modify_ldt, DENY(EPERM)),
+	/* The kernel keyrings are not per session: the user's keys (kerberos, fscrypt, …) live there. */
+	RULE(add_key, DENY(EPERM)),
+	RULE(request_key, DENY(EPERM)),
+	RULE(keyctl, DENY(EPERM)),
+	/* Mounts (Landlock also refuses them inside a domain that handles the filesystem, which every session's
+	 * does where Landlock has REFER; the filter holds without it). */
+	RULE(mount, DENY(EPERM)),
+	RULE(umount2, DENY(EPERM)),
+	RULE(pivot_root, DENY(EPERM)),
+	RULE(fsopen, DENY(EPERM)),
+	RULE(fsconfig, DENY(EPERM)),
+	RULE(fsmount, DENY(EPERM)),
+	RULE(fspick, DENY(EPERM)),
+	RULE(move_mount, DENY(EPERM)),
+	RULE(open_tree, DENY(EPERM)),
+	RULE(open_tree_attr, DENY(EPERM)),
+	RULE(mount_setattr, DENY(EPERM)),
+	RULE(quotactl, DENY(EPERM)),
+	RULE(quotactl_fd, DENY(EPERM)),
+	/* Files by handle bypass path checks (the "shocker" container escape; CAP_DAC_READ_SEARCH). */
+	RULE(open_by_handle_at, DENY(EPERM)),
+	RULE(name_to_handle_at, DENY(EPERM)),
+	/* Host-wide state: the clock, the host name, the kernel log. */
+	RULE(settimeofday, DENY(EPERM)),
+	RULE(clock_settime, DENY(EPERM)),
+	RULE(sethostname, DENY(EPERM)),
+	RULE(setdomainname, DENY(EPERM)),
+	RULE(syslog, DENY(EPERM)),
+	/* Process inspection (kcmp compares other processes' files and memory), fanotify (observing or
+	 * blocking other processes' file accesses), and obsolete calls. */
+	RULE(kcmp, DENY(EPERM)),
+	RULE(fanotify_init, DENY(EPERM)),
+	RULE(lookup_dcookie, DENY(EPERM)),
+	RULE(nfsservctl, DENY(EPERM)),
+	RULE(uselib, DENY(EPERM)),
+	RULE(ustat, DENY(EPERM)),
+	RULE(sysfs, DENY(EPERM)),
+	RULE(_sysctl, DENY(EPERM)),
 };
 
 /* Upper bound of the program's length, whatever the table and the session: a 6-instruction header, per

@@ -28,6 +28,10 @@ ports are sealed by Landlock, and every verdict is written to the audit log.
                         is looked for (default: the current directory)
   --metrics FILE        at the end, write the decision and denial counters there (Prometheus text format)
   -q, --quiet           no start banner (the policy, what the kernel enforces, the audit log) on stderr
+  --allow-root-without-filesystem
+                        let a root agent run although the policy does not seal filesystem writes
+                        (refused by default: root could make the kernel run its programs, e.g. through
+                        /proc/sys/kernel/core_pattern)
   -v, --verbose         print every decision to stderr
   --supervisor PATH     the native supervisor (default: next to the CLI bundle, or $AGENT_GATE_SUPERVISOR)
 
@@ -44,6 +48,7 @@ interface RunOptions {
   supervisor?: string;
   workspace?: string;
   metrics?: string;
+  allowRootWithoutFilesystem?: boolean;
   help: boolean;
   program: string[];
 }
@@ -81,6 +86,9 @@ export function parseRunOptions(args: string[]): RunOptions {
         return true;
       case '--workspace':
         o.workspace = path.resolve(value());
+        return true;
+      case '--allow-root-without-filesystem':
+        o.allowRootWithoutFilesystem = true;
         return true;
       default:
         return false;
@@ -201,7 +209,12 @@ export async function runGate(args: string[]): Promise<number> {
 
   let session: GateSession;
   try {
-    session = await startPlannedSession(plan, { approver, spawn, onWarning: (w) => err(`warning: ${w}`) });
+    session = await startPlannedSession(plan, {
+      approver,
+      spawn,
+      onWarning: (w) => err(`warning: ${w}`),
+      ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
+    });
   } catch (e) {
     cleanup();
     if (e instanceof GateSetupError) {

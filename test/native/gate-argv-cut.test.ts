@@ -32,7 +32,7 @@ afterAll(() => {
 });
 
 function gated(script: string, policy = DEFAULT_POLICY): Promise<CliRun> {
-  return runCli(['bash', '-c', script], { policy, audit: path.join(state, `cut-${++n}.jsonl`), cwd: dirs.ws, extra: ['--workspace', dirs.ws, '--on-ask', 'deny'] });
+  return runCli(['bash', '-c', script], { policy, audit: path.join(state, `cut-${++n}.jsonl`), cwd: dirs.ws, extra: ['--workspace', dirs.ws, '--on-ask', 'deny', '--allow-root-without-filesystem'] });
 }
 
 function rmRecords(r: CliRun) {

@@ -22,7 +22,7 @@ describe('updatePolicy on a running session', () => {
   it('a cached allow does not outlive the policy that gave it', async () => {
     const ws = path.join(dir, 'ws');
     fs.mkdirSync(ws);
-    const allowAll = '[meta]\nversion = 1\ndefault_action = "allow"\n';
+    const allowAll = '[meta]\nversion = 1\ndefault_action = "allow"\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["${WORKSPACE}/**"]\n';
     const denyTrue = `${allowAll}\n[[rule]]\nid = "no-true"\naction = "deny"\nexe = "/bin/true"\n`;
     fs.writeFileSync(path.join(ws, '.gate.toml'), allowAll);
     const plan = planLaunch({

@@ -203,7 +203,7 @@ describe('gate: fail closed', () => {
     // Without [filesystem] (writes not sealed) the gate accepts a log outside any grant check; /dev/full
     // fails every write with ENOSPC, even for root.
     const { ws } = workspace(denyCurlPolicy({ filesystem: false }));
-    const r = await runCli(['bash', '-c', 'echo ran > ran'], { audit: '/dev/full', cwd: ws });
+    const r = await runCli(['bash', '-c', 'echo ran > ran'], { audit: '/dev/full', cwd: ws, extra: ['--allow-root-without-filesystem'] });
     expect(r.code).toBe(126);
     expect(r.stderr).toMatch(/cannot write the audit log \/dev\/full: ENOSPC/);
     expect(r.stderr).toContain('every exec is denied');

@@ -113,6 +113,7 @@ export const DEFAULTS = {
   fsRequireEnforced: defaultOf<boolean>('filesystem', 'require_enforced'),
   noBootstrapReads: defaultOf<boolean>('filesystem', 'no_bootstrap_reads'),
   netRequireEnforced: defaultOf<boolean>('network', 'require_enforced'),
+  allowRootWithoutFilesystem: defaultOf<boolean>('session', 'allow_root_without_filesystem'),
 };
 
 export { SUPPORTED_VERSIONS };
@@ -196,6 +197,7 @@ class PolicyLoader {
     const fsTable = doc.filesystem as Table | undefined;
     const netTable = doc.network as Table | undefined;
     const approval = doc.approval as Table | undefined;
+    const session = doc.session as Table | undefined;
 
     const version = (meta?.version as number | undefined) ?? defaultOf<number>('meta', 'version');
     if (!SUPPORTED_VERSIONS.includes(version)) {
@@ -238,6 +240,9 @@ class PolicyLoader {
         onTimeout: (approval?.on_timeout as BinaryAction | undefined) ?? DEFAULTS.approvalOnTimeout,
         maxPending: (approval?.max_pending as number | undefined) ?? DEFAULTS.maxPending,
         maxPerMinute: (approval?.max_per_minute as number | undefined) ?? DEFAULTS.maxPerMinute,
+      },
+      session: {
+        allowRootWithoutFilesystem: (session?.allow_root_without_filesystem as boolean | undefined) ?? DEFAULTS.allowRootWithoutFilesystem,
       },
       ruleIds: rules.map((r) => r.id),
     };

@@ -82,6 +82,12 @@ export interface PolicyMeta {
   onSupervisorTimeoutMs: number;
 }
 
+/** [session]: how the agent's session runs. */
+export interface SessionPolicy {
+  /** A root agent may start without filesystem write sealing (refused by default: see GateSession.start). */
+  allowRootWithoutFilesystem: boolean;
+}
+
 /** The outcome of evaluating one exec. */
 export interface Decision {
   action: Action;
@@ -104,6 +110,7 @@ export interface Policy {
   filesystem: FilesystemPolicy;
   network: NetworkPolicy;
   approval: ApprovalPolicy;
+  session: SessionPolicy;
   /** Rule ids in order, for UI. */
   ruleIds: string[];
 }

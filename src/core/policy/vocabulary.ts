@@ -302,6 +302,20 @@ export const POLICY_FORMAT = {
         },
       },
     },
+    session: {
+      type: 'table',
+      doc: 'How the agent\'s session runs: what a root agent may do without filesystem sealing.',
+      snippet: '[session]\nallow_root_without_filesystem = ${1|false,true|}\n$0',
+      table: {
+        keys: {
+          allow_root_without_filesystem: {
+            type: 'bool',
+            default: false,
+            doc: 'Let an agent running as root start without [filesystem] write sealing. Refused by default: root that can write anywhere can make the kernel or other services run its programs outside the gate (kernel.core_pattern, /etc/cron.d, systemd units). The CLI flag --allow-root-without-filesystem does the same for one run.',
+          },
+        },
+      },
+    },
   },
 } as const satisfies TableSpec;
 
@@ -364,6 +378,7 @@ export const RULE_KEYS = tableKeys(sectionTable('rule'));
 export const FILESYSTEM_KEYS = tableKeys(sectionTable('filesystem'));
 export const NETWORK_KEYS = tableKeys(sectionTable('network'));
 export const APPROVAL_KEYS = tableKeys(sectionTable('approval'));
+export const SESSION_KEYS = tableKeys(sectionTable('session'));
 
 const matchKeysOf = (group: MatchGroup): MatchKey[] =>
   (Object.keys(MATCH_KEY_SPECS) as MatchKey[]).filter((k) => MATCH_KEY_SPECS[k].match === group);

@@ -322,6 +322,8 @@ export interface StartOptions {
   /** Default SupervisorLink.start. */
   startLink?: StartLink;
   recordsMaxDelayMs?: number;
+  /** A root agent may run without filesystem write sealing (--allow-root-without-filesystem). */
+  allowRootWithoutFilesystem?: boolean;
 }
 
 /** Start the planned session. Throws GateSetupError (with explainStartFailure's words) when it cannot. */
@@ -341,6 +343,7 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       sessionId: plan.sessionId,
       ...(o.onWarning ? { onWarning: o.onWarning } : {}),
       ...(o.recordsMaxDelayMs !== undefined ? { recordsMaxDelayMs: o.recordsMaxDelayMs } : {}),
+      ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
     });
   } catch (e) {
     if (e instanceof GateSetupError) throw new GateSetupError(explainStartFailure(e.message));

@@ -65,6 +65,11 @@ export interface GateSessionOptions {
   recordsMaxDelayMs?: number;
   /** How often pending approvals are checked for a process that died meanwhile (default 500 ms). */
   withdrawCheckMs?: number;
+  /** The user said, for this run, that a root agent may run without filesystem write sealing (the CLI's
+   *  --allow-root-without-filesystem; the policy's [session] allow_root_without_filesystem says it for good). */
+  allowRootWithoutFilesystem?: boolean;
+  /** The agent's uid (default: this process's; the supervisor and the agent run as this process). */
+  uid?: number;
 }
 
 /** What updatePolicy() could and could not change in a running session. */
@@ -230,6 +235,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
    * Throws GateSetupError when the gate cannot be set up (nothing was started then).
    */
   static async start(options: GateSessionOptions): Promise<GateSession> {
+    const refusal = rootRefusal(options);
+    if (refusal) throw new GateSetupError(refusal);
     const id = options.sessionId ?? newSessionId();
     const auditPath = path.resolve(options.auditPath);
     const setupWarnings = checkAuditPlacement(auditPath, options.policy.filesystem);
@@ -538,6 +545,28 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     this.resolveEnd(this.endResult);
     this.emit('ended', this.endResult);
   }
+}
+
+/**
+ * Why a root agent may not start with this policy, or null. Root whose writes are not sealed by Landlock can
+ * make the kernel or another service run its programs outside the gate — /proc/sys/kernel/core_pattern (the
+ * kernel runs it on the next crash), /etc/cron.d, systemd units, another user's shell startup files — so it
+ * runs only when the user says so (the gate still drops root's dangerous capabilities and syscalls).
+ */
+export function rootRefusal(options: Pick<GateSessionOptions, 'policy' | 'allowRootWithoutFilesystem' | 'uid'>): string | null {
+  const uid = options.uid ?? process.getuid?.() ?? -1;
+  const fsPolicy = options.policy.filesystem;
+  if (uid !== 0 || (fsPolicy.enabled && fsPolicy.handled.includes('w'))) return null;
+  if (options.allowRootWithoutFilesystem || options.policy.session.allowRootWithoutFilesystem) return null;
+  const why = fsPolicy.enabled
+    ? `its [filesystem] grants writes on / (so Landlock seals no writes)`
+    : `the policy has no [filesystem] section`;
+  return (
+    `refusing to run the agent as root without filesystem write sealing (${why}). Root that can write anywhere can make the kernel or other services run its programs outside the gate: ` +
+    `writing /proc/sys/kernel/core_pattern makes the kernel run a program of its choice on the next crash, and /etc/cron.d or a systemd unit does the same later. ` +
+    `Add [filesystem] with write_globs limited to the workspace (e.g. write_globs = ["\${WORKSPACE}/**", "/tmp/**"]), or run as a normal user; ` +
+    `to accept the risk, pass --allow-root-without-filesystem (CLI) or set allow_root_without_filesystem = true in [session].`
+  );
 }
 
 /** The SupervisorConfig for a policy (docs/protocol.md, CONFIG … START). */

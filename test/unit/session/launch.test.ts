@@ -134,6 +134,7 @@ const policy = (over: Partial<Policy> = {}): Policy => ({
   },
   network: { enabled: true, connectTcpPorts: [443], bindTcpPorts: [], requireEnforced: true },
   approval: { timeoutMs: 1000, onTimeout: 'deny', maxPending: 1, maxPerMinute: 1 },
+  session: { allowRootWithoutFilesystem: false },
   ruleIds: [],
   ...over,
 });

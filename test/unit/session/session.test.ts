@@ -8,7 +8,7 @@ import type { ExecFacts } from '../../../src/core/exec/facts';
 import type { Decision, Evaluator, Policy } from '../../../src/core/policy/types';
 import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type ApprovalSettlement, type Approver } from '../../../src/core/session/approvals';
 import { spawn } from 'node:child_process';
-import { GateSession, GateSetupError, hashUnder, supervisorConfig, type GateLink, type StartLinkOptions } from '../../../src/core/session/session';
+import { GateSession, GateSetupError, hashUnder, rootRefusal, supervisorConfig, type GateLink, type StartLinkOptions } from '../../../src/core/session/session';
 import type { SupervisorLinkHandlers } from '../../../src/core/session/types';
 
 function policy(over: Partial<Policy> = {}): Policy {
@@ -18,6 +18,8 @@ function policy(over: Partial<Policy> = {}): Policy {
     filesystem: { enabled: false, grants: [], handled: '', requireEnforced: false },
     network: { enabled: false, connectTcpPorts: [], bindTcpPorts: [], requireEnforced: false },
     approval: { timeoutMs: 60_000, onTimeout: 'deny', maxPending: 4, maxPerMinute: 30 },
+    // These tests run as root without [filesystem]: say so, as a user must (the refusal has its own test).
+    session: { allowRootWithoutFilesystem: true },
     ruleIds: ['no-curl'],
     ...over,
   };
@@ -364,5 +366,54 @@ describe('supervisorConfig / hashUnder', () => {
     expect(hashUnder(p.filesystem)).toEqual(['/ws']);
     expect(hashUnder(policy().filesystem)).toEqual(['/']);
     expect(supervisorConfig(policy())).toMatchObject({ fs: null, net: null });
+  });
+});
+
+describe('rootRefusal', () => {
+  const unsealed = policy({ session: { allowRootWithoutFilesystem: false } });
+  const sealedFs = { enabled: true, grants: [{ path: '/w', rights: 'w', source: 'write_globs', widened: false }], handled: 'rw', requireEnforced: true };
+
+  it('refuses a root agent whose writes are not sealed, saying why and how to proceed', () => {
+    const msg = rootRefusal({ policy: unsealed, uid: 0 });
+    expect(msg).toContain('no [filesystem] section');
+    expect(msg).toContain('/proc/sys/kernel/core_pattern');
+    expect(msg).toContain('--allow-root-without-filesystem');
+    // Writes granted on / leave 'w' unhandled: the same.
+    expect(rootRefusal({ policy: policy({ session: { allowRootWithoutFilesystem: false }, filesystem: { ...sealedFs, handled: 'r' } }), uid: 0 })).toContain('grants writes on /');
+  });
+
+  it('lets through: a non-root agent, sealed writes, the flag, the policy key', () => {
+    expect(rootRefusal({ policy: unsealed, uid: 1000 })).toBeNull();
+    expect(rootRefusal({ policy: policy({ session: { allowRootWithoutFilesystem: false }, filesystem: sealedFs }), uid: 0 })).toBeNull();
+    expect(rootRefusal({ policy: unsealed, uid: 0, allowRootWithoutFilesystem: true })).toBeNull();
+    expect(rootRefusal({ policy: policy(), uid: 0 })).toBeNull();
+  });
+
+  it('GateSession.start throws it before anything starts (no audit log, no supervisor)', async () => {
+    let started = false;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gate-root-refusal-'));
+    try {
+      const p = GateSession.start({
+        policy: unsealed,
+        evaluator,
+        auditPath: path.join(dir, 'audit.jsonl'),
+        approver: new AutoApprover('deny', 'test'),
+        supervisorPath: '/nonexistent',
+        spawn: () => {
+          throw new Error('spawned');
+        },
+        startLink: () => {
+          started = true;
+          return Promise.reject(new Error('started'));
+        },
+        argv: ['true'],
+        uid: 0,
+      });
+      await expect(p).rejects.toThrow(GateSetupError);
+      expect(started).toBe(false);
+      expect(fs.existsSync(path.join(dir, 'audit.jsonl'))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
