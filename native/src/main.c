@@ -199,7 +199,7 @@ static int receive_listener(int sock, char *err, size_t errlen)
  * None of them is in the filter's table except execve itself, which is exactly the first gated exec — the
  * supervisor is already receiving by then, so nothing can trap itself or deadlock. */
 static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const struct seccomp_program *filter,
-			       bool killable, const sigset_t *mask, char **argv)
+			       bool killable, const sigset_t *mask, char **argv, char **env)
 {
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGTTOU, SIG_DFL);
@@ -241,10 +241,57 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const
 	 * need ptrace access). Done only now that the listener and the broker socket are closed. execve resets
 	 * dumpability anyway. */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	/* execvp searches the agent's PATH (an [env] set of PATH applies to the search too). */
+	environ = env;
 	execvp(argv[0], argv);
 	int e = errno;
 	dprintf(STDERR_FILENO, "agent-gate: cannot run %s: %s\n", argv[0], strerror(e));
 	_exit(e == ENOENT ? 127 : EXIT_GATE_FAILURE);
+}
+
+/* HELLO's env=: the names of our environment (the agent's, unless the broker's CONFIG changes it), raw bytes
+ * NUL-separated, in hex. Names only: values never leave this process. An entry without '=' is all name. */
+static void hello_env_names(struct buf *b)
+{
+	for (char **e = environ; *e; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
+		if (e != environ)
+			buf_hex(b, "", 1);
+		buf_hex(b, *e, n);
+	}
+}
+
+static bool name_is(const char *entry, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(entry, name, n) == 0 && (entry[n] == '=' || entry[n] == '\0');
+}
+
+/* The agent's environment: ours without the ENV_UNSET names and without the names ENV_SET replaces, then the
+ * ENV_SET entries ([env] in the policy; the broker decided, docs/protocol.md). */
+static char **agent_environ(const struct config *c)
+{
+	size_t n = 0;
+	for (char **e = environ; *e; e++)
+		n++;
+	char **out = xmalloc((n + c->nenv_set + 1) * sizeof(char *));
+	size_t k = 0;
+	for (char **e = environ; *e; e++) {
+		bool drop = false;
+		for (size_t i = 0; i < c->nenv_unset && !drop; i++)
+			drop = name_is(*e, c->env_unset[i]);
+		for (size_t i = 0; i < c->nenv_set && !drop; i++) {
+			size_t len = (size_t)(strchr(c->env_set[i], '=') - c->env_set[i]);
+			drop = strncmp(*e, c->env_set[i], len + 1) == 0;
+		}
+		if (!drop)
+			out[k++] = *e;
+	}
+	for (size_t i = 0; i < c->nenv_set; i++)
+		out[k++] = c->env_set[i];
+	out[k] = NULL;
+	return out;
 }
 
 /* The supervisor's effective capabilities (the agent keeps at most these, of privs_kept()). */
@@ -316,8 +363,10 @@ int main(int argc, char **argv)
 		sc.sync_wakeup = false;
 	int abi = landlock_probe_abi();
 	struct buf b = { 0 };
-	buf_printf(&b, "HELLO %d pid=%d abi=%d notif=%d killable=%d\n", PROTO_VERSION, (int)getpid(), abi,
+	buf_printf(&b, "HELLO %d pid=%d abi=%d notif=%d killable=%d env=", PROTO_VERSION, (int)getpid(), abi,
 		   sc.notif && !sc.ebusy, sc.killable);
+	hello_env_names(&b);
+	buf_put(&b, "\n", 1);
 	send_or_die(&b);
 
 	static struct config cfg;
@@ -377,6 +426,7 @@ int main(int argc, char **argv)
 	signal(SIGTTOU, SIG_IGN);
 	signal(SIGTTIN, SIG_IGN);
 
+	char **agent_env = agent_environ(&cfg);
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		die_errno("socketpair");
@@ -387,7 +437,7 @@ int main(int argc, char **argv)
 		die_errno("fork");
 	if (pid == 0) {
 		close(sp[0]);
-		run_agent(sp[1], &plan, filter, sc.killable, &old, agent_argv);
+		run_agent(sp[1], &plan, filter, sc.killable, &old, agent_argv, agent_env);
 	}
 	close(sp[1]);
 	if (plan.ruleset_fd >= 0)

@@ -290,6 +290,36 @@ void proto_read_config(struct line_reader *r, struct config *c)
 				free(c->session_json);
 				c->session_json = js.p;
 			}
+		} else if (strcmp(type, "ENV_UNSET") == 0 || strcmp(type, "ENV_SET") == 0) {
+			/* The agent's environment ([env] in the policy, decided by the broker): names and values are the
+			 * raw bytes, so nothing is re-encoded on the way. A name is non-empty without '=' or NUL; a
+			 * value has no NUL (an environment string cannot hold one). */
+			char *name = NULL, *value = NULL;
+			size_t nlen = 0, vlen = 0;
+			while (proto_next_token(&cur, &t)) {
+				if (is_key(&t, "name") && !name)
+					name = proto_hex_dup(&t, &nlen);
+				else if (is_key(&t, "value") && !value)
+					value = proto_hex_dup(&t, &vlen);
+			}
+			bool set = type[4] == 'S';
+			if (!name || nlen == 0 || memchr(name, '\0', nlen) || memchr(name, '=', nlen) ||
+			    (set && (!value || memchr(value, '\0', vlen))))
+				die("protocol error: %s needs name=<hex> without '=' or NUL%s", type, set ? " and value=<hex>" : "");
+			if (set) {
+				char *entry = xmalloc(nlen + vlen + 2);
+				memcpy(entry, name, nlen);
+				entry[nlen] = '=';
+				memcpy(entry + nlen + 1, value, vlen);
+				entry[nlen + 1 + vlen] = '\0';
+				free(name);
+				c->env_set = xrealloc(c->env_set, (c->nenv_set + 1) * sizeof(char *));
+				c->env_set[c->nenv_set++] = entry;
+			} else {
+				c->env_unset = xrealloc(c->env_unset, (c->nenv_unset + 1) * sizeof(char *));
+				c->env_unset[c->nenv_unset++] = name;
+			}
+			free(value);
 		} else if (strcmp(type, "HASH_UNDER") == 0) {
 			while (proto_next_token(&cur, &t)) {
 				if (!is_key(&t, "path"))

@@ -62,6 +62,10 @@ struct config {
 	char **hash_under;
 	size_t nhash_under;
 	bool records; /* RECORDS: the broker reads the record pipe */
+	char **env_unset; /* ENV_UNSET: names removed from the agent's environment (raw bytes, NUL-terminated) */
+	size_t nenv_unset;
+	char **env_set; /* ENV_SET: "name=value" entries the agent's environment gets (replacing one of that name) */
+	size_t nenv_set;
 	char *session_json; /* JSON_RECORDS: the session id as a JSON string; cached verdicts are then recorded as
 			     * finished audit records (RECORD lines) where the broker gave the verdict's origin */
 };

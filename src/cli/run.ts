@@ -224,7 +224,7 @@ export async function runGate(args: string[]): Promise<number> {
     throw e;
   }
   if (!o.quiet) {
-    for (const line of startBanner({ source: plan.source, policy, report: session.report, auditFile: session.auditFile, envRemoved: plan.envRemoved, ...(plan.agent ? { agent: plan.agent } : {}) })) err(line);
+    for (const line of startBanner({ source: plan.source, policy, report: session.report, auditFile: session.auditFile, envRemoved: session.envRemoved, ...(plan.agent ? { agent: plan.agent } : {}) })) err(line);
   }
   const gaps = enforcementGaps(session.report, policy);
   if (gaps.length > 0) err(`enforcement gaps (not fatal; set require_enforced to make them fatal): ${gaps.join(' ')}`);

@@ -57,6 +57,8 @@ export interface SessionRecord {
   enforcement?: EnforcementReport;
   warnings?: string[];
   argv?: string[];
+  /** Start: names of the variables removed from the agent's environment ([env]; never values). */
+  env_removed?: string[];
   exit_code?: number;
   /** End: why the session ended when it was not a normal agent exit. */
   reason?: string;

@@ -37,6 +37,7 @@ import { FixBuilder } from './fixes';
 import { tomlKey } from './toml-text';
 import { findCatastrophicRegex } from './regex-safety';
 import { expandVariables, type VariableEnv } from './variables';
+import { envPatternProblem, type EnvPolicy } from './env';
 import {
   compileFilesystemSpec,
   compileNetworkSpec,
@@ -197,6 +198,7 @@ class PolicyLoader {
     const fsTable = doc.filesystem as Table | undefined;
     const netTable = doc.network as Table | undefined;
     const approval = doc.approval as Table | undefined;
+    const envPolicy = this.envPolicy(doc.env as Table | undefined);
     const session = doc.session as Table | undefined;
 
     const version = (meta?.version as number | undefined) ?? defaultOf<number>('meta', 'version');
@@ -245,6 +247,7 @@ class PolicyLoader {
         allowRootWithoutFilesystem: (session?.allow_root_without_filesystem as boolean | undefined) ?? DEFAULTS.allowRootWithoutFilesystem,
       },
       ruleIds: rules.map((r) => r.id),
+      env: envPolicy,
     };
     internals.set(policy, { rules, fsSpec, netSpec, env: this.env, positions: this.positions });
     return this.finish(policy);
@@ -393,6 +396,40 @@ class PolicyLoader {
     if (spec.type.endsWith('-list') && !spec.type.endsWith('-or-list')) return wrongType();
     if (!checkScalar(value)) return wrongType();
     return true;
+  }
+
+  // ---- [env]
+
+  private envPolicy(t: Table | undefined): EnvPolicy {
+    const patterns = (key: 'remove' | 'pass'): string[] => {
+      const list = (t?.[key] as string[] | undefined) ?? [];
+      return list.filter((p, i) => {
+        const problem = envPatternProblem(p);
+        if (problem) this.error('bad-value', ['env', key], `[env] ${key} entry "${p}" ${problem}; write a variable name or a pattern such as "AWS_*"`, 'value', i);
+        return !problem;
+      });
+    };
+    const set: [string, string][] = [];
+    for (const [name, value] of Object.entries((t?.set as Table | undefined) ?? {})) {
+      const problem = envPatternProblem(name) ?? (/[*?]/.test(name) ? 'is a pattern; set takes variable names' : null);
+      if (problem) {
+        this.error('bad-value', ['env', 'set', name], `[env] set: the name "${name}" ${problem}`);
+        continue;
+      }
+      const exp = expandVariables(value as string);
+      const unset = exp.names.filter((n) => this.env[n] === undefined);
+      if (unset.length) {
+        this.error('unset-variable', ['env', 'set', name], `\${${unset[0]}} in [env] set.${name} is not set in the environment; set it or write the value out`, 'value');
+        continue;
+      }
+      const v = exp.expand(this.env);
+      if (v.includes('\0')) {
+        this.error('bad-value', ['env', 'set', name], `[env] set.${name} contains a NUL character, which an environment value cannot hold`, 'value');
+        continue;
+      }
+      set.push([name, v]);
+    }
+    return { remove: patterns('remove'), pass: patterns('pass'), set };
   }
 
   // ---- rules

@@ -2,6 +2,9 @@
 // these and on the functions exported from ./index.ts.
 import type { ExecFacts } from '../exec/facts';
 import type { DiagnosticCode } from './diagnostic-codes';
+import type { EnvPolicy } from './env';
+
+export type { EnvPolicy };
 
 export type Action = 'allow' | 'deny' | 'ask';
 export type BinaryAction = 'allow' | 'deny';
@@ -113,6 +116,8 @@ export interface Policy {
   session: SessionPolicy;
   /** Rule ids in order, for UI. */
   ruleIds: string[];
+  /** [env]: the agent's environment (absent: the built-in channel list only, see env.ts). */
+  env?: EnvPolicy;
 }
 
 export interface LoadedPolicy {

@@ -265,6 +265,35 @@ export const POLICY_FORMAT = {
         },
       },
     },
+    env: {
+      type: 'table',
+      doc: "The agent's environment. Variables that name a channel to something outside the gate (SSH_AUTH_SOCK, DBUS_SESSION_BUS_ADDRESS, TMUX, VSCODE_IPC_HOOK_CLI and the other VSCODE_*, GIT_ASKPASS, DISPLAY, XDG_RUNTIME_DIR, DOCKER_HOST…), the dynamic loader's LD_* and the gate's own AGENT_GATE_* are always removed, and the start banner names them; API keys and tokens are kept. Patterns match whole variable names: * any run of characters, ? one character, case-sensitive.",
+      snippet: '[env]\nremove = [${1:"GITHUB_TOKEN"}]\npass = [$2]\n$0',
+      table: {
+        keys: {
+          remove: {
+            type: 'string-list',
+            default: [],
+            example: '["GITHUB_TOKEN", "AWS_*"]',
+            pattern: '^[^=]+$',
+            doc: 'Variables removed from the agent\'s environment besides the built-in channels, e.g. tokens it does not need. remove = ["*"] with pass makes an allowlist.',
+          },
+          pass: {
+            type: 'string-list',
+            default: [],
+            example: '["SSH_AUTH_SOCK"]',
+            pattern: '^[^=]+$',
+            doc: 'Variables kept even when the built-in list or remove would drop them, e.g. SSH_AUTH_SOCK for an agent that must sign.',
+          },
+          set: {
+            type: 'table',
+            example: '{ GIT_TERMINAL_PROMPT = "0" }',
+            doc: 'Variables set for the agent (after removal), e.g. GIT_TERMINAL_PROMPT = "0" so git fails instead of waiting for a password nobody types. ${VAR} is expanded from the environment the gate was started in.',
+            table: { keys: {}, otherKeys: { type: 'string', example: '"0"', doc: 'The value.' } },
+          },
+        },
+      },
+    },
     approval: {
       type: 'table',
       doc: 'How ask verdicts are handled.',

@@ -8,7 +8,6 @@ export { SupervisorLink } from './supervisor-link';
 export { childProcessSpawner, ptySpawner, spawnWithChildProcess, trackExit } from './spawn';
 export type { ChildProcessSpawnOptions, PtyLike, PtyModuleLike, PtySpawnOptions } from './spawn';
 export {
-  agentEnvironment,
   checkSupervisor,
   describeEnforcement,
   enforcementGaps,

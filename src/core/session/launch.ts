@@ -10,6 +10,7 @@
 //   - the reason a session could not start, in words.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { escapeText } from '../audit/display';
 import { auditPathFor, defaultAuditDirectory } from '../audit/paths';
 import type { EnforcementReport } from '../exec/enforcement';
 import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
@@ -188,7 +189,7 @@ export interface BannerInput {
   policy: Policy;
   report: EnforcementReport;
   auditFile: string;
-  /** Environment variables removed before the agent started (the [env] filter). */
+  /** Environment variables removed before the agent started (the [env] filter: GateSession.envRemoved). */
   envRemoved?: readonly string[];
   /** The agent profile in use, when there is one. */
   agent?: string;
@@ -198,7 +199,8 @@ export interface BannerInput {
 export function startBanner(b: BannerInput): string[] {
   const policy = b.source.kind === 'default' ? `policy: built-in default ${b.source.file} (${b.source.why})` : `policy: ${b.source.file}${b.source.kind === 'explicit' ? ` (${b.source.why})` : ''}`;
   const agent = b.agent ? `; agent profile: ${b.agent}` : '';
-  const env = b.envRemoved && b.envRemoved.length > 0 ? `; removed from the environment: ${b.envRemoved.join(', ')}` : '';
+  const removed = (b.envRemoved ?? []).map(escapeText);
+  const env = removed.length === 0 ? '' : `; removed from the agent's environment: ${removed.join(', ')} (channels out of the gate; [env] pass keeps one)`;
   return [`${policy}${agent}`, `kernel: ${describeEnforcement(b.report, b.policy)}`, `audit log: ${b.auditFile}${env}`];
 }
 
@@ -259,10 +261,9 @@ export interface LaunchPlan {
   diagnostics: Diagnostic[];
   auditPath: string;
   supervisorPath: string;
-  /** The environment the supervisor and agent get. */
+  /** The environment given to the supervisor; it removes what the [env] policy says before the agent starts
+   *  (GateSession.envRemoved names what went). */
   env: NodeJS.ProcessEnv;
-  /** Names of variables removed from `env` by the environment policy. */
-  envRemoved: string[];
 }
 
 export type LaunchPlanResult = ({ ok: true } & LaunchPlan) | { ok: false; error: string; diagnostics: Diagnostic[]; source: PolicySource | null };
@@ -288,7 +289,6 @@ export function planLaunch(o: LaunchOptions): LaunchPlanResult {
   });
   if (!loaded.ok) return { ok: false, error: loaded.error, diagnostics: loaded.diagnostics, source };
   const sessionId = o.sessionId ?? newSessionId();
-  const { env, removed } = agentEnvironment(o.env, loaded.policy);
   return {
     ok: true,
     sessionId,
@@ -302,17 +302,8 @@ export function planLaunch(o: LaunchOptions): LaunchPlanResult {
     diagnostics: loaded.diagnostics,
     auditPath: path.resolve(o.auditPath ?? auditPathFor(sessionId, o.auditDir ?? defaultAuditDirectory(o.env))),
     supervisorPath,
-    env,
-    envRemoved: removed,
+    env: o.env,
   };
-}
-
-/**
- * The environment the agent starts with. The [env] section (issue 13) plugs in here so the CLI and the
- * terminal apply the same filter; until it lands the environment passes as it is, and `removed` is empty.
- */
-export function agentEnvironment(env: NodeJS.ProcessEnv, _policy: Policy): { env: NodeJS.ProcessEnv; removed: string[] } {
-  return { env: { ...env }, removed: [] };
 }
 
 export interface StartOptions {

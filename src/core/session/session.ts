@@ -21,6 +21,7 @@ import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
 import { processAlive, processStartTime } from '../exec/proc';
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
+import type { EnvPlan } from '../policy/env';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
@@ -31,6 +32,8 @@ export interface GateLink {
   readonly report: EnforcementReport;
   readonly warnings: string[];
   readonly agentPid: number;
+  /** What the agent's environment lost and got ([env]); absent for links that do not start a supervisor. */
+  readonly envPlan?: EnvPlan;
   /** `origin` (with cache): see originJson; the supervisor then records later hits itself. */
   verdict(id: number, action: BinaryAction, cache: boolean, origin?: string): void;
   hold(id: number): void;
@@ -217,6 +220,13 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     return this.audit.file;
   }
 
+  private envPlanAtReady: EnvPlan | undefined;
+
+  /** Names of the variables removed from the agent's environment (the start banner's list; never values). */
+  get envRemoved(): string[] {
+    return this.link?.envPlan?.removed ?? this.envPlanAtReady?.removed ?? [];
+  }
+
   get report(): EnforcementReport {
     return this.link?.report ?? {};
   }
@@ -273,11 +283,13 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     // The start record goes out when the supervisor is READY: the kernel report is known and the agent is
     // forked only afterwards, so its first exec does not wait behind this work.
     let startWritten = false;
-    const writeStart = (report: EnforcementReport, supervisorWarnings: readonly string[]): void => {
+    const writeStart = (report: EnforcementReport, supervisorWarnings: readonly string[], envPlan?: EnvPlan): void => {
       if (startWritten) return;
       startWritten = true;
+      session.envPlanAtReady = envPlan;
       for (const w of supervisorWarnings) session.warn(`supervisor: ${w}`);
-      const err = audit.tryWrite({ ...startRecord, enforcement: report, warnings: session.warnings });
+      const removed = session.envRemoved;
+      const err = audit.tryWrite({ ...startRecord, enforcement: report, warnings: session.warnings, ...(removed.length ? { env_removed: removed } : {}) });
       if (err) session.auditFailed(err);
     };
     try {
@@ -287,6 +299,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         argv: options.argv,
         config: supervisorConfig(options.policy),
         hashUnder: hashUnder(options.policy.filesystem),
+        ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
         spawn: options.spawn,
         env: options.env,
         handlers: session.handlers(),
@@ -300,7 +313,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       audit.close();
       throw new GateSetupError(msg);
     }
-    writeStart(session.link.report, session.link.warnings); // a link that has no READY step (test doubles)
+    writeStart(session.link.report, session.link.warnings, session.link.envPlan); // a link that has no READY step (test doubles)
     // Replay what arrived while the link was starting.
     const early = session.early ?? [];
     session.early = null;

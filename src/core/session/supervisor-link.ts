@@ -6,6 +6,7 @@ import { closeSync, constants as fsConstants, openSync, readSync, unlinkSync, wr
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EMPTY_ENV_POLICY, planEnvironment, type EnvPlan, type EnvPolicy } from '../policy/env';
 import type { BinaryAction } from '../policy/types';
 import type {
   EnforcementReport,
@@ -21,6 +22,8 @@ export interface SupervisorLinkOptions {
   /** The agent's command line (PROGRAM ARGS…). */
   argv: string[];
   config: SupervisorConfig;
+  /** [env] of the policy: the built-in channel list applies even without it (src/core/policy/env.ts). */
+  envPolicy?: EnvPolicy;
   /** Directories under which the supervisor hashes executables (HASH_UNDER). */
   hashUnder: string[];
   spawn: SpawnSupervisor;
@@ -38,7 +41,7 @@ export interface SupervisorLinkOptions {
    * agent does not exist yet (it is forked after this returns). Do start-up work here (the session record)
    * so the agent's first exec does not queue behind it. Throwing aborts the start.
    */
-  onReady?: (report: EnforcementReport, warnings: readonly string[]) => void;
+  onReady?: (report: EnforcementReport, warnings: readonly string[], envPlan: EnvPlan) => void;
 }
 
 /** What the supervisor said in HELLO. */
@@ -68,6 +71,8 @@ export class SupervisorLink {
   readonly warnings: string[] = [];
   agentPid = 0;
   hello: SupervisorHello | null = null;
+  /** What the agent's environment lost and got (decided at HELLO, from the names the supervisor has). */
+  envPlan: EnvPlan = { removed: [], removedBy: [], set: [] };
   /** Counters and decision latencies from the supervisor's EXIT line (see SupervisorStats). */
   stats: SupervisorStats | null = null;
   /** The supervisor process (for its exit status and for signals). */
@@ -210,12 +215,15 @@ export class SupervisorLink {
           case 'HELLO':
             if (m.version !== 1) return fail(`the supervisor speaks protocol ${m.version}, the broker speaks 1`);
             this.hello = { pid: m.pid, landlockAbi: m.abi, notif: m.notif, killable: m.killable };
+            // The names the supervisor has (exact bytes), and those of the environment it was given in case it
+            // did not say (an older supervisor): whatever the agent inherits is filtered.
+            this.envPlan = planEnvironment([...(m.envNames ?? []), ...Object.keys(opts.env ?? process.env)], opts.envPolicy ?? EMPTY_ENV_POLICY);
             sentConfig = true;
             // CONFIG only once the socket file and its directory are gone: the supervisor forks the agent
             // after START, so the agent can never find them, and the agent's first exec does not wait on
             // the removal (which would count in its decision latency).
             void cleanup().then(() => {
-              if (!settled) this.socket?.write(encodeConfig(opts.config, opts.hashUnder, {
+              if (!settled) this.socket?.write(encodeConfig({ ...opts.config, envPlan: this.envPlan }, opts.hashUnder, {
                   records: this.records !== null,
                   ...(opts.recordSession !== undefined && this.handlers.record ? { session: opts.recordSession } : {}),
                 }));
@@ -232,7 +240,7 @@ export class SupervisorLink {
           case 'READY':
             if (!sentConfig) return fail('protocol error: READY before HELLO');
             try {
-              opts.onReady?.(this.report, this.warnings);
+              opts.onReady?.(this.report, this.warnings, this.envPlan);
             } catch (e) {
               return fail(e instanceof Error ? e.message : String(e));
             }

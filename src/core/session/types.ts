@@ -1,6 +1,7 @@
 // The contract between the broker (src/core/session) and the native supervisor link. See docs/protocol.md.
 import type { DecisionRecord } from '../audit/records';
 import type { ExecFacts } from '../exec/facts';
+import type { EnvPlan } from '../policy/env';
 import type { BinaryAction, Grant } from '../policy/types';
 
 export interface SupervisorConfig {
@@ -8,6 +9,8 @@ export interface SupervisorConfig {
   net: { connect: boolean; bind: boolean; ports: { port: number; connect: boolean; bind: boolean }[] } | null;
   require: { fs: boolean; net: boolean };
   timeout: { ms: number; action: BinaryAction };
+  /** The agent's environment, decided by the link once the supervisor has said which names it has (HELLO). */
+  envPlan?: EnvPlan;
 }
 
 export type { EnforcementReport } from '../exec/enforcement';

@@ -19,7 +19,7 @@ export class WireError extends Error {
 }
 
 export type SupervisorMessage =
-  | { type: 'HELLO'; version: number; pid: number; abi: number; notif: boolean; killable: boolean }
+  | { type: 'HELLO'; version: number; pid: number; abi: number; notif: boolean; killable: boolean; envNames?: string[] }
   | { type: 'REPORT'; report: EnforcementReport }
   | { type: 'WARN'; message: string }
   | { type: 'READY'; pid: number }
@@ -108,6 +108,21 @@ function single(pairs: [string, string][]): Map<string, string> {
   return m;
 }
 
+function envNamesValue(hex: string): string[] {
+  if (!/^(?:[0-9a-f]{2})*$/.test(hex)) throw new WireError('env must be lowercase hex');
+  if (hex === '') return [];
+  const bytes = Buffer.from(hex, 'hex');
+  const names: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i === bytes.length || bytes[i] === 0) {
+      if (i > start) names.push(bytesToText(bytes.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  return names;
+}
+
 /** Decode one line sent by the supervisor (without its '\n'). Throws WireError. */
 export function decodeSupervisorLine(line: string): SupervisorMessage {
   if (line.length > MAX_LINE_BYTES) throw new WireError('line too long');
@@ -126,6 +141,8 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
         abi: intValue('abi', m.get('abi')),
         notif: flagValue('notif', m.get('notif')),
         killable: flagValue('killable', m.get('killable')),
+        // The supervisor's environment names (raw bytes, NUL-separated), as lossless text (bytesToText).
+        ...(m.has('env') ? { envNames: envNamesValue(m.get('env') as string) } : {}),
       };
     }
     case 'REPORT': {
@@ -376,10 +393,18 @@ export function encodeConfig(config: SupervisorConfig, hashUnder: readonly strin
   const ms = Math.max(0, Math.floor(config.timeout.ms));
   lines.push(`TIMEOUT ms=${ms} action=${config.timeout.action}`);
   for (const h of hashUnder) lines.push(`HASH_UNDER path=${absPath(h)}`);
+  for (const name of config.envPlan?.removed ?? []) lines.push(`ENV_UNSET name=${envHex(name, 'name')}`);
+  for (const [name, value] of config.envPlan?.set ?? []) lines.push(`ENV_SET name=${envHex(name, 'name')} value=${envHex(value, 'value')}`);
   if (opts.records) lines.push('RECORDS');
   if (opts.session !== undefined) lines.push(`JSON_RECORDS session=${textToHex(opts.session)}`);
   lines.push('START');
   return lines.join('\n') + '\n';
+}
+
+function envHex(text: string, what: 'name' | 'value'): string {
+  if (text.includes('\0')) throw new WireError(`an environment ${what} cannot hold a NUL byte`);
+  if (what === 'name' && (text === '' || text.includes('='))) throw new WireError(`bad environment variable name '${text}'`);
+  return textToHex(text);
 }
 
 /** `origin`: with cache, the JSON the supervisor splices into the records of later hits (originJson). */

@@ -113,7 +113,6 @@ describe('loadRunPolicy and planLaunch', () => {
     expect(plan.policy.filesystem.grants.some((g) => g.path === elsewhere)).toBe(false);
     expect(plan.auditPath).toBe(path.join(dir, 'state', 'audit-S.jsonl'));
     expect(plan.source).toMatchObject({ kind: 'explicit', file: policyFile });
-    expect(plan.envRemoved).toEqual([]);
     const missing = planLaunch({ argv: ['bash'], workspace: ws, supervisorPath: path.join(dir, 'nope'), env: {} });
     expect(missing).toMatchObject({ ok: false });
   });
@@ -169,7 +168,9 @@ describe('enforcement and the banner', () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toBe('policy: built-in default /ext/policies/default.gate.toml (the workspace is not trusted)');
     expect(lines[1]).toMatch(/^kernel: exec gate on · Landlock ABI 7/);
-    expect(lines[2]).toBe('audit log: /state/audit-S.jsonl; removed from the environment: VSCODE_IPC_HOOK_CLI, SSH_AUTH_SOCK');
+    expect(lines[2]).toBe("audit log: /state/audit-S.jsonl; removed from the agent's environment: VSCODE_IPC_HOOK_CLI, SSH_AUTH_SOCK (channels out of the gate; [env] pass keeps one)");
+    const odd = startBanner({ source: { file: '/w/.gate.toml', kind: 'workspace', why: 'x' }, policy: policy(), report: full, auditFile: '/a', envRemoved: ['V\x1b[31m'] });
+    expect(odd[2]).toContain('V\\e[31m');
     expect(startBanner({ source: { file: '/w/.gate.toml', kind: 'workspace', why: 'x' }, policy: policy(), report: full, auditFile: '/a' })[0]).toBe('policy: /w/.gate.toml');
   });
 

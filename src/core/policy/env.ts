@@ -1,0 +1,170 @@
+// The agent's environment ([env] in .gate.toml): which inherited variables it loses, which it keeps, and which
+// are set for it. A pure function of the variable names and the policy; the supervisor applies the result to
+// its own environment before it starts the agent (docs/protocol.md, ENV_UNSET/ENV_SET), so values are never
+// decoded or re-encoded on the way.
+//
+// The built-in list removes every variable that names a channel to something outside the gate: a process that
+// runs commands, types into terminals, signs or authenticates for its caller, and that lives outside the gate
+// (so what it does is neither gated nor audited). The sockets themselves are sealed too ([unix_sockets]); the
+// variables go so that nothing in the agent's programs tries them, and so the start banner can say what went.
+// Credentials for remote services (API keys, tokens) are not channels out of the gate on this machine — their
+// use needs the network, which [network] governs — and agents need their own API keys: they are kept unless
+// the policy removes them (`remove = ["GITHUB_TOKEN", …]`).
+
+/** One class of variables the built-in list removes, and why (policies/README.md lists them). */
+export interface EnvChannelClass {
+  id: string;
+  /** Name patterns: `*` any run of characters, `?` one character; case-sensitive, whole name. */
+  patterns: readonly string[];
+  why: string;
+}
+
+export const ENV_CHANNELS: readonly EnvChannelClass[] = [
+  {
+    id: 'ssh-agent',
+    patterns: ['SSH_AUTH_SOCK', 'SSH_AGENT_PID'],
+    why: "the user's ssh-agent signs with the user's keys for whoever connects",
+  },
+  {
+    id: 'dbus',
+    patterns: ['DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'DBUS_STARTER_ADDRESS', 'DBUS_STARTER_BUS_TYPE', 'AT_SPI_BUS_ADDRESS'],
+    why: 'the D-Bus bus starts services and relays method calls (UpdateActivationEnvironment, systemd --user, the accessibility bus drives other applications)',
+  },
+  {
+    id: 'terminal-multiplexers',
+    patterns: ['TMUX', 'TMUX_PANE', 'STY', 'ZELLIJ', 'ZELLIJ_*', 'KITTY_LISTEN_ON', 'WEZTERM_UNIX_SOCKET', 'ALACRITTY_SOCKET', 'NVIM', 'NVIM_LISTEN_ADDRESS', 'EMACS_SOCKET_NAME', 'EMACS_SERVER_FILE', 'KONSOLE_DBUS_*', 'GNOME_TERMINAL_SERVICE', 'TERMINATOR_DBUS_*'],
+    why: 'terminal servers and editors run commands and type into the user\'s other terminals on request (tmux run-shell, screen -X stuff, kitty @, nvim --remote-send)',
+  },
+  {
+    id: 'editor-ipc',
+    patterns: ['VSCODE_*', 'CLAUDE_CODE_SSE_PORT', 'GEMINI_CLI_IDE_*'],
+    why: "the editor's IPC (VSCODE_IPC_HOOK_CLI, the git and askpass handles, an IDE's local MCP server) opens files, runs tasks and hands out git credentials",
+  },
+  {
+    id: 'askpass',
+    patterns: ['GIT_ASKPASS', 'SSH_ASKPASS', 'SSH_ASKPASS_REQUIRE', 'SUDO_ASKPASS'],
+    why: 'askpass helpers ask the user, or the editor, for passwords and tokens',
+  },
+  {
+    id: 'credential-agents',
+    patterns: ['GPG_AGENT_INFO', 'GNOME_KEYRING_CONTROL', 'KRB5CCNAME'],
+    why: 'agents and caches that sign or authenticate as the user (gpg-agent, the keyring, the Kerberos ticket cache)',
+  },
+  {
+    id: 'container-and-vm-daemons',
+    patterns: ['DOCKER_HOST', 'CONTAINER_HOST', 'BUILDKIT_HOST', 'LIBVIRT_DEFAULT_URI', 'WSL_INTEROP'],
+    why: 'container, VM and WSL interop daemons run programs for their caller, outside the gate',
+  },
+  {
+    id: 'display-and-session',
+    patterns: ['DISPLAY', 'WAYLAND_DISPLAY', 'XAUTHORITY', 'SESSION_MANAGER', 'XDG_RUNTIME_DIR', 'PULSE_SERVER', 'PIPEWIRE_REMOTE'],
+    why: "the display server accepts synthetic keystrokes into the user's windows; XDG_RUNTIME_DIR is the directory of the user's session sockets (bus, gpg-agent, systemd --user); agents run headless",
+  },
+  {
+    id: 'service-manager',
+    patterns: ['NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'WATCHDOG_PID', 'WATCHDOG_USEC'],
+    why: "systemd's notification socket and socket activation belong to the service that started the gate, not to the agent",
+  },
+  {
+    id: 'loader',
+    patterns: ['LD_*', 'GLIBC_TUNABLES'],
+    why: "the dynamic loader's variables (LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH…) make every program the agent runs load other code than the file the gate judged",
+  },
+  {
+    id: 'gate',
+    patterns: ['AGENT_GATE_*'],
+    why: "the gate's own settings are for the gate, not for programs under it",
+  },
+];
+
+/** [env] as written in the policy (after `${VAR}` expansion of `set` values). */
+export interface EnvPolicy {
+  /** Name patterns removed besides the built-in classes. */
+  remove: readonly string[];
+  /** Name patterns kept even when a built-in class or `remove` matches (so `remove = ["*"]` + `pass` is an allowlist). */
+  pass: readonly string[];
+  /** Variables set for the agent after removal, in order. */
+  set: readonly (readonly [string, string])[];
+}
+
+export const EMPTY_ENV_POLICY: EnvPolicy = { remove: [], pass: [], set: [] };
+
+/** Why a name pattern is not usable, or null. Names are whatever the environment holds except '=' and NUL. */
+export function envPatternProblem(pattern: string): string | null {
+  if (pattern === '') return 'is empty';
+  if (pattern.includes('=')) return "contains '=', which cannot be part of a variable name";
+  if (pattern.includes('\0')) return 'contains a NUL character';
+  return null;
+}
+
+const patternCache = new Map<string, RegExp>();
+
+/** Whole-name, case-sensitive match of a shell-style pattern (`*`, `?`; everything else literal). */
+export function envNameMatches(pattern: string, name: string): boolean {
+  let re = patternCache.get(pattern);
+  if (!re) {
+    const body = [...pattern].map((c) => (c === '*' ? '[^]*' : c === '?' ? '[^]' : c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))).join('');
+    re = new RegExp(`^${body}$`, 'u');
+    patternCache.set(pattern, re);
+  }
+  return re.test(name);
+}
+
+/** What happens to one inherited variable. */
+export interface EnvNameDecision {
+  keep: boolean;
+  /** 'pass' / 'remove' (the policy's keys, with the pattern), or the built-in class id; absent: kept, nothing matched. */
+  by?: { key: 'pass' | 'remove'; pattern: string } | { key: 'builtin'; class: string };
+}
+
+export function decideEnvName(name: string, policy: EnvPolicy): EnvNameDecision {
+  const pass = policy.pass.find((p) => envNameMatches(p, name));
+  if (pass !== undefined) return { keep: true, by: { key: 'pass', pattern: pass } };
+  const remove = policy.remove.find((p) => envNameMatches(p, name));
+  if (remove !== undefined) return { keep: false, by: { key: 'remove', pattern: remove } };
+  const cls = ENV_CHANNELS.find((c) => c.patterns.some((p) => envNameMatches(p, name)));
+  if (cls) return { keep: false, by: { key: 'builtin', class: cls.id } };
+  return { keep: true };
+}
+
+/** The agent's environment for a set of inherited names: what to unset, what to set. */
+export interface EnvPlan {
+  /** Inherited names removed, in the order given. */
+  removed: string[];
+  /** The built-in class (or 'remove' from the policy) that removed each name, same order. */
+  removedBy: string[];
+  /** Set after removal (overrides an inherited value of the same name). */
+  set: [string, string][];
+}
+
+export function planEnvironment(names: Iterable<string>, policy: EnvPolicy): EnvPlan {
+  const plan: EnvPlan = { removed: [], removedBy: [], set: policy.set.map(([k, v]) => [k, v]) };
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const d = decideEnvName(name, policy);
+    if (d.keep) continue;
+    plan.removed.push(name);
+    plan.removedBy.push(d.by?.key === 'builtin' ? d.by.class : 'remove');
+  }
+  return plan;
+}
+
+/**
+ * The start banner's line about the environment (names only, never values), or null when nothing was removed.
+ * `escape` makes each name safe to show (control characters, bidi overrides): names are bytes from outside.
+ */
+export function envBannerLine(plan: EnvPlan, escape: (s: string) => string = (s) => s): string | null {
+  if (plan.removed.length === 0) return null;
+  return `removed from the agent's environment: ${plan.removed.map(escape).join(', ')} (channels out of the gate; [env] pass keeps one)`;
+}
+
+/** Apply a plan to a NodeJS-style environment (for callers that start a program themselves, and tests). */
+export function applyEnvPlan(env: Readonly<Record<string, string | undefined>>, plan: EnvPlan): Record<string, string> {
+  const out: Record<string, string> = {};
+  const removed = new Set(plan.removed);
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !removed.has(k)) out[k] = v;
+  for (const [k, v] of plan.set) out[k] = v;
+  return out;
+}
