@@ -22,6 +22,10 @@ enum seccomp_when {
 	 * write access are refused (EACCES), and openat2 too (ENOSYS: its flags are behind a pointer; callers
 	 * fall back to openat). */
 	SC_WHEN_WRITES_SEALED = 1u << 0,
+	/* Landlock restricts execution: memfd_create(2) goes to the supervisor, which makes every memfd
+	 * non-executable (MFD_NOEXEC_SEAL). A memfd lives on an internal mount Landlock does not check, so an
+	 * executable one would be a way around the execute set. */
+	SC_WHEN_EXEC_SEALED = 1u << 1,
 };
 
 /* The program for one session, built in the supervisor before the fork (so its length is reported). */

@@ -6,9 +6,11 @@ import type { BinaryAction } from '../policy/types';
 import type { EnforcementReport } from '../exec/enforcement';
 import { maySecret, redactArgv, redactText } from './redact';
 
-/** Which part of the gate decided: a policy rule, the default action, the user, an approval timeout, an
- *  evaluation/audit error (fail closed), or the kernel side (the supervisor's own cache or its timeout). */
-export type DecisionLayer = 'rule' | 'default' | 'approval' | 'timeout' | 'error' | 'kernel';
+/** Which part of the gate decided: a policy rule, the default action, the gate's own checks before any rule
+ *  (an anonymous executable or one outside the execute set, an unresolvable dynamic-loader program), the user,
+ *  an approval timeout, an evaluation/audit error (fail closed), or the kernel side (the supervisor's own cache
+ *  or its timeout). */
+export type DecisionLayer = 'rule' | 'default' | 'gate' | 'approval' | 'timeout' | 'error' | 'kernel';
 
 export interface DecisionRecord {
   type: 'decision';
@@ -24,6 +26,8 @@ export interface DecisionRecord {
   sha256?: string;
   /** For `#!` scripts and the dynamic loader: what actually gets loaded. */
   interpreter?: string;
+  /** Every interpreter, in the order the kernel loads them, when there is more than one (a #! chain). */
+  interpreters?: string[];
   loader_target?: string;
   argv: string[];
   argv_truncated?: boolean;
@@ -144,6 +148,7 @@ export function buildDecisionRecord(input: DecisionInput): DecisionRecord {
   };
   if (f.exe?.sha256) rec.sha256 = f.exe.sha256;
   if (f.interpreter) rec.interpreter = redactText(f.interpreter.path);
+  if (f.interpreters && f.interpreters.length > 1) rec.interpreters = f.interpreters.map((i) => redactText(i.path));
   if (f.loaderTarget) rec.loader_target = redactText(f.loaderTarget.path);
   if (f.argvTruncated) rec.argv_truncated = true;
   return rec;

@@ -45,6 +45,9 @@ export interface Approver {
   ask(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer>;
   /** Optional: the reason to log for an answer (an automatic approver says that no one was asked). */
   explain?(answer: ApprovalAnswer, request: ApprovalRequest): string;
+  /** True when nobody is prompted (the answer is fixed): the per-minute and pending limits, which protect
+   *  a person from a flood of prompts, do not apply. */
+  readonly automatic?: boolean;
 }
 
 /**
@@ -71,6 +74,8 @@ export interface ApprovalSettlement {
 
 /** Answers every request at once with a fixed default: tests, CI, and runs with no terminal. Never hangs. */
 export class AutoApprover implements Approver {
+  readonly automatic = true;
+
   constructor(
     readonly defaultAnswer: ApprovalAnswer,
     /** Why nobody is asked, for the log: e.g. "CI is set", "no terminal". */
@@ -98,6 +103,10 @@ export interface ApprovalQueueOptions {
   onSettle?: (settlement: ApprovalSettlement) => void;
 }
 
+/** How long after an answer the same thread's same exec (the next directory of a PATH search: /usr/bin/X,
+ *  then /bin/X, the same file on a merged-/usr system) gets that answer instead of a second prompt. */
+const SAME_EXEC_WINDOW_MS = 2000;
+
 interface PendingPrompt {
   key: string;
   request: ApprovalRequest;
@@ -110,6 +119,9 @@ interface PendingPrompt {
 
 export class ApprovalQueue {
   private readonly pending = new Map<string, PendingPrompt>();
+  /** The last answered request of each thread: a PATH search's next attempt at the same file is answered
+   *  with it (one ask per logical exec). */
+  private readonly answered = new Map<number, { key: string; at: number; outcome: ApprovalOutcome; id: number }>();
   private readonly promptTimes: number[] = [];
   /** Executable identities the user answered "always" for, this session only. */
   private readonly alwaysAllowed = new Map<string, string>();
@@ -205,8 +217,15 @@ export class ApprovalQueue {
       same.requests.push(request);
       return same.promise;
     }
+    const last = this.answered.get(request.facts.tid);
+    if (last && last.key === sameExecKey(request.facts) && this.now() - last.at <= SAME_EXEC_WINDOW_MS) {
+      const o = last.outcome;
+      return now({ ...o, kind: 'remembered', reason: `${o.reason} (the answer to request ${last.id}: the same program, arguments and directory, tried again through another path)` });
+    }
 
     const s = this.settings;
+    // A fixed answer prompts nobody: the limits that protect a person from a flood do not apply.
+    if (this.approver.automatic) return this.track(request, key);
     if (this.pending.size >= s.maxPending) {
       return now({
         verdict: 'deny',
@@ -228,13 +247,21 @@ export class ApprovalQueue {
       });
     }
     this.promptTimes.push(t);
+    return this.track(request, key);
+  }
 
+  /** Ask, and keep the prompt findable (identical requests join it) until it is answered. */
+  private track(request: ApprovalRequest, key: string): Promise<ApprovalOutcome> {
     const controller = new AbortController();
     const entry: PendingPrompt = { key, request, controller, requests: [request], withdrawn: null, promise: Promise.resolve(null as unknown as ApprovalOutcome) };
     this.pending.set(key, entry);
     this.options.onPrompt?.(request);
     entry.promise = this.runPrompt(request, controller, entry).then((outcome) => {
       if (this.pending.get(key) === entry) this.pending.delete(key);
+      if (outcome.answer !== null || outcome.layer === 'timeout') {
+        if (this.answered.size >= 4096) this.answered.clear();
+        this.answered.set(request.facts.tid, { key: sameExecKey(request.facts), at: this.now(), outcome, id: request.id });
+      }
       this.options.onSettle?.({ request, outcome, prompted: true });
       return outcome;
     });
@@ -310,7 +337,7 @@ export function identityKey(f: ExecFacts): string | null {
   const id = (x: { path: string; dev: string; ino: string; size: number; sha256?: string }): string =>
     `${x.path}\0${x.dev}:${x.ino}:${x.size}:${x.sha256 ?? ''}`;
   let key = id(f.exe);
-  if (f.interpreter) key += `\0interp\0${id(f.interpreter)}`;
+  for (const i of f.interpreters ?? (f.interpreter ? [f.interpreter] : [])) key += `\0interp\0${id(i)}`;
   if (f.loaderTarget) key += `\0ld\0${id(f.loaderTarget)}`;
   return key;
 }
@@ -318,4 +345,10 @@ export function identityKey(f: ExecFacts): string | null {
 /** Identical requests share one prompt: same executable, argv and cwd. */
 function dedupKey(f: ExecFacts): string {
   return JSON.stringify([f.exe?.path ?? f.requestedPath, f.argv, f.cwd]);
+}
+
+/** The same logical exec tried again by one thread: the same file (whatever path reached it), argv, cwd, and
+ *  the same script or loaded program behind it. */
+function sameExecKey(f: ExecFacts): string {
+  return JSON.stringify([identityKey(f) ?? f.requestedPath, f.argv, f.cwd]);
 }

@@ -299,6 +299,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         argv: options.argv,
         config: supervisorConfig(options.policy),
         hashUnder: hashUnder(options.policy.filesystem),
+        ...(options.evaluator.contentSizes ? { hashSizes: options.evaluator.contentSizes() } : {}),
         ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
         spawn: options.spawn,
         env: options.env,

@@ -26,6 +26,9 @@ export interface SupervisorLinkOptions {
   envPolicy?: EnvPolicy;
   /** Directories under which the supervisor hashes executables (HASH_UNDER). */
   hashUnder: string[];
+  /** Only files of these sizes are worth hashing (HASH_SIZES: the policy's programs known by content);
+   *  absent: every size. */
+  hashSizes?: readonly number[];
   spawn: SpawnSupervisor;
   env?: NodeJS.ProcessEnv;
   handlers: SupervisorLinkHandlers;
@@ -225,6 +228,7 @@ export class SupervisorLink {
             void cleanup().then(() => {
               if (!settled) this.socket?.write(encodeConfig({ ...opts.config, envPlan: this.envPlan }, opts.hashUnder, {
                   records: this.records !== null,
+                  ...(opts.hashSizes ? { hashSizes: opts.hashSizes } : {}),
                   ...(opts.recordSession !== undefined && this.handlers.record ? { session: opts.recordSession } : {}),
                 }));
             });

@@ -102,13 +102,48 @@ describe('ApprovalQueue', () => {
 
   it('denies at once beyond max_per_minute, and allows prompts again after the window', async () => {
     let now = 1_000_000;
-    const q = new ApprovalQueue(settings({ maxPerMinute: 3 }), new AutoApprover('allow-once'), { now: () => now });
+    // A person answering at once (not an automatic approver, which no limit applies to).
+    const quick: Approver = { ask: () => Promise.resolve('allow-once') };
+    const q = new ApprovalQueue(settings({ maxPerMinute: 3 }), quick, { now: () => now });
     for (const x of ['a', 'b', 'c']) expect((await q.request(req(facts([x])))).verdict).toBe('allow');
     const flood = await q.request(req(facts(['d'])));
     expect(flood).toMatchObject({ verdict: 'deny', layer: 'approval' });
     expect(flood.reason).toMatch(/rate limit exceeded: 3 prompts in the last minute \(max_per_minute = 3\)/);
     now += 60_001;
     expect((await q.request(req(facts(['e'])))).verdict).toBe('allow');
+  });
+
+  it('an automatic approver (--on-ask allow / deny) is never rate-limited: nobody is prompted', async () => {
+    const q = new ApprovalQueue(settings({ maxPerMinute: 3, maxPending: 1 }), new AutoApprover('allow-once', '--on-ask allow'));
+    const outs = await Promise.all(Array.from({ length: 200 }, (_, i) => q.request(req(facts([`tool-${i}`], { tid: 1000 + i })))));
+    expect(outs.every((o) => o.verdict === 'allow' && o.layer === 'approval')).toBe(true);
+    expect(outs[199]?.reason).toBe('no one to ask (--on-ask allow): default allow');
+  });
+
+  it('one ask per logical exec: the same thread retrying the same file through another PATH entry gets the same answer', async () => {
+    let now = 5_000_000;
+    const a = new ManualApprover();
+    const q = new ApprovalQueue(settings(), a, { now: () => now });
+    const curl = { path: '/usr/bin/curl', dev: '8', ino: '77', size: 300 };
+    const first = q.request(req(facts(['curl', 'https://x.example'], { tid: 42, requestedPath: '/usr/bin/curl', exe: curl })));
+    a.answer(0, 'deny');
+    expect(await first).toMatchObject({ verdict: 'deny', reason: 'denied by the user' });
+    // execvp goes on to /bin/curl: the same file on a merged-/usr system.
+    const viaBin = await q.request(req(facts(['curl', 'https://x.example'], { tid: 42, requestedPath: '/bin/curl', exe: curl })));
+    expect(viaBin.verdict).toBe('deny');
+    expect(viaBin.reason).toMatch(/^denied by the user \(the answer to request \d+: the same program, arguments and directory, tried again through another path\)$/);
+    expect(a.asked).toHaveLength(1);
+    // Another thread, other arguments, or the same exec much later: asked.
+    void q.request(req(facts(['curl', 'https://x.example'], { tid: 43, requestedPath: '/bin/curl', exe: curl })));
+    void q.request(req(facts(['curl', 'https://y.example'], { tid: 42, requestedPath: '/bin/curl', exe: curl })));
+    expect(a.asked).toHaveLength(3);
+    a.answer(1, 'allow-once');
+    a.answer(2, 'deny');
+    await new Promise((r) => setImmediate(r));
+    now += 10_000;
+    void q.request(req(facts(['curl', 'https://y.example'], { tid: 42, requestedPath: '/usr/bin/curl', exe: curl })));
+    expect(a.asked).toHaveLength(4);
+    a.answer(3, 'deny');
   });
 
   it('"always" allows later execs of the same executable identity for the session, without asking', async () => {
