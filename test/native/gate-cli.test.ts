@@ -24,7 +24,8 @@ afterAll(() => {
 
 function auditFilesIn(stateHome: string): string[] {
   const dir = path.join(stateHome, 'agent-gate');
-  return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
+  // Only the logs: a copy of the policy in force (policy-SHA256.toml) sits beside each.
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => path.join(dir, f)) : [];
 }
 
 describe('agent-gate run defaults', () => {

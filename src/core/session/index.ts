@@ -23,4 +23,5 @@ export {
 } from './launch';
 export type { BannerInput, LaunchOptions, LaunchPlan, LaunchPlanResult, PolicySource, PolicySourceKind, RunPolicy, StartOptions } from './launch';
 export { feedFromSession } from './feed-link';
+export { policiesInForce, policySnapshotPath, type PolicyInForce } from './policy-in-force';
 export type * from './types';

@@ -20,6 +20,7 @@ import { redactArgv } from '../audit/redact';
 import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
 import { processAlive, processStartTime } from '../exec/proc';
+import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './policy-in-force';
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import type { EnvPlan } from '../policy/env';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
@@ -201,6 +202,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     this.link?.flushCache?.();
     const sha256 = sha256Of(text);
     this.policySha256 = sha256;
+    notePolicyInForce(this.id, policy.file, text);
+    savePolicySnapshot(this.audit.file, text);
     const err = this.audit.tryWrite({
       type: 'session',
       time: new Date().toISOString(),
@@ -319,6 +322,11 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     const early = session.early ?? [];
     session.early = null;
     for (const run of early) run();
+    // What "Compare with the policy in force" shows (policy-in-force.ts); best effort, never fatal.
+    const inForce = options.policyText ?? readOrEmpty(options.policy.file);
+    notePolicyInForce(id, options.policy.file, inForce, startRecord.time);
+    savePolicySnapshot(auditPath, inForce);
+    void session.wait().then(() => forgetPolicyInForce(id));
     return session;
   }
 
