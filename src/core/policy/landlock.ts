@@ -222,11 +222,11 @@ function excludeOtherDevices(grants: Grant[], readdir: (path: string) => string[
     const source = `${g.source} (all but /dev)`;
     if (g.path === '/') {
       for (const name of readdir('/').sort()) {
-        if (name !== 'dev') out.push({ path: `/${name}`, rights: 'r', source, widened: g.widened });
+        if (name !== 'dev') out.push({ path: `/${name}`, rights: 'r', source, widened: g.widened, everywhere: true });
       }
     }
     for (const name of DEV_EVERYDAY) {
-      if (exists(`/dev/${name}`)) out.push({ path: `/dev/${name}`, rights: 'r', source: `${g.source} (everyday devices of /dev)`, widened: g.widened });
+      if (exists(`/dev/${name}`)) out.push({ path: `/dev/${name}`, rights: 'r', source: `${g.source} (everyday devices of /dev)`, widened: g.widened, ...(g.path === '/' ? { everywhere: true } : {}) });
     }
   }
   return out;
@@ -263,6 +263,7 @@ function mergeGrants(grants: Grant[]): Grant[] {
     if (prev.rights.includes('r')) prev.rights = prev.rights.replace('l', ''); // r lists directories too
     prev.source = `${prev.source}, ${g.source}`;
     prev.widened = prev.widened || g.widened;
+    if (prev.everywhere && !g.everywhere && g.rights.includes('r')) delete prev.everywhere; // also granted by name
   }
   return [...byPath.values()];
 }

@@ -53,6 +53,8 @@ export interface Grant {
   source: string;
   /** True when the grant is broader than the glob it came from (a glob widened to its static prefix). */
   widened: boolean;
+  /** A piece of a read grant on / (split around /dev, see landlock.ts): the user granted reads everywhere. */
+  everywhere?: boolean;
 }
 
 export interface FilesystemPolicy {

@@ -642,7 +642,8 @@ export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolic
     }
   }
   for (const g of fsPolicy.grants) {
-    if (g.rights.includes('r') && isUnder(dir, realpathOfNearest(g.path))) {
+    // Not for a read grant on / (the user let the agent read everything; its pieces are marked `everywhere`).
+    if (g.rights.includes('r') && !g.everywhere && isUnder(dir, realpathOfNearest(g.path))) {
       warnings.push(`the agent may read the audit log directory ${dir} (grant ${g.path} from ${g.source}): it can see past commands`);
       break;
     }
