@@ -13,6 +13,7 @@
 #include "notify.h"
 #include "privs.h"
 #include "pty.h"
+#include "reap.h"
 #include "proto.h"
 #include "seccomp.h"
 #include "util.h"
@@ -438,6 +439,8 @@ int main(int argc, char **argv)
 	signal(SIGTTIN, SIG_IGN);
 
 	char **agent_env = agent_environ(&cfg);
+	/* Everything the agent starts stays in our subtree, however it detaches (reap.c). */
+	reap_init();
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		die_errno("socketpair");

@@ -9,6 +9,7 @@
 #include "facts.h"
 #include "procmem.h"
 #include "pty.h"
+#include "reap.h"
 #include "seccomp.h"
 
 #include <errno.h>
@@ -141,6 +142,11 @@ void session_kill_agent(struct session *s)
 	if (s->agent > 0) {
 		kill(-s->agent, SIGKILL);
 		kill(s->agent, SIGKILL);
+		/* And every other process of the session (we are its subreaper). */
+		struct buf ignored = { 0 };
+		size_t remaining;
+		reap_all(&ignored, 2000, &remaining);
+		buf_free(&ignored);
 	}
 }
 
@@ -614,10 +620,23 @@ int notify_loop(struct session *s)
 				pty_finish();
 				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 				int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+				/* What the agent left running: ended (its listener stays open meanwhile, so a leftover's
+				 * exec is still decided until it dies), or counted and kept. */
+				struct buf names = { 0 };
+				size_t remaining = 0, leftovers;
+				if (s->cfg->keep_leftovers)
+					leftovers = reap_count(&names);
+				else
+					leftovers = reap_all(&names, 5000, &remaining);
 				buf_printf(&out, "EXIT id=%llu code=%d signal=%d n_asked=%llu n_cached=%llu n_local=%llu n_restarted=%llu n_records=%llu",
 					   (unsigned long long)first_req_id, code, sig, (unsigned long long)lat_slow.count,
 					   (unsigned long long)lat_cached.count, (unsigned long long)n_local,
 					   (unsigned long long)n_restarted, (unsigned long long)n_records);
+				buf_printf(&out, " leftovers=%zu leftovers_kept=%d leftovers_remaining=%zu", leftovers,
+					   s->cfg->keep_leftovers, remaining);
+				if (names.len)
+					buf_put(&out, names.p, names.len);
+				buf_free(&names);
 				lat_fields(&out, "asked", &lat_slow);
 				lat_fields(&out, "cached", &lat_cached);
 				struct rusage ru;
@@ -632,9 +651,13 @@ int notify_loop(struct session *s)
 				if (proto_send(s->broker, &out) < 0)
 					debug("EXIT not delivered: %s", strerror(errno));
 				out.len = 0;
-				/* Daemons left in the agent's group are killed; those in other groups keep the filter and
-				 * can exec nothing once our listener closes. */
-				session_kill_agent(s);
+				/* Kept leftovers keep the filter and can exec nothing once our listener closes. */
+				if (!s->cfg->keep_leftovers)
+					session_kill_agent(s);
+				else if (s->listener >= 0) {
+					close(s->listener);
+					s->listener = -1;
+				}
 				return sig ? 128 + sig : code;
 			}
 		}

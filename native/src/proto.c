@@ -282,6 +282,10 @@ void proto_read_config(struct line_reader *r, struct config *c)
 			}
 		} else if (strcmp(type, "RECORDS") == 0) {
 			c->records = true;
+		} else if (strcmp(type, "LEFTOVERS") == 0) {
+			while (proto_next_token(&cur, &t))
+				if (is_key(&t, "keep"))
+					c->keep_leftovers = bool_val(&t, type);
 		} else if (strcmp(type, "JSON_RECORDS") == 0) {
 			while (proto_next_token(&cur, &t)) {
 				if (!is_key(&t, "session"))

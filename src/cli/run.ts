@@ -32,6 +32,8 @@ ports are sealed by Landlock, and every verdict is written to the audit log.
                         let a root agent run although the policy does not seal filesystem writes
                         (refused by default: root could make the kernel run its programs, e.g. through
                         /proc/sys/kernel/core_pattern)
+  --keep-leftovers      when PROGRAM exits, leave the processes it started running (they can start no
+                        program any more); by default they are ended with it
   -v, --verbose         print every decision to stderr
   --supervisor PATH     the native supervisor (default: next to the CLI bundle, or $AGENT_GATE_SUPERVISOR)
 
@@ -49,6 +51,7 @@ interface RunOptions {
   workspace?: string;
   metrics?: string;
   allowRootWithoutFilesystem?: boolean;
+  keepLeftovers?: boolean;
   help: boolean;
   program: string[];
 }
@@ -89,6 +92,9 @@ export function parseRunOptions(args: string[]): RunOptions {
         return true;
       case '--allow-root-without-filesystem':
         o.allowRootWithoutFilesystem = true;
+        return true;
+      case '--keep-leftovers':
+        o.keepLeftovers = true;
         return true;
       default:
         return false;
@@ -214,6 +220,7 @@ export async function runGate(args: string[]): Promise<number> {
       spawn,
       onWarning: (w) => err(`warning: ${w}`),
       ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
+      ...(o.keepLeftovers ? { keepLeftovers: true } : {}),
     });
   } catch (e) {
     cleanup();

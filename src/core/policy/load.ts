@@ -117,6 +117,7 @@ export const DEFAULTS = {
   noBootstrapReads: defaultOf<boolean>('filesystem', 'no_bootstrap_reads'),
   netRequireEnforced: defaultOf<boolean>('network', 'require_enforced'),
   allowRootWithoutFilesystem: defaultOf<boolean>('session', 'allow_root_without_filesystem'),
+  keepLeftovers: defaultOf<boolean>('session', 'keep_leftovers'),
 };
 
 export { SUPPORTED_VERSIONS };
@@ -248,6 +249,7 @@ class PolicyLoader {
       },
       session: {
         allowRootWithoutFilesystem: (session?.allow_root_without_filesystem as boolean | undefined) ?? DEFAULTS.allowRootWithoutFilesystem,
+        keepLeftovers: (session?.keep_leftovers as boolean | undefined) ?? DEFAULTS.keepLeftovers,
       },
       ruleIds: rules.map((r) => r.id),
       env: envPolicy,

@@ -91,6 +91,8 @@ export interface PolicyMeta {
 export interface SessionPolicy {
   /** A root agent may start without filesystem write sealing (refused by default: see GateSession.start). */
   allowRootWithoutFilesystem: boolean;
+  /** Processes the agent leaves running outlive the session (counted, not ended). */
+  keepLeftovers: boolean;
 }
 
 /** The outcome of evaluating one exec. */

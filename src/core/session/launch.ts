@@ -315,6 +315,8 @@ export interface StartOptions {
   recordsMaxDelayMs?: number;
   /** A root agent may run without filesystem write sealing (--allow-root-without-filesystem). */
   allowRootWithoutFilesystem?: boolean;
+  /** Leave what the agent left running (--keep-leftovers). */
+  keepLeftovers?: boolean;
 }
 
 /** Start the planned session. Throws GateSetupError (with explainStartFailure's words) when it cannot. */
@@ -335,6 +337,7 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       ...(o.onWarning ? { onWarning: o.onWarning } : {}),
       ...(o.recordsMaxDelayMs !== undefined ? { recordsMaxDelayMs: o.recordsMaxDelayMs } : {}),
       ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
+      ...(o.keepLeftovers ? { keepLeftovers: true } : {}),
     });
   } catch (e) {
     if (e instanceof GateSetupError) throw new GateSetupError(explainStartFailure(e.message));

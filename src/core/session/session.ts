@@ -24,7 +24,7 @@ import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './po
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import type { EnvPlan } from '../policy/env';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
-import type { EnforcementReport, ExecEvent, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
+import type { EnforcementReport, ExecEvent, Leftovers, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
 import { decodeSupervisorLine, encodeExecLine } from './wire';
 
@@ -76,6 +76,9 @@ export interface GateSessionOptions {
   allowRootWithoutFilesystem?: boolean;
   /** The agent's uid (default: this process's; the supervisor and the agent run as this process). */
   uid?: number;
+  /** Leave the processes the agent started running when it exits (the CLI's --keep-leftovers; the policy's
+   *  [session] keep_leftovers says it for good). */
+  keepLeftovers?: boolean;
 }
 
 /** What updatePolicy() could and could not change in a running session. */
@@ -93,6 +96,8 @@ export interface SessionEnd {
   signal: number | null;
   /** Set when the session ended because the gate failed (link broken, supervisor died). */
   failure: string | null;
+  /** What the agent left running when it exited: ended by the supervisor, or kept (keep_leftovers). */
+  leftovers?: Leftovers;
 }
 
 /** The gate could not be set up; `message` says what went wrong and what to do. Exit code 126. */
@@ -306,7 +311,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         supervisorPath: options.supervisorPath,
         recordSession: id,
         argv: options.argv,
-        config: supervisorConfig(options.policy),
+        config: { ...supervisorConfig(options.policy), ...(options.keepLeftovers || options.policy.session.keepLeftovers ? { keepLeftovers: true } : {}) },
         hashUnder: hashUnder(options.policy.filesystem),
         ...(options.evaluator.contentSizes ? { hashSizes: options.evaluator.contentSizes() } : {}),
         ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
@@ -363,7 +368,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       },
       timeout: (id, action) => later(() => this.onSupervisorTimeout(id, action)),
       warn: (message) => this.warn(`supervisor: ${message}`),
-      exit: (code, signal) => later(() => this.finish(code, signal, null)),
+      exit: (code, signal, leftovers) => later(() => this.finish(code, signal, null, leftovers)),
       failed: (message) => later(() => this.finish(null, null, message)),
     };
   }
@@ -546,10 +551,11 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     return now;
   }
 
-  private finish(code: number | null, signal: number | null, failure: string | null): void {
+  private finish(code: number | null, signal: number | null, failure: string | null, leftovers?: Leftovers): void {
     if (this.endResult) return;
     const exitCode = failure !== null ? 126 : signal ? 128 + signal : (code ?? 126);
-    this.endResult = { exitCode, code, signal: signal || null, failure };
+    this.endResult = { exitCode, code, signal: signal || null, failure, ...(leftovers ? { leftovers } : {}) };
+    if (leftovers && leftovers.count > 0) this.warn(leftoversMessage(leftovers));
     if (this.withdrawTimer) clearInterval(this.withdrawTimer);
     this.withdrawTimer = null;
     this.queue.close('the session ended before an answer');
@@ -567,12 +573,23 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       ...(failure !== null ? { reason: failure } : {}),
       ...(policyNow !== null ? { policy_changed: true, policy_sha256_now: policyNow } : {}),
       stats: { decisions: m.decisions, allowed: m.allowed, denied: m.denied },
+      ...(leftovers ? { leftovers: { [leftovers.kept ? 'kept' : 'ended']: leftovers.count, ...(leftovers.remaining ? { remaining: leftovers.remaining } : {}), names: leftovers.names } } : {}),
     });
     this.audit.close();
     this.link?.close();
     this.resolveEnd(this.endResult);
     this.emit('ended', this.endResult);
   }
+}
+
+/** What the user is told about the processes the agent left running. */
+export function leftoversMessage(l: Leftovers): string {
+  const names = l.names.length ? ` (${l.names.join(', ')}${l.count > l.names.length ? ', …' : ''})` : '';
+  if (l.kept) {
+    return `${l.count} process${l.count === 1 ? '' : 'es'} the agent started ${l.count === 1 ? 'is' : 'are'} still running${names} (keep_leftovers): the gate has ended, so every program they try to start fails (ENOSYS); end them yourself when done`;
+  }
+  const stuck = l.remaining ? `; ${l.remaining} could not be ended (stuck in the kernel)` : '';
+  return `ended ${l.count} process${l.count === 1 ? '' : 'es'} the agent left running${names}${stuck}; set keep_leftovers = true in [session] (or --keep-leftovers) to keep them`;
 }
 
 /**

@@ -519,7 +519,7 @@ export class SupervisorLink {
         this.ended = true;
         this.releaseTerminalAcks();
         this.stats = m.stats;
-        this.handlers.exit(m.code, m.signal);
+        this.handlers.exit(m.code, m.signal, m.leftovers);
         return;
       default:
         this.protocolError(`unexpected ${m.type} after STARTED`);
