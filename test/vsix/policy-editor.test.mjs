@@ -4,7 +4,7 @@
 // the README shows is media/policy-editor.png (copied by hand from policy-editor-hover.png when it changes).
 // Needs dist/agent-gate-linux-x64.vsix: `npm run test:vsix` packages first.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,7 +15,6 @@ import { isProvisioned } from '../../scripts/lib/provision.mjs';
 import { runFromPalette, screenshot, waitForWorkbench } from '../ui/workbench.mjs';
 
 const VSIX = join(repoRoot, 'dist', 'agent-gate-linux-x64.vsix');
-const BROKEN = readFileSync(join(repoRoot, 'test', 'fixtures', 'policies', 'fix-unknown-key.gate.toml'), 'utf8');
 
 describe('policy editor from the installed VSIX', () => {
   let tmp;
