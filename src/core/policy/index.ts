@@ -10,6 +10,8 @@ export { extractUrlHosts } from './matcher';
 export { explainDecision, quoteWord } from './explain';
 export { verifyExamples, shellSplit } from './examples';
 export { writableRoots, type CliGrants } from './landlock';
+export { broadAllowRefusal, suggestRules } from './suggest-rule';
+export type { RuleScope, RuleSuggestion, RuleSuggestionInput, RuleSuggestions } from './suggest-rule';
 export { compileFilesystem, hashUnderPaths } from './grants';
 export { checkPolicyText, checkPolicyFile, formatDiagnostic, formatDiagnostics, diagnosticsJson, type CheckOptions, type PolicyCheck } from './check';
 export { explainCommand, explanationJson, type ExplainOptions, type Explanation } from './explain';

@@ -110,7 +110,9 @@ suite('Policy editor', () => {
       assert.deepEqual(ours(uri).map(entry), expected[f], f);
       assert.equal(checked.length, ours(uri).length, f);
       // The CLI, run now, on the same file: same positions, severities, codes and messages.
-      const r = cli(['check', '--json', '--policy', uri.fsPath]);
+      // The editor's ${WORKSPACE} for a file outside the workspace folders is its directory; `check` takes it
+      // from --workspace (default: the current directory, as `run`).
+      const r = cli(['check', '--json', '--policy', uri.fsPath, '--workspace', path.dirname(uri.fsPath)]);
       const json = JSON.parse(r.stdout) as { diagnostics: { line: number; column: number; endLine?: number; endColumn?: number; severity: string; code: string; message: string }[] };
       assert.deepEqual(
         ours(uri).map((d) => [entry(d), d.message]),
@@ -192,7 +194,7 @@ suite('Policy editor', () => {
         assert.deepEqual(ours(uri).map(entry), [], `${f}: "${title}" left problems:\n${doc.getText()}`);
         // And `agent-gate check` agrees once saved.
         await doc.save();
-        const r = cli(['check', '--policy', uri.fsPath]);
+        const r = cli(['check', '--policy', uri.fsPath, '--workspace', path.dirname(uri.fsPath)]);
         assert.equal(r.status, 0, `${f}: "${title}": check says\n${r.stderr}`);
         assert.equal(r.stderr, '');
         applied++;
