@@ -61,6 +61,29 @@ static bool path_is_under(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
+/* Whether a file of this size could match a program the policy names by content (HASH_SIZES): a hash is
+ * compared only with programs of the same size, so any other size is never worth reading (a 400 MB agent
+ * binary in a writable place costs nothing to identify). */
+static bool loader_size(uint64_t size);
+static bool size_wanted(uint64_t size, const struct config *c)
+{
+	size_t lo = 0, hi = c->nhash_sizes;
+
+	/* A copy of the dynamic loader is recognised by its content too (is_loader), whatever the policy names. */
+	if (!c->hash_sizes_set || loader_size(size))
+		return true;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->hash_sizes[mid] == size)
+			return true;
+		if (c->hash_sizes[mid] < size)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 static bool under_prefix(const char *path, const struct config *c)
 {
 	for (size_t i = 0; i < c->nhash_under; i++)
@@ -205,7 +228,7 @@ static int file_facts_of(int fd, const struct config *c, struct file_facts *ff, 
 	ff->nlink = (uint64_t)st.st_nlink;
 	ff->has_sha = false;
 	ff->present = true;
-	if (under_prefix(ff->path, c) || is_unnamed(ff->path))
+	if ((under_prefix(ff->path, c) && size_wanted(ff->id.size, c)) || is_unnamed(ff->path))
 		hash_file(fd, ff);
 	return 0;
 }
@@ -629,9 +652,18 @@ void facts_init(void)
 			continue;
 		loaders[nloaders].id.dev = st.st_dev;
 		loaders[nloaders].id.ino = st.st_ino;
+		loaders[nloaders].id.size = (uint64_t)st.st_size;
 		loaders[nloaders].has_sha = sha256_fd(fd, loaders[nloaders].sha) == 0;
 		nloaders++;
 	}
+}
+
+static bool loader_size(uint64_t size)
+{
+	for (size_t i = 0; i < nloaders; i++)
+		if (loaders[i].id.size == size)
+			return true;
+	return false;
 }
 
 static bool is_system_loader(const struct file_facts *ff)

@@ -184,6 +184,13 @@ static char *path_val(const struct token *t, const char *line)
 	return p;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 void proto_read_config(struct line_reader *r, struct config *c)
 {
 	bool seen_config = false;
@@ -290,6 +297,18 @@ void proto_read_config(struct line_reader *r, struct config *c)
 				free(c->session_json);
 				c->session_json = js.p;
 			}
+		} else if (strcmp(type, "HASH_SIZES") == 0) {
+			c->hash_sizes_set = true;
+			while (proto_next_token(&cur, &t)) {
+				uint64_t v;
+				if (!is_key(&t, "size"))
+					continue;
+				if (!proto_u64(&t, &v))
+					die("protocol error: HASH_SIZES size must be a decimal integer");
+				c->hash_sizes = xrealloc(c->hash_sizes, (c->nhash_sizes + 1) * sizeof(uint64_t));
+				c->hash_sizes[c->nhash_sizes++] = v;
+			}
+			qsort(c->hash_sizes, c->nhash_sizes, sizeof(uint64_t), cmp_u64);
 		} else if (strcmp(type, "ENV_UNSET") == 0 || strcmp(type, "ENV_SET") == 0) {
 			/* The agent's environment ([env] in the policy, decided by the broker): names and values are the
 			 * raw bytes, so nothing is re-encoded on the way. A name is non-empty without '=' or NUL; a

@@ -406,6 +406,12 @@ export class PolicyEvaluator implements Evaluator {
   ruleById(id: string): CompiledRule | undefined {
     return this.rules.find((r) => r.spec.id === id);
   }
+
+  contentSizes(): number[] {
+    const sizes = new Set<number>();
+    for (const r of this.rules) for (const t of r.exeTests) for (const n of t.contentSizes ?? []) sizes.add(n);
+    return [...sizes].sort((a, b) => a - b);
+  }
 }
 
 function stricter(current: Decision, via: Decision, how: string): Decision {

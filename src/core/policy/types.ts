@@ -130,4 +130,10 @@ export interface LoadedPolicy {
 
 export interface Evaluator {
   evaluate(facts: ExecFacts): Decision;
+  /**
+   * Sizes of every program the rules know by content (exe and exe_basename values found at load time). A
+   * file of any other size cannot match a rule by its hash, so the supervisor need not hash it (HASH_SIZES
+   * in docs/protocol.md). Absent: the supervisor hashes every file in a writable place.
+   */
+  contentSizes?(): number[];
 }

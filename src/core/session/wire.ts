@@ -415,7 +415,7 @@ function absPath(p: string): string {
 }
 
 /** The broker's CONFIG … START block, every line '\n'-terminated. */
-export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[], opts: { records?: boolean; session?: string } = {}): string {
+export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[], opts: { records?: boolean; session?: string; hashSizes?: readonly number[] } = {}): string {
   const lines = [`CONFIG ${PROTOCOL_VERSION}`];
   if (config.fs) {
     for (const g of config.fs.grants) lines.push(`FS rights=${rights(g.rights)} path=${absPath(g.path)}`);
@@ -432,6 +432,10 @@ export function encodeConfig(config: SupervisorConfig, hashUnder: readonly strin
   const ms = Math.max(0, Math.floor(config.timeout.ms));
   lines.push(`TIMEOUT ms=${ms} action=${config.timeout.action}`);
   for (const h of hashUnder) lines.push(`HASH_UNDER path=${absPath(h)}`);
+  if (opts.hashSizes) {
+    for (const n of opts.hashSizes) if (!Number.isSafeInteger(n) || n < 0) throw new WireError(`bad file size ${n}`);
+    lines.push(['HASH_SIZES', ...opts.hashSizes.map((n) => `size=${n}`)].join(' '));
+  }
   for (const name of config.envPlan?.removed ?? []) lines.push(`ENV_UNSET name=${envHex(name, 'name')}`);
   for (const [name, value] of config.envPlan?.set ?? []) lines.push(`ENV_SET name=${envHex(name, 'name')} value=${envHex(value, 'value')}`);
   if (opts.records) lines.push('RECORDS');
@@ -459,4 +463,9 @@ export function encodeHold(id: number): string {
 /** Who owns the agent's terminal (a broker prompting on that terminal takes it while it reads). */
 export function encodeTerminal(owner: 'broker' | 'agent'): string {
   return `TERMINAL owner=${owner}\n`;
+}
+
+/** FLUSH: the supervisor forgets its cached verdicts (the broker's policy changed). */
+export function encodeFlush(): string {
+  return 'FLUSH\n';
 }

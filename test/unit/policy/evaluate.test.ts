@@ -424,3 +424,17 @@ describe('warmUp', () => {
     expect(ev.evaluate(facts(['git', 'push'])).action).toBe('deny');
   });
 });
+
+describe('content sizes (HASH_SIZES)', () => {
+  it('are the sizes of the programs the rules know by content (exe, exe_basename), each once, sorted', () => {
+    const ev = policy(
+      META_ALLOW +
+        rule('a', 'deny', 'exe_basename = ["curl", "git", "no-such-program"]') +
+        rule('b', 'ask', 'exe = "/bin/sh"') +
+        rule('c', 'allow', 'exe_basename = "git"') +
+        rule('d', 'allow', 'exe_glob = "/usr/bin/*"\nargv_regex = "x"'),
+    );
+    expect(ev.contentSizes()).toEqual([1250, 3000, 4000]);
+    expect(policy(META_ALLOW + rule('g', 'allow', 'exe_glob = "/opt/**"')).contentSizes()).toEqual([]);
+  });
+});

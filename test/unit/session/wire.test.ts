@@ -180,6 +180,11 @@ describe('wire: handshake and control lines', () => {
     expect(encodeConfig({ fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'allow' } }, [], { records: true })).toBe(
       'CONFIG 1\nREQUIRE fs=0 net=0\nTIMEOUT ms=0 action=allow\nRECORDS\nSTART\n',
     );
+    // HASH_SIZES: only files of these sizes are worth hashing; an empty list is still a line (hash nothing).
+    const open = { fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'allow' as const } };
+    expect(encodeConfig(open, ['/w'], { hashSizes: [10, 4096] })).toBe(`CONFIG 1\nREQUIRE fs=0 net=0\nTIMEOUT ms=0 action=allow\nHASH_UNDER path=${hex('/w')}\nHASH_SIZES size=10 size=4096\nSTART\n`);
+    expect(encodeConfig(open, [], { hashSizes: [] })).toBe('CONFIG 1\nREQUIRE fs=0 net=0\nTIMEOUT ms=0 action=allow\nHASH_SIZES\nSTART\n');
+    expect(() => encodeConfig(open, [], { hashSizes: [-1] })).toThrow(WireError);
   });
 
   it('refuses relative paths, bad rights and bad ports in the CONFIG block', () => {
