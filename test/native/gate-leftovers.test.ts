@@ -144,7 +144,8 @@ describe('gate: keep_leftovers', () => {
       expect(r.stdout).toContain('started');
       const alive = withToken(t);
       strays.push(...alive);
-      expect(alive.length).toBe(1);
+      // The loop's shell (and a child of it forked for the exec of the moment, if any).
+      expect(alive.length).toBeGreaterThanOrEqual(1);
       // The loop's shell (and its sleep of the moment, if any).
       const kept = r.end?.leftovers as { kept: number; names: string[] };
       expect(kept.kept).toBeGreaterThanOrEqual(1);
@@ -158,7 +159,7 @@ describe('gate: keep_leftovers', () => {
       const after = lines.slice(before);
       expect(after.length).toBeGreaterThan(2);
       expect(after.every((l) => l.startsWith('failed'))).toBe(true);
-      for (const pid of alive) process.kill(pid, 'SIGKILL');
+      for (const pid of withToken(t)) process.kill(pid, 'SIGKILL');
     });
   }
 });
