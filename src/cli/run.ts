@@ -13,6 +13,7 @@ import {
   type Policy,
 } from '../core/policy/index';
 import { envBannerLine } from '../core/policy/env';
+import { applyAgentProfile, prepareState } from '../core/agents/profiles';
 import { AutoApprover, type ApprovalAnswer, type Approver } from '../core/session/approvals';
 import { GateSession, GateSetupError, newSessionId } from '../core/session/session';
 import { SupervisorLink, spawnWithChildProcess } from '../core/session/supervisor-link';
@@ -34,12 +35,15 @@ ports are sealed by Landlock, and every verdict is written to the audit log.
   -a, --allow GLOB      extra read+write grant, repeatable
   --workspace DIR       value of \${WORKSPACE} (default: the policy's directory; the current directory for
                         the shipped default policy)
+  --agent NAME          the agent profile to merge into the policy (claude, codex, gemini, aider, shell, or a
+                        profile file; see policies/agents/); none: no profile. Default: the profile of the
+                        agent the program is, when it is one
   --metrics FILE        at the end, write the decision and denial counters there (Prometheus text format)
   --allow-root-without-filesystem
                         let a root agent run although the policy does not seal filesystem writes
                         (refused by default: root could make the kernel run its programs, e.g. through
                         /proc/sys/kernel/core_pattern)
-  -v, --verbose         print every decision to stderr
+  -v, --verbose         print the grants, the agent profile's notes and every decision to stderr
   --supervisor PATH     the native supervisor (default: next to the CLI bundle, or $AGENT_GATE_SUPERVISOR)
 
 Exit status: PROGRAM's, 128+N when it was killed by signal N, 126 when the gate cannot be set up.
@@ -54,6 +58,8 @@ interface RunOptions {
   supervisor?: string;
   workspace?: string;
   metrics?: string;
+  /** undefined: detect; null: none. */
+  agent?: string | null;
   allowRootWithoutFilesystem?: boolean;
   help: boolean;
   program: string[];
@@ -74,6 +80,11 @@ export function parseRunOptions(args: string[]): RunOptions {
         const v = value();
         if (v !== 'prompt' && v !== 'deny' && v !== 'allow') throw new UsageError(`--on-ask must be prompt, deny or allow (got '${v}')`);
         o.onAsk = v;
+        return true;
+      }
+      case '--agent': {
+        const v = value();
+        o.agent = v === 'none' ? null : v;
         return true;
       }
       case '-v':
@@ -155,6 +166,22 @@ function loadForRun(file: string, grants: CliGrants, workspace: string | undefin
   return { policy: loaded.policy, text };
 }
 
+/** What the agent may read, write and execute, one line per grant (-v): what a refused write is refused by. */
+function describeGrants(policy: Policy): string[] {
+  const fsPol = policy.filesystem;
+  if (!fsPol.enabled) return ['filesystem: not sealed (no [filesystem] in the policy)'];
+  const names: Record<string, string> = { r: 'reads', w: 'writes', x: 'execution' };
+  const sealed = [...fsPol.handled].map((c) => names[c]).join(', ') || 'nothing';
+  const open = ['r', 'w', 'x'].filter((c) => !fsPol.handled.includes(c)).map((c) => names[c]).join(', ');
+  const lines = [`filesystem: Landlock seals ${sealed}${open ? ` (${open} not sealed)` : ''}; outside these grants it fails with EACCES ("Permission denied"):`];
+  for (const g of fsPol.grants) {
+    if (g.source !== 'bootstrap') lines.push(`  ${g.rights.padEnd(3)} ${escapeText(g.path)}  (${g.source})`);
+  }
+  const boot = fsPol.grants.filter((g) => g.source === 'bootstrap').map((g) => `${g.path} ${g.rights}`);
+  if (boot.length) lines.push(`  and what every program needs to start: ${boot.join(', ')}`);
+  return lines;
+}
+
 /** Enforcement report entries that are gaps (not fatal unless require_enforced): shown on stderr. */
 function enforcementGaps(report: Record<string, string>, policy: Policy): string[] {
   const good: Record<string, string[]> = {
@@ -206,8 +233,31 @@ export async function runGate(args: string[]): Promise<number> {
   const workspace = o.workspace ?? (policyFile === defaultPolicyPath() ? process.cwd() : undefined);
   const loaded = loadForRun(policyFile, o.grants, workspace);
   if (!loaded) return 126;
-  const { policy, text } = loaded;
+  const { text } = loaded;
+  const applied = applyAgentProfile(loaded.policy, {
+    ...(o.agent !== undefined ? { agent: o.agent } : {}),
+    argv: o.program,
+    cwd: process.cwd(),
+    workspace: workspace ?? path.dirname(policyFile),
+    env: process.env,
+    cliGrants: o.grants,
+  });
+  for (const d of applied.diagnostics) if (d.severity === 'error' || d.code === 'agent-never-write') err(formatDiagnostic(d));
+  if (!applied.ok) {
+    err(applied.error);
+    return 126;
+  }
+  const made = prepareState(applied.policy);
+  const policy = made.policy;
   const evaluator = createEvaluator(policy);
+  for (const f of made.failed) err(`warning: cannot make ${f} (its grant will not apply)`);
+  if (o.verbose) {
+    if (applied.agent) err(`agent profile: ${applied.agent.name} (${applied.why}; ${applied.agent.file})`);
+    for (const n of applied.agent?.notes ?? []) err(n);
+    if (applied.prepended.length) err(`started as: ${applied.argv.map(escapeText).join(' ')}`);
+    for (const c of made.created) err(`made ${c} (so its grant applies)`);
+    for (const line of describeGrants(policy)) err(line);
+  }
 
   const sessionId = newSessionId();
   const auditPath = path.resolve(o.audit ?? defaultAuditPath(sessionId));
@@ -248,7 +298,7 @@ export async function runGate(args: string[]): Promise<number> {
       supervisorPath,
       spawn,
       startLink: (opts) => SupervisorLink.start(opts),
-      argv: o.program,
+      argv: applied.argv,
       env: process.env,
       sessionId,
       onWarning: (w) => err(`warning: ${w}`),
