@@ -454,6 +454,15 @@ static void on_broker_line(char *line)
 		on_terminal(cursor);
 		return;
 	}
+	if (strcmp(type, "FLUSH") == 0) {
+		/* The broker's policy changed: no cached verdict may outlive the policy that gave it. */
+		for (size_t k = 0; k < VERDICT_SLOTS; k++) {
+			free(verdicts[k].origin);
+			verdicts[k].origin = NULL;
+			verdicts[k].used = false;
+		}
+		return;
+	}
 	if (strcmp(type, "VERDICT") != 0 && strcmp(type, "HOLD") != 0)
 		fail_closed("protocol error: unexpected message '%.40s' from the broker", type);
 	while (proto_next_token(&cursor, &t)) {

@@ -100,8 +100,11 @@ describe('gate: approval prompt on the terminal', () => {
 
   it('a: allows this executable for the rest of the session and prints the rule to keep it', async () => {
     const r = await onPty(denyCurlPolicy({ curlAction: 'ask', filesystem: false }), 'curl --version >/dev/null; curl --version | head -1', [{ after: PROMPT, text: 'a' }]);
-    expect(r.output).toContain('To allow it permanently, add to .gate.toml:');
+    // The narrowest rule (curl is a network tool: only this exact command), and where it goes.
+    expect(r.output).toMatch(/To allow it always, add to \S+\/\.gate\.toml before line \d+ \(rule no-curl: first match wins\):/);
     expect(r.output).toContain('exe = "/usr/bin/curl"');
+    expect(r.output).toContain('argv_regex = "^curl --version$"');
+    expect(r.output).toContain('only this exact command can be always allowed: curl is a network tool');
     const asked = r.decisions.filter((d) => d.rule_id === 'no-curl');
     expect(asked).toHaveLength(2);
     expect(asked[1]?.reason).toMatch(/^allowed for this session: the user answered "always"/);

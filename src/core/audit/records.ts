@@ -3,7 +3,7 @@
 // the agent (argv, paths) is redacted before it is put in a record (see buildDecisionRecord).
 import type { ExecFacts } from '../exec/facts';
 import type { BinaryAction } from '../policy/types';
-import type { EnforcementReport } from '../session/types';
+import type { EnforcementReport } from '../exec/enforcement';
 import { maySecret, redactArgv, redactText } from './redact';
 
 /** Which part of the gate decided: a policy rule, the default action, the gate's own checks before any rule
@@ -54,7 +54,8 @@ export interface SessionRecord {
   type: 'session';
   time: string;
   session: string;
-  event: 'start' | 'end';
+  /** start, end, or policy: the user applied a changed policy to the running session (file and sha256). */
+  event: 'start' | 'end' | 'policy';
   policy_file?: string;
   policy_sha256?: string;
   enforcement?: EnforcementReport;

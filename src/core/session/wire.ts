@@ -464,3 +464,8 @@ export function encodeHold(id: number): string {
 export function encodeTerminal(owner: 'broker' | 'agent'): string {
   return `TERMINAL owner=${owner}\n`;
 }
+
+/** FLUSH: the supervisor forgets its cached verdicts (the broker's policy changed). */
+export function encodeFlush(): string {
+  return 'FLUSH\n';
+}
