@@ -235,9 +235,15 @@ export function applyAgentProfile(base: Policy, o: AgentProfileOptions): ApplyRe
     chosen = { idOrFile: d.file, why: `detected: ${d.why}` };
   }
   const loaded = loadAgentProfile(chosen.idOrFile, loadOptions, o.dir);
+  const detected = o.agent === undefined;
+  // A profile the user asked for must work; a detected one that cannot be used is left out, and said so.
+  const without = (why: string, diagnostics: Diagnostic[]): ApplyResult =>
+    detected
+      ? { ok: true, policy: base, agent: null, why: `no agent profile (${why})`, argv, prepended: [], executables: [], diagnostics: [...diagnostics.filter((d) => d.severity !== 'error'), { severity: 'warning', code: 'agent-profile-unused', message: `the agent profile ${chosen.idOrFile} was not used: ${why}`, file: chosen.idOrFile, line: 1, column: 1 }] }
+      : { ok: false, error: `the agent profile ${chosen.idOrFile} cannot be used: ${why}`, diagnostics };
   if (!loaded.profile?.agent) {
     const first = loaded.diagnostics.find((d) => d.severity === 'error');
-    return { ok: false, error: `the agent profile ${chosen.idOrFile} cannot be used: ${first ? `${first.file}:${first.line}:${first.column}: ${first.message}` : 'it has errors'}`, diagnostics: loaded.diagnostics };
+    return without(first ? `${first.file}:${first.line}:${first.column}: ${first.message}` : 'it has errors', loaded.diagnostics);
   }
   const agent = loaded.profile.agent;
   const program = argv[0] === undefined ? null : resolveCommand(argv[0], { cwd: o.cwd, ...(o.env.PATH !== undefined ? { path: o.env.PATH } : {}) });
@@ -254,7 +260,7 @@ export function applyAgentProfile(base: Policy, o: AgentProfileOptions): ApplyRe
   const diagnostics = [...loaded.diagnostics, ...merged.diagnostics];
   if (!merged.policy) {
     const first = merged.diagnostics.find((d) => d.severity === 'error');
-    return { ok: false, error: `the agent profile ${agent.id} cannot be merged into ${base.file}: ${first?.message ?? 'it has errors'}`, diagnostics };
+    return without(`it cannot be merged into ${base.file}: ${first?.message ?? 'it has errors'}`, diagnostics);
   }
   // The profile's arguments go right after the program — only when the program is the agent itself (not
   // `node script`, a shell, or a wrapper), where they mean what the profile says.

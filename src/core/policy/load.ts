@@ -441,11 +441,8 @@ class PolicyLoader {
         const p = path(v, ['agent', key], i, absolute);
         return p === null ? [] : [p];
       });
-    const createFiles: [string, string][] = [];
-    for (const [file, content] of Object.entries((t.create_files as Table | undefined) ?? {})) {
-      const p = path(file, ['agent', 'create_files', file], undefined, true);
-      if (p !== null) createFiles.push([p, content as string]);
-    }
+    // A JSON file starts as `{}` (an empty file is not valid JSON), any other as empty.
+    const createFiles = paths('create_files', true).map((p): [string, string] => [p, p.endsWith('.json') ? '{}\n' : '']);
     return {
       id: (t.id as string | undefined) ?? '',
       name: (t.name as string | undefined) ?? ((t.id as string | undefined) ?? ''),

@@ -134,7 +134,7 @@ export interface AgentSection {
   /** node_modules-relative ('@scope/pkg/bin/x') or absolute paths, `*` within one segment. */
   executables: string[];
   prependArgs: string[];
-  /** Absolute path → initial content. */
+  /** Absolute path and initial content (`{}` for a .json file, else empty). */
   createFiles: [string, string][];
   neverWrite: string[];
   notes: string[];

@@ -386,10 +386,11 @@ export const POLICY_FORMAT = {
             doc: 'Arguments put right after the program name when the gate starts the agent (e.g. telling an agent with its own sandbox to leave sandboxing to the gate). The start banner shows them.',
           },
           create_files: {
-            type: 'table',
-            example: '{ "${HOME}/.claude.json" = "{}" }',
-            doc: 'State files made with this content before the agent starts when they do not exist, so a grant on the file applies (Landlock grants only paths that exist). ${VAR} and ${VAR:-default} are expanded in the path.',
-            table: { keys: {}, otherKeys: { type: 'string', example: '"{}"', doc: 'The initial content.' } },
+            type: 'string-list',
+            default: [],
+            example: '["${HOME}/.claude.json"]',
+            pattern: ABSOLUTE,
+            doc: 'State files made before the agent starts when they do not exist (empty; `{}` for a .json file, which JSON readers take as empty), so a grant on the file applies: Landlock grants only paths that exist. ${VAR} and ${VAR:-default} are expanded.',
           },
           never_write: {
             type: 'string-list',
