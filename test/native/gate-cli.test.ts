@@ -47,6 +47,11 @@ describe('agent-gate run defaults', () => {
     expect(start.enforcement).toMatchObject({ fs: 'enforced' });
     const ls = recs.find((x): x is DecisionRecord => x.type === 'decision' && x.exe === '/usr/bin/ls');
     expect(ls).toMatchObject({ verdict: 'allow', rule_id: null, layer: 'default' });
+    // Beside the log, the policy text in force, named by the sha256 the start record gives (for the editor's
+    // "Compare with the policy in force"), as private as the log.
+    const snapshot = path.join(path.dirname(files[0] as string), `policy-${start.policy_sha256}.toml`);
+    expect(fs.readFileSync(snapshot, 'utf8')).toBe(fs.readFileSync(path.join(ROOT, 'policies', 'default.gate.toml'), 'utf8'));
+    expect(fs.statSync(snapshot).mode & 0o777).toBe(0o600);
   });
 
   it("uses ./.gate.toml when present, and ${WORKSPACE} is that file's directory", async () => {

@@ -21,8 +21,10 @@ let dirs: ReturnType<typeof makeDirs>;
 let ws: string;
 let n = 0;
 
-/** curl denied by name (and identity); everything else allowed; writes sealed to the workspace. */
-function policyText(execute: string[] | null): string {
+/** curl denied by name (and identity); everything else allowed; writes sealed to the workspace. With
+ *  `argvKey` the deny also looks at argv, so it is not one the kernel enforces (execute-set.ts): Landlock
+ *  then handles no execute right at all. */
+function policyText(execute: string[] | null, argvKey = false): string {
   return `[meta]
 version = 1
 default_action = "allow"
@@ -36,11 +38,12 @@ id = "no-curl"
 action = "deny"
 reason = "curl is not allowed in this test"
 exe_basename = "curl"
-`;
+${argvKey ? "argv_regex = '.'\n" : ''}`;
 }
 
 let withExecuteSet: string;
 let withoutExecuteSet: string;
+let noExecuteRight: string;
 
 beforeAll(async () => {
   await prepare();
@@ -54,6 +57,8 @@ beforeAll(async () => {
   fs.writeFileSync(withExecuteSet, policyText(['${WORKSPACE}/**', `${PROGS}/**`]));
   withoutExecuteSet = path.join(ws, 'no-exec-set.toml');
   fs.writeFileSync(withoutExecuteSet, policyText(null));
+  noExecuteRight = path.join(ws, 'no-exec-right.toml');
+  fs.writeFileSync(noExecuteRight, policyText(null, true));
   // curl with one byte appended: runs exactly like curl, but is no longer recognised by its hash.
   fs.writeFileSync(path.join(ws, 'curl-mod'), Buffer.concat([fs.readFileSync(CURL), Buffer.from('x')]), { mode: 0o755 });
   fs.copyFileSync(path.join(ws, 'curl-mod'), path.join(ws, 'bin', 'curl-mod'));
@@ -112,8 +117,8 @@ describe('gate: executables without a path in the execute set (issue 14, class 1
     expect(r.decisions.filter((d) => d.exe?.startsWith('/memfd:'))).toEqual([]);
   });
 
-  it('without an execute set memfds are left as the program asks', async () => {
-    const r = await gated(`${prog('memfd_mode')}`, withoutExecuteSet);
+  it('when Landlock handles no execute right, memfds are left as the program asks', async () => {
+    const r = await gated(`${prog('memfd_mode')}`, noExecuteRight);
     expect(r.start?.enforcement).toMatchObject({ memfd: 'any' });
     expect(r.stdout).toContain('RESULT memfd mode=0777 fchmod=ok exec_flag=ok');
   });
@@ -147,7 +152,7 @@ describe('gate: executables without a path in the execute set (issue 14, class 1
   });
 
   it('without an execute set nothing is refused for having no name (the policy still judges the content)', async () => {
-    const r = await gated(`${prog('memfd_exec')} ${CURL} --version; ${prog('memfd_exec')} ./curl-mod --version | head -c 4`, withoutExecuteSet);
+    const r = await gated(`${prog('memfd_exec')} ${CURL} --version; ${prog('memfd_exec')} ./curl-mod --version | head -c 4`, noExecuteRight);
     expect(r.decisions.find((d) => d.exe === '/memfd:payload (deleted)' && d.rule_id === 'no-curl')).toMatchObject({ verdict: 'deny' });
     expect(gateDenials(r)).toEqual([]);
   });

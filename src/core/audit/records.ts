@@ -71,6 +71,9 @@ export interface SessionRecord {
   /** End: the policy file on disk changed during the session (the session kept the policy it started with). */
   policy_changed?: boolean;
   policy_sha256_now?: string;
+  /** Start: the programs the policy always denies, which Landlock's execute set leaves out (the kernel refuses
+   *  them, whatever races the exec), the number of Landlock rules and the time the plan took. */
+  kernel_denies?: { programs: string[]; landlock_rules: number; plan_ms: number };
 }
 
 /** The supervisor answered a request itself, past on_supervisor_timeout_ms, before the broker's verdict

@@ -311,6 +311,38 @@ export class PolicyEvaluator implements Evaluator {
     return plan;
   }
 
+  /**
+   * The id of the rule that denies every exec of this file, whatever its argv, cwd, caller or the name it is
+   * run by; null when some exec of it could be allowed or asked. Walks the rules in order: a deny rule
+   * with only program keys that match the file decides; an allow rule whose program keys match it could
+   * allow it (an allow rule never matches by the requested name, so its program keys by identity are all it
+   * can match on); an ask rule could ask for it when its program keys hold by identity or could hold by the
+   * name the caller picks (any positive program key can); a deny rule with other keys may or may not match
+   * and never makes an exec less denied. The default action is not used: only explicit denies are raced
+   * against (execute-set.ts makes the kernel refuse these files).
+   */
+  alwaysDeniedBy(file: FileFacts): string | null {
+    const v = new ExecView({
+      requestId: 0, tid: 0, pid: 0, ppid: 0, uid: 0, syscall: 'execve', requestedPath: file.path, exe: file,
+      argv: [file.path], argvTruncated: false, cwd: '/', parent: null,
+    });
+    for (const rule of this.rules) {
+      const holds = rule.exeTests.every((t) => t.strict(v) !== t.negated);
+      const action = rule.spec.action;
+      if (action === 'deny') {
+        if (holds && rule.otherTests.length === 0 && rule.exeTests.some((t) => !t.negated)) return rule.spec.id;
+        continue;
+      }
+      if (action === 'allow') {
+        if (holds) return null;
+        continue;
+      }
+      // ask: a positive program key can hold by the requested name; a negated one only by identity.
+      if (rule.exeTests.every((t) => !t.negated || !t.strict(v))) return null;
+    }
+    return null;
+  }
+
   /** The program keys of one rule, with the fail-closed use of the requested name (see matcher.ts). */
   private programKeys(rule: CompiledRule, v: ExecView): { matched: boolean; usedRequestedName: boolean } {
     let usedRequestedName = false;

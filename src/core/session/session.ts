@@ -22,6 +22,8 @@ import type { ExecFacts } from '../exec/facts';
 import { processAlive, processStartTime } from '../exec/proc';
 import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './policy-in-force';
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
+import { PolicyEvaluator } from '../policy/evaluator';
+import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
 import type { EnvPlan } from '../policy/env';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
@@ -269,6 +271,9 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       );
     }
     warmUp(options.evaluator);
+    // Program-only denies become the kernel's (execute-set.ts): planned here, applied by the supervisor's Landlock.
+    const executePlan = options.evaluator instanceof PolicyEvaluator ? planExecuteSet(options.policy, options.evaluator) : null;
+    for (const w of executePlan?.warnings ?? []) session.warn(w);
 
     const startRecord = {
       type: 'session' as const,
@@ -278,6 +283,9 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       policy_file: options.policy.file,
       policy_sha256: sha256Of(options.policyText ?? readOrEmpty(options.policy.file)),
       argv: redactArgv(options.argv),
+      ...(executePlan && executePlan.fs
+        ? { kernel_denies: { programs: executePlan.excluded.map((e) => e.path), landlock_rules: executePlan.rules, plan_ms: Math.round(executePlan.ms * 10) / 10 } }
+        : {}),
     };
     // What is on disk now (normally the text in force), to tell at the end whether the file changed.
     const onDisk = options.policy.file ? readOrEmpty(options.policy.file) : '';
@@ -300,7 +308,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         supervisorPath: options.supervisorPath,
         recordSession: id,
         argv: options.argv,
-        config: supervisorConfig(options.policy),
+        config: supervisorConfig(options.policy, executePlan),
         hashUnder: hashUnder(options.policy.filesystem),
         ...(options.evaluator.contentSizes ? { hashSizes: options.evaluator.contentSizes() } : {}),
         ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
@@ -591,8 +599,9 @@ export function rootRefusal(options: Pick<GateSessionOptions, 'policy' | 'allowR
   );
 }
 
-/** The SupervisorConfig for a policy (docs/protocol.md, CONFIG … START). */
-export function supervisorConfig(policy: Policy): SupervisorConfig {
+/** The SupervisorConfig for a policy (docs/protocol.md, CONFIG … START); `plan` replaces the filesystem grants
+ *  with ones that leave the programs the policy always denies out of the execute set (execute-set.ts). */
+export function supervisorConfig(policy: Policy, plan?: ExecutePlan | null): SupervisorConfig {
   const fsPolicy = policy.filesystem;
   const net = policy.network;
   const ports = new Map<number, { port: number; connect: boolean; bind: boolean }>();
@@ -603,7 +612,7 @@ export function supervisorConfig(policy: Policy): SupervisorConfig {
     else ports.set(p, { port: p, connect: false, bind: true });
   }
   return {
-    fs: fsPolicy.enabled ? { handled: fsPolicy.handled, grants: fsPolicy.grants } : null,
+    fs: plan?.fs ?? (fsPolicy.enabled ? { handled: fsPolicy.handled, grants: fsPolicy.grants } : null),
     net: net.enabled ? { connect: true, bind: true, ports: [...ports.values()].sort((a, b) => a.port - b.port) } : null,
     // require_enforced is about the sealing the policy asks for: nothing to require when a class is off.
     require: { fs: fsPolicy.enabled && fsPolicy.requireEnforced, net: net.enabled && net.requireEnforced },
