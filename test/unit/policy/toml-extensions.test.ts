@@ -93,7 +93,7 @@ describe('taplo (Even Better TOML) with the contributed schema', () => {
 
 describe('tombi (Tombi) with the contributed schema', () => {
   it(`accepts all ${good.length} documents the loader accepts, rejects all ${bad.length} it rejects`, () => {
-    const files = Object.fromEntries([...good.map((t, i) => [`good-${i}.gate.toml`, t]), ...bad.map((t, i) => [`bad-${i}.gate.toml`, t])]);
+    const files: Record<string, string> = Object.fromEntries([...good.map((t, i): [string, string] => [`good-${i}.gate.toml`, t]), ...bad.map((t, i): [string, string] => [`bad-${i}.gate.toml`, t])]);
     const errors = tombiErrors(files);
     for (const [name, text] of Object.entries(files)) {
       if (name.startsWith('good-')) expect(errors[name], text).toEqual([]);
