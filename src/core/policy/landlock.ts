@@ -52,6 +52,8 @@ export interface FilesystemSpec {
   executePresent: boolean;
   requireEnforced: boolean;
   noBootstrapReads: boolean;
+  /** create_dirs: made before the agent starts when missing (absent in specs built before the key existed). */
+  createDirs?: GlobSource[];
 }
 
 export interface NetworkSpec {
@@ -117,10 +119,8 @@ export function globToGrant(src: GlobSource, rights: string, env: VariableEnv): 
     diagnostics.push({ severity, code, message, ...at, file: at.file });
   };
   const expanded = expandVariables(src.glob);
-  for (const name of expanded.names) {
-    if (env[name] === undefined) {
-      diag('error', 'unset-variable', `\${${name}} in '${src.glob}' is not set in the environment; set it or write the path out`);
-    }
+  for (const name of expanded.unset(env)) {
+    diag('error', 'unset-variable', `\${${name}} in '${src.glob}' is not set in the environment; set it or write the path out`);
   }
   if (diagnostics.length) return { grant: null, diagnostics };
   const glob = expanded.expand(env);
@@ -168,6 +168,14 @@ export function compileFilesystemSpec(
   const diagnostics: Diagnostic[] = [];
   const grants: Grant[] = [];
   if (!enabled) return { filesystem: { enabled: false, grants: [], handled: '', requireEnforced: spec.requireEnforced }, diagnostics };
+  const createDirs: string[] = [];
+  for (const src of spec.createDirs ?? []) {
+    const r = globToGrant(src, 'w', options.env);
+    const problem = r.diagnostics.find((d) => d.severity === 'error');
+    if (problem) diagnostics.push(problem);
+    else if (r.grant && !r.grant.widened && !/[*?[\]{}]/.test(r.grant.path)) createDirs.push(r.grant.path);
+    else diagnostics.push({ severity: 'error', code: 'bad-value', message: `create_dirs: '${src.glob}' must be a directory path, not a glob`, ...(src.at ?? { file: `(${src.origin})`, line: 1, column: 1 }) });
+  }
 
   const handled = spec.executePresent ? 'rwx' : 'rw';
   const add = (sources: GlobSource[], rights: string): void => {
@@ -192,7 +200,10 @@ export function compileFilesystemSpec(
   add(cliWrite, 'w');
   add(cliAllow, 'rw');
   const merged = mergeGrants(excludeOtherDevices(mergeGrants(grants), options.readdir ?? readdirOrEmpty, exists));
-  return { filesystem: { enabled: true, ...unhandleGrantedEverywhere(merged, handled), requireEnforced: spec.requireEnforced }, diagnostics };
+  return {
+    filesystem: { enabled: true, ...unhandleGrantedEverywhere(merged, handled), requireEnforced: spec.requireEnforced, ...(createDirs.length ? { createDirs } : {}) },
+    diagnostics,
+  };
 }
 
 function readdirOrEmpty(path: string): string[] {
@@ -212,6 +223,8 @@ function readdirOrEmpty(path: string): string[] {
  */
 function excludeOtherDevices(grants: Grant[], readdir: (path: string) => string[], exists: (path: string) => boolean): Grant[] {
   const out: Grant[] = [];
+  // The pieces go after every other grant, so that merging keeps the policy's order of paths.
+  const pieces: Grant[] = [];
   for (const g of grants) {
     if ((g.path !== '/' && g.path !== '/dev') || !g.rights.includes('r')) {
       out.push(g);
@@ -222,14 +235,14 @@ function excludeOtherDevices(grants: Grant[], readdir: (path: string) => string[
     const source = `${g.source} (all but /dev)`;
     if (g.path === '/') {
       for (const name of readdir('/').sort()) {
-        if (name !== 'dev') out.push({ path: `/${name}`, rights: 'r', source, widened: g.widened, everywhere: true });
+        if (name !== 'dev') pieces.push({ path: `/${name}`, rights: 'r', source, widened: g.widened, everywhere: true });
       }
     }
     for (const name of DEV_EVERYDAY) {
-      if (exists(`/dev/${name}`)) out.push({ path: `/dev/${name}`, rights: 'r', source: `${g.source} (everyday devices of /dev)`, widened: g.widened, ...(g.path === '/' ? { everywhere: true } : {}) });
+      if (exists(`/dev/${name}`)) pieces.push({ path: `/dev/${name}`, rights: 'r', source: `${g.source} (everyday devices of /dev)`, widened: g.widened, ...(g.path === '/' ? { everywhere: true } : {}) });
     }
   }
-  return out;
+  return [...out, ...pieces];
 }
 
 /**
