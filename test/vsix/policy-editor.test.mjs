@@ -125,9 +125,14 @@ describe('policy editor from the installed VSIX', () => {
   test('Explain command against policy: the verdict, the deciding rule, and a button to it', { timeout: 90_000 }, async (t) => {
     try {
       await page.keyboard.press('Escape');
-      await runFromPalette(page, 'Agent Gate: Explain command against policy', 60_000);
+      // Not runFromPalette: the command's own input box takes the palette's place at once.
       const input = page.locator('.quick-input-widget input.input');
+      await page.keyboard.press('F1');
       await input.waitFor({ state: 'visible', timeout: 30_000 });
+      await input.fill('>Agent Gate: Explain command against policy');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Explain command against policy' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-widget', { hasText: 'Explain a command against .gate.toml' }).waitFor({ state: 'visible', timeout: 30_000 });
       await input.fill('curl https://example.com/file');
       await page.keyboard.press('Enter');
       const note = toast(page, 'DENY by rule');
