@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeText } from '../core/audit/display';
+import { formatProtectedChanges } from '../core/protect/guard';
 import { suggestRules, writableRoots, type CliGrants, type Policy } from '../core/policy/index';
 import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type Approver } from '../core/session/approvals';
 import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, startBanner, startPlannedSession, type LaunchPlan } from '../core/session/launch';
@@ -285,6 +286,8 @@ export async function runGate(args: string[]): Promise<number> {
   const end = await session.wait();
   cleanup();
   if (end.failure) err(`the gate failed: ${end.failure}`);
+  const review = formatProtectedChanges(end.protectedChanges ?? []);
+  if (review) process.stderr.write(review.replace(/^/gm, 'agent-gate: '));
   if (o.metrics) {
     try {
       fs.writeFileSync(o.metrics, session.stats.toPrometheus({ session: session.id }), { mode: 0o600 });

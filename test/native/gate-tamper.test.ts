@@ -50,24 +50,26 @@ async function until<T>(what: string, probe: () => T | null | undefined | false,
 }
 
 describe('gate: the policy in force cannot be changed by the agent', () => {
-  it('a permissive .gate.toml written mid-session does not change the session: curl stays denied', async () => {
+  it('a permissive .gate.toml written mid-session does not change the session (curl stays denied), is put back, and is kept for review', async () => {
     // The default policy makes the whole workspace writable, and Landlock grants subtrees, so the agent can
-    // write .gate.toml: the write succeeds, but the policy in force was loaded (and hashed) at start.
+    // write .gate.toml: the write succeeds, but the policy in force was loaded (and hashed) at start, and the
+    // file is put back at once, the agent's version kept for review (issue 13 item 8).
     const { ws, policy } = workspace(denyCurlPolicy());
     const original = fs.readFileSync(policy);
-    const r = await gated(ws, `printf "${PERMISSIVE}" > .gate.toml && echo wrote-policy; curl --version`);
+    const r = await gated(ws, `printf "${PERMISSIVE}" > .gate.toml && echo wrote-policy; sleep 0.3; curl --version`);
     expect(r.stdout).toContain('wrote-policy');
-    expect(fs.readFileSync(policy, 'utf8')).toContain('default_action = "allow"');
+    expect(fs.readFileSync(policy)).toEqual(original);
     expect(r.code).toBe(126);
     expect(r.decisions.filter((d) => d.rule_id === 'no-curl' && d.verdict === 'deny').length).toBeGreaterThanOrEqual(1);
     expect(r.decisions.some((d) => d.exe === CURL && d.verdict === 'allow')).toBe(false);
     const { createHash } = await import('node:crypto');
     expect(r.start?.policy_sha256).toBe(createHash('sha256').update(original).digest('hex'));
     expect(r.stderr).toContain('the agent can write the policy file');
-    // At the end the user is told the file changed under the session, and the end record says so.
-    expect(r.stderr).toMatch(/the policy file \S+ was changed during this session .*did not apply to this session/);
-    const nowSha = createHash('sha256').update(fs.readFileSync(policy)).digest('hex');
-    expect(r.end).toMatchObject({ policy_changed: true, policy_sha256_now: nowSha });
+    // At the end the user is shown the agent's version, and the audit log has it.
+    expect(r.stderr).toContain('.gate.toml (modified) — it is the policy of the next session');
+    expect(r.stderr).toContain('-exe_basename = "curl"');
+    expect(r.end?.protected_changes).toEqual([expect.objectContaining({ path: policy, class: 'gate-policy', reverted: true })]);
+    expect(r.end?.policy_changed).toBeUndefined();
   });
 
   it('with write grants that exclude .gate.toml, the write itself fails (Landlock)', async () => {

@@ -1,7 +1,7 @@
 // Audit: the JSONL log, its record types, redaction, display escaping and denial counters.
 export { AuditLog, AuditWriteError, readAuditLog } from './audit-log';
 export { buildDecisionRecord } from './records';
-export type { AuditRecord, DecisionInput, DecisionLayer, DecisionRecord, OutcomeRecord, SessionRecord, SupervisorTimeoutRecord } from './records';
+export type { AuditRecord, DecisionInput, DecisionLayer, DecisionRecord, OutcomeRecord, ProtectedRecord, SessionRecord, SupervisorTimeoutRecord } from './records';
 export { redactArgv, redactEnv, redactText } from './redact';
 export type { SecretKind } from './redact';
 export { elide, escapeForDisplay, escapeText, quoteArg } from './display';

@@ -77,6 +77,8 @@ export interface SessionRecord {
   /** End: the processes the agent left running — ended (default) or kept (keep_leftovers), how many were
    *  still there when ending them gave up (stuck in the kernel), and the command names of the first 20. */
   leftovers?: { ended?: number; kept?: number; remaining?: number; names: string[] };
+  /** End: protected workspace files the agent changed during the session (put back; see ProtectedRecord). */
+  protected_changes?: { path: string; class: string; change: string; times: number; reverted: boolean }[];
 }
 
 /** The supervisor answered a request itself, past on_supervisor_timeout_ms, before the broker's verdict
@@ -90,7 +92,26 @@ export interface SupervisorTimeoutRecord {
   reason: string;
 }
 
-export type AuditRecord = DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord;
+/** The agent changed a workspace file that tools outside the gate run or obey (src/core/protect/guard.ts):
+ *  it was put back, and the agent's version kept for review. */
+export interface ProtectedRecord {
+  type: 'protected';
+  time: string;
+  session: string;
+  /** The protected path (absolute) and what runs or obeys it. */
+  path: string;
+  class: string;
+  change: 'created' | 'modified' | 'removed';
+  /** Put back as it was; when not, `reason` says why. */
+  reverted: boolean;
+  reason?: string;
+  /** From the original to the agent's version (unified diff; at most 16 KiB here). */
+  diff: string;
+  /** Where the agent's version of each file is kept for review. */
+  saved: string[];
+}
+
+export type AuditRecord = DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord | ProtectedRecord;
 
 export interface DecisionInput {
   session: string;

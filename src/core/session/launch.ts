@@ -377,6 +377,7 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       ...(o.recordsMaxDelayMs !== undefined ? { recordsMaxDelayMs: o.recordsMaxDelayMs } : {}),
       ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
       ...(o.keepLeftovers ? { keepLeftovers: true } : {}),
+      workspace: plan.workspace,
     });
   } catch (e) {
     if (e instanceof GateSetupError) throw new GateSetupError(explainStartFailure(e.message));

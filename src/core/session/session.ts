@@ -25,6 +25,7 @@ import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from
 import { PolicyEvaluator } from '../policy/evaluator';
 import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
 import type { EnvPlan } from '../policy/env';
+import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, Leftovers, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
@@ -81,6 +82,12 @@ export interface GateSessionOptions {
   /** Leave the processes the agent started running when it exits (the CLI's --keep-leftovers; the policy's
    *  [session] keep_leftovers says it for good). */
   keepLeftovers?: boolean;
+  /** The directory the agent runs in: its files that tools outside the gate run (.git/config, hooks,
+   *  .vscode/…) are guarded (src/core/protect/guard.ts). Absent: no guard (test doubles). */
+  workspace?: string;
+  /** Where the agent's versions of guarded files are kept for review (default: beside the audit log,
+   *  `review-<session>/`). */
+  reviewDir?: string;
 }
 
 /** What updatePolicy() could and could not change in a running session. */
@@ -100,6 +107,8 @@ export interface SessionEnd {
   failure: string | null;
   /** What the agent left running when it exited: ended by the supervisor, or kept (keep_leftovers). */
   leftovers?: Leftovers;
+  /** Protected workspace files the agent changed (put back; its versions kept for review). */
+  protectedChanges?: ProtectedChange[];
 }
 
 /** The gate could not be set up; `message` says what went wrong and what to do. Exit code 126. */
@@ -118,6 +127,8 @@ export interface GateSessionEvents {
   policyUpdated: [PolicyUpdate];
   warning: [string];
   ended: [SessionEnd];
+  /** The agent changed a protected workspace file (src/core/protect/guard.ts): put back, kept for review. */
+  protectedChange: [ProtectedChange];
 }
 
 /** The program a process runs now (its last allowed exec) and its parent: for approvals' process chains. */
@@ -274,11 +285,15 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     }
     const session = new GateSession(id, options, audit);
     audit.onDeferredError = (err) => session.auditFailed(err);
+    // Before the agent exists: its protected workspace files as they are now.
+    if (options.workspace) session.startGuard(options.workspace, options.reviewDir ?? path.join(path.dirname(auditPath), `review-${id}`));
     for (const w of setupWarnings) session.warn(w);
     const policyFile = options.policy.file;
     if (policyFile && isWritableByAgent(path.resolve(policyFile), options.policy.filesystem)) {
       session.warn(
-        `the agent can write the policy file ${policyFile}: edits take effect only in a new session (the policy in force was loaded at start, sha256 in the audit log); review changes to ${path.basename(policyFile)} before restarting`,
+        options.workspace
+          ? `the agent can write the policy file ${policyFile}: a change it makes is put back at once and kept for your review (the policy in force was loaded at start, sha256 in the audit log)`
+          : `the agent can write the policy file ${policyFile}: edits take effect only in a new session (the policy in force was loaded at start, sha256 in the audit log); review changes to ${path.basename(policyFile)} before restarting`,
       );
     }
     warmUp(options.evaluator);
@@ -559,10 +574,58 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     return now;
   }
 
+  private guard: WorkspaceGuard | null = null;
+
+  private startGuard(workspace: string, reviewDir: string): void {
+    try {
+      const policyFile = this.policy.file;
+      this.guard = WorkspaceGuard.start({
+        workspace,
+        reviewDir,
+        writable: (p) => isWritableByAgent(p, this.policy.filesystem),
+        ...(policyFile && fs.existsSync(policyFile) ? { also: [{ path: policyFile, class: 'gate-policy' as const }] } : {}),
+      });
+    } catch (e) {
+      this.warn(`cannot guard the workspace files that tools outside the gate run (.git/config, hooks, .vscode…): ${(e as Error).message}`);
+      return;
+    }
+    this.guard.on('change', (c) => {
+      const err = this.audit.tryWrite({
+        type: 'protected',
+        time: c.time,
+        session: this.id,
+        path: c.path,
+        class: c.class,
+        change: c.change,
+        reverted: c.reverted,
+        ...(c.reason ? { reason: c.reason } : {}),
+        diff: c.diff.length > 16384 ? `${c.diff.slice(0, 16384)}
+… (cut at 16 KiB; the agent's version is kept in full)
+` : c.diff,
+        saved: Object.values(c.saved),
+      });
+      if (err) this.auditFailed(err);
+      this.emit('protectedChange', c);
+    });
+  }
+
+  /** Protected workspace files the agent changed so far (each put back; its version kept for review). */
+  protectedChanges(): ProtectedChange[] {
+    return this.guard?.list() ?? [];
+  }
+
+  /** The user is about to write `content` to `file` (VS Code saving it): not the agent's change. */
+  expectUserWrite(file: string, content: Buffer): void {
+    this.guard?.expect(file, content);
+  }
+
   private finish(code: number | null, signal: number | null, failure: string | null, leftovers?: Leftovers): void {
     if (this.endResult) return;
+    // Every protected path once more (an event could have been missed), then no more watching.
+    const changes = this.guard ? this.guard.checkAll() : [];
+    this.guard?.stop();
     const exitCode = failure !== null ? 126 : signal ? 128 + signal : (code ?? 126);
-    this.endResult = { exitCode, code, signal: signal || null, failure, ...(leftovers ? { leftovers } : {}) };
+    this.endResult = { exitCode, code, signal: signal || null, failure, ...(leftovers ? { leftovers } : {}), ...(changes.length ? { protectedChanges: changes } : {}) };
     if (leftovers && leftovers.count > 0) this.warn(leftoversMessage(leftovers));
     if (this.withdrawTimer) clearInterval(this.withdrawTimer);
     this.withdrawTimer = null;
@@ -582,6 +645,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       ...(policyNow !== null ? { policy_changed: true, policy_sha256_now: policyNow } : {}),
       stats: { decisions: m.decisions, allowed: m.allowed, denied: m.denied },
       ...(leftovers ? { leftovers: { [leftovers.kept ? 'kept' : 'ended']: leftovers.count, ...(leftovers.remaining ? { remaining: leftovers.remaining } : {}), names: leftovers.names } } : {}),
+      ...(changes.length ? { protected_changes: changes.map((c) => ({ path: c.path, class: c.class, change: c.change, times: c.times, reverted: c.reverted })) } : {}),
     });
     this.audit.close();
     this.link?.close();

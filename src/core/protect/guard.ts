@@ -1,0 +1,657 @@
+// Workspace files that tools outside the gate run or obey, kept from the agent (issue 13, item 8).
+//
+// The agent may write its workspace, and some files there are run later by programs outside the gate: git
+// runs core.fsmonitor, core.pager, aliases, filters and hooks from .git/config and .git/hooks on every git
+// command (VS Code's git extension runs `git status` by itself), VS Code runs .vscode/tasks.json on folder
+// open and obeys .vscode/settings.json, direnv loads .envrc, a devcontainer's initializeCommand runs on the
+// host, pre-commit and husky run their configured commands on `git commit`, and .gate.toml is the next
+// session's policy. None of these may change without the user's review.
+//
+// What the kernel can refuse: Landlock grants subtrees and cannot take one file out of a writable directory;
+// a root agent runs in a private mount namespace where the protected paths that exist are read-only bind
+// mounts (native/src/mountns.c: the write fails with EROFS). Everything else — a non-root agent, and files
+// that do not exist yet — is detected here the moment it changes (inotify through fs.watch, before a tool
+// outside the gate could run it: git's own file watchers and VS Code's are slower), put back as it was, and
+// the agent's version kept for review: its content in the review directory, a unified diff in the audit
+// log, the CLI's summary at the end, VS Code's review (the same as an agent-written .gate.toml). The end of
+// the session checks every protected path again, in case an event was missed.
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { unifiedDiff } from './diff';
+
+/** Why a path is protected: which tool outside the gate runs or obeys it. */
+export type ProtectedClass = 'git' | 'git-hooks' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'gate-policy' | 'submodules';
+
+export interface ProtectedPath {
+  /** Absolute path. */
+  path: string;
+  /** Relative to the workspace, for messages. */
+  rel: string;
+  class: ProtectedClass;
+  /** 'dir': the directory and everything in it; 'file': one file; 'entry': the entry itself (.git as a
+   *  directory: turned into a file or a symlink it would send git to another repository's config). */
+  kind: 'file' | 'dir' | 'entry';
+}
+
+interface Spec {
+  rel: string;
+  kind: ProtectedPath['kind'];
+  class: ProtectedClass;
+}
+
+/** The protected paths, relative to the workspace (documented in SECURITY.md, one row per class). */
+export const PROTECTED: readonly Spec[] = [
+  { rel: '.git', kind: 'entry', class: 'git' },
+  { rel: '.git/config', kind: 'file', class: 'git' },
+  { rel: '.git/config.worktree', kind: 'file', class: 'git' },
+  { rel: '.git/commondir', kind: 'file', class: 'git' },
+  { rel: '.git/info', kind: 'dir', class: 'git' },
+  { rel: '.git/hooks', kind: 'dir', class: 'git-hooks' },
+  { rel: '.gitmodules', kind: 'file', class: 'submodules' },
+  { rel: '.pre-commit-config.yaml', kind: 'file', class: 'hook-manager' },
+  { rel: '.husky', kind: 'dir', class: 'hook-manager' },
+  { rel: 'lefthook.yml', kind: 'file', class: 'hook-manager' },
+  { rel: '.lefthook.yml', kind: 'file', class: 'hook-manager' },
+  { rel: 'lefthook-local.yml', kind: 'file', class: 'hook-manager' },
+  { rel: '.vscode', kind: 'dir', class: 'editor' },
+  { rel: '.idea', kind: 'dir', class: 'editor' },
+  { rel: '.devcontainer', kind: 'dir', class: 'devcontainer' },
+  { rel: '.devcontainer.json', kind: 'file', class: 'devcontainer' },
+  { rel: '.envrc', kind: 'file', class: 'direnv' },
+  { rel: '.gate.toml', kind: 'file', class: 'gate-policy' },
+];
+
+/** What tool outside the gate runs or obeys each class (for messages and the review). */
+export const CLASS_WHY: Readonly<Record<ProtectedClass, string>> = {
+  git: 'git runs commands from its config (core.fsmonitor, core.pager, core.sshCommand, aliases, filters) on every git command, VS Code\'s own included',
+  'git-hooks': 'git runs its hooks on commit, checkout, merge and push',
+  'hook-manager': 'the configured commands run on the next git commit',
+  editor: 'the editor runs tasks and obeys settings from it (a folder-open task runs by itself)',
+  devcontainer: 'its initializeCommand runs on the host when the folder is reopened in a container',
+  direnv: 'direnv loads it into the shell when you enter the directory',
+  'gate-policy': 'it is the policy of the next session',
+  submodules: 'git fetches and checks out what it names on the next submodule update',
+};
+
+/** Workspace-root names matched by pattern (created or existing): VS Code workspace files (tasks, settings). */
+const ROOT_PATTERNS: readonly { re: RegExp; class: ProtectedClass }[] = [{ re: /\.code-workspace$/, class: 'editor' }];
+
+/** The protected paths of a workspace, with the git directory a `.git` file points to and core.hooksPath. */
+export function protectedPaths(workspace: string): ProtectedPath[] {
+  const ws = path.resolve(workspace);
+  const out: ProtectedPath[] = PROTECTED.map((s) => ({ path: path.join(ws, s.rel), rel: s.rel, class: s.class, kind: s.kind }));
+  for (const name of safeReaddir(ws)) {
+    const m = ROOT_PATTERNS.find((p) => p.re.test(name));
+    if (m) out.push({ path: path.join(ws, name), rel: name, class: m.class, kind: 'file' });
+  }
+  // `.git` as a file names the real git directory (a worktree, a submodule): protect its config and hooks,
+  // and those of the common directory a worktree's `commondir` names (where its config and hooks live).
+  const gitdir = gitdirOf(ws);
+  const dirs = gitdir && gitdir !== path.join(ws, '.git') ? [gitdir] : [];
+  const common = gitdir ? commondirOf(gitdir) : null;
+  if (common && common !== path.join(ws, '.git')) dirs.push(common);
+  for (const d of dirs) {
+    for (const [rel, kind, cls] of [['config', 'file', 'git'], ['config.worktree', 'file', 'git'], ['hooks', 'dir', 'git-hooks'], ['info', 'dir', 'git']] as const) {
+      const full = path.join(d, rel);
+      if (!out.some((p) => p.path === full)) out.push({ path: full, rel: path.relative(ws, full), class: cls, kind });
+    }
+  }
+  // core.hooksPath (husky and friends): git runs the hooks there.
+  const hooksPath = gitdir ? hooksPathOf(path.join(common ?? gitdir, 'config'), ws) : null;
+  if (hooksPath && !out.some((p) => p.path === hooksPath)) out.push({ path: hooksPath, rel: path.relative(ws, hooksPath), class: 'git-hooks', kind: 'dir' });
+  // Submodules' git directories: their config and hooks run when git works inside a submodule.
+  if (gitdir) {
+    for (const sub of submoduleGitdirs(path.join(gitdir, 'modules'))) {
+      out.push({ path: path.join(sub, 'config'), rel: path.relative(ws, path.join(sub, 'config')), class: 'git', kind: 'file' });
+      out.push({ path: path.join(sub, 'hooks'), rel: path.relative(ws, path.join(sub, 'hooks')), class: 'git-hooks', kind: 'dir' });
+    }
+  }
+  return out;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function gitdirOf(ws: string): string | null {
+  const dotgit = path.join(ws, '.git');
+  try {
+    const st = fs.lstatSync(dotgit);
+    if (st.isDirectory()) return dotgit;
+    if (st.isFile()) {
+      const m = /^gitdir:\s*(.+?)\s*$/m.exec(fs.readFileSync(dotgit, 'utf8'));
+      return m ? path.resolve(ws, m[1]!) : null;
+    }
+  } catch {
+    // no repository here
+  }
+  return null;
+}
+
+function commondirOf(gitdir: string): string | null {
+  try {
+    return path.resolve(gitdir, fs.readFileSync(path.join(gitdir, 'commondir'), 'utf8').trim());
+  } catch {
+    return null;
+  }
+}
+
+/** core.hooksPath of a git config file, resolved (relative to the workspace, as git does for a worktree). */
+function hooksPathOf(config: string, ws: string): string | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(config, 'utf8');
+  } catch {
+    return null;
+  }
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const sec = /^\[\s*([A-Za-z0-9.-]+)/.exec(line);
+    if (sec) section = sec[1]!.toLowerCase();
+    const kv = /^hookspath\s*=\s*(.*)$/i.exec(line);
+    if (section === 'core' && kv) {
+      let v = kv[1]!.replace(/\s*[#;].*$/, '').replace(/^"(.*)"$/, '$1');
+      if (v.startsWith('~/')) v = path.join(process.env.HOME ?? '/', v.slice(2));
+      return path.resolve(ws, v);
+    }
+  }
+  return null;
+}
+
+function submoduleGitdirs(modules: string, depth = 0): string[] {
+  const out: string[] = [];
+  if (depth > 4) return out;
+  for (const name of safeReaddir(modules)) {
+    const d = path.join(modules, name);
+    if (fs.existsSync(path.join(d, 'HEAD')) && fs.existsSync(path.join(d, 'config'))) out.push(d, ...submoduleGitdirs(path.join(d, 'modules'), depth + 1));
+    else if (isDir(d)) out.push(...submoduleGitdirs(d, depth + 1));
+  }
+  return out;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+// ---- snapshots
+
+type Entry = { type: 'file'; mode: number; content: Buffer | null; sha256: string } | { type: 'symlink'; target: string } | { type: 'dir'; mode: number };
+
+/** Per protected path: every entry under it (the path itself as ''), by relative name; absent paths have none. */
+type Snapshot = Map<string, Entry>;
+
+const MAX_FILE = 1 << 20;
+/** How long after putting a file back the agent's version is read for the review (its writes finish). */
+const FINALIZE_MS = 150;
+const MAX_ENTRIES = 4000;
+
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+function readEntry(p: string): Entry | null {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch {
+    return null;
+  }
+  if (st.isSymbolicLink()) {
+    try {
+      return { type: 'symlink', target: fs.readlinkSync(p) };
+    } catch {
+      return null;
+    }
+  }
+  if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777 };
+  if (!st.isFile()) return { type: 'file', mode: st.mode & 0o7777, content: null, sha256: `special:${st.mode}:${st.rdev}` };
+  try {
+    const content = fs.readFileSync(p);
+    return { type: 'file', mode: st.mode & 0o7777, content: content.length <= MAX_FILE ? content : null, sha256: sha256(content) };
+  } catch {
+    return null;
+  }
+}
+
+function snapshot(p: ProtectedPath): Snapshot {
+  const snap: Snapshot = new Map();
+  const top = readEntry(p.path);
+  if (!top) return snap;
+  snap.set('', top);
+  if (p.kind !== 'dir' || top.type !== 'dir') return snap;
+  const walk = (dir: string, rel: string): void => {
+    for (const name of safeReaddir(dir).sort()) {
+      if (snap.size >= MAX_ENTRIES) return;
+      const r = rel ? `${rel}/${name}` : name;
+      const e = readEntry(path.join(dir, name));
+      if (!e) continue;
+      snap.set(r, e);
+      if (e.type === 'dir') walk(path.join(dir, name), r);
+    }
+  };
+  walk(p.path, '');
+  return snap;
+}
+
+function sameEntry(a: Entry | undefined, b: Entry | undefined): boolean {
+  if (!a || !b) return a === b;
+  if (a.type !== b.type) return false;
+  if (a.type === 'symlink' && b.type === 'symlink') return a.target === b.target;
+  if (a.type === 'dir' && b.type === 'dir') return a.mode === b.mode;
+  if (a.type === 'file' && b.type === 'file') return a.sha256 === b.sha256 && a.mode === b.mode;
+  return false;
+}
+
+/** For an 'entry' path (.git): only what it is matters, not what is inside. */
+function sameTop(kind: ProtectedPath['kind'], a: Snapshot, b: Snapshot): boolean {
+  const x = a.get('');
+  const y = b.get('');
+  if (kind === 'entry') return (x?.type ?? null) === (y?.type ?? null) && (x?.type !== 'symlink' || sameEntry(x, y)) && (x?.type !== 'file' || sameEntry(x, y));
+  return true;
+}
+
+// ---- changes
+
+export interface ProtectedChange {
+  path: string;
+  rel: string;
+  class: ProtectedClass;
+  /** What the agent did to the path (for a directory: to something in it). */
+  change: 'created' | 'modified' | 'removed';
+  /** The unified diffs from the original to each version the agent wrote (text files; a note for the
+   *  others), in order. */
+  diff: string;
+  /** The diff of the last change alone (what the audit record of this change carries). */
+  attempt: string;
+  /** Where the agent's version of each file it wrote is kept (relative name → file), for review. */
+  saved: Record<string, string>;
+  /** Put back as it was (false: it could not be; the reason says why). */
+  reverted: boolean;
+  reason?: string;
+  /** How many times it was changed and put back during the session. */
+  times: number;
+  time: string;
+}
+
+export interface WorkspaceGuardOptions {
+  workspace: string;
+  /** Whether the agent can write a path (Landlock's write grants): only those are watched. */
+  writable: (p: string) => boolean;
+  /** Where the agent's versions are kept for review (created 0700 when first needed). */
+  reviewDir: string;
+  /** Paths the kernel already keeps read-only (a root agent's bind mounts): watched all the same. */
+  readOnly?: readonly string[];
+  /** More files to guard, wherever they are (the policy file in force). */
+  also?: readonly { path: string; class: ProtectedClass }[];
+}
+
+export interface WorkspaceGuardEvents {
+  change: [ProtectedChange];
+}
+
+export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
+  readonly paths: ProtectedPath[];
+  private readonly snaps = new Map<string, Snapshot>();
+  private readonly watchers: fs.FSWatcher[] = [];
+  private readonly changes = new Map<string, ProtectedChange>();
+  private stopped = false;
+
+  private constructor(private readonly o: WorkspaceGuardOptions) {
+    super();
+    const all = protectedPaths(o.workspace);
+    for (const a of o.also ?? []) {
+      const abs = path.resolve(a.path);
+      if (!all.some((p) => p.path === abs)) all.push({ path: abs, rel: path.relative(path.resolve(o.workspace), abs), class: a.class, kind: 'file' });
+    }
+    this.paths = all.filter((p) => o.writable(p.path));
+    for (const p of this.paths) this.snaps.set(p.path, snapshot(p));
+  }
+
+  /** Snapshot the protected paths the agent can write and start watching them. */
+  static start(o: WorkspaceGuardOptions): WorkspaceGuard {
+    const g = new WorkspaceGuard(o);
+    g.watch();
+    return g;
+  }
+
+  /** The changes so far, one per protected path (the last version the agent wrote). */
+  list(): ProtectedChange[] {
+    return [...this.changes.values()];
+  }
+
+  /** Compare every protected path with its snapshot and put back what differs (the end of the session). */
+  checkAll(): ProtectedChange[] {
+    for (const p of this.paths) this.check(p);
+    this.checkNewRootFiles();
+    for (const f of [...this.finalizers]) {
+      this.finalizers.delete(f);
+      f();
+    }
+    return this.list();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const w of this.watchers.splice(0)) w.close();
+  }
+
+  /**
+   * The user is about to write `content` to the protected file `file` (VS Code saving an editor): when the
+   * file then holds exactly that, it is the user's change, adopted as the new original rather than put back.
+   * Anything else written there is still the agent's.
+   */
+  expect(file: string, content: Buffer): void {
+    this.expected.set(path.resolve(file), sha256(content));
+  }
+
+  private readonly expected = new Map<string, string>();
+
+  /**
+   * The user accepted the agent's version after review: write it where it was (the guard must be stopped,
+   * or the session over). Returns the paths written.
+   */
+  static accept(change: ProtectedChange): string[] {
+    const written: string[] = [];
+    const base = change.path;
+    for (const [rel, saved] of Object.entries(change.saved)) {
+      const dest = rel ? path.join(base, rel) : base;
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.copyFileSync(saved, dest);
+      written.push(dest);
+    }
+    return written;
+  }
+
+  private watch(): void {
+    // The directories whose entries can change a protected path: the workspace (root-level files and the
+    // creation of protected directories), and each protected directory and the parent of each protected file.
+    const dirs = new Set<string>([path.resolve(this.o.workspace)]);
+    for (const p of this.paths) {
+      dirs.add(path.dirname(p.path));
+      if (p.kind === 'dir' && isDir(p.path)) {
+        dirs.add(p.path);
+        for (const [rel, e] of this.snaps.get(p.path) ?? []) if (rel && e.type === 'dir') dirs.add(path.join(p.path, rel));
+      }
+    }
+    for (const dir of dirs) this.watchDir(dir);
+  }
+
+  private watchDir(dir: string): void {
+    if (!isDir(dir)) return;
+    try {
+      const w = fs.watch(dir, { persistent: false }, (_event, name) => this.onEvent(dir, name ? String(name) : null));
+      w.on('error', () => undefined);
+      this.watchers.push(w);
+    } catch {
+      // Gone, or no inotify watch left: the end-of-session check still covers it.
+    }
+  }
+
+  private onEvent(dir: string, name: string | null): void {
+    if (this.stopped) return;
+    const full = name ? path.join(dir, name) : dir;
+    for (const p of this.paths) {
+      // The event concerns p when it is p, inside p, or p's parent directory listing changed.
+      if (full === p.path || full.startsWith(p.path + '/') || (dir === path.dirname(p.path) && !name)) this.check(p);
+    }
+    if (dir === path.resolve(this.o.workspace)) this.checkNewRootFiles();
+  }
+
+  /** A root-level file matching a pattern (a new `x.code-workspace`) that was not there at the start. */
+  private checkNewRootFiles(): void {
+    const ws = path.resolve(this.o.workspace);
+    for (const name of safeReaddir(ws)) {
+      const m = ROOT_PATTERNS.find((r) => r.re.test(name));
+      const full = path.join(ws, name);
+      if (!m || this.paths.some((p) => p.path === full) || !this.o.writable(full)) continue;
+      const p: ProtectedPath = { path: full, rel: name, class: m.class, kind: 'file' };
+      this.paths.push(p);
+      this.snaps.set(full, new Map());
+      this.check(p);
+    }
+  }
+
+  private check(p: ProtectedPath): void {
+    const before = this.snaps.get(p.path) ?? new Map<string, Entry>();
+    const now = snapshot(p);
+    if (p.kind === 'entry' ? sameTop(p.kind, before, now) : sameSnapshot(before, now)) return;
+    if (this.adoptExpected(p, before, now)) return;
+    // The agent's files stay readable through descriptors opened now, before they are put back: whatever it
+    // still writes to them lands there, and the review gets its whole version (read shortly after).
+    const held = new Map<string, number>();
+    for (const [rel, e] of now) {
+      if (e.type !== 'file' || sameEntry(before.get(rel), e) || (p.kind === 'entry' && rel !== '')) continue;
+      try {
+        held.set(rel, fs.openSync(rel ? path.join(p.path, rel) : p.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW));
+      } catch {
+        // gone already: the snapshot's content is all there is
+      }
+    }
+    const replaced = new Map<string, number>();
+    const outcome = this.restore(p, before, replaced);
+    const finalize = (): void => this.finalize(p, before, now, held, replaced, outcome);
+    this.finalizers.add(finalize);
+    setTimeout(() => {
+      if (this.finalizers.delete(finalize)) finalize();
+    }, FINALIZE_MS).unref();
+  }
+
+  /** Differences that are all files the user said they would write, with that content: the new original. */
+  private adoptExpected(p: ProtectedPath, before: Snapshot, now: Snapshot): boolean {
+    if (!this.expected.size) return false;
+    const names = new Set<string>([...before.keys(), ...now.keys()]);
+    const differing = [...names].filter((rel) => !sameEntry(before.get(rel), now.get(rel)));
+    const ok = differing.every((rel) => {
+      const e = now.get(rel);
+      const full = rel ? path.join(p.path, rel) : p.path;
+      return e?.type === 'file' && this.expected.get(full) === e.sha256;
+    });
+    if (!ok) return false;
+    for (const rel of differing) this.expected.delete(rel ? path.join(p.path, rel) : p.path);
+    this.snaps.set(p.path, now);
+    return true;
+  }
+
+  /** Changes put back whose review is not written yet (run at once by checkAll). */
+  private readonly finalizers = new Set<() => void>();
+
+  /** Read the agent's versions through the held descriptors, keep them, record the change and tell. */
+  private finalize(p: ProtectedPath, before: Snapshot, now: Snapshot, held: Map<string, number>, replaced: Map<string, number>, outcome: { reverted: boolean; reason?: string }): void {
+    const read = (fd: number): Buffer | null => {
+      try {
+        const content = fs.readFileSync(fd);
+        return content.length <= MAX_FILE ? content : null;
+      } catch {
+        return null;
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    // A version the agent wrote between the look and the put-back (what was replaced) comes after the one seen.
+    const later = new Map<string, Buffer>();
+    for (const [rel, fd] of held) {
+      const content = read(fd);
+      if (content) now.set(rel, { ...(now.get(rel) as Entry & { type: 'file' }), content, sha256: sha256(content) });
+    }
+    for (const [rel, fd] of replaced) {
+      const content = read(fd);
+      const seen = now.get(rel);
+      if (content && !(seen?.type === 'file' && seen.sha256 === sha256(content))) later.set(rel, content);
+    }
+    const change: ProtectedChange['change'] = !before.get('') ? 'created' : !now.get('') ? 'removed' : 'modified';
+    const saved: Record<string, string> = {};
+    const diffs: string[] = [];
+    const names = new Set<string>([...before.keys(), ...now.keys(), ...later.keys()]);
+    for (const rel of [...names].sort()) {
+      const a = before.get(rel);
+      const b = now.get(rel);
+      const shown = path.join(p.rel, rel);
+      if (p.kind === 'entry' && rel !== '') continue;
+      if (!sameEntry(a, b)) {
+        if (b?.type === 'file' && b.content) saved[rel] = this.save(p, rel, b.content);
+        diffs.push(describe(shown, a, b));
+      }
+      const l = later.get(rel);
+      if (l) {
+        const mode = b?.type === 'file' ? b.mode : 0o644;
+        saved[rel] = this.save(p, rel, l);
+        diffs.push(describe(shown, a, { type: 'file', mode, content: l, sha256: sha256(l) }));
+      }
+    }
+    const prev = this.changes.get(p.path);
+    const diff = diffs.join('');
+    const c: ProtectedChange = {
+      path: p.path,
+      rel: p.rel,
+      class: p.class,
+      change: prev?.change === 'created' ? 'created' : change,
+      // Every attempt, each against the original (it was put back after each): the review shows them all.
+      diff: prev && !prev.diff.endsWith(diff) ? (prev.diff.length < 65536 ? prev.diff + diff : prev.diff) : diff,
+      attempt: diff,
+      saved: { ...(prev?.saved ?? {}), ...saved },
+      reverted: outcome.reverted && (prev?.reverted ?? true),
+      ...(outcome.reason ? { reason: outcome.reason } : prev?.reason ? { reason: prev.reason } : {}),
+      times: (prev?.times ?? 0) + 1,
+      time: new Date().toISOString(),
+    };
+    this.changes.set(p.path, c);
+    this.emit('change', c);
+  }
+
+  /** Where the agent's version of a file is kept: the last one of each path (each attempt's diff is in the
+   *  audit log). */
+  private save(p: ProtectedPath, rel: string, content: Buffer): string {
+    const dest = path.join(this.o.reviewDir, p.rel.replace(/^\.\.(\/|$)/g, '_up$1'), rel);
+    fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(dest, content, { mode: 0o600 });
+    return dest;
+  }
+
+  /** Put p back as its snapshot says: remove what is new, write back what changed or went away. */
+  private restore(p: ProtectedPath, before: Snapshot, replaced: Map<string, number>): { reverted: boolean; reason?: string } {
+    const now = snapshot(p);
+    // Each file about to be removed or replaced is held open first: if the agent wrote it again since the
+    // look, that version is still read for the review.
+    const hold = (rel: string): void => {
+      if (now.get(rel)?.type !== 'file' || replaced.has(rel)) return;
+      try {
+        replaced.set(rel, fs.openSync(rel ? path.join(p.path, rel) : p.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW));
+      } catch {
+        // gone
+      }
+    };
+    try {
+      if (p.kind === 'entry') {
+        // .git turned into something else: only its kind is put back (its content is the other paths').
+        const b = before.get('');
+        const n = now.get('');
+        if (n && n.type !== 'dir') {
+          hold('');
+          fs.rmSync(p.path, { force: true, recursive: true });
+        }
+        if (b?.type === 'dir') fs.mkdirSync(p.path, { recursive: true, mode: b.mode });
+        this.reapplyInside(p.path);
+      } else {
+        // What is there now and was not (or was another kind of thing): remove, deepest first.
+        const extra = [...now.keys()].filter((rel) => !before.has(rel) || before.get(rel)!.type !== now.get(rel)!.type).sort((x, y) => y.length - x.length);
+        for (const rel of extra) {
+          hold(rel);
+          fs.rmSync(rel ? path.join(p.path, rel) : p.path, { force: true, recursive: true });
+        }
+        // What was there: put it back, shallowest first.
+        for (const [rel, e] of [...before.entries()].sort((x, y) => x[0].length - y[0].length)) {
+          const dest = rel ? path.join(p.path, rel) : p.path;
+          if (sameEntry(e, now.get(rel)) && !extra.includes(rel)) continue;
+          hold(rel);
+          writeEntry(dest, e);
+        }
+      }
+      const after = snapshot(p);
+      if (p.kind === 'entry' ? !sameTop(p.kind, before, after) : !sameSnapshot(before, after)) {
+        return { reverted: false, reason: 'it changed again while it was being put back, or could not be written' };
+      }
+      return { reverted: true };
+    } catch (e) {
+      return { reverted: false, reason: `could not put it back: ${(e as Error).message}` };
+    }
+  }
+
+  /** After .git was put back as a directory, its protected files are put back too. */
+  private reapplyInside(dir: string): void {
+    for (const p of this.paths) if (p.path.startsWith(dir + '/')) this.check(p);
+  }
+}
+
+function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (!sameEntry(v, b.get(k))) return false;
+  return true;
+}
+
+function writeEntry(dest: string, e: Entry): void {
+  if (e.type === 'dir') {
+    fs.mkdirSync(dest, { recursive: true, mode: e.mode });
+    fs.chmodSync(dest, e.mode);
+    return;
+  }
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  // Written beside and renamed into place: a descriptor the agent still holds on the old file changes
+  // nothing here.
+  const tmp = path.join(path.dirname(dest), `.agent-gate-restore-${process.pid}-${path.basename(dest)}`);
+  fs.rmSync(tmp, { force: true, recursive: true });
+  if (e.type === 'symlink') {
+    fs.symlinkSync(e.target, tmp);
+  } else {
+    if (!e.content) throw new Error(`${dest} is over ${MAX_FILE} bytes: it was not kept, so it cannot be put back`);
+    fs.writeFileSync(tmp, e.content, { mode: e.mode });
+    fs.chmodSync(tmp, e.mode);
+  }
+  // rename(2) replaces a file or symlink in one step (never a moment without it); a directory in the way (the
+  // agent made one where a file was) has to go first.
+  if (isDir(dest)) fs.rmSync(dest, { force: true, recursive: true });
+  fs.renameSync(tmp, dest);
+}
+
+function describe(name: string, a: Entry | undefined, b: Entry | undefined): string {
+  const text = (e: Entry | undefined): string | null | undefined => {
+    if (!e) return null;
+    if (e.type !== 'file') return undefined;
+    if (!e.content) return undefined;
+    const s = e.content.toString('utf8');
+    return s.includes('\0') || Buffer.from(s, 'utf8').length !== e.content.length ? undefined : s;
+  };
+  const ta = text(a);
+  const tb = text(b);
+  if (ta !== undefined && tb !== undefined) return unifiedDiff(name, ta, tb);
+  const what = (e: Entry | undefined): string => (!e ? 'nothing' : e.type === 'symlink' ? `a symlink to ${e.target}` : e.type === 'dir' ? 'a directory' : `a file (sha256 ${e.sha256.slice(0, 16)}…, mode ${e.mode.toString(8)})`);
+  return `${name}: ${what(a)} → ${what(b)}\n`;
+}
+
+/** The review of protected files the agent changed, for a terminal (the CLI prints it at the end). */
+export function formatProtectedChanges(changes: readonly ProtectedChange[]): string {
+  if (!changes.length) return '';
+  const out: string[] = [
+    `The agent changed ${changes.length} file${changes.length === 1 ? '' : 's'} that tools outside the gate run or obey. ${changes.length === 1 ? 'It was' : 'They were'} put back as ${changes.length === 1 ? 'it was' : 'they were'}; review the agent's version before using it:`,
+  ];
+  for (const c of changes) {
+    out.push('', `  ${c.rel} (${c.change}${c.times > 1 ? `, ${c.times} times` : ''}) — ${CLASS_WHY[c.class]}`);
+    if (!c.reverted) out.push(`  NOT put back: ${c.reason ?? 'unknown reason'}`);
+    const diff = c.diff.length > 4000 ? `${c.diff.slice(0, 4000)}… (cut; the agent's version is kept in full)\n` : c.diff;
+    for (const line of diff.trimEnd().split('\n')) out.push(`    ${line}`);
+    for (const [rel, saved] of Object.entries(c.saved)) {
+      out.push(`    the agent's version: ${saved}`, `    to use it: cp '${saved.replace(/'/g, "'\\''")}' '${(rel ? path.join(c.path, rel) : c.path).replace(/'/g, "'\\''")}'`);
+    }
+  }
+  return out.join('\n') + '\n';
+}

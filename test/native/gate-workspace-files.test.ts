@@ -1,0 +1,231 @@
+// Deferred escapes through workspace files (issue 13, item 8): the agent writes a file that a tool outside
+// the gate runs later (git's config and hooks, hook managers, VS Code's tasks and settings, direnv, a
+// devcontainer, the next session's policy). Each is put back before anything outside the gate can run it,
+// and the agent's version is kept for review (audit record with a diff, the CLI's summary, the file itself).
+// Real CLI, supervisor and kernel; the "user" then runs the real tools (git) outside the gate to show that
+// nothing of the agent's runs.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProtectedRecord } from '../../src/core/audit/records';
+import { makeDirs, prepare, runCli, type CliRun } from './gate-progs/cli';
+
+let dirs: ReturnType<typeof makeDirs>;
+let n = 0;
+
+beforeAll(async () => {
+  await prepare();
+  dirs = makeDirs('wsfiles');
+});
+afterAll(() => dirs?.cleanup());
+
+const POLICY = `[meta]
+version = 1
+default_action = "allow"
+
+[filesystem]
+read_globs = ["/**"]
+write_globs = ["\${WORKSPACE}/**"]
+`;
+
+const GIT_ENV = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_SYSTEM: '/dev/null', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+
+/** A workspace that is a git repository with one commit, a .vscode/settings.json and a policy outside it. */
+function repo(): { ws: string; policy: string; marker: string } {
+  const ws = path.join(dirs.root, `ws-${++n}`);
+  fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
+  fs.writeFileSync(path.join(ws, 'README'), 'hello\n');
+  fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '{ "editor.tabSize": 2 }\n');
+  const git = (...a: string[]): string => execFileSync('git', a, { cwd: ws, env: { ...process.env, ...GIT_ENV }, encoding: 'utf8' });
+  git('init', '-q');
+  git('add', '-A');
+  git('commit', '-qm', 'init');
+  const policy = path.join(dirs.root, `policy-${n}.toml`);
+  fs.writeFileSync(policy, POLICY);
+  // What the agent's planted programs write when something runs them.
+  const marker = path.join(dirs.root, `ran-${n}`);
+  return { ws, policy, marker };
+}
+
+function gated(w: { ws: string; policy: string }, script: string, extra: string[] = []): Promise<CliRun> {
+  return runCli(['bash', '-c', script], { policy: w.policy, audit: dirs.audit(`wsf-${++n}`), cwd: w.ws, extra, env: GIT_ENV });
+}
+
+function protectedRecords(r: CliRun): ProtectedRecord[] {
+  return r.records.filter((x): x is ProtectedRecord => x.type === 'protected');
+}
+
+/** The user's own git, outside the gate. */
+function userGit(ws: string, ...args: string[]): string {
+  const r = spawnSync('git', args, { cwd: ws, env: { ...process.env, ...GIT_ENV, GIT_PAGER: '', PAGER: 'cat' }, encoding: 'utf8' });
+  return r.stdout + r.stderr;
+}
+
+describe('gate: files that git runs', () => {
+  it('control: without the gate, core.fsmonitor in .git/config runs on the user\'s next git status', () => {
+    const w = repo();
+    fs.writeFileSync(path.join(w.ws, 'evil.sh'), `#!/bin/sh\necho ran > ${w.marker}\n`, { mode: 0o755 });
+    userGit(w.ws, 'config', 'core.fsmonitor', path.join(w.ws, 'evil.sh'));
+    userGit(w.ws, 'status');
+    expect(fs.existsSync(w.marker)).toBe(true);
+  });
+
+  it('.git/config (core.fsmonitor, core.pager, core.sshCommand, an alias): put back at once, kept for review; git outside the gate runs none of it', async () => {
+    const w = repo();
+    const before = fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8');
+    const evil = path.join(w.ws, 'evil.sh');
+    const script = [
+      `printf '#!/bin/sh\\necho ran > ${w.marker}\\n' > ${evil}; chmod +x ${evil}`,
+      `git config core.fsmonitor ${evil}`,
+      `git config core.pager ${evil}`,
+      `git config core.sshCommand ${evil}`,
+      `git config alias.st '!${evil}'`,
+      // The agent looks again a moment later: already put back.
+      'sleep 0.3; grep -c fsmonitor .git/config || echo "fsmonitor gone"',
+    ].join('; ');
+    const r = await gated(w, script);
+    expect(r.stdout).toContain('fsmonitor gone');
+    expect(fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8')).toBe(before);
+    // The user's git, outside the gate: nothing of the agent's runs.
+    userGit(w.ws, 'status');
+    userGit(w.ws, 'log', '-1');
+    userGit(w.ws, 'st');
+    expect(fs.existsSync(w.marker)).toBe(false);
+    // Reviewable: the audit log has the diff, the CLI says what was put back and where the agent's version is.
+    const recs = protectedRecords(r).filter((x) => x.path === path.join(w.ws, '.git', 'config'));
+    expect(recs.length).toBeGreaterThanOrEqual(1);
+    expect(recs.every((x) => x.reverted && x.class === 'git')).toBe(true);
+    // Each attempt was put back before the next: each record has its own diff.
+    const diffs = recs.map((x) => x.diff).join('');
+    for (const line of [`+\tfsmonitor = ${evil}`, `+\tpager = ${evil}`, `+\tsshCommand = ${evil}`, `+\tst = !${evil}`]) expect(diffs, diffs).toContain(line);
+    // The agent's last version is kept in full.
+    const saved = recs[recs.length - 1]!.saved[0]!;
+    expect(fs.readFileSync(saved, 'utf8')).toContain('[alias]');
+    expect(r.stderr).toContain('The agent changed 1 file that tools outside the gate run or obey');
+    expect(r.stderr).toContain('.git/config (modified');
+    expect(r.stderr).toContain(`to use it: cp '${saved}'`);
+    expect(r.end?.protected_changes).toEqual([expect.objectContaining({ path: path.join(w.ws, '.git', 'config'), class: 'git', reverted: true })]);
+  });
+
+  it('a git status by another program outside the gate while the agent runs does not run the agent\'s fsmonitor', async () => {
+    const w = repo();
+    const evil = path.join(w.ws, 'evil.sh');
+    fs.writeFileSync(evil, `#!/bin/sh\necho ran >> ${w.marker}\n`, { mode: 0o755 });
+    // Outside: a watcher like an editor's git integration, running git status 50 ms after every change.
+    let stop = false;
+    const outside = (async () => {
+      let last = '';
+      while (!stop) {
+        let now = last;
+        try {
+          now = fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8');
+        } catch {
+          // between git's lock file and its rename
+        }
+        if (now !== last) {
+          last = now;
+          await new Promise((res) => setTimeout(res, 50));
+          userGit(w.ws, 'status');
+        }
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+    await gated(w, `for i in 1 2 3 4 5; do git config core.fsmonitor ${evil}; sleep 0.2; done`);
+    stop = true;
+    await outside;
+    expect(fs.existsSync(w.marker)).toBe(false);
+  });
+
+  it('.git/hooks: a new hook is removed, a changed one put back; core.hooksPath to the workspace is put back; the user\'s commit runs no hook', async () => {
+    const w = repo();
+    fs.writeFileSync(path.join(w.ws, '.git', 'hooks', 'post-commit'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const hook = `#!/bin/sh\\necho ran > ${w.marker}\\n`;
+    const r = await gated(w, [
+      `printf '${hook}' > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit`,
+      `printf '${hook}' > .git/hooks/post-commit`,
+      `mkdir -p myhooks; printf '${hook}' > myhooks/pre-commit; chmod +x myhooks/pre-commit; git config core.hooksPath myhooks`,
+      'sleep 0.3',
+    ].join('; '));
+    expect(fs.existsSync(path.join(w.ws, '.git', 'hooks', 'pre-commit'))).toBe(false);
+    expect(fs.readFileSync(path.join(w.ws, '.git', 'hooks', 'post-commit'), 'utf8')).toBe('#!/bin/sh\nexit 0\n');
+    expect(fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8')).not.toContain('hooksPath');
+    fs.writeFileSync(path.join(w.ws, 'README'), 'changed\n');
+    userGit(w.ws, 'commit', '-qam', 'user commit');
+    expect(fs.existsSync(w.marker)).toBe(false);
+    const classes = new Set(protectedRecords(r).map((x) => x.class));
+    expect(classes).toEqual(new Set(['git-hooks', 'git']));
+    const hooks = protectedRecords(r).filter((x) => x.class === 'git-hooks');
+    expect(hooks.map((x) => x.diff).join('')).toContain('+echo ran');
+  });
+
+  it('.git replaced by a file that points git at another directory: put back as the repository', async () => {
+    const w = repo();
+    const evilGit = path.join(w.ws, 'elsewhere', 'evil-git');
+    const r = await gated(w, `git init -q ${evilGit}; git -C ${evilGit} config core.fsmonitor 'echo ran > ${w.marker}'; mv .git .git-real; echo "gitdir: ${evilGit}" > .git; sleep 0.3; ls -ld .git`);
+    // The agent's file is gone and a .git directory is back; git outside the gate does not use the other one.
+    expect(fs.lstatSync(path.join(w.ws, '.git')).isDirectory()).toBe(true);
+    userGit(w.ws, 'status');
+    expect(fs.existsSync(w.marker)).toBe(false);
+    expect(protectedRecords(r).some((x) => x.path === path.join(w.ws, '.git'))).toBe(true);
+  });
+});
+
+describe('gate: files that editors, hook managers, direnv and the gate run or obey', () => {
+  // Each class: created (it was not there) or modified (it was), by the agent inside the gate.
+  const CASES: { rel: string; class: string; content: string; exists?: string }[] = [
+    { rel: '.vscode/tasks.json', class: 'editor', content: '{"version":"2.0.0","tasks":[{"label":"x","type":"shell","command":"touch /tmp/pwn","runOptions":{"runOn":"folderOpen"}}]}' },
+    { rel: '.vscode/settings.json', class: 'editor', content: '{"git.path":"./evil.sh"}' },
+    { rel: 'project.code-workspace', class: 'editor', content: '{"tasks":{"tasks":[{"label":"x","command":"touch /tmp/pwn","runOptions":{"runOn":"folderOpen"}}]}}' },
+    { rel: '.idea/workspace.xml', class: 'editor', content: '<project/>' },
+    { rel: '.devcontainer/devcontainer.json', class: 'devcontainer', content: '{"initializeCommand":"touch /tmp/pwn"}' },
+    { rel: '.envrc', class: 'direnv', content: 'touch /tmp/pwn' },
+    { rel: '.pre-commit-config.yaml', class: 'hook-manager', content: 'repos: [{repo: local, hooks: [{id: x, name: x, entry: touch /tmp/pwn, language: system}]}]' },
+    { rel: '.husky/pre-commit', class: 'hook-manager', content: 'touch /tmp/pwn' },
+    { rel: '.gitmodules', class: 'submodules', content: '[submodule "x"]\n\tpath = x\n\turl = https://evil.example/x\n' },
+    { rel: '.gate.toml', class: 'gate-policy', content: '[meta]\nversion = 1\ndefault_action = "allow"\n', exists: '[meta]\nversion = 1\ndefault_action = "ask"\n' },
+    { rel: '.envrc', class: 'direnv', content: 'touch /tmp/pwn', exists: 'export FOO=1\n' },
+  ];
+
+  it.each(CASES)('$rel ($class): put back and kept for review', async (c) => {
+    const w = repo();
+    const file = path.join(w.ws, c.rel);
+    if (c.exists !== undefined) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, c.exists);
+    }
+    const original = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+    const r = await gated(w, `mkdir -p "$(dirname '${c.rel}')"; printf '%s' '${c.content.replace(/'/g, `'\\''`)}' > '${c.rel}'; sleep 0.3; echo done`);
+    expect(r.stdout).toContain('done');
+    expect(fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null).toBe(original);
+    const recs = protectedRecords(r);
+    expect(recs.length).toBeGreaterThanOrEqual(1);
+    expect(recs[0]).toMatchObject({ class: c.class, reverted: true });
+    // Kept for review — or, for a protected directory the agent made (.idea, .devcontainer, .husky), removed
+    // the moment it appeared, so the file in it could not even be written.
+    const saved = recs.flatMap((x) => x.saved);
+    const kept = saved.some((s) => fs.readFileSync(s, 'utf8') === c.content);
+    const refused = /No such file or directory/.test(r.stderr) && recs.some((x) => x.change === 'created');
+    expect(kept || refused, r.stderr).toBe(true);
+    expect(r.stderr).toContain('put back as it was');
+  });
+
+  it('a symlink put where a protected file was is put back as the file', async () => {
+    const w = repo();
+    const target = path.join(w.ws, 'mine.json');
+    const r = await gated(w, `echo '{"git.path":"./evil.sh"}' > ${target}; rm .vscode/settings.json; ln -s ${target} .vscode/settings.json; sleep 0.3`);
+    const st = fs.lstatSync(path.join(w.ws, '.vscode', 'settings.json'));
+    expect(st.isSymbolicLink()).toBe(false);
+    expect(fs.readFileSync(path.join(w.ws, '.vscode', 'settings.json'), 'utf8')).toBe('{ "editor.tabSize": 2 }\n');
+    expect(protectedRecords(r).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('ordinary workspace files are the agent\'s to change: no record, nothing put back', async () => {
+    const w = repo();
+    const r = await gated(w, 'echo new > README; mkdir -p src; echo x > src/a.c; git add -A; git commit -qm "agent commit"; sleep 0.2');
+    expect(fs.readFileSync(path.join(w.ws, 'README'), 'utf8')).toBe('new\n');
+    expect(userGit(w.ws, 'log', '--format=%s', '-1').trim()).toBe('agent commit');
+    expect(protectedRecords(r)).toEqual([]);
+    expect(r.stderr).not.toContain('put back');
+  });
+});

@@ -1,0 +1,127 @@
+// The workspace guard's logic on a real directory (no gate): what is protected, how a change is put back and
+// kept, what the user's own write does, and the diff shown for review. The gate end to end is in
+// test/native/gate-workspace-files.test.ts.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { unifiedDiff } from '../../../src/core/protect/diff';
+import { formatProtectedChanges, protectedPaths, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
+
+let ws = '';
+let review = '';
+beforeEach(() => {
+  ws = fs.mkdtempSync(path.join(os.tmpdir(), 'guard-ws-'));
+  review = fs.mkdtempSync(path.join(os.tmpdir(), 'guard-review-'));
+  fs.mkdirSync(path.join(ws, '.git', 'hooks'), { recursive: true });
+  fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n\tbare = false\n');
+  fs.writeFileSync(path.join(ws, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+  fs.mkdirSync(path.join(ws, '.vscode'));
+  fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '{}\n');
+});
+afterEach(() => {
+  fs.rmSync(ws, { recursive: true, force: true });
+  fs.rmSync(review, { recursive: true, force: true });
+});
+
+const start = (o: Partial<Parameters<typeof WorkspaceGuard.start>[0]> = {}): WorkspaceGuard => WorkspaceGuard.start({ workspace: ws, reviewDir: review, writable: () => true, ...o });
+
+describe('protectedPaths', () => {
+  it('names git\'s config and hooks, editor, devcontainer, direnv, hook managers, the policy; and what .git and core.hooksPath point to', () => {
+    fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n\thooksPath = tools/hooks # husky\n');
+    fs.writeFileSync(path.join(ws, 'app.code-workspace'), '{}');
+    const rels = protectedPaths(ws).map((p) => `${p.rel}:${p.class}`);
+    for (const r of ['.git/config:git', '.git/hooks:git-hooks', '.vscode:editor', '.devcontainer:devcontainer', '.envrc:direnv', '.pre-commit-config.yaml:hook-manager', '.gate.toml:gate-policy', '.gitmodules:submodules', 'app.code-workspace:editor', 'tools/hooks:git-hooks']) {
+      expect(rels).toContain(r);
+    }
+    // A worktree's .git file: the git directory it names is protected too.
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'guard-gitdir-'));
+    fs.rmSync(path.join(ws, '.git'), { recursive: true });
+    fs.writeFileSync(path.join(ws, '.git'), `gitdir: ${other}\n`);
+    expect(protectedPaths(ws).map((p) => p.path)).toEqual(expect.arrayContaining([path.join(other, 'config'), path.join(other, 'hooks')]));
+    fs.rmSync(other, { recursive: true });
+  });
+});
+
+describe('WorkspaceGuard', () => {
+  it('puts a changed file back, keeps the agent\'s version, and says what changed', () => {
+    const g = start();
+    fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n\tbare = false\n\tfsmonitor = ./evil\n');
+    const [c] = g.checkAll();
+    g.stop();
+    expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+    expect(c).toMatchObject({ rel: '.git/config', class: 'git', change: 'modified', reverted: true, times: 1 });
+    expect(c!.diff).toContain('+\tfsmonitor = ./evil');
+    expect(fs.readFileSync(c!.saved['']!, 'utf8')).toContain('fsmonitor');
+  });
+
+  it('removes what the agent created (a hook, a directory) and restores what it removed or replaced by a symlink', () => {
+    const g = start();
+    fs.writeFileSync(path.join(ws, '.git', 'hooks', 'pre-commit'), '#!/bin/sh\nevil\n', { mode: 0o755 });
+    fs.mkdirSync(path.join(ws, '.devcontainer'));
+    fs.writeFileSync(path.join(ws, '.devcontainer', 'devcontainer.json'), '{"initializeCommand":"evil"}');
+    fs.rmSync(path.join(ws, '.vscode', 'settings.json'));
+    fs.symlinkSync('/etc/passwd', path.join(ws, '.vscode', 'settings.json'));
+    const changes = g.checkAll();
+    g.stop();
+    expect(fs.existsSync(path.join(ws, '.git', 'hooks', 'pre-commit'))).toBe(false);
+    expect(fs.existsSync(path.join(ws, '.devcontainer'))).toBe(false);
+    expect(fs.lstatSync(path.join(ws, '.vscode', 'settings.json')).isFile()).toBe(true);
+    expect(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8')).toBe('{}\n');
+    expect(changes.map((c) => [c.rel, c.change]).sort()).toEqual([['.devcontainer', 'created'], ['.git/hooks', 'modified'], ['.vscode', 'modified']]);
+  });
+
+  it('watches: a change is put back without anyone asking', async () => {
+    const g = start();
+    const seen: ProtectedChange[] = [];
+    g.on('change', (c) => seen.push(c));
+    fs.writeFileSync(path.join(ws, '.envrc'), 'evil\n');
+    for (let t = 0; t < 2000 && seen.length === 0; t += 10) await new Promise((r) => setTimeout(r, 10));
+    g.stop();
+    expect(fs.existsSync(path.join(ws, '.envrc'))).toBe(false);
+    expect(seen[0]).toMatchObject({ rel: '.envrc', change: 'created', class: 'direnv' });
+  });
+
+  it('the user\'s own write (announced with its content) becomes the new original; anything else is still put back', () => {
+    const g = start();
+    const mine = Buffer.from('{ "editor.fontSize": 14 }\n');
+    g.expect(path.join(ws, '.vscode', 'settings.json'), mine);
+    fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), mine);
+    expect(g.checkAll()).toEqual([]);
+    fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '{"git.path":"evil"}');
+    const [c] = g.checkAll();
+    g.stop();
+    expect(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'))).toEqual(mine);
+    expect(c?.rel).toBe('.vscode');
+  });
+
+  it('only what the agent can write is guarded', () => {
+    const g = start({ writable: (p) => !p.includes('/.git') });
+    fs.writeFileSync(path.join(ws, '.git', 'config'), 'changed by someone else\n');
+    expect(g.checkAll()).toEqual([]);
+    g.stop();
+  });
+
+  it('accept writes the agent\'s version where it was (the user reviewed it)', () => {
+    const g = start();
+    fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '{"reviewed":true}\n');
+    const [c] = g.checkAll();
+    g.stop();
+    expect(WorkspaceGuard.accept(c!)).toEqual([path.join(ws, '.vscode', 'settings.json')]);
+    expect(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8')).toBe('{"reviewed":true}\n');
+    const text = formatProtectedChanges([c!]);
+    expect(text).toContain('.vscode (modified) — the editor runs tasks and obeys settings from it');
+    expect(text).toContain(`to use it: cp '${c!.saved['settings.json']}' '${path.join(ws, '.vscode', 'settings.json')}'`);
+  });
+});
+
+describe('unifiedDiff', () => {
+  it('diffs lines with context, and says nothing for equal texts', () => {
+    expect(unifiedDiff('f', 'a\nb\n', 'a\nb\n')).toBe('');
+    expect(unifiedDiff('f', 'a\nb\nc\n', 'a\nB\nc\n')).toBe('--- a/f\n+++ b/f\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n');
+    expect(unifiedDiff('f', null, 'x\n')).toBe('--- /dev/null\n+++ b/f\n@@ -0,0 +1,1 @@\n+x\n');
+    const long = Array.from({ length: 20 }, (_, i) => `l${i}`).join('\n') + '\n';
+    const d = unifiedDiff('f', long, long.replace('l1\n', 'L1\n').replace('l18\n', 'L18\n'));
+    expect(d.match(/^@@/gm)).toHaveLength(2);
+  });
+});
