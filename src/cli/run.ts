@@ -248,5 +248,9 @@ export async function runGate(args: string[]): Promise<number> {
   }
   const m = session.stats.toMetrics();
   if (m.denied > 0 || o.verbose) err(`${m.decisions} exec decision(s), ${m.denied} denied; audit log: ${session.auditFile}`);
+  // The chain's end, where the agent cannot change it (this terminal, CI's log): with it, `agent-gate audit
+  // verify --head` tells a rewritten log even when the agent could write the head file too.
+  const head = session.auditHead;
+  if (head) err(`audit log ends with sha256 ${head.head} at ${head.size} bytes (agent-gate audit verify ${session.auditFile})`);
   return end.exitCode;
 }
