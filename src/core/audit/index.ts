@@ -14,5 +14,5 @@ export { AuditFeed, FeedSession } from './feed';
 export type { AuditFeedOptions, FeedChanges, FeedCounts, FeedFilter, FeedItem, FeedPending, FeedSessionInfo, FeedSettleKind, FeedSettled, RuleCount } from './feed';
 export { AuditStats } from './stats';
 export type { AuditMetrics } from './stats';
-export { RuleHitIndex, cliAuditDirectory, findAuditLogs } from './rule-hits';
+export { RuleHitIndex, findAuditLogs } from './rule-hits';
 export type { RuleHitSummary, RuleHits } from './rule-hits';

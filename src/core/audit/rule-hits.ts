@@ -2,8 +2,8 @@
 // decision records of sessions that ran with a given policy file, over the newest logs. Parsed logs are
 // cached by (size, mtime), so refreshing after a new session reads only what changed.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { sessionIdOfAuditFile } from './paths';
 
 export interface RuleHits {
   count: number;
@@ -38,12 +38,6 @@ interface LogLine {
   time?: string;
 }
 
-/** `${XDG_STATE_HOME:-~/.local/state}/agent-gate`: where `agent-gate run` writes its logs by default. */
-export function cliAuditDirectory(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir()): string {
-  const state = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(home, '.local', 'state');
-  return path.join(state, 'agent-gate');
-}
-
 /** Audit logs (`audit-*.jsonl`) in these directories and their subdirectories (two levels), newest first. */
 export function findAuditLogs(dirs: readonly string[], limit = 100): string[] {
   const found: { file: string; m: number }[] = [];
@@ -57,7 +51,7 @@ export function findAuditLogs(dirs: readonly string[], limit = 100): string[] {
     for (const e of entries) {
       const p = path.join(dir, e.name);
       if (e.isDirectory() && depth > 0) walk(p, depth - 1);
-      else if (e.isFile() && e.name.startsWith('audit-') && e.name.endsWith('.jsonl')) {
+      else if (e.isFile() && sessionIdOfAuditFile(e.name) !== null) {
         try {
           found.push({ file: p, m: fs.statSync(p).mtimeMs });
         } catch {

@@ -95,7 +95,7 @@ export async function explainCommandLine(commandLine?: string, policy?: vscode.U
       },
     }));
   if (line === undefined) return undefined;
-  const loaded = loadPolicyText(doc.getText(), doc.uri.fsPath);
+  const loaded = loadPolicyText(doc.getText(), doc.uri.fsPath, { workspace: workspaceDirOf(doc.uri) });
   if (!loaded.policy) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
     void vscode.window.showErrorMessage(`Agent Gate: ${path.basename(doc.uri.fsPath)} has ${errors} error${errors === 1 ? '' : 's'}; fix them first (see Problems).`, 'Show Problems').then((a) => {

@@ -2,7 +2,7 @@
 // checkPolicyText, with check's defaults), updated while the user types (debounced), cleared on close.
 import * as vscode from 'vscode';
 import { checkPolicyText, type Diagnostic, type Fix } from '../../core/policy/index';
-import { isCheckedPolicy, toRange } from './documents';
+import { isCheckedPolicy, toRange, workspaceDirOf } from './documents';
 
 export const DIAGNOSTIC_SOURCE = 'Agent Gate';
 
@@ -46,7 +46,9 @@ export class PolicyDiagnostics implements vscode.Disposable {
   check(doc: vscode.TextDocument): vscode.Diagnostic[] {
     if (!isCheckedPolicy(doc)) return [];
     this.cancel(doc.uri);
-    const { diagnostics } = checkPolicyText(doc.getText(), doc.uri.fsPath);
+    // ${WORKSPACE} is the directory the agent runs in: the document's workspace folder (as a guarded terminal
+    // there, or `agent-gate check` run from it, would take it), else the file's own directory.
+    const { diagnostics } = checkPolicyText(doc.getText(), doc.uri.fsPath, { workspace: workspaceDirOf(doc.uri) });
     const entries = diagnostics.map((d) => ({ diagnostic: toVsDiagnostic(d), fixes: d.fixes ?? [] }));
     this.checked.set(doc.uri.toString(), { version: doc.version, entries });
     this.collection.set(doc.uri, entries.map((e) => e.diagnostic));

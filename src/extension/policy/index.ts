@@ -4,7 +4,7 @@
 // grammar in syntaxes/ when none is installed).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { RuleHitIndex, cliAuditDirectory, findAuditLogs } from '../../core/audit/index';
+import { RuleHitIndex, defaultAuditDirectory, findAuditLogs } from '../../core/audit/index';
 import { PolicyDiagnostics } from './diagnostics';
 import { POLICY_SELECTOR } from './documents';
 import { PolicyCodeLenses, PolicyCompletions, PolicyHover, PolicyQuickFixes, RECHECK_COMMAND } from './features';
@@ -14,7 +14,7 @@ export function registerPolicyEditor(context: vscode.ExtensionContext): { diagno
   resolveTomlValidationUrls(context);
 
   // Where audit logs are: the CLI's state directory and this extension's storage (guarded terminals).
-  const logDirs = (): string[] => [cliAuditDirectory(), context.globalStorageUri.fsPath, ...(context.storageUri ? [context.storageUri.fsPath] : [])];
+  const logDirs = (): string[] => [defaultAuditDirectory(), context.globalStorageUri.fsPath, ...(context.storageUri ? [context.storageUri.fsPath] : [])];
   const auditLogs = (): string[] => findAuditLogs(logDirs());
   const hitIndex = new RuleHitIndex();
   const hits = (policyFile: string) => hitIndex.summarize(auditLogs().slice(0, 50), policyFile);

@@ -122,6 +122,24 @@ suite('Policy editor', () => {
     }
   });
 
+  test('${WORKSPACE} is the workspace folder for a policy inside it, as `agent-gate check` run there says', async () => {
+    const folder = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+    const dir = fs.mkdtempSync(path.join(folder, '.editor-test-'));
+    try {
+      const file = path.join(dir, 'sub.gate.toml');
+      fs.writeFileSync(file, '[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["${WORKSPACE}/**"]\n\n[[rule]]\nid = "ws-tools"\naction = "allow"\nexe_glob = "${WORKSPACE}/**"\n');
+      const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+      await vscode.commands.executeCommand('agentGate.policy.recheck', doc.uri);
+      const messages = ours(doc.uri).map((d) => d.message);
+      assert.equal(messages.length, 1, messages.join('\n'));
+      assert.match(messages[0]!, new RegExp(`exe_glob "${folder.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/\\*\\*" covers ${folder.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')},`));
+      const r = spawnSync(process.execPath, [path.join(root(), 'dist', 'cli.js'), 'check', '--json', '--policy', file], { cwd: folder, encoding: 'utf8' });
+      assert.deepEqual((JSON.parse(r.stdout) as { diagnostics: { message: string }[] }).diagnostics.map((d) => d.message), messages);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('completion: sections, keys with docs, enum values and snippets, also in half-typed text', async () => {
     const uri = scratch('ci.gate.toml', '');
     const doc = await vscode.workspace.openTextDocument(uri);
@@ -207,7 +225,7 @@ suite('Policy editor', () => {
   test('Explain command against policy: the verdict, deciding rule and reason `agent-gate explain` gives', async () => {
     const policy = vscode.Uri.file(path.join(root(), 'policies', 'default.gate.toml'));
     const result = await vscode.commands.executeCommand<{ action: string; ruleId: string | null; reason: string; exe: string | null; ruleLine: number | null; text: string }>('agentGate.explainCommand', 'git push origin main', policy);
-    const r = cli(['explain', '--json', '--policy', policy.fsPath, '--cwd', path.dirname(policy.fsPath), '--', 'git', 'push', 'origin', 'main']);
+    const r = cli(['explain', '--json', '--policy', policy.fsPath, '--cwd', path.dirname(policy.fsPath), '--workspace', path.dirname(policy.fsPath), '--', 'git', 'push', 'origin', 'main']);
     const json = JSON.parse(r.stdout) as { action: string; rule_id: string; reason: string; exe: string; rule_line: number };
     assert.deepEqual([result.action, result.ruleId, result.reason, result.exe, result.ruleLine], [json.action, json.rule_id, json.reason, json.exe, json.rule_line]);
     assert.equal(result.action, 'ask');
