@@ -134,9 +134,10 @@ describe('still asked or denied under the default policy', () => {
   };
 
   it('curl to an unknown host is asked (denied: no one to ask); to GitHub it is not', async () => {
-    const r = await once('curl', 'curl -s --max-time 5 https://unknown-host.example/x; echo "rc=$?"');
-    expect(r.stdout).toBe('rc=126\n');
+    const r = await once('curl', 'curl -s --max-time 5 https://unknown-host.example/x; echo "rc=$?"; curl -s --max-time 5 -o /dev/null https://github.com/; echo "ran=$?"');
+    expect(r.stdout).toMatch(/^rc=126\nran=(?!126)\d+\n$/);
     expect(r.asks.map((d) => [d.exe, d.rule_id, d.verdict])).toEqual([['/usr/bin/curl', 'ask-network-tools', 'deny']]);
+    expect(r.decisions.find((d) => d.argv.includes('https://github.com/'))).toMatchObject({ verdict: 'allow', rule_id: 'allow-fetch-known-hosts' });
   });
 
   it('git push is asked', async () => {
