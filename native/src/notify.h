@@ -14,8 +14,6 @@ struct session {
 	bool killable;
 	const struct config *cfg;
 	struct line_reader *rd;
-	int tty_fd;        /* controlling terminal the agent was given (handed back on exit), or -1 */
-	pid_t tty_restore; /* its foreground group before the agent took it */
 };
 
 /* Run until the agent exits; returns the supervisor's exit status (code, or 128+signal). On broker loss
