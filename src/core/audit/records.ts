@@ -90,7 +90,9 @@ export interface SupervisorTimeoutRecord {
   reason: string;
 }
 
-export type AuditRecord = DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord;
+/** Every line of the log, as read back: the record and its chain link (audit-log.ts), the sha256 of the line
+ *  before it. Records are built without it; the writer adds it. */
+export type AuditRecord = (DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord) & { prev?: string };
 
 export interface DecisionInput {
   session: string;
