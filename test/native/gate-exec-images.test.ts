@@ -197,6 +197,28 @@ describe('gate: interpreter chains (issue 14, class 2)', () => {
     expect(d?.reason).toContain(`via ELF interpreter ${CURL}`);
   });
 
+  it('binfmt_misc handlers (registered in a user namespace of our own): their interpreter is judged', async () => {
+    // Linux 6.7+ gives a user namespace its own binfmt_misc: the gate runs in one where files starting with
+    // \x7fAGTEST, and files named *.agx, are run by curl.
+    fs.writeFileSync(path.join(ws, 'magic'), '\x7fAGTEST\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(ws, 'plain.agx'), 'plain\n', { mode: 0o755 });
+    const register = [
+      'mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc',
+      `echo ':agmagic:M::\\x7fAGTEST::${CURL}:' > /proc/sys/fs/binfmt_misc/register`,
+      `echo ':agext:E::agx::${CURL}:' > /proc/sys/fs/binfmt_misc/register`,
+      'exec "$@"',
+    ].join(' && ');
+    const wrap = ['unshare', '--user', '--map-root-user', '--mount', '--propagation', 'private', '--', 'sh', '-c', register, 'sh'];
+    const r = await runCli(['bash', '-c', './magic --version; echo "rc=$?"; ./plain.agx --version; echo "rc=$?"'], { policy: withExecuteSet, audit: dirs.audit(`img-${++n}`), cwd: ws, wrap });
+    expect(r.stdout).not.toMatch(CURL_BANNER);
+    expect(r.stdout.match(/rc=126/g)).toHaveLength(2);
+    for (const name of ['./magic', './plain.agx']) {
+      const [d] = byRequest(r, name);
+      expect(d).toMatchObject({ verdict: 'deny', rule_id: 'no-curl', interpreter: CURL });
+      expect(d?.reason).toContain(`via binfmt_misc interpreter ${CURL}`);
+    }
+  });
+
   it('#!ld.so curl: the loader at the end of a chain is judged on its program', async () => {
     const r = await gated('./via-loader; echo "rc=$?"');
     expect(r.stdout).not.toMatch(CURL_BANNER);
@@ -212,6 +234,14 @@ describe('gate: the dynamic loader, recognised and resolved (issue 14, class 3)'
     const [d] = byRequest(r, './myld');
     expect(d).toMatchObject({ verdict: 'deny', rule_id: 'no-curl', loader_target: CURL });
     expect(d?.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a static-pie program (marked DF_1_PIE, as ripgrep and ldconfig are) is a program, not a loader', async () => {
+    const r = await gated('/usr/sbin/ldconfig -p | head -1; echo "rc=$?"', withoutExecuteSet);
+    expect(r.stdout).toMatch(/libs found in cache/);
+    const [d] = byRequest(r, '/usr/sbin/ldconfig');
+    expect(d).toMatchObject({ verdict: 'allow', layer: 'default' });
+    expect(d?.loader_target).toBeUndefined();
   });
 
   it('ld.so libc.so.6 runs the system libc (from ld.so.cache), not ./libc.so.6: the record names the real one', async () => {

@@ -111,7 +111,9 @@ export interface ProtectedRecord {
   saved: string[];
 }
 
-export type AuditRecord = DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord | ProtectedRecord;
+/** Every line of the log, as read back: the record and its chain link (audit-log.ts), the sha256 of the line
+ *  before it. Records are built without it; the writer adds it. */
+export type AuditRecord = (DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord | ProtectedRecord) & { prev?: string };
 
 export interface DecisionInput {
   session: string;

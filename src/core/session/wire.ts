@@ -30,7 +30,8 @@ export type SupervisorMessage =
   | { type: 'TIMEOUT'; id: number; action: BinaryAction; piped: number }
   /** The supervisor did what a TERMINAL line asked (held or resumed its relay). */
   | { type: 'TERMINAL'; owner: 'broker' | 'agent' }
-  | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats; leftovers?: Leftovers };
+  | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats; leftovers?: Leftovers }
+  | { type: 'BYE'; head: string; size: number };
 
 /**
  * Counters the supervisor reports on EXIT (all optional): n_asked (decided by the broker), n_cached
@@ -166,6 +167,10 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
       const piped = m.get('piped');
       return { type, id: intValue('id', m.get('id')), action: actionValue('action', m.get('action')), piped: piped === undefined ? 0 : intValue('piped', piped) };
     }
+    case 'BYE': {
+      const m = single(pairs);
+      return { type, head: sha('head', m.get('head') ?? ''), size: intValue('size', m.get('size')) };
+    }
     case 'TERMINAL': {
       const owner = single(pairs).get('owner');
       if (owner !== 'broker' && owner !== 'agent') throw new WireError(`TERMINAL: bad owner '${String(owner).slice(0, 20)}'`);
@@ -211,7 +216,8 @@ interface FileFields {
 interface InterpFields extends FileFields {
   arg?: string;
   name?: string;
-  kind?: 'script' | 'elf';
+  kind?: 'script' | 'misc' | 'elf';
+  preserveArgv0?: boolean;
 }
 
 function fileFacts(f: FileFields, what: string): FileFacts | null {
@@ -230,6 +236,7 @@ function interpreterFacts(f: InterpFields): InterpreterFacts {
   if (f.arg !== undefined) out.arg = f.arg;
   if (f.name !== undefined) out.name = f.name;
   if (f.kind !== undefined) out.kind = f.kind;
+  if (f.preserveArgv0) out.preserveArgv0 = true;
   return out;
 }
 
@@ -339,9 +346,10 @@ function decodeExec(line: string): ExecEvent {
       case 'interp_arg': interp.arg = hexValue(k, v); break;
       case 'interp_name': interp.name = hexValue(k, v); break;
       case 'interp_kind':
-        if (v !== 'script' && v !== 'elf') throw new WireError('interp_kind= must be script or elf');
+        if (v !== 'script' && v !== 'misc' && v !== 'elf') throw new WireError('interp_kind= must be script, misc or elf');
         interp.kind = v;
         break;
+      case 'interp_p': interp.preserveArgv0 = flagValue(k, v); break;
       case 'ld': ld.path = hexValue(k, v); break;
       case 'ld_dev': ld.dev = decString(k, v); break;
       case 'ld_ino': ld.ino = decString(k, v); break;
@@ -409,6 +417,7 @@ export function encodeExecLine(event: ExecEvent): string {
   for (const i of f.interpreters ?? (f.interpreter ? [f.interpreter] : [])) {
     s += fileFields('interp_', 'interp', i);
     if (i.kind !== undefined) s += ` interp_kind=${i.kind}`;
+    if (i.preserveArgv0) s += ' interp_p=1';
     if (i.name !== undefined) s += ` interp_name=${textToHex(i.name)}`;
     if (i.arg !== undefined) s += ` interp_arg=${textToHex(i.arg)}`;
   }
@@ -433,7 +442,26 @@ function absPath(p: string): string {
 }
 
 /** The broker's CONFIG … START block, every line '\n'-terminated. */
-export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[], opts: { records?: boolean; session?: string; hashSizes?: readonly number[] } = {}): string {
+/** The audit log handed to the supervisor (AUDIT, docs/protocol.md "The audit log"): it writes every record
+ *  while the session runs. `dev`/`ino` name the file the broker opened; `headFile` keeps the chain's end. */
+export interface AuditHandOff {
+  path: string;
+  dev: string;
+  ino: string;
+  /** Bytes kept allocated ahead of the end of the log. */
+  reserve: number;
+  /** The agent can write to the log's filesystem: refuse to start when no space can be reserved. */
+  requireReserve: boolean;
+  headFile?: string;
+  /** The redaction prefilter's literals (SECRET_LITERALS): a cached exec whose strings hold one is asked. */
+  redact: readonly string[];
+}
+
+export function encodeConfig(
+  config: SupervisorConfig,
+  hashUnder: readonly string[],
+  opts: { records?: boolean; session?: string; hashSizes?: readonly number[]; audit?: AuditHandOff } = {},
+): string {
   const lines = [`CONFIG ${PROTOCOL_VERSION}`];
   if (config.fs) {
     for (const g of config.fs.grants) lines.push(`FS rights=${rights(g.rights)} path=${absPath(g.path)}`);
@@ -459,6 +487,14 @@ export function encodeConfig(config: SupervisorConfig, hashUnder: readonly strin
   if (config.keepLeftovers) lines.push('LEFTOVERS keep=1');
   if (opts.records) lines.push('RECORDS');
   if (opts.session !== undefined) lines.push(`JSON_RECORDS session=${textToHex(opts.session)}`);
+  const a = opts.audit;
+  if (a) {
+    if (!/^\d+$/.test(a.dev) || !/^\d+$/.test(a.ino) || !Number.isSafeInteger(a.reserve) || a.reserve < 0) throw new WireError('bad AUDIT values');
+    let line = `AUDIT path=${absPath(a.path)} dev=${a.dev} ino=${a.ino} reserve=${a.reserve} require_reserve=${a.requireReserve ? 1 : 0}`;
+    if (a.headFile !== undefined) line += ` head_file=${absPath(a.headFile)}`;
+    lines.push(line);
+    for (const lit of a.redact) lines.push(`REDACT lit=${textToHex(lit)}`);
+  }
   lines.push('START');
   return lines.join('\n') + '\n';
 }
@@ -469,10 +505,21 @@ function envHex(text: string, what: 'name' | 'value'): string {
   return textToHex(text);
 }
 
-/** `origin`: with cache, the JSON the supervisor splices into the records of later hits (originJson). */
-export function encodeVerdict(id: number, action: BinaryAction, cache: boolean, origin?: string): string {
-  if (!cache) return `VERDICT id=${id} action=${action}\n`;
-  return origin === undefined ? `VERDICT id=${id} action=${action} cache=1\n` : `VERDICT id=${id} action=${action} cache=1 origin=${textToHex(origin)}\n`;
+/**
+ * `origin`: with cache, the JSON the supervisor splices into the records of later hits (originJson). `record`:
+ * the decision's record (one JSON object), when the supervisor writes the audit log: it is written before the
+ * kernel is answered.
+ */
+export function encodeVerdict(id: number, action: BinaryAction, cache: boolean, origin?: string, record?: string): string {
+  let s = `VERDICT id=${id} action=${action}`;
+  if (cache) s += origin === undefined ? ' cache=1' : ` cache=1 origin=${textToHex(origin)}`;
+  if (record !== undefined) s += ` record=${Buffer.from(record, 'utf8').toString('hex')}`;
+  return `${s}\n`;
+}
+
+/** A record for the audit log the supervisor writes (one JSON object, no newline). */
+export function encodeLog(record: string): string {
+  return `LOG record=${Buffer.from(record, 'utf8').toString('hex')}\n`;
 }
 
 export function encodeHold(id: number): string {
