@@ -140,7 +140,7 @@ describe('gate: keep_leftovers', () => {
       // Every 100 ms the leftover tries to run a program and logs how that went.
       const loop = `while :; do if /usr/bin/true 2>/dev/null; then echo ran; else echo "failed $?"; fi >> ${log}; sleep 0.1; : ${t}; done`;
       // (Its stdio away from the CLI's pipes, as a daemon's is: the test waits for those to close.)
-      const r = await gated(w, `(setsid bash -c '${loop}' </dev/null >/dev/null 2>&1 &); sleep 0.3; echo started`, how.startsWith('--') ? [how] : []);
+      const r = await gated(w, `(setsid bash -c '${loop}' </dev/null >/dev/null 2>&1 &); until grep -qs ran ${log}; do sleep 0.05; done; echo started`, how.startsWith('--') ? [how] : []);
       expect(r.stdout).toContain('started');
       const alive = withToken(t);
       strays.push(...alive);
