@@ -114,6 +114,44 @@ static uint64_t fs_rights(const char *letters, int abi)
 	return m;
 }
 
+/* One path-beneath rule for a grant, resolved in the calling process's mount namespace. -errno when the path
+ * cannot be opened (skipped); a refused rule is fatal. */
+static int add_grant(const struct landlock_plan *plan, const struct grant *g)
+{
+	AUTOCLOSE int pfd = open(g->path, O_PATH | O_CLOEXEC);
+	struct stat st;
+
+	if (pfd < 0 || fstat(pfd, &st) < 0)
+		return -errno;
+	uint64_t access = fs_rights(g->rights, plan->abi) & plan->handled_fs & ~FS_MAKE_DEV;
+	if (!S_ISDIR(st.st_mode))
+		access &= FS_FILE_RIGHTS;
+	if (!access)
+		return 0;
+	struct ll_path_beneath pb = { .allowed_access = access, .parent_fd = pfd };
+	/* landlock_add_rule(2): a path-beneath grant. */
+	if (syscall(__NR_landlock_add_rule, plan->ruleset_fd, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
+		die_errno("landlock_add_rule for '%s'", g->path);
+	return 0;
+}
+
+int landlock_regrant(const struct landlock_plan *plan, const struct config *c, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (plan->ruleset_fd < 0 || !plan->handled_fs)
+		return 0;
+	for (size_t i = 0; i < c->ngrants; i++) {
+		const char *p = c->grants[i].path;
+		if (strncmp(p, prefix, n) == 0 && (p[n] == '\0' || p[n] == '/')) {
+			int r = add_grant(plan, &c->grants[i]);
+			if (r < 0 && r != -ENOENT)
+				return r;
+		}
+	}
+	return 0;
+}
+
 void landlock_build(const struct config *c, int abi, struct landlock_plan *plan, void (*warn)(const char *msg))
 {
 	struct ll_ruleset_attr attr = { 0, 0, 0 };
@@ -121,6 +159,7 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 
 	plan->abi = abi;
 	plan->ruleset_fd = -1;
+	plan->handled_fs = 0;
 	plan->seal_truncate = false;
 	plan->seal_exec = false;
 	plan->fs = c->fs_handled_set ? "unsupported" : "off";
@@ -179,27 +218,15 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 	if (fd < 0)
 		die_errno("landlock_create_ruleset (ABI %d)", abi);
 	plan->ruleset_fd = fd;
+	plan->handled_fs = attr.handled_access_fs;
 
 	for (size_t i = 0; attr.handled_access_fs && i < c->ngrants; i++) {
 		const struct grant *g = &c->grants[i];
-		AUTOCLOSE int pfd = open(g->path, O_PATH | O_CLOEXEC);
-		struct stat st;
-
-		if (pfd < 0 || fstat(pfd, &st) < 0) {
-			snprintf(msg, sizeof(msg), "filesystem grant '%s' (%s) skipped: %s", g->path, g->rights,
-				 strerror(errno));
+		int r = add_grant(plan, g);
+		if (r < 0) {
+			snprintf(msg, sizeof(msg), "filesystem grant '%s' (%s) skipped: %s", g->path, g->rights, strerror(-r));
 			warn(msg);
-			continue;
 		}
-		uint64_t access = fs_rights(g->rights, abi) & attr.handled_access_fs & ~FS_MAKE_DEV;
-		if (!S_ISDIR(st.st_mode))
-			access &= FS_FILE_RIGHTS;
-		if (!access)
-			continue;
-		struct ll_path_beneath pb = { .allowed_access = access, .parent_fd = pfd };
-		/* landlock_add_rule(2): a path-beneath grant. */
-		if (syscall(__NR_landlock_add_rule, fd, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
-			die_errno("landlock_add_rule for '%s'", g->path);
 	}
 	if (refer_everywhere) {
 		AUTOCLOSE int root = open("/", O_PATH | O_CLOEXEC);

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "facts.h"
 #include "landlock.h"
+#include "mountns.h"
 #include "notify.h"
 #include "privs.h"
 #include "pty.h"
@@ -38,6 +39,8 @@
 #define VERSION "0.1.0"
 
 static int g_broker = -1;
+static bool g_mountns;                /* the agent gets a mount namespace of its own (mountns.c) */
+static const struct config *g_cfg;    /* the broker's CONFIG, for the agent's set-up */
 static bool g_started;
 static struct session g_session = {
 	.listener = -1, .broker = -1, .records = -1, .sigfd = -1, .agent = 0,
@@ -215,6 +218,12 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const
 	close(g_broker);
 	close(g_session.sigfd);
 
+	/* A root agent: a mount namespace of its own (/proc scoped to the session, protected files read-only). */
+	if (g_mountns) {
+		char merr[PATH_MAX + 128];
+		if (mountns_setup(g_cfg, plan, merr, sizeof(merr)) < 0)
+			child_fail(sock, "%s", merr);
+	}
 	int perr = privs_drop();
 	if (perr < 0)
 		child_fail(sock, "dropping capabilities: %s", strerror(-perr));
@@ -398,6 +407,8 @@ int main(int argc, char **argv)
 	}
 	struct landlock_plan plan;
 	landlock_build(&cfg, abi, &plan, collect_warning);
+	g_cfg = &cfg;
+	g_mountns = mountns_possible();
 	unsigned when = plan.seal_truncate && plan.ruleset_fd >= 0 ? SC_WHEN_WRITES_SEALED : 0;
 	if (plan.seal_exec && plan.ruleset_fd >= 0)
 		when |= SC_WHEN_EXEC_SEALED;
@@ -405,11 +416,12 @@ int main(int argc, char **argv)
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
 		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s memfd=%s arch=x86_64 filter_insns=%zu "
-		   "devices=%s caps=%#llx audit=%s\n",
+		   "devices=%s caps=%#llx audit=%s proc=%s protect=%s\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
 		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
 		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", when & SC_WHEN_EXEC_SEALED ? "noexec" : "any",
-		   filter->len, plan.devices, (unsigned long long)(privs_kept() & effective_caps()), audit_state());
+		   filter->len, plan.devices, (unsigned long long)(privs_kept() & effective_caps()), audit_state(),
+		   g_mountns ? "session" : "shared", g_mountns && cfg.nprotect ? "readonly" : "detect");
 	send_or_die(&b);
 	if (g_warnings.len)
 		send_or_die(&g_warnings);

@@ -282,6 +282,13 @@ void proto_read_config(struct line_reader *r, struct config *c)
 			}
 		} else if (strcmp(type, "RECORDS") == 0) {
 			c->records = true;
+		} else if (strcmp(type, "PROTECT") == 0) {
+			while (proto_next_token(&cur, &t)) {
+				if (!is_key(&t, "path"))
+					continue;
+				c->protect = xrealloc(c->protect, (c->nprotect + 1) * sizeof(char *));
+				c->protect[c->nprotect++] = path_val(&t, type);
+			}
 		} else if (strcmp(type, "LEFTOVERS") == 0) {
 			while (proto_next_token(&cur, &t))
 				if (is_key(&t, "keep"))

@@ -69,6 +69,9 @@ struct config {
 	size_t nhash_sizes;
 	bool records; /* RECORDS: the broker reads the record pipe */
 	bool keep_leftovers; /* LEFTOVERS keep=1: the session's processes outlive the agent (counted, not ended) */
+	char **protect; /* PROTECT: workspace paths tools outside the gate run; read-only in a root agent's
+			 * mount namespace (mountns.c) */
+	size_t nprotect;
 	char **env_unset; /* ENV_UNSET: names removed from the agent's environment (raw bytes, NUL-terminated) */
 	size_t nenv_unset;
 	char **env_set; /* ENV_SET: "name=value" entries the agent's environment gets (replacing one of that name) */

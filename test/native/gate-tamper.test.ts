@@ -56,7 +56,10 @@ describe('gate: the policy in force cannot be changed by the agent', () => {
     // file is put back at once, the agent's version kept for review (issue 13 item 8).
     const { ws, policy } = workspace(denyCurlPolicy());
     const original = fs.readFileSync(policy);
-    const r = await gated(ws, `printf "${PERMISSIVE}" > .gate.toml && echo wrote-policy; sleep 0.3; curl --version`);
+    // (As root the supervisor would make .gate.toml read-only in the agent's mount namespace, and the write
+    // would fail: gate-workspace-files.test.ts tries that. Here the write goes through, as for a non-root
+    // agent.)
+    const r = await gated(ws, `printf "${PERMISSIVE}" > .gate.toml && echo wrote-policy; sleep 0.3; curl --version`, { env: { AGENT_GATE_NO_MOUNTNS: '1' } });
     expect(r.stdout).toContain('wrote-policy');
     expect(fs.readFileSync(policy)).toEqual(original);
     expect(r.code).toBe(126);
@@ -104,6 +107,8 @@ describe('gate: the agent cannot reach the audit log or the supervisor', () => {
   it("cannot connect to the supervisor's socket (gone), ptrace it, read its memory or signal it", async () => {
     const { ws } = workspace(denyCurlPolicy());
     // $PPID of the agent's bash is the supervisor; its --socket argument is the 3rd element of its cmdline.
+    // (A root agent does not even see the supervisor in its /proc: gate-proc.test.ts. Here /proc is shared, as
+    // for a non-root agent, so the path can be read and tried.)
     const r = await gated(
       ws,
       [
@@ -116,6 +121,7 @@ describe('gate: the agent cannot reach the audit log or the supervisor', () => {
         `kill -9 $PPID; echo "bash-kill-rc=$?"`,
         'echo still-gated',
       ].join('; '),
+      { env: { AGENT_GATE_NO_MOUNTNS: '1' } },
     );
     expect(r.stdout).toMatch(/sock=\/.*broker\.sock/);
     expect(r.stdout).toContain('RESULT connect errno=ENOENT');

@@ -245,14 +245,36 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
     const sh = new UserShell(w.ws);
     try {
       await sh.run('true');
-      // The agent's parent is the supervisor; its process group is the CLI's (the shell's job).
-      const script = `pg=$(cut -d' ' -f5 /proc/$PPID/stat); ${prog('ttyinject')} stop $pg; ${prog('ttyinject')} sti /dev/tty $'\\x1a'; kill -TSTP -$pg; echo "kill-rc=$?"; sleep 0.3; echo "sup-state=$(cut -d' ' -f3 /proc/$PPID/stat)"; echo agent-done`;
-      const out = await sh.run(cliLine(w, dirs.audit(`tstp-${++n}`), ['bash', '-c', script]));
+      // The supervisor's process group is the CLI's (the shell's job): the test tells the agent its number
+      // (a root agent's /proc does not show processes outside its session) and watches both from outside.
+      const pgFile = path.join(w.ws, 'pgid');
+      const script = `until [ -s ${pgFile} ]; do sleep 0.05; done; pg=$(cat ${pgFile}); ${prog('ttyinject')} stop $pg; ${prog('ttyinject')} sti /dev/tty $'\\x1a'; kill -TSTP -$pg; echo "kill-rc=$?"; sleep 0.3; echo agent-done`;
+      const from = sh.out.length;
+      sh.term.write(`${cliLine(w, dirs.audit(`tstp-${++n}`), ['bash', '-c', script])}; echo TS''TP-DONE\r`);
+      // The supervisor: the child of the CLI's node that runs the supervisor binary.
+      let sup = 0;
+      await until('the supervisor', () => {
+        for (const e of fs.readdirSync('/proc')) {
+          if (!/^\d+$/.test(e)) continue;
+          try {
+            if (fs.readlinkSync(`/proc/${e}/exe`) === SUPERVISOR && fs.readFileSync(`/proc/${e}/cmdline`, 'latin1').includes(w.ws.split('/').pop()!)) sup = Number(e);
+          } catch {
+            // gone
+          }
+        }
+        return sup > 0;
+      });
+      const stat = (pid: number): string[] => fs.readFileSync(`/proc/${pid}/stat`, 'latin1').replace(/^.*\) /s, '').split(' ');
+      const [, cli, pgid] = stat(sup);
+      fs.writeFileSync(pgFile, pgid!);
+      await until('the agent to finish', () => sh.out.indexOf('agent-done', from) >= 0);
+      expect(stat(sup)[0]).not.toBe('T');
+      expect(stat(Number(cli))[0]).not.toBe('T');
+      await until('the end', () => sh.out.indexOf('TSTP-DONE', from) >= 0);
+      const out = sh.out.slice(from);
       expect(out).toContain('RESULT stop errno=EPERM');
       expect(out).toContain('RESULT sti errno=EPERM');
       expect(out).toContain('kill-rc=1');
-      expect(out).toContain('sup-state=S');
-      expect(out).toContain('agent-done');
       expect(out).not.toMatch(/Stopped/);
     } finally {
       sh.close();

@@ -48,8 +48,13 @@ function repo(): { ws: string; policy: string; marker: string } {
   return { ws, policy, marker };
 }
 
-function gated(w: { ws: string; policy: string }, script: string, extra: string[] = []): Promise<CliRun> {
-  return runCli(['bash', '-c', script], { policy: w.policy, audit: dirs.audit(`wsf-${++n}`), cwd: w.ws, extra, env: GIT_ENV });
+/**
+ * These tests try the guard: detection and putting back, which is what holds for a non-root agent, and for
+ * files that do not exist yet. As root the supervisor would also make the existing protected paths read-only
+ * in the agent's mount namespace (tried in the last describe): AGENT_GATE_NO_MOUNTNS=1 turns that off here.
+ */
+function gated(w: { ws: string; policy: string }, script: string, extra: string[] = [], kernel = false): Promise<CliRun> {
+  return runCli(['bash', '-c', script], { policy: w.policy, audit: dirs.audit(`wsf-${++n}`), cwd: w.ws, extra, env: { ...GIT_ENV, ...(kernel ? {} : { AGENT_GATE_NO_MOUNTNS: '1' }) } });
 }
 
 function protectedRecords(r: CliRun): ProtectedRecord[] {
@@ -227,5 +232,40 @@ describe('gate: files that editors, hook managers, direnv and the gate run or ob
     expect(userGit(w.ws, 'log', '--format=%s', '-1').trim()).toBe('agent commit');
     expect(protectedRecords(r)).toEqual([]);
     expect(r.stderr).not.toContain('put back');
+  });
+});
+
+describe('gate: a root agent\'s protected files are read-only in its mount namespace', () => {
+  it('the kernel refuses the write or the replacement (EROFS, EBUSY); git outside the gate runs nothing; new files are still put back', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test needs root (the read-only bind mounts are root\'s)');
+    const w = repo();
+    const evil = path.join(w.ws, 'evil.sh');
+    const config = fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8');
+    const r = await gated(
+      w,
+      [
+        `printf '#!/bin/sh\\necho ran > ${w.marker}\\n' > ${evil}; chmod +x ${evil}`,
+        `git config core.fsmonitor ${evil}; echo "git-config-rc=$?"`,
+        `echo x >> .git/config; echo "append-rc=$?"`,
+        `mv .git/config .git/config.old; echo "mv-rc=$?"`,
+        `printf '#!/bin/sh\\necho ran > ${w.marker}\\n' > .git/hooks/pre-commit; echo "hook-rc=$?"`,
+        `echo '{}' > .vscode/tasks.json; echo "tasks-rc=$?"`,
+        // Not there before the session: the guard's to put back.
+        `echo 'touch /tmp/pwn' > .envrc; sleep 0.3`,
+      ].join('; '),
+      [],
+      true,
+    );
+    expect(r.start?.enforcement).toMatchObject({ protect: 'readonly', proc: 'session' });
+    for (const k of ['git-config-rc', 'append-rc', 'mv-rc', 'hook-rc', 'tasks-rc']) expect(r.stdout).toMatch(new RegExp(`${k}=[1-9]`));
+    expect(r.stderr).toMatch(/Read-only file system/);
+    expect(r.stderr).toMatch(/Device or resource busy/);
+    expect(fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8')).toBe(config);
+    expect(fs.existsSync(path.join(w.ws, '.git', 'hooks', 'pre-commit'))).toBe(false);
+    expect(fs.existsSync(path.join(w.ws, '.envrc'))).toBe(false);
+    userGit(w.ws, 'status');
+    expect(fs.existsSync(w.marker)).toBe(false);
+    // The refused writes changed nothing, so the only change to review is the new .envrc.
+    expect(protectedRecords(r).map((x) => x.class)).toEqual(['direnv']);
   });
 });

@@ -1,6 +1,6 @@
 // The gate as an ordinary user (these tests run as root on the dev VM: root's CAP_SYS_PTRACE hides
 // mistakes such as reading a non-dumpable process). The broker and the supervisor run as uid 65534 here.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,5 +64,31 @@ describe('supervisor: as an unprivileged user', () => {
     expect(r.events.map((e) => e.path)).toEqual([prog('nodump')]);
     expect(r.stats?.n_local).toBe(1);
     expect(r.warnings.join('\n')).toMatch(/denied an exec by pid \d+ \(nodump\): it made itself non-dumpable/);
+  });
+});
+
+describe('supervisor: another process\'s secrets, as an unprivileged user (issue 13 item 6)', () => {
+  it('environ, maps and mem of a process of the same user outside the gate are refused (Landlock ptrace scoping); its cmdline is not', () => {
+    const secret = `sk-unpriv-${process.pid}-secret`;
+    // Outside the gate, as the same unprivileged user: the kernel alone would let the agent read all of it.
+    const outside = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', '-c', `sleep 60; : ${secret}`], { env: { ...process.env, API_TOKEN: secret }, stdio: 'ignore' });
+    try {
+      const pid = outside.pid!;
+      spawnSync('sleep', ['0.2']);
+      const control = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'cat', `/proc/${pid}/environ`], { encoding: 'latin1' });
+      expect(control.stdout).toContain(`API_TOKEN=${secret}`);
+      const r = runUnprivileged(['bash', '-c', `for f in environ maps; do cat /proc/${pid}/$f; echo "$f-rc=$?"; done; dd if=/proc/${pid}/mem bs=1 count=1 skip=4096; echo "mem-rc=$?"; tr '\\0' ' ' < /proc/${pid}/cmdline; echo`]);
+      expect(r.stdout).toContain('environ-rc=1');
+      expect(r.stdout).toContain('maps-rc=1');
+      expect(r.stdout).toContain('mem-rc=1');
+      expect(r.stderr).toMatch(/environ: Permission denied/);
+      expect(r.stdout).not.toContain('API_TOKEN');
+      expect(r.stdout).toContain(secret); // the command line: readable to every user, as outside the gate
+    } finally {
+      // setpriv execs bash (same pid); its sleep is the one child.
+      const kids = spawnSync('cat', [`/proc/${outside.pid}/task/${outside.pid}/children`], { encoding: 'utf8' }).stdout.trim().split(/\s+/).filter(Boolean);
+      outside.kill('SIGKILL');
+      for (const k of kids) spawnSync('kill', ['-KILL', k]);
+    }
   });
 });

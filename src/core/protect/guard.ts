@@ -325,6 +325,12 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     return g;
   }
 
+  /** The guarded paths that exist now (a root agent gets them read-only in its mount namespace; the
+   *  entry `.git` itself is not one of them: the agent writes inside it). */
+  existing(): string[] {
+    return this.paths.filter((p) => p.kind !== 'entry' && fs.existsSync(p.path)).map((p) => p.path);
+  }
+
   /** The changes so far, one per protected path (the last version the agent wrote). */
   list(): ProtectedChange[] {
     return [...this.changes.values()];

@@ -381,7 +381,11 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         supervisorPath: options.supervisorPath,
         recordSession: id,
         argv: options.argv,
-        config: { ...supervisorConfig(options.policy, executePlan), ...(options.keepLeftovers || options.policy.session.keepLeftovers ? { keepLeftovers: true } : {}) },
+        config: {
+          ...supervisorConfig(options.policy, executePlan),
+          ...(options.keepLeftovers || options.policy.session.keepLeftovers ? { keepLeftovers: true } : {}),
+          protect: session.guard?.existing() ?? [],
+        },
         hashUnder: hashUnder(options.policy.filesystem),
         ...(options.evaluator.contentSizes ? { hashSizes: options.evaluator.contentSizes() } : {}),
         ...(options.policy.env ? { envPolicy: options.policy.env } : {}),

@@ -13,6 +13,9 @@ export interface SupervisorConfig {
   envPlan?: EnvPlan;
   /** Leave the session's other processes running when the agent exits (counted, not ended). */
   keepLeftovers?: boolean;
+  /** Workspace paths tools outside the gate run (src/core/protect/guard.ts) that exist: read-only in a root
+   *  agent's mount namespace (native/src/mountns.c). */
+  protect?: string[];
 }
 
 /** What the agent left running when it exited (EXIT leftovers=…). */

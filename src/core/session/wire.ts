@@ -485,6 +485,7 @@ export function encodeConfig(
   for (const name of config.envPlan?.removed ?? []) lines.push(`ENV_UNSET name=${envHex(name, 'name')}`);
   for (const [name, value] of config.envPlan?.set ?? []) lines.push(`ENV_SET name=${envHex(name, 'name')} value=${envHex(value, 'value')}`);
   if (config.keepLeftovers) lines.push('LEFTOVERS keep=1');
+  for (const p of config.protect ?? []) lines.push(`PROTECT path=${absPath(p)}`);
   if (opts.records) lines.push('RECORDS');
   if (opts.session !== undefined) lines.push(`JSON_RECORDS session=${textToHex(opts.session)}`);
   const a = opts.audit;
