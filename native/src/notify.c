@@ -8,6 +8,7 @@
 #include "notify.h"
 #include "facts.h"
 #include "seccomp.h"
+#include "sockets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -203,6 +204,18 @@ static void send_line(void)
 	if (proto_send(cur->broker, &out) < 0)
 		fail_closed("lost the broker while sending (%s)", strerror(errno));
 	out.len = 0;
+}
+
+/* For sockets.c: its SOCKET requests and reports go out on the same socket, in order with the rest. */
+static void send_socket_line(struct buf *line)
+{
+	if (proto_send(cur->broker, line) < 0)
+		fail_closed("lost the broker while sending (%s)", strerror(errno));
+}
+
+static uint64_t new_request_id(void)
+{
+	return next_req_id++;
 }
 
 static void remember_retry(pid_t tid, uint64_t fingerprint, bool allow)
@@ -417,6 +430,8 @@ static void on_broker_line(char *line)
 	if (action < 0)
 		fail_closed("protocol error: VERDICT needs action=allow|deny");
 	if (!p) {
+		if (type[0] == 'V' && sockets_on_verdict(id, action == 1))
+			return;
 		debug("VERDICT for %llu ignored (already answered)", (unsigned long long)id);
 		return;
 	}
@@ -523,14 +538,20 @@ int notify_loop(struct session *s)
 	size_t nsize = sizes.seccomp_notif > sizeof(struct seccomp_notif) ? sizes.seccomp_notif
 									   : sizeof(struct seccomp_notif);
 	struct seccomp_notif *notif = xmalloc(nsize);
+	sockets_init(s->listener, s->cfg, &s->sockets, send_socket_line, new_request_id);
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		/* The listener, the broker, the signalfd, then the sockets whose connect or send we wait on. */
+		struct pollfd pfd[3 + 64] = {
 			{ .fd = listener_hup ? -1 : s->listener, .events = POLLIN },
 			{ .fd = s->broker, .events = POLLIN },
 			{ .fd = s->sigfd, .events = POLLIN },
 		};
-		int r = poll(pfd, 3, poll_timeout_ms());
+		size_t nsock = sockets_pollfds(pfd + 3, ARRAY_LEN(pfd) - 3);
+		int timeout = poll_timeout_ms(), st_ms = sockets_timeout_ms();
+		if (st_ms >= 0 && (timeout < 0 || st_ms < timeout))
+			timeout = st_ms;
+		int r = poll(pfd, 3 + nsock, timeout);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -595,6 +616,13 @@ int notify_loop(struct session *s)
 				case __NR_truncate:
 					on_truncate(notif);
 					break;
+				case __NR_connect:
+				case __NR_listen:
+				case __NR_sendto:
+				case __NR_sendmsg:
+				case __NR_sendmmsg:
+					sockets_on_notification(notif);
+					break;
 				default:
 					/* A NOTIFY entry without a handler: a programming error; refuse, never continue. */
 					warn_msg("no handler for notified syscall %d (%s): refused", notif->data.nr,
@@ -610,5 +638,6 @@ int notify_loop(struct session *s)
 			listener_hup = true;
 		}
 		on_deadlines();
+		sockets_after_poll(pfd + 3, nsock);
 	}
 }

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include "proto.h"
+#include "sockets.h"
 
 struct session {
 	int listener;
@@ -16,6 +17,7 @@ struct session {
 	struct line_reader *rd;
 	int tty_fd;        /* controlling terminal the agent was given (handed back on exit), or -1 */
 	pid_t tty_restore; /* its foreground group before the agent took it */
+	struct sockets_mode sockets; /* what socket calls the supervisor performs for the agent (sockets.c) */
 };
 
 /* Run until the agent exits; returns the supervisor's exit status (code, or 128+signal). On broker loss

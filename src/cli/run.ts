@@ -164,6 +164,7 @@ function enforcementGaps(report: Record<string, string>, policy: Policy): string
     scope_abstract_unix: ['enforced'],
     notif: ['ok'],
     wait_killable: ['1'],
+    unix: ['mediated', 'landlock', 'off'],
   };
   const gaps: string[] = [];
   for (const [key, ok] of Object.entries(good)) {
@@ -273,6 +274,19 @@ export async function runGate(args: string[]): Promise<number> {
     if (o.verbose || (d.verdict === 'deny' && d.layer === 'error')) {
       err(`${d.verdict} ${escapeText(d.exe ?? d.exe_requested)} [${d.layer}${d.rule_id ? ` ${d.rule_id}` : ''}${d.cached ? ', cached' : ''}] ${d.reason}`);
     }
+  });
+  // Sockets the gate refused (and, with -v, the outside sockets the policy let through): said at once, since
+  // a refused connect often makes the agent's program fail or wait with a message of its own.
+  let socketNotes = 0;
+  session.on('socket', (r) => {
+    if (r.verdict === 'allow' && !o.verbose) return;
+    socketNotes++;
+    if (socketNotes > 20 && !o.verbose) {
+      if (socketNotes === 21) err('more sockets refused: see the audit log');
+      return;
+    }
+    const what = r.target ? ` to ${escapeText(r.target)}` : '';
+    err(`${r.verdict === 'deny' ? 'refused' : 'allowed'} ${r.op}${what}: ${escapeText(r.reason)}`);
   });
   const end = await session.wait();
   cleanup();

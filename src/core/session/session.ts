@@ -13,14 +13,16 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AuditLog, AuditWriteError } from '../audit/audit-log';
+import type { SocketRecord } from '../audit/records';
 import { buildDecisionRecord, originJson, redactSupervisorRecord, type DecisionLayer, type DecisionRecord } from '../audit/records';
-import { redactArgv } from '../audit/redact';
+import { redactArgv, redactText } from '../audit/redact';
 import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import type { EnvPlan } from '../policy/env';
+import { DEFAULT_UNIX_SOCKETS, decideUnixSocket, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type Approver } from './approvals';
-import type { EnforcementReport, ExecEvent, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
+import type { EnforcementReport, ExecEvent, SocketRefusal, SocketRequest, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
 import { decodeSupervisorLine, encodeExecLine } from './wire';
 
@@ -84,6 +86,8 @@ export class GateSetupError extends Error {
 
 export interface GateSessionEvents {
   decision: [DecisionRecord];
+  /** A socket the gate refused or allowed by policy (not the agent's own, see SocketRecord). */
+  socket: [SocketRecord];
   approvalRequested: [ApprovalRequest];
   warning: [string];
   ended: [SessionEnd];
@@ -251,6 +255,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         else this.onRecord(rec, json);
       },
       timeout: (id, action) => later(() => this.onSupervisorTimeout(id, action)),
+      socket: (req) => later(() => this.onSocket(req)),
+      socketRefused: (ev) => later(() => this.onSocketRefused(ev)),
       warn: (message) => this.warn(`supervisor: ${message}`),
       exit: (code, signal) => later(() => this.finish(code, signal, null)),
       failed: (message) => later(() => this.finish(null, null, message)),
@@ -345,6 +351,53 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     if (this.auditFailing) return;
     this.auditFailing = true;
     this.warn(`${err.message}: every exec is denied until the log can be written again (free disk space or fix the path)`);
+  }
+
+  /** A connect to a unix socket no process of the session made: [unix_sockets] decides; the record is written
+   *  before the supervisor is answered (a record that cannot be written denies, as for execs). */
+  private onSocket(req: SocketRequest): void {
+    const policy = this.options.policy.unixSockets ?? DEFAULT_UNIX_SOCKETS;
+    const d = decideUnixSocket(policy, req);
+    const target = redactText(unixSocketTarget(req));
+    const name = req.abstract ? undefined : redactText(req.name);
+    const rec: SocketRecord = {
+      type: 'socket',
+      time: new Date().toISOString(),
+      session: this.id,
+      request: req.requestId,
+      pid: req.pid,
+      tid: req.tid,
+      op: req.op,
+      family: 'unix',
+      target,
+      ...(name !== undefined && name !== target ? { name } : {}),
+      verdict: d.allow ? 'allow' : 'deny',
+      reason: d.reason,
+      layer: d.allow ? 'rule' : 'default',
+    };
+    const err = this.audit.tryWrite(rec);
+    if (err) this.auditFailed(err);
+    this.link?.verdict(req.requestId, d.allow && !err ? 'allow' : 'deny', false);
+    this.emit('socket', rec);
+  }
+
+  private onSocketRefused(ev: SocketRefusal): void {
+    const rec: SocketRecord = {
+      type: 'socket',
+      time: new Date().toISOString(),
+      session: this.id,
+      pid: ev.pid,
+      tid: ev.tid,
+      op: ev.op,
+      family: ev.family,
+      target: ev.address === null ? '' : ev.address.includes(':') ? `[${ev.address}]:${ev.port}` : `${ev.address}:${ev.port}`,
+      verdict: 'deny',
+      reason: ev.reason,
+      layer: 'kernel',
+    };
+    const err = this.audit.tryWrite(rec);
+    if (err) this.auditFailed(err);
+    this.emit('socket', rec);
   }
 
   private onSupervisorTimeout(id: number, action: BinaryAction): void {
@@ -446,11 +499,15 @@ export function supervisorConfig(policy: Policy): SupervisorConfig {
     if (e) e.bind = true;
     else ports.set(p, { port: p, connect: false, bind: true });
   }
+  const unix = policy.unixSockets ?? DEFAULT_UNIX_SOCKETS;
   return {
     fs: fsPolicy.enabled ? { handled: fsPolicy.handled, grants: fsPolicy.grants } : null,
-    net: net.enabled ? { connect: true, bind: true, ports: [...ports.values()].sort((a, b) => a.port - b.port) } : null,
+    net: net.enabled
+      ? { connect: true, bind: true, ports: [...ports.values()].sort((a, b) => a.port - b.port), ...(net.dns ? { dns: net.dnsServers ?? [] } : {}) }
+      : null,
+    unix: unix.sealed ? { grants: unixSocketGrants(unix) } : null,
     // require_enforced is about the sealing the policy asks for: nothing to require when a class is off.
-    require: { fs: fsPolicy.enabled && fsPolicy.requireEnforced, net: net.enabled && net.requireEnforced },
+    require: { fs: fsPolicy.enabled && fsPolicy.requireEnforced, net: net.enabled && net.requireEnforced, unix: unix.sealed && unix.requireEnforced },
     timeout: { ms: policy.meta.onSupervisorTimeoutMs, action: policy.meta.onPolicyError },
   };
 }

@@ -476,6 +476,13 @@ export class SupervisorLink {
       case 'WARN':
         this.handlers.warn(m.message);
         return;
+      case 'SOCKET':
+        if (this.handlers.socket) this.handlers.socket(m.request);
+        else this.verdict(m.request.requestId, 'deny', false);
+        return;
+      case 'SOCKET_REFUSED':
+        this.handlers.socketRefused?.(m.refusal);
+        return;
       case 'STARTED':
         // After READY pid=…: the agent was released (the handshake ended at READY).
         this.agentPid ||= m.pid;
