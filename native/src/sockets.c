@@ -223,6 +223,8 @@ static int open_as_target(pid_t tid, const char *path)
 
 /* ---- the session's listeners (sock_diag, unix_diag(7)) ---- */
 
+static bool same_file(uint32_t vfs_dev, uint32_t vfs_ino, const struct stat *file);
+
 struct listener {
 	uint64_t cookie; /* SO_COOKIE: never reused while the system runs */
 	uint32_t ino;    /* the socket's inode (sockfs) */
@@ -306,6 +308,61 @@ static int diag_query(uint32_t ino, uint64_t cookie, struct listener *out)
 	}
 }
 
+/* Is any socket bound to this socket file (a dump of every unix socket, UDIAG_SHOW_VFS)? 1 yes, 0 no, -errno
+ * when the dump fails. Only for a file that is not one of ours: a stale file (its server gone) must give
+ * ECONNREFUSED as the kernel would, since tmux, ssh's ControlMaster or an editor's server start a new server
+ * on exactly that, and would fail on EACCES. */
+static int bound_to(const struct stat *file)
+{
+	static char buf[65536];
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req r;
+	} req = {
+		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			 .nlmsg_seq = 1 },
+		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_show = UDIAG_SHOW_VFS },
+	};
+	int found = -EIO;
+	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req)) {
+		found = -errno;
+		goto out;
+	}
+	found = 0;
+	for (;;) {
+		ssize_t got = recv(fd, buf, sizeof(buf), 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			found = -errno;
+			goto out;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)got); h = NLMSG_NEXT(h, got)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				goto out;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				found = -EIO;
+				goto out;
+			}
+			const struct unix_diag_msg *m = NLMSG_DATA(h);
+			size_t alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+			for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+				if (a->rta_type != UNIX_DIAG_VFS || RTA_PAYLOAD(a) < sizeof(struct unix_diag_vfs))
+					continue;
+				const struct unix_diag_vfs *v = RTA_DATA(a);
+				if (same_file(v->udiag_vfs_dev, v->udiag_vfs_ino, file))
+					found = 1; /* keep reading to the end of the dump */
+			}
+		}
+	}
+out:
+	close(fd);
+	return found;
+}
+
 static void listener_add(int sfd)
 {
 	struct stat st;
@@ -330,16 +387,30 @@ static void listener_add(int sfd)
 	debug("session listener ino %u %s%.*s", l.ino, l.abstract ? "@" : "", (int)l.name_len, l.name);
 }
 
-/* Is this socket file (pathname) or abstract name bound to a socket this session made listen? Each candidate
- * is asked again (it may have closed; a closed one is forgotten): alive, same cookie, same file — and since
- * we hold that file open, an inode number names it alone. */
-static bool session_listener(const struct stat *file, const char *name, size_t name_len)
+/* Whether a socket file (pathname) or abstract name belongs to a listener of this session. Each candidate is
+ * asked again (alive, same cookie, same file — and since we hold that file open, an inode number names it
+ * alone). A listener that has closed since is remembered by its file: a socket file is bound once, so
+ * connecting to it can only be refused (ECONNREFUSED, as the kernel says), never reach anyone else. */
+enum owner { NOT_OURS, OURS, OURS_CLOSED };
+
+#define CLOSED_MAX 256
+static struct {
+	uint32_t vfs_dev, vfs_ino;
+} closed_files[CLOSED_MAX];
+static size_t nclosed, closed_next;
+
+static bool same_file(uint32_t vfs_dev, uint32_t vfs_ino, const struct stat *file)
+{
+	/* sock_diag reports the kernel's dev_t (major << 20 | minor), stat(2) the user-space encoding. */
+	return vfs_ino == (uint32_t)file->st_ino && vfs_dev >> 20 == major(file->st_dev) &&
+	       (vfs_dev & 0xfffff) == minor(file->st_dev);
+}
+
+static enum owner session_listener(const struct stat *file, const char *name, size_t name_len)
 {
 	for (size_t i = 0; i < nlisteners;) {
 		struct listener *l = &listeners[i];
-		/* sock_diag reports the kernel's dev_t (major << 20 | minor), stat(2) the user-space encoding. */
-		bool candidate = file ? l->has_vfs && l->vfs_ino == (uint32_t)file->st_ino &&
-						l->vfs_dev >> 20 == major(file->st_dev) && (l->vfs_dev & 0xfffff) == minor(file->st_dev)
+		bool candidate = file ? l->has_vfs && same_file(l->vfs_dev, l->vfs_ino, file)
 				      : l->abstract && l->name_len == name_len && memcmp(l->name, name, name_len) == 0;
 		if (!candidate) {
 			i++;
@@ -348,16 +419,26 @@ static bool session_listener(const struct stat *file, const char *name, size_t n
 		struct listener now = *l;
 		int r = diag_query(l->ino, l->cookie, &now);
 		if (r == ENOENT || r == ESTALE) {
+			if (l->has_vfs) {
+				closed_files[closed_next].vfs_dev = l->vfs_dev;
+				closed_files[closed_next].vfs_ino = l->vfs_ino;
+				closed_next = (closed_next + 1) % CLOSED_MAX;
+				if (nclosed < CLOSED_MAX)
+					nclosed++;
+			}
 			listeners[i] = listeners[--nlisteners];
 			continue;
 		}
 		if (r == 0 && now.has_vfs == l->has_vfs && now.vfs_ino == l->vfs_ino && now.vfs_dev == l->vfs_dev &&
 		    now.abstract == l->abstract && now.name_len == l->name_len &&
 		    memcmp(now.name, l->name, l->name_len) == 0)
-			return true;
+			return OURS;
 		i++;
 	}
-	return false;
+	for (size_t i = 0; file && i < nclosed; i++)
+		if (same_file(closed_files[i].vfs_dev, closed_files[i].vfs_ino, file))
+			return OURS_CLOSED;
+	return NOT_OURS;
 }
 
 /* ---- network checks ([network] seals) ---- */
@@ -630,8 +711,14 @@ static void on_connect(const struct seccomp_notif *n)
 			op.addr.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)m + 1);
 		}
 		if (kind != UN_UNNAMED) {
-			bool ours = g_mode.diag && session_listener(kind == UN_PATH ? &st : NULL, name, name_len);
-			if (!ours) {
+			enum owner who = g_mode.diag ? session_listener(kind == UN_PATH ? &st : NULL, name, name_len) : NOT_OURS;
+			if (who == OURS_CLOSED || (who == NOT_OURS && kind == UN_PATH && bound_to(&st) == 0)) {
+				/* Nobody listens there: what the kernel answers, without asking anyone. */
+				op_release(&op);
+				answer(n->id, ECONNREFUSED, 0);
+				return;
+			}
+			if (who == NOT_OURS) {
 				/* Not made in this session: the broker decides ([unix_sockets] allow), and records it. */
 				op.abstract = kind == UN_ABSTRACT;
 				op.req_id = g_new_id();
