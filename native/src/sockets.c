@@ -892,6 +892,8 @@ static int copy_msg(pid_t tid, int pidfd, const struct user_msghdr64 *u, int typ
 			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
 				continue;
 			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			if (k == 0)
+				continue;
 			int *fds = (int *)CMSG_DATA(c);
 			m->fds = xrealloc(m->fds, (m->nfds + k) * sizeof(int));
 			for (size_t j = 0; j < k; j++) {
@@ -977,37 +979,33 @@ static void on_send(const struct seccomp_notif *n)
 	int family = sockopt_int(op.sfd, SOL_SOCKET, SO_DOMAIN);
 	int type = sockopt_int(op.sfd, SOL_SOCKET, SO_TYPE);
 	AUTOCLOSE int pidfd = thread_pidfd(tid);
-	struct user_msghdr64 u[1];
+	struct user_msghdr64 u;
 	unsigned count = 1;
 
 	if (op.nr == __NR_sendto) {
-		/* sendto(fd, buf, len, flags, addr, addrlen) is sendmsg with one iovec. */
-		static struct iovec one;
-		one = (struct iovec){ (void *)(uintptr_t)n->data.args[1], (size_t)n->data.args[2] };
+		/* sendto(fd, buf, len, flags, addr, addrlen): one message, copied straight from the target. */
 		op.flags = (int)n->data.args[3];
-		u[0] = (struct user_msghdr64){ .name = n->data.args[4], .namelen = (int32_t)n->data.args[5] };
-		/* The iovec lives in our memory: copy the data straight from the target below. */
 		op.msgs = xcalloc(1, sizeof(*op.msgs));
 		op.nmsgs = 1;
 		struct send_msg *m = &op.msgs[0];
-		err = 0;
-		if (u[0].name && u[0].namelen) {
-			if (u[0].namelen < 0 || (size_t)u[0].namelen > sizeof(m->name))
+		int32_t namelen = (int32_t)n->data.args[5];
+		size_t len = (size_t)n->data.args[2];
+		if (n->data.args[4] && namelen) {
+			if (namelen < 0 || (size_t)namelen > sizeof(m->name))
 				err = EINVAL;
-			else if (procmem_read(tid, u[0].name, &m->name, (size_t)u[0].namelen) < 0)
+			else if (procmem_read(tid, n->data.args[4], &m->name, (size_t)namelen) < 0)
 				err = EFAULT;
 			m->h.msg_name = &m->name;
-			m->h.msg_namelen = (socklen_t)u[0].namelen;
+			m->h.msg_namelen = (socklen_t)namelen;
 		}
-		size_t len = one.iov_len;
 		if (!err && len > SEND_MAX) {
 			if (type != SOCK_STREAM)
 				err = EMSGSIZE;
-			len = SEND_MAX;
+			len = SEND_MAX; /* a stream send may be partial */
 		}
 		if (!err) {
 			m->data = xmalloc(len ? len : 1);
-			if (len && procmem_read(tid, (uint64_t)(uintptr_t)one.iov_base, m->data, len) < 0)
+			if (len && procmem_read(tid, n->data.args[1], m->data, len) < 0)
 				err = EFAULT;
 			m->iov = (struct iovec){ m->data, len };
 			m->h.msg_iov = &m->iov;
@@ -1024,12 +1022,12 @@ static void on_send(const struct seccomp_notif *n)
 		op.msgs = xcalloc(count ? count : 1, sizeof(*op.msgs));
 		for (unsigned i = 0; i < count && !err; i++) {
 			uint64_t at = op.nr == __NR_sendmmsg ? op.vec + (uint64_t)i * 64u : n->data.args[1];
-			if (procmem_read(tid, at, &u[0], sizeof(u[0])) < 0) {
+			if (procmem_read(tid, at, &u, sizeof(u)) < 0) {
 				err = errno == ESRCH ? ESRCH : EFAULT;
 				break;
 			}
 			op.nmsgs = i + 1;
-			err = copy_msg(tid, pidfd, &u[0], type, &op.msgs[i]);
+			err = copy_msg(tid, pidfd, &u, type, &op.msgs[i]);
 		}
 	}
 	if (!err && !id_valid(n->id))
