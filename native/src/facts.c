@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,29 @@ static bool path_is_under(const char *path, const char *dir)
 	if (n == 1 && dir[0] == '/')
 		return true;
 	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* Whether a file of this size could match a program the policy names by content (HASH_SIZES): a hash is
+ * compared only with programs of the same size, so any other size is never worth reading (a 400 MB agent
+ * binary in a writable place costs nothing to identify). */
+static bool loader_size(uint64_t size);
+static bool size_wanted(uint64_t size, const struct config *c)
+{
+	size_t lo = 0, hi = c->nhash_sizes;
+
+	/* A copy of the dynamic loader is recognised by its content too (is_loader), whatever the policy names. */
+	if (!c->hash_sizes_set || loader_size(size))
+		return true;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->hash_sizes[mid] == size)
+			return true;
+		if (c->hash_sizes[mid] < size)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
 }
 
 static bool under_prefix(const char *path, const struct config *c)
@@ -177,18 +201,20 @@ static int open_as_target(pid_t tid, int basefd, const char *path, bool nofollow
 	return fd < 0 ? -errno : fd;
 }
 
-/* Fill identity facts from an O_PATH fd. Returns 0 or the errno the kernel's exec would give. */
-static int file_facts_from_fd(int fd, const struct config *c, struct file_facts *ff)
+/* Fill identity facts from an O_PATH fd. Returns 0 or the errno the kernel's exec would give (exec false: a
+ * file ld.so would map, which needs no execute bit). */
+static int file_facts_of(int fd, const struct config *c, struct file_facts *ff, bool exec)
 {
 	struct stat st;
 
+	ff->present = false;
 	if (fstat(fd, &st) < 0)
 		return errno;
 	if (S_ISLNK(st.st_mode))
 		return ELOOP; /* AT_SYMLINK_NOFOLLOW on a symlink */
 	if (!S_ISREG(st.st_mode))
 		return EACCES; /* execve(2): directories and special files are EACCES */
-	if (!(st.st_mode & 0111))
+	if (exec && !(st.st_mode & 0111))
 		return EACCES;
 	ssize_t n = fd_path(fd, ff->path, sizeof(ff->path));
 	if (n < 0)
@@ -199,11 +225,17 @@ static int file_facts_from_fd(int fd, const struct config *c, struct file_facts 
 	ff->id.size = (uint64_t)st.st_size;
 	ff->id.mtime = st.st_mtim;
 	ff->id.ctime = st.st_ctim;
+	ff->nlink = (uint64_t)st.st_nlink;
 	ff->has_sha = false;
 	ff->present = true;
-	if (under_prefix(ff->path, c) || is_unnamed(ff->path))
+	if ((under_prefix(ff->path, c) && size_wanted(ff->id.size, c)) || is_unnamed(ff->path))
 		hash_file(fd, ff);
 	return 0;
+}
+
+static int file_facts_from_fd(int fd, const struct config *c, struct file_facts *ff)
+{
+	return file_facts_of(fd, c, ff, true);
 }
 
 /* ---- truncate(2) for the agent ----
@@ -584,56 +616,7 @@ static int prefetch_path_ptrs(pid_t tid, uint64_t path_addr, uint64_t argv_addr,
 	return 0;
 }
 
-/* ---- script interpreter and dynamic loader ---- */
-
-/* binfmt_script: "#!" then optional blanks, the interpreter up to a blank, then one optional argument (the
- * rest of the line, trimmed). The kernel opens the interpreter like any exec path: relative to the cwd of
- * the process calling exec (open_exec(AT_FDCWD)). */
-static void read_shebang(pid_t tid, int exefd, const struct config *c, struct exec_facts *f)
-{
-	char head[SHEBANG_MAX + 1];
-
-	AUTOCLOSE int fd = reopen_fd(exefd, O_RDONLY | O_NOCTTY);
-	ssize_t n = fd < 0 ? -1 : pread(fd, head, SHEBANG_MAX, 0);
-	if (n < 0) {
-		f->opaque = true; /* e.g. execute-only: the kernel can run it, we cannot look inside */
-		return;
-	}
-	if (n < 3 || head[0] != '#' || head[1] != '!')
-		return;
-	f->is_script = true;
-	head[n] = '\0';
-	char *nl = memchr(head, '\n', (size_t)n);
-	if (nl)
-		*nl = '\0';
-	char *p = head + 2;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	char *name = p;
-	while (*p && *p != ' ' && *p != '\t')
-		p++;
-	if (p == name)
-		return;
-	if (*p) {
-		*p++ = '\0';
-		while (*p == ' ' || *p == '\t')
-			p++;
-		char *end = p + strlen(p);
-		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		if (*p) {
-			f->has_interp_arg = true;
-			f->interp_arg_len = (size_t)(end - p);
-			memcpy(f->interp_arg, p, f->interp_arg_len);
-		}
-	}
-	int ifd = open_as_target(tid, TARGET_CWD, name, false);
-	if (ifd < 0)
-		return;
-	if (file_facts_from_fd(ifd, c, &f->interp) != 0)
-		f->interp.present = false;
-	close(ifd);
-}
+/* ---- what the kernel loads: #! chains, ELF interpreters, the dynamic loader ---- */
 
 /* The system's dynamic loaders, by identity and content: a hard link or a copy of ld.so under another name
  * is still the loader (`cp /lib64/ld-linux-x86-64.so.2 ./x; ./x /usr/bin/curl`). */
@@ -669,16 +652,123 @@ void facts_init(void)
 			continue;
 		loaders[nloaders].id.dev = st.st_dev;
 		loaders[nloaders].id.ino = st.st_ino;
+		loaders[nloaders].id.size = (uint64_t)st.st_size;
 		loaders[nloaders].has_sha = sha256_fd(fd, loaders[nloaders].sha) == 0;
 		nloaders++;
 	}
 }
 
-static bool is_loader(const struct file_facts *ff)
+static bool loader_size(uint64_t size)
+{
+	for (size_t i = 0; i < nloaders; i++)
+		if (loaders[i].id.size == size)
+			return true;
+	return false;
+}
+
+static bool is_system_loader(const struct file_facts *ff)
+{
+	for (size_t i = 0; i < nloaders; i++)
+		if (loaders[i].id.dev == ff->id.dev && loaders[i].id.ino == ff->id.ino)
+			return true;
+	return false;
+}
+
+/* What the first bytes of a file say about it. The kernel's binfmt handlers look at the first BINPRM_BUF_SIZE
+ * (256) bytes; the ELF program headers usually follow the 64-byte header, so 1 KiB holds them. */
+#define HEAD_MAX 1024
+#define ELF_PHNUM_MAX 256 /* more program headers than anything real; the kernel caps them at 64 KiB */
+
+struct shape {
+	bool script;       /* starts with #! */
+	bool elf;          /* a 64-bit little-endian x86-64 ELF */
+	bool et_dyn;       /* ET_DYN (PIE, shared object, ld.so, static-pie) */
+	bool has_interp;   /* PT_INTERP */
+	uint64_t entry;
+	char interp[PATH_MAX]; /* PT_INTERP's path, NUL-terminated */
+	size_t interp_len;
+};
+
+static uint16_t le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* Read the head of an open file and classify it. -1 when it cannot be read (execute-only: the kernel can run
+ * it, we cannot look inside). */
+static int read_shape(int rfd, unsigned char *head, size_t *n_out, struct shape *s)
+{
+	memset(s, 0, offsetof(struct shape, interp));
+	s->interp_len = 0;
+	ssize_t n = pread(rfd, head, HEAD_MAX, 0);
+	if (n < 0)
+		return -1;
+	*n_out = (size_t)n;
+	if (n >= 2 && head[0] == '#' && head[1] == '!') {
+		s->script = true;
+		return 0;
+	}
+	/* ELF64, little-endian, EM_X86_64 (62): what this kernel's binfmt_elf loads for an x86-64 task. */
+	if (n < 64 || memcmp(head, "\177ELF", 4) != 0 || head[4] != 2 || head[5] != 1 || le16(head + 18) != 62)
+		return 0;
+	s->elf = true;
+	s->et_dyn = le16(head + 16) == 3;
+	s->entry = le64(head + 24);
+	uint64_t phoff = le64(head + 32);
+	size_t phnum = le16(head + 56), phentsize = le16(head + 54);
+	if (phentsize != 56 || phnum == 0)
+		return 0;
+	if (phnum > ELF_PHNUM_MAX)
+		phnum = ELF_PHNUM_MAX;
+	static unsigned char ph[ELF_PHNUM_MAX * 56];
+	const unsigned char *phdrs = ph;
+	size_t want = phnum * 56;
+	if (phoff + want <= (uint64_t)n)
+		phdrs = head + phoff;
+	else if (pread(rfd, ph, want, (off_t)phoff) != (ssize_t)want)
+		return 0;
+	for (size_t i = 0; i < phnum; i++) {
+		const unsigned char *p = phdrs + i * 56;
+		if (le32(p) != 3 /* PT_INTERP */)
+			continue;
+		uint64_t off = le64(p + 8), len = le64(p + 32);
+		s->has_interp = true;
+		/* binfmt_elf: 2 <= p_filesz <= PATH_MAX and NUL-terminated, else the exec fails (ENOEXEC). */
+		if (len < 2 || len > PATH_MAX)
+			return 0;
+		if (off + len <= (uint64_t)n)
+			memcpy(s->interp, head + off, len); /* usually right after the program headers */
+		else if (pread(rfd, s->interp, len, (off_t)off) != (ssize_t)len)
+			return 0;
+		if (s->interp[len - 1] != '\0')
+			return 0;
+		s->interp_len = strlen(s->interp);
+		break;
+	}
+	return 0;
+}
+
+/* A dynamic loader, recognised by what it is: the system's (by identity or content), anything named like one,
+ * or any ELF shaped like an ELF interpreter — position-independent, no interpreter of its own, an entry point
+ * (ld.so with one byte changed is still that; so are static-pie programs and libc.so.6, which are then judged
+ * on their first argument too: fail closed). */
+static bool is_loader(const struct file_facts *ff, const struct shape *s)
 {
 	const char *b = strrchr(ff->path, '/');
 	b = b ? b + 1 : ff->path;
 	if (strcmp(b, "ld.so") == 0 || (strncmp(b, "ld-", 3) == 0 && strstr(b, ".so")))
+		return true;
+	if (s->elf && s->et_dyn && !s->has_interp && s->entry != 0)
 		return true;
 	for (size_t i = 0; i < nloaders; i++) {
 		if (loaders[i].id.dev == ff->id.dev && loaders[i].id.ino == ff->id.ino)
@@ -689,42 +779,392 @@ static bool is_loader(const struct file_facts *ff)
 	return false;
 }
 
-/* ld.so's own options; those listed in with_arg take the next argument. */
-static const char *const ld_opts_with_arg[] = { "--library-path", "--inhibit-rpath", "--audit", "--preload",
-						 "--argv0", "--glibc-hwcaps-prepend", "--glibc-hwcaps-mask" };
-
-static void loader_target(pid_t tid, const struct config *c, struct exec_facts *f)
+/* binfmt_script: "#!" then optional blanks, the interpreter up to a blank, then one optional argument (the
+ * rest of the line, trimmed). Fills the level's name and arg; false when the line names no interpreter (the
+ * kernel then fails the exec with ENOEXEC). */
+static bool parse_shebang(unsigned char *head, size_t n, struct level *lv)
 {
-	const char *a = f->argv.p;
-	const char *end = f->argv.p + f->argv.len;
-
-	if (f->argc < 2)
-		return;
-	a += strlen(a) + 1; /* argv[0] */
-	while (a < end) {
-		bool takes_arg = false;
-		if (strcmp(a, "--") == 0) {
-			a += strlen(a) + 1;
-			break;
+	char line[SHEBANG_MAX + 1];
+	size_t len = n < SHEBANG_MAX ? n : SHEBANG_MAX;
+	memcpy(line, head, len);
+	line[len] = '\0';
+	char *nl = memchr(line, '\n', len);
+	if (nl)
+		*nl = '\0';
+	char *p = line + 2;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	char *name = p;
+	while (*p && *p != ' ' && *p != '\t')
+		p++;
+	if (p == name)
+		return false;
+	lv->has_arg = false;
+	if (*p) {
+		*p++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		char *end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*p) {
+			lv->has_arg = true;
+			lv->arg_len = (size_t)(end - p);
+			memcpy(lv->arg, p, lv->arg_len + 1);
 		}
-		if (strncmp(a, "--", 2) != 0)
-			break;
-		for (size_t i = 0; i < ARRAY_LEN(ld_opts_with_arg); i++)
-			if (strcmp(a, ld_opts_with_arg[i]) == 0)
-				takes_arg = true;
-		a += strlen(a) + 1;
-		if (takes_arg && a < end)
-			a += strlen(a) + 1;
 	}
-	if (a >= end || !*a)
+	lv->name_len = strlen(name);
+	memcpy(lv->name, name, lv->name_len + 1);
+	return true;
+}
+
+/* ---- the dynamic loader's program argument ----
+ * ld.so [OPTIONS] PROGRAM ARGS… (glibc elf/rtld.c dl_main): options are only these words, each taking the
+ * next argument where marked; any other word starting with "--" is a usage error (nothing runs); --help,
+ * --version, --list-tunables and --list-diagnostics print and exit. PROGRAM with a '/' is opened as a path
+ * (relative to the cwd); without one, ld.so looks it up like a library: glibc 2.36 only in ld.so.cache in
+ * this mode, other versions and loaders also in LD_LIBRARY_PATH (or --library-path) and the default
+ * directories. Every place one of them would look is tried here: one file found is the target; none, or
+ * several different files, and the exec is refused (the record says why). */
+static const struct {
+	const char *opt;
+	bool takes_arg;
+	bool nothing_runs;
+} ld_opts[] = {
+	{ "--list", false, false },          { "--verify", false, false },        { "--inhibit-cache", false, false },
+	{ "--library-path", true, false },   { "--inhibit-rpath", true, false },  { "--audit", true, false },
+	{ "--preload", true, false },        { "--argv0", true, false },          { "--glibc-hwcaps-prepend", true, false },
+	{ "--glibc-hwcaps-mask", true, false }, { "--list-tunables", false, true }, { "--list-diagnostics", false, true },
+	{ "--help", false, true },           { "--version", false, true },
+};
+
+#define LD_CANDIDATES 8
+struct ld_search {
+	pid_t tid;
+	const struct config *c;
+	struct exec_facts *f;
+	const char *name;
+	struct file_facts found[LD_CANDIDATES];
+	size_t nfound;
+	bool overflow;
+};
+
+/* dir/name as a candidate (dir empty: the cwd, as an empty LD_LIBRARY_PATH entry means). */
+static void ld_try(struct ld_search *s, const char *dir, size_t dlen)
+{
+	char path[PATH_MAX];
+	int m = dlen ? snprintf(path, sizeof(path), "%.*s/%s", (int)dlen, dir, s->name) : snprintf(path, sizeof(path), "%s", s->name);
+	if (m < 0 || (size_t)m >= sizeof(path))
 		return;
-	/* ld.so opens its program argument as a plain path relative to the cwd (no PATH search). */
-	int fd = open_as_target(tid, TARGET_CWD, a, false);
+	int fd = open_as_target(s->tid, TARGET_CWD, path, false);
 	if (fd < 0)
 		return;
-	if (file_facts_from_fd(fd, c, &f->ld) != 0)
-		f->ld.present = false;
+	struct file_facts ff;
+	int err = file_facts_of(fd, s->c, &ff, false); /* ld.so maps it: no execute bit needed */
 	close(fd);
+	if (err || !ff.present)
+		return;
+	for (size_t i = 0; i < s->nfound; i++)
+		if (s->found[i].id.dev == ff.id.dev && s->found[i].id.ino == ff.id.ino)
+			return;
+	if (s->nfound == LD_CANDIDATES) {
+		s->overflow = true;
+		return;
+	}
+	s->found[s->nfound++] = ff;
+}
+
+/* A directory and its glibc-hwcaps subdirectories (searched first by glibc 2.33+). */
+static void ld_try_dir(struct ld_search *s, const char *dir, size_t dlen)
+{
+	static const char *const hwcaps[] = { "x86-64-v4", "x86-64-v3", "x86-64-v2" };
+	char sub[PATH_MAX];
+	for (size_t i = 0; dlen && i < ARRAY_LEN(hwcaps); i++) {
+		int m = snprintf(sub, sizeof(sub), "%.*s/glibc-hwcaps/%s", (int)dlen, dir, hwcaps[i]);
+		if (m > 0 && (size_t)m < sizeof(sub))
+			ld_try(s, sub, (size_t)m);
+	}
+	ld_try(s, dir, dlen);
+}
+
+/* The entries of /etc/ld.so.cache for a name (the "new" format, glibc 2.32+'s only one): header "glibc-ld.so.
+ * cache1.1", nlibs, then 24-byte entries {flags, key, value, osversion, hwcap} whose key and value are
+ * offsets of NUL-terminated strings from the start of the file. */
+static void ld_try_cache(struct ld_search *s)
+{
+	AUTOCLOSE int fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 48 || st.st_size > (16 << 20))
+		return;
+	size_t size = (size_t)st.st_size;
+	unsigned char *data = xmalloc(size + 1);
+	if (pread(fd, data, size, 0) != (ssize_t)size || memcmp(data, "glibc-ld.so.cache1.1", 20) != 0) {
+		free(data);
+		return;
+	}
+	data[size] = '\0';
+	uint32_t nlibs = le32(data + 20);
+	for (uint32_t i = 0; i < nlibs && 48 + (size_t)(i + 1) * 24 <= size; i++) {
+		const unsigned char *e = data + 48 + (size_t)i * 24;
+		uint32_t key = le32(e + 4), value = le32(e + 8);
+		if (key >= size || value >= size || strcmp((const char *)data + key, s->name) != 0)
+			continue;
+		const char *v = (const char *)data + value;
+		const char *slash = strrchr(v, '/');
+		if (v[0] == '/' && slash && strcmp(slash + 1, s->name) == 0)
+			ld_try(s, v, (size_t)(slash - v));
+		else if (v[0] == '/') {
+			/* The value names the file itself under another name: try it as it is. */
+			struct ld_search one = *s;
+			one.name = v;
+			one.nfound = 0;
+			ld_try(&one, "", 0);
+			for (size_t k = 0; k < one.nfound && s->nfound < LD_CANDIDATES; k++)
+				s->found[s->nfound++] = one.found[k];
+		}
+	}
+	free(data);
+}
+
+/* LD_LIBRARY_PATH from the environment the exec passes (not the caller's own): envp is read like argv.
+ * Returns 1 found (its value in out), 0 absent, -1 unknown (unreadable, too long, or cut). */
+static int read_env_var(pid_t tid, uint64_t envp, const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+	char buf[PATH_MAX * 4];
+	for (size_t i = 0; envp; i++) {
+		uint64_t p;
+		if (i >= ARGV_MAX_COUNT || procmem_read(tid, envp + i * 8, &p, 8) < 0)
+			return -1;
+		if (p == 0)
+			return 0;
+		ssize_t n = procmem_read_str(tid, p, buf, sizeof(buf) - 1);
+		if (n < 0 && errno == ENAMETOOLONG) {
+			/* Too long for us: whether it is the variable we look for decides. */
+			if (procmem_read(tid, p, buf, nlen + 1) < 0)
+				return -1;
+			if (memcmp(buf, name, nlen) == 0 && buf[nlen] == '=')
+				return -1;
+			continue;
+		}
+		if (n < 0)
+			return -1;
+		if ((size_t)n > nlen && memcmp(buf, name, nlen) == 0 && buf[nlen] == '=') {
+			if ((size_t)n - nlen - 1 >= cap)
+				return -1;
+			memcpy(out, buf + nlen + 1, (size_t)n - nlen);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static PRINTF_LIKE(2, 3) void ld_unresolved(struct exec_facts *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->ld_unresolved = true;
+	va_start(ap, fmt);
+	vsnprintf(f->ld_why, sizeof(f->ld_why), fmt, ap);
+	va_end(ap);
+}
+
+/* Resolve what the loader at the end of the chain will load, given the argv it is started with (vargv). */
+static void loader_target(pid_t tid, uint64_t envp, const struct config *c, struct exec_facts *f, const char **vargv,
+			  size_t vargc, bool cut)
+{
+	const char *library_path = NULL;
+	bool inhibit_cache = false;
+	size_t i = 1;
+
+	while (i < vargc) {
+		const char *a = vargv[i];
+		size_t k = 0;
+		for (; k < ARRAY_LEN(ld_opts); k++)
+			if (strcmp(a, ld_opts[k].opt) == 0)
+				break;
+		if (k == ARRAY_LEN(ld_opts)) {
+			if (strncmp(a, "--", 2) != 0)
+				break;
+			if (a[2] == '\0') { /* glibc 2.36 refuses it; a loader that takes it as the end of options */
+				i++;
+				break;
+			}
+			return; /* an unknown option: ld.so prints its usage and runs nothing */
+		}
+		if (ld_opts[k].nothing_runs)
+			return;
+		if (ld_opts[k].takes_arg) {
+			if (i + 1 >= vargc)
+				return; /* a missing value: usage error */
+			if (strcmp(a, "--library-path") == 0)
+				library_path = vargv[i + 1];
+			i += 2;
+			continue;
+		}
+		if (strcmp(a, "--inhibit-cache") == 0)
+			inhibit_cache = true;
+		i++;
+	}
+	if (i >= vargc) {
+		if (cut)
+			ld_unresolved(f, "argv was cut before the program the dynamic loader would run");
+		return; /* no program: ld.so prints its usage */
+	}
+	const char *name = vargv[i];
+	if (strchr(name, '/')) {
+		/* ld.so opens it as a path, relative to the cwd (no search). */
+		int fd = open_as_target(tid, TARGET_CWD, name, false);
+		if (fd < 0) {
+			ld_unresolved(f, "the program the dynamic loader would load (%s) does not resolve", name);
+			return;
+		}
+		int err = file_facts_of(fd, c, &f->ld, false); /* ld.so maps it: no execute bit needed */
+		close(fd);
+		if (err || !f->ld.present) {
+			f->ld.present = false;
+			ld_unresolved(f, "the program the dynamic loader would load (%s) is not a file it can map", name);
+		}
+		return;
+	}
+	struct ld_search s = { .tid = tid, .c = c, .f = f, .name = name };
+	char lib_path[PATH_MAX * 4];
+	if (!library_path) {
+		int r = read_env_var(tid, envp, "LD_LIBRARY_PATH", lib_path, sizeof(lib_path));
+		if (r < 0) {
+			ld_unresolved(f, "the dynamic loader would search for %s, and LD_LIBRARY_PATH cannot be read", name);
+			return;
+		}
+		if (r > 0)
+			library_path = lib_path;
+	}
+	if (library_path) {
+		/* ':' and ';' separate entries (glibc fillin_rpath); an empty entry is the cwd; $ORIGIN and
+		 * friends are expanded by ld.so in ways not followed here: refused. */
+		if (strchr(library_path, '$')) {
+			ld_unresolved(f, "the dynamic loader would search for %s in a library path with $-substitutions", name);
+			return;
+		}
+		const char *p = library_path;
+		for (;;) {
+			size_t len = strcspn(p, ":;");
+			ld_try_dir(&s, p, len);
+			if (!p[len])
+				break;
+			p += len + 1;
+		}
+	}
+	if (!inhibit_cache)
+		ld_try_cache(&s);
+	static const char *const defaults[] = { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64",
+						"/usr/lib64", "/lib", "/usr/lib", "/usr/local/lib" };
+	for (size_t d = 0; d < ARRAY_LEN(defaults); d++)
+		ld_try_dir(&s, defaults[d], strlen(defaults[d]));
+	if (s.nfound == 1 && !s.overflow) {
+		f->ld = s.found[0];
+		return;
+	}
+	if (s.nfound == 0)
+		ld_unresolved(f, "the dynamic loader would search for %s and find nothing", name);
+	else
+		ld_unresolved(f, "the dynamic loader would search for %s and could load any of several different files", name);
+}
+
+/* Follow what the kernel will load for this exec (fs/exec.c exec_binprm): a #! script's interpreter, whose
+ * own #! is followed in turn, up to the kernel's limit; for the ELF image at the end, an interpreter other
+ * than the system's loader (PT_INTERP: the kernel maps it and jumps to it), and when that image is a
+ * dynamic loader itself, the program it will load. Each level's interpreter is resolved as the kernel does
+ * (open_exec of the name as written: an absolute path, or relative to the cwd). Returns 0, or the errno
+ * the kernel would fail the exec with (ELOOP past the limit, ENOENT for a missing interpreter…). */
+static int follow_chain(pid_t tid, uint64_t envp, int exefd, const struct config *c, struct exec_facts *f)
+{
+	static unsigned char head[HEAD_MAX];
+	static struct shape sh;
+	AUTOCLOSE int held = -1; /* the current level's O_PATH fd, when it is not exefd */
+	const struct file_facts *cur = &f->exe;
+	int fd = exefd;
+
+	for (size_t depth = 0;; depth++) {
+		AUTOCLOSE int rfd = reopen_fd(fd, O_RDONLY | O_NOCTTY);
+		size_t n = 0;
+		if (rfd < 0 || read_shape(rfd, head, &n, &sh) < 0) {
+			f->opaque = true; /* e.g. execute-only: the kernel can run it, we cannot look inside */
+			return 0;
+		}
+		if (sh.script) {
+			if (depth == 0)
+				f->is_script = true;
+			/* exec_binprm: a handler may rewrite the image at depth 0..5; a sixth rewrite is ELOOP. */
+			if (depth >= CHAIN_MAX)
+				return ELOOP;
+			struct level *lv = &f->levels[f->nlevels];
+			lv->kind = LEVEL_SCRIPT;
+			if (!parse_shebang(head, n, lv))
+				return ENOEXEC;
+			int ifd = open_as_target(tid, TARGET_CWD, lv->name, false);
+			if (ifd < 0)
+				return -ifd;
+			int err = file_facts_from_fd(ifd, c, &lv->ff);
+			if (err) {
+				close(ifd);
+				return err;
+			}
+			f->nlevels++;
+			if (held >= 0)
+				close(held);
+			held = fd = ifd;
+			cur = &lv->ff;
+			continue;
+		}
+		bool loader = is_loader(cur, &sh);
+		if (sh.elf && sh.has_interp && sh.interp_len > 0) {
+			/* binfmt_elf opens PT_INTERP like an exec path (open_exec, relative to the cwd). The system's
+			 * loader is the usual case and says nothing new; anything else is one more image to judge. */
+			struct level *lv = &f->levels[f->nlevels];
+			if (!path_cache_lookup(sh.interp, sh.interp_len, false, &lv->ff)) {
+				int ifd = open_as_target(tid, TARGET_CWD, sh.interp, false);
+				if (ifd < 0)
+					return -ifd;
+				int err = file_facts_from_fd(ifd, c, &lv->ff);
+				close(ifd);
+				if (err)
+					return err;
+				path_cache_store(sh.interp, sh.interp_len, &lv->ff);
+			}
+			if (!is_system_loader(&lv->ff)) {
+				lv->kind = LEVEL_ELF_INTERP;
+				lv->name_len = sh.interp_len;
+				memcpy(lv->name, sh.interp, sh.interp_len + 1);
+				lv->has_arg = false;
+				f->nlevels++;
+			}
+		}
+		if (!loader)
+			return 0;
+		/* The loader's argv as the kernel builds it: each #! level puts its interpreter name, its
+		 * argument and then the previous level's name (the script: the path as given to exec) in front
+		 * of argv[1…]. */
+		f->is_loader = true;
+		static const char *vargv[ARGV_MAX_COUNT + 2 * CHAIN_MAX + 2];
+		size_t vargc = 0;
+		for (size_t k = f->nlevels; k-- > 0;) {
+			if (f->levels[k].kind != LEVEL_SCRIPT)
+				continue;
+			vargv[vargc++] = f->levels[k].name;
+			if (f->levels[k].has_arg)
+				vargv[vargc++] = f->levels[k].arg;
+		}
+		const char *a = f->argv.p, *end = f->argv.p + f->argv.len;
+		if (vargc > 0) {
+			vargv[vargc++] = f->path; /* bprm->filename */
+			if (a < end)
+				a += strlen(a) + 1; /* argv[0] is replaced */
+		}
+		for (; a < end && vargc < ARRAY_LEN(vargv); a += strlen(a) + 1)
+			vargv[vargc++] = a;
+		loader_target(tid, envp, c, f, vargv, vargc, f->argv_trunc);
+		return 0;
+	}
 }
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
@@ -741,7 +1181,7 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 		 bool (*known_plain)(const struct file_id *id))
 {
 	pid_t tid = (pid_t)n->pid;
-	uint64_t path_addr, argv_addr;
+	uint64_t path_addr, argv_addr, envp_addr;
 	int dirfd = AT_FDCWD;
 	char proc[64];
 	int err;
@@ -752,10 +1192,12 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 		dirfd = (int)n->data.args[0];
 		path_addr = n->data.args[1];
 		argv_addr = n->data.args[2];
+		envp_addr = n->data.args[3];
 		f->flags = n->data.args[4];
 	} else {
 		path_addr = n->data.args[0];
 		argv_addr = n->data.args[1];
+		envp_addr = n->data.args[2];
 		f->flags = 0;
 	}
 
@@ -836,10 +1278,9 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 			exefd = fd;
 		}
 		read_parent(f);
-		read_shebang(tid, exefd, c, f);
-		f->is_loader = !f->is_script && is_loader(&f->exe);
-		if (f->is_loader)
-			loader_target(tid, c, f);
+		err = follow_chain(tid, envp_addr, exefd, c, f);
+		if (err)
+			return err;
 	}
 
 	/* /proc/<tid>/... were read for this tid: make sure it is still the same blocked task. */
@@ -875,15 +1316,15 @@ void facts_reset(struct exec_facts *f)
 	f->path_len = 0;
 	f->cwd[0] = '\0';
 	f->cwd_len = 0;
-	f->exe.present = f->interp.present = f->ld.present = false;
-	f->exe.has_sha = f->interp.has_sha = f->ld.has_sha = false;
+	f->exe.present = f->ld.present = false;
+	f->exe.has_sha = f->ld.has_sha = false;
+	f->nlevels = 0;
+	f->ld_unresolved = false;
 	f->is_script = f->is_loader = f->opaque = false;
 	f->argc = 0;
 	f->argv_trunc = false;
 	f->has_parent = false;
 	f->pexe_len = 0;
-	f->has_interp_arg = false;
-	f->interp_arg_len = 0;
 	f->t = 0;
 	f->fingerprint = 0;
 	f->argv = argv;

@@ -26,8 +26,29 @@ struct file_facts {
 	char path[PATH_MAX];
 	size_t path_len;
 	struct file_id id;
+	uint64_t nlink; /* 0: anonymous or deleted (a memfd, an O_TMPFILE file, an unlinked file) */
 	bool has_sha;
 	unsigned char sha[32];
+};
+
+/* The interpreters the kernel loads after the file asked for: the kernel lets a binfmt handler rewrite the
+ * image at most this many times (fs/exec.c exec_binprm: past depth 5 the exec fails with ELOOP), plus one
+ * ELF interpreter (PT_INTERP) at the end. */
+#define CHAIN_MAX 5
+
+enum level_kind {
+	LEVEL_SCRIPT,     /* #! */
+	LEVEL_ELF_INTERP, /* PT_INTERP naming something other than the system's loader */
+};
+
+struct level {
+	struct file_facts ff;
+	enum level_kind kind;
+	char name[PATH_MAX]; /* as written in the #! line or PT_INTERP */
+	size_t name_len;
+	bool has_arg;
+	char arg[SHEBANG_MAX];
+	size_t arg_len;
 };
 
 struct exec_facts {
@@ -48,13 +69,13 @@ struct exec_facts {
 	char pexe[PATH_MAX];
 	size_t pexe_len;
 	struct buf pargv;
-	struct file_facts interp;
-	bool has_interp_arg;
-	char interp_arg[SHEBANG_MAX];
-	size_t interp_arg_len;
-	struct file_facts ld;
-	bool is_script; /* starts with #! (whether or not the interpreter resolved) */
-	bool is_loader; /* exe is the dynamic loader (whether or not a program argument was found) */
+	struct level levels[CHAIN_MAX + 1]; /* the interpreters, in the order the kernel loads them */
+	size_t nlevels;
+	struct file_facts ld; /* what the loader at the end of the chain will load */
+	bool ld_unresolved;   /* a loader with a program argument that could not be resolved to one file */
+	char ld_why[256];
+	bool is_script; /* starts with #! */
+	bool is_loader; /* the image at the end of the chain is a dynamic loader (whether or not it has a program) */
 	bool opaque;    /* the supervisor could not read the file: whether it is a script is unknown */
 	uint64_t t;
 	uint64_t fingerprint; /* of path, argv and cwd: recognizes the same logical exec arriving again */

@@ -121,6 +121,7 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 	plan->abi = abi;
 	plan->ruleset_fd = -1;
 	plan->seal_truncate = false;
+	plan->seal_exec = false;
 	plan->fs = c->fs_handled_set ? "unsupported" : "off";
 	plan->net = c->net_handled_set ? "unsupported" : "off";
 	plan->scope_signal = plan->scope_unix = "unsupported";
@@ -140,6 +141,7 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 			plan->fs_gap = abi < 2 ? "Landlock ABI 2 REFER right (Linux 5.19+)"
 					       : "Landlock ABI 5 IOCTL_DEV right (Linux 6.10+)";
 		plan->seal_truncate = (attr.handled_access_fs & FS_WRITE_FILE) != 0;
+		plan->seal_exec = (attr.handled_access_fs & FS_EXECUTE) != 0;
 	} else if (c->fs_handled_set) {
 		plan->fs = "off";
 	}

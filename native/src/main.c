@@ -474,16 +474,18 @@ int main(int argc, char **argv)
 	struct landlock_plan plan;
 	landlock_build(&cfg, abi, &plan, collect_warning);
 	unsigned when = plan.seal_truncate && plan.ruleset_fd >= 0 ? SC_WHEN_WRITES_SEALED : 0;
+	if (plan.seal_exec && plan.ruleset_fd >= 0)
+		when |= SC_WHEN_EXEC_SEALED;
 	const char *unix_state = plan_sockets(&cfg, &plan, &when);
 	struct seccomp_program *filter = seccomp_program_new(when);
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
-		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s arch=x86_64 filter_insns=%zu "
+		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s memfd=%s arch=x86_64 filter_insns=%zu "
 		   "devices=%s caps=%#llx unix=%s net_filter=%s dns=%s\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
 		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
-		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", filter->len, plan.devices,
-		   (unsigned long long)(privs_kept() & effective_caps()), unix_state,
+		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", when & SC_WHEN_EXEC_SEALED ? "noexec" : "any",
+		   filter->len, plan.devices, (unsigned long long)(privs_kept() & effective_caps()), unix_state,
 		   when & SC_WHEN_NET_SEALED ? "sealed" : "off", when & SC_WHEN_NET_DNS ? "resolvers" : "off");
 	send_or_die(&b);
 	if (g_warnings.len)

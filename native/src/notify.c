@@ -7,6 +7,7 @@
  * its deadline with the TIMEOUT action. */
 #include "notify.h"
 #include "facts.h"
+#include "procmem.h"
 #include "seccomp.h"
 #include "sockets.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -197,6 +199,67 @@ static void on_truncate(struct seccomp_notif *n)
 		return; /* the target is gone */
 	debug("truncate by tid %u: %s", n->pid, r ? strerror(r) : "done");
 	respond(n->id, r, false);
+}
+
+/* memfd_create(2), sent here by the filter when Landlock seals execution (seccomp.c SC_WHEN_EXEC_SEALED). A
+ * memfd is on an internal mount that Landlock's execute right never looks at, so an executable one would run
+ * whatever the agent wrote into it. We create the memfd ourselves with MFD_NOEXEC_SEAL (Linux 6.3+: mode
+ * without x, and F_SEAL_EXEC so it can never get one), the name and flags as asked, and put it into the
+ * target as the call's result (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND, seccomp_unotify(2)).
+ * MFD_EXEC, which asks for an executable memfd, is refused as vm.memfd_noexec=2 refuses it (EACCES). The
+ * flags are a register (not racy); the name is only a label. */
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef SECCOMP_ADDFD_FLAG_SEND
+#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
+#endif
+
+static void on_memfd_create(struct seccomp_notif *n)
+{
+	char name[250]; /* MFD_NAME_MAX_LEN (249) + NUL */
+	unsigned flags = (unsigned)n->data.args[1];
+
+	ssize_t len = procmem_read_str((pid_t)n->pid, n->data.args[0], name, sizeof(name) - 1);
+	if (len < 0) {
+		respond(n->id, errno == ENAMETOOLONG ? EINVAL : errno == ESRCH ? ENOENT : EFAULT, false);
+		return;
+	}
+	if (flags & MFD_EXEC) {
+		respond(n->id, EACCES, false);
+		return;
+	}
+	/* memfd_create(2): the same call, non-executable; CLOEXEC is the target's, set by ADDFD below. */
+	AUTOCLOSE int fd = (int)syscall(__NR_memfd_create, name, (flags & ~(unsigned)MFD_CLOEXEC) | MFD_NOEXEC_SEAL);
+	if (fd < 0) {
+		respond(n->id, errno, false);
+		return;
+	}
+	struct seccomp_notif_addfd add = {
+		.id = n->id,
+		.flags = SECCOMP_ADDFD_FLAG_SEND,
+		.srcfd = (uint32_t)fd,
+		.newfd = 0,
+		.newfd_flags = (flags & MFD_CLOEXEC) ? O_CLOEXEC : 0,
+	};
+	/* Returns the descriptor number in the target, which the call returns: the syscall is answered. */
+	if (ioctl(cur->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) == 0 || errno == ENOENT)
+		return;
+	if (errno == EINVAL) {
+		/* Before Linux 5.14 (no ADDFD_FLAG_SEND): add the descriptor, then answer with its number. */
+		add.flags = 0;
+		int nfd = ioctl(cur->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+		if (nfd >= 0) {
+			struct seccomp_notif_resp resp = { .id = n->id, .val = nfd, .error = 0, .flags = 0 };
+			ioctl(cur->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+			return;
+		}
+	}
+	debug("NOTIF_ADDFD: %s", strerror(errno));
+	respond(n->id, errno == EMFILE ? EMFILE : ENOMEM, false);
 }
 
 static void send_line(void)
@@ -402,6 +465,15 @@ static void on_broker_line(char *line)
 
 	if (strcmp(type, "TERMINAL") == 0) {
 		on_terminal(cursor);
+		return;
+	}
+	if (strcmp(type, "FLUSH") == 0) {
+		/* The broker's policy changed: no cached verdict may outlive the policy that gave it. */
+		for (size_t k = 0; k < VERDICT_SLOTS; k++) {
+			free(verdicts[k].origin);
+			verdicts[k].origin = NULL;
+			verdicts[k].used = false;
+		}
 		return;
 	}
 	if (strcmp(type, "VERDICT") != 0 && strcmp(type, "HOLD") != 0)
@@ -615,6 +687,9 @@ int notify_loop(struct session *s)
 					break;
 				case __NR_truncate:
 					on_truncate(notif);
+					break;
+				case __NR_memfd_create:
+					on_memfd_create(notif);
 					break;
 				case __NR_connect:
 				case __NR_listen:

@@ -185,6 +185,13 @@ static char *path_val(const struct token *t, const char *line)
 	return p;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 void proto_read_config(struct line_reader *r, struct config *c)
 {
 	bool seen_config = false;
@@ -324,6 +331,18 @@ void proto_read_config(struct line_reader *r, struct config *c)
 				c->unix_grants = xrealloc(c->unix_grants, (c->nunix_grants + 1) * sizeof(char *));
 				c->unix_grants[c->nunix_grants++] = path_val(&t, type);
 			}
+		} else if (strcmp(type, "HASH_SIZES") == 0) {
+			c->hash_sizes_set = true;
+			while (proto_next_token(&cur, &t)) {
+				uint64_t v;
+				if (!is_key(&t, "size"))
+					continue;
+				if (!proto_u64(&t, &v))
+					die("protocol error: HASH_SIZES size must be a decimal integer");
+				c->hash_sizes = xrealloc(c->hash_sizes, (c->nhash_sizes + 1) * sizeof(uint64_t));
+				c->hash_sizes[c->nhash_sizes++] = v;
+			}
+			qsort(c->hash_sizes, c->nhash_sizes, sizeof(uint64_t), cmp_u64);
 		} else if (strcmp(type, "ENV_UNSET") == 0 || strcmp(type, "ENV_SET") == 0) {
 			/* The agent's environment ([env] in the policy, decided by the broker): names and values are the
 			 * raw bytes, so nothing is re-encoded on the way. A name is non-empty without '=' or NUL; a
@@ -380,8 +399,9 @@ static void file_fields(struct buf *b, const char *prefix, const char *name, con
 {
 	buf_printf(b, " %s=", name);
 	buf_hex(b, ff->path, ff->path_len);
-	buf_printf(b, " %sdev=%llu %sino=%llu %ssize=%llu", prefix, (unsigned long long)ff->id.dev, prefix,
-		   (unsigned long long)ff->id.ino, prefix, (unsigned long long)ff->id.size);
+	buf_printf(b, " %sdev=%llu %sino=%llu %ssize=%llu %snlink=%llu", prefix, (unsigned long long)ff->id.dev, prefix,
+		   (unsigned long long)ff->id.ino, prefix, (unsigned long long)ff->id.size, prefix,
+		   (unsigned long long)ff->nlink);
 	if (ff->has_sha) {
 		buf_printf(b, " %ssha256=", prefix);
 		buf_hex(b, ff->sha, 32);
@@ -422,15 +442,23 @@ void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cach
 		buf_hex(b, f->pexe, f->pexe_len);
 		list_field(b, "pargv", &f->pargv);
 	}
-	if (f->interp.present) {
-		file_fields(b, "interp_", "interp", &f->interp);
-		if (f->has_interp_arg) {
+	for (size_t i = 0; i < f->nlevels; i++) {
+		/* One group per interpreter, in order: interp= starts it, the interp_* keys after it belong to it. */
+		const struct level *lv = &f->levels[i];
+		file_fields(b, "interp_", "interp", &lv->ff);
+		buf_puts(b, lv->kind == LEVEL_SCRIPT ? " interp_kind=script interp_name=" : " interp_kind=elf interp_name=");
+		buf_hex(b, lv->name, lv->name_len);
+		if (lv->has_arg) {
 			buf_puts(b, " interp_arg=");
-			buf_hex(b, f->interp_arg, f->interp_arg_len);
+			buf_hex(b, lv->arg, lv->arg_len);
 		}
 	}
 	if (f->ld.present)
 		file_fields(b, "ld_", "ld", &f->ld);
+	if (f->ld_unresolved) {
+		buf_puts(b, " ld_unresolved=");
+		buf_hex(b, f->ld_why, strlen(f->ld_why));
+	}
 	buf_printf(b, " t=%llu", (unsigned long long)f->t);
 	if (cached)
 		buf_printf(b, " cached=%s lat=%llu", cached, (unsigned long long)lat_us);

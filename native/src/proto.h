@@ -73,6 +73,11 @@ struct config {
 	bool timeout_allow;
 	char **hash_under;
 	size_t nhash_under;
+	/* HASH_SIZES: hash a file under hash_under only when its size is one of these (sorted): the sizes of the
+	 * programs the policy names, the only contents a hash can match. Without the line, every size. */
+	bool hash_sizes_set;
+	uint64_t *hash_sizes;
+	size_t nhash_sizes;
 	bool records; /* RECORDS: the broker reads the record pipe */
 	char **env_unset; /* ENV_UNSET: names removed from the agent's environment (raw bytes, NUL-terminated) */
 	size_t nenv_unset;

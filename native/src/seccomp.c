@@ -204,6 +204,9 @@ static const struct sc_entry TABLE[] = {
 	/* The gate itself: every program image change is decided by the broker. */
 	RULE(execve, NOTIFY),
 	RULE(execveat, NOTIFY),
+	/* When execution is sealed: the supervisor creates the memfd itself, non-executable (notify.c
+	 * on_memfd_create). */
+	RULE_IF(SC_WHEN_EXEC_SEALED, memfd_create, NOTIFY),
 	/* io_uring runs operations from kernel workers that seccomp never sees (and can open/connect). */
 	RULE(io_uring_setup, DENY(EPERM)),
 	RULE(io_uring_enter, DENY(EPERM)),
@@ -512,7 +515,10 @@ void seccomp_print_table(FILE *out)
 	static const struct {
 		unsigned when;
 		const char *what;
-	} sessions[] = { { 0, "nothing sealed" }, { SC_WHEN_WRITES_SEALED, "writes sealed" }, { ~0u, "everything on" } };
+	} sessions[] = { { 0, "nothing sealed" },
+			{ SC_WHEN_WRITES_SEALED, "writes sealed" },
+			{ SC_WHEN_EXEC_SEALED, "execution sealed" },
+			{ ~0u, "everything on" } };
 	char buf[64];
 
 	for (size_t i = 0; i < ARRAY_LEN(TABLE); i++) {

@@ -1,6 +1,5 @@
 // `agent-gate check --policy FILE [--json] [-r|-w|-a GLOB]…`: validate a policy and verify its inline
 // examples. Exit 0 with `policy ok: FILE` (warnings may precede it), exit 2 on any error.
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   checkPolicyFile,
@@ -10,6 +9,7 @@ import {
   type CliGrants,
   type Diagnostic,
 } from '../core/policy/index';
+import { resolvePolicySource, resolveWorkspace, type PolicySource } from '../core/session/launch';
 import { scanOptions, UsageError } from './options';
 
 export { UsageError, formatDiagnostic };
@@ -17,11 +17,13 @@ export { UsageError, formatDiagnostic };
 export const CHECK_USAGE = `Usage: agent-gate check [--policy FILE] [--json] [--workspace DIR] [-r GLOB] [-w GLOB] [-a GLOB]
 
 Validate a .gate.toml policy: syntax, keys, types, regexes, shadowed rules, widened globs and the rules'
-inline examples. Without --policy, ./.gate.toml is checked.
+inline examples. The policy is found as 'run' finds it: --policy, else WORKSPACE/.gate.toml, else the
+shipped default policy; the output says which file was checked.
 
   --policy FILE      the policy to check
   --json             print the diagnostics as JSON
-  --workspace DIR    value of \${WORKSPACE} (default: the policy file's directory)
+  --workspace DIR    the agent's directory: \${WORKSPACE}, and where .gate.toml is looked for (default: the
+                     current directory)
   -r, --read GLOB    extra read grant (as 'run' would add), repeatable
   -w, --write GLOB   extra write grant, repeatable
   -a, --allow GLOB   extra read+write grant, repeatable
@@ -63,21 +65,24 @@ export function parseCommonOptions(args: string[], allowCwd: boolean): CommonOpt
   return { ...o, ...scanned };
 }
 
-export function policyPathFrom(o: CommonOptions): string {
-  if (o.policy !== undefined) return resolve(o.policy);
-  const local = resolve(o.cwd ?? process.cwd(), '.gate.toml');
-  if (existsSync(local)) return local;
-  throw new UsageError('no policy given and no .gate.toml here; pass --policy FILE');
+/** The policy `check` and `explain` use: the same rule as `run` (src/core/session/launch.ts). */
+export function policySourceFrom(o: CommonOptions): PolicySource {
+  return resolvePolicySource({ ...(o.policy !== undefined ? { explicit: o.policy } : {}), workspace: resolveWorkspace(o.workspace) });
+}
+
+/** `FILE`, or `FILE (the built-in default: why)`: which policy was used, for the output. */
+export function describeSource(source: PolicySource): string {
+  return source.kind === 'default' ? `${source.file} (the built-in default: ${source.why})` : source.file;
 }
 
 /** Load, validate and verify examples: core's checkPolicyText, as the editor runs it. */
 export function checkPolicy(file: string, o: Pick<CommonOptions, 'workspace' | 'grants'>): Diagnostic[] {
-  return checkPolicyFile(file, { ...(o.workspace ? { workspace: o.workspace } : {}), cliGrants: o.grants }).diagnostics;
+  return checkPolicyFile(file, { workspace: resolveWorkspace(o.workspace), cliGrants: o.grants }).diagnostics;
 }
 
 export function runCheck(args: string[]): number {
   let o: CommonOptions;
-  let file: string;
+  let source: PolicySource;
   try {
     o = parseCommonOptions(args, false);
     if (o.help) {
@@ -85,7 +90,7 @@ export function runCheck(args: string[]): number {
       return 0;
     }
     if (o.rest.length) throw new UsageError(`unexpected argument '${o.rest[0]}'`);
-    file = policyPathFrom(o);
+    source = policySourceFrom(o);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`agent-gate check: ${e.message}\n\n${CHECK_USAGE}`);
@@ -93,13 +98,14 @@ export function runCheck(args: string[]): number {
     }
     throw e;
   }
+  const file = source.file;
   const diagnostics = checkPolicy(file, o);
   const failed = diagnostics.some((d) => d.severity === 'error');
   if (o.json) {
     process.stdout.write(JSON.stringify(diagnosticsJson(file, diagnostics), null, 2) + '\n');
   } else {
     process.stderr.write(formatDiagnostics(diagnostics));
-    if (!failed) process.stdout.write(`policy ok: ${file}\n`);
+    if (!failed) process.stdout.write(`policy ok: ${describeSource(source)}\n`);
   }
   return failed ? 2 : 0;
 }

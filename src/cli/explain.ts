@@ -1,23 +1,25 @@
 // `agent-gate explain --policy FILE [--cwd DIR] [--json] -- PROGRAM [ARGS…]`: resolve PROGRAM like execvp,
 // evaluate it and say which rule decides and why. Exit 0 whatever the verdict; 2 on a bad policy or usage.
 import { explainCommand, explainDecision, explanationJson, loadPolicyFile } from '../core/policy/index';
-import { formatDiagnostic, parseCommonOptions, policyPathFrom, UsageError, type CommonOptions } from './check';
+import { resolveWorkspace, type PolicySource } from '../core/session/launch';
+import { describeSource, formatDiagnostic, parseCommonOptions, policySourceFrom, UsageError, type CommonOptions } from './check';
 
 export const EXPLAIN_USAGE = `Usage: agent-gate explain [--policy FILE] [--cwd DIR] [--json] [-r|-w|-a GLOB]… -- PROGRAM [ARGS…]
 
 Show the verdict the policy gives to running PROGRAM ARGS…, the rule that decides it (or the default),
 its reason and the keys that matched. PROGRAM is found like execvp does (PATH, then its canonical path).
 
-  --policy FILE      the policy (default ./.gate.toml)
+  --policy FILE      the policy (default: as 'run' finds it: WORKSPACE/.gate.toml, else the shipped default)
   --cwd DIR          working directory of the exec (default: the current directory)
   --json             print one JSON object: action, rule_id, reason, exe, matched, cacheable, …
-  --workspace DIR    value of \${WORKSPACE} (default: the policy file's directory)
+  --workspace DIR    the agent's directory: \${WORKSPACE}, and where .gate.toml is looked for (default: the
+                     current directory)
   -r/-w/-a GLOB      extra grants, as 'run' would add (they change which places count as agent-writable)
 `;
 
 export function runExplain(args: string[]): number {
   let o: CommonOptions;
-  let file: string;
+  let source: PolicySource;
   try {
     o = parseCommonOptions(args, true);
     if (o.help) {
@@ -25,7 +27,7 @@ export function runExplain(args: string[]): number {
       return 0;
     }
     if (o.rest.length === 0) throw new UsageError('no program given; put it after --, e.g. explain -- git push');
-    file = policyPathFrom(o);
+    source = policySourceFrom(o);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`agent-gate explain: ${e.message}\n\n${EXPLAIN_USAGE}`);
@@ -33,7 +35,8 @@ export function runExplain(args: string[]): number {
     }
     throw e;
   }
-  const loaded = loadPolicyFile(file, { ...(o.workspace ? { workspace: o.workspace } : {}), cliGrants: o.grants });
+  const file = source.file;
+  const loaded = loadPolicyFile(file, { workspace: resolveWorkspace(o.workspace), cliGrants: o.grants });
   for (const d of loaded.diagnostics) {
     if (d.severity === 'error' || !o.json) process.stderr.write(formatDiagnostic(d) + '\n');
   }
@@ -43,9 +46,9 @@ export function runExplain(args: string[]): number {
   }
   const explained = explainCommand(loaded.policy, o.rest, { cwd: o.cwd ?? process.cwd(), cliGrants: o.grants });
   if (o.json) {
-    process.stdout.write(JSON.stringify(explanationJson(explained, file)) + '\n');
+    process.stdout.write(JSON.stringify({ ...explanationJson(explained, file), policy_source: source.kind }) + '\n');
   } else {
-    process.stdout.write(`policy: ${file}\n${explainDecision(explained.decision, explained.facts)}\n`);
+    process.stdout.write(`policy: ${describeSource(source)}\n${explainDecision(explained.decision, explained.facts)}\n`);
   }
   return 0;
 }

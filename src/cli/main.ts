@@ -2,7 +2,11 @@
 import { runCheck } from './check';
 import { runExplain } from './explain';
 import { runGate } from './run';
+// esbuild inlines only this field of package.json into the bundle.
+import { version } from '../../package.json';
+
 const USAGE = `Usage: agent-gate <command> [options]
+       agent-gate --version
 
 Commands:
   run      run a program under the gate
@@ -16,6 +20,10 @@ function main(argv: string[]): number {
   const [cmd] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    process.stdout.write(`agent-gate ${version}\n`);
     return 0;
   }
   if (cmd === 'run') {

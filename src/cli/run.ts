@@ -1,40 +1,33 @@
 // `agent-gate run [options] -- PROGRAM [ARGS…]`: run a program under the gate, headless. Exit code: the
 // program's (128+signal when killed), or 126 when the gate cannot be set up (the reason is on stderr).
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { escapeText } from '../core/audit/display';
-import {
-  createEvaluator,
-  defaultPolicyPath,
-  loadPolicyText,
-  type CliGrants,
-  type Diagnostic,
-  type Policy,
-} from '../core/policy/index';
-import { envBannerLine } from '../core/policy/env';
-import { AutoApprover, type ApprovalAnswer, type Approver } from '../core/session/approvals';
-import { GateSession, GateSetupError, newSessionId } from '../core/session/session';
-import { SupervisorLink, spawnWithChildProcess } from '../core/session/supervisor-link';
-import { TerminalApprover } from '../core/session/terminal-approver';
+import { suggestRules, writableRoots, type CliGrants, type Policy } from '../core/policy/index';
+import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type Approver } from '../core/session/approvals';
+import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, socketLine, startBanner, startPlannedSession, type LaunchPlan } from '../core/session/launch';
+import { GateSetupError, type GateSession } from '../core/session/session';
+import { spawnWithChildProcess } from '../core/session/spawn';
 import type { SpawnSupervisor, SupervisorProcess } from '../core/session/types';
 import { scanOptions, UsageError } from './options';
+import { TerminalApprover } from './terminal-approver';
 
 export const RUN_USAGE = `Usage: agent-gate run [options] -- PROGRAM [ARGS…]
 
 Run PROGRAM under the gate: every exec of it and its descendants is checked against the policy, files and
 ports are sealed by Landlock, and every verdict is written to the audit log.
 
-  --policy FILE         the policy (default: ./.gate.toml if present, else the shipped default policy)
+  --policy FILE         the policy (default: WORKSPACE/.gate.toml if present, else the shipped default policy)
   --audit FILE          the audit log (default: \${XDG_STATE_HOME:-~/.local/state}/agent-gate/audit-SESSION.jsonl)
   --on-ask ANSWER       what an 'ask' verdict does: prompt (ask on the terminal), deny or allow.
                         Default: prompt when there is a terminal and CI is not set, else deny.
   -r, --read GLOB       extra Landlock read grant, repeatable
   -w, --write GLOB      extra Landlock write grant, repeatable
   -a, --allow GLOB      extra read+write grant, repeatable
-  --workspace DIR       value of \${WORKSPACE} (default: the policy's directory; the current directory for
-                        the shipped default policy)
+  --workspace DIR       the directory the agent works in: \${WORKSPACE} in the policy, and where .gate.toml
+                        is looked for (default: the current directory)
   --metrics FILE        at the end, write the decision and denial counters there (Prometheus text format)
+  -q, --quiet           no start banner (the policy, what the kernel enforces, the audit log) on stderr
   --allow-root-without-filesystem
                         let a root agent run although the policy does not seal filesystem writes
                         (refused by default: root could make the kernel run its programs, e.g. through
@@ -51,6 +44,7 @@ interface RunOptions {
   onAsk?: 'prompt' | 'deny' | 'allow';
   grants: Required<CliGrants>;
   verbose: boolean;
+  quiet: boolean;
   supervisor?: string;
   workspace?: string;
   metrics?: string;
@@ -60,7 +54,7 @@ interface RunOptions {
 }
 
 export function parseRunOptions(args: string[]): RunOptions {
-  const o: Omit<RunOptions, 'grants' | 'help' | 'program'> = { verbose: false };
+  const o: Omit<RunOptions, 'grants' | 'help' | 'program'> = { verbose: false, quiet: false };
   const scanned = scanOptions(args, (name, value) => {
     switch (name) {
       case '--policy':
@@ -79,6 +73,10 @@ export function parseRunOptions(args: string[]): RunOptions {
       case '-v':
       case '--verbose':
         o.verbose = true;
+        return true;
+      case '-q':
+      case '--quiet':
+        o.quiet = true;
         return true;
       case '--supervisor':
         o.supervisor = value();
@@ -104,27 +102,7 @@ function err(line: string): void {
   process.stderr.write(`agent-gate: ${line}\n`);
 }
 
-function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}${d.code ? ` [${d.code}]` : ''}`;
-}
-
-/** The policy path the run uses: --policy, else ./.gate.toml, else the shipped default. */
-export function choosePolicyPath(explicit: string | undefined, cwd = process.cwd()): string {
-  if (explicit) return path.resolve(cwd, explicit);
-  const local = path.join(cwd, '.gate.toml');
-  return fs.existsSync(local) ? local : defaultPolicyPath();
-}
-
-export function defaultAuditPath(sessionId: string, env: NodeJS.ProcessEnv = process.env): string {
-  const state = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(os.homedir(), '.local', 'state');
-  return path.join(state, 'agent-gate', `audit-${sessionId}.jsonl`);
-}
-
-function defaultSupervisorPath(): string {
-  return process.env.AGENT_GATE_SUPERVISOR || path.join(__dirname, 'agent-gate-supervisor');
-}
-
-function chooseApprover(onAsk: RunOptions['onAsk']): { approver: Approver; close: () => void } {
+function chooseApprover(onAsk: RunOptions['onAsk'], suggest: (r: ApprovalRequest) => string | null): { approver: Approver; close: () => void } {
   const ci = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
   const auto = (answer: ApprovalAnswer, why: string): { approver: Approver; close: () => void } => ({ approver: new AutoApprover(answer, why), close: () => undefined });
   if (onAsk === 'deny') return auto('deny', '--on-ask deny');
@@ -132,48 +110,41 @@ function chooseApprover(onAsk: RunOptions['onAsk']): { approver: Approver; close
   if (ci) return auto('deny', 'CI is set');
   const unavailable = TerminalApprover.unavailableReason();
   if (unavailable !== null) return auto('deny', unavailable);
-  const t = new TerminalApprover();
+  const t = new TerminalApprover({ suggestRule: suggest });
   return { approver: t, close: () => t.close() };
 }
 
-/** Load the policy (errors → stderr as FILE:LINE:COL lines) with the command line's grants merged in. */
-function loadForRun(file: string, grants: CliGrants, workspace: string | undefined): { policy: Policy; text: string } | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    err(`cannot read the policy ${file}: ${(e as Error).message}`);
-    return null;
+/**
+ * After "always (this session)": the rule that would make it permanent and where it goes (the core's
+ * suggestion, the narrowest one), for the user to add. The file is read now: it is what they would edit.
+ */
+export function permanentRuleHint(plan: Pick<LaunchPlan, 'source' | 'workspace' | 'text'>, policy: Policy, r: ApprovalRequest): string | null {
+  const isDefault = plan.source.kind === 'default';
+  const target = isDefault ? path.join(plan.workspace, '.gate.toml') : plan.source.file;
+  let text = plan.text;
+  if (!isDefault) {
+    try {
+      text = fs.readFileSync(target, 'utf8');
+    } catch {
+      // Gone meanwhile: suggest against the text in force.
+    }
   }
-  // The policy in force is this text, loaded once: later edits of the file do not change this session.
-  const loaded = loadPolicyText(text, file, { cliGrants: grants, ...(workspace ? { workspace } : {}) });
-  for (const d of loaded.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
-  if (!loaded.policy || loaded.diagnostics.some((d) => d.severity === 'error')) {
-    err(`the policy ${file} has errors; fix them (agent-gate check --policy ${file}) and run again`);
-    return null;
-  }
-  return { policy: loaded.policy, text };
-}
-
-/** Enforcement report entries that are gaps (not fatal unless require_enforced): shown on stderr. */
-function enforcementGaps(report: Record<string, string>, policy: Policy): string[] {
-  const good: Record<string, string[]> = {
-    fs: ['enforced'],
-    net: ['enforced'],
-    scope_signal: ['enforced'],
-    scope_abstract_unix: ['enforced'],
-    notif: ['ok'],
-    wait_killable: ['1'],
-    unix: ['mediated', 'landlock', 'off'],
-  };
-  const gaps: string[] = [];
-  for (const [key, ok] of Object.entries(good)) {
-    const v = report[key];
-    // Sealing the policy does not ask for is not a gap.
-    if ((key === 'fs' && !policy.filesystem.enabled) || (key === 'net' && !policy.network.enabled)) continue;
-    if (v !== undefined && !ok.includes(v)) gaps.push(`${key}=${v}`);
-  }
-  return gaps;
+  const { suggestions, note } = suggestRules({
+    action: 'allow',
+    argv: r.facts.argv,
+    exe: r.facts.exe?.path ?? null,
+    requestedPath: r.facts.requestedPath,
+    decidingRuleId: r.ruleId,
+    policyText: text,
+    writableRoots: writableRoots(policy.filesystem),
+  });
+  const first = suggestions[0];
+  if (!first) return note ? `Allowed for this session (${note}).` : null;
+  const where = first.insert.beforeRuleId ? `before line ${first.insert.line} (rule ${first.insert.beforeRuleId}: first match wins)` : 'at the end';
+  const into = isDefault ? `copy ${plan.source.file} to ${target} and add ${where}` : `add to ${target} ${where}`;
+  const block = first.toml.trimEnd().split('\n').map((l) => `  ${l}`).join('\n');
+  const broader = suggestions.slice(1).map((x) => `Broader: ${x.label} (rule ${x.id}).`);
+  return [`Allowed for this session. To allow it always, ${into}:`, block, ...(first.warning ? [`Note: ${first.warning}.`] : []), ...broader, ...(note ? [`(${note})`] : [])].join('\n');
 }
 
 export async function runGate(args: string[]): Promise<number> {
@@ -193,26 +164,24 @@ export async function runGate(args: string[]): Promise<number> {
     return 2;
   }
 
-  const supervisorPath = path.resolve(o.supervisor ?? defaultSupervisorPath());
-  try {
-    fs.accessSync(supervisorPath, fs.constants.X_OK);
-  } catch {
-    err(`the native supervisor ${supervisorPath} is missing or not executable: run npm run build`);
+  const workspace = resolveWorkspace(o.workspace);
+  const planned = planLaunch({
+    argv: o.program,
+    workspace,
+    ...(o.policy !== undefined ? { policyFile: path.resolve(o.policy) } : {}),
+    grants: o.grants,
+    ...(o.audit !== undefined ? { auditPath: path.resolve(o.audit) } : {}),
+    ...(o.supervisor !== undefined ? { supervisorPath: o.supervisor } : {}),
+    env: process.env,
+  });
+  for (const d of planned.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+  if (!planned.ok) {
+    err(planned.error);
     return 126;
   }
-
-  const policyFile = choosePolicyPath(o.policy);
-  // ${WORKSPACE} is the policy's directory for a workspace policy, and the current directory for the
-  // shipped default (which lives in the extension's install, not in the workspace).
-  const workspace = o.workspace ?? (policyFile === defaultPolicyPath() ? process.cwd() : undefined);
-  const loaded = loadForRun(policyFile, o.grants, workspace);
-  if (!loaded) return 126;
-  const { policy, text } = loaded;
-  const evaluator = createEvaluator(policy);
-
-  const sessionId = newSessionId();
-  const auditPath = path.resolve(o.audit ?? defaultAuditPath(sessionId));
-  const { approver, close: closeApprover } = chooseApprover(o.onAsk);
+  const plan: LaunchPlan = planned;
+  const policy = plan.policy;
+  const { approver, close: closeApprover } = chooseApprover(o.onAsk, (r) => permanentRuleHint(plan, policy, r));
 
   // Keep the supervisor process so a SIGTERM/SIGHUP sent to us alone reaches the agent too. SIGINT from the
   // terminal already reaches the whole foreground process group: ignore it here so the gate outlives the
@@ -240,18 +209,9 @@ export async function runGate(args: string[]): Promise<number> {
 
   let session: GateSession;
   try {
-    session = await GateSession.start({
-      policy,
-      evaluator,
-      policyText: text,
-      auditPath,
+    session = await startPlannedSession(plan, {
       approver,
-      supervisorPath,
       spawn,
-      startLink: (opts) => SupervisorLink.start(opts),
-      argv: o.program,
-      env: process.env,
-      sessionId,
       onWarning: (w) => err(`warning: ${w}`),
       ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
     });
@@ -263,8 +223,9 @@ export async function runGate(args: string[]): Promise<number> {
     }
     throw e;
   }
-  const envLine = envBannerLine({ removed: session.envRemoved, removedBy: [], set: [] }, escapeText);
-  if (envLine) err(envLine);
+  if (!o.quiet) {
+    for (const line of startBanner({ source: plan.source, policy, report: session.report, auditFile: session.auditFile, envRemoved: session.envRemoved, ...(plan.agent ? { agent: plan.agent } : {}) })) err(line);
+  }
   const gaps = enforcementGaps(session.report, policy);
   if (gaps.length > 0) err(`enforcement gaps (not fatal; set require_enforced to make them fatal): ${gaps.join(' ')}`);
   session.on('approvalRequested', (r) => {
@@ -275,18 +236,16 @@ export async function runGate(args: string[]): Promise<number> {
       err(`${d.verdict} ${escapeText(d.exe ?? d.exe_requested)} [${d.layer}${d.rule_id ? ` ${d.rule_id}` : ''}${d.cached ? ', cached' : ''}] ${d.reason}`);
     }
   });
-  // Sockets the gate refused (and, with -v, the outside sockets the policy let through): said at once, since
-  // a refused connect often makes the agent's program fail or wait with a message of its own.
+  // Sockets the gate refused (and, with -v, the outside sockets the policy let through): said at once, since a
+  // refused connect often makes the agent's program fail or wait with a message of its own.
   let socketNotes = 0;
   session.on('socket', (r) => {
     if (r.verdict === 'allow' && !o.verbose) return;
-    socketNotes++;
-    if (socketNotes > 20 && !o.verbose) {
+    if (++socketNotes > 20 && !o.verbose) {
       if (socketNotes === 21) err('more sockets refused: see the audit log');
       return;
     }
-    const what = r.target ? ` to ${escapeText(r.target)}` : '';
-    err(`${r.verdict === 'deny' ? 'refused' : 'allowed'} ${r.op}${what}: ${escapeText(r.reason)}`);
+    err(socketLine(r));
   });
   const end = await session.wait();
   cleanup();

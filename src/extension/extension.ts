@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
+import { registerPolicyEditor } from './policy/index';
 
 export function activate(context: vscode.ExtensionContext): void {
+  registerPolicyEditor(context);
   context.subscriptions.push(
     vscode.commands.registerCommand('agentGate.runAgent', () => {
       // Not awaited: the toast's promise settles only when the user dismisses it, and the command must not hang.

@@ -100,12 +100,41 @@ describe('gate: approval prompt on the terminal', () => {
 
   it('a: allows this executable for the rest of the session and prints the rule to keep it', async () => {
     const r = await onPty(denyCurlPolicy({ curlAction: 'ask', filesystem: false }), 'curl --version >/dev/null; curl --version | head -1', [{ after: PROMPT, text: 'a' }]);
-    expect(r.output).toContain('To allow it permanently, add to .gate.toml:');
+    // The narrowest rule (curl is a network tool: only this exact command), and where it goes.
+    expect(r.output).toMatch(/To allow it always, add to \S+\/\.gate\.toml before line \d+ \(rule no-curl: first match wins\):/);
     expect(r.output).toContain('exe = "/usr/bin/curl"');
+    expect(r.output).toContain('argv_regex = "^curl --version$"');
+    expect(r.output).toContain('only this exact command can be always allowed: curl is a network tool');
     const asked = r.decisions.filter((d) => d.rule_id === 'no-curl');
     expect(asked).toHaveLength(2);
     expect(asked[1]?.reason).toMatch(/^allowed for this session: the user answered "always"/);
     expect(r.output.match(/approve this command\?/g)).toHaveLength(1);
+  });
+
+  it('one question per logical exec: a PATH search trying /usr/bin/curl, then /bin/curl (the same file) asks once', async () => {
+    const r = await onPty(denyCurlPolicy({ curlAction: 'ask', filesystem: false }), 'PATH=/usr/bin:/bin env curl --version; echo "rc=$?"', [{ after: PROMPT, text: 'n' }]);
+    expect(r.output.match(/approve this command\?/g)).toHaveLength(1);
+    expect(r.output).toContain('rc=126');
+    const asked = r.decisions.filter((d) => d.rule_id === 'no-curl');
+    expect(asked.map((d) => [d.exe_requested, d.verdict])).toEqual([
+      ['/usr/bin/curl', 'deny'],
+      ['/bin/curl', 'deny'],
+    ]);
+    expect(asked[1]?.reason).toMatch(/^denied by the user \(the answer to request \d+: the same program, arguments and directory, tried again through another path\) \(asked by rule no-curl\)$/);
+  });
+
+  it('an agent flooding the user is cut off by max_per_minute: denied at once, the reason says so', async () => {
+    const policy = denyCurlPolicy({ curlAction: 'ask', filesystem: false }).replace('on_timeout = "deny"', 'on_timeout = "deny"\nmax_per_minute = 2');
+    const r = await onPty(policy, 'for i in 1 2 3; do curl --version >/dev/null && echo "ran-$i"; done', [
+      { after: PROMPT, text: 'y' },
+      { after: PROMPT, text: 'y' },
+    ]);
+    expect(r.output.match(/approve this command\?/g)).toHaveLength(2);
+    expect(r.output).toContain('ran-2');
+    expect(r.output).not.toContain('ran-3');
+    const asked = r.decisions.filter((d) => d.rule_id === 'no-curl');
+    expect(asked.map((d) => d.verdict)).toEqual(['allow', 'allow', 'deny']);
+    expect(asked[2]?.reason).toMatch(/^approval rate limit exceeded: 2 prompts in the last minute \(max_per_minute = 2\)/);
   });
 
   it('an agent process stopped for reading the terminal during the question is resumed afterwards', async () => {

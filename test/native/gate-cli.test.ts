@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditLog } from '../../src/core/audit/audit-log';
 import type { DecisionRecord, SessionRecord } from '../../src/core/audit/records';
-import { ROOT, denyCurlPolicy, makeDirs, prepare, runCli } from './gate-progs/cli';
+import { CLI, ROOT, denyCurlPolicy, makeDirs, prepare, runCli } from './gate-progs/cli';
 
 let dirs: ReturnType<typeof makeDirs>;
 // The default policy lets the agent write /tmp, so a state home for the default audit path must be elsewhere.
@@ -24,7 +24,8 @@ afterAll(() => {
 
 function auditFilesIn(stateHome: string): string[] {
   const dir = path.join(stateHome, 'agent-gate');
-  return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
+  // Only the logs: a copy of the policy in force (policy-SHA256.toml) sits beside each.
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => path.join(dir, f)) : [];
 }
 
 describe('agent-gate run defaults', () => {
@@ -45,6 +46,11 @@ describe('agent-gate run defaults', () => {
     expect(start.enforcement).toMatchObject({ fs: 'enforced' });
     const ls = recs.find((x): x is DecisionRecord => x.type === 'decision' && x.exe === '/usr/bin/ls');
     expect(ls).toMatchObject({ verdict: 'allow', rule_id: 'allow-core-utilities', layer: 'rule' });
+    // Beside the log, the policy text in force, named by the sha256 the start record gives (for the editor's
+    // "Compare with the policy in force"), as private as the log.
+    const snapshot = path.join(path.dirname(files[0] as string), `policy-${start.policy_sha256}.toml`);
+    expect(fs.readFileSync(snapshot, 'utf8')).toBe(fs.readFileSync(path.join(ROOT, 'policies', 'default.gate.toml'), 'utf8'));
+    expect(fs.statSync(snapshot).mode & 0o777).toBe(0o600);
   });
 
   it("uses ./.gate.toml when present, and ${WORKSPACE} is that file's directory", async () => {
@@ -95,5 +101,50 @@ describe('agent-gate run defaults', () => {
     const sig = await runCli(['bash', '-c', 'kill -TERM $$'], { cwd: dirs.ws, policy, audit: dirs.audit('sig') });
     expect(sig.code).toBe(128 + 15);
     expect(sig.records.find((x) => x.type === 'outcome')).toMatchObject({ signal: 15 });
+  });
+
+  it('prints the start banner on stderr (policy, what the kernel enforces, the audit log); -q silences it', async () => {
+    // Outside the workspace, so no warning about a policy the agent can write.
+    const policy = path.join(dirs.state, 'banner.toml');
+    fs.writeFileSync(policy, denyCurlPolicy());
+    const audit = dirs.audit('banner');
+    const r = await runCli(['true'], { cwd: dirs.ws, policy, audit });
+    expect(r.code).toBe(0);
+    const banner = r.stderr.split('\n').filter((l) => /^agent-gate: (policy|kernel|audit log):/.test(l));
+    expect(banner).toEqual([
+      `agent-gate: policy: ${policy} (given with --policy)`,
+      expect.stringMatching(/^agent-gate: kernel: exec gate on · Landlock ABI \d+: writes only to .*\(enforced\)/),
+      `agent-gate: audit log: ${audit}`,
+    ]);
+    const q = await runCli(['true'], { cwd: dirs.ws, policy, audit: dirs.audit('quiet'), extra: ['-q'] });
+    expect(q.code).toBe(0);
+    expect(q.stderr).toBe('');
+    // The shipped default, and why.
+    const d = await runCli(['true'], { cwd: dirs.ws, audit: path.join(stateHomes, 'banner-default.jsonl') });
+    expect(d.stderr).toContain(`agent-gate: policy: built-in default ${path.join(ROOT, 'policies', 'default.gate.toml')} (no .gate.toml in ${dirs.ws})`);
+  });
+
+  it('--policy elsewhere: ${WORKSPACE} is still the directory the agent runs in (--workspace, else the current one)', async () => {
+    const elsewhere = path.join(dirs.root, 'elsewhere');
+    fs.mkdirSync(elsewhere, { recursive: true });
+    const policy = path.join(elsewhere, 'p.toml');
+    fs.writeFileSync(policy, denyCurlPolicy());
+    const r = await runCli(['bash', '-c', 'echo hi > in-ws && echo wrote'], { cwd: dirs.ws, policy, audit: dirs.audit('ws-cwd') });
+    expect(r.stdout).toBe('wrote\n');
+    expect(fs.existsSync(path.join(dirs.ws, 'in-ws'))).toBe(true);
+    // The policy's directory gets no write grant.
+    const other = await runCli(['bash', '-c', `echo x > ${elsewhere}/no; echo rc=$?`], { cwd: dirs.ws, policy, audit: dirs.audit('ws-cwd2') });
+    expect(other.stdout).toBe('rc=1\n');
+    expect(fs.existsSync(path.join(elsewhere, 'no'))).toBe(false);
+    // --workspace names it explicitly.
+    const w = await runCli(['bash', '-c', `echo y > ${elsewhere}/yes && echo ok`], { cwd: dirs.ws, policy, audit: dirs.audit('ws-flag'), extra: ['--workspace', elsewhere] });
+    expect(w.stdout).toBe('ok\n');
+  });
+
+  it('agent-gate --version', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [CLI, '--version'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`agent-gate ${(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
   });
 });

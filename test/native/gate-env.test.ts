@@ -78,7 +78,8 @@ describe('gate: the agent\'s environment', () => {
     for (const name of Object.keys(CHANNELS)) expect(env.has(name), name).toBe(false);
     for (const [name, value] of Object.entries(KEPT)) expect(env.get(name), name).toBe(value);
     expect(env.get('PATH')).toBe(process.env.PATH);
-    const banner = run.stderr.split('\n').find((l) => l.startsWith("agent-gate: removed from the agent's environment: "));
+    // The banner's third line (audit log; what was removed).
+    const banner = run.stderr.split('\n').find((l) => l.includes("removed from the agent's environment: "));
     expect(banner).toBeDefined();
     for (const name of Object.keys(CHANNELS)) expect(banner, name).toContain(name);
     for (const name of Object.keys(KEPT)) expect(banner).not.toContain(name);

@@ -27,7 +27,7 @@ describe('supervisor: the seccomp table', () => {
   it('builds a program within the kernel limit for every kind of session', () => {
     const { rows, lengths } = printFilter();
     expect(rows.length).toBeGreaterThan(10);
-    expect([...lengths.keys()]).toEqual(['nothing sealed', 'writes sealed', 'everything on']);
+    expect([...lengths.keys()]).toEqual(['nothing sealed', 'writes sealed', 'execution sealed', 'everything on']);
     for (const { len, max } of lengths.values()) {
       expect(len).toBeGreaterThan(6);
       expect(len).toBeLessThanOrEqual(max);
@@ -35,6 +35,8 @@ describe('supervisor: the seccomp table', () => {
     }
     // Optional entries add to the program only when their session asks for them.
     expect(lengths.get('writes sealed')!.len).toBeGreaterThan(lengths.get('nothing sealed')!.len);
+    expect(lengths.get('execution sealed')!.len).toBeGreaterThan(lengths.get('nothing sealed')!.len);
+    expect(rows.some((r) => /^memfd_create\s+319 notify\s+when=0x2/.test(r))).toBe(true);
     expect(rows.some((r) => /^execve\s+59 notify/.test(r))).toBe(true);
   });
 

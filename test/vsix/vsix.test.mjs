@@ -30,6 +30,7 @@ const ALLOWED = [
   /^extension\/dist\/agent-gate-supervisor$/,
   /^extension\/media\/[\w./-]+\.(svg|png)$/,
   /^extension\/policies\/[\w./-]+\.(toml|json|md)$/,
+  /^extension\/syntaxes\/[\w.-]+\.json$/,
 ];
 const REQUIRED = ['extension/package.json', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/dist/extension.js', 'extension/dist/cli.js', 'extension/dist/agent-gate-supervisor', 'extension/media/gate.svg'];
 

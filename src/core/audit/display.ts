@@ -96,3 +96,41 @@ export function quoteArg(arg: string): string {
 export function escapeForDisplay(argv: readonly string[]): string {
   return argv.map(quoteArg).join(' ');
 }
+
+/**
+ * Shorten an already-escaped text to at most `max` characters by cutting its middle (`…` marks the cut), so
+ * both the program and the end of a long command stay visible. Never splits a surrogate pair or an escape
+ * sequence made by escapeText (the cut moves to before the backslash).
+ */
+export function elide(text: string, max = 160): string {
+  if (text.length <= max) return text;
+  const keep = Math.max(2, max - 1);
+  let head = Math.ceil(keep * 0.6);
+  let tail = keep - head;
+  head = safeCut(text, head);
+  let from = text.length - tail;
+  // Do not start the tail inside an escape: move it forward past the sequence.
+  const esc = text.lastIndexOf('\\', from);
+  if (esc >= 0 && from - esc < 10) {
+    const m = /^\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|.)/.exec(text.slice(esc));
+    if (m && esc + m[0].length > from) from = esc + m[0].length;
+  }
+  if (isLowSurrogate(text.charCodeAt(from))) from++;
+  tail = text.length - from;
+  return `${text.slice(0, head)}…${text.slice(text.length - tail)}`;
+}
+
+function safeCut(text: string, n: number): number {
+  let cut = n;
+  if (isLowSurrogate(text.charCodeAt(cut))) cut--;
+  const esc = text.lastIndexOf('\\', cut - 1);
+  if (esc >= 0 && cut - esc < 10) {
+    const m = /^\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|.)/.exec(text.slice(esc));
+    if (m && esc + m[0].length > cut) cut = esc;
+  }
+  return cut;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}

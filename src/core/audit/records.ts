@@ -3,12 +3,14 @@
 // the agent (argv, paths) is redacted before it is put in a record (see buildDecisionRecord).
 import type { ExecFacts } from '../exec/facts';
 import type { BinaryAction } from '../policy/types';
-import type { EnforcementReport } from '../session/types';
+import type { EnforcementReport } from '../exec/enforcement';
 import { maySecret, redactArgv, redactText } from './redact';
 
-/** Which part of the gate decided: a policy rule, the default action, the user, an approval timeout, an
- *  evaluation/audit error (fail closed), or the kernel side (the supervisor's own cache or its timeout). */
-export type DecisionLayer = 'rule' | 'default' | 'approval' | 'timeout' | 'error' | 'kernel';
+/** Which part of the gate decided: a policy rule, the default action, the gate's own checks before any rule
+ *  (an anonymous executable or one outside the execute set, an unresolvable dynamic-loader program), the user,
+ *  an approval timeout, an evaluation/audit error (fail closed), or the kernel side (the supervisor's own cache
+ *  or its timeout). */
+export type DecisionLayer = 'rule' | 'default' | 'gate' | 'approval' | 'timeout' | 'error' | 'kernel';
 
 export interface DecisionRecord {
   type: 'decision';
@@ -24,6 +26,8 @@ export interface DecisionRecord {
   sha256?: string;
   /** For `#!` scripts and the dynamic loader: what actually gets loaded. */
   interpreter?: string;
+  /** Every interpreter, in the order the kernel loads them, when there is more than one (a #! chain). */
+  interpreters?: string[];
   loader_target?: string;
   argv: string[];
   argv_truncated?: boolean;
@@ -50,7 +54,8 @@ export interface SessionRecord {
   type: 'session';
   time: string;
   session: string;
-  event: 'start' | 'end';
+  /** start, end, or policy: the user applied a changed policy to the running session (file and sha256). */
+  event: 'start' | 'end' | 'policy';
   policy_file?: string;
   policy_sha256?: string;
   enforcement?: EnforcementReport;
@@ -66,6 +71,9 @@ export interface SessionRecord {
   /** End: the policy file on disk changed during the session (the session kept the policy it started with). */
   policy_changed?: boolean;
   policy_sha256_now?: string;
+  /** Start: the programs the policy always denies, which Landlock's execute set leaves out (the kernel refuses
+   *  them, whatever races the exec), the number of Landlock rules and the time the plan took. */
+  kernel_denies?: { programs: string[]; landlock_rules: number; plan_ms: number };
 }
 
 /** The supervisor answered a request itself, past on_supervisor_timeout_ms, before the broker's verdict
@@ -166,6 +174,7 @@ export function buildDecisionRecord(input: DecisionInput): DecisionRecord {
   };
   if (f.exe?.sha256) rec.sha256 = f.exe.sha256;
   if (f.interpreter) rec.interpreter = redactText(f.interpreter.path);
+  if (f.interpreters && f.interpreters.length > 1) rec.interpreters = f.interpreters.map((i) => redactText(i.path));
   if (f.loaderTarget) rec.loader_target = redactText(f.loaderTarget.path);
   if (f.argvTruncated) rec.argv_truncated = true;
   return rec;

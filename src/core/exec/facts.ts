@@ -16,6 +16,23 @@ export interface FileFacts {
   size: number;
   /** Content hash, lowercase hex, when the supervisor hashed the file (regular files it could read). */
   sha256?: string;
+  /** Hard links to the file; 0 for an anonymous or deleted file (a memfd, O_TMPFILE, an unlinked file). */
+  nlink?: number;
+}
+
+/** One interpreter the kernel loads after the file asked for (docs/protocol.md, `interp=`). */
+export interface InterpreterFacts extends FileFacts {
+  /** The optional argument of a `#!` line. */
+  arg?: string;
+  /** The interpreter as written (in the `#!` line or PT_INTERP), before resolution. */
+  name?: string;
+  /** `script`: a `#!` interpreter; `elf`: an ELF's PT_INTERP that is not the system's dynamic loader. */
+  kind?: 'script' | 'elf';
+}
+
+/** A file with no name left: a memfd, an O_TMPFILE file, a deleted file (or one the supervisor could not name). */
+export function isAnonymous(f: FileFacts): boolean {
+  return f.nlink === 0 || !f.path.startsWith('/');
 }
 
 export type ExecSyscall = 'execve' | 'execveat';
@@ -40,10 +57,16 @@ export interface ExecFacts {
   cwd: string;
   /** The calling process's own executable and argv (the "parent" of the new program image). */
   parent: { exe: string; argv: string[] } | null;
-  /** For a `#!` script: the interpreter the kernel will load, and the interpreter's optional argument. */
-  interpreter?: FileFacts & { arg?: string };
-  /** When `exe` is the dynamic loader (ld-linux*.so*): the program it was asked to load. */
+  /** For a `#!` script: the interpreter the kernel will load, and the interpreter's optional argument (the first
+   *  of `interpreters`). */
+  interpreter?: InterpreterFacts;
+  /** Every interpreter the kernel loads, in order: a `#!` chain (a script whose interpreter is a script…) and an
+   *  ELF interpreter other than the system's loader. */
+  interpreters?: InterpreterFacts[];
+  /** When the image at the end of the chain is a dynamic loader: the program it will load. */
   loaderTarget?: FileFacts;
+  /** When that program could not be resolved to one file (why). */
+  loaderUnresolved?: string;
 }
 
 const DECODER = new TextDecoder('utf-8', { fatal: true });

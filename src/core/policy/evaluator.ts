@@ -2,11 +2,12 @@
 // look and the cacheability of a verdict (see Decision.cacheable and docs/protocol.md `cache=1`).
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
-import { loaderProgramIndex, type ExecFacts, type FileFacts } from '../exec/facts';
+import { isAnonymous, loaderProgramIndex, type ExecFacts, type FileFacts, type InterpreterFacts } from '../exec/facts';
 import type { Action, Decision, FilesystemPolicy, Evaluator, Policy } from './types';
 import { policyInternals, type RuleSpec } from './load';
 import { compileKeyTest, ExecView, type EvaluationContext, type KeyTest, type ProgramIdentity } from './matcher';
 import { writableRoots } from './landlock';
+import { executeSetOf, type ExecuteSet } from './execute-set';
 import { sha256File } from '../exec/local-facts';
 
 const KEY_OK = 1;
@@ -90,6 +91,8 @@ const RANK: Record<Action, number> = { allow: 0, ask: 1, deny: 2 };
 export interface EvaluatorOptions {
   /** Grants to trust-check against instead of the policy's own (e.g. after CLI -w grants). */
   filesystem?: FilesystemPolicy;
+  /** What Landlock lets the agent execute (default: the policy's own grants; see execute-set.ts). */
+  executeSet?: ExecuteSet;
 }
 
 /** The default context: this machine's PATH and files, trust from the policy's write grants. */
@@ -140,11 +143,16 @@ export function canonicalizeOnDisk(path: string): string {
 
 export class PolicyEvaluator implements Evaluator {
   readonly rules: CompiledRule[];
+  /** What the kernel lets the agent execute: the gate's own checks (gateCheck) hold every exec to it. */
+  executeSet: ExecuteSet;
 
   constructor(
     readonly policy: Policy,
     readonly context: EvaluationContext,
+    executeSet?: ExecuteSet,
   ) {
+    const fs = policy.filesystem;
+    this.executeSet = executeSet ?? executeSetOf(fs, fs.enabled && fs.handled.includes('x'));
     this.rules = policyInternals(policy).rules.map((spec) => ({
       spec,
       exeTests: [],
@@ -180,18 +188,53 @@ export class PolicyEvaluator implements Evaluator {
   }
 
   private evaluateChecked(facts: ExecFacts): Decision {
+    const gate = this.gateCheck(facts);
+    if (gate) return gate;
     const own = this.evaluateSingle(facts);
-    if (!facts.interpreter && !facts.loaderTarget) return own;
+    const chain = interpreterChain(facts);
+    if (chain.length === 0 && !facts.loaderTarget) return own;
+    // Every image the kernel loads is judged, and the strictest verdict wins: a script whose interpreter is
+    // a script whose interpreter is curl is curl.
     let result: Decision = { ...own, cacheable: false };
-    if (facts.interpreter) {
-      const via = this.evaluateSingle(interpreterFacts(facts, facts.interpreter));
-      result = stricter(result, via, `via interpreter ${facts.interpreter.path}`);
+    for (let k = 0; k < chain.length; k++) {
+      const level = chain[k] as InterpreterFacts;
+      const via = this.evaluateSingle(interpreterFacts(facts, level, chain.slice(0, k)));
+      result = stricter(result, via, `via ${level.kind === 'elf' ? 'ELF interpreter' : 'interpreter'} ${level.path}`);
     }
     if (facts.loaderTarget) {
+      const loader = chain.length > 0 ? (chain[chain.length - 1] as InterpreterFacts).path : (facts.exe?.path ?? facts.requestedPath);
       const via = this.evaluateSingle(loaderTargetFacts(facts, facts.loaderTarget));
-      result = stricter(result, via, `via dynamic loader ${facts.exe?.path ?? facts.requestedPath}: ${facts.loaderTarget.path}`);
+      result = stricter(result, via, `via dynamic loader ${loader}: ${facts.loaderTarget.path}`);
     }
     return result;
+  }
+
+  /**
+   * The gate's own refusals, before any rule: what the kernel would refuse or cannot check. The kernel checks
+   * the execute set for the program and each interpreter it loads (so a verdict for them must not say
+   * "allow" when Landlock will refuse), but not for the program the dynamic loader maps, nor for a file with
+   * no name (a memfd lives on an internal mount Landlock does not look at).
+   */
+  private gateCheck(facts: ExecFacts): Decision | null {
+    const deny = (reason: string): Decision => ({ action: 'deny', ruleId: null, reason, layer: 'gate', matched: [], cacheable: false });
+    if (facts.loaderUnresolved !== undefined) {
+      return deny(`the program the dynamic loader would run cannot be resolved to one file (${facts.loaderUnresolved}); give it a path`);
+    }
+    const set = this.executeSet;
+    if (!set.explicit && !set.handled) return null;
+    const images: [string, FileFacts][] = [];
+    if (facts.exe) images.push(['the program', facts.exe]);
+    for (const i of interpreterChain(facts)) images.push([i.kind === 'elf' ? 'its ELF interpreter' : 'its interpreter', i]);
+    if (facts.loaderTarget) images.push(['the program the dynamic loader would map', facts.loaderTarget]);
+    for (const [what, f] of images) {
+      if (set.explicit && isAnonymous(f)) {
+        return deny(`${what} (${f.path}) is an anonymous or deleted file (a memfd, O_TMPFILE or unlinked file): it has no path in the execute set (execute_globs)`);
+      }
+      if (set.handled && !isAnonymous(f) && !set.covers(f.path)) {
+        return deny(`${what} (${f.path}) is outside the execute set${set.explicit ? ' (execute_globs)' : ''}`);
+      }
+    }
+    return null;
   }
 
   /**
@@ -268,6 +311,38 @@ export class PolicyEvaluator implements Evaluator {
     return plan;
   }
 
+  /**
+   * The id of the rule that denies every exec of this file, whatever its argv, cwd, caller or the name it is
+   * run by; null when some exec of it could be allowed or asked. Walks the rules in order: a deny rule
+   * with only program keys that match the file decides; an allow rule whose program keys match it could
+   * allow it (an allow rule never matches by the requested name, so its program keys by identity are all it
+   * can match on); an ask rule could ask for it when its program keys hold by identity or could hold by the
+   * name the caller picks (any positive program key can); a deny rule with other keys may or may not match
+   * and never makes an exec less denied. The default action is not used: only explicit denies are raced
+   * against (execute-set.ts makes the kernel refuse these files).
+   */
+  alwaysDeniedBy(file: FileFacts): string | null {
+    const v = new ExecView({
+      requestId: 0, tid: 0, pid: 0, ppid: 0, uid: 0, syscall: 'execve', requestedPath: file.path, exe: file,
+      argv: [file.path], argvTruncated: false, cwd: '/', parent: null,
+    });
+    for (const rule of this.rules) {
+      const holds = rule.exeTests.every((t) => t.strict(v) !== t.negated);
+      const action = rule.spec.action;
+      if (action === 'deny') {
+        if (holds && rule.otherTests.length === 0 && rule.exeTests.some((t) => !t.negated)) return rule.spec.id;
+        continue;
+      }
+      if (action === 'allow') {
+        if (holds) return null;
+        continue;
+      }
+      // ask: a positive program key can hold by the requested name; a negated one only by identity.
+      if (rule.exeTests.every((t) => !t.negated || !t.strict(v))) return null;
+    }
+    return null;
+  }
+
   /** The program keys of one rule, with the fail-closed use of the requested name (see matcher.ts). */
   private programKeys(rule: CompiledRule, v: ExecView): { matched: boolean; usedRequestedName: boolean } {
     let usedRequestedName = false;
@@ -331,6 +406,12 @@ export class PolicyEvaluator implements Evaluator {
   ruleById(id: string): CompiledRule | undefined {
     return this.rules.find((r) => r.spec.id === id);
   }
+
+  contentSizes(): number[] {
+    const sizes = new Set<number>();
+    for (const r of this.rules) for (const t of r.exeTests) for (const n of t.contentSizes ?? []) sizes.add(n);
+    return [...sizes].sort((a, b) => a - b);
+  }
 }
 
 function stricter(current: Decision, via: Decision, how: string): Decision {
@@ -345,11 +426,38 @@ function stricter(current: Decision, via: Decision, how: string): Decision {
   };
 }
 
-/** The interpreter as the kernel runs it: `interp [arg] script args…`. */
-export function interpreterFacts(facts: ExecFacts, interp: FileFacts & { arg?: string }): ExecFacts {
-  const argv = [interp.path, ...(interp.arg !== undefined ? [interp.arg] : []), facts.requestedPath, ...facts.argv.slice(1)];
-  const { arg: _arg, ...file } = interp;
-  return { ...facts, requestedPath: interp.path, exe: file, argv, interpreter: undefined, loaderTarget: undefined };
+/** The interpreters the kernel loads, in order (older facts carry only `interpreter`). */
+export function interpreterChain(facts: ExecFacts): InterpreterFacts[] {
+  return facts.interpreters ?? (facts.interpreter ? [facts.interpreter] : []);
+}
+
+/**
+ * An interpreter as the kernel runs it. A `#!` level gets `name [arg] <what it interprets> args…`, where what
+ * it interprets is the previous level's name as written (binfmt_script: the kernel replaces argv[0] with the
+ * path and puts the interpreter's name and argument in front, at each level); an ELF interpreter (PT_INTERP)
+ * runs with the program's own argv.
+ */
+export function interpreterFacts(facts: ExecFacts, interp: InterpreterFacts, before: readonly InterpreterFacts[] = []): ExecFacts {
+  const { arg: _arg, name: _name, kind: _kind, ...file } = interp;
+  let argv: string[];
+  if (interp.kind === 'elf') {
+    argv = facts.argv;
+  } else {
+    argv = [facts.requestedPath, ...facts.argv.slice(1)];
+    for (const level of [...before.filter((l) => l.kind !== 'elf'), interp]) {
+      argv = [level.name ?? level.path, ...(level.arg !== undefined ? [level.arg] : []), ...argv];
+    }
+  }
+  return {
+    ...facts,
+    requestedPath: interp.name ?? interp.path,
+    exe: file,
+    argv,
+    interpreter: undefined,
+    interpreters: undefined,
+    loaderTarget: undefined,
+    loaderUnresolved: undefined,
+  };
 }
 
 /** The program the dynamic loader was asked to run, with argv from the program's path on. */
@@ -371,12 +479,14 @@ export function loaderTargetFacts(facts: ExecFacts, target: FileFacts): ExecFact
     exe: target,
     argv: targetArgv,
     interpreter: undefined,
+    interpreters: undefined,
     loaderTarget: undefined,
+    loaderUnresolved: undefined,
   };
 }
 
 export function createEvaluator(policy: Policy, context?: Partial<EvaluationContext>, options: EvaluatorOptions = {}): PolicyEvaluator {
   const base = defaultEvaluationContext(options.filesystem ?? policy.filesystem, context?.path);
   const given = Object.fromEntries(Object.entries(context ?? {}).filter(([, v]) => v !== undefined));
-  return new PolicyEvaluator(policy, { ...base, ...given });
+  return new PolicyEvaluator(policy, { ...base, ...given }, options.executeSet);
 }

@@ -10,10 +10,14 @@ export { extractUrlHosts } from './matcher';
 export { explainDecision, quoteWord } from './explain';
 export { verifyExamples, shellSplit } from './examples';
 export { writableRoots, type CliGrants } from './landlock';
+export { broadAllowRefusal, suggestRules } from './suggest-rule';
+export type { RuleScope, RuleSuggestion, RuleSuggestionInput, RuleSuggestions } from './suggest-rule';
 export { compileFilesystem, hashUnderPaths } from './grants';
 export { checkPolicyText, checkPolicyFile, formatDiagnostic, formatDiagnostics, diagnosticsJson, type CheckOptions, type PolicyCheck } from './check';
 export { explainCommand, explanationJson, type ExplainOptions, type Explanation } from './explain';
 export { DIAGNOSTIC_CODES } from './diagnostic-codes';
+export { completionsAt, hoverAt, ruleLocations, keyMarkdown, type CompletionEntry, type CompletionKind, type HoverInfo, type RuleLocation } from './assist';
+export { readOutline, placeAt, type PolicyOutline, type OutlineTable, type OutlineKey, type CursorPlace } from './tolerant';
 export { tomlString, tomlBasicString, tomlKey, escapeRegExp } from './toml-text';
 
 /**

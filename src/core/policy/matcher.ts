@@ -169,6 +169,8 @@ export interface KeyTest {
   isExePart: boolean;
   strict(v: ExecView): boolean;
   byName: ((v: ExecView) => boolean) | null;
+  /** Sizes of the programs this key knows by content: a file of another size can never match by hash. */
+  contentSizes?: readonly number[];
 }
 
 /** Known programs behind a set of names or paths, with lazy content hashes. */
@@ -187,6 +189,10 @@ class KnownPrograms {
       list.push(p);
       this.bySize.set(p.size, list);
     }
+  }
+
+  get sizes(): number[] {
+    return [...this.bySize.keys()];
   }
 
   matches(v: ExecView): boolean {
@@ -230,6 +236,7 @@ export function compileKeyTest(key: RuleKeySpec, ctx: EvaluationContext): KeyTes
         isExePart: true,
         strict: (v) => known.matches(v) || (names.has(v.exeBase) && v.trusted(ctx)),
         byName: (v) => names.has(v.requestedBase),
+        contentSizes: known.sizes,
       };
     }
     case 'exe': {
@@ -248,6 +255,7 @@ export function compileKeyTest(key: RuleKeySpec, ctx: EvaluationContext): KeyTes
         isExePart: true,
         strict: (v) => v.exe !== null && (paths.has(v.exe.path) || known.matches(v)),
         byName: (v) => paths.has(v.requestedAbs),
+        contentSizes: known.sizes,
       };
     }
     case 'exe_glob': {

@@ -101,7 +101,9 @@ export interface Decision {
   /** Deciding rule id, or null when the default action decided. */
   ruleId: string | null;
   reason: string;
-  layer: 'rule' | 'default';
+  /** `gate`: the gate's own refusal before any rule (execute-set.ts): an anonymous file or a program outside
+   *  the execute set, or a dynamic loader's program that cannot be resolved. */
+  layer: 'rule' | 'default' | 'gate';
   /** Match keys of the deciding rule that matched, e.g. ['exe_basename', 'argv_regex']. */
   matched: string[];
   /**
@@ -134,4 +136,10 @@ export interface LoadedPolicy {
 
 export interface Evaluator {
   evaluate(facts: ExecFacts): Decision;
+  /**
+   * Sizes of every program the rules know by content (exe and exe_basename values found at load time). A
+   * file of any other size cannot match a rule by its hash, so the supervisor need not hash it (HASH_SIZES
+   * in docs/protocol.md). Absent: the supervisor hashes every file in a writable place.
+   */
+  contentSizes?(): number[];
 }

@@ -3,27 +3,41 @@
 // automatic answer in CI): a timeout with a defined meaning, a cap on pending prompts and on prompts per
 // minute (so an agent cannot flood the user into clicking "allow"), de-duplication of identical pending
 // requests, and session-scoped "always" answers.
-import { escapeForDisplay } from '../audit/display';
+import * as path from 'node:path';
+import { elide, escapeForDisplay, escapeText } from '../audit/display';
 import { redactArgv, redactText } from '../audit/redact';
 import type { ExecFacts } from '../exec/facts';
 import type { ApprovalPolicy, BinaryAction } from '../policy/types';
 
 export type ApprovalAnswer = 'allow-once' | 'always' | 'deny';
 
-/** What an approver is asked. Everything shown is already redacted and escaped. */
+/**
+ * What an approver is asked. Every string field is a display form: redacted, then escaped (control
+ * characters, ANSI, bidi overrides and invisible characters made visible), so a UI renders them as they are
+ * and never renders `facts` (the raw exec, kept for the policy engine and rule suggestions).
+ */
 export interface ApprovalRequest {
   /** Request id of the first exec that raised this prompt (later identical ones join it). */
   id: number;
   facts: ExecFacts;
   /** The command exactly as it will run: argv redacted, then escaped and quoted shell-style. */
   command: string;
+  /** `command` shortened in the middle to fit a notification's first line (the whole is in `command`). */
+  commandShort: string;
   /** Canonical executable path (escaped), or the requested path when it did not resolve. */
   exe: string;
   cwd: string;
+  /** The programs that led here, outermost first, ending with this one: ['claude', 'bash', 'curl']. */
+  chain: string[];
   /** The rule that asked (null: the default action is `ask`) and its reason. */
   ruleId: string | null;
   reason: string;
+  /** When it was raised (ms since the epoch). */
+  time: number;
 }
+
+/** Length of ApprovalRequest.commandShort. */
+export const SHORT_COMMAND_CHARS = 120;
 
 export interface Approver {
   /** Ask about one request. Resolve with the answer; `signal` aborts when the queue no longer needs one
@@ -31,17 +45,37 @@ export interface Approver {
   ask(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer>;
   /** Optional: the reason to log for an answer (an automatic approver says that no one was asked). */
   explain?(answer: ApprovalAnswer, request: ApprovalRequest): string;
+  /** True when nobody is prompted (the answer is fixed): the per-minute and pending limits, which protect
+   *  a person from a flood of prompts, do not apply. */
+  readonly automatic?: boolean;
 }
+
+/**
+ * How an ask ended: the user answered; an earlier "always, this session" answered it; nobody answered in
+ * time (on_timeout); it was withdrawn (its process died, the session ended); the rate limit refused it; or the
+ * approver failed.
+ */
+export type SettleKind = 'answered' | 'remembered' | 'timed-out' | 'withdrawn' | 'rate-limited' | 'error';
 
 export interface ApprovalOutcome {
   verdict: BinaryAction;
   layer: 'approval' | 'timeout' | 'error';
   reason: string;
   answer: ApprovalAnswer | null;
+  kind: SettleKind;
+}
+
+/** An ask that ended. `prompted`: an approver was asked (an `onPrompt` came first); else it was decided at once. */
+export interface ApprovalSettlement {
+  request: ApprovalRequest;
+  outcome: ApprovalOutcome;
+  prompted: boolean;
 }
 
 /** Answers every request at once with a fixed default: tests, CI, and runs with no terminal. Never hangs. */
 export class AutoApprover implements Approver {
+  readonly automatic = true;
+
   constructor(
     readonly defaultAnswer: ApprovalAnswer,
     /** Why nobody is asked, for the log: e.g. "CI is set", "no terminal". */
@@ -63,17 +97,31 @@ export interface ApprovalQueueOptions {
   now?: () => number;
   /** After a timeout, how long to wait for the approver to withdraw its prompt (default 2000 ms). */
   withdrawGraceMs?: number;
+  /** An approver is being asked about `request` (it is pending until onSettle). */
+  onPrompt?: (request: ApprovalRequest) => void;
+  /** Every ask that ends, prompted or decided at once; joined duplicates settle with their prompt. */
+  onSettle?: (settlement: ApprovalSettlement) => void;
 }
+
+/** How long after an answer the same thread's same exec (the next directory of a PATH search: /usr/bin/X,
+ *  then /bin/X, the same file on a merged-/usr system) gets that answer instead of a second prompt. */
+const SAME_EXEC_WINDOW_MS = 2000;
 
 interface PendingPrompt {
   key: string;
+  request: ApprovalRequest;
   controller: AbortController;
   promise: Promise<ApprovalOutcome>;
-  requestIds: number[];
+  requests: ApprovalRequest[];
+  /** Set when withdraw() took it back: the reason for the record. */
+  withdrawn: string | null;
 }
 
 export class ApprovalQueue {
   private readonly pending = new Map<string, PendingPrompt>();
+  /** The last answered request of each thread: a PATH search's next attempt at the same file is answered
+   *  with it (one ask per logical exec). */
+  private readonly answered = new Map<number, { key: string; at: number; outcome: ApprovalOutcome; id: number }>();
   private readonly promptTimes: number[] = [];
   /** Executable identities the user answered "always" for, this session only. */
   private readonly alwaysAllowed = new Map<string, string>();
@@ -81,11 +129,14 @@ export class ApprovalQueue {
   private readonly withdrawGraceMs: number;
   private closedReason: string | null = null;
 
+  private settings: ApprovalPolicy;
+
   constructor(
-    private readonly settings: ApprovalPolicy,
+    settings: ApprovalPolicy,
     private readonly approver: Approver,
-    options: ApprovalQueueOptions = {},
+    private readonly options: ApprovalQueueOptions = {},
   ) {
+    this.settings = settings;
     this.now = options.now ?? Date.now;
     this.withdrawGraceMs = options.withdrawGraceMs ?? 2000;
   }
@@ -94,17 +145,52 @@ export class ApprovalQueue {
     return this.pending.size;
   }
 
-  /** Build the request shown to an approver from an exec's facts. */
-  static describe(facts: ExecFacts, ruleId: string | null, reason: string): ApprovalRequest {
+  /** The prompts waiting for an answer, oldest first (one per prompt: joined duplicates are not listed). */
+  pendingRequests(): ApprovalRequest[] {
+    return [...this.pending.values()].map((p) => p.request);
+  }
+
+  /** New [approval] settings (a policy the user applied to the running session): for later asks. */
+  updateSettings(settings: ApprovalPolicy): void {
+    this.settings = settings;
+  }
+
+  /**
+   * Build the request shown to an approver from an exec's facts. `ancestry`: the programs (paths or names)
+   * that led to this exec, outermost first, without this one.
+   */
+  static describe(facts: ExecFacts, ruleId: string | null, reason: string, ancestry: readonly string[] = []): ApprovalRequest {
+    const command = escapeForDisplay(redactArgv(facts.argv));
+    const program = facts.exe?.path ?? facts.requestedPath;
     return {
       id: facts.requestId,
       facts,
-      command: escapeForDisplay(redactArgv(facts.argv)),
-      exe: escapeForDisplay([redactText(facts.exe?.path ?? facts.requestedPath)]),
+      command,
+      commandShort: elide(command, SHORT_COMMAND_CHARS),
+      exe: escapeForDisplay([redactText(program)]),
       cwd: escapeForDisplay([redactText(facts.cwd)]),
+      chain: [...ancestry, program].map((p) => escapeText(redactText(path.basename(p) || p))),
       ruleId,
-      reason: redactText(reason),
+      reason: escapeText(redactText(reason)),
+      time: Date.now(),
     };
+  }
+
+  /**
+   * Take back every pending prompt for which `gone` says why all of its requests are moot (their processes
+   * died): each resolves `deny` (nothing is waiting for it) with that reason. Returns how many were withdrawn.
+   */
+  withdrawWhere(gone: (requests: readonly ApprovalRequest[]) => string | null): number {
+    let n = 0;
+    for (const p of this.pending.values()) {
+      if (p.withdrawn !== null) continue;
+      const why = gone(p.requests);
+      if (why === null) continue;
+      p.withdrawn = why;
+      p.controller.abort(new Error(why));
+      n++;
+    }
+    return n;
   }
 
   /**
@@ -112,49 +198,73 @@ export class ApprovalQueue {
    * the approver, bounded by the timeout. Never rejects.
    */
   request(request: ApprovalRequest): Promise<ApprovalOutcome> {
+    const now = (outcome: ApprovalOutcome): Promise<ApprovalOutcome> => {
+      this.options.onSettle?.({ request, outcome, prompted: false });
+      return Promise.resolve(outcome);
+    };
     if (this.closedReason !== null) {
-      return Promise.resolve({ verdict: 'deny', layer: 'error', reason: this.closedReason, answer: null });
+      return now({ verdict: 'deny', layer: 'error', reason: this.closedReason, answer: null, kind: 'withdrawn' });
     }
     const identity = identityKey(request.facts);
     const always = identity !== null ? this.alwaysAllowed.get(identity) : undefined;
     if (always !== undefined) {
-      return Promise.resolve({ verdict: 'allow', layer: 'approval', reason: `allowed for this session: the user answered "always" for ${always}`, answer: 'always' });
+      return now({ verdict: 'allow', layer: 'approval', reason: `allowed for this session: the user answered "always" for ${always}`, answer: 'always', kind: 'remembered' });
     }
 
     const key = dedupKey(request.facts);
     const same = this.pending.get(key);
     if (same) {
-      same.requestIds.push(request.id);
+      same.requests.push(request);
       return same.promise;
+    }
+    const last = this.answered.get(request.facts.tid);
+    if (last && last.key === sameExecKey(request.facts) && this.now() - last.at <= SAME_EXEC_WINDOW_MS) {
+      const o = last.outcome;
+      return now({ ...o, kind: 'remembered', reason: `${o.reason} (the answer to request ${last.id}: the same program, arguments and directory, tried again through another path)` });
     }
 
     const s = this.settings;
+    // A fixed answer prompts nobody: the limits that protect a person from a flood do not apply.
+    if (this.approver.automatic) return this.track(request, key);
     if (this.pending.size >= s.maxPending) {
-      return Promise.resolve({
+      return now({
         verdict: 'deny',
         layer: 'approval',
         reason: `approval rate limit exceeded: ${this.pending.size} approval(s) already pending (max_pending = ${s.maxPending})`,
         answer: null,
+        kind: 'rate-limited',
       });
     }
     const t = this.now();
     while (this.promptTimes.length > 0 && (this.promptTimes[0] as number) <= t - 60_000) this.promptTimes.shift();
     if (this.promptTimes.length >= s.maxPerMinute) {
-      return Promise.resolve({
+      return now({
         verdict: 'deny',
         layer: 'approval',
         reason: `approval rate limit exceeded: ${this.promptTimes.length} prompts in the last minute (max_per_minute = ${s.maxPerMinute})`,
         answer: null,
+        kind: 'rate-limited',
       });
     }
     this.promptTimes.push(t);
+    return this.track(request, key);
+  }
 
+  /** Ask, and keep the prompt findable (identical requests join it) until it is answered. */
+  private track(request: ApprovalRequest, key: string): Promise<ApprovalOutcome> {
     const controller = new AbortController();
-    const entry: PendingPrompt = { key, controller, requestIds: [request.id], promise: Promise.resolve(null as unknown as ApprovalOutcome) };
-    entry.promise = this.runPrompt(request, controller).finally(() => {
-      if (this.pending.get(key) === entry) this.pending.delete(key);
-    });
+    const entry: PendingPrompt = { key, request, controller, requests: [request], withdrawn: null, promise: Promise.resolve(null as unknown as ApprovalOutcome) };
     this.pending.set(key, entry);
+    this.options.onPrompt?.(request);
+    entry.promise = this.runPrompt(request, controller, entry).then((outcome) => {
+      if (this.pending.get(key) === entry) this.pending.delete(key);
+      if (outcome.answer !== null || outcome.layer === 'timeout') {
+        if (this.answered.size >= 4096) this.answered.clear();
+        this.answered.set(request.facts.tid, { key: sameExecKey(request.facts), at: this.now(), outcome, id: request.id });
+      }
+      this.options.onSettle?.({ request, outcome, prompted: true });
+      return outcome;
+    });
     return entry.promise;
   }
 
@@ -165,7 +275,7 @@ export class ApprovalQueue {
     for (const p of this.pending.values()) p.controller.abort(new Error(reason));
   }
 
-  private async runPrompt(request: ApprovalRequest, controller: AbortController): Promise<ApprovalOutcome> {
+  private async runPrompt(request: ApprovalRequest, controller: AbortController, entry: PendingPrompt): Promise<ApprovalOutcome> {
     const s = this.settings;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -194,14 +304,15 @@ export class ApprovalQueue {
           layer: 'timeout',
           reason: `no answer within ${s.timeoutMs} ms: on_timeout = ${s.onTimeout}`,
           answer: null,
+          kind: 'timed-out',
         };
       }
       if (answer === 'aborted') {
         await withdrawn();
-        return { verdict: 'deny', layer: 'error', reason: this.closedReason ?? 'the approval was withdrawn', answer: null };
+        return { verdict: 'deny', layer: 'error', reason: entry.withdrawn ?? this.closedReason ?? 'the approval was withdrawn', answer: null, kind: 'withdrawn' };
       }
       if (answer !== 'allow-once' && answer !== 'always' && answer !== 'deny') {
-        return { verdict: 'deny', layer: 'error', reason: `the approver gave an invalid answer (${String(answer)}): denied`, answer: null };
+        return { verdict: 'deny', layer: 'error', reason: `the approver gave an invalid answer (${String(answer)}): denied`, answer: null, kind: 'error' };
       }
       if (answer === 'always') {
         const identity = identityKey(request.facts);
@@ -209,9 +320,9 @@ export class ApprovalQueue {
       }
       const explained = this.approver.explain?.(answer, request);
       const reason = explained ?? (answer === 'deny' ? 'denied by the user' : answer === 'always' ? 'allowed by the user (always, this session)' : 'allowed by the user (once)');
-      return { verdict: answer === 'deny' ? 'deny' : 'allow', layer: 'approval', reason, answer };
+      return { verdict: answer === 'deny' ? 'deny' : 'allow', layer: 'approval', reason, answer, kind: 'answered' };
     } catch (err) {
-      return { verdict: 'deny', layer: 'error', reason: `the approval prompt failed (${err instanceof Error ? err.message : String(err)}): denied`, answer: null };
+      return { verdict: 'deny', layer: 'error', reason: `the approval prompt failed (${err instanceof Error ? err.message : String(err)}): denied`, answer: null, kind: 'error' };
     } finally {
       clearTimeout(timer);
     }
@@ -226,7 +337,7 @@ export function identityKey(f: ExecFacts): string | null {
   const id = (x: { path: string; dev: string; ino: string; size: number; sha256?: string }): string =>
     `${x.path}\0${x.dev}:${x.ino}:${x.size}:${x.sha256 ?? ''}`;
   let key = id(f.exe);
-  if (f.interpreter) key += `\0interp\0${id(f.interpreter)}`;
+  for (const i of f.interpreters ?? (f.interpreter ? [f.interpreter] : [])) key += `\0interp\0${id(i)}`;
   if (f.loaderTarget) key += `\0ld\0${id(f.loaderTarget)}`;
   return key;
 }
@@ -234,4 +345,10 @@ export function identityKey(f: ExecFacts): string | null {
 /** Identical requests share one prompt: same executable, argv and cwd. */
 function dedupKey(f: ExecFacts): string {
   return JSON.stringify([f.exe?.path ?? f.requestedPath, f.argv, f.cwd]);
+}
+
+/** The same logical exec tried again by one thread: the same file (whatever path reached it), argv, cwd, and
+ *  the same script or loaded program behind it. */
+function sameExecKey(f: ExecFacts): string {
+  return JSON.stringify([identityKey(f) ?? f.requestedPath, f.argv, f.cwd]);
 }

@@ -6,8 +6,10 @@
 //   allow / deny            → write the record, then answer the kernel (a failed write denies: fail closed)
 //   ask                     → HOLD (no supervisor timeout), ask through the ApprovalQueue, record, answer
 //
-// Events (for the extension's UI and the CLI): 'decision' (DecisionRecord), 'approvalRequested'
-// (ApprovalRequest), 'warning' (string), 'ended' (SessionEnd).
+// Events (for the extension's UI and the CLI): 'decision' (DecisionRecord, and whether an approval decided
+// it), 'approvalRequested' (ApprovalRequest: an approver is being asked), 'approvalSettled'
+// (ApprovalSettlement: answered, timed out, withdrawn, rate-limited…), 'policyUpdated', 'warning' (string),
+// 'ended' (SessionEnd). `pendingApprovals()` lists what is waiting for an answer.
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
@@ -18,10 +20,14 @@ import { buildDecisionRecord, originJson, redactSupervisorRecord, type DecisionL
 import { redactArgv, redactText } from '../audit/redact';
 import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
+import { processAlive, processStartTime } from '../exec/proc';
+import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './policy-in-force';
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
+import { PolicyEvaluator } from '../policy/evaluator';
+import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
 import type { EnvPlan } from '../policy/env';
 import { DEFAULT_UNIX_SOCKETS, decideUnixSocket, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
-import { ApprovalQueue, type ApprovalRequest, type Approver } from './approvals';
+import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, SocketRefusal, SocketRequest, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
 import { decodeSupervisorLine, encodeExecLine } from './wire';
@@ -36,6 +42,8 @@ export interface GateLink {
   /** `origin` (with cache): see originJson; the supervisor then records later hits itself. */
   verdict(id: number, action: BinaryAction, cache: boolean, origin?: string): void;
   hold(id: number): void;
+  /** Forget every verdict the supervisor cached (the policy changed). Optional for test doubles. */
+  flushCache?(): void;
   close(): void;
 }
 
@@ -60,11 +68,24 @@ export interface GateSessionOptions {
   sessionId?: string;
   /** Called for every warning, including those raised during start() (before 'warning' listeners exist). */
   onWarning?: (message: string) => void;
+  /** Longest wait for cached verdicts' records from the supervisor when it is idle (default 250 ms; a live
+   *  view wants less). */
+  recordsMaxDelayMs?: number;
+  /** How often pending approvals are checked for a process that died meanwhile (default 500 ms). */
+  withdrawCheckMs?: number;
   /** The user said, for this run, that a root agent may run without filesystem write sealing (the CLI's
    *  --allow-root-without-filesystem; the policy's [session] allow_root_without_filesystem says it for good). */
   allowRootWithoutFilesystem?: boolean;
   /** The agent's uid (default: this process's; the supervisor and the agent run as this process). */
   uid?: number;
+}
+
+/** What updatePolicy() could and could not change in a running session. */
+export interface PolicyUpdate {
+  /** sha256 of the policy text now in force. */
+  sha256: string;
+  /** Parts that need a new session, in words (Landlock grants are fixed once the agent runs). Empty when all applied. */
+  notApplied: string[];
 }
 
 export interface SessionEnd {
@@ -85,13 +106,25 @@ export class GateSetupError extends Error {
 }
 
 export interface GateSessionEvents {
-  decision: [DecisionRecord];
+  /** `asked`: the policy said ask, and an approval (or its timeout, rate limit, withdrawal) decided. */
+  decision: [DecisionRecord, boolean];
   /** A socket the gate refused or allowed by policy (not the agent's own, see SocketRecord). */
   socket: [SocketRecord];
   approvalRequested: [ApprovalRequest];
+  approvalSettled: [ApprovalSettlement];
+  policyUpdated: [PolicyUpdate];
   warning: [string];
   ended: [SessionEnd];
 }
+
+/** The program a process runs now (its last allowed exec) and its parent: for approvals' process chains. */
+interface ProcessImage {
+  exe: string;
+  ppid: number;
+}
+
+/** Processes remembered for process chains; the oldest are forgotten beyond this. */
+const MAX_IMAGES = 20_000;
 
 interface CachedOrigin {
   ruleId: string | null;
@@ -114,6 +147,13 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   private early: (() => void)[] | null = [];
   /** sha256 of the policy text in force, to notice at the end whether the file was changed meanwhile. */
   private policySha256 = '';
+  /** The policy and evaluator deciding execs: the start's, or what updatePolicy() applied. */
+  private policy: Policy;
+  private evaluator: Evaluator;
+  private readonly images = new Map<number, ProcessImage>();
+  /** Start times of the processes pending approvals wait for (tid → /proc start time), to withdraw theirs when they die. */
+  private readonly waiting = new Map<number, string | null>();
+  private withdrawTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     readonly id: string,
@@ -121,8 +161,68 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     private readonly audit: AuditLog,
   ) {
     super();
-    this.queue = new ApprovalQueue(options.policy.approval, options.approver);
+    this.policy = options.policy;
+    this.evaluator = options.evaluator;
+    this.queue = new ApprovalQueue(options.policy.approval, options.approver, {
+      onPrompt: (r) => {
+        this.watchForWithdrawal();
+        this.emit('approvalRequested', r);
+      },
+      onSettle: (s) => this.emit('approvalSettled', s),
+    });
     this.endPromise = new Promise((resolve) => (this.resolveEnd = resolve));
+  }
+
+  /** The policy deciding execs now (the start's, or the last one applied with updatePolicy). */
+  get currentPolicy(): Policy {
+    return this.policy;
+  }
+
+  /** The asks waiting for an answer, oldest first. */
+  pendingApprovals(): ApprovalRequest[] {
+    return this.queue.pendingRequests();
+  }
+
+  /** Whether the session has ended. */
+  get ended(): boolean {
+    return this.endResult !== null;
+  }
+
+  /**
+   * Decide later execs by `policy` (the user applied a changed policy to this running session): rules,
+   * default action and [approval] settings take effect at once, and the supervisor forgets its cached
+   * verdicts. Landlock's grants ([filesystem], [network]) are fixed once the agent runs: when they differ,
+   * `notApplied` says so and they apply to new sessions. Pending approvals keep the question they asked.
+   */
+  updatePolicy(policy: Policy, evaluator: Evaluator, text: string): PolicyUpdate {
+    const notApplied: string[] = [];
+    const before = supervisorConfig(this.policy);
+    const after = supervisorConfig(policy);
+    if (JSON.stringify(before.fs) !== JSON.stringify(after.fs) || before.require.fs !== after.require.fs) notApplied.push('the [filesystem] grants (Landlock is fixed once the agent runs)');
+    if (JSON.stringify(before.net) !== JSON.stringify(after.net) || before.require.net !== after.require.net) notApplied.push('the [network] ports (Landlock is fixed once the agent runs)');
+    warmUp(evaluator);
+    this.policy = policy;
+    this.evaluator = evaluator;
+    this.queue.updateSettings(policy.approval);
+    this.cachedOrigins.clear();
+    this.link?.flushCache?.();
+    const sha256 = sha256Of(text);
+    this.policySha256 = sha256;
+    notePolicyInForce(this.id, policy.file, text);
+    savePolicySnapshot(this.audit.file, text);
+    const err = this.audit.tryWrite({
+      type: 'session',
+      time: new Date().toISOString(),
+      session: this.id,
+      event: 'policy',
+      policy_file: policy.file,
+      policy_sha256: sha256,
+      ...(notApplied.length ? { warnings: notApplied.map((n) => `not applied until a new session: ${n}`) } : {}),
+    });
+    if (err) this.auditFailed(err);
+    const update = { sha256, notApplied };
+    this.emit('policyUpdated', update);
+    return update;
   }
 
   get auditFile(): string {
@@ -171,10 +271,13 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     const policyFile = options.policy.file;
     if (policyFile && isWritableByAgent(path.resolve(policyFile), options.policy.filesystem)) {
       session.warn(
-        `the agent can write the policy file ${policyFile}: edits take effect only in a new session (the policy in force was loaded at start, sha256 in the audit log); review .gate.toml changes before restarting`,
+        `the agent can write the policy file ${policyFile}: edits take effect only in a new session (the policy in force was loaded at start, sha256 in the audit log); review changes to ${path.basename(policyFile)} before restarting`,
       );
     }
     warmUp(options.evaluator);
+    // Program-only denies become the kernel's (execute-set.ts): planned here, applied by the supervisor's Landlock.
+    const executePlan = options.evaluator instanceof PolicyEvaluator ? planExecuteSet(options.policy, options.evaluator) : null;
+    for (const w of executePlan?.warnings ?? []) session.warn(w);
 
     const startRecord = {
       type: 'session' as const,
@@ -184,6 +287,9 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       policy_file: options.policy.file,
       policy_sha256: sha256Of(options.policyText ?? readOrEmpty(options.policy.file)),
       argv: redactArgv(options.argv),
+      ...(executePlan && executePlan.fs
+        ? { kernel_denies: { programs: executePlan.excluded.map((e) => e.path), landlock_rules: executePlan.rules, plan_ms: Math.round(executePlan.ms * 10) / 10 } }
+        : {}),
     };
     // What is on disk now (normally the text in force), to tell at the end whether the file changed.
     const onDisk = options.policy.file ? readOrEmpty(options.policy.file) : '';
@@ -206,13 +312,15 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         supervisorPath: options.supervisorPath,
         recordSession: id,
         argv: options.argv,
-        config: supervisorConfig(options.policy),
+        config: supervisorConfig(options.policy, executePlan),
         hashUnder: hashUnder(options.policy.filesystem),
+        ...(options.evaluator.contentSizes ? { hashSizes: options.evaluator.contentSizes() } : {}),
         ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
         spawn: options.spawn,
         env: options.env,
         handlers: session.handlers(),
         onReady: writeStart,
+        ...(options.recordsMaxDelayMs !== undefined ? { recordsMaxDelayMs: options.recordsMaxDelayMs } : {}),
       });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
@@ -226,6 +334,11 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     const early = session.early ?? [];
     session.early = null;
     for (const run of early) run();
+    // What "Compare with the policy in force" shows (policy-in-force.ts); best effort, never fatal.
+    const inForce = options.policyText ?? readOrEmpty(options.policy.file);
+    notePolicyInForce(id, options.policy.file, inForce, startRecord.time);
+    savePolicySnapshot(auditPath, inForce);
+    void session.wait().then(() => forgetPolicyInForce(id));
     return session;
   }
 
@@ -269,7 +382,38 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     if (this.firstRequestId === 0) this.firstRequestId = rec.request;
     this.audit.appendJson(redactSupervisorRecord(rec, json));
     this.stats.add(rec);
-    this.emit('decision', rec);
+    if (rec.verdict === 'allow' && rec.exe !== null) this.remember(rec.pid, rec.exe, rec.ppid);
+    this.emit('decision', rec, false);
+  }
+
+  /** Remember what process `pid` runs now (an allowed exec replaced its image). */
+  private remember(pid: number, exe: string, ppid: number): void {
+    const images = this.images;
+    if (images.size >= MAX_IMAGES && !images.has(pid)) {
+      const oldest = images.keys().next();
+      if (!oldest.done) images.delete(oldest.value);
+    }
+    images.set(pid, { exe, ppid });
+  }
+
+  /** The programs that led to this exec, outermost first (what each ancestor process runs now). */
+  private ancestry(f: ExecFacts): string[] {
+    const chain: string[] = [];
+    let pid = f.pid;
+    let image = this.images.get(pid);
+    if (!image) {
+      pid = f.ppid;
+      image = this.images.get(pid);
+      if (!image && f.parent) chain.unshift(f.parent.exe);
+    }
+    const seen = new Set<number>();
+    while (image && chain.length < 16 && !seen.has(pid)) {
+      seen.add(pid);
+      chain.unshift(image.exe);
+      pid = image.ppid;
+      image = this.images.get(pid);
+    }
+    return chain;
   }
 
   private onExec(ev: ExecEvent): void {
@@ -292,16 +436,17 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       });
       this.audit.append(rec);
       this.stats.add(rec);
-      this.emit('decision', rec);
+      if (rec.verdict === 'allow' && f.exe) this.remember(f.pid, f.exe.path, f.ppid);
+      this.emit('decision', rec, false);
       return;
     }
     let decision: Decision;
     try {
-      decision = this.options.evaluator.evaluate(f);
+      decision = this.evaluator.evaluate(f);
     } catch (err) {
-      const action = this.options.policy.meta.onPolicyError;
+      const action = this.policy.meta.onPolicyError;
       const reason = `policy evaluation failed (${err instanceof Error ? err.message : String(err)}): on_policy_error = ${action}`;
-      const ok = this.record(f, action, null, reason, 'error', latencyUs(ev), false);
+      const ok = this.record(f, action, null, reason, 'error', latencyUs(ev), false, false);
       this.link?.verdict(f.requestId, ok ? action : 'deny', false);
       return;
     }
@@ -309,7 +454,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       this.askUser(ev, decision);
       return;
     }
-    const ok = this.record(f, decision.action, decision.ruleId, decision.reason, decision.layer, latencyUs(ev), false);
+    const ok = this.record(f, decision.action, decision.ruleId, decision.reason, decision.layer, latencyUs(ev), false, false);
     const cache = ok && decision.cacheable && f.exe !== null;
     if (cache) this.cachedOrigins.set(identity(f), { ruleId: decision.ruleId, reason: decision.reason, layer: decision.layer });
     this.link?.verdict(f.requestId, ok ? decision.action : 'deny', cache, cache ? originJson(decision.ruleId, decision.reason, decision.layer) : undefined);
@@ -318,24 +463,40 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   private askUser(ev: ExecEvent, decision: Decision): void {
     const f = ev.facts;
     this.link?.hold(f.requestId);
-    const request = ApprovalQueue.describe(f, decision.ruleId, decision.reason);
-    this.emit('approvalRequested', request);
+    if (!this.waiting.has(f.tid)) this.waiting.set(f.tid, processStartTime(f.tid));
+    const request = ApprovalQueue.describe(f, decision.ruleId, decision.reason, this.ancestry(f));
     void this.queue.request(request).then((outcome) => {
+      this.waiting.delete(f.tid);
       const reason = decision.ruleId ? `${outcome.reason} (asked by rule ${decision.ruleId})` : outcome.reason;
-      const ok = this.record(f, outcome.verdict, decision.ruleId, reason, outcome.layer, latencyUs(ev), false);
+      const ok = this.record(f, outcome.verdict, decision.ruleId, reason, outcome.layer, latencyUs(ev), false, true);
       this.link?.verdict(f.requestId, ok ? outcome.verdict : 'deny', false);
     });
   }
 
+  /** While approvals are pending, withdraw those whose every waiting process has died (nothing to answer). */
+  private watchForWithdrawal(): void {
+    if (this.withdrawTimer) return;
+    this.withdrawTimer = setInterval(() => {
+      this.queue.withdrawWhere((requests) =>
+        requests.every((r) => !processAlive(r.facts.tid, this.waiting.get(r.facts.tid) ?? null)) ? 'withdrawn: the process that asked has exited' : null,
+      );
+      if (this.queue.pendingCount === 0 && this.withdrawTimer) {
+        clearInterval(this.withdrawTimer);
+        this.withdrawTimer = null;
+      }
+    }, this.options.withdrawCheckMs ?? 500);
+    this.withdrawTimer.unref();
+  }
+
   /** Write the decision record; false (and the exec must be denied) when it could not be written. */
-  private record(f: ExecFacts, verdict: BinaryAction, ruleId: string | null, reason: string, layer: DecisionLayer, latency: number, cached: boolean): boolean {
+  private record(f: ExecFacts, verdict: BinaryAction, ruleId: string | null, reason: string, layer: DecisionLayer, latency: number, cached: boolean, asked: boolean): boolean {
     const rec = buildDecisionRecord({ session: this.id, facts: f, verdict, ruleId, reason, layer, latencyUs: latency, cached });
     const err = this.audit.tryWrite(rec);
     if (err) {
       this.auditFailed(err);
       const denied: DecisionRecord = { ...rec, verdict: 'deny', layer: 'error', rule_id: null, reason: `the audit log could not be written (${err.message}): denied` };
       this.stats.add(denied);
-      this.emit('decision', denied);
+      this.emit('decision', denied, asked);
       return false;
     }
     if (this.auditFailing) {
@@ -343,7 +504,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       this.warn(`the audit log ${this.audit.file} is writable again`);
     }
     this.stats.add(rec);
-    this.emit('decision', rec);
+    if (verdict === 'allow' && f.exe) this.remember(f.pid, f.exe.path, f.ppid);
+    this.emit('decision', rec, asked);
     return true;
   }
 
@@ -407,7 +569,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       session: this.id,
       request: id,
       verdict: action,
-      reason: `no verdict within on_supervisor_timeout_ms = ${this.options.policy.meta.onSupervisorTimeoutMs}: the supervisor applied ${action}`,
+      reason: `no verdict within on_supervisor_timeout_ms = ${this.policy.meta.onSupervisorTimeoutMs}: the supervisor applied ${action}`,
     });
     this.warn(`exec request ${id}: no verdict in time, the supervisor applied ${action}`);
   }
@@ -443,6 +605,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     if (this.endResult) return;
     const exitCode = failure !== null ? 126 : signal ? 128 + signal : (code ?? 126);
     this.endResult = { exitCode, code, signal: signal || null, failure };
+    if (this.withdrawTimer) clearInterval(this.withdrawTimer);
+    this.withdrawTimer = null;
     this.queue.close('the session ended before an answer');
     if (failure === null && this.firstRequestId !== 0) {
       this.audit.tryWrite({ type: 'outcome', time: new Date().toISOString(), session: this.id, request: this.firstRequestId, exit_code: code, signal: signal || null });
@@ -488,8 +652,9 @@ export function rootRefusal(options: Pick<GateSessionOptions, 'policy' | 'allowR
   );
 }
 
-/** The SupervisorConfig for a policy (docs/protocol.md, CONFIG … START). */
-export function supervisorConfig(policy: Policy): SupervisorConfig {
+/** The SupervisorConfig for a policy (docs/protocol.md, CONFIG … START); `plan` replaces the filesystem grants
+ *  with ones that leave the programs the policy always denies out of the execute set (execute-set.ts). */
+export function supervisorConfig(policy: Policy, plan?: ExecutePlan | null): SupervisorConfig {
   const fsPolicy = policy.filesystem;
   const net = policy.network;
   const ports = new Map<number, { port: number; connect: boolean; bind: boolean }>();
@@ -501,7 +666,7 @@ export function supervisorConfig(policy: Policy): SupervisorConfig {
   }
   const unix = policy.unixSockets ?? DEFAULT_UNIX_SOCKETS;
   return {
-    fs: fsPolicy.enabled ? { handled: fsPolicy.handled, grants: fsPolicy.grants } : null,
+    fs: plan?.fs ?? (fsPolicy.enabled ? { handled: fsPolicy.handled, grants: fsPolicy.grants } : null),
     net: net.enabled
       ? { connect: true, bind: true, ports: [...ports.values()].sort((a, b) => a.port - b.port), ...(net.dns ? { dns: net.dnsServers ?? [] } : {}) }
       : null,

@@ -1,11 +1,10 @@
 // The broker's end of the link to the native supervisor (docs/protocol.md): a private socket, one accepted
 // connection, the handshake, then EXEC events in and VERDICT/HOLD lines out. This is the per-exec hot path:
 // lines are framed incrementally without copying complete chunks, and each verdict is one socket write.
-import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { closeSync, constants as fsConstants, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import * as net from 'node:net';
-import { constants as osConstants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EMPTY_ENV_POLICY, planEnvironment, type EnvPlan, type EnvPolicy } from '../policy/env';
 import type { BinaryAction } from '../policy/types';
@@ -16,7 +15,7 @@ import type {
   SupervisorLinkHandlers,
   SupervisorProcess,
 } from './types';
-import { decodeSupervisorLine, encodeConfig, encodeHold, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type SupervisorMessage, type SupervisorStats } from './wire';
+import { decodeSupervisorLine, encodeConfig, encodeFlush, encodeHold, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type SupervisorMessage, type SupervisorStats } from './wire';
 
 export interface SupervisorLinkOptions {
   supervisorPath: string;
@@ -27,6 +26,9 @@ export interface SupervisorLinkOptions {
   envPolicy?: EnvPolicy;
   /** Directories under which the supervisor hashes executables (HASH_UNDER). */
   hashUnder: string[];
+  /** Only files of these sizes are worth hashing (HASH_SIZES: the policy's programs known by content);
+   *  absent: every size. */
+  hashSizes?: readonly number[];
   spawn: SpawnSupervisor;
   env?: NodeJS.ProcessEnv;
   handlers: SupervisorLinkHandlers;
@@ -35,6 +37,8 @@ export interface SupervisorLinkOptions {
   recordSession?: string;
   /** How long the supervisor may take to connect and finish the handshake (default 15 s). */
   startTimeoutMs?: number;
+  /** The longest wait between drains of the record pipe when it is idle (default 250 ms). */
+  recordsMaxDelayMs?: number;
   /**
    * Called when the supervisor is READY: the kernel report and the supervisor's warnings are known and the
    * agent does not exist yet (it is forked after this returns). Do start-up work here (the session record)
@@ -130,6 +134,7 @@ export class SupervisorLink {
       });
       const proc = opts.spawn(opts.supervisorPath, ['--socket', socketPath, '--', ...opts.argv], opts.env ?? process.env);
       const link = new SupervisorLink(opts.handlers, proc);
+      if (opts.recordsMaxDelayMs !== undefined) link.recordsMaxMs = Math.max(RECORDS_MIN_MS, opts.recordsMaxDelayMs);
       const timeoutMs = opts.startTimeoutMs ?? 15_000;
       await link.handshake(server, cleanup, recordsPath, opts, timeoutMs);
       await cleanup();
@@ -223,6 +228,7 @@ export class SupervisorLink {
             void cleanup().then(() => {
               if (!settled) this.socket?.write(encodeConfig({ ...opts.config, envPlan: this.envPlan }, opts.hashUnder, {
                   records: this.records !== null,
+                  ...(opts.hashSizes ? { hashSizes: opts.hashSizes } : {}),
                   ...(opts.recordSession !== undefined && this.handlers.record ? { session: opts.recordSession } : {}),
                 }));
             });
@@ -287,6 +293,13 @@ export class SupervisorLink {
     this.write(encodeTerminal(owner));
   }
 
+  /** Forget every cached verdict (the policy changed): later execs of those files are asked again. */
+  flushCache(): void {
+    // Records of hits under the old verdicts come first in the log.
+    this.drainRecords();
+    this.write(encodeFlush());
+  }
+
   /** End the session: the supervisor fails closed (kills the agent, exits 126) unless the agent already exited. */
   close(): void {
     this.closedByBroker = true;
@@ -323,7 +336,7 @@ export class SupervisorLink {
     r.timer = setTimeout(() => {
       r.timer = null;
       const got = this.drainRecords();
-      r.delayMs = got > 0 ? RECORDS_MIN_MS : Math.min(RECORDS_MAX_MS, r.delayMs * 2);
+      r.delayMs = got > 0 ? RECORDS_MIN_MS : Math.min(this.recordsMaxMs, r.delayMs * 2);
       this.scheduleDrain();
     }, r.delayMs);
     // The socket keeps the process alive while the session runs; the timer alone must not.
@@ -331,6 +344,7 @@ export class SupervisorLink {
   }
 
   private drainBuf: Buffer | null = null;
+  private recordsMaxMs = RECORDS_MAX_MS;
 
   /**
    * Read every record the supervisor has put in the pipe so far and handle them, in order. Called on the
@@ -542,46 +556,5 @@ export class SupervisorLink {
   private failedReported = false;
 }
 
-export interface ChildProcessSpawnOptions {
-  /** 'inherit' (the CLI: the supervisor and agent share the terminal) or 'pipe' (tests). */
-  stdio?: 'inherit' | 'pipe';
-  /** Called with the ChildProcess right after spawning (e.g. to read piped output). */
-  onSpawn?: (child: ChildProcess) => void;
-}
-
-/** A SpawnSupervisor built on child_process.spawn. */
-export function childProcessSpawner(options: ChildProcessSpawnOptions = {}): SpawnSupervisor {
-  return (file, args, env) => {
-    const child = spawnChild(file, args, { env, stdio: options.stdio ?? 'inherit' });
-    options.onSpawn?.(child);
-    let exit: { code: number | null; signal: number | null } | null = null;
-    const listeners: ((code: number | null, signal: number | null) => void)[] = [];
-    const onExit = (code: number | null, signalName: NodeJS.Signals | null): void => {
-      if (exit) return;
-      exit = { code, signal: signalName ? signalNumber(signalName) : null };
-      for (const l of listeners) l(exit.code, exit.signal);
-    };
-    child.on('exit', onExit);
-    child.on('error', () => onExit(127, null));
-    return {
-      get pid() {
-        return child.pid ?? 0;
-      },
-      onExit(listener) {
-        if (exit) listener(exit.code, exit.signal);
-        else listeners.push(listener);
-      },
-      kill(signal) {
-        if (exit === null) child.kill(signal);
-      },
-    };
-  };
-}
-
-/** child_process.spawn with inherited stdio (the CLI). */
-export const spawnWithChildProcess: SpawnSupervisor = childProcessSpawner();
-
-function signalNumber(name: NodeJS.Signals): number {
-  const n = osConstants.signals[name];
-  return typeof n === 'number' ? n : 0;
-}
+// The spawners moved to ./spawn (one exit-handling path); re-exported for existing importers.
+export { childProcessSpawner, spawnWithChildProcess, type ChildProcessSpawnOptions } from './spawn';

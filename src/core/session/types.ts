@@ -21,8 +21,7 @@ export interface SupervisorConfig {
   envPlan?: EnvPlan;
 }
 
-/** What the kernel enforces for this session, from the supervisor's REPORT line. */
-export type EnforcementReport = Record<string, string>;
+export type { EnforcementReport } from '../exec/enforcement';
 
 /** A started process the link can watch and signal: child_process in the CLI, node-pty in VS Code. */
 export interface SupervisorProcess {

@@ -1,7 +1,7 @@
 // Pure encode/decode of the supervisor ⇄ broker protocol lines (docs/protocol.md). No I/O here: the link
 // (supervisor-link.ts) frames lines and calls these. Every byte-carrying value is hex on the wire and is
 // decoded losslessly (bytesToText: an invalid UTF-8 byte b becomes U+DC00+b, see src/core/exec/facts.ts).
-import { bytesToText, textToHex, type ExecFacts, type FileFacts } from '../exec/facts';
+import { bytesToText, textToHex, type ExecFacts, type FileFacts, type InterpreterFacts } from '../exec/facts';
 import type { DecisionRecord } from '../audit/records';
 import type { BinaryAction } from '../policy/types';
 import { ipBytes } from '../policy/sockets';
@@ -224,6 +224,13 @@ interface FileFields {
   ino?: string;
   size?: number;
   sha256?: string;
+  nlink?: number;
+}
+
+interface InterpFields extends FileFields {
+  arg?: string;
+  name?: string;
+  kind?: 'script' | 'elf';
 }
 
 function fileFacts(f: FileFields, what: string): FileFacts | null {
@@ -233,6 +240,15 @@ function fileFacts(f: FileFields, what: string): FileFacts | null {
   }
   const out: FileFacts = { path: f.path, dev: f.dev, ino: f.ino, size: f.size };
   if (f.sha256 !== undefined) out.sha256 = f.sha256;
+  if (f.nlink !== undefined) out.nlink = f.nlink;
+  return out;
+}
+
+function interpreterFacts(f: InterpFields): InterpreterFacts {
+  const out: InterpreterFacts = fileFacts(f, 'interp') as FileFacts;
+  if (f.arg !== undefined) out.arg = f.arg;
+  if (f.name !== undefined) out.name = f.name;
+  if (f.kind !== undefined) out.kind = f.kind;
   return out;
 }
 
@@ -280,9 +296,11 @@ function decodeExec(line: string): ExecEvent {
   let requestedPath = '';
   let cwd = '';
   const exe: FileFields = {};
-  const interp: FileFields = {};
+  // One group per interpreter: `interp=` starts it, the interp_* keys after it belong to it.
+  const interps: InterpFields[] = [];
+  let interp: InterpFields = {};
   const ld: FileFields = {};
-  let interpArg: string | undefined;
+  let ldUnresolved: string | undefined;
   const argv: string[] = [];
   let argvTruncated = false;
   let pexe: string | undefined;
@@ -322,21 +340,34 @@ function decodeExec(line: string): ExecEvent {
       case 'ino': exe.ino = decString(k, v); break;
       case 'size': exe.size = intValue(k, v); break;
       case 'sha256': exe.sha256 = sha(k, v); break;
+      case 'nlink': exe.nlink = intValue(k, v); break;
       case 'argv': argv.push(hexValue(k, v)); break;
       case 'argv_trunc': argvTruncated = flagValue(k, v); break;
       case 'pexe': pexe = hexValue(k, v); break;
       case 'pargv': pargv.push(hexValue(k, v)); break;
-      case 'interp': interp.path = hexValue(k, v); break;
+      case 'interp':
+        if (interps.length >= 8) throw new WireError('too many interp= groups');
+        interp = { path: hexValue(k, v) };
+        interps.push(interp);
+        break;
       case 'interp_dev': interp.dev = decString(k, v); break;
       case 'interp_ino': interp.ino = decString(k, v); break;
       case 'interp_size': interp.size = intValue(k, v); break;
       case 'interp_sha256': interp.sha256 = sha(k, v); break;
-      case 'interp_arg': interpArg = hexValue(k, v); break;
+      case 'interp_nlink': interp.nlink = intValue(k, v); break;
+      case 'interp_arg': interp.arg = hexValue(k, v); break;
+      case 'interp_name': interp.name = hexValue(k, v); break;
+      case 'interp_kind':
+        if (v !== 'script' && v !== 'elf') throw new WireError('interp_kind= must be script or elf');
+        interp.kind = v;
+        break;
       case 'ld': ld.path = hexValue(k, v); break;
       case 'ld_dev': ld.dev = decString(k, v); break;
       case 'ld_ino': ld.ino = decString(k, v); break;
       case 'ld_size': ld.size = intValue(k, v); break;
       case 'ld_sha256': ld.sha256 = sha(k, v); break;
+      case 'ld_nlink': ld.nlink = intValue(k, v); break;
+      case 'ld_unresolved': ldUnresolved = hexValue(k, v); break;
       case 't': t = intValue(k, v); break;
       case 'cached': cachedAction = actionValue(k, v); break;
       case 'lat': lat = intValue(k, v); break;
@@ -359,10 +390,14 @@ function decodeExec(line: string): ExecEvent {
     cwd,
     parent: pexe === undefined ? null : { exe: pexe, argv: pargv },
   };
-  const interpreter = fileFacts(interp, 'interp');
-  if (interpreter) facts.interpreter = interpArg === undefined ? interpreter : { ...interpreter, arg: interpArg };
+  if (interps.length > 0) {
+    const chain = interps.map(interpreterFacts);
+    facts.interpreter = chain[0];
+    facts.interpreters = chain;
+  }
   const loaderTarget = fileFacts(ld, 'ld');
   if (loaderTarget) facts.loaderTarget = loaderTarget;
+  if (ldUnresolved !== undefined) facts.loaderUnresolved = ldUnresolved;
   return {
     facts,
     receivedAtUs: t,
@@ -373,6 +408,7 @@ function decodeExec(line: string): ExecEvent {
 
 function fileFields(prefix: string, name: string, f: FileFacts): string {
   let s = ` ${name}=${textToHex(f.path)} ${prefix}dev=${f.dev} ${prefix}ino=${f.ino} ${prefix}size=${f.size}`;
+  if (f.nlink !== undefined) s += ` ${prefix}nlink=${f.nlink}`;
   if (f.sha256 !== undefined) s += ` ${prefix}sha256=${f.sha256}`;
   return s;
 }
@@ -389,11 +425,14 @@ export function encodeExecLine(event: ExecEvent): string {
     s += ` pexe=${textToHex(f.parent.exe)}`;
     for (const a of f.parent.argv) s += ` pargv=${textToHex(a)}`;
   }
-  if (f.interpreter) {
-    s += fileFields('interp_', 'interp', f.interpreter);
-    if (f.interpreter.arg !== undefined) s += ` interp_arg=${textToHex(f.interpreter.arg)}`;
+  for (const i of f.interpreters ?? (f.interpreter ? [f.interpreter] : [])) {
+    s += fileFields('interp_', 'interp', i);
+    if (i.kind !== undefined) s += ` interp_kind=${i.kind}`;
+    if (i.name !== undefined) s += ` interp_name=${textToHex(i.name)}`;
+    if (i.arg !== undefined) s += ` interp_arg=${textToHex(i.arg)}`;
   }
   if (f.loaderTarget) s += fileFields('ld_', 'ld', f.loaderTarget);
+  if (f.loaderUnresolved !== undefined) s += ` ld_unresolved=${textToHex(f.loaderUnresolved)}`;
   s += ` t=${event.receivedAtUs}`;
   if (event.cached) s += ` cached=${event.cached.action} lat=${event.cached.latencyUs}`;
   if (event.piped) s += ` piped=${event.piped}`;
@@ -413,7 +452,7 @@ function absPath(p: string): string {
 }
 
 /** The broker's CONFIG … START block, every line '\n'-terminated. */
-export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[], opts: { records?: boolean; session?: string } = {}): string {
+export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[], opts: { records?: boolean; session?: string; hashSizes?: readonly number[] } = {}): string {
   const lines = [`CONFIG ${PROTOCOL_VERSION}`];
   if (config.fs) {
     for (const g of config.fs.grants) lines.push(`FS rights=${rights(g.rights)} path=${absPath(g.path)}`);
@@ -439,6 +478,10 @@ export function encodeConfig(config: SupervisorConfig, hashUnder: readonly strin
   const ms = Math.max(0, Math.floor(config.timeout.ms));
   lines.push(`TIMEOUT ms=${ms} action=${config.timeout.action}`);
   for (const h of hashUnder) lines.push(`HASH_UNDER path=${absPath(h)}`);
+  if (opts.hashSizes) {
+    for (const n of opts.hashSizes) if (!Number.isSafeInteger(n) || n < 0) throw new WireError(`bad file size ${n}`);
+    lines.push(['HASH_SIZES', ...opts.hashSizes.map((n) => `size=${n}`)].join(' '));
+  }
   for (const name of config.envPlan?.removed ?? []) lines.push(`ENV_UNSET name=${envHex(name, 'name')}`);
   for (const [name, value] of config.envPlan?.set ?? []) lines.push(`ENV_SET name=${envHex(name, 'name')} value=${envHex(value, 'value')}`);
   if (opts.records) lines.push('RECORDS');
@@ -466,4 +509,9 @@ export function encodeHold(id: number): string {
 /** Who owns the agent's terminal (a broker prompting on that terminal takes it while it reads). */
 export function encodeTerminal(owner: 'broker' | 'agent'): string {
   return `TERMINAL owner=${owner}\n`;
+}
+
+/** FLUSH: the supervisor forgets its cached verdicts (the broker's policy changed). */
+export function encodeFlush(): string {
+  return 'FLUSH\n';
 }

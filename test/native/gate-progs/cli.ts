@@ -55,6 +55,8 @@ export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   /** Called with the CLI's pid once spawned. */
   onSpawn?: (pid: number) => void;
+  /** A command the CLI is run under (e.g. `unshare -m …`): it gets the node binary and its arguments last. */
+  wrap?: string[];
 }
 
 /** `node CLI run --policy P --audit A --supervisor S [extra] -- argv…`, stdio piped (no terminal). */
@@ -63,7 +65,8 @@ export function runCli(argv: string[], o: CliOptions): Promise<CliRun> {
   const env = { ...process.env, ...o.env };
   if (!o.env || !('CI' in o.env)) delete env.CI;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...pre] = o.wrap && o.wrap.length > 0 ? [...o.wrap, process.execPath] : [process.execPath];
+    const child = spawn(cmd, [...pre, ...args], { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     o.onSpawn?.(child.pid ?? 0);
     let stdout = '';
     let stderr = '';

@@ -47,6 +47,8 @@ export interface GateRunOptions {
   decide?: Decide;
   config?: SupervisorConfig;
   hashUnder?: string[];
+  /** HASH_SIZES: only files of these sizes are hashed under hashUnder (absent: every size). */
+  hashSizes?: number[];
   env?: NodeJS.ProcessEnv;
   /** Called once the agent runs (e.g. to signal it or kill the supervisor). */
   onStarted?: (link: SupervisorLink, child: ChildProcess) => void;
@@ -131,6 +133,7 @@ export async function runGated(opts: GateRunOptions): Promise<GateRun> {
     argv: opts.argv,
     config: opts.config ?? OPEN_CONFIG,
     hashUnder: opts.hashUnder ?? [],
+    ...(opts.hashSizes ? { hashSizes: opts.hashSizes } : {}),
     env: opts.env ?? process.env,
     ...(opts.recordSession !== undefined ? { recordSession: opts.recordSession } : {}),
     spawn: childProcessSpawner({

@@ -2,7 +2,7 @@
 // The bundle is built here with the same esbuild options as scripts/build.mjs (into dist/test/, so a
 // concurrent `npm run build` is not disturbed and node_modules still resolves).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -76,13 +76,32 @@ describe('agent-gate check', () => {
     expect(JSON.parse(good.stdout)).toMatchObject({ ok: true, errors: 0, diagnostics: [] });
   });
 
-  it('finds ./.gate.toml without --policy, and says what to do when there is none', () => {
+  it('finds the policy as run does: ./.gate.toml, else the shipped default, and says which it used', () => {
     const ws = mkdtempSync(join(dir, 'ws-'));
     const none = cli(['check'], ws);
-    expect(none.code).toBe(2);
-    expect(none.stderr).toContain('no policy given and no .gate.toml here; pass --policy FILE');
+    expect(none).toMatchObject({ code: 0, stdout: `policy ok: ${join(POLICIES, 'default.gate.toml')} (the built-in default: no .gate.toml in ${ws})\n` });
+    const explained = cli(['explain', '--', 'ls'], ws);
+    expect(explained.code).toBe(0);
+    expect(explained.stdout).toContain(`policy: ${join(POLICIES, 'default.gate.toml')} (the built-in default: no .gate.toml in ${ws})`);
+    expect(explained.stdout).toContain("decided by: rule 'allow-core-utilities'");
     writeFileSync(join(ws, '.gate.toml'), '[meta]\nversion = 1\n');
     expect(cli(['check'], ws)).toMatchObject({ code: 0, stdout: `policy ok: ${join(ws, '.gate.toml')}\n` });
+    // --workspace names where .gate.toml is looked for (and ${WORKSPACE}), from anywhere.
+    expect(cli(['check', '--workspace', ws], dir)).toMatchObject({ code: 0, stdout: `policy ok: ${join(ws, '.gate.toml')}\n` });
+  });
+
+  it('${WORKSPACE} is the workspace (the current directory), not the directory of a --policy elsewhere', () => {
+    const ws = mkdtempSync(join(dir, 'ws-'));
+    const elsewhere = mkdtempSync(join(dir, 'elsewhere-'));
+    const file = join(elsewhere, 'p.toml');
+    writeFileSync(file, '[meta]\nversion = 1\ndefault_action = "deny"\n\n[[rule]]\nid = "ws-tools"\naction = "allow"\nexe_glob = "${WORKSPACE}/bin/*"\n');
+    mkdirSync(join(ws, 'bin'));
+    copyFileSync('/bin/true', join(ws, 'bin', 'tool'));
+    const run = (cwd: string, extra: string[] = []): { action: string; rule_id: string | null } =>
+      JSON.parse(cli(['explain', '--json', '--policy', file, ...extra, '--', join(ws, 'bin', 'tool')], cwd).stdout) as { action: string; rule_id: string | null };
+    expect(run(ws)).toMatchObject({ action: 'allow', rule_id: 'ws-tools' });
+    expect(run(elsewhere)).toMatchObject({ action: 'deny', rule_id: null });
+    expect(run(elsewhere, ['--workspace', ws])).toMatchObject({ action: 'allow', rule_id: 'ws-tools' });
   });
 
   it('warns when an allow exe_glob covers a write grant given on the command line', () => {
@@ -104,7 +123,8 @@ describe('agent-gate check', () => {
     for (const f of readdirSync(corpus).filter((n) => n.endsWith('.gate.toml'))) {
       const file = join(corpus, f);
       const r = cli(['check', '--json', '--policy', file]);
-      const expected = checkPolicyFile(file, { path: '/usr/local/bin:/usr/bin:/bin' }).diagnostics;
+      // ${WORKSPACE} is the directory check runs in (as for run), here `dir`.
+      const expected = checkPolicyFile(file, { path: '/usr/local/bin:/usr/bin:/bin', workspace: dir }).diagnostics;
       expect(JSON.parse(r.stdout), f).toMatchObject({ file, diagnostics: JSON.parse(JSON.stringify(expected)) as unknown });
       expect(r.code, f).toBe(expected.some((d) => d.severity === 'error') ? 2 : 0);
       const text = cli(['check', '--policy', file]);

@@ -291,6 +291,49 @@ describe('interpreters and the dynamic loader', () => {
     expect(decide(argvRule, ['ld.so', '/usr/bin/curl', 'https://e.test'], { requestedPath: '/lib64/ld-linux-x86-64.so.2', loaderTarget: file('/usr/bin/curl') }).action).toBe('deny');
   });
 
+  it('follows a #! chain: every level is judged, with the argv the kernel gives it', () => {
+    const outer = { path: '/work/ws/outer', dev: '9', ino: '5', size: 10 };
+    const inner = { path: '/work/ws/inner', dev: '9', ino: '6', size: 10, name: './inner', kind: 'script' as const };
+    const curl = { ...file('/usr/bin/curl'), name: '/usr/bin/curl', arg: '-s', kind: 'script' as const };
+    const chain = { requestedPath: './outer', exe: outer, interpreter: inner, interpreters: [inner, curl] };
+    const d = decide(text, ['./outer', 'https://e.test'], chain);
+    expect(d).toMatchObject({ action: 'ask', ruleId: 'ask-curl', cacheable: false });
+    expect(d.reason).toContain('via interpreter /usr/bin/curl');
+    // binfmt_script at each level: name [arg] <the previous level's name> …, the script's path for argv[0].
+    const exact = META_ALLOW + rule('exact', 'deny', "exe_basename = \"curl\"\nargv_regex = '^/usr/bin/curl -s \\./inner \\./outer https://e\\.test$'");
+    expect(decide(exact, ['./outer', 'https://e.test'], chain)).toMatchObject({ action: 'deny', ruleId: 'exact' });
+    // An ELF interpreter (PT_INTERP) runs with the program's own argv.
+    const elf = { ...file('/usr/bin/curl'), name: '/usr/bin/curl', kind: 'elf' as const };
+    const prog = { path: '/work/ws/prog', dev: '9', ino: '7', size: 10 };
+    const e = decide(text, ['./prog'], { requestedPath: './prog', exe: prog, interpreter: elf, interpreters: [elf] });
+    expect(e).toMatchObject({ action: 'ask', ruleId: 'ask-curl' });
+    expect(e.reason).toContain('via ELF interpreter /usr/bin/curl');
+  });
+
+  it('a dynamic loader whose program could not be resolved is refused by the gate, before any rule', () => {
+    const d = decide(META_ALLOW, ['ld.so', 'fetch'], { requestedPath: '/lib64/ld-linux-x86-64.so.2', loaderUnresolved: 'the dynamic loader would search for fetch and find nothing' });
+    expect(d).toMatchObject({ action: 'deny', ruleId: null, layer: 'gate', cacheable: false });
+    expect(d.reason).toContain('cannot be resolved to one file (the dynamic loader would search for fetch and find nothing)');
+  });
+
+  it('with an execute set: anonymous files and programs outside it are refused by the gate, everything else goes to the rules', () => {
+    const ev = policy(text);
+    ev.executeSet = { explicit: true, handled: true, covers: (p) => p.startsWith('/usr/') };
+    const memfd = { path: '/memfd:x (deleted)', dev: '1', ino: '2', size: 3, nlink: 0 };
+    expect(ev.evaluate(facts(['x'], { requestedPath: '', exe: memfd }))).toMatchObject({ action: 'deny', layer: 'gate' });
+    const unlinked = { path: '/usr/bin/gone (deleted)', dev: '1', ino: '3', size: 3, nlink: 0 };
+    expect(ev.evaluate(facts(['x'], { requestedPath: '/proc/self/fd/3', exe: unlinked })).reason).toContain('anonymous or deleted file');
+    const outside = { path: '/work/ws/tool', dev: '1', ino: '4', size: 3, nlink: 1 };
+    expect(ev.evaluate(facts(['./tool'], { requestedPath: './tool', exe: outside })).reason).toBe('the program (/work/ws/tool) is outside the execute set (execute_globs)');
+    const viaLd = ev.evaluate(facts(['ld.so', '/work/ws/tool'], { requestedPath: '/lib64/ld-linux-x86-64.so.2', loaderTarget: outside }));
+    expect(viaLd).toMatchObject({ action: 'deny', layer: 'gate' });
+    expect(viaLd.reason).toContain('the program the dynamic loader would map (/work/ws/tool) is outside the execute set');
+    expect(ev.evaluate(facts(['git', 'status']))).toMatchObject({ action: 'allow', layer: 'default' });
+    // Without an execute set a nameless file is judged by the rules like any other (by its content).
+    ev.executeSet = { explicit: false, handled: false, covers: () => true };
+    expect(ev.evaluate(facts(['x'], { requestedPath: '', exe: memfd }))).toMatchObject({ action: 'allow', layer: 'default' });
+  });
+
   it('a stricter verdict on the script itself stays', () => {
     const t = META_ALLOW + rule('deny-script', 'deny', 'exe_glob = "/work/**"');
     const script = { path: '/work/ws/x.sh', dev: '9', ino: '4', size: 10 };
@@ -379,5 +422,19 @@ describe('warmUp', () => {
     expect(hashed).toEqual([]);
     expect(ev.evaluate(facts(['git', 'status'])).action).toBe('allow');
     expect(ev.evaluate(facts(['git', 'push'])).action).toBe('deny');
+  });
+});
+
+describe('content sizes (HASH_SIZES)', () => {
+  it('are the sizes of the programs the rules know by content (exe, exe_basename), each once, sorted', () => {
+    const ev = policy(
+      META_ALLOW +
+        rule('a', 'deny', 'exe_basename = ["curl", "git", "no-such-program"]') +
+        rule('b', 'ask', 'exe = "/bin/sh"') +
+        rule('c', 'allow', 'exe_basename = "git"') +
+        rule('d', 'allow', 'exe_glob = "/usr/bin/*"\nargv_regex = "x"'),
+    );
+    expect(ev.contentSizes()).toEqual([1250, 3000, 4000]);
+    expect(policy(META_ALLOW + rule('g', 'allow', 'exe_glob = "/opt/**"')).contentSizes()).toEqual([]);
   });
 });

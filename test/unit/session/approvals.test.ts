@@ -2,9 +2,10 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { ApprovalAnswer, ApprovalRequest, Approver } from '../../../src/core/session/approvals';
 import { ApprovalQueue, AutoApprover } from '../../../src/core/session/approvals';
-import { TerminalApprover } from '../../../src/core/session/terminal-approver';
+import { TerminalApprover } from '../../../src/cli/terminal-approver';
 import type { ExecFacts } from '../../../src/core/exec/facts';
 import type { ApprovalPolicy } from '../../../src/core/policy/types';
+import { suggestRules } from '../../../src/core/policy/suggest-rule';
 
 let nextId = 1;
 function facts(argv: string[] = ['git', 'push'], over: Partial<ExecFacts> = {}): ExecFacts {
@@ -50,7 +51,7 @@ describe('AutoApprover', () => {
   it('resolves at once to the default, and the reason says no one was asked', async () => {
     const q = new ApprovalQueue(settings(), new AutoApprover('deny', 'CI is set'));
     const out = await q.request(req(facts()));
-    expect(out).toEqual({ verdict: 'deny', layer: 'approval', reason: 'no one to ask (CI is set): default deny', answer: 'deny' });
+    expect(out).toEqual({ verdict: 'deny', layer: 'approval', reason: 'no one to ask (CI is set): default deny', answer: 'deny', kind: 'answered' });
     const allow = await new ApprovalQueue(settings(), new AutoApprover('allow-once')).request(req(facts()));
     expect(allow.verdict).toBe('allow');
     expect(allow.reason).toBe('no one to ask (CI / no terminal): default allow');
@@ -101,13 +102,48 @@ describe('ApprovalQueue', () => {
 
   it('denies at once beyond max_per_minute, and allows prompts again after the window', async () => {
     let now = 1_000_000;
-    const q = new ApprovalQueue(settings({ maxPerMinute: 3 }), new AutoApprover('allow-once'), { now: () => now });
+    // A person answering at once (not an automatic approver, which no limit applies to).
+    const quick: Approver = { ask: () => Promise.resolve('allow-once') };
+    const q = new ApprovalQueue(settings({ maxPerMinute: 3 }), quick, { now: () => now });
     for (const x of ['a', 'b', 'c']) expect((await q.request(req(facts([x])))).verdict).toBe('allow');
     const flood = await q.request(req(facts(['d'])));
     expect(flood).toMatchObject({ verdict: 'deny', layer: 'approval' });
     expect(flood.reason).toMatch(/rate limit exceeded: 3 prompts in the last minute \(max_per_minute = 3\)/);
     now += 60_001;
     expect((await q.request(req(facts(['e'])))).verdict).toBe('allow');
+  });
+
+  it('an automatic approver (--on-ask allow / deny) is never rate-limited: nobody is prompted', async () => {
+    const q = new ApprovalQueue(settings({ maxPerMinute: 3, maxPending: 1 }), new AutoApprover('allow-once', '--on-ask allow'));
+    const outs = await Promise.all(Array.from({ length: 200 }, (_, i) => q.request(req(facts([`tool-${i}`], { tid: 1000 + i })))));
+    expect(outs.every((o) => o.verdict === 'allow' && o.layer === 'approval')).toBe(true);
+    expect(outs[199]?.reason).toBe('no one to ask (--on-ask allow): default allow');
+  });
+
+  it('one ask per logical exec: the same thread retrying the same file through another PATH entry gets the same answer', async () => {
+    let now = 5_000_000;
+    const a = new ManualApprover();
+    const q = new ApprovalQueue(settings(), a, { now: () => now });
+    const curl = { path: '/usr/bin/curl', dev: '8', ino: '77', size: 300 };
+    const first = q.request(req(facts(['curl', 'https://x.example'], { tid: 42, requestedPath: '/usr/bin/curl', exe: curl })));
+    a.answer(0, 'deny');
+    expect(await first).toMatchObject({ verdict: 'deny', reason: 'denied by the user' });
+    // execvp goes on to /bin/curl: the same file on a merged-/usr system.
+    const viaBin = await q.request(req(facts(['curl', 'https://x.example'], { tid: 42, requestedPath: '/bin/curl', exe: curl })));
+    expect(viaBin.verdict).toBe('deny');
+    expect(viaBin.reason).toMatch(/^denied by the user \(the answer to request \d+: the same program, arguments and directory, tried again through another path\)$/);
+    expect(a.asked).toHaveLength(1);
+    // Another thread, other arguments, or the same exec much later: asked.
+    void q.request(req(facts(['curl', 'https://x.example'], { tid: 43, requestedPath: '/bin/curl', exe: curl })));
+    void q.request(req(facts(['curl', 'https://y.example'], { tid: 42, requestedPath: '/bin/curl', exe: curl })));
+    expect(a.asked).toHaveLength(3);
+    a.answer(1, 'allow-once');
+    a.answer(2, 'deny');
+    await new Promise((r) => setImmediate(r));
+    now += 10_000;
+    void q.request(req(facts(['curl', 'https://y.example'], { tid: 42, requestedPath: '/usr/bin/curl', exe: curl })));
+    expect(a.asked).toHaveLength(4);
+    a.answer(3, 'deny');
   });
 
   it('"always" allows later execs of the same executable identity for the session, without asking', async () => {
@@ -172,7 +208,11 @@ describe('TerminalApprover', () => {
     const output = new PassThrough();
     let text = '';
     output.on('data', (b: Buffer) => (text += b.toString()));
-    return { input, output, text: () => text, approver: new TerminalApprover({ input, output }) };
+    // The hint after "always" is the core's suggestion (what run.ts passes), against a one-rule policy.
+    const policyText = '[[rule]]\nid = "ask-push"\naction = "ask"\nexe_basename = "git"\n';
+    const suggestRule = (r: ApprovalRequest): string | null =>
+      suggestRules({ action: 'allow', argv: r.facts.argv, exe: r.facts.exe?.path ?? null, decidingRuleId: r.ruleId, policyText }).suggestions[0]?.toml ?? null;
+    return { input, output, text: () => text, approver: new TerminalApprover({ input, output, suggestRule }) };
   }
 
   it('shows the exact command and reads y / n / a', async () => {
@@ -229,5 +269,65 @@ describe('TerminalApprover', () => {
     await new Promise((r) => setImmediate(r));
     input.end();
     expect(await p).toBe('deny');
+  });
+});
+
+describe('ApprovalQueue: settle events, pending list, withdrawal', () => {
+  it('a prompt is announced, listed as pending, and settles once (with the joined duplicate)', async () => {
+    const m = new ManualApprover();
+    const events: string[] = [];
+    const q = new ApprovalQueue(settings(), m, {
+      onPrompt: (r) => events.push(`prompt ${r.id}`),
+      onSettle: (s) => events.push(`settle ${s.request.id} ${s.outcome.kind} ${s.outcome.verdict} prompted=${s.prompted}`),
+    });
+    const f = facts();
+    const a = q.request(req(f));
+    const b = q.request(req({ ...f, requestId: nextId++ }));
+    expect(q.pendingRequests().map((r) => r.id)).toEqual([f.requestId]);
+    m.answer(0, 'allow-once');
+    expect((await a).verdict).toBe('allow');
+    expect((await b).verdict).toBe('allow');
+    expect(q.pendingRequests()).toEqual([]);
+    expect(events).toEqual([`prompt ${f.requestId}`, `settle ${f.requestId} answered allow prompted=true`]);
+  });
+
+  it('rate-limited, timed-out, remembered and closed asks settle with their kind (visible to the UI)', async () => {
+    const m = new ManualApprover();
+    const kinds: string[] = [];
+    const q = new ApprovalQueue(settings({ maxPending: 1, timeoutMs: 30 }), m, { onSettle: (s) => kinds.push(`${s.outcome.kind}:${s.prompted}`) });
+    const first = q.request(req(facts(['a'])));
+    const limited = await q.request(req(facts(['b'])));
+    expect(limited).toMatchObject({ verdict: 'deny', kind: 'rate-limited' });
+    expect(limited.reason).toMatch(/max_pending = 1/);
+    expect(await first).toMatchObject({ verdict: 'deny', layer: 'timeout', kind: 'timed-out' });
+    const again = q.request(req(facts(['c'])));
+    m.answer(1, 'always');
+    expect(await again).toMatchObject({ kind: 'answered', answer: 'always' });
+    expect(await q.request(req(facts(['c'])))).toMatchObject({ kind: 'remembered', verdict: 'allow' });
+    q.close('bye');
+    expect(await q.request(req(facts(['d'])))).toMatchObject({ kind: 'withdrawn', verdict: 'deny', reason: 'bye' });
+    expect(kinds).toEqual(['rate-limited:false', 'timed-out:true', 'answered:true', 'remembered:false', 'withdrawn:false']);
+  });
+
+  it('withdrawWhere takes back a prompt whose processes are gone: deny, kind withdrawn, reason given', async () => {
+    const m = new ManualApprover();
+    const q = new ApprovalQueue(settings(), m);
+    const p = q.request(req(facts(['x'], { tid: 4242 })));
+    const keep = q.request(req(facts(['y'], { tid: 4343 })));
+    expect(q.withdrawWhere((rs) => (rs.every((r) => r.facts.tid === 4242) ? 'withdrawn: the process that asked has exited' : null))).toBe(1);
+    expect(await p).toMatchObject({ verdict: 'deny', kind: 'withdrawn', reason: 'withdrawn: the process that asked has exited' });
+    expect(m.signals[0]!.aborted).toBe(true);
+    expect(q.pendingRequests().map((r) => r.facts.argv[0])).toEqual(['y']);
+    m.answer(1, 'deny');
+    await keep;
+  });
+
+  it('display forms: command elided for one line, the process chain, the reason escaped', () => {
+    const r = ApprovalQueue.describe(facts(['curl', 'x'.repeat(300)]), 'ask', 'why\u202e?', ['/usr/bin/claude', '/usr/bin/bash']);
+    expect(r.commandShort.length).toBeLessThanOrEqual(120);
+    expect(r.commandShort).toContain('…');
+    expect(r.command).toContain('x'.repeat(300));
+    expect(r.chain).toEqual(['claude', 'bash', 'git']);
+    expect(r.reason).toBe('why\\u202e?');
   });
 });

@@ -6,7 +6,8 @@ import { readAuditLog } from '../../../src/core/audit/audit-log';
 import { originJson, type DecisionRecord, type SessionRecord } from '../../../src/core/audit/records';
 import type { ExecFacts } from '../../../src/core/exec/facts';
 import type { Decision, Evaluator, Policy } from '../../../src/core/policy/types';
-import { AutoApprover } from '../../../src/core/session/approvals';
+import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type ApprovalSettlement, type Approver } from '../../../src/core/session/approvals';
+import { spawn } from 'node:child_process';
 import { GateSession, GateSetupError, hashUnder, rootRefusal, supervisorConfig, type GateLink, type StartLinkOptions } from '../../../src/core/session/session';
 import type { SupervisorLinkHandlers } from '../../../src/core/session/types';
 
@@ -57,6 +58,10 @@ class FakeLink implements GateLink {
   hold(id: number): void {
     this.holds.push(id);
   }
+  flushes = 0;
+  flushCache(): void {
+    this.flushes++;
+  }
   close(): void {
     this.closed = true;
   }
@@ -70,7 +75,7 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function start(over: { policy?: Policy; approver?: AutoApprover; auditPath?: string; early?: (h: SupervisorLinkHandlers) => void } = {}): Promise<{ session: GateSession; link: FakeLink; h: SupervisorLinkHandlers; opts: StartLinkOptions }> {
+async function start(over: { policy?: Policy; approver?: Approver; auditPath?: string; early?: (h: SupervisorLinkHandlers) => void; withdrawCheckMs?: number } = {}): Promise<{ session: GateSession; link: FakeLink; h: SupervisorLinkHandlers; opts: StartLinkOptions }> {
   const link = new FakeLink(() => over.auditPath ?? auditPath);
   let h!: SupervisorLinkHandlers;
   let opts!: StartLinkOptions;
@@ -90,6 +95,7 @@ async function start(over: { policy?: Policy; approver?: AutoApprover; auditPath
     },
     argv: ['bash', '-c', 'curl --password hunter2 x'],
     sessionId: 'test-session',
+    ...(over.withdrawCheckMs !== undefined ? { withdrawCheckMs: over.withdrawCheckMs } : {}),
   });
   return { session, link, h, opts };
 }
@@ -253,6 +259,94 @@ describe('GateSession', () => {
     const { session, h } = await start();
     h.exit(0, 9);
     expect((await session.wait()).exitCode).toBe(137);
+  });
+});
+
+/** Answers by hand; withdrawn prompts resolve deny. */
+class HandApprover implements Approver {
+  asked: ApprovalRequest[] = [];
+  private resolvers: ((a: ApprovalAnswer) => void)[] = [];
+  ask(r: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer> {
+    this.asked.push(r);
+    return new Promise((resolve) => {
+      this.resolvers.push(resolve);
+      signal.addEventListener('abort', () => resolve('deny'), { once: true });
+    });
+  }
+  answer(i: number, a: ApprovalAnswer): void {
+    this.resolvers[i]?.(a);
+  }
+}
+
+describe('GateSession: approvals for a UI, and policy updates', () => {
+  it('emits approvalRequested and approvalSettled, lists what is pending, and the process chain that led to the ask', async () => {
+    const hand = new HandApprover();
+    const { session, link, h } = await start({ approver: hand });
+    const settled: ApprovalSettlement[] = [];
+    const decided: [string, boolean][] = [];
+    session.on('approvalSettled', (s) => settled.push(s));
+    session.on('decision', (d, asked) => decided.push([d.argv[0]!, asked]));
+    // The agent (pid 10) runs bash (pid 11), which runs git: the chain comes from earlier allowed execs.
+    h.exec({ facts: { ...facts('/usr/bin/claude'), pid: 10, tid: 10, ppid: 1 }, receivedAtUs: now(), cached: null });
+    h.exec({ facts: { ...facts('/usr/bin/bash'), pid: 11, tid: 11, ppid: 10 }, receivedAtUs: now(), cached: null });
+    const git = { ...facts('/usr/bin/git', ['git', 'push']), pid: 12, tid: 12, ppid: 11 };
+    h.exec({ facts: git, receivedAtUs: now(), cached: null });
+    await new Promise((r) => setImmediate(r));
+    expect(session.pendingApprovals().map((r) => r.id)).toEqual([git.requestId]);
+    expect(hand.asked[0]!.chain).toEqual(['claude', 'bash', 'git']);
+    hand.answer(0, 'allow-once');
+    await new Promise((r) => setImmediate(r));
+    expect(session.pendingApprovals()).toEqual([]);
+    expect(settled.map((s) => [s.request.id, s.outcome.kind, s.outcome.verdict])).toEqual([[git.requestId, 'answered', 'allow']]);
+    expect(link.verdicts.at(-1)).toMatchObject({ id: git.requestId, action: 'allow' });
+    expect(decided).toEqual([['claude', false], ['bash', false], ['git', true]]);
+    h.exit(0, 0);
+    await session.wait();
+  });
+
+  it('withdraws a pending approval when the process that asked has died', async () => {
+    const hand = new HandApprover();
+    const { session, link, h } = await start({ approver: hand, withdrawCheckMs: 20 });
+    const child = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+    const pid = child.pid!;
+    const git = { ...facts('/usr/bin/git', ['git', 'push']), pid, tid: pid };
+    const settled: ApprovalSettlement[] = [];
+    session.on('approvalSettled', (s) => settled.push(s));
+    h.exec({ facts: git, receivedAtUs: now(), cached: null });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(session.pendingApprovals()).toHaveLength(1);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    for (let i = 0; i < 100 && settled.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(settled[0]?.outcome).toMatchObject({ kind: 'withdrawn', verdict: 'deny', reason: 'withdrawn: the process that asked has exited' });
+    expect(link.verdicts.at(-1)).toMatchObject({ id: git.requestId, action: 'deny' });
+    h.exit(0, 0);
+    await session.wait();
+  });
+
+  it('updatePolicy: later execs by the new rules, the supervisor cache flushed, a policy record; Landlock changes wait for a new session', async () => {
+    const { session, link, h } = await start();
+    h.exec({ facts: facts('/bin/ls'), receivedAtUs: now(), cached: null });
+    expect(link.verdicts.at(-1)).toMatchObject({ action: 'allow', cache: true });
+    const denyAll: Evaluator = { evaluate: () => ({ action: 'deny', ruleId: 'lockdown', reason: 'locked', layer: 'rule', matched: [], cacheable: true }) };
+    const next = policy({ filesystem: { enabled: true, handled: 'w', requireEnforced: true, grants: [{ path: '/w', rights: 'w', source: 'write_globs', widened: false }] } });
+    const updates: unknown[] = [];
+    session.on('policyUpdated', (u) => updates.push(u));
+    const u = session.updatePolicy(next, denyAll, '# new policy');
+    expect(link.flushes).toBe(1);
+    expect(u.notApplied).toEqual(['the [filesystem] grants (Landlock is fixed once the agent runs)']);
+    expect(updates).toEqual([u]);
+    expect(session.currentPolicy).toBe(next);
+    h.exec({ facts: facts('/bin/ls'), receivedAtUs: now(), cached: null });
+    expect(link.verdicts.at(-1)).toMatchObject({ action: 'deny' });
+    h.exit(0, 0);
+    await session.wait();
+    const recs = readAuditLog(auditPath);
+    const rec = recs.find((r) => r.type === 'session' && r.event === 'policy') as SessionRecord;
+    expect(rec).toMatchObject({ policy_file: next.file, warnings: ['not applied until a new session: the [filesystem] grants (Landlock is fixed once the agent runs)'] });
+    expect(rec.policy_sha256).toMatch(/^[0-9a-f]{64}$/);
+    const decisions = recs.filter((r): r is DecisionRecord => r.type === 'decision');
+    expect(decisions.map((d) => d.rule_id)).toEqual([null, 'lockdown']);
   });
 });
 

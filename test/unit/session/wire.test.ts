@@ -23,12 +23,13 @@ describe('wire: EXEC', () => {
   it('decodes every field of a full EXEC line', () => {
     const line =
       `EXEC id=7 tid=101 pid=100 ppid=99 uid=1000 sc=execveat flags=4096 path=${hex('./run.sh')} cwd=${hex('/w')}` +
-      ` exe=${hex('/w/run.sh')} dev=18446744073709551615 ino=42 size=12 sha256=${'ab'.repeat(32)}` +
+      ` exe=${hex('/w/run.sh')} dev=18446744073709551615 ino=42 size=12 nlink=1 sha256=${'ab'.repeat(32)}` +
       ` argv=${hex('./run.sh')} argv=${hex('')} argv=${hex('x y')} argv_trunc=1` +
       ` pexe=${hex('/usr/bin/bash')} pargv=${hex('bash')} pargv=${hex('-c')}` +
-      ` interp=${hex('/usr/bin/dash')} interp_dev=3 interp_ino=4 interp_size=5 interp_arg=${hex('-e')}` +
-      ` ld=${hex('/usr/bin/curl')} ld_dev=6 ld_ino=7 ld_size=8 ld_sha256=${'cd'.repeat(32)}` +
-      ` t=123456 cached=deny lat=17 future_key=whatever`;
+      ` interp=${hex('/w/inner.sh')} interp_dev=1 interp_ino=2 interp_size=3 interp_nlink=0 interp_kind=script interp_name=${hex('./inner.sh')}` +
+      ` interp=${hex('/usr/bin/dash')} interp_dev=3 interp_ino=4 interp_size=5 interp_nlink=1 interp_kind=script interp_name=${hex('/bin/sh')} interp_arg=${hex('-e')}` +
+      ` ld=${hex('/usr/bin/curl')} ld_dev=6 ld_ino=7 ld_size=8 ld_nlink=2 ld_sha256=${'cd'.repeat(32)}` +
+      ` ld_unresolved=${hex('why not')} t=123456 cached=deny lat=17 future_key=whatever`;
     const ev = execOf(line);
     expect(ev.receivedAtUs).toBe(123456);
     expect(ev.cached).toEqual({ action: 'deny', latencyUs: 17 });
@@ -40,14 +41,29 @@ describe('wire: EXEC', () => {
       uid: 1000,
       syscall: 'execveat',
       requestedPath: './run.sh',
-      exe: { path: '/w/run.sh', dev: '18446744073709551615', ino: '42', size: 12, sha256: 'ab'.repeat(32) },
+      exe: { path: '/w/run.sh', dev: '18446744073709551615', ino: '42', size: 12, nlink: 1, sha256: 'ab'.repeat(32) },
       argv: ['./run.sh', '', 'x y'],
       argvTruncated: true,
       cwd: '/w',
       parent: { exe: '/usr/bin/bash', argv: ['bash', '-c'] },
-      interpreter: { path: '/usr/bin/dash', dev: '3', ino: '4', size: 5, arg: '-e' },
-      loaderTarget: { path: '/usr/bin/curl', dev: '6', ino: '7', size: 8, sha256: 'cd'.repeat(32) },
+      interpreter: { path: '/w/inner.sh', dev: '1', ino: '2', size: 3, nlink: 0, kind: 'script', name: './inner.sh' },
+      interpreters: [
+        { path: '/w/inner.sh', dev: '1', ino: '2', size: 3, nlink: 0, kind: 'script', name: './inner.sh' },
+        { path: '/usr/bin/dash', dev: '3', ino: '4', size: 5, nlink: 1, kind: 'script', name: '/bin/sh', arg: '-e' },
+      ],
+      loaderTarget: { path: '/usr/bin/curl', dev: '6', ino: '7', size: 8, nlink: 2, sha256: 'cd'.repeat(32) },
+      loaderUnresolved: 'why not',
     });
+    // encodeExecLine writes what the supervisor writes: the same facts come back.
+    expect(execOf(encodeExecLine(ev)).facts).toEqual(ev.facts);
+  });
+
+  it('an interp_* key belongs to the interp= before it; a bad interp_kind is an error', () => {
+    const base = `EXEC id=1 tid=1 pid=1 ppid=0 uid=0 sc=execve flags=0 path= cwd= t=0`;
+    const ev = execOf(`${base} interp=${hex('/a')} interp_dev=1 interp_ino=1 interp_size=1 interp=${hex('/b')} interp_dev=2 interp_ino=2 interp_size=2 interp_kind=elf`);
+    expect(ev.facts.interpreters?.map((i) => [i.path, i.kind])).toEqual([['/a', undefined], ['/b', 'elf']]);
+    expect(() => execOf(`${base} interp=${hex('/a')} interp_dev=1 interp_ino=1 interp_size=1 interp_kind=misc`)).toThrow(/interp_kind/);
+    expect(() => execOf(`${base} interp=${hex('/a')} interp_ino=1 interp_size=1`)).toThrow(/interp without dev/);
   });
 
   it('a minimal EXEC has no exe, parent, interpreter or loader', () => {
@@ -164,6 +180,11 @@ describe('wire: handshake and control lines', () => {
     expect(encodeConfig({ fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'allow' } }, [], { records: true })).toBe(
       'CONFIG 1\nREQUIRE fs=0 net=0\nTIMEOUT ms=0 action=allow\nRECORDS\nSTART\n',
     );
+    // HASH_SIZES: only files of these sizes are worth hashing; an empty list is still a line (hash nothing).
+    const open = { fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'allow' as const } };
+    expect(encodeConfig(open, ['/w'], { hashSizes: [10, 4096] })).toBe(`CONFIG 1\nREQUIRE fs=0 net=0\nTIMEOUT ms=0 action=allow\nHASH_UNDER path=${hex('/w')}\nHASH_SIZES size=10 size=4096\nSTART\n`);
+    expect(encodeConfig(open, [], { hashSizes: [] })).toBe('CONFIG 1\nREQUIRE fs=0 net=0\nTIMEOUT ms=0 action=allow\nHASH_SIZES\nSTART\n');
+    expect(() => encodeConfig(open, [], { hashSizes: [-1] })).toThrow(WireError);
   });
 
   it('refuses relative paths, bad rights and bad ports in the CONFIG block', () => {

@@ -13,16 +13,16 @@
 // (A guarded terminal in VS Code asks through notifications instead, and has no such race.)
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import type { ApprovalAnswer, ApprovalRequest, Approver } from './approvals';
+import type { ApprovalAnswer, ApprovalRequest, Approver } from '../core/session/approvals';
 
 export interface TerminalApproverOptions {
   /** Streams to use instead of the terminal (tests). */
   input?: Readable;
   output?: Writable;
-  /** Print the `[[rule]]` a user can add to .gate.toml after an "always" answer. Default true. */
-  suggestRule?: boolean;
+  /** After an "always" answer, the text that says which rule would make it permanent (from the core's
+   *  suggestRules), or null for none. */
+  suggestRule?: (request: ApprovalRequest) => string | null;
 }
 
 /** Shows a question and reads one line of answer; null when there is none (aborted, end of input). */
@@ -201,7 +201,9 @@ export class TerminalApprover implements Approver {
     let text =
       `\r\n\x1b[1magent-gate: approve this command?\x1b[0m\r\n` +
       `  ${request.command}\r\n` +
-      `  program: ${request.exe}\r\n  in: ${request.cwd}\r\n  why asked: ${why}\r\n` +
+      `  program: ${request.exe}\r\n  in: ${request.cwd}\r\n` +
+      (request.chain.length > 1 ? `  started by: ${request.chain.join(' → ')}\r\n` : '') +
+      `  why asked: ${why}\r\n` +
       `[y] allow once  [a] always (this session)  [n] deny > `;
     for (;;) {
       const line = await this.channel.question(text, signal, fresh);
@@ -214,25 +216,11 @@ export class TerminalApprover implements Approver {
       if (a === 'y' || a === 'yes') return 'allow-once';
       if (a === 'n' || a === 'no' || a === '') return 'deny';
       if (a === 'a' || a === 'always') {
-        if (this.options.suggestRule !== false) this.channel.say(suggestRuleToml(request));
+        const suggestion = this.options.suggestRule?.(request);
+        if (suggestion) this.channel.say(`\r\n${suggestion.replace(/\r?\n/g, '\r\n')}\r\n`);
         return 'always';
       }
       text = 'please answer y, a or n > ';
     }
   }
-}
-
-/** The `[[rule]]` a user can paste into .gate.toml to make an "always" answer permanent. */
-export function suggestRuleToml(request: ApprovalRequest): string {
-  const exe = request.facts.exe?.path ?? request.facts.requestedPath;
-  const id = `allow-${path.basename(exe).replace(/[^A-Za-z0-9_-]/g, '-') || 'program'}`;
-  return (
-    `\r\nAllowed for this session. To allow it permanently, add to .gate.toml:\r\n` +
-    `  [[rule]]\r\n  id = ${tomlString(id)}\r\n  action = "allow"\r\n  exe = ${tomlString(exe)}\r\n` +
-    (request.facts.exe?.sha256 ? `  # sha256 ${request.facts.exe.sha256}\r\n` : '')
-  );
-}
-
-function tomlString(s: string): string {
-  return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -1,0 +1,363 @@
+// Everything decided before a guarded session starts, in one place for the CLI (`agent-gate run`, `check`,
+// `explain`) and the VS Code terminal:
+//   - which policy file is in force: --policy, else <workspace>/.gate.toml (only in a trusted workspace), else
+//     the shipped default — and why, in words;
+//   - ${WORKSPACE}: the directory the agent runs in (--workspace, else the current directory / the terminal's
+//     folder), never the policy's directory;
+//   - where the audit log goes (src/core/audit/paths.ts) and where the supervisor binary is;
+//   - loading the policy for a run, and what the kernel must enforce (which gaps are fatal);
+//   - the start banner: the policy, what the kernel enforces, where the audit log is;
+//   - the reason a session could not start, in words.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { escapeText } from '../audit/display';
+import type { SocketRecord } from '../audit/records';
+import { auditPathFor, defaultAuditDirectory } from '../audit/paths';
+import type { EnforcementReport } from '../exec/enforcement';
+import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
+import type { Approver } from './approvals';
+import { GateSession, GateSetupError, newSessionId, type StartLink } from './session';
+import { SupervisorLink } from './supervisor-link';
+import type { SpawnSupervisor } from './types';
+
+export type PolicySourceKind = 'explicit' | 'workspace' | 'default';
+
+export interface PolicySource {
+  /** Absolute path of the policy file. */
+  file: string;
+  kind: PolicySourceKind;
+  /** Why this file, in words: "given with --policy", "the workspace's .gate.toml", "no .gate.toml in /w". */
+  why: string;
+}
+
+export interface PolicySourceOptions {
+  /** A policy named by the user (--policy); relative to `cwd`. */
+  explicit?: string;
+  /** How the front end names an explicit policy in `why` (default "given with --policy"). */
+  explicitWhy?: string;
+  /** The directory the agent runs in. */
+  workspace: string;
+  cwd?: string;
+  /** False in an untrusted workspace: its .gate.toml is never read (a cloned repository must not loosen the
+   *  gate), and the shipped default is used. */
+  trusted?: boolean;
+  /** For tests. */
+  exists?: (file: string) => boolean;
+  defaultPolicy?: string;
+}
+
+/** The one rule for which policy file is in force. */
+export function resolvePolicySource(o: PolicySourceOptions): PolicySource {
+  const exists = o.exists ?? fs.existsSync;
+  const fallback = o.defaultPolicy ?? defaultPolicyPath();
+  if (o.explicit !== undefined) return { file: path.resolve(o.cwd ?? process.cwd(), o.explicit), kind: 'explicit', why: o.explicitWhy ?? 'given with --policy' };
+  const local = path.join(o.workspace, '.gate.toml');
+  if (o.trusted === false) {
+    return {
+      file: fallback,
+      kind: 'default',
+      why: exists(local) ? `the workspace is not trusted, so its .gate.toml is not used` : 'the workspace is not trusted',
+    };
+  }
+  if (exists(local)) return { file: local, kind: 'workspace', why: "the workspace's .gate.toml" };
+  return { file: fallback, kind: 'default', why: `no .gate.toml in ${o.workspace}` };
+}
+
+/** ${WORKSPACE}: --workspace, else the current directory. Never the policy's directory. */
+export function resolveWorkspace(explicit: string | undefined, cwd: string = process.cwd()): string {
+  return path.resolve(cwd, explicit ?? '.');
+}
+
+/** The native supervisor: given, else $AGENT_GATE_SUPERVISOR, else next to the bundle (dist/). */
+export function supervisorPathFor(explicit?: string, env: NodeJS.ProcessEnv = process.env, bundleDir: string = __dirname): string {
+  return path.resolve(explicit ?? (env.AGENT_GATE_SUPERVISOR || path.join(bundleDir, 'agent-gate-supervisor')));
+}
+
+/** Null when the supervisor can run; else what is wrong and what to do. */
+export function checkSupervisor(file: string): string | null {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return null;
+  } catch {
+    return `the native supervisor ${file} is missing or not executable: run npm run build (or reinstall the extension)`;
+  }
+}
+
+/** FILE:LINE:COL: severity: message [code] — the one format for diagnostics on a terminal (the policy engine's). */
+export { formatDiagnostic };
+
+export interface RunPolicy {
+  policy: Policy;
+  /** The text the policy was loaded from: the policy in force for the whole session. */
+  text: string;
+  evaluator: Evaluator;
+  /** Warnings (errors make the load fail). */
+  diagnostics: Diagnostic[];
+}
+
+export type RunPolicyResult = ({ ok: true } & RunPolicy) | { ok: false; error: string; diagnostics: Diagnostic[] };
+
+export interface RunPolicyOptions {
+  workspace: string;
+  grants?: CliGrants;
+  /** The text to load instead of reading the file (the text the user reviewed and accepted). */
+  text?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Load the policy for a run: once, from `text` or the file; any error refuses the run (fail closed). */
+export function loadRunPolicy(file: string, o: RunPolicyOptions): RunPolicyResult {
+  let text = o.text;
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      const msg = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message;
+      return { ok: false, error: `cannot read the policy ${file}: ${msg}`, diagnostics: [] };
+    }
+  }
+  const loaded = loadPolicyText(text, file, { cliGrants: o.grants ?? {}, workspace: o.workspace, ...(o.env ? { env: o.env } : {}) });
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+  if (!loaded.policy || errors.length > 0) {
+    const first = errors[0];
+    return {
+      ok: false,
+      error: `the policy ${file} has ${errors.length || 'an'} error${errors.length === 1 ? '' : 's'}${first ? ` (first: line ${first.line}: ${first.message})` : ''}; nothing runs until it is fixed (agent-gate check --policy ${file})`,
+      diagnostics: loaded.diagnostics,
+    };
+  }
+  return { ok: true, policy: loaded.policy, text, evaluator: createEvaluator(loaded.policy), diagnostics: loaded.diagnostics };
+}
+
+/**
+ * What the kernel must enforce for this policy. A gap in sealing the policy asks for with require_enforced
+ * (the default) is fatal: the supervisor refuses to start (REQUIRE, FATAL). Without exec gating (seccomp user
+ * notification, or a listener already in place: WSL2, a gate in a gate) nothing ever runs. Everything else
+ * is a gap that is reported and not fatal: enforcementGaps().
+ */
+export function enforcementGaps(report: EnforcementReport, policy: Policy): string[] {
+  const good: Record<string, string[]> = {
+    fs: ['enforced'],
+    net: ['enforced'],
+    scope_signal: ['enforced'],
+    scope_abstract_unix: ['enforced'],
+    notif: ['ok'],
+    wait_killable: ['1'],
+    unix: ['mediated', 'landlock', 'off'],
+  };
+  const gaps: string[] = [];
+  for (const [key, ok] of Object.entries(good)) {
+    const v = report[key];
+    // Sealing the policy does not ask for is not a gap.
+    if ((key === 'fs' && !policy.filesystem.enabled) || (key === 'net' && !policy.network.enabled)) continue;
+    if (v !== undefined && !ok.includes(v)) gaps.push(`${key}=${v}`);
+  }
+  return gaps;
+}
+
+/** What the kernel enforces for this session, in words, in one line. */
+export function describeEnforcement(report: EnforcementReport, policy: Policy): string {
+  const parts: string[] = [];
+  const notif = report.notif;
+  parts.push(notif === 'ok' || notif === undefined ? `exec gate on${report.wait_killable === '0' ? ' (no killable wait: a signalled exec may be asked twice)' : ''}` : `exec gate ${notif}`);
+  const abi = Number(report.landlock_abi ?? 0);
+  const fsPol = policy.filesystem;
+  const ll: string[] = [];
+  if (!fsPol.enabled) ll.push('files not sealed (no [filesystem] in the policy)');
+  else {
+    const sealed: string[] = [];
+    if (fsPol.handled.includes('w')) {
+      const places = fsPol.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
+      sealed.push(places.length === 0 ? 'no writes' : `writes only to ${places.slice(0, 4).join(', ')}${places.length > 4 ? ` and ${places.length - 4} more` : ''}`);
+    }
+    if (fsPol.handled.includes('r')) sealed.push('reads sealed');
+    if (fsPol.handled.includes('x')) sealed.push('execution sealed');
+    ll.push(`${sealed.join(', ') || 'files'} (${report.fs ?? 'unknown'})`);
+  }
+  const net = policy.network;
+  if (!net.enabled) ll.push('network not sealed (no [network])');
+  else {
+    const ports = net.connectTcpPorts.length ? `connect to ${net.connectTcpPorts.join(',')}` : 'no TCP connect';
+    ll.push(`TCP ${ports}${net.bindTcpPorts.length ? `, bind ${net.bindTcpPorts.join(',')}` : ''} (${report.net ?? 'unknown'})`);
+    if (report.net_filter === 'sealed') ll.push(report.dns === 'resolvers' ? 'UDP only DNS to the resolvers' : 'no UDP');
+  }
+  const scope = [report.scope_signal === 'enforced' ? 'signals' : '', report.scope_abstract_unix === 'enforced' ? 'abstract sockets' : ''].filter(Boolean);
+  ll.push(scope.length ? `${scope.join(' and ')} scoped` : 'no signal/socket scoping');
+  parts.push(abi > 0 ? `Landlock ABI ${abi}: ${ll.join('; ')}` : `no Landlock: ${ll.join('; ')}`);
+  const unix = report.unix;
+  if (unix !== undefined) {
+    parts.push(
+      unix === 'off'
+        ? 'unix sockets not sealed ([unix_sockets] allow has "/**")'
+        : unix === 'mediated' || unix === 'landlock'
+          ? `unix sockets outside the gate refused (${unix})`
+          : `unix sockets ${unix}`,
+    );
+  }
+  return parts.join(' · ');
+}
+
+export interface BannerInput {
+  source: PolicySource;
+  policy: Policy;
+  report: EnforcementReport;
+  auditFile: string;
+  /** Environment variables removed before the agent started (the [env] filter: GateSession.envRemoved). */
+  envRemoved?: readonly string[];
+  /** The agent profile in use, when there is one. */
+  agent?: string;
+}
+
+/** The start banner: at most three lines, without prefix or newlines (the CLI prefixes `agent-gate: `). */
+export function startBanner(b: BannerInput): string[] {
+  const policy = b.source.kind === 'default' ? `policy: built-in default ${b.source.file} (${b.source.why})` : `policy: ${b.source.file}${b.source.kind === 'explicit' ? ` (${b.source.why})` : ''}`;
+  const agent = b.agent ? `; agent profile: ${b.agent}` : '';
+  const removed = (b.envRemoved ?? []).map(escapeText);
+  const env = removed.length === 0 ? '' : `; removed from the agent's environment: ${removed.join(', ')} (channels out of the gate; [env] pass keeps one)`;
+  return [`${policy}${agent}`, `kernel: ${describeEnforcement(b.report, b.policy)}`, `audit log: ${b.auditFile}${env}`];
+}
+
+/** A socket the gate refused (or, verbose, an outside one the policy let through), in one line for the
+ *  terminal: what, to where, why. The caller prefixes it and limits how many it shows. */
+export function socketLine(r: SocketRecord): string {
+  const what = r.target ? ` to ${escapeText(r.target)}` : '';
+  return `${r.verdict === 'deny' ? 'refused' : 'allowed'} ${r.op}${what}: ${escapeText(r.reason)}`;
+}
+
+/**
+ * Why the gate could not start, in words, with what to do. `message` is the supervisor's or the session's;
+ * the kernel's own reasons (no user notification, EBUSY: WSL2 or a gate inside a gate, a missing Landlock
+ * feature the policy requires) get their explanation.
+ */
+export function explainStartFailure(message: string): string {
+  if (/ebusy|listener busy|already (has|holds) a (seccomp )?listener/i.test(message)) {
+    return `${message}\nSomething already supervises this process tree with a seccomp listener (WSL2's init, or a gate inside a gate), and there can be only one. Agent Gate does not run ungated: use a Linux VM or a Dev Container on a Linux host, or run the agent outside the other gate.`;
+  }
+  if (/user notification|SECCOMP_FILTER_FLAG_NEW_LISTENER|notif=unsupported/i.test(message)) {
+    return `${message}\nThe kernel cannot stop execs for a verdict (seccomp user notification needs Linux 5.9+). Agent Gate does not run ungated.`;
+  }
+  if (/requires (filesystem|network) enforcement/i.test(message)) {
+    return `${message}\nThe policy requires sealing this kernel cannot do (require_enforced = true). Upgrade the kernel (or enable Landlock: lsm=…,landlock), or set require_enforced = false in [filesystem] / [network] to run with the gap reported.`;
+  }
+  return message;
+}
+
+export interface LaunchOptions {
+  /** The agent's command line. */
+  argv: string[];
+  /** The agent's name (a profile name, e.g. "claude"); agent profiles merge their grants and rules here. */
+  agent?: string;
+  /** The directory the agent runs in: ${WORKSPACE}. */
+  workspace: string;
+  /** --policy, or a policy chosen by the front end. */
+  policyFile?: string;
+  policyFileWhy?: string;
+  /** False: an untrusted workspace (its .gate.toml is never read). Default true. */
+  trusted?: boolean;
+  /** The policy text to use (reviewed and accepted by the user); else the file is read once, now. */
+  policyText?: string;
+  grants?: CliGrants;
+  /** The audit log; else `<auditDir>/audit-<session>.jsonl`. */
+  auditPath?: string;
+  auditDir?: string;
+  supervisorPath?: string;
+  /** The environment the agent would inherit. */
+  env: NodeJS.ProcessEnv;
+  sessionId?: string;
+  /** Overrides for tests (which policy is the shipped default). */
+  defaultPolicy?: string;
+}
+
+/** A run ready to start: every decision made, nothing started yet. */
+export interface LaunchPlan {
+  sessionId: string;
+  argv: string[];
+  agent: string | null;
+  workspace: string;
+  source: PolicySource;
+  policy: Policy;
+  text: string;
+  evaluator: Evaluator;
+  diagnostics: Diagnostic[];
+  auditPath: string;
+  supervisorPath: string;
+  /** The environment given to the supervisor; it removes what the [env] policy says before the agent starts
+   *  (GateSession.envRemoved names what went). */
+  env: NodeJS.ProcessEnv;
+}
+
+export type LaunchPlanResult = ({ ok: true } & LaunchPlan) | { ok: false; error: string; diagnostics: Diagnostic[]; source: PolicySource | null };
+
+/** Decide everything about a run: policy (loaded), audit path, supervisor, environment. Starts nothing. */
+export function planLaunch(o: LaunchOptions): LaunchPlanResult {
+  const supervisorPath = supervisorPathFor(o.supervisorPath, o.env);
+  const bad = checkSupervisor(supervisorPath);
+  if (bad) return { ok: false, error: bad, diagnostics: [], source: null };
+  const source = resolvePolicySource({
+    ...(o.policyFile !== undefined ? { explicit: o.policyFile } : {}),
+    ...(o.policyFileWhy !== undefined ? { explicitWhy: o.policyFileWhy } : {}),
+    workspace: o.workspace,
+    cwd: o.workspace,
+    ...(o.trusted !== undefined ? { trusted: o.trusted } : {}),
+    ...(o.defaultPolicy !== undefined ? { defaultPolicy: o.defaultPolicy } : {}),
+  });
+  const loaded = loadRunPolicy(source.file, {
+    workspace: o.workspace,
+    ...(o.grants ? { grants: o.grants } : {}),
+    ...(o.policyText !== undefined ? { text: o.policyText } : {}),
+    env: o.env,
+  });
+  if (!loaded.ok) return { ok: false, error: loaded.error, diagnostics: loaded.diagnostics, source };
+  const sessionId = o.sessionId ?? newSessionId();
+  return {
+    ok: true,
+    sessionId,
+    argv: o.argv,
+    agent: o.agent ?? null,
+    workspace: o.workspace,
+    source,
+    policy: loaded.policy,
+    text: loaded.text,
+    evaluator: loaded.evaluator,
+    diagnostics: loaded.diagnostics,
+    auditPath: path.resolve(o.auditPath ?? auditPathFor(sessionId, o.auditDir ?? defaultAuditDirectory(o.env))),
+    supervisorPath,
+    env: o.env,
+  };
+}
+
+export interface StartOptions {
+  approver: Approver;
+  spawn: SpawnSupervisor;
+  onWarning?: (message: string) => void;
+  /** Default SupervisorLink.start. */
+  startLink?: StartLink;
+  recordsMaxDelayMs?: number;
+  /** A root agent may run without filesystem write sealing (--allow-root-without-filesystem). */
+  allowRootWithoutFilesystem?: boolean;
+}
+
+/** Start the planned session. Throws GateSetupError (with explainStartFailure's words) when it cannot. */
+export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Promise<GateSession> {
+  try {
+    return await GateSession.start({
+      policy: plan.policy,
+      evaluator: plan.evaluator,
+      policyText: plan.text,
+      auditPath: plan.auditPath,
+      approver: o.approver,
+      supervisorPath: plan.supervisorPath,
+      spawn: o.spawn,
+      startLink: o.startLink ?? ((opts) => SupervisorLink.start(opts)),
+      argv: plan.argv,
+      env: plan.env,
+      sessionId: plan.sessionId,
+      ...(o.onWarning ? { onWarning: o.onWarning } : {}),
+      ...(o.recordsMaxDelayMs !== undefined ? { recordsMaxDelayMs: o.recordsMaxDelayMs } : {}),
+      ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
+    });
+  } catch (e) {
+    if (e instanceof GateSetupError) throw new GateSetupError(explainStartFailure(e.message));
+    throw e;
+  }
+}

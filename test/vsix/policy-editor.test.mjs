@@ -1,0 +1,115 @@
+// UI test of the policy editor from the installed VSIX, driven like a user in Chromium: open a broken
+// .gate.toml, see the squiggle and the Problems entry at the right line, apply the quick fix from the light
+// bulb, see the problem go, hover a key. Screenshots go to test/artifacts/ (policy-editor-*.png); the one
+// the README shows is media/policy-editor.png (copied by hand from policy-editor-hover.png when it changes).
+// Needs dist/agent-gate-linux-x64.vsix: `npm run test:vsix` packages first.
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser } from '../../scripts/lib/browser.mjs';
+import { codeServerCli, startCodeServer, workbenchUrl } from '../../scripts/lib/code-server.mjs';
+import { repoRoot } from '../../scripts/lib/paths.mjs';
+import { isProvisioned } from '../../scripts/lib/provision.mjs';
+import { runFromPalette, screenshot, waitForWorkbench } from '../ui/workbench.mjs';
+
+const VSIX = join(repoRoot, 'dist', 'agent-gate-linux-x64.vsix');
+
+describe('policy editor from the installed VSIX', () => {
+  let tmp;
+  let workspace;
+  let server;
+  let browser;
+  let page;
+
+  before(async () => {
+    assert.ok(isProvisioned(), 'code-server/Chromium are not provisioned: run `npm run provision`');
+    assert.ok(existsSync(VSIX), `${VSIX} is missing: run \`npm run package\``);
+    tmp = mkdtempSync(join(tmpdir(), 'agent-gate-policy-ui-'));
+    workspace = mkdtempSync(join(tmp, 'ws-'));
+    copyFileSync(join(repoRoot, 'test', 'fixtures', 'policies', 'fix-unknown-key.gate.toml'), join(workspace, '.gate.toml'));
+    const extensionsDir = join(tmp, 'extensions');
+    const r = codeServerCli(['--install-extension', VSIX, '--extensions-dir', extensionsDir, '--user-data-dir', join(tmp, 'user-data')], {
+      env: { ...process.env, XDG_CONFIG_HOME: join(tmp, 'config'), EXTENSIONS_GALLERY: '{}' },
+    });
+    assert.equal(r.status, 0, `install failed:\n${r.stdout}\n${r.stderr}`);
+    server = await startCodeServer({ extensionsDir, gallery: false, settings: { 'editor.hover.delay': 200, 'editor.lightbulb.enabled': 'on' } });
+    browser = await launchBrowser();
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    await page.goto(workbenchUrl(server, { folder: workspace }));
+    await waitForWorkbench(page);
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const editor = () => page.locator('.editor-instance .monaco-editor').first();
+
+  test('a broken .gate.toml gets a squiggle and a Problems entry at its line', { timeout: 120_000 }, async (t) => {
+    try {
+      await page.keyboard.press('Control+P');
+      const input = page.locator('.quick-input-widget input.input');
+      await input.waitFor({ state: 'visible', timeout: 30_000 });
+      await input.fill('.gate.toml');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: '.gate.toml' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      await page.keyboard.press('Enter');
+      await editor().locator('.view-line', { hasText: 'default_acton' }).waitFor({ state: 'visible', timeout: 30_000 });
+      await editor().locator('.squiggly-error').first().waitFor({ state: 'visible', timeout: 60_000 });
+      await runFromPalette(page, 'View: Focus Problems', 30_000);
+      const problem = page.locator('.markers-panel .monaco-list-row', { hasText: "unknown key 'default_acton'" }).first();
+      await problem.waitFor({ state: 'visible', timeout: 30_000 });
+      const row = await problem.innerText();
+      assert.match(row, /did you mean 'default_action'\?/);
+      assert.match(row, /\[Ln 3, Col 1\]/);
+      assert.match(row, /Agent Gate/);
+      t.diagnostic(`screenshot: ${await screenshot(page, 'policy-editor-problem')}`);
+    } catch (e) {
+      await screenshot(page, 'policy-editor-problem-failure');
+      throw e;
+    }
+  });
+
+  test('the quick fix from the light bulb removes the problem', { timeout: 120_000 }, async (t) => {
+    try {
+      // Put the cursor on the misspelt key: the light bulb appears beside it.
+      await editor().locator('.view-line span', { hasText: 'default_acton' }).first().click();
+      const bulb = page.locator('.lightBulbWidget .codicon-light-bulb, .lightBulbWidget .codicon-lightbulb-autofix, .lightBulbWidget').first();
+      await bulb.waitFor({ state: 'visible', timeout: 30_000 });
+      t.diagnostic(`screenshot: ${await screenshot(page, 'policy-editor-lightbulb')}`);
+      await bulb.click();
+      const fix = page.locator('.action-widget .monaco-list-row', { hasText: "Change to 'default_action'" }).first();
+      await fix.waitFor({ state: 'visible', timeout: 30_000 });
+      t.diagnostic(`screenshot: ${await screenshot(page, 'policy-editor-quickfix')}`);
+      await fix.click();
+      await editor().locator('.view-line', { hasText: 'default_action = "ask"' }).waitFor({ state: 'visible', timeout: 30_000 });
+      await editor().locator('.squiggly-error').first().waitFor({ state: 'detached', timeout: 30_000 });
+      await page.locator('.markers-panel', { hasText: 'No problems have been detected in the workspace.' }).waitFor({ state: 'visible', timeout: 30_000 });
+      t.diagnostic(`screenshot: ${await screenshot(page, 'policy-editor-fixed')}`);
+    } catch (e) {
+      await screenshot(page, 'policy-editor-quickfix-failure');
+      throw e;
+    }
+  });
+
+  test('hovering a key shows its documentation', { timeout: 90_000 }, async (t) => {
+    try {
+      await page.keyboard.press('Escape');
+      const key = editor().locator('.view-line span', { hasText: /^default_action$/ }).first();
+      await key.hover();
+      const hover = page.locator('.monaco-hover', { hasText: 'Action for an exec that no rule matches.' }).first();
+      await hover.waitFor({ state: 'visible', timeout: 30_000 });
+      const text = await hover.innerText();
+      assert.match(text, /default_action/);
+      assert.match(text, /default "deny"/);
+      assert.match(text, /The exec fails with EACCES/);
+      t.diagnostic(`screenshot: ${await screenshot(page, 'policy-editor-hover')}`);
+    } catch (e) {
+      await screenshot(page, 'policy-editor-hover-failure');
+      throw e;
+    }
+  });
+});
