@@ -23,6 +23,8 @@ mkdirSync(join(root, 'dist'), { recursive: true });
 await Promise.all([
   build({ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', 'node-pty'] }),
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['node-pty'] }),
+  // The policy editor checks in a worker thread, so the extension host never waits for it.
+  build({ ...common, entryPoints: ['src/extension/policy/check-worker.ts'], outfile: 'dist/policy-check-worker.js' }),
 ]);
 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });

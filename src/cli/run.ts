@@ -26,13 +26,17 @@ ports are sealed by Landlock, and every verdict is written to the audit log.
   -a, --allow GLOB      extra read+write grant, repeatable
   --workspace DIR       the directory the agent works in: \${WORKSPACE} in the policy, and where .gate.toml
                         is looked for (default: the current directory)
+  --agent NAME          the agent profile merged into the policy: claude, codex, gemini, aider, shell (see
+                        policies/agents/), or a profile file; none for no profile. Default: the profile of the
+                        agent the program is, when it is one
   --metrics FILE        at the end, write the decision and denial counters there (Prometheus text format)
   -q, --quiet           no start banner (the policy, what the kernel enforces, the audit log) on stderr
   --allow-root-without-filesystem
                         let a root agent run although the policy does not seal filesystem writes
                         (refused by default: root could make the kernel run its programs, e.g. through
                         /proc/sys/kernel/core_pattern)
-  -v, --verbose         print every decision to stderr
+  -v, --verbose         print the grants (what a refused write was refused by), the agent profile's notes,
+                        and every decision to stderr
   --supervisor PATH     the native supervisor (default: next to the CLI bundle, or $AGENT_GATE_SUPERVISOR)
 
 Exit status: PROGRAM's, 128+N when it was killed by signal N, 126 when the gate cannot be set up.
@@ -48,6 +52,8 @@ interface RunOptions {
   supervisor?: string;
   workspace?: string;
   metrics?: string;
+  /** undefined: detect from the program; null: no profile. */
+  agent?: string | null;
   allowRootWithoutFilesystem?: boolean;
   help: boolean;
   program: string[];
@@ -68,6 +74,11 @@ export function parseRunOptions(args: string[]): RunOptions {
         const v = value();
         if (v !== 'prompt' && v !== 'deny' && v !== 'allow') throw new UsageError(`--on-ask must be prompt, deny or allow (got '${v}')`);
         o.onAsk = v;
+        return true;
+      }
+      case '--agent': {
+        const v = value();
+        o.agent = v === 'none' ? null : v;
         return true;
       }
       case '-v':
@@ -147,6 +158,22 @@ export function permanentRuleHint(plan: Pick<LaunchPlan, 'source' | 'workspace' 
   return [`Allowed for this session. To allow it always, ${into}:`, block, ...(first.warning ? [`Note: ${first.warning}.`] : []), ...broader, ...(note ? [`(${note})`] : [])].join('\n');
 }
 
+/** What the agent may write (and read, execute), one line per grant (-v): what a refused write was refused by. */
+export function describeGrants(policy: Policy): string[] {
+  const fsPol = policy.filesystem;
+  if (!fsPol.enabled) return ['filesystem: not sealed (no [filesystem] in the policy)'];
+  const names: Record<string, string> = { r: 'reads', w: 'writes', x: 'execution' };
+  const sealed = [...fsPol.handled].map((c) => names[c]).join(', ') || 'nothing';
+  const open = ['r', 'w', 'x'].filter((c) => !fsPol.handled.includes(c)).map((c) => names[c]).join(', ');
+  const lines = [`filesystem: Landlock seals ${sealed}${open ? ` (${open}: not sealed)` : ''}; outside these grants the kernel answers EACCES ("Permission denied"):`];
+  for (const g of fsPol.grants) {
+    if (g.source !== 'bootstrap') lines.push(`  ${g.rights.padEnd(3)} ${escapeText(g.path)}  (${g.source})`);
+  }
+  const boot = fsPol.grants.filter((g) => g.source === 'bootstrap').map((g) => `${g.path} ${g.rights}`);
+  if (boot.length) lines.push(`  and what every program needs: ${boot.join(', ')}`);
+  return lines;
+}
+
 export async function runGate(args: string[]): Promise<number> {
   let o: RunOptions;
   try {
@@ -168,6 +195,8 @@ export async function runGate(args: string[]): Promise<number> {
   const planned = planLaunch({
     argv: o.program,
     workspace,
+    cwd: process.cwd(),
+    ...(o.agent !== undefined ? { agent: o.agent } : {}),
     ...(o.policy !== undefined ? { policyFile: path.resolve(o.policy) } : {}),
     grants: o.grants,
     ...(o.audit !== undefined ? { auditPath: path.resolve(o.audit) } : {}),
@@ -214,6 +243,7 @@ export async function runGate(args: string[]): Promise<number> {
       spawn,
       onWarning: (w) => err(`warning: ${w}`),
       ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
+      ...(o.verbose ? { onPrepared: (state: { created: string[] }) => state.created.forEach((c) => err(`made ${escapeText(c)} (so its grant applies)`)) } : {}),
     });
   } catch (e) {
     cleanup();
@@ -225,6 +255,15 @@ export async function runGate(args: string[]): Promise<number> {
   }
   if (!o.quiet) {
     for (const line of startBanner({ source: plan.source, policy, report: session.report, auditFile: session.auditFile, envRemoved: session.envRemoved, ...(plan.agent ? { agent: plan.agent } : {}) })) err(line);
+  }
+  if (o.verbose) {
+    const a = plan.agentProfile;
+    if (a) {
+      err(`agent profile ${a.section.id} (${a.why}; ${a.section.file})`);
+      for (const n of a.section.notes) err(n);
+      if (a.prepended.length) err(`started as: ${plan.argv.map((w) => escapeText(w)).join(' ')}`);
+    }
+    for (const line of describeGrants(session.currentPolicy)) err(line);
   }
   const gaps = enforcementGaps(session.report, policy);
   if (gaps.length > 0) err(`enforcement gaps (not fatal; set require_enforced to make them fatal): ${gaps.join(' ')}`);

@@ -4,7 +4,7 @@
 // the README shows is media/policy-editor.png (copied by hand from policy-editor-hover.png when it changes).
 // Needs dist/agent-gate-linux-x64.vsix: `npm run test:vsix` packages first.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +12,7 @@ import { launchBrowser } from '../../scripts/lib/browser.mjs';
 import { codeServerCli, startCodeServer, workbenchUrl } from '../../scripts/lib/code-server.mjs';
 import { repoRoot } from '../../scripts/lib/paths.mjs';
 import { isProvisioned } from '../../scripts/lib/provision.mjs';
-import { runFromPalette, screenshot, waitForWorkbench } from '../ui/workbench.mjs';
+import { runFromPalette, screenshot, toast, waitForWorkbench } from '../ui/workbench.mjs';
 
 const VSIX = join(repoRoot, 'dist', 'agent-gate-linux-x64.vsix');
 
@@ -28,7 +28,9 @@ describe('policy editor from the installed VSIX', () => {
     assert.ok(existsSync(VSIX), `${VSIX} is missing: run \`npm run package\``);
     tmp = mkdtempSync(join(tmpdir(), 'agent-gate-policy-ui-'));
     workspace = mkdtempSync(join(tmp, 'ws-'));
-    copyFileSync(join(repoRoot, 'test', 'fixtures', 'policies', 'fix-unknown-key.gate.toml'), join(workspace, '.gate.toml'));
+    // The misspelt key of the fix corpus, and a rule for Explain to find.
+    const broken = readFileSync(join(repoRoot, 'test', 'fixtures', 'policies', 'fix-unknown-key.gate.toml'), 'utf8');
+    writeFileSync(join(workspace, '.gate.toml'), `${broken}\n[[rule]]\nid = "no-curl"\naction = "deny"\nexe_basename = "curl"\nreason = "no downloads"\n`);
     const extensionsDir = join(tmp, 'extensions');
     const r = codeServerCli(['--install-extension', VSIX, '--extensions-dir', extensionsDir, '--user-data-dir', join(tmp, 'user-data')], {
       env: { ...process.env, XDG_CONFIG_HOME: join(tmp, 'config'), EXTENSIONS_GALLERY: '{}' },
@@ -59,6 +61,13 @@ describe('policy editor from the installed VSIX', () => {
       await page.keyboard.press('Enter');
       await editor().locator('.view-line', { hasText: 'default_acton' }).waitFor({ state: 'visible', timeout: 30_000 });
       await editor().locator('.squiggly-error').first().waitFor({ state: 'visible', timeout: 60_000 });
+      // Highlighted by the bundled grammar (no TOML extension here): key, '=' and string are different tokens.
+      const tokens = await editor().locator('.view-line', { hasText: 'default_acton' }).locator('span > span').evaluateAll((spans) => spans.map((e) => [e.textContent, e.className]));
+      const classOf = (text) => tokens.find(([t]) => t.trim() === text)?.[1];
+      assert.ok(classOf('default_acton') && classOf('"ask"') && classOf('default_acton') !== classOf('"ask"'), `not highlighted: ${JSON.stringify(tokens)}`);
+      // A code lens above the rule.
+      await editor().locator('.codelens-decoration', { hasText: 'Explain a command…' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      await editor().locator('.codelens-decoration', { hasText: 'no recent sessions with this policy' }).first().waitFor({ state: 'visible', timeout: 30_000 });
       await runFromPalette(page, 'View: Focus Problems', 30_000);
       const problem = page.locator('.markers-panel .monaco-list-row', { hasText: "unknown key 'default_acton'" }).first();
       await problem.waitFor({ state: 'visible', timeout: 30_000 });
@@ -109,6 +118,31 @@ describe('policy editor from the installed VSIX', () => {
       t.diagnostic(`screenshot: ${await screenshot(page, 'policy-editor-hover')}`);
     } catch (e) {
       await screenshot(page, 'policy-editor-hover-failure');
+      throw e;
+    }
+  });
+
+  test('Explain command against policy: the verdict, the deciding rule, and a button to it', { timeout: 90_000 }, async (t) => {
+    try {
+      await page.keyboard.press('Escape');
+      // Not runFromPalette: the command's own input box takes the palette's place at once.
+      const input = page.locator('.quick-input-widget input.input');
+      await page.keyboard.press('F1');
+      await input.waitFor({ state: 'visible', timeout: 30_000 });
+      await input.fill('>Agent Gate: Explain command against policy');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Explain command against policy' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-widget', { hasText: 'Explain a command against .gate.toml' }).waitFor({ state: 'visible', timeout: 30_000 });
+      await input.fill('curl https://example.com/file');
+      await page.keyboard.press('Enter');
+      const note = toast(page, 'DENY by rule');
+      await note.waitFor({ state: 'visible', timeout: 30_000 });
+      assert.match(await note.innerText(), /curl https:\/\/example\.com\/file → DENY by rule 'no-curl' \(line 5\): no downloads/);
+      t.diagnostic(`screenshot: ${await screenshot(page, 'policy-editor-explain')}`);
+      await note.getByRole('button', { name: 'Go to Rule' }).click();
+      await page.locator('.part.statusbar', { hasText: 'Ln 5, Col 1' }).waitFor({ state: 'visible', timeout: 30_000 });
+    } catch (e) {
+      await screenshot(page, 'policy-editor-explain-failure');
       throw e;
     }
   });

@@ -26,13 +26,13 @@ const ALLOWED = [
   /^extension\/readme\.md$/,
   /^extension\/LICENSE\.txt$/,
   /^extension\/SECURITY\.md$/,
-  /^extension\/dist\/(extension|cli)\.js$/,
+  /^extension\/dist\/(extension|cli|policy-check-worker)\.js$/,
   /^extension\/dist\/agent-gate-supervisor$/,
   /^extension\/media\/[\w./-]+\.(svg|png)$/,
   /^extension\/policies\/[\w./-]+\.(toml|json|md)$/,
   /^extension\/syntaxes\/[\w.-]+\.json$/,
 ];
-const REQUIRED = ['extension/package.json', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/dist/extension.js', 'extension/dist/cli.js', 'extension/dist/agent-gate-supervisor', 'extension/media/gate.svg'];
+const REQUIRED = ['extension/package.json', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/dist/extension.js', 'extension/dist/cli.js', 'extension/dist/policy-check-worker.js', 'extension/dist/agent-gate-supervisor', 'extension/media/gate.svg'];
 
 describe('VSIX', () => {
   let zip;

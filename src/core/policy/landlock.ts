@@ -46,6 +46,8 @@ export interface FilesystemSpec {
   executePresent: boolean;
   requireEnforced: boolean;
   noBootstrapReads: boolean;
+  /** create_dirs: made before the agent starts when missing (absent in specs built before the key existed). */
+  createDirs?: GlobSource[];
 }
 
 export interface NetworkSpec {
@@ -106,10 +108,8 @@ export function globToGrant(src: GlobSource, rights: string, env: VariableEnv): 
     diagnostics.push({ severity, code, message, ...at, file: at.file });
   };
   const expanded = expandVariables(src.glob);
-  for (const name of expanded.names) {
-    if (env[name] === undefined) {
-      diag('error', 'unset-variable', `\${${name}} in '${src.glob}' is not set in the environment; set it or write the path out`);
-    }
+  for (const name of expanded.unset(env)) {
+    diag('error', 'unset-variable', `\${${name}} in '${src.glob}' is not set in the environment; set it or write the path out`);
   }
   if (diagnostics.length) return { grant: null, diagnostics };
   const glob = expanded.expand(env);
@@ -157,6 +157,14 @@ export function compileFilesystemSpec(
   const diagnostics: Diagnostic[] = [];
   const grants: Grant[] = [];
   if (!enabled) return { filesystem: { enabled: false, grants: [], handled: '', requireEnforced: spec.requireEnforced }, diagnostics };
+  const createDirs: string[] = [];
+  for (const src of spec.createDirs ?? []) {
+    const r = globToGrant(src, 'w', options.env);
+    const problem = r.diagnostics.find((d) => d.severity === 'error');
+    if (problem) diagnostics.push(problem);
+    else if (r.grant && !r.grant.widened && !/[*?[\]{}]/.test(r.grant.path)) createDirs.push(r.grant.path);
+    else diagnostics.push({ severity: 'error', code: 'bad-value', message: `create_dirs: '${src.glob}' must be a directory path, not a glob`, ...(src.at ?? { file: `(${src.origin})`, line: 1, column: 1 }) });
+  }
 
   const handled = spec.executePresent ? 'rwx' : 'rw';
   const add = (sources: GlobSource[], rights: string): void => {
@@ -181,7 +189,10 @@ export function compileFilesystemSpec(
   add(cliWrite, 'w');
   add(cliAllow, 'rw');
   const merged = mergeGrants(grants);
-  return { filesystem: { enabled: true, ...unhandleGrantedEverywhere(merged, handled), requireEnforced: spec.requireEnforced }, diagnostics };
+  return {
+    filesystem: { enabled: true, ...unhandleGrantedEverywhere(merged, handled), requireEnforced: spec.requireEnforced, ...(createDirs.length ? { createDirs } : {}) },
+    diagnostics,
+  };
 }
 
 /**

@@ -16,7 +16,7 @@ export function parseToml(text: string): Record<string, unknown> {
   return parse(text);
 }
 import picomatch from 'picomatch';
-import type { Action, BinaryAction, Diagnostic, DiagnosticCode, Fix, LoadedPolicy, Policy } from './types';
+import type { Action, AgentSection, BinaryAction, Diagnostic, DiagnosticCode, Fix, LoadedPolicy, Policy } from './types';
 import {
   ARGV_MATCH_KEYS,
   EXE_MATCH_KEYS,
@@ -84,6 +84,8 @@ export interface RuleSpec {
   examplesMatch: string[];
   examplesNoMatch: string[];
   header: SourceSpan;
+  /** The file the rule is written in, when it is not the policy's own (a rule an agent profile added). */
+  file?: string;
   /** True when a key or the id of this rule had an error (the policy then does not load). */
   broken: boolean;
 }
@@ -98,6 +100,17 @@ export interface PolicyInternals {
 }
 
 const internals = new WeakMap<Policy, PolicyInternals>();
+
+/** Register a Policy built from loaded ones (merge.ts), so the engine can evaluate it. */
+export function registerPolicy(policy: Policy, parts: PolicyInternals): Policy {
+  internals.set(policy, parts);
+  return policy;
+}
+
+/** A copy of a loaded policy with some of its plain data changed (e.g. grants dropped), evaluated the same way. */
+export function derivePolicy(from: Policy, changed: Policy): Policy {
+  return registerPolicy(changed, policyInternals(from));
+}
 
 export function policyInternals(policy: Policy): PolicyInternals {
   const p = internals.get(policy);
@@ -202,6 +215,7 @@ class PolicyLoader {
     const netTable = doc.network as Table | undefined;
     const approval = doc.approval as Table | undefined;
     const envPolicy = this.envPolicy(doc.env as Table | undefined);
+    const agent = doc.agent === undefined ? undefined : this.agentSection(doc.agent as Table);
     const session = doc.session as Table | undefined;
 
     const version = (meta?.version as number | undefined) ?? defaultOf<number>('meta', 'version');
@@ -258,6 +272,7 @@ class PolicyLoader {
       ruleIds: rules.map((r) => r.id),
       env: envPolicy,
       unixSockets,
+      ...(agent ? { agent } : {}),
     };
     internals.set(policy, { rules, fsSpec, netSpec, env: this.env, positions: this.positions });
     return this.finish(policy);
@@ -455,6 +470,50 @@ class PolicyLoader {
     return servers;
   }
 
+  // ---- [agent] (agent profiles)
+
+  private agentSection(t: Table): AgentSection {
+    const strings = (key: string): string[] => (t[key] as string[] | undefined) ?? [];
+    /** ${VAR} expanded; an absolute path where `absolute`, else null (reported). */
+    const path = (value: string, at: (string | number)[], element: number | undefined, absolute: boolean): string | null => {
+      const exp = expandVariables(value);
+      const unset = exp.unset(this.env);
+      if (unset.length) {
+        this.error('unset-variable', at, `\${${unset[0]}} in [agent] is not set in the environment; set it or write the path out`, 'value', element);
+        return null;
+      }
+      const v = exp.expand(this.env);
+      if (absolute && !v.startsWith('/')) {
+        this.error('not-absolute', at, `'${v}' must be an absolute path`, 'value', element);
+        return null;
+      }
+      if (v.split('/').includes('..')) {
+        this.error('dotdot-glob', at, `'${v}' contains '..'; write the path without it`, 'value', element);
+        return null;
+      }
+      return v;
+    };
+    const paths = (key: string, absolute: boolean): string[] =>
+      strings(key).flatMap((v, i) => {
+        const p = path(v, ['agent', key], i, absolute);
+        return p === null ? [] : [p];
+      });
+    // A JSON file starts as `{}` (an empty file is not valid JSON), any other as empty.
+    const createFiles = paths('create_files', true).map((p): [string, string] => [p, p.endsWith('.json') ? '{}\n' : '']);
+    return {
+      id: (t.id as string | undefined) ?? '',
+      name: (t.name as string | undefined) ?? ((t.id as string | undefined) ?? ''),
+      commands: strings('commands'),
+      executables: paths('executables', false),
+      prependArgs: strings('prepend_args'),
+      createFiles,
+      neverWrite: paths('never_write', true),
+      notes: strings('notes'),
+      ...(typeof t.docs === 'string' ? { docs: t.docs } : {}),
+      file: this.file,
+    };
+  }
+
   // ---- [env]
 
   private envPolicy(t: Table | undefined): EnvPolicy {
@@ -474,7 +533,7 @@ class PolicyLoader {
         continue;
       }
       const exp = expandVariables(value as string);
-      const unset = exp.names.filter((n) => this.env[n] === undefined);
+      const unset = exp.unset(this.env);
       if (unset.length) {
         this.error('unset-variable', ['env', 'set', name], `\${${unset[0]}} in [env] set.${name} is not set in the environment; set it or write the value out`, 'value');
         continue;
@@ -579,7 +638,7 @@ class PolicyLoader {
       }
       if (name === 'exe' || name === 'exe_glob' || name === 'cwd_glob' || name === 'parent_exe') {
         const exp = expandVariables(s);
-        const unset = exp.names.filter((n) => this.env[n] === undefined);
+        const unset = exp.unset(this.env);
         if (unset.length) {
           err('unset-variable', `\${${unset[0]}} in '${keyName}' is not set in the environment; set it or write the path out`);
           return;
@@ -658,6 +717,7 @@ class PolicyLoader {
       write: sources('write_globs'),
       allow: sources('allow_globs'),
       execute: sources('execute_globs'),
+      createDirs: sources('create_dirs'),
       executePresent: t?.execute_globs !== undefined,
       requireEnforced: (t?.require_enforced as boolean | undefined) ?? DEFAULTS.fsRequireEnforced,
       noBootstrapReads: (t?.no_bootstrap_reads as boolean | undefined) ?? DEFAULTS.noBootstrapReads,

@@ -63,6 +63,8 @@ export interface FilesystemPolicy {
   /** Access classes restricted by Landlock, subset of 'rwx'. */
   handled: string;
   requireEnforced: boolean;
+  /** Directories made before the agent starts when missing (create_dirs), so their grants apply. */
+  createDirs?: string[];
 }
 
 export interface NetworkPolicy {
@@ -126,6 +128,25 @@ export interface Policy {
   env?: EnvPolicy;
   /** [unix_sockets] (absent: sealed, nothing outside allowed; see sockets.ts). */
   unixSockets?: UnixSocketPolicy;
+  /** [agent]: present in an agent profile (policies/agents/), and in a policy merged with one. */
+  agent?: AgentSection;
+}
+
+/** [agent] of an agent profile, with ${VAR} expanded in its paths (src/core/agents/profiles.ts uses it). */
+export interface AgentSection {
+  id: string;
+  name: string;
+  commands: string[];
+  /** node_modules-relative ('@scope/pkg/bin/x') or absolute paths, `*` within one segment. */
+  executables: string[];
+  prependArgs: string[];
+  /** Absolute path and initial content (`{}` for a .json file, else empty). */
+  createFiles: [string, string][];
+  neverWrite: string[];
+  notes: string[];
+  docs?: string;
+  /** The profile file it came from. */
+  file: string;
 }
 
 export interface LoadedPolicy {

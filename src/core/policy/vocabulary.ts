@@ -75,8 +75,8 @@ const ACTION_DOCS = {
   ask: "The exec waits for the user's approval (see [approval] for the timeout and rate limits).",
 };
 
-/** An absolute path, or one that starts with ${VAR} (expanded at load time). */
-const ABSOLUTE = '^(/|\\$\\{[A-Za-z_][A-Za-z0-9_]*\\})';
+/** An absolute path, or one that starts with ${VAR} or ${VAR:-default} (expanded at load time). */
+const ABSOLUTE = '^(/|\\$\\{[A-Za-z_][A-Za-z0-9_]*(\\}|:-))';
 
 // ---- rule match keys: `as const satisfies` keeps the names as a type (MatchKey), so adding a key here
 // makes the compiler ask for its matcher (matcher.ts compileKeyTest).
@@ -236,6 +236,13 @@ export const POLICY_FORMAT = {
             example: '["${WORKSPACE}/node_modules/.bin/**"]',
             doc: 'Paths the agent may execute from. When present, execution is restricted by Landlock too (system directories are granted automatically unless no_bootstrap_reads).',
           },
+          create_dirs: {
+            type: 'string-list',
+            default: [],
+            example: '["${HOME}/.npm"]',
+            pattern: ABSOLUTE,
+            doc: 'Directories made (with their parents, mode 0700) before the agent starts when they do not exist, so the write grants on them apply: Landlock grants only paths that exist, and a tool that finds its cache directory missing would fail to create it. ${VAR} and ${VAR:-default} are expanded.',
+          },
           require_enforced: {
             type: 'bool',
             default: true,
@@ -374,6 +381,62 @@ export const POLICY_FORMAT = {
             default: false,
             doc: 'Let an agent running as root start without [filesystem] write sealing. Refused by default: root that can write anywhere can make the kernel or other services run its programs outside the gate (kernel.core_pattern, /etc/cron.d, systemd units). The CLI flag --allow-root-without-filesystem does the same for one run.',
           },
+        },
+      },
+    },
+    agent: {
+      type: 'table',
+      doc: 'An agent profile (policies/agents/*.toml): how to find the agent and what it needs. A profile is merged into the policy in force when the agent runs (agent-gate run --agent NAME, or detected from the program): its write grants and [env] are added, its allow rules apply after the policy\'s own rules, its deny and ask rules before them.',
+      snippet: '[agent]\nid = "${1:name}"\nname = "${2:Display name}"\ncommands = ["${3:command}"]\n$0',
+      table: {
+        keys: {
+          id: {
+            type: 'string',
+            required: true,
+            pattern: '^[a-z][a-z0-9-]*$',
+            example: '"claude"',
+            doc: 'The profile\'s name, as given to --agent.',
+          },
+          name: { type: 'string', example: '"Claude Code"', doc: 'The agent\'s name, for the start banner.' },
+          commands: {
+            type: 'string-list',
+            default: [],
+            example: '["claude"]',
+            pattern: '^[^/]+$',
+            doc: 'Command names that start the agent: `agent-gate run -- claude` picks the profile that lists `claude`.',
+          },
+          executables: {
+            type: 'string-list',
+            default: [],
+            example: '["@anthropic-ai/claude-code/bin/claude.exe"]',
+            doc: 'The files the agent runs as itself: a path inside node_modules (where its npm package is installed, found from the program started) or an absolute path, * matching within one path segment. Found when the session starts, they are allowed by identity (path, file and content, so a copy the agent changed is not), and a program that resolves to one picks this profile.',
+          },
+          prepend_args: {
+            type: 'string-list',
+            default: [],
+            example: '["--no-daemon"]',
+            doc: 'Arguments put right after the program name when the gate starts the agent (e.g. telling an agent with its own sandbox to leave sandboxing to the gate). The start banner shows them.',
+          },
+          create_files: {
+            type: 'string-list',
+            default: [],
+            example: '["${HOME}/.claude.json"]',
+            pattern: ABSOLUTE,
+            doc: 'State files made before the agent starts when they do not exist (empty; `{}` for a .json file, which JSON readers take as empty), so a grant on the file applies: Landlock grants only paths that exist. ${VAR} and ${VAR:-default} are expanded.',
+          },
+          never_write: {
+            type: 'string-list',
+            default: [],
+            example: '["${HOME}/.ssh"]',
+            doc: 'Places the agent must never be able to write (its own hooks, other tools\' credentials, shell start-up files): a warning names every write grant that covers one.',
+          },
+          notes: {
+            type: 'string-list',
+            default: [],
+            example: '["Codex runs without its own sandbox: the gate is the sandbox."]',
+            doc: 'What the user is told when the profile is used (one line each, on the start banner with -v).',
+          },
+          docs: { type: 'string', example: '"https://docs.example/agent"', doc: 'Where the agent documents its state and variables.' },
         },
       },
     },

@@ -14,9 +14,10 @@ import { escapeText } from '../audit/display';
 import type { SocketRecord } from '../audit/records';
 import { auditPathFor, defaultAuditDirectory } from '../audit/paths';
 import type { EnforcementReport } from '../exec/enforcement';
-import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
+import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type AgentSection, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
 import type { Approver } from './approvals';
 import { GateSession, GateSetupError, newSessionId, type StartLink } from './session';
+import { applyAgentProfile, prepareState } from '../agents/profiles';
 import { SupervisorLink } from './supervisor-link';
 import type { SpawnSupervisor } from './types';
 
@@ -126,7 +127,19 @@ export function loadRunPolicy(file: string, o: RunPolicyOptions): RunPolicyResul
       diagnostics: loaded.diagnostics,
     };
   }
-  return { ok: true, policy: loaded.policy, text, evaluator: createEvaluator(loaded.policy), diagnostics: loaded.diagnostics };
+  const policy = loaded.policy;
+  let evaluator: Evaluator | undefined;
+  // Made on first use: a run merges an agent profile first and evaluates the merged policy instead, and
+  // resolving every program the rules name costs milliseconds of start-up.
+  return {
+    ok: true,
+    policy,
+    text,
+    get evaluator(): Evaluator {
+      return (evaluator ??= createEvaluator(policy));
+    },
+    diagnostics: loaded.diagnostics,
+  };
 }
 
 /**
@@ -245,10 +258,13 @@ export function explainStartFailure(message: string): string {
 export interface LaunchOptions {
   /** The agent's command line. */
   argv: string[];
-  /** The agent's name (a profile name, e.g. "claude"); agent profiles merge their grants and rules here. */
-  agent?: string;
+  /** The agent profile (policies/agents/: "claude", "codex", "gemini", "aider", "shell", or a profile file),
+   *  merged into the policy; null: none; absent: the profile of the agent the program is, if any. */
+  agent?: string | null;
   /** The directory the agent runs in: ${WORKSPACE}. */
   workspace: string;
+  /** Where a relative program path is looked up (default: the workspace). */
+  cwd?: string;
   /** --policy, or a policy chosen by the front end. */
   policyFile?: string;
   policyFileWhy?: string;
@@ -271,8 +287,12 @@ export interface LaunchOptions {
 /** A run ready to start: every decision made, nothing started yet. */
 export interface LaunchPlan {
   sessionId: string;
+  /** The command line to start (an agent profile may have put arguments after the program name). */
   argv: string[];
+  /** The agent profile's display name, or null. */
   agent: string | null;
+  /** The agent profile merged in, why it was chosen, what it added to the command line and what it says. */
+  agentProfile: { section: AgentSection; why: string; prepended: string[]; executables: string[] } | null;
   workspace: string;
   source: PolicySource;
   policy: Policy;
@@ -308,18 +328,28 @@ export function planLaunch(o: LaunchOptions): LaunchPlanResult {
     env: o.env,
   });
   if (!loaded.ok) return { ok: false, error: loaded.error, diagnostics: loaded.diagnostics, source };
+  const applied = applyAgentProfile(loaded.policy, {
+    ...(o.agent !== undefined ? { agent: o.agent } : {}),
+    argv: o.argv,
+    cwd: o.cwd ?? o.workspace,
+    workspace: o.workspace,
+    env: o.env,
+    ...(o.grants ? { cliGrants: o.grants } : {}),
+  });
+  if (!applied.ok) return { ok: false, error: applied.error, diagnostics: [...loaded.diagnostics, ...applied.diagnostics], source };
   const sessionId = o.sessionId ?? newSessionId();
   return {
     ok: true,
     sessionId,
-    argv: o.argv,
-    agent: o.agent ?? null,
+    argv: applied.argv,
+    agent: applied.agent?.name ?? null,
+    agentProfile: applied.agent ? { section: applied.agent, why: applied.why, prepended: applied.prepended, executables: applied.executables } : null,
     workspace: o.workspace,
     source,
-    policy: loaded.policy,
+    policy: applied.policy,
     text: loaded.text,
-    evaluator: loaded.evaluator,
-    diagnostics: loaded.diagnostics,
+    evaluator: applied.agent ? createEvaluator(applied.policy) : loaded.evaluator,
+    diagnostics: [...loaded.diagnostics, ...applied.diagnostics],
     auditPath: path.resolve(o.auditPath ?? auditPathFor(sessionId, o.auditDir ?? defaultAuditDirectory(o.env))),
     supervisorPath,
     env: o.env,
@@ -335,13 +365,22 @@ export interface StartOptions {
   recordsMaxDelayMs?: number;
   /** A root agent may run without filesystem write sealing (--allow-root-without-filesystem). */
   allowRootWithoutFilesystem?: boolean;
+  /** What was made before the start so that grants apply (prepareState), and what was left out. */
+  onPrepared?: (state: { created: string[]; skipped: string[]; failed: string[] }) => void;
 }
 
-/** Start the planned session. Throws GateSetupError (with explainStartFailure's words) when it cannot. */
+/**
+ * Start the planned session. Throws GateSetupError (with explainStartFailure's words) when it cannot. First the
+ * state directories and files the grants need are made (create_dirs, an agent profile's create_files:
+ * Landlock grants only paths that exist); `o.onPrepared` hears what was made.
+ */
 export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Promise<GateSession> {
+  const state = prepareState(plan.policy);
+  o.onPrepared?.(state);
+  for (const f of state.failed) o.onWarning?.(`cannot make ${f}: its grant does not apply`);
   try {
     return await GateSession.start({
-      policy: plan.policy,
+      policy: state.policy,
       evaluator: plan.evaluator,
       policyText: plan.text,
       auditPath: plan.auditPath,

@@ -1,7 +1,10 @@
 // Problems for policy documents: exactly what `agent-gate check` prints for the same text (core's
 // checkPolicyText, with check's defaults), updated while the user types (debounced), cleared on close.
+import * as fs from 'node:fs';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
 import { checkPolicyText, type Diagnostic, type Fix } from '../../core/policy/index';
+import type { CheckRequest } from './check-worker';
 import { isCheckedPolicy, toRange, workspaceDirOf } from './documents';
 
 export const DIAGNOSTIC_SOURCE = 'Agent Gate';
@@ -15,12 +18,16 @@ export class PolicyDiagnostics implements vscode.Disposable {
   readonly collection = vscode.languages.createDiagnosticCollection('agent-gate-policy');
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly checked = new Map<string, Checked>();
+  private readonly closed = new Set<string>();
   private readonly subscriptions: vscode.Disposable[] = [];
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   /** Fires after a document was checked (tests and the code lens wait on it). */
   readonly onDidCheck = this.changed.event;
 
-  constructor(private readonly delayMs = 250) {
+  private readonly checker: PolicyChecker;
+
+  constructor(workerFile: string, private readonly delayMs = 250) {
+    this.checker = new PolicyChecker(workerFile);
     this.subscriptions.push(
       vscode.workspace.onDidOpenTextDocument((d) => this.schedule(d, 0)),
       vscode.workspace.onDidChangeTextDocument((e) => this.schedule(e.document, this.delayMs)),
@@ -42,15 +49,20 @@ export class PolicyDiagnostics implements vscode.Disposable {
     for (const d of vscode.workspace.textDocuments) this.schedule(d, 0);
   }
 
-  /** Check a document now (no debounce) and publish its problems. */
-  check(doc: vscode.TextDocument): vscode.Diagnostic[] {
+  /** Check a document now (no debounce) and publish its problems; resolves with them (or [] when the
+   *  document changed or closed meanwhile: a newer check publishes then). */
+  async check(doc: vscode.TextDocument): Promise<vscode.Diagnostic[]> {
     if (!isCheckedPolicy(doc)) return [];
     this.cancel(doc.uri);
+    const key = doc.uri.toString();
+    const version = doc.version;
     // ${WORKSPACE} is the directory the agent runs in: the document's workspace folder (as a guarded terminal
     // there, or `agent-gate check` run from it, would take it), else the file's own directory.
-    const { diagnostics } = checkPolicyText(doc.getText(), doc.uri.fsPath, { workspace: workspaceDirOf(doc.uri) });
+    const diagnostics = await this.checker.check(doc.getText(), doc.uri.fsPath, workspaceDirOf(doc.uri));
+    const current = vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
+    if (!current || current.version !== version || this.closed.has(key)) return [];
     const entries = diagnostics.map((d) => ({ diagnostic: toVsDiagnostic(d), fixes: d.fixes ?? [] }));
-    this.checked.set(doc.uri.toString(), { version: doc.version, entries });
+    this.checked.set(key, { version, entries });
     this.collection.set(doc.uri, entries.map((e) => e.diagnostic));
     this.changed.fire(doc.uri);
     return entries.map((e) => e.diagnostic);
@@ -66,6 +78,7 @@ export class PolicyDiagnostics implements vscode.Disposable {
 
   private schedule(doc: vscode.TextDocument, delay: number): void {
     if (!isCheckedPolicy(doc)) return;
+    this.closed.delete(doc.uri.toString());
     this.cancel(doc.uri);
     const key = doc.uri.toString();
     this.timers.set(
@@ -74,7 +87,7 @@ export class PolicyDiagnostics implements vscode.Disposable {
         this.timers.delete(key);
         // The document may have been closed meanwhile.
         const current = vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
-        if (current) this.check(current);
+        if (current) void this.check(current);
       }, delay),
     );
   }
@@ -92,6 +105,7 @@ export class PolicyDiagnostics implements vscode.Disposable {
 
   private clear(uri: vscode.Uri): void {
     this.cancel(uri);
+    this.closed.add(uri.toString()); // a check still running must not publish again
     this.checked.delete(uri.toString());
     this.collection.delete(uri);
   }
@@ -102,6 +116,65 @@ export class PolicyDiagnostics implements vscode.Disposable {
     for (const s of this.subscriptions) s.dispose();
     this.collection.dispose();
     this.changed.dispose();
+    this.checker.dispose();
+  }
+}
+
+/**
+ * checkPolicyText in a worker thread (started on first use, so activation does not pay for it). Falls back to
+ * checking on this thread when the worker cannot run, so problems are never silently missing.
+ */
+class PolicyChecker implements vscode.Disposable {
+  private worker: Worker | undefined;
+  private broken = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, (diagnostics: Diagnostic[] | null) => void>();
+
+  constructor(private readonly workerFile: string) {}
+
+  check(text: string, file: string, workspace: string): Promise<Diagnostic[]> {
+    const worker = this.start();
+    if (!worker) return Promise.resolve(checkPolicyText(text, file, { workspace }).diagnostics);
+    const id = this.nextId++;
+    return new Promise<Diagnostic[] | null>((resolve) => {
+      this.pending.set(id, resolve);
+      worker.postMessage({ id, text, file, workspace } satisfies CheckRequest);
+    }).then((ds) => ds ?? checkPolicyText(text, file, { workspace }).diagnostics);
+  }
+
+  private start(): Worker | undefined {
+    if (this.worker || this.broken) return this.worker;
+    if (!fs.existsSync(this.workerFile)) {
+      this.broken = true;
+      return undefined;
+    }
+    // SHARE_ENV: ${VAR} and PATH as the extension host sees them now, like the in-thread check would.
+    const worker = new Worker(this.workerFile, { env: SHARE_ENV, name: 'agent-gate-policy-check' });
+    worker.unref();
+    worker.on('message', (m: { id: number; diagnostics?: Diagnostic[]; error?: string }) => {
+      const done = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.error) console.error(`Agent Gate: policy check failed in the worker: ${m.error}`);
+      done?.(m.diagnostics ?? null);
+    });
+    const fail = (why: string): void => {
+      console.error(`Agent Gate: the policy check worker stopped (${why}); checking on the extension host from now on`);
+      this.broken = true;
+      this.worker = undefined;
+      for (const done of this.pending.values()) done(null);
+      this.pending.clear();
+    };
+    worker.on('error', (e) => fail(e.message));
+    worker.on('exit', (code) => this.worker === worker && fail(`exit ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+
+  dispose(): void {
+    const w = this.worker;
+    this.worker = undefined;
+    this.broken = true;
+    if (w) void w.terminate();
   }
 }
 

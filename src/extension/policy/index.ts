@@ -19,7 +19,7 @@ export function registerPolicyEditor(context: vscode.ExtensionContext): { diagno
   const hitIndex = new RuleHitIndex();
   const hits = (policyFile: string) => hitIndex.summarize(auditLogs().slice(0, 50), policyFile);
 
-  const diagnostics = new PolicyDiagnostics();
+  const diagnostics = new PolicyDiagnostics(path.join(context.extensionPath, 'dist', 'policy-check-worker.js'));
   const lenses = new PolicyCodeLenses(hits);
   const inForce = new PolicyInForceDocuments();
   context.subscriptions.push(
@@ -32,7 +32,7 @@ export function registerPolicyEditor(context: vscode.ExtensionContext): { diagno
     vscode.workspace.registerTextDocumentContentProvider(PolicyInForceDocuments.scheme, inForce),
     vscode.commands.registerCommand(RECHECK_COMMAND, (uri?: vscode.Uri) => {
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri?.toString());
-      return doc ? diagnostics.check(doc) : [];
+      return doc ? diagnostics.check(doc) : Promise.resolve([]);
     }),
     vscode.commands.registerCommand('agentGate.createPolicy', (preset?: string, folder?: vscode.Uri, replace?: boolean) => createPolicy(context.extensionUri, preset, folder, replace)),
     vscode.commands.registerCommand('agentGate.explainCommand', (commandLine?: string, policy?: vscode.Uri) => explainCommandLine(commandLine, policy)),

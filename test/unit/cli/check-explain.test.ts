@@ -83,7 +83,8 @@ describe('agent-gate check', () => {
     const explained = cli(['explain', '--', 'ls'], ws);
     expect(explained.code).toBe(0);
     expect(explained.stdout).toContain(`policy: ${join(POLICIES, 'default.gate.toml')} (the built-in default: no .gate.toml in ${ws})`);
-    expect(explained.stdout).toContain("decided by: rule 'allow-core-utilities'");
+    expect(explained.stdout).toContain('decided by: default (no rule matched)');
+    expect(explained.stdout).toContain('verdict: ALLOW');
     writeFileSync(join(ws, '.gate.toml'), '[meta]\nversion = 1\n');
     expect(cli(['check'], ws)).toMatchObject({ code: 0, stdout: `policy ok: ${join(ws, '.gate.toml')}\n` });
     // --workspace names where .gate.toml is looked for (and ${WORKSPACE}), from anywhere.
@@ -155,9 +156,11 @@ describe('agent-gate explain', () => {
   });
 
   it('--json gives action, rule_id, reason and the canonical exe', () => {
-    const r = cli(['explain', '--json', '--policy', defaultPolicy, '--', 'sh', '-c', 'true']);
+    const r = cli(['explain', '--json', '--policy', defaultPolicy, '--', 'curl', 'https://evil.example/x']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ action: 'allow', rule_id: 'allow-shells', reason: '', exe: '/usr/bin/dash', matched: ['exe_basename'], cacheable: true });
+    expect(JSON.parse(r.stdout)).toMatchObject({ action: 'ask', rule_id: 'ask-network-tools', reason: 'network tool: may send workspace data off the machine', exe: '/usr/bin/curl', matched: ['exe_basename'], cacheable: false });
+    const sh = cli(['explain', '--json', '--policy', defaultPolicy, '--', 'sh', '-c', 'true']);
+    expect(JSON.parse(sh.stdout)).toMatchObject({ action: 'allow', rule_id: null, exe: '/usr/bin/dash', cacheable: true });
   });
 
   it('reports the default with rule_id null, and exits 0 for a deny', () => {
@@ -175,7 +178,7 @@ describe('agent-gate explain', () => {
     writeFileSync(join(ws, 'run.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
     const r = cli(['explain', '--json', '--policy', defaultPolicy, '--cwd', ws, '--', './run.sh']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ exe: join(ws, 'run.sh'), interpreter: '/usr/bin/dash', action: 'ask', rule_id: null, cwd: ws });
+    expect(JSON.parse(r.stdout)).toMatchObject({ exe: join(ws, 'run.sh'), interpreter: '/usr/bin/dash', action: 'allow', rule_id: null, cwd: ws });
   });
 
   it('a program that is not installed has exe null', () => {

@@ -33,9 +33,10 @@ describe('every shipped policy passes check', () => {
   const files = [
     ...readdirSync(POLICIES).filter((f) => f.endsWith('.toml')).map((f) => join(POLICIES, f)),
     ...readdirSync(join(POLICIES, 'faraday')).map((f) => join(POLICIES, 'faraday', f)),
+    ...readdirSync(join(POLICIES, 'agents')).map((f) => join(POLICIES, 'agents', f)),
   ];
   it('finds the policies', () => {
-    expect(files.length).toBeGreaterThanOrEqual(9);
+    expect(files.length).toBeGreaterThanOrEqual(14);
   });
   it.each(files)('%s', (file) => {
     const { policy, evaluator } = engine(file);
@@ -51,34 +52,59 @@ describe('default.gate.toml', () => {
   });
 
   it.each([
-    [['git', 'status'], 'allow allow-version-control'],
+    // Installed programs run without asking, unless listed:
+    [['git', 'status'], 'allow default'],
     [['git', 'push', 'origin', 'main'], 'ask ask-git-push'],
     [['curl', '-fsSL', 'https://raw.githubusercontent.com/a/b/main/x.sh'], 'allow allow-fetch-known-hosts'],
     [['curl', 'https://github.com/a', 'https://evil.example/b'], 'ask ask-network-tools'],
     [['curl', 'https://github.com/a', 'evil.example'], 'ask ask-network-tools'],
     [['curl', 'https://github.com/a', 'ftp://evil.example/'], 'ask ask-network-tools'],
     [['wget', 'https://evil.example/x'], 'ask ask-network-tools'],
-    [['sh', '-c', 'true'], 'allow allow-shells'],
-    [['/bin/sh', '-c', 'true'], 'allow allow-shells'],
-    [['bash', '-lc', 'make'], 'allow allow-shells'],
+    [['sh', '-c', 'true'], 'allow default'],
+    [['/bin/sh', '-c', 'true'], 'allow default'],
+    [['bash', '-lc', 'make'], 'allow default'],
     [['su', '-'], 'deny deny-privilege-change'],
     [['sudo', 'id'], 'deny deny-privilege-change'], // not installed here: denied by its name
     [['rm', '-rf', '/'], 'deny deny-rm-rf-root'],
-    [['rm', '-rf', 'build'], 'allow allow-core-utilities'],
-    [['make', '-j2'], 'allow allow-build-and-test'],
-    [['node', '--version'], 'allow allow-build-and-test'],
-    [['/usr/bin/python3.11', '-V'], 'allow allow-build-and-test'],
+    [['rm', '-rf', 'build'], 'allow default'],
+    [['make', '-j2'], 'allow default'],
+    [['node', '--version'], 'allow default'],
+    [['/usr/bin/python3.11', '-V'], 'allow default'],
+    [['xxd', '/etc/hostname'], 'allow default'],
     [['npm', 'publish'], 'ask ask-package-publish'],
-    [['xxd', '/etc/hostname'], 'ask default'],
+    [['npm', 'test'], 'allow default'],
+    [['crontab', '-e'], 'deny deny-schedule-outside'],
+    [['docker', 'run', 'alpine'], 'ask ask-outside-the-gate'],
+    [['gh', 'pr', 'create'], 'ask ask-github-write'],
+    [['gh', 'pr', 'view', '3'], 'allow default'],
   ])('%j → %s', (argv, expected) => {
     expect(verdict(explain(argv))).toBe(expected);
   });
 
-  it('seals writes to the workspace and temp dirs', () => {
+  it('seals writes to the workspace, the temp dirs and the package managers\' caches', () => {
     const writable = policy.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
-    expect(writable).toEqual([workspace, '/tmp', '/var/tmp', '/dev/shm']);
+    expect(writable).toEqual([workspace, '/tmp', '/var/tmp', '/dev/shm', '/root/.npm', '/root/.cache', '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
+    expect(policy.filesystem.createDirs).toEqual(['/root/.npm', '/root/.cache', '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
     // read_globs = ["/**"]: reads are open, so Landlock handles (and checks) writes only.
     expect(policy.filesystem.handled).toBe('w');
+  });
+
+  it('each cache follows its tool\'s own variable', () => {
+    const loaded = loadPolicyFile(join(POLICIES, 'default.gate.toml'), {
+      workspace,
+      env: { HOME: '/root', PATH, npm_config_cache: '/c/npm', XDG_CACHE_HOME: '/c/xdg', CARGO_HOME: '/c/cargo', GOPATH: '/c/go' },
+      exists: () => true,
+    });
+    const writable = loaded.policy!.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
+    expect(writable.slice(4)).toEqual(['/c/npm', '/c/xdg', '/c/cargo/registry', '/c/cargo/git', '/c/go/pkg/mod']);
+  });
+
+  it('a program the agent built or installed in the workspace runs, unless it is a listed program by content', () => {
+    const bin = mkdtempSync(join(workspace, 'bin-'));
+    copyFileSync('/usr/bin/true', join(bin, 'built-tool'));
+    expect(verdict(explain([join(bin, 'built-tool')]))).toBe('allow default');
+    copyFileSync('/usr/bin/curl', join(bin, 'innocent'));
+    expect(verdict(explain([join(bin, 'innocent'), 'https://evil.example']))).toBe('ask ask-network-tools');
   });
 
   it('a copy of curl named git in the workspace is curl', () => {
