@@ -101,6 +101,8 @@ static uint64_t fs_rights(const char *letters, int abi)
 
 	if (strchr(letters, 'r'))
 		m |= FS_READ_FILE | FS_READ_DIR;
+	if (strchr(letters, 'l'))
+		m |= FS_READ_DIR;
 	if (strchr(letters, 'x'))
 		m |= FS_EXECUTE;
 	if (strchr(letters, 'w')) {

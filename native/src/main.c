@@ -4,7 +4,7 @@
  *
  * 1. connect to the broker (before anything is forked), HELLO, read CONFIG … START;
  * 2. probe the kernel, build the Landlock ruleset, REPORT/WARN, refuse gaps the policy requires;
- * 3. fork the agent: own process group (foreground of the tty), NO_NEW_PRIVS, Landlock, seccomp filter
+ * 3. fork the agent: own session on its own pty (pty.c), capabilities dropped, NO_NEW_PRIVS, Landlock, seccomp filter
  *    with a listener that comes back to us over SCM_RIGHTS; READY pid=…, and on the broker's GO the agent
  *    is released to execvp;
  * 4. the notification loop (notify.c) until the agent exits; exit with its status. */
@@ -12,6 +12,8 @@
 #include "landlock.h"
 #include "notify.h"
 #include "privs.h"
+#include "pty.h"
+#include "reap.h"
 #include "proto.h"
 #include "seccomp.h"
 #include "sockets.h"
@@ -38,7 +40,7 @@
 static int g_broker = -1;
 static bool g_started;
 static struct session g_session = {
-	.listener = -1, .broker = -1, .records = -1, .sigfd = -1, .agent = 0, .tty_fd = -1,
+	.listener = -1, .broker = -1, .records = -1, .sigfd = -1, .agent = 0,
 };
 static struct buf g_warnings;
 
@@ -53,6 +55,7 @@ static void on_die(const char *msg)
 		proto_send(g_broker, &b);
 	}
 	session_kill_agent(&g_session);
+	pty_restore();
 }
 
 static void send_or_die(struct buf *b)
@@ -218,8 +221,8 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const
 	signal(SIGTTOU, SIG_DFL);
 	signal(SIGTTIN, SIG_DFL);
 	sigprocmask(SIG_SETMASK, mask, NULL);
-	/* setpgid(2): own process group so terminal signals and our group kill reach exactly the agent. */
-	setpgid(0, 0);
+	/* A session of its own (and so a process group of its own), on its own pty when we have a terminal. */
+	pty_child();
 	close(g_broker);
 	close(g_session.sigfd);
 
@@ -471,6 +474,11 @@ int main(int argc, char **argv)
 	}
 	g_session.records = g_records;
 	facts_init();
+	/* The agent's own terminal, and only it granted (read, write, ioctl) when Landlock seals files. */
+	if (pty_open(collect_warning) && cfg.fs_handled_set) {
+		cfg.grants = xrealloc(cfg.grants, (cfg.ngrants + 1) * sizeof(*cfg.grants));
+		cfg.grants[cfg.ngrants++] = (struct grant){ .rights = "rw", .path = xstrndup(pty_slave_path(), 64) };
+	}
 	struct landlock_plan plan;
 	landlock_build(&cfg, abi, &plan, collect_warning);
 	unsigned when = plan.seal_truncate && plan.ruleset_fd >= 0 ? SC_WHEN_WRITES_SEALED : 0;
@@ -516,6 +524,8 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGWINCH);
+	sigaddset(&mask, SIGCONT);
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	g_session.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (g_session.sigfd < 0)
@@ -524,10 +534,11 @@ int main(int argc, char **argv)
 	signal(SIGTTIN, SIG_IGN);
 
 	char **agent_env = agent_environ(&cfg);
+	/* Everything the agent starts stays in our subtree, however it detaches (reap.c). */
+	reap_init();
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		die_errno("socketpair");
-	pid_t fg = isatty(STDIN_FILENO) ? tcgetpgrp(STDIN_FILENO) : -1;
 
 	pid_t pid = fork();
 	if (pid < 0)
@@ -540,14 +551,6 @@ int main(int argc, char **argv)
 	if (plan.ruleset_fd >= 0)
 		close(plan.ruleset_fd);
 	g_session.agent = pid;
-	/* Both sides call setpgid so neither order of scheduling races the tcsetpgrp below. */
-	setpgid(pid, pid);
-	/* tcsetpgrp(3): if we are in the terminal's foreground group, the agent's group takes it, so ^C and ^Z
-	 * go to the agent and not to us (or to the CLI that started us). */
-	if (fg > 0 && fg == getpgrp() && tcsetpgrp(STDIN_FILENO, pid) == 0) {
-		g_session.tty_fd = STDIN_FILENO;
-		g_session.tty_restore = fg;
-	}
 
 	char err[512];
 	int listener = receive_listener(sp[0], pid, err, sizeof(err));
@@ -577,6 +580,8 @@ int main(int argc, char **argv)
 	}
 	if (write(sp[0], "G", 1) != 1)
 		die_errno("releasing the agent");
+	/* The user's terminal goes raw, the relay starts (the agent's first output waits in the pty meanwhile). */
+	pty_start();
 	close(sp[0]);
 
 	buf_printf(&b, "STARTED pid=%d\n", (int)pid);

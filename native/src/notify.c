@@ -8,6 +8,8 @@
 #include "notify.h"
 #include "facts.h"
 #include "procmem.h"
+#include "pty.h"
+#include "reap.h"
 #include "seccomp.h"
 #include "sockets.h"
 
@@ -141,14 +143,11 @@ void session_kill_agent(struct session *s)
 	if (s->agent > 0) {
 		kill(-s->agent, SIGKILL);
 		kill(s->agent, SIGKILL);
-	}
-}
-
-static void restore_tty(struct session *s)
-{
-	if (s->tty_fd >= 0) {
-		/* tcsetpgrp(3) from a background group raises SIGTTOU: it is ignored in the supervisor. */
-		tcsetpgrp(s->tty_fd, s->tty_restore);
+		/* And every other process of the session (we are its subreaper). */
+		struct buf ignored = { 0 };
+		size_t remaining;
+		reap_all(&ignored, 2000, &remaining);
+		buf_free(&ignored);
 	}
 }
 
@@ -161,7 +160,7 @@ static NORETURN PRINTF_LIKE(1, 2) void fail_closed(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	session_kill_agent(cur);
-	restore_tty(cur);
+	pty_restore();
 	fprintf(stderr, "agent-gate: %s; the agent was stopped (fail closed)\n", msg);
 	_exit(EXIT_GATE_FAILURE);
 }
@@ -431,9 +430,10 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 	debug("request %llu (tid %d) sent to the broker", (unsigned long long)f->id, f->tid);
 }
 
-/* TERMINAL owner=broker|agent: a broker that prompts on the agent's terminal (the CLI) takes the
- * foreground while it reads, then gives it back; whatever of the agent stopped on SIGTTIN meanwhile is
- * continued, as a shell's `fg` would. Ignored when the supervisor did not take the terminal. */
+/* TERMINAL owner=broker|agent: the broker (the CLI) asks the user on the user's terminal. While it does, the
+ * relay holds (nothing of the agent's is shown, nothing typed goes to the agent) and the terminal has the
+ * user's own mode; the answer comes from keys only the user can type (pty.c). Acknowledged with the same
+ * line once done, so the broker shows its question only after the agent's last output. */
 static void on_terminal(char *cursor)
 {
 	struct token t;
@@ -444,13 +444,9 @@ static void on_terminal(char *cursor)
 			to_broker = strcmp(t.val, "broker") == 0 ? 1 : strcmp(t.val, "agent") == 0 ? 0 : -1;
 	if (to_broker < 0)
 		fail_closed("protocol error: TERMINAL needs owner=broker|agent");
-	if (cur->tty_fd < 0)
-		return;
-	/* tcsetpgrp(3); SIGTTOU is ignored in the supervisor, so this works from the background too. */
-	if (tcsetpgrp(cur->tty_fd, to_broker ? cur->tty_restore : cur->agent) < 0)
-		debug("tcsetpgrp: %s", strerror(errno));
-	if (!to_broker)
-		kill(-cur->agent, SIGCONT);
+	pty_pause(to_broker);
+	buf_printf(&out, "TERMINAL owner=%s\n", to_broker ? "broker" : "agent");
+	send_line();
 }
 
 static void on_broker_line(char *line)
@@ -567,14 +563,21 @@ static bool on_signal(int *status)
 	bool exited = false;
 
 	while (read(cur->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGWINCH) {
+			pty_winch();
+			continue;
+		}
+		if (si.ssi_signo == SIGCONT) {
+			pty_continued();
+			continue;
+		}
 		if (si.ssi_signo != SIGCHLD) {
 			debug("forwarding signal %u to the agent's process group", si.ssi_signo);
 			if (kill(-cur->agent, (int)si.ssi_signo) < 0)
 				kill(cur->agent, (int)si.ssi_signo);
 			/* A stopped group keeps a terminating signal pending until it is continued (signal(7)): a
 			 * stopped agent must still end on HUP/INT/TERM/QUIT, as a shell's `kill` of a stopped job does. */
-			if (si.ssi_signo != SIGWINCH)
-				kill(-cur->agent, SIGCONT);
+			kill(-cur->agent, SIGCONT);
 		}
 	}
 	for (;;) {
@@ -613,17 +616,19 @@ int notify_loop(struct session *s)
 	sockets_init(s->listener, s->cfg, &s->sockets, send_socket_line, new_request_id);
 
 	for (;;) {
-		/* The listener, the broker, the signalfd, then the sockets whose connect or send we wait on. */
-		struct pollfd pfd[3 + 64] = {
+		/* The listener, the broker, the signalfd, the pty relay (two), then the sockets whose connect or send
+		 * we wait on. */
+		struct pollfd pfd[5 + 64] = {
 			{ .fd = listener_hup ? -1 : s->listener, .events = POLLIN },
 			{ .fd = s->broker, .events = POLLIN },
 			{ .fd = s->sigfd, .events = POLLIN },
 		};
-		size_t nsock = sockets_pollfds(pfd + 3, ARRAY_LEN(pfd) - 3);
+		int nfds = 3 + pty_pollfds(&pfd[3]);
+		size_t nsock = sockets_pollfds(pfd + nfds, ARRAY_LEN(pfd) - (size_t)nfds);
 		int timeout = poll_timeout_ms(), st_ms = sockets_timeout_ms();
 		if (st_ms >= 0 && (timeout < 0 || st_ms < timeout))
 			timeout = st_ms;
-		int r = poll(pfd, 3 + nsock, timeout);
+		int r = poll(pfd, (nfds_t)nfds + nsock, timeout);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -632,12 +637,28 @@ int notify_loop(struct session *s)
 		if (pfd[2].revents) {
 			int st;
 			if (on_signal(&st)) {
+				/* What the agent wrote last is still in the pty: show it, and give the user's terminal
+				 * its mode back, before the broker hears of the end (and the CLI writes its summary). */
+				pty_finish();
 				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 				int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+				/* What the agent left running: ended (its listener stays open meanwhile, so a leftover's
+				 * exec is still decided until it dies), or counted and kept. */
+				struct buf names = { 0 };
+				size_t remaining = 0, leftovers;
+				if (s->cfg->keep_leftovers)
+					leftovers = reap_count(&names);
+				else
+					leftovers = reap_all(&names, 5000, &remaining);
 				buf_printf(&out, "EXIT id=%llu code=%d signal=%d n_asked=%llu n_cached=%llu n_local=%llu n_restarted=%llu n_records=%llu",
 					   (unsigned long long)first_req_id, code, sig, (unsigned long long)lat_slow.count,
 					   (unsigned long long)lat_cached.count, (unsigned long long)n_local,
 					   (unsigned long long)n_restarted, (unsigned long long)n_records);
+				buf_printf(&out, " leftovers=%zu leftovers_kept=%d leftovers_remaining=%zu", leftovers,
+					   s->cfg->keep_leftovers, remaining);
+				if (names.len)
+					buf_put(&out, names.p, names.len);
+				buf_free(&names);
 				lat_fields(&out, "asked", &lat_slow);
 				lat_fields(&out, "cached", &lat_cached);
 				struct rusage ru;
@@ -652,10 +673,13 @@ int notify_loop(struct session *s)
 				if (proto_send(s->broker, &out) < 0)
 					debug("EXIT not delivered: %s", strerror(errno));
 				out.len = 0;
-				/* Daemons left in the agent's group are killed; those in other groups keep the filter and
-				 * can exec nothing once our listener closes. */
-				session_kill_agent(s);
-				restore_tty(s);
+				/* Kept leftovers keep the filter and can exec nothing once our listener closes. */
+				if (!s->cfg->keep_leftovers)
+					session_kill_agent(s);
+				else if (s->listener >= 0) {
+					close(s->listener);
+					s->listener = -1;
+				}
 				return sig ? 128 + sig : code;
 			}
 		}
@@ -712,7 +736,9 @@ int notify_loop(struct session *s)
 			/* Every task under the filter is gone; wait for SIGCHLD only. */
 			listener_hup = true;
 		}
+		if (nfds > 3)
+			pty_on_poll(&pfd[3]);
 		on_deadlines();
-		sockets_after_poll(pfd + 3, nsock);
+		sockets_after_poll(pfd + nfds, nsock);
 	}
 }

@@ -15,8 +15,6 @@ struct session {
 	bool killable;
 	const struct config *cfg;
 	struct line_reader *rd;
-	int tty_fd;        /* controlling terminal the agent was given (handed back on exit), or -1 */
-	pid_t tty_restore; /* its foreground group before the agent took it */
 	struct sockets_mode sockets; /* what socket calls the supervisor performs for the agent (sockets.c) */
 };
 

@@ -163,12 +163,12 @@ static bool bool_val(const struct token *t, const char *line)
 	return v == 1;
 }
 
-static void rights_val(const struct token *t, char out[4], const char *line)
+static void rights_val(const struct token *t, char out[5], const char *line)
 {
 	size_t n = 0;
 
 	for (const char *p = t->val; *p; p++) {
-		if (!strchr("rwx", *p) || n >= 3)
+		if (!strchr("rwxl", *p) || n >= 4)
 			die("protocol error: %s: bad rights '%s'", line, t->val);
 		out[n++] = *p;
 	}
@@ -285,6 +285,10 @@ void proto_read_config(struct line_reader *r, struct config *c)
 			}
 		} else if (strcmp(type, "RECORDS") == 0) {
 			c->records = true;
+		} else if (strcmp(type, "LEFTOVERS") == 0) {
+			while (proto_next_token(&cur, &t))
+				if (is_key(&t, "keep"))
+					c->keep_leftovers = bool_val(&t, type);
 		} else if (strcmp(type, "JSON_RECORDS") == 0) {
 			while (proto_next_token(&cur, &t)) {
 				if (!is_key(&t, "session"))

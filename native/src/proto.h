@@ -40,7 +40,7 @@ char *proto_hex_dup(const struct token *t, size_t *len);
 
 /* The session configuration sent by the broker between CONFIG and START. */
 struct grant {
-	char rights[4]; /* subset of "rwx" */
+	char rights[5]; /* subset of "rwxl" (l: list directories only, see docs/protocol.md) */
 	char *path;
 };
 struct net_port {
@@ -57,7 +57,7 @@ struct config {
 	struct grant *grants;
 	size_t ngrants;
 	bool fs_handled_set;
-	char fs_handled[4];
+	char fs_handled[5];
 	bool net_handled_set;
 	bool net_connect, net_bind;
 	struct net_port *ports;
@@ -79,6 +79,7 @@ struct config {
 	uint64_t *hash_sizes;
 	size_t nhash_sizes;
 	bool records; /* RECORDS: the broker reads the record pipe */
+	bool keep_leftovers; /* LEFTOVERS keep=1: the session's processes outlive the agent (counted, not ended) */
 	char **env_unset; /* ENV_UNSET: names removed from the agent's environment (raw bytes, NUL-terminated) */
 	size_t nenv_unset;
 	char **env_set; /* ENV_SET: "name=value" entries the agent's environment gets (replacing one of that name) */

@@ -35,6 +35,8 @@ ports are sealed by Landlock, and every verdict is written to the audit log.
                         let a root agent run although the policy does not seal filesystem writes
                         (refused by default: root could make the kernel run its programs, e.g. through
                         /proc/sys/kernel/core_pattern)
+  --keep-leftovers      when PROGRAM exits, leave the processes it started running (they can start no
+                        program any more); by default they are ended with it
   -v, --verbose         print the grants (what a refused write was refused by), the agent profile's notes,
                         and every decision to stderr
   --supervisor PATH     the native supervisor (default: next to the CLI bundle, or $AGENT_GATE_SUPERVISOR)
@@ -55,6 +57,7 @@ interface RunOptions {
   /** undefined: detect from the program; null: no profile. */
   agent?: string | null;
   allowRootWithoutFilesystem?: boolean;
+  keepLeftovers?: boolean;
   help: boolean;
   program: string[];
 }
@@ -100,6 +103,9 @@ export function parseRunOptions(args: string[]): RunOptions {
         return true;
       case '--allow-root-without-filesystem':
         o.allowRootWithoutFilesystem = true;
+        return true;
+      case '--keep-leftovers':
+        o.keepLeftovers = true;
         return true;
       default:
         return false;
@@ -243,6 +249,7 @@ export async function runGate(args: string[]): Promise<number> {
       spawn,
       onWarning: (w) => err(`warning: ${w}`),
       ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
+      ...(o.keepLeftovers ? { keepLeftovers: true } : {}),
       ...(o.verbose ? { onPrepared: (state: { created: string[] }) => state.created.forEach((c) => err(`made ${escapeText(c)} (so its grant applies)`)) } : {}),
     });
   } catch (e) {

@@ -1,20 +1,20 @@
-// The CLI's approver: asks on the controlling terminal (/dev/tty), never on stdin/stdout, which belong to
-// the agent. Prompts are serialized (one question on screen at a time) and show the exact command, redacted
-// and escaped, so what the user approves is what runs.
+// The CLI's approver: asks on the user's terminal (/dev/tty), never on stdin/stdout, which belong to the
+// agent. Prompts are serialized (one question on screen at a time) and show the exact command, redacted and
+// escaped, so what the user approves is what runs.
 //
-// The agent runs in the terminal's foreground process group (the supervisor hands it the terminal, so ^C
-// reaches the agent), and a read from the background fails (EIO or SIGTTIN). So each question is asked by a
-// short-lived helper that takes the foreground for the duration of the question and gives it back, as sudo
-// does when it prompts in a pipeline. Node cannot call tcsetpgrp(3); the helper is Perl with its POSIX
-// module, both in Debian's essential perl-base package. Giving the terminal back ends with SIGCONT to the
-// agent's group: an agent process that tried to read the terminal during the question was stopped (SIGTTIN).
-// Limitation: an agent process already blocked in read(2) on the terminal when the question appears is not
-// stopped, and may consume the answer; the prompt then re-asks, or times out to on_timeout.
-// (A guarded terminal in VS Code asks through notifications instead, and has no such race.)
-import { spawn, spawnSync } from 'node:child_process';
+// The agent runs on a pty of its own, in a session of its own; the supervisor relays between that pty and
+// the user's terminal (native/src/pty.c). For each question the session's TerminalControl holds the relay:
+// the agent's output so far is shown and nothing more, nothing typed goes to the agent, the terminal is in
+// the user's own mode with type-ahead dropped. The answer is then read from /dev/tty, where only the user
+// can type: the agent has no descriptor of this terminal, cannot open it (Landlock grants only its own pty)
+// and cannot push input into any terminal (TIOCSTI is refused by the seccomp filter). The CLI and the
+// supervisor stay in the terminal's foreground group (the agent is in none of its groups), so reading it
+// never stops them. Without a pty (stdin not a terminal) holding the relay is a no-op and the same read
+// applies. (A guarded terminal in VS Code asks through notifications instead.)
 import * as fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import type { ApprovalAnswer, ApprovalRequest, Approver } from '../core/session/approvals';
+import * as tty from 'node:tty';
+import type { ApprovalAnswer, ApprovalRequest, Approver, TerminalControl } from '../core/session/approvals';
 
 export interface TerminalApproverOptions {
   /** Streams to use instead of the terminal (tests). */
@@ -31,54 +31,54 @@ interface QuestionChannel {
   question(text: string, signal: AbortSignal, fresh: boolean): Promise<string | null>;
   say(text: string): void;
   close(): void;
+  /** The relay to hold while a prompt is up (the real terminal only). */
+  control?: TerminalControl;
 }
 
-// Reads the prompt text from stdin, takes the terminal's foreground, shows the prompt on /dev/tty, reads one
-// line, gives the foreground back (also when interrupted) and prints the line on stdout.
-const FOREGROUND_PROMPT_PL = String.raw`
-use strict; use warnings; use POSIX ();
-local $/ = undef; my $prompt = <STDIN>; $/ = "\n";
-open(my $tty, '+<', '/dev/tty') or do { print STDERR "cannot open /dev/tty: $!\n"; exit 3 };
-my $fd = fileno($tty);
-$SIG{TTOU} = 'IGNORE'; $SIG{TTIN} = 'IGNORE';
-my $prev = POSIX::tcgetpgrp($fd);
-my $restore = sub { if (defined $prev && $prev > 0) { POSIX::tcsetpgrp($fd, $prev); kill 'CONT', -$prev } };
-$SIG{TERM} = $SIG{INT} = $SIG{HUP} = sub { $restore->(); exit 4 };
-POSIX::tcsetpgrp($fd, getpgrp());
-syswrite($tty, $prompt);
-my $line = <$tty>;
-$restore->();
-exit 5 unless defined $line;
-print $line;
-exit 0;
-`;
-
-const PERL = '/usr/bin/perl';
-
-/** The real terminal, through the foreground-taking helper. */
+/** The real terminal, /dev/tty, read in the user's own (canonical) mode while the relay is held. */
 class TtyChannel implements QuestionChannel {
-  question(text: string, signal: AbortSignal): Promise<string | null> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve(null);
-      const child = spawn(PERL, ['-e', FOREGROUND_PROMPT_PL], { stdio: ['pipe', 'pipe', 'ignore'] });
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      const onAbort = (): void => {
-        child.kill('SIGTERM');
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      child.on('error', () => resolve(null));
-      child.on('close', (code) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(code === 0 && !signal.aborted ? out.replace(/\r?\n$/, '') : null);
+  control?: TerminalControl;
+
+  async question(text: string, signal: AbortSignal): Promise<string | null> {
+    if (signal.aborted) return null;
+    let fd: number;
+    try {
+      fd = fs.openSync('/dev/tty', 'r+');
+    } catch {
+      return null;
+    }
+    // tty.ReadStream: libuv reads it without blocking a thread, so an abort (timeout, session end) can
+    // withdraw the question at once.
+    const input = new tty.ReadStream(fd);
+    try {
+      fs.writeSync(fd, text);
+      return await new Promise<string | null>((resolve) => {
+        let buffered = '';
+        const done = (line: string | null): void => {
+          signal.removeEventListener('abort', onAbort);
+          input.off('data', onData);
+          input.off('end', onEnd);
+          input.off('error', onEnd);
+          resolve(line);
+        };
+        const onData = (chunk: Buffer | string): void => {
+          buffered += chunk.toString();
+          const nl = buffered.indexOf('\n');
+          if (nl >= 0) done(buffered.slice(0, nl).replace(/\r$/, ''));
+        };
+        const onEnd = (): void => done(null);
+        const onAbort = (): void => done(null);
+        signal.addEventListener('abort', onAbort, { once: true });
+        input.on('data', onData);
+        input.on('end', onEnd);
+        input.on('error', onEnd);
       });
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(text);
-    });
+    } finally {
+      input.destroy(); // closes fd
+    }
   }
 
   say(text: string): void {
-    // A short write to the terminal from the background is allowed (unless `stty tostop`, then it is skipped).
     try {
       const fd = fs.openSync('/dev/tty', 'w');
       try {
@@ -178,10 +178,11 @@ export class TerminalApprover implements Approver {
     } catch {
       return 'no terminal';
     }
-    if (spawnSync(PERL, ['-MPOSIX', '-e', '1'], { stdio: 'ignore' }).status !== 0) {
-      return `no terminal prompt helper (${PERL} with POSIX, Debian package perl-base)`;
-    }
     return null;
+  }
+
+  attachTerminal(control: TerminalControl): void {
+    this.channel.control = control;
   }
 
   ask(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer> {
@@ -197,14 +198,24 @@ export class TerminalApprover implements Approver {
   private async prompt(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer> {
     if (signal.aborted) return 'deny';
     const why = request.ruleId ? `rule ${request.ruleId}: ${request.reason}` : request.reason;
-    let fresh = true;
-    let text =
+    const fresh = true;
+    const text =
       `\r\n\x1b[1magent-gate: approve this command?\x1b[0m\r\n` +
       `  ${request.command}\r\n` +
       `  program: ${request.exe}\r\n  in: ${request.cwd}\r\n` +
       (request.chain.length > 1 ? `  started by: ${request.chain.join(' → ')}\r\n` : '') +
       `  why asked: ${why}\r\n` +
       `[y] allow once  [a] always (this session)  [n] deny > `;
+    const control = this.channel.control;
+    if (control) await control.hold();
+    try {
+      return await this.ask1(request, signal, text, fresh);
+    } finally {
+      if (control) await control.release();
+    }
+  }
+
+  private async ask1(request: ApprovalRequest, signal: AbortSignal, text: string, fresh: boolean): Promise<ApprovalAnswer> {
     for (;;) {
       const line = await this.channel.question(text, signal, fresh);
       fresh = false;

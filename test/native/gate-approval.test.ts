@@ -137,18 +137,20 @@ describe('gate: approval prompt on the terminal', () => {
     expect(asked[2]?.reason).toMatch(/^approval rate limit exceeded: 2 prompts in the last minute \(max_per_minute = 2\)/);
   });
 
-  it('an agent process stopped for reading the terminal during the question is resumed afterwards', async () => {
-    // curl asks in the background of the agent's shell; meanwhile the shell tries to read the terminal, which
-    // the prompt holds: the shell is stopped (SIGTTIN) until the prompt gives the terminal back (SIGCONT).
+  it('while the question is up the agent\'s output waits and nothing typed reaches it; afterwards both flow again', async () => {
+    // curl asks in the background of the agent's shell; meanwhile the shell prints and reads its own terminal.
+    // The relay is held for the question: TYPE-NOW shows only after the answer, and the answer ('n') goes
+    // to the prompt, never to the shell's read.
     const r = await onPty(
       denyCurlPolicy({ curlAction: 'ask', filesystem: false }),
       'curl --version & sleep 0.5; echo TYPE-NOW; read -r line; echo "agent-read=$line"; wait',
       [
-        { after: 'TYPE-NOW', text: 'n' },
-        { after: 'Permission denied', text: 'after-prompt' },
+        { after: PROMPT, text: 'n' },
+        { after: 'TYPE-NOW', text: 'after-prompt' },
       ],
     );
     expect(r.output).toContain('agent-read=after-prompt');
+    expect(r.output.indexOf('TYPE-NOW')).toBeGreaterThan(r.output.indexOf(PROMPT));
     expect(r.decisions.find((d) => d.rule_id === 'no-curl')).toMatchObject({ verdict: 'deny', layer: 'approval' });
     expect(r.code).toBe(0);
   });

@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { denyCurlPolicy, makeDirs, prepare, prog, runCli, type CliRun } from './gate-progs/cli';
+import { readAuditLog } from '../../src/core/audit/audit-log';
+import type { DecisionRecord } from '../../src/core/audit/records';
+import { CLI, denyCurlPolicy, makeDirs, prepare, prog, runCli, SUPERVISOR, type CliRun } from './gate-progs/cli';
 
 let dirs: ReturnType<typeof makeDirs>;
 let n = 0;
@@ -80,7 +82,7 @@ describe('gate: typing into another terminal', () => {
           const r = await gated(w, [prog('ttyinject'), 'sti', victim.pts, `touch ${marker}\r`, ...(variant ? [variant] : [])], sealed ? [] : ['--allow-root-without-filesystem']);
           // Sealed: the other pts cannot even be opened (only the agent's own terminal is granted); unsealed:
           // it opens, and the filter refuses the ioctl.
-          expect(r.stdout).toMatch(/RESULT (sti errno=EPERM|open errno=EACCES)/);
+          expect(r.stdout, r.stderr).toMatch(/RESULT (sti errno=EPERM|open errno=EACCES)/);
           await victim.alive();
           expect(fs.existsSync(marker)).toBe(false);
           expect(victim.output()).not.toContain(`touch ${marker}`);
@@ -102,6 +104,196 @@ describe('gate: typing into another terminal', () => {
       await victim.alive();
     } finally {
       victim.close();
+    }
+  });
+});
+
+/** The user's interactive shell on a real pty (node-pty as the terminal emulator): commands are typed into
+ *  it, as a user would, and `agent-gate run` runs in it in the foreground. */
+class UserShell {
+  out = '';
+  private k = 0;
+  readonly term: pty.IPty;
+  constructor(cwd: string) {
+    this.term = pty.spawn('bash', ['--norc', '--noprofile', '-i'], { cwd, env: { ...process.env, PS1: 'user$ ', CI: '' }, cols: 100, rows: 30, name: 'xterm' });
+    this.term.onData((d) => (this.out += d));
+  }
+  get pts(): string {
+    return (this.term as unknown as { ptsName: string }).ptsName;
+  }
+  /** Type a command line and wait until it has finished (a marker echoed after it). */
+  async run(cmd: string, ms = 20_000): Promise<string> {
+    const tag = `DONE${++this.k}`;
+    const from = this.out.length;
+    this.term.write(`${cmd}; echo ${tag.slice(0, 2)}''${tag.slice(2)}\r`);
+    await until(`"${cmd.slice(0, 60)}" to finish`, () => this.out.indexOf(tag, from) >= 0, ms);
+    return this.out.slice(from);
+  }
+  close(): void {
+    this.term.kill('SIGKILL');
+  }
+}
+
+function cliLine(w: { ws: string; policy: string }, audit: string, argv: string[], extra: string[] = []): string {
+  const q = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+  return [process.execPath, CLI, 'run', '--policy', w.policy, '--audit', audit, '--supervisor', SUPERVISOR, ...extra, '--', ...argv].map(q).join(' ');
+}
+
+function decisionsOf(audit: string): DecisionRecord[] {
+  return fs.existsSync(audit) ? readAuditLog(audit).filter((r): r is DecisionRecord => r.type === 'decision') : [];
+}
+
+describe('gate: the agent on its own terminal (agent-gate run in the user\'s shell)', () => {
+  it('control: ungated, TIOCSTI into the shell\'s own terminal types a command the shell runs after the program exits', async () => {
+    const w = workspace();
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      const marker = path.join(w.ws, 'ungated');
+      await sh.run(`${prog('ttyinject')} sti /dev/tty 'touch ${marker}\r'`);
+      await sh.run('true');
+      expect(fs.existsSync(marker)).toBe(true);
+    } finally {
+      sh.close();
+    }
+  });
+
+  it('TIOCSTI into its own terminal (/dev/tty, fd 0, the cmd with high bits) is refused, and nothing reaches the user\'s shell', async () => {
+    const w = workspace();
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      const marker = path.join(w.ws, 'pwned');
+      const audit = dirs.audit(`own-${++n}`);
+      const script = ['/dev/tty', 'fd:0', 'fd:1'].flatMap((t) => [`${prog('ttyinject')} sti ${t} 'touch ${marker}\r'`, `${prog('ttyinject')} sti ${t} 'touch ${marker}\r' high`]).join('; ');
+      const out = await sh.run(cliLine(w, audit, ['bash', '-c', script]));
+      expect(out.match(/RESULT sti errno=EPERM/g)).toHaveLength(6);
+      // The user's shell reads on: nothing was queued for it.
+      await sh.run('true');
+      expect(fs.existsSync(marker)).toBe(false);
+    } finally {
+      sh.close();
+    }
+  });
+
+  it('the agent cannot open the user\'s terminal by path; its own pty is the only one granted', async () => {
+    const w = workspace();
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      const audit = dirs.audit(`open-${++n}`);
+      const out = await sh.run(cliLine(w, audit, ['bash', '-c', `tty; ${prog('ttyinject')} sti ${sh.pts} x; cat ${sh.pts} </dev/null; ls /dev/pts`]));
+      // Its own terminal is another pty than the user's.
+      const own = /^(\/dev\/pts\/\d+)\r?$/m.exec(out)?.[1];
+      expect(own).toBeDefined();
+      expect(own).not.toBe(sh.pts);
+      expect(out).toContain('RESULT open errno=EACCES');
+      expect(out).toMatch(/cat: \/dev\/pts\/\d+: Permission denied/);
+    } finally {
+      sh.close();
+    }
+  });
+
+  it('TIOCSTI into the approval prompt (its own terminal, the user\'s by path) cannot answer it: only the user\'s key does', async () => {
+    const w = workspace(denyCurlPolicy({ curlAction: 'ask' }));
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      const audit = dirs.audit(`prompt-${++n}`);
+      // In the background, while curl's question is up, try every way to type "y": into the agent's own
+      // terminal, into the user's terminal by path, and as plain output.
+      const inject = `sleep 0.3; ${prog('ttyinject')} sti /dev/tty 'y\r'; ${prog('ttyinject')} sti ${sh.pts} 'y\r'; printf 'y\\r\\n'`;
+      const line = cliLine(w, audit, ['bash', '-c', `(${inject}) & curl --version >/dev/null; echo "curl-rc=$?"; wait`], ['--on-ask', 'prompt']);
+      sh.term.write(`${line}; echo FIN''ISHED\r`);
+      await until('the question', () => sh.out.includes('[n] deny > '));
+      await new Promise((r) => setTimeout(r, 1000)); // the injections have been tried by now
+      expect(decisionsOf(audit).filter((d) => d.rule_id === 'no-curl')).toEqual([]); // still asking
+      sh.term.write('n\r');
+      await until('the end', () => sh.out.includes('FINISHED'));
+      expect(sh.out).toContain('curl-rc=126');
+      expect(sh.out.match(/RESULT sti errno=EPERM|RESULT open errno=EACCES/g)).toHaveLength(2);
+      const asked = decisionsOf(audit).filter((d) => d.rule_id === 'no-curl');
+      expect(asked.map((d) => [d.verdict, d.layer, d.reason])).toEqual([['deny', 'approval', 'denied by the user (asked by rule no-curl)']]);
+    } finally {
+      sh.close();
+    }
+  });
+
+  it('vhangup cannot hang up the user\'s terminal (control: ungated, it kills the shell)', async () => {
+    const w = workspace();
+    // Control: a shell that runs vhangup itself is hung up and exits.
+    const victim = new UserShell(w.ws);
+    let victimExit = false;
+    victim.term.onExit(() => (victimExit = true));
+    await victim.run('true');
+    victim.term.write(`${prog('ttyinject')} vhangup\r`);
+    await until('the ungated vhangup to end the shell', () => victimExit);
+
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      const out = await sh.run(cliLine(w, dirs.audit(`hup-${++n}`), [prog('ttyinject'), 'vhangup']));
+      expect(out).toContain('RESULT vhangup errno=EPERM');
+      await sh.run('echo still-here');
+    } finally {
+      sh.close();
+    }
+  });
+
+  it('^Z pushed at the supervisor\'s process group (a signal, or TIOCSTI of \\x1a) stops neither the supervisor nor the CLI', async () => {
+    const w = workspace();
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      // The agent's parent is the supervisor; its process group is the CLI's (the shell's job).
+      const script = `pg=$(cut -d' ' -f5 /proc/$PPID/stat); ${prog('ttyinject')} stop $pg; ${prog('ttyinject')} sti /dev/tty $'\\x1a'; kill -TSTP -$pg; echo "kill-rc=$?"; sleep 0.3; echo "sup-state=$(cut -d' ' -f3 /proc/$PPID/stat)"; echo agent-done`;
+      const out = await sh.run(cliLine(w, dirs.audit(`tstp-${++n}`), ['bash', '-c', script]));
+      expect(out).toContain('RESULT stop errno=EPERM');
+      expect(out).toContain('RESULT sti errno=EPERM');
+      expect(out).toContain('kill-rc=1');
+      expect(out).toContain('sup-state=S');
+      expect(out).toContain('agent-done');
+      expect(out).not.toMatch(/Stopped/);
+    } finally {
+      sh.close();
+    }
+  });
+
+  it('the user\'s terminal mode is restored on exit, also when the supervisor is killed', async () => {
+    const w = workspace();
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      const before = /(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1];
+      expect(before).toBeDefined();
+      // The agent changes its own terminal's mode; the user's is raw while the relay runs.
+      await sh.run(cliLine(w, dirs.audit(`mode-${++n}`), ['bash', '-c', 'stty raw -echo; echo agent-ran']));
+      expect(/(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1]).toBe(before);
+      // The supervisor killed from outside mid-session (SIGKILL: no cleanup of its own): the CLI restores.
+      const from = sh.out.length;
+      sh.term.write(`${cliLine(w, dirs.audit(`mode-${++n}`), ['bash', '-c', 'echo "sup=$PPID"; sleep 30'])}; echo KILL''ED\r`);
+      await until('the supervisor pid', () => /sup=(\d+)/.test(sh.out.slice(from)));
+      process.kill(Number(/sup=(\d+)/.exec(sh.out.slice(from))![1]), 'SIGKILL');
+      await until('the CLI to end', () => sh.out.indexOf('KILLED', from) >= 0);
+      expect(/(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1]).toBe(before);
+    } finally {
+      sh.close();
+    }
+  });
+
+  it('a resize of the user\'s terminal reaches the agent', async () => {
+    const w = workspace();
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      const from = sh.out.length;
+      sh.term.write(`${cliLine(w, dirs.audit(`winch-${++n}`), ['bash', '-c', "trap 'echo size=$(stty size)' WINCH; echo start=$(stty size); for i in $(seq 60); do sleep 0.05; done"])}; echo RE''SIZED\r`);
+      await until('the agent to start', () => sh.out.indexOf('start=30 100', from) >= 0);
+      sh.term.resize(120, 40);
+      await until('the new size in the agent', () => sh.out.indexOf('size=40 120', from) >= 0);
+      await until('the end', () => sh.out.indexOf('RESIZED', from) >= 0);
+    } finally {
+      sh.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 // What the agent must not be able to do to the gate: escape the filter, reach or signal the supervisor,
 // or keep running programs once the supervisor is gone.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,19 +79,28 @@ describe('supervisor: isolation from the agent', () => {
 });
 
 describe('supervisor: fail closed', () => {
-  it('when the broker closes the link the agent is killed and the supervisor exits 126; left-behind sessions can exec nothing', async () => {
+  it('when the broker closes the link the agent and everything it started (a setsid\'d process too) are killed, and the supervisor exits 126', async () => {
     const out = join(dir, 'broker-gone.txt');
+    const marker = `broker-gone-${process.pid}-${Date.now()}`;
     const r = await runGated({
-      argv: ['bash', '-c', `setsid bash -c 'sleep 0.6; /bin/true; echo rc=$? > ${out}' & sleep 30`],
+      argv: ['bash', '-c', `setsid bash -c 'sleep 0.6; /bin/true; echo rc=$? > ${out}; : ${marker}' & sleep 30`],
       onEvent: (e, link) => {
         if (e.facts.argv[0] === 'sleep' && e.facts.argv[1] === '30') setTimeout(() => link.close(), 50);
       },
     });
     expect(r.status.code).toBe(126);
     expect(r.stderr).toContain('agent-gate: the broker closed the connection');
-    const text = await waitForFile(out);
-    // The kernel fails every notified syscall once the listener is closed.
-    expect(text).toBe('rc=126\n');
+    // Killed before it could try its exec: it never writes (the supervisor is its subreaper).
+    await new Promise((res) => setTimeout(res, 1000));
+    expect(existsSync(out)).toBe(false);
+    const alive = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(marker);
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
   });
 
   it('SIGKILL of the supervisor leaves the agent unable to exec anything', async () => {

@@ -146,4 +146,30 @@ describe('policy editor from the installed VSIX', () => {
       throw e;
     }
   });
+
+  test('Create policy: pick a preset, confirm replacing the existing file, and it opens', { timeout: 90_000 }, async (t) => {
+    try {
+      const input = page.locator('.quick-input-widget input.input');
+      await page.keyboard.press('F1');
+      await input.waitFor({ state: 'visible', timeout: 30_000 });
+      await input.fill('>Agent Gate: Create policy');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Create policy' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+      await page.keyboard.press('Enter');
+      const strict = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Strict' }).first();
+      await strict.waitFor({ state: 'visible', timeout: 30_000 });
+      const rows = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
+      assert.deepEqual(rows.map((r) => r.split('\n')[0]), ['Default', 'Strict', 'Permissive']);
+      t.diagnostic(`screenshot: ${await screenshot(page, 'policy-editor-create')}`);
+      await strict.click();
+      const dialog = page.locator('.monaco-dialog-box', { hasText: 'Replace it with the strict policy?' });
+      await dialog.waitFor({ state: 'visible', timeout: 30_000 });
+      await dialog.getByRole('button', { name: 'Replace' }).click();
+      const firstLine = readFileSync(join(repoRoot, 'policies', 'strict.gate.toml'), 'utf8').split('\n')[0];
+      await editor().locator('.view-line', { hasText: firstLine.slice(0, 40) }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      assert.equal(readFileSync(join(workspace, '.gate.toml'), 'utf8'), readFileSync(join(repoRoot, 'policies', 'strict.gate.toml'), 'utf8'));
+    } catch (e) {
+      await screenshot(page, 'policy-editor-create-failure');
+      throw e;
+    }
+  });
 });

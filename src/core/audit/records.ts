@@ -74,6 +74,9 @@ export interface SessionRecord {
   /** Start: the programs the policy always denies, which Landlock's execute set leaves out (the kernel refuses
    *  them, whatever races the exec), the number of Landlock rules and the time the plan took. */
   kernel_denies?: { programs: string[]; landlock_rules: number; plan_ms: number };
+  /** End: the processes the agent left running — ended (default) or kept (keep_leftovers), how many were
+   *  still there when ending them gave up (stuck in the kernel), and the command names of the first 20. */
+  leftovers?: { ended?: number; kept?: number; remaining?: number; names: string[] };
 }
 
 /** The supervisor answered a request itself, past on_supervisor_timeout_ms, before the broker's verdict

@@ -13,10 +13,16 @@
 // reveals nothing private: /proc (not /proc/self: Landlock resolves that link once, in the supervisor, so
 // it would name the supervisor), /sys/devices/system/cpu (CPU count), the name-service and TLS files under
 // /etc (passwd, group, nsswitch.conf, hosts, resolv.conf, localtime, ssl, ca-certificates), and the terminal
-// and null devices read+write (/dev/null, /dev/zero, /dev/full, /dev/tty, /dev/pts) because shells write to
-// them in nearly every script. When execute is handled, /usr, /bin, /sbin, /lib and /lib64 also get 'x' so
+// and null devices read+write (/dev/null, /dev/zero, /dev/full, /dev/tty) because shells write to them in
+// nearly every script. /dev/tty is the agent's own terminal (its controlling terminal: a pty the supervisor
+// made for it, which the supervisor grants by its /dev/pts path too); no other terminal is granted.
+//
+// Other terminals and devices: a read grant that covers /dev (on / or /dev itself) does not reach the rest
+// of /dev. It is split: / into each of its entries but /dev, and /dev into the devices every program opens
+// (DEV_EVERYDAY). The user's other terminals (/dev/pts/*: reading one steals what is typed there), virtual
+// consoles and their screens, input devices, disks and memory then need a grant that names them. When execute is handled, /usr, /bin, /sbin, /lib and /lib64 also get 'x' so
 // system programs and the dynamic loader still run. Bootstrap paths that do not exist are left out.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import picomatch from 'picomatch';
 import type { Diagnostic, DiagnosticCode, FilesystemPolicy, Grant, NetworkPolicy } from './types';
 import { expandVariables, type VariableEnv } from './variables';
@@ -85,14 +91,21 @@ const BOOTSTRAP: readonly [string, string][] = [
   ['/dev/zero', 'rw'],
   ['/dev/full', 'rw'],
   ['/dev/tty', 'rw'],
-  ['/dev/pts', 'rw'],
 ];
 const BOOTSTRAP_EXECUTE = ['/usr', '/bin', '/sbin', '/lib', '/lib64', '/lib32'];
+
+/** What of /dev a read grant on / or /dev keeps: devices programs open every day that reach no one else's
+ *  input or data (the agent's own terminal is /dev/tty). Not /dev/fd and /dev/std*: symlinks into
+ *  /proc/self, which Landlock would resolve once, in the supervisor; a reopen through /proc/self/fd is
+ *  checked against the file it reaches. */
+export const DEV_EVERYDAY = ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'shm', 'mqueue'];
 
 export interface CompileFilesystemOptions {
   env: VariableEnv;
   /** For tests: whether a bootstrap path exists. */
   exists?: (path: string) => boolean;
+  /** For tests: the entries of a directory (/ when a read grant on / is split). */
+  readdir?: (path: string) => string[];
 }
 
 export interface CompiledGrant {
@@ -188,11 +201,50 @@ export function compileFilesystemSpec(
   add(cliRead, 'r');
   add(cliWrite, 'w');
   add(cliAllow, 'rw');
-  const merged = mergeGrants(grants);
+  const merged = mergeGrants(excludeOtherDevices(mergeGrants(grants), options.readdir ?? readdirOrEmpty, exists));
   return {
     filesystem: { enabled: true, ...unhandleGrantedEverywhere(merged, handled), requireEnforced: spec.requireEnforced, ...(createDirs.length ? { createDirs } : {}) },
     diagnostics,
   };
+}
+
+function readdirOrEmpty(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A read grant on / or /dev does not reach the rest of /dev (see the top of this file): its right to read
+ * files moves to each entry of / but /dev, and to the everyday devices of /dev; listing directories ('l')
+ * stays where it was. Other rights stay where they were
+ * (write on / still means writes are not sealed). Landlock then handles reads (a path walk per open up to
+ * the nearest granted directory).
+ */
+function excludeOtherDevices(grants: Grant[], readdir: (path: string) => string[], exists: (path: string) => boolean): Grant[] {
+  const out: Grant[] = [];
+  // The pieces go after every other grant, so that merging keeps the policy's order of paths.
+  const pieces: Grant[] = [];
+  for (const g of grants) {
+    if ((g.path !== '/' && g.path !== '/dev') || !g.rights.includes('r')) {
+      out.push(g);
+      continue;
+    }
+    // Listing directories stays granted where it was (/dev/pts's names are no one's input).
+    out.push({ ...g, rights: g.rights.replace('r', 'l') });
+    const source = `${g.source} (all but /dev)`;
+    if (g.path === '/') {
+      for (const name of readdir('/').sort()) {
+        if (name !== 'dev') pieces.push({ path: `/${name}`, rights: 'r', source, widened: g.widened, everywhere: true });
+      }
+    }
+    for (const name of DEV_EVERYDAY) {
+      if (exists(`/dev/${name}`)) pieces.push({ path: `/dev/${name}`, rights: 'r', source: `${g.source} (everyday devices of /dev)`, widened: g.widened, ...(g.path === '/' ? { everywhere: true } : {}) });
+    }
+  }
+  return [...out, ...pieces];
 }
 
 /**
@@ -222,9 +274,11 @@ function mergeGrants(grants: Grant[]): Grant[] {
       byPath.set(g.path, { ...g });
       continue;
     }
-    prev.rights = ['r', 'w', 'x'].filter((c) => prev.rights.includes(c) || g.rights.includes(c)).join('');
+    prev.rights = ['r', 'w', 'x', 'l'].filter((c) => prev.rights.includes(c) || g.rights.includes(c)).join('');
+    if (prev.rights.includes('r')) prev.rights = prev.rights.replace('l', ''); // r lists directories too
     prev.source = `${prev.source}, ${g.source}`;
     prev.widened = prev.widened || g.widened;
+    if (prev.everywhere && !g.everywhere && g.rights.includes('r')) delete prev.everywhere; // also granted by name
   }
   return [...byPath.values()];
 }

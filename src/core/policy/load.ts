@@ -57,6 +57,8 @@ export interface LoadOptions {
   cliGrants?: CliGrants;
   /** For tests: whether a path exists (bootstrap grants) and its canonical path (exe values). */
   exists?: (path: string) => boolean;
+  /** For tests: the entries of / (a read grant on / is split around /dev). */
+  readdir?: (path: string) => string[];
   realpath?: (path: string) => string | null;
   /** For tests: the text of /etc/resolv.conf (the default DNS servers of [network] dns). */
   resolvConf?: () => string;
@@ -131,6 +133,7 @@ export const DEFAULTS = {
   noBootstrapReads: defaultOf<boolean>('filesystem', 'no_bootstrap_reads'),
   netRequireEnforced: defaultOf<boolean>('network', 'require_enforced'),
   allowRootWithoutFilesystem: defaultOf<boolean>('session', 'allow_root_without_filesystem'),
+  keepLeftovers: defaultOf<boolean>('session', 'keep_leftovers'),
 };
 
 export { SUPPORTED_VERSIONS };
@@ -243,6 +246,7 @@ class PolicyLoader {
     const fsCompiled = compileFilesystemSpec(fsSpec, this.options.cliGrants ?? {}, {
       env: this.env,
       ...(this.options.exists ? { exists: this.options.exists } : {}),
+      ...(this.options.readdir ? { readdir: this.options.readdir } : {}),
     });
     this.diagnostics.push(...fsCompiled.diagnostics);
     this.warnAllowGlobsOverWritable(rules, fsCompiled.filesystem.enabled && fsCompiled.filesystem.handled.includes('w')
@@ -268,6 +272,7 @@ class PolicyLoader {
       },
       session: {
         allowRootWithoutFilesystem: (session?.allow_root_without_filesystem as boolean | undefined) ?? DEFAULTS.allowRootWithoutFilesystem,
+        keepLeftovers: (session?.keep_leftovers as boolean | undefined) ?? DEFAULTS.keepLeftovers,
       },
       ruleIds: rules.map((r) => r.id),
       env: envPolicy,

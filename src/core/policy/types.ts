@@ -46,7 +46,7 @@ export interface Diagnostic {
   fixes?: Fix[];
 }
 
-/** A Landlock path-beneath grant: `rights` is a subset of 'rwx' (see docs/protocol.md). */
+/** A Landlock path-beneath grant: `rights` is a subset of 'rwxl' ('l': list directories only; see docs/protocol.md). */
 export interface Grant {
   path: string;
   rights: string;
@@ -54,6 +54,8 @@ export interface Grant {
   source: string;
   /** True when the grant is broader than the glob it came from (a glob widened to its static prefix). */
   widened: boolean;
+  /** A piece of a read grant on / (split around /dev, see landlock.ts): the user granted reads everywhere. */
+  everywhere?: boolean;
 }
 
 export interface FilesystemPolicy {
@@ -95,6 +97,8 @@ export interface PolicyMeta {
 export interface SessionPolicy {
   /** A root agent may start without filesystem write sealing (refused by default: see GateSession.start). */
   allowRootWithoutFilesystem: boolean;
+  /** Processes the agent leaves running outlive the session (counted, not ended). */
+  keepLeftovers: boolean;
 }
 
 /** The outcome of evaluating one exec. */

@@ -372,14 +372,19 @@ export const POLICY_FORMAT = {
     },
     session: {
       type: 'table',
-      doc: 'How the agent\'s session runs: what a root agent may do without filesystem sealing.',
-      snippet: '[session]\nallow_root_without_filesystem = ${1|false,true|}\n$0',
+      doc: 'How the agent\'s session runs: what a root agent may do without filesystem sealing, and what happens to the processes it leaves running.',
+      snippet: '[session]\nkeep_leftovers = ${1|false,true|}\n$0',
       table: {
         keys: {
           allow_root_without_filesystem: {
             type: 'bool',
             default: false,
             doc: 'Let an agent running as root start without [filesystem] write sealing. Refused by default: root that can write anywhere can make the kernel or other services run its programs outside the gate (kernel.core_pattern, /etc/cron.d, systemd units). The CLI flag --allow-root-without-filesystem does the same for one run.',
+          },
+          keep_leftovers: {
+            type: 'bool',
+            default: false,
+            doc: 'When the agent exits, leave running the processes it started that are still there (daemons, setsid\'d or double-forked ones) instead of ending them. They stay under the gate\'s filter with no one to answer it: every program they try to start fails (ENOSYS). The end record counts them either way. The CLI flag --keep-leftovers does the same for one run.',
           },
         },
       },

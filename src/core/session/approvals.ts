@@ -48,6 +48,21 @@ export interface Approver {
   /** True when nobody is prompted (the answer is fixed): the per-minute and pending limits, which protect
    *  a person from a flood of prompts, do not apply. */
   readonly automatic?: boolean;
+  /** Optional, for an approver that asks on the user's terminal (the CLI's): the session hands it the
+   *  control of the supervisor's terminal relay before anything can be asked. */
+  attachTerminal?(control: TerminalControl): void;
+}
+
+/**
+ * The user's terminal while an approver asks on it. The agent runs on a pty of its own and the supervisor
+ * relays between it and the user's terminal (docs/protocol.md, TERMINAL): `hold` stops the relay (the
+ * agent's output so far is shown, nothing more; nothing typed reaches the agent; the terminal is in the
+ * user's own mode, type-ahead dropped), `release` resumes it. What is read in between can only have been
+ * typed by the user: the agent holds no descriptor of the user's terminal and cannot type into it.
+ */
+export interface TerminalControl {
+  hold(): Promise<void>;
+  release(): Promise<void>;
 }
 
 /**

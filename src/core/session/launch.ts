@@ -365,6 +365,8 @@ export interface StartOptions {
   recordsMaxDelayMs?: number;
   /** A root agent may run without filesystem write sealing (--allow-root-without-filesystem). */
   allowRootWithoutFilesystem?: boolean;
+  /** Leave what the agent left running (--keep-leftovers). */
+  keepLeftovers?: boolean;
   /** What was made before the start so that grants apply (prepareState), and what was left out. */
   onPrepared?: (state: { created: string[]; skipped: string[]; failed: string[] }) => void;
 }
@@ -394,6 +396,7 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       ...(o.onWarning ? { onWarning: o.onWarning } : {}),
       ...(o.recordsMaxDelayMs !== undefined ? { recordsMaxDelayMs: o.recordsMaxDelayMs } : {}),
       ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
+      ...(o.keepLeftovers ? { keepLeftovers: true } : {}),
     });
   } catch (e) {
     if (e instanceof GateSetupError) throw new GateSetupError(explainStartFailure(e.message));

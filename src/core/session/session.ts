@@ -28,7 +28,7 @@ import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
 import type { EnvPlan } from '../policy/env';
 import { DEFAULT_UNIX_SOCKETS, decideUnixSocket, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
-import type { EnforcementReport, ExecEvent, SocketRefusal, SocketRequest, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
+import type { EnforcementReport, ExecEvent, Leftovers, SocketRefusal, SocketRequest, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
 import { decodeSupervisorLine, encodeExecLine } from './wire';
 
@@ -45,6 +45,8 @@ export interface GateLink {
   /** Forget every verdict the supervisor cached (the policy changed). Optional for test doubles. */
   flushCache?(): void;
   close(): void;
+  /** Hold ('broker') or resume ('agent') the supervisor's terminal relay (SupervisorLink.terminal). */
+  terminal?(owner: 'broker' | 'agent'): Promise<void>;
 }
 
 /** What the session gives the link it starts (SupervisorLink.start, or a test double). */
@@ -78,6 +80,9 @@ export interface GateSessionOptions {
   allowRootWithoutFilesystem?: boolean;
   /** The agent's uid (default: this process's; the supervisor and the agent run as this process). */
   uid?: number;
+  /** Leave the processes the agent started running when it exits (the CLI's --keep-leftovers; the policy's
+   *  [session] keep_leftovers says it for good). */
+  keepLeftovers?: boolean;
 }
 
 /** What updatePolicy() could and could not change in a running session. */
@@ -95,6 +100,8 @@ export interface SessionEnd {
   signal: number | null;
   /** Set when the session ended because the gate failed (link broken, supervisor died). */
   failure: string | null;
+  /** What the agent left running when it exited: ended by the supervisor, or kept (keep_leftovers). */
+  leftovers?: Leftovers;
 }
 
 /** The gate could not be set up; `message` says what went wrong and what to do. Exit code 126. */
@@ -171,6 +178,10 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       onSettle: (s) => this.emit('approvalSettled', s),
     });
     this.endPromise = new Promise((resolve) => (this.resolveEnd = resolve));
+    options.approver.attachTerminal?.({
+      hold: () => this.link?.terminal?.('broker') ?? Promise.resolve(),
+      release: () => this.link?.terminal?.('agent') ?? Promise.resolve(),
+    });
   }
 
   /** The policy deciding execs now (the start's, or the last one applied with updatePolicy). */
@@ -312,7 +323,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         supervisorPath: options.supervisorPath,
         recordSession: id,
         argv: options.argv,
-        config: supervisorConfig(options.policy, executePlan),
+        config: { ...supervisorConfig(options.policy, executePlan), ...(options.keepLeftovers || options.policy.session.keepLeftovers ? { keepLeftovers: true } : {}) },
         hashUnder: hashUnder(options.policy.filesystem),
         ...(options.evaluator.contentSizes ? { hashSizes: options.evaluator.contentSizes() } : {}),
         ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
@@ -371,7 +382,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       socket: (req) => later(() => this.onSocket(req)),
       socketRefused: (ev) => later(() => this.onSocketRefused(ev)),
       warn: (message) => this.warn(`supervisor: ${message}`),
-      exit: (code, signal) => later(() => this.finish(code, signal, null)),
+      exit: (code, signal, leftovers) => later(() => this.finish(code, signal, null, leftovers)),
       failed: (message) => later(() => this.finish(null, null, message)),
     };
   }
@@ -601,10 +612,11 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     return now;
   }
 
-  private finish(code: number | null, signal: number | null, failure: string | null): void {
+  private finish(code: number | null, signal: number | null, failure: string | null, leftovers?: Leftovers): void {
     if (this.endResult) return;
     const exitCode = failure !== null ? 126 : signal ? 128 + signal : (code ?? 126);
-    this.endResult = { exitCode, code, signal: signal || null, failure };
+    this.endResult = { exitCode, code, signal: signal || null, failure, ...(leftovers ? { leftovers } : {}) };
+    if (leftovers && leftovers.count > 0) this.warn(leftoversMessage(leftovers));
     if (this.withdrawTimer) clearInterval(this.withdrawTimer);
     this.withdrawTimer = null;
     this.queue.close('the session ended before an answer');
@@ -622,12 +634,23 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       ...(failure !== null ? { reason: failure } : {}),
       ...(policyNow !== null ? { policy_changed: true, policy_sha256_now: policyNow } : {}),
       stats: { decisions: m.decisions, allowed: m.allowed, denied: m.denied },
+      ...(leftovers ? { leftovers: { [leftovers.kept ? 'kept' : 'ended']: leftovers.count, ...(leftovers.remaining ? { remaining: leftovers.remaining } : {}), names: leftovers.names } } : {}),
     });
     this.audit.close();
     this.link?.close();
     this.resolveEnd(this.endResult);
     this.emit('ended', this.endResult);
   }
+}
+
+/** What the user is told about the processes the agent left running. */
+export function leftoversMessage(l: Leftovers): string {
+  const names = l.names.length ? ` (${l.names.join(', ')}${l.count > l.names.length ? ', …' : ''})` : '';
+  if (l.kept) {
+    return `${l.count} process${l.count === 1 ? '' : 'es'} the agent started ${l.count === 1 ? 'is' : 'are'} still running${names} (keep_leftovers): the gate has ended, so every program they try to start fails (ENOSYS); end them yourself when done`;
+  }
+  const stuck = l.remaining ? `; ${l.remaining} could not be ended (stuck in the kernel)` : '';
+  return `ended ${l.count} process${l.count === 1 ? '' : 'es'} the agent left running${names}${stuck}; set keep_leftovers = true in [session] (or --keep-leftovers) to keep them`;
 }
 
 /**
@@ -702,7 +725,8 @@ export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolic
     }
   }
   for (const g of fsPolicy.grants) {
-    if (g.rights.includes('r') && isUnder(dir, realpathOfNearest(g.path))) {
+    // Not for a read grant on / (the user let the agent read everything; its pieces are marked `everywhere`).
+    if (g.rights.includes('r') && !g.everywhere && isUnder(dir, realpathOfNearest(g.path))) {
       warnings.push(`the agent may read the audit log directory ${dir} (grant ${g.path} from ${g.source}): it can see past commands`);
       break;
     }

@@ -284,13 +284,23 @@ export class SupervisorLink {
   }
 
   /**
-   * Give the terminal's foreground to the broker ('broker', e.g. while the CLI prompts for an approval on
-   * the same terminal: reading it from the background would stop the CLI with SIGTTIN) or back to the agent
-   * ('agent', which also continues whatever of the agent stopped meanwhile). No effect under node-pty or
-   * without a terminal.
+   * Hold the supervisor's terminal relay ('broker': while the CLI asks the user on the user's terminal,
+   * nothing of the agent's is shown and nothing typed reaches the agent, and the terminal has the user's own
+   * mode) or resume it ('agent'). Resolves once the supervisor has done it (the agent's output so far is on
+   * the screen), or at once when the link is over. Without a terminal it only round-trips.
    */
-  terminal(owner: 'broker' | 'agent'): void {
-    this.write(encodeTerminal(owner));
+  terminal(owner: 'broker' | 'agent'): Promise<void> {
+    if (this.ended || !this.socket) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.terminalAcks.push(resolve);
+      this.write(encodeTerminal(owner));
+    });
+  }
+
+  private terminalAcks: (() => void)[] = [];
+
+  private releaseTerminalAcks(): void {
+    for (const r of this.terminalAcks.splice(0)) r();
   }
 
   /** Forget every cached verdict (the policy changed): later execs of those files are asked again. */
@@ -304,6 +314,7 @@ export class SupervisorLink {
   close(): void {
     this.closedByBroker = true;
     this.ended = true;
+    this.releaseTerminalAcks();
     this.socket?.destroy();
     this.closeRecords();
   }
@@ -497,6 +508,9 @@ export class SupervisorLink {
       case 'SOCKET_REFUSED':
         this.handlers.socketRefused?.(m.refusal);
         return;
+      case 'TERMINAL':
+        this.terminalAcks.shift()?.();
+        return;
       case 'STARTED':
         // After READY pid=…: the agent was released (the handshake ended at READY).
         this.agentPid ||= m.pid;
@@ -510,8 +524,9 @@ export class SupervisorLink {
         this.closeRecords();
         this.sawExit = true;
         this.ended = true;
+        this.releaseTerminalAcks();
         this.stats = m.stats;
-        this.handlers.exit(m.code, m.signal);
+        this.handlers.exit(m.code, m.signal, m.leftovers);
         return;
       default:
         this.protocolError(`unexpected ${m.type} after STARTED`);
@@ -545,6 +560,7 @@ export class SupervisorLink {
   }
 
   private fail(msg: string): void {
+    this.releaseTerminalAcks();
     if (this.failedReported || this.sawExit || this.closedByBroker) return;
     this.failedReported = true;
     this.ended = true;

@@ -19,6 +19,20 @@ export interface SupervisorConfig {
   timeout: { ms: number; action: BinaryAction };
   /** The agent's environment, decided by the link once the supervisor has said which names it has (HELLO). */
   envPlan?: EnvPlan;
+  /** Leave the session's other processes running when the agent exits (counted, not ended). */
+  keepLeftovers?: boolean;
+}
+
+/** What the agent left running when it exited (EXIT leftovers=…). */
+export interface Leftovers {
+  /** Processes of the session still there when the agent exited (ended, or kept). */
+  count: number;
+  /** Kept running (keep_leftovers); they can exec nothing once the supervisor is gone. */
+  kept: boolean;
+  /** Ended: still there at the deadline (stuck in the kernel). */
+  remaining: number;
+  /** Command names of the first 20. */
+  names: string[];
 }
 
 export type { EnforcementReport } from '../exec/enforcement';
@@ -78,7 +92,7 @@ export interface SupervisorLinkHandlers {
   timeout(requestId: number, action: BinaryAction): void;
   warn(message: string): void;
   /** The agent exited: code, or signal number (0 when none). */
-  exit(code: number, signal: number): void;
+  exit(code: number, signal: number, leftovers?: Leftovers): void;
   /** The link broke (protocol error, supervisor died): the session is over and fails closed. */
   failed(message: string): void;
 }

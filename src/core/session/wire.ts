@@ -5,7 +5,7 @@ import { bytesToText, textToHex, type ExecFacts, type FileFacts, type Interprete
 import type { DecisionRecord } from '../audit/records';
 import type { BinaryAction } from '../policy/types';
 import { ipBytes } from '../policy/sockets';
-import type { EnforcementReport, ExecEvent, SocketRefusal, SocketRequest, SupervisorConfig } from './types';
+import type { EnforcementReport, ExecEvent, Leftovers, SocketRefusal, SocketRequest, SupervisorConfig } from './types';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest line either side accepts (the supervisor bounds argv at 1 MiB, hex doubles it). */
@@ -31,7 +31,9 @@ export type SupervisorMessage =
   | { type: 'TIMEOUT'; id: number; action: BinaryAction; piped: number }
   | { type: 'SOCKET'; request: SocketRequest }
   | { type: 'SOCKET_REFUSED'; refusal: SocketRefusal }
-  | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats };
+  /** The supervisor did what a TERMINAL line asked (held or resumed its relay). */
+  | { type: 'TERMINAL'; owner: 'broker' | 'agent' }
+  | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats; leftovers?: Leftovers };
 
 /**
  * Counters the supervisor reports on EXIT (all optional): n_asked (decided by the broker), n_cached
@@ -201,16 +203,32 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
         },
       };
     }
+    case 'TERMINAL': {
+      const owner = single(pairs).get('owner');
+      if (owner !== 'broker' && owner !== 'agent') throw new WireError(`TERMINAL: bad owner '${String(owner).slice(0, 20)}'`);
+      return { type, owner };
+    }
     case 'EXIT': {
       const m = single(pairs);
       const stats: SupervisorStats = {};
-      for (const [k, v] of m) if (k !== 'id' && k !== 'code' && k !== 'signal' && /^\d{1,15}$/.test(v)) stats[k] = Number(v);
+      for (const [k, v] of m) if (k !== 'id' && k !== 'code' && k !== 'signal' && !k.startsWith('leftover') && /^\d{1,15}$/.test(v)) stats[k] = Number(v);
+      const left = m.get('leftovers');
       return {
         type,
         id: intValue('id', m.get('id')),
         code: intValue('code', m.get('code')),
         signal: intValue('signal', m.get('signal')),
         stats,
+        ...(left === undefined
+          ? {}
+          : {
+              leftovers: {
+                count: intValue('leftovers', left),
+                kept: flagValue('leftovers_kept', m.get('leftovers_kept') ?? '0'),
+                remaining: intValue('leftovers_remaining', m.get('leftovers_remaining') ?? '0'),
+                names: pairs.filter(([k]) => k === 'leftover').map(([k, v]) => hexValue(k, v)),
+              },
+            }),
       };
     }
     default:
@@ -439,10 +457,10 @@ export function encodeExecLine(event: ExecEvent): string {
   return s;
 }
 
-const RIGHTS_RE = /^[rwx]*$/;
+const RIGHTS_RE = /^[rwxl]*$/;
 
 function rights(r: string): string {
-  if (!RIGHTS_RE.test(r)) throw new WireError(`bad rights '${r}' (subset of rwx)`);
+  if (!RIGHTS_RE.test(r)) throw new WireError(`bad rights '${r}' (subset of rwxl)`);
   return [...new Set(r)].join('');
 }
 
@@ -484,6 +502,7 @@ export function encodeConfig(config: SupervisorConfig, hashUnder: readonly strin
   }
   for (const name of config.envPlan?.removed ?? []) lines.push(`ENV_UNSET name=${envHex(name, 'name')}`);
   for (const [name, value] of config.envPlan?.set ?? []) lines.push(`ENV_SET name=${envHex(name, 'name')} value=${envHex(value, 'value')}`);
+  if (config.keepLeftovers) lines.push('LEFTOVERS keep=1');
   if (opts.records) lines.push('RECORDS');
   if (opts.session !== undefined) lines.push(`JSON_RECORDS session=${textToHex(opts.session)}`);
   lines.push('START');

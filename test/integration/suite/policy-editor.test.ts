@@ -279,6 +279,10 @@ suite('Policy editor', () => {
     assert.ok(titles.includes('9 $(pulse) 2 decisions in 1 recent session (2 allowed, 0 denied)'), titles.join('\n'));
     assert.ok(titles.some((t) => /^14 \$\(pulse\) \d+ decisions? in 1 recent session \(0 allowed, \d+ denied\)$/.test(t)), titles.join('\n'));
     assert.ok(titles.includes('4 $(debug-alt) Explain a command…'), titles.join('\n'));
+    // Hover on the rule's id: the same count.
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(9, 7));
+    const hoverText = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    assert.match(hoverText, /\*\*rule\*\* `listing` — 2 decisions in 1 recent session \(2 allowed, 0 denied\); last \d{4}-/);
     const explain = lenses.find((l) => l.command?.command === 'agentGate.explainCommand')!;
     const result = await vscode.commands.executeCommand<{ action: string; ruleId: string }>(explain.command!.command, 'curl https://example.com', ...((explain.command!.arguments ?? []) as unknown[]).slice(1));
     assert.deepEqual([result.action, result.ruleId], ['deny', 'no-curl']);

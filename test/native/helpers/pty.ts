@@ -6,6 +6,8 @@ import type { SpawnSupervisor } from '../../../src/core/session/types';
 export interface PtyCapture {
   output: string;
   write(data: string): void;
+  /** Resize the outer terminal (set by the spawner). */
+  resize?: (cols: number, rows: number) => void;
 }
 
 export function ptySpawner(capture: PtyCapture): SpawnSupervisor {
@@ -16,6 +18,7 @@ export function ptySpawner(capture: PtyCapture): SpawnSupervisor {
     onSpawn: (term) => {
       term.onData((d) => (capture.output += d));
       capture.write = (data) => term.write(data);
+      capture.resize = (cols, rows) => term.resize(cols, rows);
     },
   });
 }

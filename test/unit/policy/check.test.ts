@@ -133,6 +133,15 @@ describe('fixes', () => {
   });
 });
 
+describe('checking reads, never runs', () => {
+  it('examples naming devices and descriptors are not read (only regular files are hashed)', () => {
+    const text = '[[rule]]\nid = "a"\naction = "deny"\nexe_basename = "zero"\nexamples_match = ["/dev/zero", "/proc/self/fd/0", "/dev/stdin"]\n';
+    const ds = checkPolicyText(text, 'p.toml', { path: PATH }).diagnostics;
+    expect(ds.map((d) => d.code)).toEqual(['example-mismatch', 'example-mismatch']);
+    expect(ds[0]?.message).toContain("'/proc/self/fd/0' is not installed here");
+  });
+});
+
 describe('formatter', () => {
   it('prints FILE:LINE:COL: severity: message [code], one per line', () => {
     const ds = checkPolicyText('[meta]\ndefault_acton = 1\n', 'x.gate.toml').diagnostics;

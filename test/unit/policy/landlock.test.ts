@@ -3,8 +3,9 @@ import { compileFilesystem, hashUnderPaths, loadPolicyText, writableRoots } from
 
 const ENV = { HOME: '/home/me', WORKSPACE_ROOT: '/work/ws' };
 const everything = () => true;
+const ROOT_DIRS = ['bin', 'dev', 'etc', 'home', 'proc', 'tmp', 'usr'];
 const load = (text: string, cli = {}) => {
-  const r = loadPolicyText(text, '/work/ws/.gate.toml', { env: ENV, exists: everything, cliGrants: cli });
+  const r = loadPolicyText(text, '/work/ws/.gate.toml', { env: ENV, exists: everything, readdir: () => ROOT_DIRS, cliGrants: cli });
   if (!r.policy) throw new Error(JSON.stringify(r.diagnostics));
   return r;
 };
@@ -43,23 +44,36 @@ describe('Landlock compile', () => {
     expect(grant(x, '/proc')?.rights).toBe('r');
   });
 
-  it('does not handle a right granted on / (same sealing, no Landlock check on each access)', () => {
+  it('does not handle a right granted on / (same sealing, no Landlock check on each access), but reads stop at /dev', () => {
     const r = load('[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["/work/ws/**", "/tmp/**"]\n');
     const fs = r.policy!.filesystem;
-    expect(fs.handled).toBe('w');
-    expect(fs.grants.every((g) => g.rights === 'w')).toBe(true);
+    // Reads on / are split: every entry of / but /dev, and the everyday devices of /dev (not the user's
+    // other terminals, consoles, input devices or disks).
+    expect(fs.handled).toBe('rw');
+    expect(grant(r, '/')?.rights).toBe('l'); // directories can still be listed everywhere
+    for (const d of ['/bin', '/etc', '/home', '/proc', '/usr']) expect(grant(r, d)?.rights).toBe('r');
+    expect(grant(r, '/tmp')?.rights).toBe('rw');
+    expect(grant(r, '/dev')).toBeUndefined();
+    expect(grant(r, '/dev/pts')).toBeUndefined();
+    expect(grant(r, '/dev/null')?.rights).toBe('rw');
+    expect(grant(r, '/dev/urandom')?.rights).toBe('r');
+    expect(grant(r, '/dev/tty')?.rights).toBe('rw');
     expect(grant(r, '/work/ws')?.rights).toBe('w');
-    expect(grant(r, '/usr')).toBeUndefined(); // bootstrap reads are moot once reads are not handled
-    expect(grant(r, '/dev/null')?.rights).toBe('w');
     expect(writableRoots(fs)).toEqual(expect.arrayContaining(['/work/ws', '/tmp']));
     expect(writableRoots(fs)).not.toContain('/');
+    // Writes granted on / stay unhandled (writes are not sealed; a root agent is refused for that).
+    const w = load('[filesystem]\nread_globs = ["/usr/**"]\nwrite_globs = ["/**"]\nno_bootstrap_reads = true\n');
+    expect(w.policy!.filesystem.handled).toBe('r');
     // Execute granted everywhere: x is not handled, but reads stay sealed to their grants.
     const x = load('[filesystem]\nread_globs = ["/data/**"]\nexecute_globs = ["/**"]\nno_bootstrap_reads = true\n');
     expect(x.policy!.filesystem.handled).toBe('rw');
     expect(grant(x, '/data')?.rights).toBe('r');
     expect(grant(x, '/')).toBeUndefined();
-    // A narrower read grant keeps reads handled.
-    expect(load('[filesystem]\nread_globs = ["/usr/**"]\n').policy!.filesystem.handled).toBe('rw');
+    // A read grant on /dev keeps only the everyday devices; a grant that names a device is honoured.
+    const d = load('[filesystem]\nread_globs = ["/dev/**", "/dev/kvm"]\nno_bootstrap_reads = true\n');
+    expect(grant(d, '/dev')?.rights).toBe('l');
+    expect(grant(d, '/dev/zero')?.rights).toBe('r');
+    expect(grant(d, '/dev/kvm')?.rights).toBe('r');
   });
 
   it('adds bootstrap grants unless no_bootstrap_reads, only for paths that exist', () => {

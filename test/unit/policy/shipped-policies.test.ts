@@ -83,10 +83,13 @@ describe('default.gate.toml', () => {
 
   it('seals writes to the workspace, the temp dirs and the package managers\' caches', () => {
     const writable = policy.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
-    expect(writable).toEqual([workspace, '/tmp', '/var/tmp', '/dev/shm', '/root/.npm', '/root/.cache', '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
+    // The everyday devices of /dev (bootstrap) also get read from read_globs = ["/**"] split around /dev.
+    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm')).toEqual([workspace, '/tmp', '/var/tmp', '/dev/shm', '/root/.npm', '/root/.cache', '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
     expect(policy.filesystem.createDirs).toEqual(['/root/.npm', '/root/.cache', '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
-    // read_globs = ["/**"]: reads are open, so Landlock handles (and checks) writes only.
-    expect(policy.filesystem.handled).toBe('w');
+    // read_globs = ["/**"]: reads are open everywhere but /dev (only its everyday devices: not the user's
+    // other terminals), so Landlock handles reads too.
+    expect(policy.filesystem.handled).toBe('rw');
+    expect(policy.filesystem.grants.filter((g) => ['/', '/dev', '/dev/pts'].includes(g.path)).map((g) => g.rights)).toEqual(['l']);
   });
 
   it('each cache follows its tool\'s own variable', () => {
@@ -96,7 +99,8 @@ describe('default.gate.toml', () => {
       exists: () => true,
     });
     const writable = loaded.policy!.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
-    expect(writable.slice(4)).toEqual(['/c/npm', '/c/xdg', '/c/cargo/registry', '/c/cargo/git', '/c/go/pkg/mod']);
+    // (The everyday devices of /dev are bootstrap grants that read_globs = ["/**"] also reaches.)
+    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm').slice(4)).toEqual(['/c/npm', '/c/xdg', '/c/cargo/registry', '/c/cargo/git', '/c/go/pkg/mod']);
   });
 
   it('a program the agent built or installed in the workspace runs, unless it is a listed program by content', () => {

@@ -133,7 +133,7 @@ const policy = (over: Partial<Policy> = {}): Policy => ({
   },
   network: { enabled: true, connectTcpPorts: [443], bindTcpPorts: [], requireEnforced: true },
   approval: { timeoutMs: 1000, onTimeout: 'deny', maxPending: 1, maxPerMinute: 1 },
-  session: { allowRootWithoutFilesystem: false },
+  session: { allowRootWithoutFilesystem: false, keepLeftovers: false },
   ruleIds: [],
   ...over,
 });

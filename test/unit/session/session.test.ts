@@ -19,7 +19,7 @@ function policy(over: Partial<Policy> = {}): Policy {
     network: { enabled: false, connectTcpPorts: [], bindTcpPorts: [], requireEnforced: false },
     approval: { timeoutMs: 60_000, onTimeout: 'deny', maxPending: 4, maxPerMinute: 30 },
     // These tests run as root without [filesystem]: say so, as a user must (the refusal has its own test).
-    session: { allowRootWithoutFilesystem: true },
+    session: { allowRootWithoutFilesystem: true, keepLeftovers: false },
     ruleIds: ['no-curl'],
     ...over,
   };
@@ -375,7 +375,7 @@ describe('supervisorConfig / hashUnder', () => {
 });
 
 describe('rootRefusal', () => {
-  const unsealed = policy({ session: { allowRootWithoutFilesystem: false } });
+  const unsealed = policy({ session: { allowRootWithoutFilesystem: false, keepLeftovers: false } });
   const sealedFs = { enabled: true, grants: [{ path: '/w', rights: 'w', source: 'write_globs', widened: false }], handled: 'rw', requireEnforced: true };
 
   it('refuses a root agent whose writes are not sealed, saying why and how to proceed', () => {
@@ -384,12 +384,12 @@ describe('rootRefusal', () => {
     expect(msg).toContain('/proc/sys/kernel/core_pattern');
     expect(msg).toContain('--allow-root-without-filesystem');
     // Writes granted on / leave 'w' unhandled: the same.
-    expect(rootRefusal({ policy: policy({ session: { allowRootWithoutFilesystem: false }, filesystem: { ...sealedFs, handled: 'r' } }), uid: 0 })).toContain('grants writes on /');
+    expect(rootRefusal({ policy: policy({ session: { allowRootWithoutFilesystem: false, keepLeftovers: false }, filesystem: { ...sealedFs, handled: 'r' } }), uid: 0 })).toContain('grants writes on /');
   });
 
   it('lets through: a non-root agent, sealed writes, the flag, the policy key', () => {
     expect(rootRefusal({ policy: unsealed, uid: 1000 })).toBeNull();
-    expect(rootRefusal({ policy: policy({ session: { allowRootWithoutFilesystem: false }, filesystem: sealedFs }), uid: 0 })).toBeNull();
+    expect(rootRefusal({ policy: policy({ session: { allowRootWithoutFilesystem: false, keepLeftovers: false }, filesystem: sealedFs }), uid: 0 })).toBeNull();
     expect(rootRefusal({ policy: unsealed, uid: 0, allowRootWithoutFilesystem: true })).toBeNull();
     expect(rootRefusal({ policy: policy(), uid: 0 })).toBeNull();
   });

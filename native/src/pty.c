@@ -1,0 +1,331 @@
+/* The agent's own terminal, the way sudo's use_pty does it.
+ *
+ * When our stdin is a terminal (the user's shell through the CLI, or node-pty's pty in VS Code), the agent
+ * does not get that terminal: it gets a pty of its own, in a session of its own, as its controlling
+ * terminal. We relay between the outer terminal and the pty's master: the outer terminal is in raw mode,
+ * so ^C, ^Z and ^\ are bytes that reach the inner line discipline, which signals the agent's foreground
+ * group there; window size changes (SIGWINCH on us) are copied to the pty; the outer terminal's mode is
+ * restored on every way out. What this takes away from the agent:
+ *   - it holds no descriptor of the user's terminal and cannot open it by path (Landlock grants only its own
+ *     pty), so it cannot read what the user types there or make it act (TIOCSTI is refused by the filter
+ *     as well, and into a terminal not one's own needs CAP_SYS_ADMIN, dropped);
+ *   - it is in none of the process groups of the user's terminal: no signal of the terminal (^Z, SIGTTIN,
+ *     a hangup) reaches the supervisor or the CLI because of anything the agent does;
+ *   - whatever it leaves in its terminal's input when it exits dies with the pty, never reaching the
+ *     user's shell;
+ *   - the approval prompt (the CLI's, on the outer terminal) reads input only the user can type: while a
+ *     question is up the relay reads nothing from the outer terminal and writes nothing to it.
+ * Each of the agent's stdin, stdout and stderr that was the terminal becomes the pty; a pipe or a file is
+ * passed through unchanged. Without a terminal on stdin there is no pty; the agent still gets a session of
+ * its own (and so no controlling terminal).
+ *
+ * The relay runs in the notification loop's poll: two buffers, non-blocking descriptors (the outer terminal
+ * is opened again, so its O_NONBLOCK is ours alone, not the user's shell's), no write that can block the
+ * exec path. A full buffer stops reading the other side, so a slow terminal slows the agent's output, as
+ * it would without the gate. */
+#include "pty.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define BUF_SIZE 65536
+
+struct ring {
+	char data[BUF_SIZE];
+	size_t start, len;
+};
+
+static struct {
+	bool active;      /* a pty is in use */
+	int outer;        /* the user's terminal, opened again (non-blocking) */
+	int master;       /* the pty's master (non-blocking) */
+	int slave;        /* the pty's slave, until the agent holds it */
+	char slave_path[64];
+	struct termios saved; /* the outer terminal's mode, restored on exit */
+	bool raw;             /* the outer terminal is in raw mode now */
+	bool paused;          /* TERMINAL owner=broker: the relay neither reads nor writes the outer terminal */
+	bool outer_eof, master_eof;
+	struct ring in, out; /* outer → master (keys), master → outer (output) */
+	bool tty_fd[3];      /* which of our 0, 1, 2 is the terminal */
+} g = { .outer = -1, .master = -1, .slave = -1 };
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+bool pty_open(void (*warn)(const char *msg))
+{
+	char msg[512], outer_path[256];
+
+	if (!isatty(STDIN_FILENO))
+		return false;
+	for (int fd = 0; fd < 3; fd++)
+		g.tty_fd[fd] = isatty(fd);
+	/* ttyname_r(3) and a fresh open: an open file description of our own, so O_NONBLOCK here does not leak
+	 * into the shell that shares fd 0's description. */
+	int e = ttyname_r(STDIN_FILENO, outer_path, sizeof(outer_path));
+	if (e == 0)
+		g.outer = open(outer_path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (e != 0 || g.outer < 0) {
+		snprintf(msg, sizeof(msg),
+			 "cannot open the terminal again (%s): the agent gets no terminal of its own and shares yours",
+			 strerror(e ? e : errno));
+		warn(msg);
+		return false;
+	}
+	if (tcgetattr(g.outer, &g.saved) < 0) {
+		snprintf(msg, sizeof(msg), "tcgetattr on the terminal: %s; the agent gets no terminal of its own",
+			 strerror(errno));
+		warn(msg);
+		close(g.outer);
+		g.outer = -1;
+		return false;
+	}
+	/* posix_openpt(3): a new pty master; unlockpt/ptsname_r name its slave. */
+	g.master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (g.master < 0 || grantpt(g.master) < 0 || unlockpt(g.master) < 0 ||
+	    ptsname_r(g.master, g.slave_path, sizeof(g.slave_path)) != 0 ||
+	    (g.slave = open(g.slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		snprintf(msg, sizeof(msg), "cannot allocate a terminal for the agent (%s): it shares yours",
+			 strerror(errno));
+		warn(msg);
+		if (g.master >= 0)
+			close(g.master);
+		close(g.outer);
+		g.master = g.outer = -1;
+		return false;
+	}
+	/* The agent's terminal starts as the user's: same mode (erase character, IUTF8…) and size. */
+	tcsetattr(g.slave, TCSANOW, &g.saved);
+	struct winsize ws;
+	if (ioctl(g.outer, TIOCGWINSZ, &ws) == 0)
+		ioctl(g.master, TIOCSWINSZ, &ws);
+	set_nonblock(g.master);
+	g.active = true;
+	return true;
+}
+
+const char *pty_slave_path(void)
+{
+	return g.active ? g.slave_path : NULL;
+}
+
+void pty_child(void)
+{
+	/* setsid(2): a session of its own, out of the user's terminal's session and process groups (ours and
+	 * the CLI's). Then, with a pty, that pty becomes the session's controlling terminal (TIOCSCTTY, tty_ioctl(4)),
+	 * and replaces each of 0, 1, 2 that was the user's terminal. */
+	if (setsid() < 0)
+		_exit(EXIT_GATE_FAILURE);
+	if (!g.active)
+		return;
+	if (ioctl(g.slave, TIOCSCTTY, 0) < 0)
+		_exit(EXIT_GATE_FAILURE);
+	for (int fd = 0; fd < 3; fd++)
+		if (g.tty_fd[fd] && dup2(g.slave, fd) < 0)
+			_exit(EXIT_GATE_FAILURE);
+	close(g.slave);
+	close(g.master);
+	close(g.outer);
+}
+
+static void set_raw(bool raw)
+{
+	if (g.outer < 0 || raw == g.raw)
+		return;
+	struct termios t = g.saved;
+	if (raw)
+		cfmakeraw(&t);
+	/* tcsetattr(3); SIGTTOU is ignored here, so this works from a background group too. TCSADRAIN: what we
+	 * wrote is shown in the mode it was written for. */
+	if (tcsetattr(g.outer, TCSADRAIN, &t) == 0)
+		g.raw = raw;
+}
+
+void pty_start(void)
+{
+	if (!g.active)
+		return;
+	close(g.slave);
+	g.slave = -1;
+	set_raw(true);
+}
+
+void pty_restore(void)
+{
+	if (g.outer >= 0 && g.raw) {
+		tcsetattr(g.outer, TCSADRAIN, &g.saved);
+		g.raw = false;
+	}
+}
+
+static size_t ring_room(const struct ring *r)
+{
+	return BUF_SIZE - r->len;
+}
+
+/* Read what fits from fd into r (one read into the contiguous free part). 0 when nothing came (EAGAIN), 1 on
+ * data, -1 on EOF or error. */
+static int ring_read(struct ring *r, int fd)
+{
+	size_t end = (r->start + r->len) % BUF_SIZE;
+	size_t n = end >= r->start ? BUF_SIZE - end : r->start - end;
+	if (n > ring_room(r))
+		n = ring_room(r);
+	if (n == 0)
+		return 0;
+	ssize_t got = read(fd, r->data + end, n);
+	if (got > 0) {
+		r->len += (size_t)got;
+		return 1;
+	}
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	return -1; /* 0: EOF; EIO: the other side is gone (a pty master once no slave is open) */
+}
+
+/* Write what fd takes from r. 0 when it took nothing now, 1 on progress, -1 on error. */
+static int ring_write(struct ring *r, int fd)
+{
+	if (!r->len)
+		return 0;
+	size_t n = r->start + r->len > BUF_SIZE ? BUF_SIZE - r->start : r->len;
+	ssize_t put = write(fd, r->data + r->start, n);
+	if (put > 0) {
+		r->start = (r->start + (size_t)put) % BUF_SIZE;
+		r->len -= (size_t)put;
+		if (!r->len)
+			r->start = 0;
+		return 1;
+	}
+	if (put < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	return -1;
+}
+
+int pty_pollfds(struct pollfd *p)
+{
+	if (!g.active)
+		return 0;
+	short oe = 0, me = 0;
+	if (!g.paused && !g.outer_eof && ring_room(&g.in))
+		oe |= POLLIN;
+	if (!g.paused && g.out.len)
+		oe |= POLLOUT;
+	if (!g.paused && !g.master_eof && ring_room(&g.out))
+		me |= POLLIN;
+	if (!g.master_eof && g.in.len)
+		me |= POLLOUT;
+	/* A descriptor with nothing to wait for is left out: a hung-up one would report POLLHUP forever. */
+	p[0] = (struct pollfd){ .fd = oe ? g.outer : -1, .events = oe };
+	p[1] = (struct pollfd){ .fd = me ? g.master : -1, .events = me };
+	return 2;
+}
+
+void pty_on_poll(const struct pollfd *p)
+{
+	if (!g.active)
+		return;
+	if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (ring_read(&g.in, g.outer) < 0)
+			g.outer_eof = true; /* the user's terminal is gone: SIGHUP follows and is forwarded */
+	}
+	if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (ring_read(&g.out, g.master) < 0) {
+			g.master_eof = true; /* no process holds the pty any more */
+			g.in.len = 0;
+		}
+	}
+	if (g.in.len && !g.master_eof && ring_write(&g.in, g.master) < 0) {
+		g.master_eof = true;
+		g.in.len = 0;
+	}
+	if (g.out.len && !g.paused && ring_write(&g.out, g.outer) < 0)
+		g.out.len = 0; /* the terminal is gone: nobody to show it to */
+}
+
+/* Write everything buffered (and, with drain_master, whatever the pty still holds) to the outer terminal,
+ * waiting for it at most timeout_ms in all. */
+static void flush_out(bool drain_master, int timeout_ms)
+{
+	uint64_t deadline = monotonic_us() + (uint64_t)timeout_ms * 1000u;
+	for (;;) {
+		if (drain_master && !g.master_eof && ring_room(&g.out)) {
+			int r = ring_read(&g.out, g.master);
+			if (r < 0)
+				g.master_eof = true;
+			else if (r == 0)
+				drain_master = false; /* nothing more now: what comes later is not ours to wait for */
+			continue;
+		}
+		if (!g.out.len)
+			return;
+		int r = ring_write(&g.out, g.outer);
+		if (r < 0) {
+			g.out.len = 0;
+			return;
+		}
+		if (r == 0) {
+			uint64_t now = monotonic_us();
+			if (now >= deadline)
+				return;
+			struct pollfd pfd = { .fd = g.outer, .events = POLLOUT };
+			poll(&pfd, 1, (int)((deadline - now) / 1000u) + 1);
+		}
+	}
+}
+
+void pty_pause(bool paused)
+{
+	if (!g.active || paused == g.paused)
+		return;
+	if (paused) {
+		/* The broker asks the user on this terminal: show what the agent wrote so far, then the user's own
+		 * mode; what was typed before the question is not an answer to it (tcflush(3) TCIFLUSH). */
+		flush_out(false, 2000);
+		g.paused = true;
+		set_raw(false);
+		tcflush(g.outer, TCIFLUSH);
+	} else {
+		g.paused = false;
+		set_raw(true);
+	}
+}
+
+void pty_winch(void)
+{
+	struct winsize ws;
+	/* TIOCGWINSZ/TIOCSWINSZ (tty_ioctl(4)): the kernel sends SIGWINCH to the pty's foreground group. */
+	if (g.active && ioctl(g.outer, TIOCGWINSZ, &ws) == 0)
+		ioctl(g.master, TIOCSWINSZ, &ws);
+}
+
+void pty_continued(void)
+{
+	/* SIGCONT after a stop (the shell's `fg`): the shell put its own mode back meanwhile. */
+	if (g.active && !g.paused) {
+		g.raw = false;
+		set_raw(true);
+	}
+}
+
+void pty_finish(void)
+{
+	if (!g.active)
+		return;
+	g.paused = false;
+	flush_out(true, 2000);
+	pty_restore();
+}
