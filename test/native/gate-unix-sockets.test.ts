@@ -35,8 +35,8 @@ function policy(extra = ''): string {
   const file = path.join(dirs.ws, `.gate-${++n}.toml`);
   fs.writeFileSync(
     file,
-    // /dev/ptmx: tmux makes a terminal for its windows.
-    `[meta]\nversion = 1\ndefault_action = "allow"\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["\${WORKSPACE}/**", "/dev/ptmx", "/dev/pts/**"]\n${extra}`,
+    // /dev/ptmx and /dev/pts: tmux makes terminals for its windows (only the agent's own pty is granted otherwise).
+    `[meta]\nversion = 1\ndefault_action = "allow"\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["\${WORKSPACE}/**"]\nallow_globs = ["/dev/ptmx", "/dev/pts/**"]\n${extra}`,
   );
   return file;
 }
