@@ -4,13 +4,15 @@
 //   code-server) → package + VSIX.
 // Prints a line per layer (counts and elapsed time, informational) and, last, exactly "N passed, N failed".
 // A layer that cannot run or report counts as one failure, so the exit status and the last line agree.
-// Flags: --only=static,unit,native,integration,ui,vsix runs a subset (build always runs).
+// Flags: --only=static,unit,native,agents,integration,ui,vsix runs a subset (build always runs).
+// `agents` is the real agents from npm (installed once into .cache/agents) and the workloads suite.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { repoRoot } from './lib/paths.mjs';
 import { provision } from './lib/provision.mjs';
+import { installAgents } from './install-agents.mjs';
 
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyArg ? new Set(onlyArg.slice('--only='.length).split(',')) : undefined;
@@ -106,8 +108,19 @@ if (['integration', 'ui', 'vsix'].some(wanted)) {
 }
 
 // 3. vitest: unit and native projects in one run, split by folder from the JSON report.
-if (wanted('unit') || wanted('native')) {
-  const projects = ['unit', 'native'].filter(wanted);
+// 2b. The real agents the agents suite runs, from npm into .cache/agents (seconds when cached).
+let agentsReady = false;
+if (wanted('agents')) {
+  banner('install agents');
+  const t0 = Date.now();
+  const r = installAgents({ log: (l) => console.log(l) });
+  console.log(`agents: ${r.note} (${fmtTime(Date.now() - t0)})`);
+  if (r.ok) agentsReady = true;
+  else couldNotRun('agents', Date.now() - t0, r.note);
+}
+
+if (wanted('unit') || wanted('native') || agentsReady) {
+  const projects = ['unit', 'native', ...(agentsReady ? ['agents'] : [])].filter(wanted);
   banner(`vitest (${projects.join(' + ')})`);
   const t0 = Date.now();
   const json = join(tmp, 'vitest.json');

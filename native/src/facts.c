@@ -684,6 +684,7 @@ struct shape {
 	bool elf;          /* a 64-bit little-endian x86-64 ELF */
 	bool et_dyn;       /* ET_DYN (PIE, shared object, ld.so, static-pie) */
 	bool has_interp;   /* PT_INTERP */
+	bool pie;          /* DT_FLAGS_1 has DF_1_PIE: a position-independent *executable* (static-pie), not ld.so */
 	uint64_t entry;
 	char interp[PATH_MAX]; /* PT_INTERP's path, NUL-terminated */
 	size_t interp_len;
@@ -737,6 +738,29 @@ static int read_shape(int rfd, unsigned char *head, size_t *n_out, struct shape 
 		phdrs = head + phoff;
 	else if (pread(rfd, ph, want, (off_t)phoff) != (ssize_t)want)
 		return 0;
+	uint64_t dyn_off = 0, dyn_len = 0;
+	for (size_t i = 0; i < phnum; i++) {
+		const unsigned char *p = phdrs + i * 56;
+		if (le32(p) == 2 /* PT_DYNAMIC */) {
+			dyn_off = le64(p + 8);
+			dyn_len = le64(p + 32);
+		}
+	}
+	if (dyn_len >= 16) {
+		/* DT_FLAGS_1 (0x6ffffffb) & DF_1_PIE (0x08000000): what ld and static-pie builds mark an executable with;
+		 * ld.so and shared libraries have no such flag. */
+		static unsigned char dyn[4096];
+		size_t dlen = dyn_len > sizeof(dyn) ? sizeof(dyn) : (size_t)dyn_len;
+		ssize_t got = dyn_off + dlen <= (uint64_t)n ? (memcpy(dyn, head + dyn_off, dlen), (ssize_t)dlen)
+							    : pread(rfd, dyn, dlen, (off_t)dyn_off);
+		for (ssize_t k = 0; k + 16 <= got; k += 16) {
+			uint64_t tag = le64(dyn + k);
+			if (tag == 0)
+				break;
+			if (tag == 0x6ffffffbu && (le64(dyn + k + 8) & 0x08000000u))
+				s->pie = true;
+		}
+	}
 	for (size_t i = 0; i < phnum; i++) {
 		const unsigned char *p = phdrs + i * 56;
 		if (le32(p) != 3 /* PT_INTERP */)
@@ -758,25 +782,29 @@ static int read_shape(int rfd, unsigned char *head, size_t *n_out, struct shape 
 	return 0;
 }
 
-/* A dynamic loader, recognised by what it is: the system's (by identity or content), anything named like one,
- * or any ELF shaped like an ELF interpreter — position-independent, no interpreter of its own, an entry point
- * (ld.so with one byte changed is still that; so are static-pie programs and libc.so.6, which are then judged
- * on their first argument too: fail closed). */
-static bool is_loader(const struct file_facts *ff, const struct shape *s)
+/* A dynamic loader, recognised by what it is. LOADER_KNOWN: the system's (by identity or content) or anything
+ * named like one — its program must resolve to one file, or the exec is refused. LOADER_SHAPED: an ELF shaped
+ * like an ELF interpreter — position-independent, no interpreter of its own, an entry point, and not marked
+ * as an executable (DF_1_PIE, which static-pie programs such as ripgrep carry and ld.so does not): a copy of
+ * ld.so with a byte changed is still that, and so is libc.so.6; its first argument is judged too when it
+ * resolves to a file, and nothing is refused when it does not. */
+enum loader_kind { LOADER_NONE, LOADER_SHAPED, LOADER_KNOWN };
+
+static enum loader_kind is_loader(const struct file_facts *ff, const struct shape *s)
 {
 	const char *b = strrchr(ff->path, '/');
 	b = b ? b + 1 : ff->path;
 	if (strcmp(b, "ld.so") == 0 || (strncmp(b, "ld-", 3) == 0 && strstr(b, ".so")))
-		return true;
-	if (s->elf && s->et_dyn && !s->has_interp && s->entry != 0)
-		return true;
+		return LOADER_KNOWN;
 	for (size_t i = 0; i < nloaders; i++) {
 		if (loaders[i].id.dev == ff->id.dev && loaders[i].id.ino == ff->id.ino)
-			return true;
+			return LOADER_KNOWN;
 		if (ff->has_sha && loaders[i].has_sha && memcmp(ff->sha, loaders[i].sha, 32) == 0)
-			return true;
+			return LOADER_KNOWN;
 	}
-	return false;
+	if (s->elf && s->et_dyn && !s->has_interp && !s->pie && s->entry != 0)
+		return LOADER_SHAPED;
+	return LOADER_NONE;
 }
 
 /* binfmt_script: "#!" then optional blanks, the interpreter up to a blank, then one optional argument (the
@@ -1116,7 +1144,7 @@ static int follow_chain(pid_t tid, uint64_t envp, int exefd, const struct config
 			cur = &lv->ff;
 			continue;
 		}
-		bool loader = is_loader(cur, &sh);
+		enum loader_kind loader = is_loader(cur, &sh);
 		if (sh.elf && sh.has_interp && sh.interp_len > 0) {
 			/* binfmt_elf opens PT_INTERP like an exec path (open_exec, relative to the cwd). The system's
 			 * loader is the usual case and says nothing new; anything else is one more image to judge. */
@@ -1139,7 +1167,7 @@ static int follow_chain(pid_t tid, uint64_t envp, int exefd, const struct config
 				f->nlevels++;
 			}
 		}
-		if (!loader)
+		if (loader == LOADER_NONE)
 			return 0;
 		/* The loader's argv as the kernel builds it: each #! level puts its interpreter name, its
 		 * argument and then the previous level's name (the script: the path as given to exec) in front
@@ -1163,6 +1191,11 @@ static int follow_chain(pid_t tid, uint64_t envp, int exefd, const struct config
 		for (; a < end && vargc < ARRAY_LEN(vargv); a += strlen(a) + 1)
 			vargv[vargc++] = a;
 		loader_target(tid, envp, c, f, vargv, vargc, f->argv_trunc);
+		if (loader == LOADER_SHAPED && f->ld_unresolved) {
+			/* Not the loader by identity: a first argument that names no one file is just an argument. */
+			f->ld_unresolved = false;
+			f->ld.present = false;
+		}
 		return 0;
 	}
 }

@@ -8,6 +8,7 @@
  *    with a listener that comes back to us over SCM_RIGHTS; READY pid=…, and on the broker's GO the agent
  *    is released to execvp;
  * 4. the notification loop (notify.c) until the agent exits; exit with its status. */
+#include "audit.h"
 #include "facts.h"
 #include "landlock.h"
 #include "notify.h"
@@ -21,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -474,6 +476,10 @@ int main(int argc, char **argv)
 	}
 	g_session.records = g_records;
 	facts_init();
+	/* The audit log, when the broker hands it over (AUDIT): opened, repaired and reserved before the agent
+	 * exists, so a log that cannot be written stops the session here (FATAL), not mid-way. */
+	if (cfg.audit.path)
+		audit_open(&cfg.audit, collect_warning);
 	/* The agent's own terminal, and only it granted (read, write, ioctl) when Landlock seals files. */
 	if (pty_open(collect_warning) && cfg.fs_handled_set) {
 		cfg.grants = xrealloc(cfg.grants, (cfg.ngrants + 1) * sizeof(*cfg.grants));
@@ -489,12 +495,12 @@ int main(int argc, char **argv)
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
 		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s memfd=%s arch=x86_64 filter_insns=%zu "
-		   "devices=%s caps=%#llx unix=%s net_filter=%s dns=%s\n",
+		   "devices=%s caps=%#llx audit=%s unix=%s net_filter=%s dns=%s\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
 		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
 		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", when & SC_WHEN_EXEC_SEALED ? "noexec" : "any",
-		   filter->len, plan.devices, (unsigned long long)(privs_kept() & effective_caps()), unix_state,
-		   when & SC_WHEN_NET_SEALED ? "sealed" : "off", when & SC_WHEN_NET_DNS ? "resolvers" : "off");
+		   filter->len, plan.devices, (unsigned long long)(privs_kept() & effective_caps()), audit_state(),
+		   unix_state, when & SC_WHEN_NET_SEALED ? "sealed" : "off", when & SC_WHEN_NET_DNS ? "resolvers" : "off");
 	send_or_die(&b);
 	if (g_warnings.len)
 		send_or_die(&g_warnings);
@@ -569,14 +575,22 @@ int main(int argc, char **argv)
 	 * agent's first exec finds it idle rather than queued behind that work. */
 	buf_printf(&b, "READY pid=%d\n", (int)pid);
 	send_or_die(&b);
-	{
+	for (;;) {
+		/* The broker's start record (LOG) comes before GO when we write the audit log. */
 		char *line = lr_read_line(&rd);
 		char *cursor;
 		if (!line)
 			die("the broker closed the connection during the handshake");
 		const char *type = proto_type(line, &cursor);
+		if (strcmp(type, "LOG") == 0) {
+			char why[PATH_MAX + 128];
+			if (session_log(cursor, why, sizeof(why)) < 0)
+				die("%s", why);
+			continue;
+		}
 		if (strcmp(type, "GO") != 0)
 			die("protocol error: expected GO, got %s", type);
+		break;
 	}
 	if (write(sp[0], "G", 1) != 1)
 		die_errno("releasing the agent");
@@ -587,6 +601,7 @@ int main(int argc, char **argv)
 	buf_printf(&b, "STARTED pid=%d\n", (int)pid);
 	send_or_die(&b);
 	g_started = true;
+	audit_set_warn(notify_warn); /* from now on a warning about the log goes to the broker at once */
 	debug("agent %d started (landlock abi %d, killable %d)", (int)pid, abi, sc.killable);
 	return notify_loop(&g_session);
 }

@@ -6,6 +6,7 @@
  * fail closed) and then answered; everything else becomes a pending request answered on VERDICT, or on
  * its deadline with the TIMEOUT action. */
 #include "notify.h"
+#include "audit.h"
 #include "facts.h"
 #include "procmem.h"
 #include "pty.h"
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
@@ -153,7 +155,7 @@ void session_kill_agent(struct session *s)
 
 static NORETURN PRINTF_LIKE(1, 2) void fail_closed(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[PATH_MAX + 512];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -161,8 +163,48 @@ static NORETURN PRINTF_LIKE(1, 2) void fail_closed(const char *fmt, ...)
 	va_end(ap);
 	session_kill_agent(cur);
 	pty_restore();
+	/* The broker hears why (FATAL), so it can say so and end its records; best effort. */
+	struct buf b = { 0 };
+	buf_puts(&b, "FATAL msg=");
+	buf_hex(&b, msg, strlen(msg));
+	buf_put(&b, "\n", 1);
+	if (cur->broker >= 0)
+		proto_send(cur->broker, &b);
+	audit_finish();
 	fprintf(stderr, "agent-gate: %s; the agent was stopped (fail closed)\n", msg);
 	_exit(EXIT_GATE_FAILURE);
+}
+
+/* A record the broker made (LOG and VERDICT record=<hex JSON>) into the audit log. */
+static int log_record(const struct token *t, char *err, size_t errlen)
+{
+	size_t len;
+	char *json = proto_hex_dup(t, &len);
+	if (!json) {
+		snprintf(err, errlen, "protocol error: record= is not hex");
+		return -1;
+	}
+	int r = audit_append(json, len, NULL);
+	int e = errno;
+	free(json);
+	if (r < 0) {
+		if (e == EINVAL)
+			snprintf(err, errlen, "protocol error: a record is not one JSON object on one line");
+		else
+			snprintf(err, errlen, "cannot write the audit log %s: %s", audit_path(), strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+int session_log(char *cursor, char *err, size_t errlen)
+{
+	struct token t;
+	while (proto_next_token(&cursor, &t))
+		if (t.val && strcmp(t.key, "record") == 0)
+			return audit_active() ? log_record(&t, err, errlen) : 0;
+	snprintf(err, errlen, "protocol error: LOG without record=");
+	return -1;
 }
 
 /* NOTIF_SEND: err, or (err 0) CONTINUE the syscall or report it done with result 0. Returns false when the
@@ -261,6 +303,25 @@ static void on_memfd_create(struct seccomp_notif *n)
 	respond(n->id, errno == EMFILE ? EMFILE : ENOMEM, false);
 }
 
+void notify_warn(const char *msg)
+{
+	struct buf b = { 0 };
+	buf_puts(&b, "WARN msg=");
+	buf_hex(&b, msg, strlen(msg));
+	buf_put(&b, "\n", 1);
+	if (cur && cur->broker >= 0 && proto_send(cur->broker, &b) < 0)
+		debug("WARN not delivered: %s", strerror(errno));
+	buf_free(&b);
+}
+
+/* A line the broker may no longer be there for (the session's end). */
+static void send_line_quiet(void)
+{
+	if (proto_send(cur->broker, &out) < 0)
+		debug("not delivered: %s", strerror(errno));
+	out.len = 0;
+}
+
 static void send_line(void)
 {
 	if (proto_send(cur->broker, &out) < 0)
@@ -309,6 +370,16 @@ static struct pending *find_pending(uint64_t req_id, size_t *index)
 			return &pending[i];
 		}
 	return NULL;
+}
+
+/* Whether a record of f could hold a secret the broker would redact (the prefilter's literals, REDACT): the
+ * strings that come from the agent. */
+static bool facts_may_secret(const struct exec_facts *f)
+{
+	if (audit_may_secret(f->path, f->path_len) || audit_may_secret(f->exe.path, f->exe.path_len) ||
+	    audit_may_secret(f->cwd, f->cwd_len))
+		return true;
+	return f->argv.p && audit_may_secret(f->argv.p, f->argv.len);
 }
 
 static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
@@ -389,11 +460,29 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 			/* The decision record goes out before the kernel is answered; a failed write fails closed. Through
 			 * the record pipe when there is one: the broker drains it in batches. */
 			bool record = verdicts[slot].origin && cur->cfg->session_json && f->exe.present;
-			if (record)
+			if (audit_active()) {
+				/* We write the log: the record goes there first (chained), then to the broker. A hit we cannot
+				 * record ourselves — no origin, or a string the broker would redact — is asked instead. */
+				if (!record || facts_may_secret(f))
+					goto ask;
+				static struct buf json, line;
+				json.len = 0;
+				proto_record_json(&json, f, allow, monotonic_us() - t0, cur->cfg->session_json,
+						  verdicts[slot].origin, verdicts[slot].origin_len);
+				if (audit_append(json.p, json.len, &line) < 0) {
+					int e = errno;
+					answer(n->id, EACCES);
+					fail_closed("cannot write the audit log %s: %s", audit_path(), strerror(e));
+				}
+				buf_puts(&out, allow ? "RECORD allow " : "RECORD deny ");
+				buf_put(&out, line.p, line.len);
+				buf_put(&out, "\n", 1);
+			} else if (record) {
 				proto_record_line(&out, f, allow, monotonic_us() - t0, cur->cfg->session_json,
 						  verdicts[slot].origin, verdicts[slot].origin_len);
-			else
+			} else {
 				proto_exec_line(&out, f, allow ? "allow" : "deny", monotonic_us() - t0, 0);
+			}
 			if (cur->records >= 0) {
 				if (proto_send(cur->records, &out) < 0)
 					fail_closed("lost the broker's record pipe (%s)", strerror(errno));
@@ -412,6 +501,7 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 		}
 	}
 
+ask:
 	proto_exec_line(&out, f, NULL, 0, n_piped);
 	send_line();
 	if (npending == cap_pending) {
@@ -457,8 +547,14 @@ static void on_broker_line(char *line)
 	uint64_t id = 0;
 	int action = -1; /* 0 deny, 1 allow */
 	bool cache = false, have_id = false;
-	struct token origin = { 0 };
+	struct token origin = { 0 }, record = { 0 };
 
+	if (strcmp(type, "LOG") == 0) {
+		char err[PATH_MAX + 128];
+		if (session_log(cursor, err, sizeof(err)) < 0)
+			fail_closed("%s", err);
+		return;
+	}
 	if (strcmp(type, "TERMINAL") == 0) {
 		on_terminal(cursor);
 		return;
@@ -485,11 +581,24 @@ static void on_broker_line(char *line)
 			cache = strcmp(t.val, "1") == 0;
 		else if (strcmp(t.key, "origin") == 0)
 			origin = t;
+		else if (strcmp(t.key, "record") == 0)
+			record = t;
 	}
 	if (!have_id)
 		fail_closed("protocol error: %s without id", type);
-	size_t i;
+	size_t i = 0;
 	struct pending *p = find_pending(id, &i);
+	if (type[0] == 'V' && audit_active()) {
+		/* The decision's record first, then the answer: an exec never runs without it. */
+		char err[PATH_MAX + 128];
+		if (!record.val)
+			fail_closed("protocol error: VERDICT without its record (this supervisor writes the audit log)");
+		if (log_record(&record, err, sizeof(err)) < 0) {
+			if (p)
+				answer(p->cookie, EACCES);
+			fail_closed("%s", err);
+		}
+	}
 	if (type[0] == 'H') {
 		if (p)
 			p->deadline_us = 0;
@@ -535,6 +644,25 @@ static void on_deadlines(void)
 			continue;
 		}
 		bool allow = cur->cfg->timeout_allow;
+		if (audit_active()) {
+			/* What the kernel is about to be told is recorded first, as for every answer. */
+			static struct buf json;
+			json.len = 0;
+			buf_puts(&json, "{\"type\":\"supervisor_timeout\",\"time\":\"");
+			buf_iso_time(&json);
+			buf_puts(&json, "\",\"session\":");
+			buf_puts(&json, cur->cfg->session_json ? cur->cfg->session_json : "\"\"");
+			buf_printf(&json,
+				   ",\"request\":%llu,\"verdict\":\"%s\",\"reason\":\"no verdict within "
+				   "on_supervisor_timeout_ms = %u: the supervisor applied %s\"}",
+				   (unsigned long long)p->req_id, allow ? "allow" : "deny", cur->cfg->timeout_ms,
+				   allow ? "allow" : "deny");
+			if (audit_append(json.p, json.len, NULL) < 0) {
+				int e = errno;
+				answer(p->cookie, EACCES);
+				fail_closed("cannot write the audit log %s: %s", audit_path(), strerror(e));
+			}
+		}
 		buf_printf(&out, "TIMEOUT id=%llu action=%s piped=%llu\n", (unsigned long long)p->req_id,
 			   allow ? "allow" : "deny", (unsigned long long)n_piped);
 		send_line();
@@ -554,6 +682,45 @@ static int poll_timeout_ms(void)
 	if (!next)
 		return -1;
 	return next <= now ? 0 : (int)((next - now + 999) / 1000);
+}
+
+/* After EXIT, when we write the audit log: the broker's last records (the outcome, the session's end) come as
+ * LOG lines, then BYE, which we answer with the chain's head once the log is closed. EOF, or nothing for
+ * 10 s, ends it too. Nothing runs any more (the listener is closed): a record that cannot be written is
+ * reported, and the log ends where it is. */
+static void end_of_log(struct session *s)
+{
+	if (!audit_active())
+		return;
+	uint64_t until = monotonic_us() + 10 * 1000000u;
+	for (;;) {
+		for (;;) {
+			bool too_long;
+			char *line = lr_next(s->rd, &too_long);
+			if (!line)
+				break;
+			char *cursor;
+			char *type = proto_type(line, &cursor);
+			if (strcmp(type, "LOG") == 0) {
+				char err[PATH_MAX + 128];
+				if (session_log(cursor, err, sizeof(err)) < 0)
+					warn_msg("%s", err);
+			} else if (strcmp(type, "BYE") == 0) {
+				char hex[65];
+				uint64_t size;
+				audit_finish();
+				audit_head(hex, &size);
+				buf_printf(&out, "BYE head=%s size=%llu\n", hex, (unsigned long long)size);
+				send_line_quiet();
+				return;
+			}
+		}
+		uint64_t now = monotonic_us();
+		struct pollfd pfd = { .fd = s->broker, .events = POLLIN };
+		if (now >= until || poll(&pfd, 1, (int)((until - now) / 1000) + 1) <= 0 || lr_fill(s->rd) <= 0)
+			break;
+	}
+	audit_finish();
 }
 
 /* Returns true when the agent has exited (its status in *status). */
@@ -680,6 +847,7 @@ int notify_loop(struct session *s)
 					close(s->listener);
 					s->listener = -1;
 				}
+				end_of_log(s);
 				return sig ? 128 + sig : code;
 			}
 		}

@@ -22,5 +22,11 @@ struct session {
  * or a protocol error it fails closed and exits 126 itself. */
 int notify_loop(struct session *s);
 
+/* A LOG line's record (cursor: its tokens) into the audit log, when we write it. 0, or -1 and why in err. */
+int session_log(char *cursor, char *err, size_t errlen);
+
+/* A warning for the user, to the broker now (a WARN line). */
+void notify_warn(const char *msg);
+
 /* Fail closed: close the listener, SIGKILL the agent's process group. Safe to call twice. */
 void session_kill_agent(struct session *s);

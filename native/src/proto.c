@@ -377,6 +377,36 @@ void proto_read_config(struct line_reader *r, struct config *c)
 				c->env_unset[c->nenv_unset++] = name;
 			}
 			free(value);
+		} else if (strcmp(type, "AUDIT") == 0) {
+			struct audit_config *a = &c->audit;
+			uint64_t v;
+			while (proto_next_token(&cur, &t)) {
+				if (is_key(&t, "path"))
+					a->path = path_val(&t, type);
+				else if (is_key(&t, "head_file"))
+					a->head_file = path_val(&t, type);
+				else if (is_key(&t, "dev") && proto_u64(&t, &v))
+					a->dev = v;
+				else if (is_key(&t, "ino") && proto_u64(&t, &v))
+					a->ino = v;
+				else if (is_key(&t, "reserve") && proto_u64(&t, &v))
+					a->reserve = v;
+				else if (is_key(&t, "require_reserve"))
+					a->require_reserve = bool_val(&t, type);
+			}
+			if (!a->path)
+				die("protocol error: AUDIT without path");
+		} else if (strcmp(type, "REDACT") == 0) {
+			while (proto_next_token(&cur, &t)) {
+				if (!is_key(&t, "lit"))
+					continue;
+				size_t len;
+				char *lit = proto_hex_dup(&t, &len);
+				if (!lit || len == 0 || memchr(lit, '\0', len))
+					die("protocol error: REDACT lit must be 1 or more bytes in hex");
+				c->audit.redact = xrealloc(c->audit.redact, (c->audit.nredact + 1) * sizeof(char *));
+				c->audit.redact[c->audit.nredact++] = lit;
+			}
 		} else if (strcmp(type, "HASH_UNDER") == 0) {
 			while (proto_next_token(&cur, &t)) {
 				if (!is_key(&t, "path"))
@@ -585,7 +615,7 @@ static void buf_digits(struct buf *b, unsigned v, int width)
 }
 
 /* The current time as Date.prototype.toISOString writes it: 2026-11-21T11:11:21.309Z. */
-static void buf_iso_time(struct buf *b)
+void buf_iso_time(struct buf *b)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -611,7 +641,15 @@ static void buf_iso_time(struct buf *b)
 void proto_record_line(struct buf *b, const struct exec_facts *f, bool allow, uint64_t lat_us, const char *session_json,
 		       const char *origin, size_t origin_len)
 {
-	buf_puts(b, allow ? "RECORD allow {\"type\":\"decision\",\"time\":\"" : "RECORD deny {\"type\":\"decision\",\"time\":\"");
+	buf_puts(b, allow ? "RECORD allow " : "RECORD deny ");
+	proto_record_json(b, f, allow, lat_us, session_json, origin, origin_len);
+	buf_put(b, "\n", 1);
+}
+
+void proto_record_json(struct buf *b, const struct exec_facts *f, bool allow, uint64_t lat_us, const char *session_json,
+		       const char *origin, size_t origin_len)
+{
+	buf_puts(b, "{\"type\":\"decision\",\"time\":\"");
 	buf_iso_time(b);
 	buf_puts(b, "\",\"session\":");
 	buf_puts(b, session_json);
@@ -650,5 +688,5 @@ void proto_record_line(struct buf *b, const struct exec_facts *f, bool allow, ui
 	}
 	if (f->argv_trunc)
 		buf_puts(b, ",\"argv_truncated\":true");
-	buf_puts(b, "}\n");
+	buf_put(b, "}", 1);
 }

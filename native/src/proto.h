@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit.h"
 #include "util.h"
 
 #define PROTO_VERSION 1
@@ -86,6 +87,7 @@ struct config {
 	size_t nenv_set;
 	char *session_json; /* JSON_RECORDS: the session id as a JSON string; cached verdicts are then recorded as
 			     * finished audit records (RECORD lines) where the broker gave the verdict's origin */
+	struct audit_config audit; /* AUDIT and REDACT: the supervisor writes the audit log */
 };
 /* Read CONFIG … START from the broker. Dies with a clear message on a protocol error. */
 void proto_read_config(struct line_reader *r, struct config *c);
@@ -105,3 +107,8 @@ void buf_json_str(struct buf *b, const char *s, size_t n);
  * spliced in; '\n' included. */
 void proto_record_line(struct buf *b, const struct exec_facts *f, bool allow, uint64_t lat_us, const char *session_json,
 		       const char *origin, size_t origin_len);
+/* The same record as JSON alone (no "RECORD verdict " in front, no newline). */
+void proto_record_json(struct buf *b, const struct exec_facts *f, bool allow, uint64_t lat_us, const char *session_json,
+		       const char *origin, size_t origin_len);
+/* Append the current time as Date.prototype.toISOString writes it. */
+void buf_iso_time(struct buf *b);

@@ -44,6 +44,60 @@ static void compress(struct sha256 *s, const unsigned char *p)
 	s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
 }
 
+/* The same compression with the x86 SHA extensions (SHA-NI: Intel since Goldmont/Ice Lake, AMD since Zen),
+ * chosen at run time: ~4x faster, which matters for the audit log's hash chain (one hash per record, on the
+ * exec path). Rounds in groups of four; the message schedule kept in four registers, each new group of words
+ * W[g+4] = msg2(msg1(W[g], W[g+1]) + W[g+9..g+12], W[g+3]). */
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("sha,sse4.1"))) static void compress_shani(struct sha256 *s, const unsigned char *p)
+{
+	const __m128i mask = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i tmp = _mm_loadu_si128((const __m128i *)&s->h[0]);
+	__m128i st1 = _mm_loadu_si128((const __m128i *)&s->h[4]);
+	tmp = _mm_shuffle_epi32(tmp, 0xB1);        /* CDAB */
+	st1 = _mm_shuffle_epi32(st1, 0x1B);        /* EFGH */
+	__m128i st0 = _mm_alignr_epi8(tmp, st1, 8); /* ABEF */
+	st1 = _mm_blend_epi16(st1, tmp, 0xF0);      /* CDGH */
+	const __m128i abef = st0, cdgh = st1;
+	__m128i w[4];
+
+	for (int g = 0; g < 4; g++)
+		w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), mask);
+	for (int g = 0; g < 16; g++) {
+		__m128i msg = _mm_add_epi32(w[g & 3], _mm_loadu_si128((const __m128i *)&K[4 * g]));
+		st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+		st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(msg, 0x0E));
+		if (g < 12) {
+			__m128i next = _mm_sha256msg1_epu32(w[g & 3], w[(g + 1) & 3]);
+			next = _mm_add_epi32(next, _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4));
+			w[g & 3] = _mm_sha256msg2_epu32(next, w[(g + 3) & 3]);
+		}
+	}
+	st0 = _mm_add_epi32(st0, abef);
+	st1 = _mm_add_epi32(st1, cdgh);
+	tmp = _mm_shuffle_epi32(st0, 0x1B);  /* FEBA */
+	st1 = _mm_shuffle_epi32(st1, 0xB1);  /* DCHG */
+	st0 = _mm_blend_epi16(tmp, st1, 0xF0); /* DCBA */
+	st1 = _mm_alignr_epi8(st1, tmp, 8);    /* ABEF */
+	_mm_storeu_si128((__m128i *)&s->h[0], st0);
+	_mm_storeu_si128((__m128i *)&s->h[4], st1);
+}
+
+static void (*compress_fn)(struct sha256 *, const unsigned char *);
+
+static void pick(void)
+{
+	/* cpuid leaf 7 EBX bit 29: SHA; the code also needs SSSE3 and SSE4.1 (every SHA-capable CPU has them). */
+	__builtin_cpu_init();
+	compress_fn = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") ? compress_shani : compress;
+}
+#define COMPRESS(s, p) ((compress_fn ? (void)0 : pick()), compress_fn((s), (p)))
+#else
+#define COMPRESS(s, p) compress((s), (p))
+#endif
+
 void sha256_init(struct sha256 *s)
 {
 	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -65,11 +119,11 @@ void sha256_update(struct sha256 *s, const void *data, size_t len)
 		s->used += take, p += take, len -= take;
 		if (s->used < 64)
 			return;
-		compress(s, s->block);
+		COMPRESS(s, s->block);
 		s->used = 0;
 	}
 	for (; len >= 64; p += 64, len -= 64)
-		compress(s, p);
+		COMPRESS(s, p);
 	memcpy(s->block, p, len);
 	s->used = len;
 }
@@ -81,13 +135,13 @@ void sha256_final(struct sha256 *s, unsigned char out[32])
 	s->block[s->used++] = 0x80;
 	if (s->used > 56) {
 		memset(s->block + s->used, 0, 64 - s->used);
-		compress(s, s->block);
+		COMPRESS(s, s->block);
 		s->used = 0;
 	}
 	memset(s->block + s->used, 0, 56 - s->used);
 	for (int i = 0; i < 8; i++)
 		s->block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-	compress(s, s->block);
+	COMPRESS(s, s->block);
 	for (int i = 0; i < 8; i++) {
 		out[4 * i] = (unsigned char)(s->h[i] >> 24);
 		out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);

@@ -33,6 +33,7 @@
  * shared file description, then a wait for the result here, honouring SO_SNDTIMEO), and a non-fatal signal
  * to the target does not interrupt it. A blocking send waits the same way. */
 #include "sockets.h"
+#include "audit.h"
 #include "procmem.h"
 #include "util.h"
 
@@ -1149,7 +1150,23 @@ void sockets_after_poll(const struct pollfd *fds, size_t n)
 		bool keep = true;
 		if (op->wait == WAIT_VERDICT) {
 			if (op->deadline_us && now >= op->deadline_us) {
-				/* No verdict in time: refused, and the broker told (its late VERDICT is ignored). */
+				/* No verdict in time: refused, recorded first when we write the log (as for execs), and the
+				 * broker told (its late VERDICT is ignored). */
+				if (audit_active()) {
+					struct buf json = { 0 };
+					buf_puts(&json, "{\"type\":\"supervisor_timeout\",\"time\":\"");
+					buf_iso_time(&json);
+					buf_puts(&json, "\",\"session\":");
+					buf_puts(&json, g_cfg->session_json ? g_cfg->session_json : "\"\"");
+					buf_printf(&json,
+						   ",\"request\":%llu,\"verdict\":\"deny\",\"reason\":\"no verdict on a unix "
+						   "socket connect within on_supervisor_timeout_ms = %u: refused\"}",
+						   (unsigned long long)op->req_id, g_cfg->timeout_ms);
+					int r = audit_append(json.p, json.len, NULL);
+					buf_free(&json);
+					if (r < 0)
+						die_errno("cannot write the audit log %s", audit_path());
+				}
 				buf_printf(&g_out, "TIMEOUT id=%llu action=deny\n", (unsigned long long)op->req_id);
 				g_send(&g_out);
 				g_out.len = 0;

@@ -1,4 +1,5 @@
 // agent-gate CLI: the same core as the extension, headless.
+import { runAudit } from './audit';
 import { runCheck } from './check';
 import { runExplain } from './explain';
 import { runGate } from './run';
@@ -12,6 +13,7 @@ Commands:
   run      run a program under the gate
   check    validate a policy file
   explain  show which rule decides an exec and why
+  audit    verify an audit log (audit verify FILE): nothing changed, removed or reordered
 
 Run 'agent-gate <command> --help' for a command's options.
 `;
@@ -39,6 +41,7 @@ function main(argv: string[]): number {
   }
   if (cmd === 'check') return runCheck(argv.slice(1));
   if (cmd === 'explain') return runExplain(argv.slice(1));
+  if (cmd === 'audit') return runAudit(argv.slice(1));
   process.stderr.write(`agent-gate: unknown command '${cmd}'\n\n${USAGE}`);
   return 2;
 }

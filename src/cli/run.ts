@@ -30,7 +30,8 @@ ports are sealed by Landlock, and every verdict is written to the audit log.
                         policies/agents/), or a profile file; none for no profile. Default: the profile of the
                         agent the program is, when it is one
   --metrics FILE        at the end, write the decision and denial counters there (Prometheus text format)
-  -q, --quiet           no start banner (the policy, what the kernel enforces, the audit log) on stderr
+  -q, --quiet           no start banner (the policy, what the kernel enforces, the audit log) on stderr, and
+                        no line with the audit log's last hash at the end
   --allow-root-without-filesystem
                         let a root agent run although the policy does not seal filesystem writes
                         (refused by default: root could make the kernel run its programs, e.g. through
@@ -305,5 +306,9 @@ export async function runGate(args: string[]): Promise<number> {
   }
   const m = session.stats.toMetrics();
   if (m.denied > 0 || o.verbose) err(`${m.decisions} exec decision(s), ${m.denied} denied; audit log: ${session.auditFile}`);
+  // The chain's end, where the agent cannot change it (this terminal, CI's log): with it, `agent-gate audit
+  // verify --head` tells a rewritten log even when the agent could write the head file too.
+  const head = session.auditHead;
+  if (head && !o.quiet) err(`audit log ends with sha256 ${head.head} at ${head.size} bytes (agent-gate audit verify ${session.auditFile})`);
   return end.exitCode;
 }

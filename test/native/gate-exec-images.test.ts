@@ -214,6 +214,14 @@ describe('gate: the dynamic loader, recognised and resolved (issue 14, class 3)'
     expect(d?.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('a static-pie program (marked DF_1_PIE, as ripgrep and ldconfig are) is a program, not a loader', async () => {
+    const r = await gated('/usr/sbin/ldconfig -p | head -1; echo "rc=$?"', withoutExecuteSet);
+    expect(r.stdout).toMatch(/libs found in cache/);
+    const [d] = byRequest(r, '/usr/sbin/ldconfig');
+    expect(d).toMatchObject({ verdict: 'allow', layer: 'default' });
+    expect(d?.loader_target).toBeUndefined();
+  });
+
   it('ld.so libc.so.6 runs the system libc (from ld.so.cache), not ./libc.so.6: the record names the real one', async () => {
     const r = await gated(`${LDSO} libc.so.6 | head -1`, withoutExecuteSet);
     expect(r.stdout).toMatch(/GNU C Library/);

@@ -14,8 +14,8 @@ import { denyCurlPolicy, makeDirs, prepare, prog, runCli, type CliRun } from './
 
 const CURL = '/usr/bin/curl';
 
-/** Fields that differ between two execs of the same command. */
-const VOLATILE = new Set(['time', 'request', 'pid', 'ppid', 'tid', 'latency_us', 'cached']);
+/** Fields that differ between two execs of the same command (prev: the chain link to the line before). */
+const VOLATILE = new Set(['time', 'request', 'pid', 'ppid', 'tid', 'latency_us', 'cached', 'prev']);
 const stable = (r: DecisionRecord): [string, unknown][] => Object.entries(r).filter(([k]) => !VOLATILE.has(k));
 
 /** Arguments no text encoding would survive by accident. */
@@ -66,17 +66,18 @@ beforeAll(async () => {
   fs.mkdirSync(Buffer.concat([Buffer.from(`${ws}/`), ODD_DIR]));
   fs.mkdirSync(path.join(ws, SECRET_DIR));
   const echo = `${prog('argvbytes')} /bin/echo ${ODD_ARGS.map((b) => `'${hex(b)}'`).join(' ')} > /dev/null`;
+  const plainCurl = `${prog('argvbytes')} ${CURL} ${hex(Buffer.from('--version'))} > /dev/null`;
   const curl = `${prog('argvbytes')} ${CURL} ${SECRET_ARGS.map((a) => hex(Buffer.from(a))).join(' ')} > /dev/null`;
   // The odd directory's name is not UTF-8 (no JavaScript string holds it): bash's printf makes it.
-  const script = [`cd "$(printf '${printfBytes(ODD_DIR)}')"`, echo, echo, `cd ../${SECRET_DIR}`, `${curl}; ${curl}; true`].join('\n');
+  const script = [`cd "$(printf '${printfBytes(ODD_DIR)}')"`, echo, echo, `${plainCurl}; ${plainCurl}; true`, `cd ../${SECRET_DIR}`, `${curl}; ${curl}; true`].join('\n');
   run = await runCli(['bash', '-c', script], { audit: dirs.audit('records'), cwd: ws, env: { AGENT_GATE_DEBUG: '1' } });
   lines = fs.readFileSync(dirs.audit('records'), 'utf8').split('\n').filter((l) => l.length > 0);
 });
 afterAll(() => dirs?.cleanup());
 
-function pair(exe: string): [DecisionRecord, DecisionRecord] {
-  const recs = run.decisions.filter((d) => d.exe === exe);
-  expect(recs.map((d) => d.cached)).toEqual([false, true]);
+function pair(exe: string, cwdSuffix?: string, cached = [false, true]): [DecisionRecord, DecisionRecord] {
+  const recs = run.decisions.filter((d) => d.exe === exe && (cwdSuffix === undefined || d.cwd.endsWith(cwdSuffix)));
+  expect(recs.map((d) => d.cached)).toEqual(cached);
   return [recs[0] as DecisionRecord, recs[1] as DecisionRecord];
 }
 
@@ -102,8 +103,17 @@ describe('gate: records written by the supervisor (cached verdicts)', () => {
     }
   });
 
-  it('secrets in argv and in the cwd: redacted the same way in both records; the denial is cached too', () => {
-    const [asked, cached] = pair(CURL);
+  it('a denial is recorded by the supervisor too (RECORD deny)', () => {
+    const [asked, cached] = pair(CURL, bytesToText(ODD_DIR));
+    expect(stable(cached)).toEqual(stable(asked));
+    expect(cached).toMatchObject({ verdict: 'deny', rule_id: 'no-curl', cached: true });
+    expect(cached.argv).toEqual(['--version']); // argvbytes makes argv of its hex arguments alone
+  });
+
+  it('secrets in argv and in the cwd: the supervisor asks instead of recording (the broker redacts), the same way both times', () => {
+    // A cached hit whose strings hold what the redaction prefilter looks for is asked of the broker (REDACT),
+    // so no secret reaches the log the supervisor writes.
+    const [asked, cached] = pair(CURL, redactText(path.join(ws, SECRET_DIR)).slice(ws.length), [false, false]);
     expect(stable(cached)).toEqual(stable(asked));
     const expected = redactArgv(SECRET_ARGS);
     expect(expected).not.toEqual(SECRET_ARGS);
@@ -111,7 +121,7 @@ describe('gate: records written by the supervisor (cached verdicts)', () => {
     const cwd = path.join(ws, SECRET_DIR);
     expect(redactText(cwd)).not.toBe(cwd);
     expect(cached.cwd).toBe(redactText(cwd));
-    expect(cached).toMatchObject({ verdict: 'deny', rule_id: 'no-curl', layer: 'rule', reason: 'curl is not allowed in this test' });
+    expect(cached).toMatchObject({ verdict: 'deny', rule_id: 'no-curl', layer: 'rule', reason: 'curl is not allowed in this test', cached: false });
     const log = lines.join('\n');
     for (const s of ['abcdefghijklmnopqrstuvwxyz0123456789', 'hunter2hunter2', 's3cretpassw0rd', 'correct-horse-battery', '0123456789abcdef0123']) {
       expect(log).not.toContain(s);

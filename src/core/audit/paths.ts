@@ -15,6 +15,12 @@ export function defaultAuditDirectory(env: NodeJS.ProcessEnv = process.env, home
   return path.join(state, 'agent-gate');
 }
 
+/** Where the chain heads of the logs in `auditDir` are kept (the hash each log must end with; audit-log.ts). The
+ *  same directory tree as the logs: outside the workspace and every write grant. */
+export function defaultHeadDirectory(auditDir: string = defaultAuditDirectory()): string {
+  return path.join(auditDir, 'heads');
+}
+
 /** The log file of one session in `dir` (default: defaultAuditDirectory()). */
 export function auditPathFor(sessionId: string, dir: string = defaultAuditDirectory()): string {
   return path.join(dir, `${PREFIX}${sessionId}${SUFFIX}`);

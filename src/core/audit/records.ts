@@ -113,7 +113,10 @@ export interface SocketRecord {
   layer: 'rule' | 'default' | 'kernel';
 }
 
-export type AuditRecord = DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord | SocketRecord;
+
+/** Every line of the log, as read back: the record and its chain link (audit-log.ts), the sha256 of the line
+ *  before it. Records are built without it; the writer adds it. */
+export type AuditRecord = (DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord | SocketRecord) & { prev?: string };
 
 export interface DecisionInput {
   session: string;

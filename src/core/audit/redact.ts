@@ -50,7 +50,18 @@ const PATTERNS: readonly SecretPattern[] = [
 // client_secret and auth_token contain secret and token). Most argv elements and paths have none, and one
 // test is much cheaper than ten replaces on the per-exec path: a compiler's `-O2`/`-march=x86-64` flags
 // used to pass this test (it was `[=:]` and any `-flag`) and cost all ten.
-const MAYBE_SECRET = /-----BEGIN|Bearer|Basic|:\/\/|eyJ|sk-|gh[opusr]_|github_pat_|xox[baprs]-|AKIA|ASIA|passw(?:or)?d|token|secret|api[_-]?key|access[_-]?key|private[_-]?key/i;
+//
+// The same list goes to the supervisor (REDACT lines, docs/protocol.md): when it writes the audit log itself, a
+// cached exec whose strings hold one of these (ASCII case-insensitive, as this regex without the u flag) is
+// asked of the broker instead, which redacts its record. So the literals are written out, one by one.
+export const SECRET_LITERALS: readonly string[] = [
+  '-----BEGIN', 'Bearer', 'Basic', '://', 'eyJ', 'sk-',
+  'gho_', 'ghp_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_',
+  'xoxb-', 'xoxa-', 'xoxp-', 'xoxr-', 'xoxs-',
+  'AKIA', 'ASIA', 'passwd', 'password', 'token', 'secret',
+  'apikey', 'api_key', 'api-key', 'accesskey', 'access_key', 'access-key', 'privatekey', 'private_key', 'private-key',
+];
+const MAYBE_SECRET = new RegExp(SECRET_LITERALS.map((l) => l.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'), 'i');
 
 /** False when `text` cannot hold anything redactText would replace (the prefilter alone). Also true of any text
  *  that contains such a text, escaped as JSON.stringify escapes: no literal above has a character it escapes. */

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeText } from '../audit/display';
 import type { SocketRecord } from '../audit/records';
-import { auditPathFor, defaultAuditDirectory } from '../audit/paths';
+import { auditPathFor, defaultAuditDirectory, defaultHeadDirectory } from '../audit/paths';
 import type { EnforcementReport } from '../exec/enforcement';
 import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type AgentSection, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
 import type { Approver } from './approvals';
@@ -276,6 +276,8 @@ export interface LaunchOptions {
   /** The audit log; else `<auditDir>/audit-<session>.jsonl`. */
   auditPath?: string;
   auditDir?: string;
+  /** Where the audit log's chain head is kept (out of the agent's reach); else `<auditDir>/heads`. */
+  headDir?: string;
   supervisorPath?: string;
   /** The environment the agent would inherit. */
   env: NodeJS.ProcessEnv;
@@ -300,6 +302,8 @@ export interface LaunchPlan {
   evaluator: Evaluator;
   diagnostics: Diagnostic[];
   auditPath: string;
+  /** Where the audit log's chain head is kept (`agent-gate audit verify` looks there). */
+  headDir: string;
   supervisorPath: string;
   /** The environment given to the supervisor; it removes what the [env] policy says before the agent starts
    *  (GateSession.envRemoved names what went). */
@@ -351,6 +355,7 @@ export function planLaunch(o: LaunchOptions): LaunchPlanResult {
     evaluator: applied.agent ? createEvaluator(applied.policy) : loaded.evaluator,
     diagnostics: [...loaded.diagnostics, ...applied.diagnostics],
     auditPath: path.resolve(o.auditPath ?? auditPathFor(sessionId, o.auditDir ?? defaultAuditDirectory(o.env))),
+    headDir: path.resolve(o.headDir ?? defaultHeadDirectory(o.auditDir ?? defaultAuditDirectory(o.env))),
     supervisorPath,
     env: o.env,
   };
@@ -386,6 +391,7 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       evaluator: plan.evaluator,
       policyText: plan.text,
       auditPath: plan.auditPath,
+      headDir: plan.headDir,
       approver: o.approver,
       supervisorPath: plan.supervisorPath,
       spawn: o.spawn,

@@ -14,10 +14,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AuditLog, AuditWriteError } from '../audit/audit-log';
-import type { SocketRecord } from '../audit/records';
-import { buildDecisionRecord, originJson, redactSupervisorRecord, type DecisionLayer, type DecisionRecord } from '../audit/records';
-import { redactArgv, redactText } from '../audit/redact';
+import { AuditLog, AuditWriteError, chainHeadFile } from '../audit/audit-log';
+import { buildDecisionRecord, originJson, redactSupervisorRecord, type AuditRecord, type DecisionLayer, type DecisionRecord, type SocketRecord } from '../audit/records';
+import { redactArgv, redactText, SECRET_LITERALS } from '../audit/redact';
 import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
 import { processAlive, processStartTime } from '../exec/proc';
@@ -30,7 +29,7 @@ import { DEFAULT_UNIX_SOCKETS, decideUnixSocket, unixSocketGrants, unixSocketTar
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, Leftovers, SocketRefusal, SocketRequest, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
-import { decodeSupervisorLine, encodeExecLine } from './wire';
+import { decodeSupervisorLine, encodeExecLine, type AuditHandOff } from './wire';
 
 /** What GateSession needs from the supervisor link (src/core/session/supervisor-link.ts). */
 export interface GateLink {
@@ -39,8 +38,18 @@ export interface GateLink {
   readonly agentPid: number;
   /** What the agent's environment lost and got ([env]); absent for links that do not start a supervisor. */
   readonly envPlan?: EnvPlan;
-  /** `origin` (with cache): see originJson; the supervisor then records later hits itself. */
-  verdict(id: number, action: BinaryAction, cache: boolean, origin?: string): void;
+  /** `origin` (with cache): see originJson; the supervisor then records later hits itself. `record`: the
+   *  decision's record, when the supervisor writes the audit log (it is on disk before the kernel is answered). */
+  verdict(id: number, action: BinaryAction, cache: boolean, origin?: string, record?: string): void;
+  /** The supervisor writes the audit log while the session runs (docs/protocol.md "The audit log"); absent or
+   *  false: the session writes it. */
+  readonly writesAudit?: boolean;
+  /** A record into the log the supervisor writes. */
+  log?(json: string): void;
+  /** After the agent exited: the supervisor closes the log and says where its chain ends. */
+  bye?(): Promise<{ head: string; size: number } | null>;
+  /** Resolves when the supervisor process has exited. */
+  readonly exited?: Promise<unknown>;
   hold(id: number): void;
   /** Forget every verdict the supervisor cached (the policy changed). Optional for test doubles. */
   flushCache?(): void;
@@ -80,6 +89,11 @@ export interface GateSessionOptions {
   allowRootWithoutFilesystem?: boolean;
   /** The agent's uid (default: this process's; the supervisor and the agent run as this process). */
   uid?: number;
+  /** Where the audit log's chain head is kept (audit-log.ts chainHeadFile): out of the agent's reach — the CLI's
+   *  state directory, the extension's storage. Absent: nowhere (a log cut short cannot be told apart). */
+  headDir?: string;
+  /** Bytes kept allocated ahead of the audit log's end (default AGENT_GATE_AUDIT_RESERVE, else 8 MiB). */
+  auditReserve?: number;
   /** Leave the processes the agent started running when it exits (the CLI's --keep-leftovers; the policy's
    *  [session] keep_leftovers says it for good). */
   keepLeftovers?: boolean;
@@ -161,6 +175,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   /** Start times of the processes pending approvals wait for (tid → /proc start time), to withdraw theirs when they die. */
   private readonly waiting = new Map<number, string | null>();
   private withdrawTimer: NodeJS.Timeout | null = null;
+  /** Where the audit log's chain head is kept (null: nowhere). */
+  private headFile: string | undefined;
 
   private constructor(
     readonly id: string,
@@ -221,7 +237,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     this.policySha256 = sha256;
     notePolicyInForce(this.id, policy.file, text);
     savePolicySnapshot(this.audit.file, text);
-    const err = this.audit.tryWrite({
+    this.writeRecord({
       type: 'session',
       time: new Date().toISOString(),
       session: this.id,
@@ -230,7 +246,6 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       policy_sha256: sha256,
       ...(notApplied.length ? { warnings: notApplied.map((n) => `not applied until a new session: ${n}`) } : {}),
     });
-    if (err) this.auditFailed(err);
     const update = { sha256, notApplied };
     this.emit('policyUpdated', update);
     return update;
@@ -239,6 +254,14 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   get auditFile(): string {
     return this.audit.file;
   }
+
+  /** Where the audit log's chain ended (the last line's sha256, the log's size), once the session has ended and
+   *  its last records are written; null before, or when the end could not be written. */
+  get auditHead(): { head: string; size: number } | null {
+    return this.endHead;
+  }
+
+  private endHead: { head: string; size: number } | null = null;
 
   private envPlanAtReady: EnvPlan | undefined;
 
@@ -278,7 +301,24 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     }
     const session = new GateSession(id, options, audit);
     audit.onDeferredError = (err) => session.auditFailed(err);
-    for (const w of setupWarnings) session.warn(w);
+    for (const w of [...setupWarnings, ...audit.repairs]) session.warn(w);
+    // The supervisor writes the log while the session runs (docs/protocol.md "The audit log"): it gets the
+    // file, the space to reserve ahead of it, and where to keep the chain's head.
+    const headFile = options.headDir ? chainHeadFile(options.headDir, auditPath) : undefined;
+    session.headFile = headFile;
+    if (options.headDir && isWritableByAgent(path.resolve(options.headDir), options.policy.filesystem)) {
+      session.warn(`the audit log's chain head is kept in ${options.headDir}, which the agent can write: a log cut short or rewritten whole could go unnoticed`);
+    }
+    const ident = audit.identity();
+    const auditHandOff: AuditHandOff = {
+      path: auditPath,
+      dev: ident.dev,
+      ino: ident.ino,
+      reserve: options.auditReserve ?? reserveFromEnv(options.env) ?? DEFAULT_AUDIT_RESERVE,
+      requireReserve: logFilesystemWritableByAgent(auditPath, options.policy.filesystem),
+      ...(headFile ? { headFile } : {}),
+      redact: SECRET_LITERALS,
+    };
     const policyFile = options.policy.file;
     if (policyFile && isWritableByAgent(path.resolve(policyFile), options.policy.filesystem)) {
       session.warn(
@@ -309,13 +349,19 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     // The start record goes out when the supervisor is READY: the kernel report is known and the agent is
     // forked only afterwards, so its first exec does not wait behind this work.
     let startWritten = false;
-    const writeStart = (report: EnforcementReport, supervisorWarnings: readonly string[], envPlan?: EnvPlan): void => {
+    const writeStart = (report: EnforcementReport, supervisorWarnings: readonly string[], envPlan?: EnvPlan, log?: ((json: string) => void) | null): void => {
       if (startWritten) return;
       startWritten = true;
       session.envPlanAtReady = envPlan;
       for (const w of supervisorWarnings) session.warn(`supervisor: ${w}`);
       const removed = session.envRemoved;
-      const err = audit.tryWrite({ ...startRecord, enforcement: report, warnings: session.warnings, ...(removed.length ? { env_removed: removed } : {}) });
+      const rec = { ...startRecord, enforcement: report, warnings: session.warnings, ...(removed.length ? { env_removed: removed } : {}) };
+      if (log) {
+        // Before GO: the supervisor writes it, and the agent starts only after.
+        log(JSON.stringify(rec));
+        return;
+      }
+      const err = audit.tryWrite(rec);
       if (err) session.auditFailed(err);
     };
     try {
@@ -331,12 +377,21 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         env: options.env,
         handlers: session.handlers(),
         onReady: writeStart,
+        audit: auditHandOff,
         ...(options.recordsMaxDelayMs !== undefined ? { recordsMaxDelayMs: options.recordsMaxDelayMs } : {}),
       });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
+      // The supervisor may have touched the log (cut a partial line back, written the start record): go on
+      // from what is there.
+      try {
+        audit.resume();
+      } catch {
+        // written below, or reported by the write
+      }
       if (!startWritten) audit.tryWrite({ ...startRecord, warnings: session.warnings });
       audit.tryWrite({ type: 'session', time: new Date().toISOString(), session: id, event: 'end', exit_code: 126, reason: msg });
+      if (headFile) audit.saveHead(headFile);
       audit.close();
       throw new GateSetupError(msg);
     }
@@ -391,7 +446,9 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
    *  records (deferred, coalesced), after the same redaction. */
   private onRecord(rec: DecisionRecord, json: string): void {
     if (this.firstRequestId === 0) this.firstRequestId = rec.request;
-    this.audit.appendJson(redactSupervisorRecord(rec, json));
+    // A supervisor that writes the log wrote this record there itself (redacted: it asks about anything the
+    // redaction prefilter would look at); otherwise the session writes it.
+    if (!this.supervisorWrites) this.audit.appendJson(redactSupervisorRecord(rec, json));
     this.stats.add(rec);
     if (rec.verdict === 'allow' && rec.exe !== null) this.remember(rec.pid, rec.exe, rec.ppid);
     this.emit('decision', rec, false);
@@ -457,18 +514,14 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     } catch (err) {
       const action = this.policy.meta.onPolicyError;
       const reason = `policy evaluation failed (${err instanceof Error ? err.message : String(err)}): on_policy_error = ${action}`;
-      const ok = this.record(f, action, null, reason, 'error', latencyUs(ev), false, false);
-      this.link?.verdict(f.requestId, ok ? action : 'deny', false);
+      this.settle(f, action, null, reason, 'error', latencyUs(ev), false, null);
       return;
     }
     if (decision.action === 'ask') {
       this.askUser(ev, decision);
       return;
     }
-    const ok = this.record(f, decision.action, decision.ruleId, decision.reason, decision.layer, latencyUs(ev), false, false);
-    const cache = ok && decision.cacheable && f.exe !== null;
-    if (cache) this.cachedOrigins.set(identity(f), { ruleId: decision.ruleId, reason: decision.reason, layer: decision.layer });
-    this.link?.verdict(f.requestId, ok ? decision.action : 'deny', cache, cache ? originJson(decision.ruleId, decision.reason, decision.layer) : undefined);
+    this.settle(f, decision.action, decision.ruleId, decision.reason, decision.layer, latencyUs(ev), false, decision.cacheable && f.exe !== null ? decision : null);
   }
 
   private askUser(ev: ExecEvent, decision: Decision): void {
@@ -479,8 +532,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     void this.queue.request(request).then((outcome) => {
       this.waiting.delete(f.tid);
       const reason = decision.ruleId ? `${outcome.reason} (asked by rule ${decision.ruleId})` : outcome.reason;
-      const ok = this.record(f, outcome.verdict, decision.ruleId, reason, outcome.layer, latencyUs(ev), false, true);
-      this.link?.verdict(f.requestId, ok ? outcome.verdict : 'deny', false);
+      this.settle(f, outcome.verdict, decision.ruleId, reason, outcome.layer, latencyUs(ev), true, null);
     });
   }
 
@@ -499,9 +551,39 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     this.withdrawTimer.unref();
   }
 
-  /** Write the decision record; false (and the exec must be denied) when it could not be written. */
-  private record(f: ExecFacts, verdict: BinaryAction, ruleId: string | null, reason: string, layer: DecisionLayer, latency: number, cached: boolean, asked: boolean): boolean {
-    const rec = buildDecisionRecord({ session: this.id, facts: f, verdict, ruleId, reason, layer, latencyUs: latency, cached });
+  /** Whether the supervisor writes the audit log now (records go to it, with the verdicts). */
+  private get supervisorWrites(): boolean {
+    return this.link?.writesAudit === true;
+  }
+
+  /**
+   * Record a decision and answer the kernel with it. The record is written first, always: by the supervisor,
+   * which gets it with the verdict and writes it before it answers (and fails closed when it cannot), or here,
+   * where a record that cannot be written turns the verdict into a deny. `cacheAs`: the decision, when the
+   * supervisor may answer later execs of the same file with it.
+   */
+  private settle(f: ExecFacts, verdict: BinaryAction, ruleId: string | null, reason: string, layer: DecisionLayer, latency: number, asked: boolean, cacheAs: Decision | null): void {
+    const rec = buildDecisionRecord({ session: this.id, facts: f, verdict, ruleId, reason, layer, latencyUs: latency, cached: false });
+    const origin = cacheAs ? originJson(cacheAs.ruleId, cacheAs.reason, cacheAs.layer) : undefined;
+    if (this.supervisorWrites) {
+      if (cacheAs) this.cachedOrigins.set(identity(f), { ruleId: cacheAs.ruleId, reason: cacheAs.reason, layer: cacheAs.layer });
+      this.link?.verdict(f.requestId, verdict, cacheAs !== null, origin, JSON.stringify(rec));
+      this.noteDecision(rec, f, asked);
+      return;
+    }
+    const ok = this.record(rec, f, asked);
+    if (ok && cacheAs) this.cachedOrigins.set(identity(f), { ruleId: cacheAs.ruleId, reason: cacheAs.reason, layer: cacheAs.layer });
+    this.link?.verdict(f.requestId, ok ? verdict : 'deny', ok && cacheAs !== null, ok ? origin : undefined);
+  }
+
+  private noteDecision(rec: DecisionRecord, f: ExecFacts, asked: boolean): void {
+    this.stats.add(rec);
+    if (rec.verdict === 'allow' && f.exe) this.remember(f.pid, f.exe.path, f.ppid);
+    this.emit('decision', rec, asked);
+  }
+
+  /** Write the decision record here; false (and the exec must be denied) when it could not be written. */
+  private record(rec: DecisionRecord, f: ExecFacts, asked: boolean): boolean {
     const err = this.audit.tryWrite(rec);
     if (err) {
       this.auditFailed(err);
@@ -514,10 +596,18 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       this.auditFailing = false;
       this.warn(`the audit log ${this.audit.file} is writable again`);
     }
-    this.stats.add(rec);
-    if (verdict === 'allow' && f.exe) this.remember(f.pid, f.exe.path, f.ppid);
-    this.emit('decision', rec, asked);
+    this.noteDecision(rec, f, asked);
     return true;
+  }
+
+  /** A record that is not a decision (policy update, outcome, end): to the supervisor's log, or here. */
+  private writeRecord(rec: AuditRecord): void {
+    if (this.supervisorWrites && this.link?.log) {
+      this.link.log(JSON.stringify(rec));
+      return;
+    }
+    const err = this.audit.tryWrite(rec);
+    if (err) this.auditFailed(err);
   }
 
   private auditFailed(err: AuditWriteError): void {
@@ -529,8 +619,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   /** A connect to a unix socket no process of the session made: [unix_sockets] decides; the record is written
    *  before the supervisor is answered (a record that cannot be written denies, as for execs). */
   private onSocket(req: SocketRequest): void {
-    const policy = this.options.policy.unixSockets ?? DEFAULT_UNIX_SOCKETS;
-    const d = decideUnixSocket(policy, req);
+    const d = decideUnixSocket(this.policy.unixSockets ?? DEFAULT_UNIX_SOCKETS, req);
     const target = redactText(unixSocketTarget(req));
     const name = req.abstract ? undefined : redactText(req.name);
     const rec: SocketRecord = {
@@ -548,9 +637,14 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       reason: d.reason,
       layer: d.allow ? 'rule' : 'default',
     };
-    const err = this.audit.tryWrite(rec);
-    if (err) this.auditFailed(err);
-    this.link?.verdict(req.requestId, d.allow && !err ? 'allow' : 'deny', false);
+    if (this.supervisorWrites) {
+      // The supervisor writes the record it gets with the verdict before it connects (or fails closed).
+      this.link?.verdict(req.requestId, d.allow ? 'allow' : 'deny', false, undefined, JSON.stringify(rec));
+    } else {
+      const err = this.audit.tryWrite(rec);
+      if (err) this.auditFailed(err);
+      this.link?.verdict(req.requestId, d.allow && !err ? 'allow' : 'deny', false);
+    }
     this.emit('socket', rec);
   }
 
@@ -568,13 +662,14 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       reason: ev.reason,
       layer: 'kernel',
     };
-    const err = this.audit.tryWrite(rec);
-    if (err) this.auditFailed(err);
+    // Already refused by the supervisor: the record follows (through the supervisor when it writes the log).
+    this.writeRecord(rec);
     this.emit('socket', rec);
   }
 
   private onSupervisorTimeout(id: number, action: BinaryAction): void {
-    this.audit.tryWrite({
+    // A supervisor that writes the log recorded the timeout itself, before it answered.
+    if (!this.supervisorWrites) this.audit.tryWrite({
       type: 'supervisor_timeout',
       time: new Date().toISOString(),
       session: this.id,
@@ -620,12 +715,13 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     if (this.withdrawTimer) clearInterval(this.withdrawTimer);
     this.withdrawTimer = null;
     this.queue.close('the session ended before an answer');
+    const last: AuditRecord[] = [];
     if (failure === null && this.firstRequestId !== 0) {
-      this.audit.tryWrite({ type: 'outcome', time: new Date().toISOString(), session: this.id, request: this.firstRequestId, exit_code: code, signal: signal || null });
+      last.push({ type: 'outcome', time: new Date().toISOString(), session: this.id, request: this.firstRequestId, exit_code: code, signal: signal || null });
     }
     const m = this.stats.toMetrics();
     const policyNow = this.policyFileChanged();
-    this.audit.tryWrite({
+    last.push({
       type: 'session',
       time: new Date().toISOString(),
       session: this.id,
@@ -636,10 +732,57 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       stats: { decisions: m.decisions, allowed: m.allowed, denied: m.denied },
       ...(leftovers ? { leftovers: { [leftovers.kept ? 'kept' : 'ended']: leftovers.count, ...(leftovers.remaining ? { remaining: leftovers.remaining } : {}), names: leftovers.names } } : {}),
     });
+    void this.writeLast(last, failure === null).then(() => {
+      this.resolveEnd(this.endResult as SessionEnd);
+      this.emit('ended', this.endResult as SessionEnd);
+    });
+  }
+
+  /**
+   * The session's last records, and the chain's head kept outside the log. After a normal exit the supervisor,
+   * which still holds the log and its reservation, writes them, closes the log and says where the chain ends
+   * (BYE). Otherwise (the gate failed, the session was stopped) the supervisor is made to go, and once it is
+   * gone the session goes on from what is in the log.
+   */
+  private async writeLast(records: AuditRecord[], agentExited: boolean): Promise<void> {
+    const link = this.link;
+    if (link && this.supervisorWrites && agentExited && link.log && link.bye) {
+      for (const r of records) link.log(JSON.stringify(r));
+      const head = await link.bye();
+      if (head) {
+        this.endHead = head;
+        this.audit.close();
+        return;
+      }
+      this.warn('the supervisor did not close the audit log in time: the session writes its end itself');
+    }
+    const supervisorWrote = this.supervisorWrites;
+    link?.close();
+    if (supervisorWrote && link?.exited) {
+      // It must be gone before the session writes: one writer at a time.
+      await Promise.race([link.exited, new Promise((r) => setTimeout(r, 3000).unref())]);
+    }
+    try {
+      if (supervisorWrote) this.audit.resume();
+      for (const w of this.audit.repairs.splice(0)) this.warn(w);
+    } catch (err) {
+      this.warn(`the audit log ${this.audit.file} cannot be read back (${(err as Error).message}): its end is not recorded`);
+    }
+    let ended = true;
+    for (const r of records) {
+      const err = this.audit.tryWrite(r);
+      if (err) {
+        this.warn(`${err.message}: the session's end is not in the log`);
+        ended = false;
+        break;
+      }
+    }
+    if (ended) this.endHead = this.audit.head;
+    if (this.headFile) {
+      const err = this.audit.saveHead(this.headFile);
+      if (err) this.warn(`cannot keep the audit log's last hash in ${this.headFile}: ${err.message}`);
+    }
     this.audit.close();
-    this.link?.close();
-    this.resolveEnd(this.endResult);
-    this.emit('ended', this.endResult);
   }
 }
 
@@ -842,4 +985,59 @@ function readOrEmpty(file: string): string {
   } catch {
     return '';
   }
+}
+
+/** Default reservation ahead of the audit log's end: ~16 000 records. */
+export const DEFAULT_AUDIT_RESERVE = 8 << 20;
+
+/** AGENT_GATE_AUDIT_RESERVE (bytes) from the environment the gate runs in (never the agent's: it is set for the
+ *  broker). */
+function reserveFromEnv(env: NodeJS.ProcessEnv | undefined): number | undefined {
+  const v = (env ?? process.env).AGENT_GATE_AUDIT_RESERVE;
+  if (v === undefined || !/^\d+$/.test(v)) return undefined;
+  return Number(v);
+}
+
+/**
+ * Whether the agent can write to the filesystem the audit log is on: writes are not sealed, or a write grant
+ * is on that filesystem, or has it mounted somewhere below it. The agent could then fill it and stop the log,
+ * so the session starts only with space reserved for the log (AUDIT require_reserve).
+ */
+export function logFilesystemWritableByAgent(auditPath: string, fsPolicy: FilesystemPolicy, mountinfo: () => string = () => fs.readFileSync('/proc/self/mountinfo', 'utf8')): boolean {
+  if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return true;
+  let logDev: number;
+  try {
+    logDev = fs.statSync(path.dirname(realpathOfNearest(auditPath))).dev;
+  } catch {
+    return true;
+  }
+  const devOf = (p: string): number | null => {
+    try {
+      return fs.statSync(p).dev;
+    } catch {
+      return null;
+    }
+  };
+  let mounts: { point: string; dev: string }[] = [];
+  try {
+    mounts = mountinfo()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f.length > 4)
+      .map((f) => ({ dev: f[2] as string, point: (f[4] as string).replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) }));
+  } catch {
+    // without the mount table, only the grants' own filesystems are compared
+  }
+  const mm = (dev: number): string => {
+    const d = BigInt(dev);
+    return `${Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn))}:${Number((d & 0xffn) | ((d >> 12n) & ~0xffn))}`;
+  };
+  const logMm = mm(logDev);
+  for (const g of fsPolicy.grants) {
+    if (!g.rights.includes('w')) continue;
+    const root = realpathOfNearest(g.path);
+    if (devOf(root) === logDev) return true;
+    if (mounts.some((m) => m.dev === logMm && isUnder(m.point, root))) return true;
+  }
+  return false;
 }

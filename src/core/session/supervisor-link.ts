@@ -15,7 +15,7 @@ import type {
   SupervisorLinkHandlers,
   SupervisorProcess,
 } from './types';
-import { decodeSupervisorLine, encodeConfig, encodeFlush, encodeHold, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type SupervisorMessage, type SupervisorStats } from './wire';
+import { decodeSupervisorLine, encodeConfig, encodeFlush, encodeHold, encodeLog, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type AuditHandOff, type SupervisorMessage, type SupervisorStats } from './wire';
 
 export interface SupervisorLinkOptions {
   supervisorPath: string;
@@ -44,7 +44,10 @@ export interface SupervisorLinkOptions {
    * agent does not exist yet (it is forked after this returns). Do start-up work here (the session record)
    * so the agent's first exec does not queue behind it. Throwing aborts the start.
    */
-  onReady?: (report: EnforcementReport, warnings: readonly string[], envPlan: EnvPlan) => void;
+  onReady?: (report: EnforcementReport, warnings: readonly string[], envPlan: EnvPlan, log: ((json: string) => void) | null) => void;
+  /** The audit log, handed to the supervisor to write while the session runs (AUDIT; docs/protocol.md "The
+   *  audit log"). `log` in onReady is then how a record goes in before the agent starts. */
+  audit?: AuditHandOff;
 }
 
 /** What the supervisor said in HELLO. */
@@ -230,6 +233,7 @@ export class SupervisorLink {
                   records: this.records !== null,
                   ...(opts.hashSizes ? { hashSizes: opts.hashSizes } : {}),
                   ...(opts.recordSession !== undefined && this.handlers.record ? { session: opts.recordSession } : {}),
+                  ...(opts.audit ? { audit: opts.audit } : {}),
                 }));
             });
             return;
@@ -244,7 +248,7 @@ export class SupervisorLink {
           case 'READY':
             if (!sentConfig) return fail('protocol error: READY before HELLO');
             try {
-              opts.onReady?.(this.report, this.warnings, this.envPlan);
+              opts.onReady?.(this.report, this.warnings, this.envPlan, this.writesAudit ? (json) => this.log(json) : null);
             } catch (e) {
               return fail(e instanceof Error ? e.message : String(e));
             }
@@ -273,9 +277,44 @@ export class SupervisorLink {
   private closedByBroker = false;
   private deferred: (() => void)[] | null = null;
 
-  /** Answer an EXEC: one write. */
-  verdict(id: number, action: BinaryAction, cache: boolean, origin?: string): void {
-    this.write(encodeVerdict(id, action, cache, origin));
+  /** Answer an EXEC: one write. With `record` (when the supervisor writes the audit log) the decision's record
+   *  goes with it, and is on disk before the kernel is answered. */
+  verdict(id: number, action: BinaryAction, cache: boolean, origin?: string, record?: string): void {
+    this.write(encodeVerdict(id, action, cache, origin, record));
+  }
+
+  /** Whether the supervisor writes the audit log (it said so in REPORT audit=…): records then go to it. */
+  get writesAudit(): boolean {
+    const a = this.report.audit;
+    return a !== undefined && a !== 'broker';
+  }
+
+  /** A record for the audit log the supervisor writes (one JSON object). */
+  log(json: string): void {
+    this.write(encodeLog(json));
+  }
+
+  private byeWaiter: ((head: { head: string; size: number } | null) => void) | null = null;
+
+  /**
+   * After the agent exited, when the supervisor writes the audit log: the last records have been sent with
+   * log(); ask it to close the log, and wait for the chain's head (null when it did not answer in time or
+   * is gone). The link is closed afterwards.
+   */
+  bye(timeoutMs = 10_000): Promise<{ head: string; size: number } | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(null), timeoutMs);
+      const done = (head: { head: string; size: number } | null): void => {
+        clearTimeout(timer);
+        this.byeWaiter = null;
+        this.close();
+        resolve(head);
+      };
+      if (!this.socket || this.closedByBroker || this.socket.destroyed) return done(null);
+      this.byeWaiter = done;
+      this.socket.once('close', () => this.byeWaiter?.(null));
+      this.write('BYE\n');
+    });
   }
 
   /** An approval is pending for this request: the supervisor must not time it out. */
@@ -489,6 +528,9 @@ export class SupervisorLink {
         this.handlers.record?.(m.record, m.json);
         return;
       case 'EXEC':
+        // A supervisor that writes the audit log records every cached hit itself (RECORD): an EXEC cached=
+        // would be an exec answered without its record in the log.
+        if (m.event.cached && this.writesAudit) return this.protocolError('a cached EXEC from a supervisor that writes the audit log');
         // Cached records written to the pipe before this line was sent come first (a read only when there
         // are some: an empty read costs an exception, ~25 µs warm).
         if ((m.event.piped ?? 0) > this.recordsRead) this.drainRecords();
@@ -523,10 +565,14 @@ export class SupervisorLink {
         this.drainRecords();
         this.closeRecords();
         this.sawExit = true;
-        this.ended = true;
+        // When the supervisor writes the audit log it waits for the last records and BYE: keep the link.
+        if (!this.writesAudit) this.ended = true;
         this.releaseTerminalAcks();
         this.stats = m.stats;
         this.handlers.exit(m.code, m.signal, m.leftovers);
+        return;
+      case 'BYE':
+        this.byeWaiter?.({ head: m.head, size: m.size });
         return;
       default:
         this.protocolError(`unexpected ${m.type} after STARTED`);

@@ -33,7 +33,8 @@ export type SupervisorMessage =
   | { type: 'SOCKET_REFUSED'; refusal: SocketRefusal }
   /** The supervisor did what a TERMINAL line asked (held or resumed its relay). */
   | { type: 'TERMINAL'; owner: 'broker' | 'agent' }
-  | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats; leftovers?: Leftovers };
+  | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats; leftovers?: Leftovers }
+  | { type: 'BYE'; head: string; size: number };
 
 /**
  * Counters the supervisor reports on EXIT (all optional): n_asked (decided by the broker), n_cached
@@ -202,6 +203,10 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
           reason: hexValue('reason', m.get('reason') ?? ''),
         },
       };
+    }
+    case 'BYE': {
+      const m = single(pairs);
+      return { type, head: sha('head', m.get('head') ?? ''), size: intValue('size', m.get('size')) };
     }
     case 'TERMINAL': {
       const owner = single(pairs).get('owner');
@@ -470,7 +475,26 @@ function absPath(p: string): string {
 }
 
 /** The broker's CONFIG … START block, every line '\n'-terminated. */
-export function encodeConfig(config: SupervisorConfig, hashUnder: readonly string[], opts: { records?: boolean; session?: string; hashSizes?: readonly number[] } = {}): string {
+/** The audit log handed to the supervisor (AUDIT, docs/protocol.md "The audit log"): it writes every record
+ *  while the session runs. `dev`/`ino` name the file the broker opened; `headFile` keeps the chain's end. */
+export interface AuditHandOff {
+  path: string;
+  dev: string;
+  ino: string;
+  /** Bytes kept allocated ahead of the end of the log. */
+  reserve: number;
+  /** The agent can write to the log's filesystem: refuse to start when no space can be reserved. */
+  requireReserve: boolean;
+  headFile?: string;
+  /** The redaction prefilter's literals (SECRET_LITERALS): a cached exec whose strings hold one is asked. */
+  redact: readonly string[];
+}
+
+export function encodeConfig(
+  config: SupervisorConfig,
+  hashUnder: readonly string[],
+  opts: { records?: boolean; session?: string; hashSizes?: readonly number[]; audit?: AuditHandOff } = {},
+): string {
   const lines = [`CONFIG ${PROTOCOL_VERSION}`];
   if (config.fs) {
     for (const g of config.fs.grants) lines.push(`FS rights=${rights(g.rights)} path=${absPath(g.path)}`);
@@ -505,6 +529,14 @@ export function encodeConfig(config: SupervisorConfig, hashUnder: readonly strin
   if (config.keepLeftovers) lines.push('LEFTOVERS keep=1');
   if (opts.records) lines.push('RECORDS');
   if (opts.session !== undefined) lines.push(`JSON_RECORDS session=${textToHex(opts.session)}`);
+  const a = opts.audit;
+  if (a) {
+    if (!/^\d+$/.test(a.dev) || !/^\d+$/.test(a.ino) || !Number.isSafeInteger(a.reserve) || a.reserve < 0) throw new WireError('bad AUDIT values');
+    let line = `AUDIT path=${absPath(a.path)} dev=${a.dev} ino=${a.ino} reserve=${a.reserve} require_reserve=${a.requireReserve ? 1 : 0}`;
+    if (a.headFile !== undefined) line += ` head_file=${absPath(a.headFile)}`;
+    lines.push(line);
+    for (const lit of a.redact) lines.push(`REDACT lit=${textToHex(lit)}`);
+  }
   lines.push('START');
   return lines.join('\n') + '\n';
 }
@@ -515,10 +547,21 @@ function envHex(text: string, what: 'name' | 'value'): string {
   return textToHex(text);
 }
 
-/** `origin`: with cache, the JSON the supervisor splices into the records of later hits (originJson). */
-export function encodeVerdict(id: number, action: BinaryAction, cache: boolean, origin?: string): string {
-  if (!cache) return `VERDICT id=${id} action=${action}\n`;
-  return origin === undefined ? `VERDICT id=${id} action=${action} cache=1\n` : `VERDICT id=${id} action=${action} cache=1 origin=${textToHex(origin)}\n`;
+/**
+ * `origin`: with cache, the JSON the supervisor splices into the records of later hits (originJson). `record`:
+ * the decision's record (one JSON object), when the supervisor writes the audit log: it is written before the
+ * kernel is answered.
+ */
+export function encodeVerdict(id: number, action: BinaryAction, cache: boolean, origin?: string, record?: string): string {
+  let s = `VERDICT id=${id} action=${action}`;
+  if (cache) s += origin === undefined ? ' cache=1' : ` cache=1 origin=${textToHex(origin)}`;
+  if (record !== undefined) s += ` record=${Buffer.from(record, 'utf8').toString('hex')}`;
+  return `${s}\n`;
+}
+
+/** A record for the audit log the supervisor writes (one JSON object, no newline). */
+export function encodeLog(record: string): string {
+  return `LOG record=${Buffer.from(record, 'utf8').toString('hex')}\n`;
 }
 
 export function encodeHold(id: number): string {

@@ -20,9 +20,6 @@ export class PolicyDiagnostics implements vscode.Disposable {
   private readonly checked = new Map<string, Checked>();
   private readonly closed = new Set<string>();
   private readonly subscriptions: vscode.Disposable[] = [];
-  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
-  /** Fires after a document was checked (tests and the code lens wait on it). */
-  readonly onDidCheck = this.changed.event;
 
   private readonly checker: PolicyChecker;
 
@@ -64,7 +61,6 @@ export class PolicyDiagnostics implements vscode.Disposable {
     const entries = diagnostics.map((d) => ({ diagnostic: toVsDiagnostic(d), fixes: d.fixes ?? [] }));
     this.checked.set(key, { version, entries });
     this.collection.set(doc.uri, entries.map((e) => e.diagnostic));
-    this.changed.fire(doc.uri);
     return entries.map((e) => e.diagnostic);
   }
 
@@ -115,7 +111,6 @@ export class PolicyDiagnostics implements vscode.Disposable {
     this.timers.clear();
     for (const s of this.subscriptions) s.dispose();
     this.collection.dispose();
-    this.changed.dispose();
     this.checker.dispose();
   }
 }

@@ -158,9 +158,11 @@ describe('GateSession', () => {
     expect(link.verdicts).toHaveLength(1);
     h.exit(0, 0);
     await session.wait();
-    const d = readAuditLog(auditPath).filter((r): r is DecisionRecord => r.type === 'decision');
-    expect(d[1]).toEqual({ ...raw, argv: ['curl', '-H', 'Authorization: Bearer «redacted:bearer»'], rule_id: 'no-curl', reason: 'curl is not allowed', layer: 'rule', latency_us: 4, cached: true });
-    expect(shown).toEqual([d[1]]);
+    const d = readAuditLog(auditPath).filter((r): r is DecisionRecord & { prev?: string } => r.type === 'decision');
+    const { prev, ...logged } = d[1]!;
+    expect(prev).toMatch(/^[0-9a-f]{64}$/); // the chain link the log writer added
+    expect(logged).toEqual({ ...raw, argv: ['curl', '-H', 'Authorization: Bearer «redacted:bearer»'], rule_id: 'no-curl', reason: 'curl is not allowed', layer: 'rule', latency_us: 4, cached: true });
+    expect(shown).toEqual([logged]);
     expect(session.stats.toMetrics()).toMatchObject({ decisions: 2, denied: 2, deniedByRule: { 'no-curl': 2 } });
   });
 
