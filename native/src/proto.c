@@ -464,7 +464,10 @@ void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cach
 		/* One group per interpreter, in order: interp= starts it, the interp_* keys after it belong to it. */
 		const struct level *lv = &f->levels[i];
 		file_fields(b, "interp_", "interp", &lv->ff);
-		buf_puts(b, lv->kind == LEVEL_SCRIPT ? " interp_kind=script interp_name=" : " interp_kind=elf interp_name=");
+		buf_puts(b, lv->kind == LEVEL_SCRIPT ? " interp_kind=script" : lv->kind == LEVEL_MISC ? " interp_kind=misc" : " interp_kind=elf");
+		if (lv->preserve_argv0)
+			buf_puts(b, " interp_p=1");
+		buf_puts(b, " interp_name=");
 		buf_hex(b, lv->name, lv->name_len);
 		if (lv->has_arg) {
 			buf_puts(b, " interp_arg=");

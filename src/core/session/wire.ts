@@ -216,7 +216,8 @@ interface FileFields {
 interface InterpFields extends FileFields {
   arg?: string;
   name?: string;
-  kind?: 'script' | 'elf';
+  kind?: 'script' | 'misc' | 'elf';
+  preserveArgv0?: boolean;
 }
 
 function fileFacts(f: FileFields, what: string): FileFacts | null {
@@ -235,6 +236,7 @@ function interpreterFacts(f: InterpFields): InterpreterFacts {
   if (f.arg !== undefined) out.arg = f.arg;
   if (f.name !== undefined) out.name = f.name;
   if (f.kind !== undefined) out.kind = f.kind;
+  if (f.preserveArgv0) out.preserveArgv0 = true;
   return out;
 }
 
@@ -344,9 +346,10 @@ function decodeExec(line: string): ExecEvent {
       case 'interp_arg': interp.arg = hexValue(k, v); break;
       case 'interp_name': interp.name = hexValue(k, v); break;
       case 'interp_kind':
-        if (v !== 'script' && v !== 'elf') throw new WireError('interp_kind= must be script or elf');
+        if (v !== 'script' && v !== 'misc' && v !== 'elf') throw new WireError('interp_kind= must be script, misc or elf');
         interp.kind = v;
         break;
+      case 'interp_p': interp.preserveArgv0 = flagValue(k, v); break;
       case 'ld': ld.path = hexValue(k, v); break;
       case 'ld_dev': ld.dev = decString(k, v); break;
       case 'ld_ino': ld.ino = decString(k, v); break;
@@ -414,6 +417,7 @@ export function encodeExecLine(event: ExecEvent): string {
   for (const i of f.interpreters ?? (f.interpreter ? [f.interpreter] : [])) {
     s += fileFields('interp_', 'interp', i);
     if (i.kind !== undefined) s += ` interp_kind=${i.kind}`;
+    if (i.preserveArgv0) s += ' interp_p=1';
     if (i.name !== undefined) s += ` interp_name=${textToHex(i.name)}`;
     if (i.arg !== undefined) s += ` interp_arg=${textToHex(i.arg)}`;
   }
