@@ -23,7 +23,7 @@ afterAll(() => {
 /** Run a bash script (whose $'…' strings make the bytes) that starts the CLI; stdout as bytes. */
 function bash(script: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const e = { ...process.env, ...env, GATE: `${process.execPath} ${CLI} run -q --agent none --on-ask deny --supervisor ${SUPERVISOR}` };
+    const e: NodeJS.ProcessEnv = { ...process.env, ...env, GATE: `${process.execPath} ${CLI} run -q --agent none --on-ask deny --supervisor ${SUPERVISOR}` };
     delete e.CI;
     const child = spawn('bash', ['-c', script], { cwd: base, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
