@@ -460,7 +460,7 @@ export interface AuditHandOff {
 export function encodeConfig(
   config: SupervisorConfig,
   hashUnder: readonly string[],
-  opts: { records?: boolean; session?: string; hashSizes?: readonly number[]; audit?: AuditHandOff } = {},
+  opts: { records?: boolean; session?: string; hashSizes?: readonly number[]; audit?: AuditHandOff; argv?: readonly string[] } = {},
 ): string {
   const lines = [`CONFIG ${PROTOCOL_VERSION}`];
   if (config.fs) {
@@ -481,6 +481,11 @@ export function encodeConfig(
   if (opts.hashSizes) {
     for (const n of opts.hashSizes) if (!Number.isSafeInteger(n) || n < 0) throw new WireError(`bad file size ${n}`);
     lines.push(['HASH_SIZES', ...opts.hashSizes.map((n) => `size=${n}`)].join(' '));
+  }
+  if (opts.argv && opts.argv.length > 0) {
+    // The agent's command line as bytes (text carries bytes that are not UTF-8 as U+DC80..U+DCFF).
+    for (const a of opts.argv) if (a.includes('\0')) throw new WireError('an argument cannot hold a NUL byte');
+    lines.push(['ARGV', ...opts.argv.map((a) => `arg=${textToHex(a)}`)].join(' '));
   }
   for (const name of config.envPlan?.removed ?? []) lines.push(`ENV_UNSET name=${envHex(name, 'name')}`);
   for (const [name, value] of config.envPlan?.set ?? []) lines.push(`ENV_SET name=${envHex(name, 'name')} value=${envHex(value, 'value')}`);
