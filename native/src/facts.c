@@ -6,6 +6,7 @@
 #include "procmem.h"
 #include "sha256.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -628,6 +629,8 @@ static struct {
 } loaders[MAX_LOADERS];
 static size_t nloaders;
 
+static void read_binfmt_misc(void);
+
 void facts_init(void)
 {
 	const char *nopidfd = getenv("AGENT_GATE_NO_PIDFD_INFO");
@@ -656,6 +659,7 @@ void facts_init(void)
 		loaders[nloaders].has_sha = sha256_fd(fd, loaders[nloaders].sha) == 0;
 		nloaders++;
 	}
+	read_binfmt_misc();
 }
 
 static bool loader_size(uint64_t size)
@@ -664,6 +668,101 @@ static bool loader_size(uint64_t size)
 		if (loaders[i].id.size == size)
 			return true;
 	return false;
+}
+
+/* ---- binfmt_misc ----
+ * Handlers the administrator registered (qemu-user for other architectures, wine, Java archives…): the kernel
+ * tries them before #! and ELF (binfmt_misc inserts itself first), and runs the handler's interpreter with the
+ * file's name in front of its arguments — one more image to judge, like a #! interpreter. Read once at start
+ * from /proc/sys/fs/binfmt_misc (when it is mounted; the agent cannot register one: Landlock forbids mount, and
+ * register is outside its write grants). */
+#define MISC_MAX 32
+static struct misc_entry {
+	bool magic;    /* a magic number at an offset (else an extension) */
+	unsigned offset;
+	unsigned char bytes[128], mask[128];
+	size_t len;
+	bool has_mask;
+	char ext[64];
+	char interp[PATH_MAX];
+	bool preserve; /* P */
+} miscs[MISC_MAX];
+static size_t nmiscs;
+
+static size_t unhex(const char *h, unsigned char *out, size_t cap)
+{
+	size_t n = 0;
+	for (; h[0] && h[1] && n < cap; h += 2) {
+		int hi = h[0] >= 'a' ? h[0] - 'a' + 10 : h[0] - '0', lo = h[1] >= 'a' ? h[1] - 'a' + 10 : h[1] - '0';
+		out[n++] = (unsigned char)(hi << 4 | lo);
+	}
+	return n;
+}
+
+static void read_binfmt_misc(void)
+{
+	const char *dir = getenv("AGENT_GATE_BINFMT_MISC"); /* tests: another mount of it */
+	if (!dir || !*dir)
+		dir = "/proc/sys/fs/binfmt_misc";
+	char path[PATH_MAX], text[4096];
+	snprintf(path, sizeof(path), "%s/status", dir);
+	if (read_small_file(AT_FDCWD, path, text, sizeof(text)) <= 0 || strncmp(text, "enabled", 7) != 0)
+		return;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d)) && nmiscs < MISC_MAX;) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "status") == 0 || strcmp(e->d_name, "register") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (read_small_file(AT_FDCWD, path, text, sizeof(text)) <= 0 || strncmp(text, "enabled", 7) != 0)
+			continue;
+		struct misc_entry *m = &miscs[nmiscs];
+		memset(m, 0, sizeof(*m));
+		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+			if (strncmp(line, "interpreter ", 12) == 0)
+				snprintf(m->interp, sizeof(m->interp), "%s", line + 12);
+			else if (strncmp(line, "flags: ", 7) == 0)
+				m->preserve = strchr(line + 7, 'P') != NULL;
+			else if (strncmp(line, "offset ", 7) == 0)
+				m->offset = (unsigned)strtoul(line + 7, NULL, 10);
+			else if (strncmp(line, "magic ", 6) == 0) {
+				m->magic = true;
+				m->len = unhex(line + 6, m->bytes, sizeof(m->bytes));
+			} else if (strncmp(line, "mask ", 5) == 0) {
+				m->has_mask = true;
+				unhex(line + 5, m->mask, sizeof(m->mask));
+			} else if (strncmp(line, "extension .", 11) == 0)
+				snprintf(m->ext, sizeof(m->ext), "%s", line + 11);
+		}
+		if (m->interp[0] && (m->magic ? m->len > 0 && m->offset + m->len <= 256 : m->ext[0] != '\0'))
+			nmiscs++;
+	}
+	closedir(d);
+}
+
+/* fs/binfmt_misc.c check_file: the first entry whose magic (under its mask) is at its offset in the file's
+ * first 256 bytes, or whose extension is that of the name the exec was given. */
+static const struct misc_entry *misc_match(const unsigned char *head, size_t n, const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	for (size_t i = 0; i < nmiscs; i++) {
+		const struct misc_entry *m = &miscs[i];
+		if (!m->magic) {
+			if (dot && strcmp(dot + 1, m->ext) == 0)
+				return m;
+			continue;
+		}
+		if (m->offset + m->len > n)
+			continue;
+		size_t j = 0;
+		for (; j < m->len; j++)
+			if ((head[m->offset + j] ^ m->bytes[j]) & (m->has_mask ? m->mask[j] : 0xff))
+				break;
+		if (j == m->len)
+			return m;
+	}
+	return NULL;
 }
 
 static bool is_system_loader(const struct file_facts *ff)
@@ -1110,6 +1209,7 @@ static int follow_chain(pid_t tid, uint64_t envp, int exefd, const struct config
 	static struct shape sh;
 	AUTOCLOSE int held = -1; /* the current level's O_PATH fd, when it is not exefd */
 	const struct file_facts *cur = &f->exe;
+	const char *given = f->path; /* bprm->interp: the name this level was given (an extension handler looks at it) */
 	int fd = exefd;
 
 	for (size_t depth = 0;; depth++) {
@@ -1118,6 +1218,34 @@ static int follow_chain(pid_t tid, uint64_t envp, int exefd, const struct config
 		if (rfd < 0 || read_shape(rfd, head, &n, &sh) < 0) {
 			f->opaque = true; /* e.g. execute-only: the kernel can run it, we cannot look inside */
 			return 0;
+		}
+		const struct misc_entry *misc = nmiscs ? misc_match(head, n < 256 ? n : 256, given) : NULL;
+		if (misc) {
+			if (depth == 0)
+				f->is_script = true; /* an interpreter runs it: never answered from the cache */
+			if (depth >= CHAIN_MAX)
+				return ELOOP;
+			struct level *lv = &f->levels[f->nlevels];
+			lv->kind = LEVEL_MISC;
+			lv->name_len = strlen(misc->interp);
+			memcpy(lv->name, misc->interp, lv->name_len + 1);
+			lv->has_arg = false;
+			lv->preserve_argv0 = misc->preserve;
+			int ifd = open_as_target(tid, TARGET_CWD, lv->name, false);
+			if (ifd < 0)
+				return -ifd;
+			int err = file_facts_from_fd(ifd, c, &lv->ff);
+			if (err) {
+				close(ifd);
+				return err;
+			}
+			f->nlevels++;
+			if (held >= 0)
+				close(held);
+			held = fd = ifd;
+			cur = &lv->ff;
+			given = lv->name;
+			continue;
 		}
 		if (sh.script) {
 			if (depth == 0)
@@ -1142,6 +1270,7 @@ static int follow_chain(pid_t tid, uint64_t envp, int exefd, const struct config
 				close(held);
 			held = fd = ifd;
 			cur = &lv->ff;
+			given = lv->name;
 			continue;
 		}
 		enum loader_kind loader = is_loader(cur, &sh);
@@ -1164,6 +1293,7 @@ static int follow_chain(pid_t tid, uint64_t envp, int exefd, const struct config
 				lv->name_len = sh.interp_len;
 				memcpy(lv->name, sh.interp, sh.interp_len + 1);
 				lv->has_arg = false;
+				lv->preserve_argv0 = false;
 				f->nlevels++;
 			}
 		}
@@ -1173,23 +1303,32 @@ static int follow_chain(pid_t tid, uint64_t envp, int exefd, const struct config
 		 * argument and then the previous level's name (the script: the path as given to exec) in front
 		 * of argv[1…]. */
 		f->is_loader = true;
-		static const char *vargv[ARGV_MAX_COUNT + 2 * CHAIN_MAX + 2];
+		/* The loader's argv as the kernel builds it, level by level: a #! level makes it name [arg] file
+		 * argv[1…], a binfmt_misc level name file [argv[0]] argv[1…] (argv[0] kept with its P flag), where
+		 * file is the name the level before was given (the exec's path for the first). */
+		enum { VMAX = ARGV_MAX_COUNT + 2 * CHAIN_MAX + 2 };
+		static const char *bufs[2][VMAX];
+		const char **vargv = bufs[0];
 		size_t vargc = 0;
-		for (size_t k = f->nlevels; k-- > 0;) {
-			if (f->levels[k].kind != LEVEL_SCRIPT)
-				continue;
-			vargv[vargc++] = f->levels[k].name;
-			if (f->levels[k].has_arg)
-				vargv[vargc++] = f->levels[k].arg;
-		}
-		const char *a = f->argv.p, *end = f->argv.p + f->argv.len;
-		if (vargc > 0) {
-			vargv[vargc++] = f->path; /* bprm->filename */
-			if (a < end)
-				a += strlen(a) + 1; /* argv[0] is replaced */
-		}
-		for (; a < end && vargc < ARRAY_LEN(vargv); a += strlen(a) + 1)
+		for (const char *a = f->argv.p, *end = f->argv.p + f->argv.len; a < end && vargc < VMAX; a += strlen(a) + 1)
 			vargv[vargc++] = a;
+		const char *file = f->path;
+		for (size_t k = 0; k < f->nlevels; k++) {
+			const struct level *lv = &f->levels[k];
+			if (lv->kind == LEVEL_ELF_INTERP)
+				continue;
+			const char **next = vargv == bufs[0] ? bufs[1] : bufs[0];
+			size_t m = 0;
+			next[m++] = lv->name;
+			if (lv->kind == LEVEL_SCRIPT && lv->has_arg)
+				next[m++] = lv->arg;
+			next[m++] = file;
+			for (size_t i = lv->kind == LEVEL_MISC && lv->preserve_argv0 ? 0 : 1; i < vargc && m < VMAX; i++)
+				next[m++] = vargv[i];
+			vargv = next;
+			vargc = m;
+			file = lv->name;
+		}
 		loader_target(tid, envp, c, f, vargv, vargc, f->argv_trunc);
 		if (loader == LOADER_SHAPED && f->ld_unresolved) {
 			/* Not the loader by identity: a first argument that names no one file is just an argument. */

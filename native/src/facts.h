@@ -38,6 +38,7 @@ struct file_facts {
 
 enum level_kind {
 	LEVEL_SCRIPT,     /* #! */
+	LEVEL_MISC,       /* a binfmt_misc handler registered on this machine (its interpreter) */
 	LEVEL_ELF_INTERP, /* PT_INTERP naming something other than the system's loader */
 };
 
@@ -49,6 +50,7 @@ struct level {
 	bool has_arg;
 	char arg[SHEBANG_MAX];
 	size_t arg_len;
+	bool preserve_argv0; /* binfmt_misc flag P: the original argv[0] stays, after the file's name */
 };
 
 struct exec_facts {

@@ -540,6 +540,8 @@ int main(int argc, char **argv)
 	signal(SIGTTIN, SIG_IGN);
 
 	char **agent_env = agent_environ(&cfg);
+	if (cfg.argv)
+		agent_argv = cfg.argv; /* ARGV: the command line's exact bytes (ours may have been re-encoded) */
 	/* Everything the agent starts stays in our subtree, however it detaches (reap.c). */
 	reap_init();
 	int sp[2];

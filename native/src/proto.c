@@ -347,6 +347,24 @@ void proto_read_config(struct line_reader *r, struct config *c)
 				c->hash_sizes[c->nhash_sizes++] = v;
 			}
 			qsort(c->hash_sizes, c->nhash_sizes, sizeof(uint64_t), cmp_u64);
+		} else if (strcmp(type, "ARGV") == 0) {
+			/* The agent's command line, bytes as the user typed them: the broker's runtime cannot put bytes
+			 * that are not UTF-8 on our own command line without changing them. */
+			if (c->argv)
+				die("protocol error: a second ARGV line");
+			while (proto_next_token(&cur, &t)) {
+				if (!is_key(&t, "arg"))
+					continue;
+				size_t len;
+				char *a = proto_hex_dup(&t, &len);
+				if (!a || memchr(a, '\0', len))
+					die("protocol error: ARGV arg must be hex without NUL bytes");
+				c->argv = xrealloc(c->argv, (c->nargv + 2) * sizeof(char *));
+				c->argv[c->nargv++] = a;
+				c->argv[c->nargv] = NULL;
+			}
+			if (c->nargv == 0)
+				die("protocol error: ARGV without arg=");
 		} else if (strcmp(type, "ENV_UNSET") == 0 || strcmp(type, "ENV_SET") == 0) {
 			/* The agent's environment ([env] in the policy, decided by the broker): names and values are the
 			 * raw bytes, so nothing is re-encoded on the way. A name is non-empty without '=' or NUL; a
@@ -480,7 +498,10 @@ void proto_exec_line(struct buf *b, const struct exec_facts *f, const char *cach
 		/* One group per interpreter, in order: interp= starts it, the interp_* keys after it belong to it. */
 		const struct level *lv = &f->levels[i];
 		file_fields(b, "interp_", "interp", &lv->ff);
-		buf_puts(b, lv->kind == LEVEL_SCRIPT ? " interp_kind=script interp_name=" : " interp_kind=elf interp_name=");
+		buf_puts(b, lv->kind == LEVEL_SCRIPT ? " interp_kind=script" : lv->kind == LEVEL_MISC ? " interp_kind=misc" : " interp_kind=elf");
+		if (lv->preserve_argv0)
+			buf_puts(b, " interp_p=1");
+		buf_puts(b, " interp_name=");
 		buf_hex(b, lv->name, lv->name_len);
 		if (lv->has_arg) {
 			buf_puts(b, " interp_arg=");

@@ -81,6 +81,8 @@ struct config {
 	size_t nhash_sizes;
 	bool records; /* RECORDS: the broker reads the record pipe */
 	bool keep_leftovers; /* LEFTOVERS keep=1: the session's processes outlive the agent (counted, not ended) */
+	char **argv; /* ARGV: the agent's command line as raw bytes (NULL-terminated), instead of ours after `--` */
+	size_t nargv;
 	char **env_unset; /* ENV_UNSET: names removed from the agent's environment (raw bytes, NUL-terminated) */
 	size_t nenv_unset;
 	char **env_set; /* ENV_SET: "name=value" entries the agent's environment gets (replacing one of that name) */

@@ -9,6 +9,7 @@ import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, socket
 import { GateSetupError, type GateSession } from '../core/session/session';
 import { spawnWithChildProcess } from '../core/session/spawn';
 import type { SpawnSupervisor, SupervisorProcess } from '../core/session/types';
+import { rawCwd, rawEnvironment } from '../core/exec/raw-process';
 import { scanOptions, UsageError } from './options';
 import { TerminalApprover } from './terminal-approver';
 
@@ -100,7 +101,7 @@ export function parseRunOptions(args: string[]): RunOptions {
         o.metrics = path.resolve(value());
         return true;
       case '--workspace':
-        o.workspace = path.resolve(value());
+        o.workspace = value(); // resolved against the current directory's bytes (rawCwd) in runGate
         return true;
       case '--allow-root-without-filesystem':
         o.allowRootWithoutFilesystem = true;
@@ -198,17 +199,22 @@ export async function runGate(args: string[]): Promise<number> {
     return 2;
   }
 
-  const workspace = resolveWorkspace(o.workspace);
+  // The directory and environment as bytes (Node's copies replaced what is not UTF-8): a workspace whose path
+  // is not UTF-8 still gets its write grant, and the agent gets its variables unchanged.
+  const cwd = rawCwd();
+  const { env, raw: rawEnv } = rawEnvironment();
+  const workspace = resolveWorkspace(o.workspace, cwd);
   const planned = planLaunch({
     argv: o.program,
     workspace,
-    cwd: process.cwd(),
+    cwd,
     ...(o.agent !== undefined ? { agent: o.agent } : {}),
-    ...(o.policy !== undefined ? { policyFile: path.resolve(o.policy) } : {}),
+    ...(o.policy !== undefined ? { policyFile: path.resolve(cwd, o.policy) } : {}),
     grants: o.grants,
     ...(o.audit !== undefined ? { auditPath: path.resolve(o.audit) } : {}),
     ...(o.supervisor !== undefined ? { supervisorPath: o.supervisor } : {}),
-    env: process.env,
+    env,
+    ...(rawEnv.length ? { rawEnv } : {}),
   });
   for (const d of planned.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
   if (!planned.ok) {

@@ -197,6 +197,28 @@ describe('gate: interpreter chains (issue 14, class 2)', () => {
     expect(d?.reason).toContain(`via ELF interpreter ${CURL}`);
   });
 
+  it('binfmt_misc handlers (registered in a user namespace of our own): their interpreter is judged', async () => {
+    // Linux 6.7+ gives a user namespace its own binfmt_misc: the gate runs in one where files starting with
+    // \x7fAGTEST, and files named *.agx, are run by curl.
+    fs.writeFileSync(path.join(ws, 'magic'), '\x7fAGTEST\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(ws, 'plain.agx'), 'plain\n', { mode: 0o755 });
+    const register = [
+      'mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc',
+      `echo ':agmagic:M::\\x7fAGTEST::${CURL}:' > /proc/sys/fs/binfmt_misc/register`,
+      `echo ':agext:E::agx::${CURL}:' > /proc/sys/fs/binfmt_misc/register`,
+      'exec "$@"',
+    ].join(' && ');
+    const wrap = ['unshare', '--user', '--map-root-user', '--mount', '--propagation', 'private', '--', 'sh', '-c', register, 'sh'];
+    const r = await runCli(['bash', '-c', './magic --version; echo "rc=$?"; ./plain.agx --version; echo "rc=$?"'], { policy: withExecuteSet, audit: dirs.audit(`img-${++n}`), cwd: ws, wrap });
+    expect(r.stdout).not.toMatch(CURL_BANNER);
+    expect(r.stdout.match(/rc=126/g)).toHaveLength(2);
+    for (const name of ['./magic', './plain.agx']) {
+      const [d] = byRequest(r, name);
+      expect(d).toMatchObject({ verdict: 'deny', rule_id: 'no-curl', interpreter: CURL });
+      expect(d?.reason).toContain(`via binfmt_misc interpreter ${CURL}`);
+    }
+  });
+
   it('#!ld.so curl: the loader at the end of a chain is judged on its program', async () => {
     const r = await gated('./via-loader; echo "rc=$?"');
     expect(r.stdout).not.toMatch(CURL_BANNER);

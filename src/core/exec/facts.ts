@@ -26,8 +26,11 @@ export interface InterpreterFacts extends FileFacts {
   arg?: string;
   /** The interpreter as written (in the `#!` line or PT_INTERP), before resolution. */
   name?: string;
-  /** `script`: a `#!` interpreter; `elf`: an ELF's PT_INTERP that is not the system's dynamic loader. */
-  kind?: 'script' | 'elf';
+  /** `script`: a `#!` interpreter; `misc`: a binfmt_misc handler's interpreter; `elf`: an ELF's PT_INTERP that
+   *  is not the system's dynamic loader. */
+  kind?: 'script' | 'misc' | 'elf';
+  /** binfmt_misc flag P: the original argv[0] stays (after the file's name). */
+  preserveArgv0?: boolean;
 }
 
 /** A file with no name left: a memfd, an O_TMPFILE file, a deleted file (or one the supervisor could not name). */

@@ -199,7 +199,8 @@ export class PolicyEvaluator implements Evaluator {
     for (let k = 0; k < chain.length; k++) {
       const level = chain[k] as InterpreterFacts;
       const via = this.evaluateSingle(interpreterFacts(facts, level, chain.slice(0, k)));
-      result = stricter(result, via, `via ${level.kind === 'elf' ? 'ELF interpreter' : 'interpreter'} ${level.path}`);
+      const what = level.kind === 'elf' ? 'ELF interpreter' : level.kind === 'misc' ? 'binfmt_misc interpreter' : 'interpreter';
+      result = stricter(result, via, `via ${what} ${level.path}`);
     }
     if (facts.loaderTarget) {
       const loader = chain.length > 0 ? (chain[chain.length - 1] as InterpreterFacts).path : (facts.exe?.path ?? facts.requestedPath);
@@ -432,21 +433,23 @@ export function interpreterChain(facts: ExecFacts): InterpreterFacts[] {
 }
 
 /**
- * An interpreter as the kernel runs it. A `#!` level gets `name [arg] <what it interprets> args…`, where what
- * it interprets is the previous level's name as written (binfmt_script: the kernel replaces argv[0] with the
- * path and puts the interpreter's name and argument in front, at each level); an ELF interpreter (PT_INTERP)
- * runs with the program's own argv.
+ * An interpreter as the kernel runs it, level by level (fs/exec.c): a `#!` level makes argv `name [arg] file
+ * argv[1…]` (binfmt_script), a binfmt_misc level `name file [argv[0]] argv[1…]` (argv[0] kept with its P
+ * flag), where file is the name the level before was given (the exec's path for the first); an ELF
+ * interpreter (PT_INTERP) runs with the argv of the image it loads.
  */
 export function interpreterFacts(facts: ExecFacts, interp: InterpreterFacts, before: readonly InterpreterFacts[] = []): ExecFacts {
-  const { arg: _arg, name: _name, kind: _kind, ...file } = interp;
-  let argv: string[];
-  if (interp.kind === 'elf') {
-    argv = facts.argv;
-  } else {
-    argv = [facts.requestedPath, ...facts.argv.slice(1)];
-    for (const level of [...before.filter((l) => l.kind !== 'elf'), interp]) {
-      argv = [level.name ?? level.path, ...(level.arg !== undefined ? [level.arg] : []), ...argv];
-    }
+  const { arg: _arg, name: _name, kind: _kind, preserveArgv0: _p, ...file } = interp;
+  let argv = facts.argv;
+  let given = facts.requestedPath;
+  for (const level of [...before, interp]) {
+    if (level.kind === 'elf') continue;
+    const name = level.name ?? level.path;
+    argv =
+      level.kind === 'misc'
+        ? [name, given, ...(level.preserveArgv0 ? argv : argv.slice(1))]
+        : [name, ...(level.arg !== undefined ? [level.arg] : []), given, ...argv.slice(1)];
+    given = name;
   }
   return {
     ...facts,

@@ -18,6 +18,8 @@ import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, t
 import type { Approver } from './approvals';
 import { GateSession, GateSetupError, newSessionId, type StartLink } from './session';
 import { applyAgentProfile, prepareState } from '../agents/profiles';
+import { textToBytes } from '../exec/facts';
+import { spawnable } from '../exec/raw-process';
 import { SupervisorLink } from './supervisor-link';
 import type { SpawnSupervisor } from './types';
 
@@ -49,7 +51,7 @@ export interface PolicySourceOptions {
 
 /** The one rule for which policy file is in force. */
 export function resolvePolicySource(o: PolicySourceOptions): PolicySource {
-  const exists = o.exists ?? fs.existsSync;
+  const exists = o.exists ?? ((f: string): boolean => fs.existsSync(fsPath(f)));
   const fallback = o.defaultPolicy ?? defaultPolicyPath();
   if (o.explicit !== undefined) return { file: path.resolve(o.cwd ?? process.cwd(), o.explicit), kind: 'explicit', why: o.explicitWhy ?? 'given with --policy' };
   const local = path.join(o.workspace, '.gate.toml');
@@ -62,6 +64,11 @@ export function resolvePolicySource(o: PolicySourceOptions): PolicySource {
   }
   if (exists(local)) return { file: local, kind: 'workspace', why: "the workspace's .gate.toml" };
   return { file: fallback, kind: 'default', why: `no .gate.toml in ${o.workspace}` };
+}
+
+/** A path in text that keeps bytes (bytesToText) as fs takes it: bytes that are not UTF-8 go as a Buffer. */
+function fsPath(text: string): string | Buffer {
+  return spawnable(text) ? text : textToBytes(text);
 }
 
 /** ${WORKSPACE}: --workspace, else the current directory. Never the policy's directory. */
@@ -111,7 +118,7 @@ export function loadRunPolicy(file: string, o: RunPolicyOptions): RunPolicyResul
   let text = o.text;
   if (text === undefined) {
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = fs.readFileSync(fsPath(file), 'utf8');
     } catch (e) {
       const msg = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message;
       return { ok: false, error: `cannot read the policy ${file}: ${msg}`, diagnostics: [] };
@@ -281,6 +288,9 @@ export interface LaunchOptions {
   supervisorPath?: string;
   /** The environment the agent would inherit. */
   env: NodeJS.ProcessEnv;
+  /** Variables `env` cannot carry because they are not UTF-8 (rawEnvironment() in src/core/exec/raw-process.ts):
+   *  given to the agent as the bytes they are. */
+  rawEnv?: readonly (readonly [string, string])[];
   sessionId?: string;
   /** Overrides for tests (which policy is the shipped default). */
   defaultPolicy?: string;
@@ -308,6 +318,7 @@ export interface LaunchPlan {
   /** The environment given to the supervisor; it removes what the [env] policy says before the agent starts
    *  (GateSession.envRemoved names what went). */
   env: NodeJS.ProcessEnv;
+  rawEnv?: readonly (readonly [string, string])[];
 }
 
 export type LaunchPlanResult = ({ ok: true } & LaunchPlan) | { ok: false; error: string; diagnostics: Diagnostic[]; source: PolicySource | null };
@@ -358,6 +369,7 @@ export function planLaunch(o: LaunchOptions): LaunchPlanResult {
     headDir: path.resolve(o.headDir ?? defaultHeadDirectory(o.auditDir ?? defaultAuditDirectory(o.env))),
     supervisorPath,
     env: o.env,
+    ...(o.rawEnv?.length ? { rawEnv: o.rawEnv } : {}),
   };
 }
 
@@ -398,6 +410,7 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       startLink: o.startLink ?? ((opts) => SupervisorLink.start(opts)),
       argv: plan.argv,
       env: plan.env,
+      ...(plan.rawEnv?.length ? { rawEnv: plan.rawEnv } : {}),
       sessionId: plan.sessionId,
       ...(o.onWarning ? { onWarning: o.onWarning } : {}),
       ...(o.recordsMaxDelayMs !== undefined ? { recordsMaxDelayMs: o.recordsMaxDelayMs } : {}),

@@ -73,9 +73,11 @@ export interface GateSessionOptions {
   supervisorPath: string;
   spawn: SpawnSupervisor;
   startLink: StartLink;
-  /** The agent's command line. */
+  /** The agent's command line (text that keeps bytes that are not UTF-8: bytesToText). */
   argv: string[];
   env?: NodeJS.ProcessEnv;
+  /** Variables `env` cannot carry because they are not UTF-8 (see SupervisorLinkOptions.rawEnv). */
+  rawEnv?: readonly (readonly [string, string])[];
   sessionId?: string;
   /** Called for every warning, including those raised during start() (before 'warning' listeners exist). */
   onWarning?: (message: string) => void;
@@ -375,6 +377,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
         spawn: options.spawn,
         env: options.env,
+        ...(options.rawEnv?.length ? { rawEnv: options.rawEnv } : {}),
         handlers: session.handlers(),
         onReady: writeStart,
         audit: auditHandOff,

@@ -253,7 +253,8 @@ interface FileFields {
 interface InterpFields extends FileFields {
   arg?: string;
   name?: string;
-  kind?: 'script' | 'elf';
+  kind?: 'script' | 'misc' | 'elf';
+  preserveArgv0?: boolean;
 }
 
 function fileFacts(f: FileFields, what: string): FileFacts | null {
@@ -272,6 +273,7 @@ function interpreterFacts(f: InterpFields): InterpreterFacts {
   if (f.arg !== undefined) out.arg = f.arg;
   if (f.name !== undefined) out.name = f.name;
   if (f.kind !== undefined) out.kind = f.kind;
+  if (f.preserveArgv0) out.preserveArgv0 = true;
   return out;
 }
 
@@ -381,9 +383,10 @@ function decodeExec(line: string): ExecEvent {
       case 'interp_arg': interp.arg = hexValue(k, v); break;
       case 'interp_name': interp.name = hexValue(k, v); break;
       case 'interp_kind':
-        if (v !== 'script' && v !== 'elf') throw new WireError('interp_kind= must be script or elf');
+        if (v !== 'script' && v !== 'misc' && v !== 'elf') throw new WireError('interp_kind= must be script, misc or elf');
         interp.kind = v;
         break;
+      case 'interp_p': interp.preserveArgv0 = flagValue(k, v); break;
       case 'ld': ld.path = hexValue(k, v); break;
       case 'ld_dev': ld.dev = decString(k, v); break;
       case 'ld_ino': ld.ino = decString(k, v); break;
@@ -451,6 +454,7 @@ export function encodeExecLine(event: ExecEvent): string {
   for (const i of f.interpreters ?? (f.interpreter ? [f.interpreter] : [])) {
     s += fileFields('interp_', 'interp', i);
     if (i.kind !== undefined) s += ` interp_kind=${i.kind}`;
+    if (i.preserveArgv0) s += ' interp_p=1';
     if (i.name !== undefined) s += ` interp_name=${textToHex(i.name)}`;
     if (i.arg !== undefined) s += ` interp_arg=${textToHex(i.arg)}`;
   }
@@ -493,7 +497,7 @@ export interface AuditHandOff {
 export function encodeConfig(
   config: SupervisorConfig,
   hashUnder: readonly string[],
-  opts: { records?: boolean; session?: string; hashSizes?: readonly number[]; audit?: AuditHandOff } = {},
+  opts: { records?: boolean; session?: string; hashSizes?: readonly number[]; audit?: AuditHandOff; argv?: readonly string[] } = {},
 ): string {
   const lines = [`CONFIG ${PROTOCOL_VERSION}`];
   if (config.fs) {
@@ -523,6 +527,11 @@ export function encodeConfig(
   if (opts.hashSizes) {
     for (const n of opts.hashSizes) if (!Number.isSafeInteger(n) || n < 0) throw new WireError(`bad file size ${n}`);
     lines.push(['HASH_SIZES', ...opts.hashSizes.map((n) => `size=${n}`)].join(' '));
+  }
+  if (opts.argv && opts.argv.length > 0) {
+    // The agent's command line as bytes (text carries bytes that are not UTF-8 as U+DC80..U+DCFF).
+    for (const a of opts.argv) if (a.includes('\0')) throw new WireError('an argument cannot hold a NUL byte');
+    lines.push(['ARGV', ...opts.argv.map((a) => `arg=${textToHex(a)}`)].join(' '));
   }
   for (const name of config.envPlan?.removed ?? []) lines.push(`ENV_UNSET name=${envHex(name, 'name')}`);
   for (const [name, value] of config.envPlan?.set ?? []) lines.push(`ENV_SET name=${envHex(name, 'name')} value=${envHex(value, 'value')}`);

@@ -302,6 +302,15 @@ describe('interpreters and the dynamic loader', () => {
     // binfmt_script at each level: name [arg] <the previous level's name> …, the script's path for argv[0].
     const exact = META_ALLOW + rule('exact', 'deny', "exe_basename = \"curl\"\nargv_regex = '^/usr/bin/curl -s \\./inner \\./outer https://e\\.test$'");
     expect(decide(exact, ['./outer', 'https://e.test'], chain)).toMatchObject({ action: 'deny', ruleId: 'exact' });
+    // A binfmt_misc handler: name file argv[1…], or with P name file argv[0] argv[1…].
+    const misc = { ...file('/usr/bin/curl'), name: '/usr/bin/curl', kind: 'misc' as const };
+    const bin = { path: '/work/ws/x.bin', dev: '9', ino: '8', size: 10 };
+    const exactMisc = META_ALLOW + rule('m', 'deny', "exe_basename = \"curl\"\nargv_regex = '^/usr/bin/curl \\./x\\.bin -v$'");
+    expect(decide(exactMisc, ['x', '-v'], { requestedPath: './x.bin', exe: bin, interpreter: misc, interpreters: [misc] })).toMatchObject({ action: 'deny', ruleId: 'm' });
+    const exactP = META_ALLOW + rule('p', 'deny', "exe_basename = \"curl\"\nargv_regex = '^/usr/bin/curl \\./x\\.bin x -v$'");
+    const miscP = { ...misc, preserveArgv0: true };
+    expect(decide(exactP, ['x', '-v'], { requestedPath: './x.bin', exe: bin, interpreter: miscP, interpreters: [miscP] })).toMatchObject({ action: 'deny', ruleId: 'p' });
+    expect(decide(text, ['x'], { requestedPath: './x.bin', exe: bin, interpreter: misc, interpreters: [misc] }).reason).toContain('via binfmt_misc interpreter /usr/bin/curl');
     // An ELF interpreter (PT_INTERP) runs with the program's own argv.
     const elf = { ...file('/usr/bin/curl'), name: '/usr/bin/curl', kind: 'elf' as const };
     const prog = { path: '/work/ws/prog', dev: '9', ino: '7', size: 10 };

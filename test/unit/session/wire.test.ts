@@ -62,7 +62,8 @@ describe('wire: EXEC', () => {
     const base = `EXEC id=1 tid=1 pid=1 ppid=0 uid=0 sc=execve flags=0 path= cwd= t=0`;
     const ev = execOf(`${base} interp=${hex('/a')} interp_dev=1 interp_ino=1 interp_size=1 interp=${hex('/b')} interp_dev=2 interp_ino=2 interp_size=2 interp_kind=elf`);
     expect(ev.facts.interpreters?.map((i) => [i.path, i.kind])).toEqual([['/a', undefined], ['/b', 'elf']]);
-    expect(() => execOf(`${base} interp=${hex('/a')} interp_dev=1 interp_ino=1 interp_size=1 interp_kind=misc`)).toThrow(/interp_kind/);
+    expect(execOf(`${base} interp=${hex('/a')} interp_dev=1 interp_ino=1 interp_size=1 interp_kind=misc interp_p=1`).facts.interpreter).toMatchObject({ kind: 'misc', preserveArgv0: true });
+    expect(() => execOf(`${base} interp=${hex('/a')} interp_dev=1 interp_ino=1 interp_size=1 interp_kind=other`)).toThrow(/interp_kind/);
     expect(() => execOf(`${base} interp=${hex('/a')} interp_ino=1 interp_size=1`)).toThrow(/interp without dev/);
   });
 
