@@ -14,6 +14,7 @@ struct landlock_plan {
 	const char *fs_gap, *net_gap;             /* what the kernel lacks, for REQUIRE messages */
 	bool seal_truncate;                       /* writes are sealed: the filter refuses truncate(2) etc. */
 	uint64_t handled_fs;                      /* the filesystem rights the ruleset handles */
+	bool unix_landlock;                       /* RESOLVE_UNIX handled (ABI 9): pathname unix sockets sealed */
 	bool seal_exec;                           /* execution is sealed: memfds are made non-executable */
 };
 

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -263,6 +264,8 @@ void proto_read_config(struct line_reader *r, struct config *c)
 					c->require_fs = bool_val(&t, type);
 				else if (is_key(&t, "net"))
 					c->require_net = bool_val(&t, type);
+				else if (is_key(&t, "unix"))
+					c->require_unix = bool_val(&t, type);
 			}
 		} else if (strcmp(type, "TIMEOUT") == 0) {
 			while (proto_next_token(&cur, &t)) {
@@ -308,6 +311,37 @@ void proto_read_config(struct line_reader *r, struct config *c)
 				free(c->session_json);
 				c->session_json = js.p;
 			}
+		} else if (strcmp(type, "NET_DNS") == 0) {
+			struct dns_server d = { 0 };
+			uint64_t port = 0;
+			bool have_port = false;
+			while (proto_next_token(&cur, &t)) {
+				if (is_key(&t, "addr")) {
+					size_t len = 0;
+					char *a = proto_hex_dup(&t, &len);
+					if (!a || (len != 4 && len != 16))
+						die("protocol error: NET_DNS addr must be 4 or 16 bytes in hex");
+					d.family = len == 4 ? AF_INET : AF_INET6;
+					memcpy(d.addr, a, len);
+					free(a);
+				} else if (is_key(&t, "port")) {
+					have_port = proto_u64(&t, &port) && port > 0 && port <= 65535;
+				}
+			}
+			if (!d.family || !have_port)
+				die("protocol error: NET_DNS needs addr=<hex> port=<1..65535>");
+			d.port = (uint16_t)port;
+			c->dns = xrealloc(c->dns, (c->ndns + 1) * sizeof(*c->dns));
+			c->dns[c->ndns++] = d;
+		} else if (strcmp(type, "UNIX_SEALED") == 0) {
+			c->unix_sealed = true;
+		} else if (strcmp(type, "UNIX_GRANT") == 0) {
+			while (proto_next_token(&cur, &t)) {
+				if (!is_key(&t, "path"))
+					continue;
+				c->unix_grants = xrealloc(c->unix_grants, (c->nunix_grants + 1) * sizeof(char *));
+				c->unix_grants[c->nunix_grants++] = path_val(&t, type);
+			}
 		} else if (strcmp(type, "HASH_SIZES") == 0) {
 			c->hash_sizes_set = true;
 			while (proto_next_token(&cur, &t)) {
@@ -320,6 +354,24 @@ void proto_read_config(struct line_reader *r, struct config *c)
 				c->hash_sizes[c->nhash_sizes++] = v;
 			}
 			qsort(c->hash_sizes, c->nhash_sizes, sizeof(uint64_t), cmp_u64);
+		} else if (strcmp(type, "ARGV") == 0) {
+			/* The agent's command line, bytes as the user typed them: the broker's runtime cannot put bytes
+			 * that are not UTF-8 on our own command line without changing them. */
+			if (c->argv)
+				die("protocol error: a second ARGV line");
+			while (proto_next_token(&cur, &t)) {
+				if (!is_key(&t, "arg"))
+					continue;
+				size_t len;
+				char *a = proto_hex_dup(&t, &len);
+				if (!a || memchr(a, '\0', len))
+					die("protocol error: ARGV arg must be hex without NUL bytes");
+				c->argv = xrealloc(c->argv, (c->nargv + 2) * sizeof(char *));
+				c->argv[c->nargv++] = a;
+				c->argv[c->nargv] = NULL;
+			}
+			if (c->nargv == 0)
+				die("protocol error: ARGV without arg=");
 		} else if (strcmp(type, "ENV_UNSET") == 0 || strcmp(type, "ENV_SET") == 0) {
 			/* The agent's environment ([env] in the policy, decided by the broker): names and values are the
 			 * raw bytes, so nothing is re-encoded on the way. A name is non-empty without '=' or NUL; a

@@ -3,6 +3,7 @@ import { runAudit } from './audit';
 import { runCheck } from './check';
 import { runExplain } from './explain';
 import { runGate } from './run';
+import { rawArguments } from '../core/exec/raw-process';
 // esbuild inlines only this field of package.json into the bundle.
 import { version } from '../../package.json';
 
@@ -46,4 +47,6 @@ function main(argv: string[]): number {
   return 2;
 }
 
-process.exitCode = main(process.argv.slice(2));
+// The arguments as the bytes they are (Node's process.argv replaced what is not UTF-8): `run` passes the
+// agent's command line on unchanged.
+process.exitCode = main(rawArguments());

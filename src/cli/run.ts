@@ -6,10 +6,11 @@ import { escapeText } from '../core/audit/display';
 import { formatProtectedChanges } from '../core/protect/guard';
 import { suggestRules, writableRoots, type CliGrants, type Policy } from '../core/policy/index';
 import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type Approver } from '../core/session/approvals';
-import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, startBanner, startPlannedSession, type LaunchPlan } from '../core/session/launch';
+import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, socketLine, startBanner, startPlannedSession, type LaunchPlan } from '../core/session/launch';
 import { GateSetupError, type GateSession } from '../core/session/session';
 import { spawnWithChildProcess } from '../core/session/spawn';
 import type { SpawnSupervisor, SupervisorProcess } from '../core/session/types';
+import { rawCwd, rawEnvironment } from '../core/exec/raw-process';
 import { scanOptions, UsageError } from './options';
 import { TerminalApprover } from './terminal-approver';
 
@@ -101,7 +102,7 @@ export function parseRunOptions(args: string[]): RunOptions {
         o.metrics = path.resolve(value());
         return true;
       case '--workspace':
-        o.workspace = path.resolve(value());
+        o.workspace = value(); // resolved against the current directory's bytes (rawCwd) in runGate
         return true;
       case '--allow-root-without-filesystem':
         o.allowRootWithoutFilesystem = true;
@@ -199,17 +200,22 @@ export async function runGate(args: string[]): Promise<number> {
     return 2;
   }
 
-  const workspace = resolveWorkspace(o.workspace);
+  // The directory and environment as bytes (Node's copies replaced what is not UTF-8): a workspace whose path
+  // is not UTF-8 still gets its write grant, and the agent gets its variables unchanged.
+  const cwd = rawCwd();
+  const { env, raw: rawEnv } = rawEnvironment();
+  const workspace = resolveWorkspace(o.workspace, cwd);
   const planned = planLaunch({
     argv: o.program,
     workspace,
-    cwd: process.cwd(),
+    cwd,
     ...(o.agent !== undefined ? { agent: o.agent } : {}),
-    ...(o.policy !== undefined ? { policyFile: path.resolve(o.policy) } : {}),
+    ...(o.policy !== undefined ? { policyFile: path.resolve(cwd, o.policy) } : {}),
     grants: o.grants,
     ...(o.audit !== undefined ? { auditPath: path.resolve(o.audit) } : {}),
     ...(o.supervisor !== undefined ? { supervisorPath: o.supervisor } : {}),
-    env: process.env,
+    env,
+    ...(rawEnv.length ? { rawEnv } : {}),
   });
   for (const d of planned.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
   if (!planned.ok) {
@@ -283,6 +289,17 @@ export async function runGate(args: string[]): Promise<number> {
     if (o.verbose || (d.verdict === 'deny' && d.layer === 'error')) {
       err(`${d.verdict} ${escapeText(d.exe ?? d.exe_requested)} [${d.layer}${d.rule_id ? ` ${d.rule_id}` : ''}${d.cached ? ', cached' : ''}] ${d.reason}`);
     }
+  });
+  // Sockets the gate refused (and, with -v, the outside sockets the policy let through): said at once, since a
+  // refused connect often makes the agent's program fail or wait with a message of its own.
+  let socketNotes = 0;
+  session.on('socket', (r) => {
+    if (r.verdict === 'allow' && !o.verbose) return;
+    if (++socketNotes > 20 && !o.verbose) {
+      if (socketNotes === 21) err('more sockets refused: see the audit log');
+      return;
+    }
+    err(socketLine(r));
   });
   const end = await session.wait();
   cleanup();

@@ -11,12 +11,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeText } from '../audit/display';
+import type { SocketRecord } from '../audit/records';
 import { auditPathFor, defaultAuditDirectory, defaultHeadDirectory } from '../audit/paths';
 import type { EnforcementReport } from '../exec/enforcement';
 import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type AgentSection, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
 import type { Approver } from './approvals';
 import { GateSession, GateSetupError, newSessionId, type StartLink } from './session';
 import { applyAgentProfile, prepareState } from '../agents/profiles';
+import { textToBytes } from '../exec/facts';
+import { spawnable } from '../exec/raw-process';
 import { SupervisorLink } from './supervisor-link';
 import type { SpawnSupervisor } from './types';
 
@@ -48,7 +51,7 @@ export interface PolicySourceOptions {
 
 /** The one rule for which policy file is in force. */
 export function resolvePolicySource(o: PolicySourceOptions): PolicySource {
-  const exists = o.exists ?? fs.existsSync;
+  const exists = o.exists ?? ((f: string): boolean => fs.existsSync(fsPath(f)));
   const fallback = o.defaultPolicy ?? defaultPolicyPath();
   if (o.explicit !== undefined) return { file: path.resolve(o.cwd ?? process.cwd(), o.explicit), kind: 'explicit', why: o.explicitWhy ?? 'given with --policy' };
   const local = path.join(o.workspace, '.gate.toml');
@@ -61,6 +64,11 @@ export function resolvePolicySource(o: PolicySourceOptions): PolicySource {
   }
   if (exists(local)) return { file: local, kind: 'workspace', why: "the workspace's .gate.toml" };
   return { file: fallback, kind: 'default', why: `no .gate.toml in ${o.workspace}` };
+}
+
+/** A path in text that keeps bytes (bytesToText) as fs takes it: bytes that are not UTF-8 go as a Buffer. */
+function fsPath(text: string): string | Buffer {
+  return spawnable(text) ? text : textToBytes(text);
 }
 
 /** ${WORKSPACE}: --workspace, else the current directory. Never the policy's directory. */
@@ -110,7 +118,7 @@ export function loadRunPolicy(file: string, o: RunPolicyOptions): RunPolicyResul
   let text = o.text;
   if (text === undefined) {
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = fs.readFileSync(fsPath(file), 'utf8');
     } catch (e) {
       const msg = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message;
       return { ok: false, error: `cannot read the policy ${file}: ${msg}`, diagnostics: [] };
@@ -155,6 +163,7 @@ export function enforcementGaps(report: EnforcementReport, policy: Policy): stri
     scope_abstract_unix: ['enforced'],
     notif: ['ok'],
     wait_killable: ['1'],
+    unix: ['mediated', 'landlock', 'off'],
   };
   const gaps: string[] = [];
   for (const [key, ok] of Object.entries(good)) {
@@ -190,10 +199,21 @@ export function describeEnforcement(report: EnforcementReport, policy: Policy): 
   else {
     const ports = net.connectTcpPorts.length ? `connect to ${net.connectTcpPorts.join(',')}` : 'no TCP connect';
     ll.push(`TCP ${ports}${net.bindTcpPorts.length ? `, bind ${net.bindTcpPorts.join(',')}` : ''} (${report.net ?? 'unknown'})`);
+    if (report.net_filter === 'sealed') ll.push(report.dns === 'resolvers' ? 'UDP only DNS to the resolvers' : 'no UDP');
   }
   const scope = [report.scope_signal === 'enforced' ? 'signals' : '', report.scope_abstract_unix === 'enforced' ? 'abstract sockets' : ''].filter(Boolean);
   ll.push(scope.length ? `${scope.join(' and ')} scoped` : 'no signal/socket scoping');
   parts.push(abi > 0 ? `Landlock ABI ${abi}: ${ll.join('; ')}` : `no Landlock: ${ll.join('; ')}`);
+  const unix = report.unix;
+  if (unix !== undefined) {
+    parts.push(
+      unix === 'off'
+        ? 'unix sockets not sealed ([unix_sockets] allow has "/**")'
+        : unix === 'mediated' || unix === 'landlock'
+          ? `unix sockets outside the gate refused (${unix})`
+          : `unix sockets ${unix}`,
+    );
+  }
   return parts.join(' · ');
 }
 
@@ -215,6 +235,13 @@ export function startBanner(b: BannerInput): string[] {
   const removed = (b.envRemoved ?? []).map(escapeText);
   const env = removed.length === 0 ? '' : `; removed from the agent's environment: ${removed.join(', ')} (channels out of the gate; [env] pass keeps one)`;
   return [`${policy}${agent}`, `kernel: ${describeEnforcement(b.report, b.policy)}`, `audit log: ${b.auditFile}${env}`];
+}
+
+/** A socket the gate refused (or, verbose, an outside one the policy let through), in one line for the
+ *  terminal: what, to where, why. The caller prefixes it and limits how many it shows. */
+export function socketLine(r: SocketRecord): string {
+  const what = r.target ? ` to ${escapeText(r.target)}` : '';
+  return `${r.verdict === 'deny' ? 'refused' : 'allowed'} ${r.op}${what}: ${escapeText(r.reason)}`;
 }
 
 /**
@@ -261,6 +288,9 @@ export interface LaunchOptions {
   supervisorPath?: string;
   /** The environment the agent would inherit. */
   env: NodeJS.ProcessEnv;
+  /** Variables `env` cannot carry because they are not UTF-8 (rawEnvironment() in src/core/exec/raw-process.ts):
+   *  given to the agent as the bytes they are. */
+  rawEnv?: readonly (readonly [string, string])[];
   sessionId?: string;
   /** Overrides for tests (which policy is the shipped default). */
   defaultPolicy?: string;
@@ -288,6 +318,7 @@ export interface LaunchPlan {
   /** The environment given to the supervisor; it removes what the [env] policy says before the agent starts
    *  (GateSession.envRemoved names what went). */
   env: NodeJS.ProcessEnv;
+  rawEnv?: readonly (readonly [string, string])[];
 }
 
 export type LaunchPlanResult = ({ ok: true } & LaunchPlan) | { ok: false; error: string; diagnostics: Diagnostic[]; source: PolicySource | null };
@@ -338,6 +369,7 @@ export function planLaunch(o: LaunchOptions): LaunchPlanResult {
     headDir: path.resolve(o.headDir ?? defaultHeadDirectory(o.auditDir ?? defaultAuditDirectory(o.env))),
     supervisorPath,
     env: o.env,
+    ...(o.rawEnv?.length ? { rawEnv: o.rawEnv } : {}),
   };
 }
 
@@ -378,6 +410,7 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       startLink: o.startLink ?? ((opts) => SupervisorLink.start(opts)),
       argv: plan.argv,
       env: plan.env,
+      ...(plan.rawEnv?.length ? { rawEnv: plan.rawEnv } : {}),
       sessionId: plan.sessionId,
       ...(o.onWarning ? { onWarning: o.onWarning } : {}),
       ...(o.recordsMaxDelayMs !== undefined ? { recordsMaxDelayMs: o.recordsMaxDelayMs } : {}),

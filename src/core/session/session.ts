@@ -15,8 +15,8 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AuditLog, AuditWriteError, chainHeadFile } from '../audit/audit-log';
-import { buildDecisionRecord, originJson, redactSupervisorRecord, type AuditRecord, type DecisionLayer, type DecisionRecord } from '../audit/records';
-import { redactArgv, SECRET_LITERALS } from '../audit/redact';
+import { buildDecisionRecord, originJson, redactSupervisorRecord, type AuditRecord, type DecisionLayer, type DecisionRecord, type SocketRecord } from '../audit/records';
+import { redactArgv, redactText, SECRET_LITERALS } from '../audit/redact';
 import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
 import { processAlive, processStartTime } from '../exec/proc';
@@ -26,8 +26,9 @@ import { PolicyEvaluator } from '../policy/evaluator';
 import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
 import type { EnvPlan } from '../policy/env';
 import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
+import { DEFAULT_UNIX_SOCKETS, decideUnixSocket, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
-import type { EnforcementReport, ExecEvent, Leftovers, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
+import type { EnforcementReport, ExecEvent, Leftovers, SocketRefusal, SocketRequest, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
 import { decodeSupervisorLine, encodeExecLine, type AuditHandOff } from './wire';
 
@@ -73,9 +74,11 @@ export interface GateSessionOptions {
   supervisorPath: string;
   spawn: SpawnSupervisor;
   startLink: StartLink;
-  /** The agent's command line. */
+  /** The agent's command line (text that keeps bytes that are not UTF-8: bytesToText). */
   argv: string[];
   env?: NodeJS.ProcessEnv;
+  /** Variables `env` cannot carry because they are not UTF-8 (see SupervisorLinkOptions.rawEnv). */
+  rawEnv?: readonly (readonly [string, string])[];
   sessionId?: string;
   /** Called for every warning, including those raised during start() (before 'warning' listeners exist). */
   onWarning?: (message: string) => void;
@@ -137,6 +140,8 @@ export class GateSetupError extends Error {
 export interface GateSessionEvents {
   /** `asked`: the policy said ask, and an approval (or its timeout, rate limit, withdrawal) decided. */
   decision: [DecisionRecord, boolean];
+  /** A socket the gate refused or allowed by policy (not the agent's own, see SocketRecord). */
+  socket: [SocketRecord];
   approvalRequested: [ApprovalRequest];
   approvalSettled: [ApprovalSettlement];
   policyUpdated: [PolicyUpdate];
@@ -391,6 +396,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
         spawn: options.spawn,
         env: options.env,
+        ...(options.rawEnv?.length ? { rawEnv: options.rawEnv } : {}),
         handlers: session.handlers(),
         onReady: writeStart,
         audit: auditHandOff,
@@ -450,6 +456,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         else this.onRecord(rec, json);
       },
       timeout: (id, action) => later(() => this.onSupervisorTimeout(id, action)),
+      socket: (req) => later(() => this.onSocket(req)),
+      socketRefused: (ev) => later(() => this.onSocketRefused(ev)),
       warn: (message) => this.warn(`supervisor: ${message}`),
       exit: (code, signal, leftovers) => later(() => this.finish(code, signal, null, leftovers)),
       failed: (message) => later(() => this.finish(null, null, message)),
@@ -628,6 +636,57 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     if (this.auditFailing) return;
     this.auditFailing = true;
     this.warn(`${err.message}: every exec is denied until the log can be written again (free disk space or fix the path)`);
+  }
+
+  /** A connect to a unix socket no process of the session made: [unix_sockets] decides; the record is written
+   *  before the supervisor is answered (a record that cannot be written denies, as for execs). */
+  private onSocket(req: SocketRequest): void {
+    const d = decideUnixSocket(this.policy.unixSockets ?? DEFAULT_UNIX_SOCKETS, req);
+    const target = redactText(unixSocketTarget(req));
+    const name = req.abstract ? undefined : redactText(req.name);
+    const rec: SocketRecord = {
+      type: 'socket',
+      time: new Date().toISOString(),
+      session: this.id,
+      request: req.requestId,
+      pid: req.pid,
+      tid: req.tid,
+      op: req.op,
+      family: 'unix',
+      target,
+      ...(name !== undefined && name !== target ? { name } : {}),
+      verdict: d.allow ? 'allow' : 'deny',
+      reason: d.reason,
+      layer: d.allow ? 'rule' : 'default',
+    };
+    if (this.supervisorWrites) {
+      // The supervisor writes the record it gets with the verdict before it connects (or fails closed).
+      this.link?.verdict(req.requestId, d.allow ? 'allow' : 'deny', false, undefined, JSON.stringify(rec));
+    } else {
+      const err = this.audit.tryWrite(rec);
+      if (err) this.auditFailed(err);
+      this.link?.verdict(req.requestId, d.allow && !err ? 'allow' : 'deny', false);
+    }
+    this.emit('socket', rec);
+  }
+
+  private onSocketRefused(ev: SocketRefusal): void {
+    const rec: SocketRecord = {
+      type: 'socket',
+      time: new Date().toISOString(),
+      session: this.id,
+      pid: ev.pid,
+      tid: ev.tid,
+      op: ev.op,
+      family: ev.family,
+      target: ev.address === null ? '' : ev.address.includes(':') ? `[${ev.address}]:${ev.port}` : `${ev.address}:${ev.port}`,
+      verdict: 'deny',
+      reason: ev.reason,
+      layer: 'kernel',
+    };
+    // Already refused by the supervisor: the record follows (through the supervisor when it writes the log).
+    this.writeRecord(rec);
+    this.emit('socket', rec);
   }
 
   private onSupervisorTimeout(id: number, action: BinaryAction): void {
@@ -846,11 +905,15 @@ export function supervisorConfig(policy: Policy, plan?: ExecutePlan | null): Sup
     if (e) e.bind = true;
     else ports.set(p, { port: p, connect: false, bind: true });
   }
+  const unix = policy.unixSockets ?? DEFAULT_UNIX_SOCKETS;
   return {
     fs: plan?.fs ?? (fsPolicy.enabled ? { handled: fsPolicy.handled, grants: fsPolicy.grants } : null),
-    net: net.enabled ? { connect: true, bind: true, ports: [...ports.values()].sort((a, b) => a.port - b.port) } : null,
+    net: net.enabled
+      ? { connect: true, bind: true, ports: [...ports.values()].sort((a, b) => a.port - b.port), ...(net.dns ? { dns: net.dnsServers ?? [] } : {}) }
+      : null,
+    unix: unix.sealed ? { grants: unixSocketGrants(unix) } : null,
     // require_enforced is about the sealing the policy asks for: nothing to require when a class is off.
-    require: { fs: fsPolicy.enabled && fsPolicy.requireEnforced, net: net.enabled && net.requireEnforced },
+    require: { fs: fsPolicy.enabled && fsPolicy.requireEnforced, net: net.enabled && net.requireEnforced, unix: unix.sealed && unix.requireEnforced },
     timeout: { ms: policy.meta.onSupervisorTimeoutMs, action: policy.meta.onPolicyError },
   };
 }

@@ -6,7 +6,7 @@ import { closeSync, constants as fsConstants, openSync, readSync, unlinkSync, wr
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EMPTY_ENV_POLICY, planEnvironment, type EnvPlan, type EnvPolicy } from '../policy/env';
+import { EMPTY_ENV_POLICY, decideEnvName, planEnvironment, type EnvPlan, type EnvPolicy } from '../policy/env';
 import type { BinaryAction } from '../policy/types';
 import type {
   EnforcementReport,
@@ -24,6 +24,10 @@ export interface SupervisorLinkOptions {
   config: SupervisorConfig;
   /** [env] of the policy: the built-in channel list applies even without it (src/core/policy/env.ts). */
   envPolicy?: EnvPolicy;
+  /** Variables `env` cannot carry (their name or value is not UTF-8: a spawned process gets them re-encoded),
+   *  as text that keeps the bytes (bytesToText): the supervisor sets them for the agent, unless the policy
+   *  removes them or sets them itself. */
+  rawEnv?: readonly (readonly [string, string])[];
   /** Directories under which the supervisor hashes executables (HASH_UNDER). */
   hashUnder: string[];
   /** Only files of these sizes are worth hashing (HASH_SIZES: the policy's programs known by content);
@@ -224,6 +228,7 @@ export class SupervisorLink {
             // The names the supervisor has (exact bytes), and those of the environment it was given in case it
             // did not say (an older supervisor): whatever the agent inherits is filtered.
             this.envPlan = planEnvironment([...(m.envNames ?? []), ...Object.keys(opts.env ?? process.env)], opts.envPolicy ?? EMPTY_ENV_POLICY);
+            addRawEnvironment(this.envPlan, opts.rawEnv ?? [], opts.envPolicy ?? EMPTY_ENV_POLICY);
             sentConfig = true;
             // CONFIG only once the socket file and its directory are gone: the supervisor forks the agent
             // after START, so the agent can never find them, and the agent's first exec does not wait on
@@ -234,6 +239,8 @@ export class SupervisorLink {
                   ...(opts.hashSizes ? { hashSizes: opts.hashSizes } : {}),
                   ...(opts.recordSession !== undefined && this.handlers.record ? { session: opts.recordSession } : {}),
                   ...(opts.audit ? { audit: opts.audit } : {}),
+                  // Always: the command line the supervisor got may not be the user's bytes.
+                  argv: opts.argv,
                 }));
             });
             return;
@@ -543,6 +550,13 @@ export class SupervisorLink {
       case 'WARN':
         this.handlers.warn(m.message);
         return;
+      case 'SOCKET':
+        if (this.handlers.socket) this.handlers.socket(m.request);
+        else this.verdict(m.request.requestId, 'deny', false);
+        return;
+      case 'SOCKET_REFUSED':
+        this.handlers.socketRefused?.(m.refusal);
+        return;
       case 'TERMINAL':
         this.terminalAcks.shift()?.();
         return;
@@ -613,3 +627,20 @@ export class SupervisorLink {
 
 // The spawners moved to ./spawn (one exit-handling path); re-exported for existing importers.
 export { childProcessSpawner, spawnWithChildProcess, type ChildProcessSpawnOptions } from './spawn';
+
+/** The variables `env` could not carry, put back through ENV_SET when the policy keeps them and does not set
+ *  them itself (its own `set` comes after, so it wins), and named as removed when it does not keep them. */
+function addRawEnvironment(plan: EnvPlan, raw: readonly (readonly [string, string])[], policy: EnvPolicy): void {
+  const setByPolicy = new Set(plan.set.map(([k]) => k));
+  const back: [string, string][] = [];
+  for (const [name, value] of raw) {
+    const d = decideEnvName(name, policy);
+    if (!d.keep) {
+      plan.removed.push(name);
+      plan.removedBy.push(d.by?.key === 'builtin' ? d.by.class : 'remove');
+    } else if (!setByPolicy.has(name)) {
+      back.push([name, value]);
+    }
+  }
+  plan.set = [...back, ...plan.set];
+}
