@@ -560,6 +560,13 @@ export class SupervisorLink {
       case 'WARN':
         this.handlers.warn(m.message);
         return;
+      case 'SOCKET':
+        if (this.handlers.socket) this.handlers.socket(m.request);
+        else this.verdict(m.request.requestId, 'deny', false);
+        return;
+      case 'SOCKET_REFUSED':
+        this.handlers.socketRefused?.(m.refusal);
+        return;
       case 'TERMINAL':
         this.terminalAcks.shift()?.();
         return;
