@@ -45,6 +45,7 @@
 #define FS_REFER (1ULL << 13)
 #define FS_TRUNCATE (1ULL << 14)
 #define FS_IOCTL_DEV (1ULL << 15)
+#define FS_RESOLVE_UNIX (1ULL << 16) /* ABI 9 (Linux 7.1): connect/sendmsg to a pathname unix socket */
 #define NET_BIND_TCP (1ULL << 0)
 #define NET_CONNECT_TCP (1ULL << 1)
 #define SCOPE_ABSTRACT_UNIX (1ULL << 0)
@@ -75,7 +76,7 @@ _Static_assert(sizeof(struct ll_net_port) == 16, "landlock_net_port_attr size");
  * writable directory is a raw write to a whole filesystem; privs.c drops CAP_MKNOD too). */
 #define FS_MAKE_DEV (FS_MAKE_CHAR | FS_MAKE_BLOCK)
 /* Rights that make sense on a file (not a directory). */
-#define FS_FILE_RIGHTS (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
+#define FS_FILE_RIGHTS (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV | FS_RESOLVE_UNIX)
 
 int landlock_probe_abi(void)
 {
@@ -127,6 +128,7 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 	plan->net = c->net_handled_set ? "unsupported" : "off";
 	plan->scope_signal = plan->scope_unix = "unsupported";
 	plan->devices = "unsupported";
+	plan->unix_landlock = false;
 	plan->fs_gap = abi == 0 ? "Landlock (Linux 5.13+, CONFIG_SECURITY_LANDLOCK, and 'landlock' in the lsm= boot list)"
 				: NULL;
 	plan->net_gap = plan->fs_gap ? plan->fs_gap : abi < 4 ? "Landlock ABI 4 TCP port rules (Linux 6.7+)" : NULL;
@@ -164,6 +166,13 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 		refer_everywhere = !(attr.handled_access_fs & FS_REFER);
 		attr.handled_access_fs |= FS_MAKE_DEV | FS_REFER;
 		plan->devices = "sealed";
+	}
+	/* Pathname unix sockets (ABI 9): a socket made outside this domain is resolved by connect(2) and
+	 * sendmsg(2) only beneath a UNIX_GRANT; one made inside it always. The supervisor's mediation
+	 * (sockets.c) is then not needed for them, unless [network] has it perform connect(2) anyway. */
+	if (abi >= 9 && c->unix_sealed) {
+		attr.handled_access_fs |= FS_RESOLVE_UNIX;
+		plan->unix_landlock = true;
 	}
 	if (abi >= 6) {
 		attr.scoped = SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX;
@@ -207,6 +216,15 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 		/* landlock_add_rule(2): renames and links anywhere, as without a domain. */
 		if (root < 0 || syscall(__NR_landlock_add_rule, fd, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
 			die_errno("landlock_add_rule for REFER on /");
+	}
+	for (size_t i = 0; plan->unix_landlock && i < c->nunix_grants; i++) {
+		AUTOCLOSE int pfd = open(c->unix_grants[i], O_PATH | O_CLOEXEC);
+		if (pfd < 0)
+			continue; /* an allowed socket that does not exist (yet): nothing to grant */
+		struct ll_path_beneath pb = { .allowed_access = FS_RESOLVE_UNIX, .parent_fd = pfd };
+		/* landlock_add_rule(2): unix sockets beneath this path may be connected to (ABI 9). */
+		if (syscall(__NR_landlock_add_rule, fd, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
+			die_errno("landlock_add_rule (RESOLVE_UNIX) for '%s'", c->unix_grants[i]);
 	}
 	for (size_t i = 0; attr.handled_access_net && i < c->nports; i++) {
 		uint64_t access = ((c->ports[i].connect ? NET_CONNECT_TCP : 0) | (c->ports[i].bind ? NET_BIND_TCP : 0)) &

@@ -13,6 +13,7 @@ struct landlock_plan {
 	const char *devices;                      /* sealed|unsupported: device nodes can never be made */
 	const char *fs_gap, *net_gap;             /* what the kernel lacks, for REQUIRE messages */
 	bool seal_truncate;                       /* writes are sealed: the filter refuses truncate(2) etc. */
+	bool unix_landlock;                       /* RESOLVE_UNIX handled (ABI 9): pathname unix sockets sealed */
 	bool seal_exec;                           /* execution is sealed: memfds are made non-executable */
 };
 

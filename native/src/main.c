@@ -17,6 +17,7 @@
 #include "reap.h"
 #include "proto.h"
 #include "seccomp.h"
+#include "sockets.h"
 #include "util.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -164,7 +166,7 @@ static NORETURN PRINTF_LIKE(2, 3) void child_fail(int sock, const char *fmt, ...
 	_exit(EXIT_GATE_FAILURE);
 }
 
-static int receive_listener(int sock, char *err, size_t errlen)
+static int receive_listener(int sock, pid_t child, char *err, size_t errlen)
 {
 	char data[512];
 	struct iovec iov = { data, sizeof(data) - 1 };
@@ -187,6 +189,16 @@ static int receive_listener(int sock, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", data + 1);
 		return -1;
 	}
+	if (data[0] == 'P') {
+		/* The child says which descriptor the listener is: take our own reference (pidfd_getfd(2), close-on-exec). */
+		data[n] = '\0';
+		int theirs = atoi(data + 1);
+		AUTOCLOSE int pfd = (int)syscall(SYS_pidfd_open, child, 0);
+		int fd = pfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pfd, theirs, 0);
+		if (fd < 0)
+			snprintf(err, errlen, "cannot take the listener from the agent process: %s", strerror(errno));
+		return fd;
+	}
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
 		snprintf(err, errlen, "no listener fd received from the agent process");
@@ -199,12 +211,13 @@ static int receive_listener(int sock, char *err, size_t errlen)
 
 /* The agent side of the fork. Nothing here may return.
  *
- * Syscalls made after the filter is installed and before execve: sendmsg, close, read (waiting for GO), prctl,
- * execve (execvp's PATH walk, each attempt notified and answered by the supervisor), write/_exit on failure.
- * None of them is in the filter's table except execve itself, which is exactly the first gated exec — the
- * supervisor is already receiving by then, so nothing can trap itself or deadlock. */
+ * Syscalls made after the filter is installed and before execve: sendmsg (or, when the filter notifies sendmsg,
+ * prctl and write), close, read (waiting for GO), prctl, execve (execvp's PATH walk, each attempt notified and
+ * answered by the supervisor), write/_exit on failure. None of them is notified but execve itself, which is
+ * exactly the first gated exec — the supervisor is already receiving by then, so nothing can trap itself or
+ * deadlock. */
 static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const struct seccomp_program *filter,
-			       bool killable, const sigset_t *mask, char **argv, char **env)
+			       bool killable, const sigset_t *mask, char **argv, char **env, bool filter_notifies_sendmsg)
 {
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGTTOU, SIG_DFL);
@@ -230,8 +243,20 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const
 				 "watches this process (a gate inside a gate, or WSL2's init); refusing to run ungated");
 	if (listener < 0)
 		child_fail(sock, "cannot install the seccomp filter: %s", strerror(-listener));
-	send_listener(sock, listener);
-	close(listener);
+	if (filter_notifies_sendmsg) {
+		/* sendmsg(2) is notified in this session (DNS under a sealed network): handing the listener over with
+		 * SCM_RIGHTS would wait for the supervisor's answer, which needs the listener. Say which descriptor
+		 * it is instead (write(2) is not notified), and the supervisor takes it with pidfd_getfd(2); that needs
+		 * ptrace access to us, so we are dumpable from here on (as we are after GO anyway). */
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		char msg[32];
+		int n = snprintf(msg, sizeof(msg), "P%d", listener);
+		if (write(sock, msg, (size_t)n) != n)
+			_exit(EXIT_GATE_FAILURE);
+	} else {
+		send_listener(sock, listener);
+		close(listener);
+	}
 	/* Wait for the supervisor's word (the broker's GO). EOF: the supervisor is gone or gave up: run nothing. */
 	char go;
 	ssize_t r;
@@ -241,6 +266,8 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const
 	if (r != 1 || go != 'G')
 		_exit(EXIT_GATE_FAILURE);
 	close(sock);
+	if (filter_notifies_sendmsg)
+		close(listener);
 	/* prctl(2): we inherited the supervisor's PR_SET_DUMPABLE 0; without undoing it an unprivileged
 	 * supervisor could not read this very first exec's path and argv (process_vm_readv and /proc/<pid>/mem
 	 * need ptrace access). Done only now that the listener and the broker socket are closed. execve resets
@@ -309,6 +336,68 @@ static uint64_t effective_caps(void)
 	    !(p = strstr(status, "\nCapEff:")))
 		return 0;
 	return strtoull(p + 8, NULL, 16);
+}
+
+/* Whether a descriptor we hold is a socket the agent could not have made under this filter (a datagram unix
+ * socket when unix sockets are sealed; UDP, raw or another family when [network] seals). */
+static bool forbidden_socket(int fd, unsigned when)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return false;
+	int family = -1, type = -1;
+	socklen_t len = sizeof(family);
+	getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len);
+	len = sizeof(type);
+	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	if (family == AF_UNIX)
+		return type == SOCK_DGRAM && (when & SC_WHEN_NO_UNIX_DGRAM);
+	if (!(when & SC_WHEN_NET_SEALED) || family == AF_NETLINK)
+		return false;
+	if ((family == AF_INET || family == AF_INET6) && type == SOCK_STREAM)
+		return false;
+	return !((family == AF_INET || family == AF_INET6) && type == SOCK_DGRAM && (when & SC_WHEN_NET_DNS));
+}
+
+/* What the supervisor does about sockets (sockets.c), the filter's parts it needs (when), and the REPORT's
+ * unix= value. Descriptors we would pass to the agent that it could not have made are not passed (close on
+ * exec, with a warning): an inherited datagram socket would reach any address. */
+static const char *plan_sockets(const struct config *c, const struct landlock_plan *plan, unsigned *when)
+{
+	bool diag = false;
+	const char *missing = sockets_probe(&diag);
+	struct sockets_mode m = { .net_sealed = c->net_handled_set, .unix_sealed = c->unix_sealed, .diag = diag };
+	m.mediated = !missing && (m.net_sealed || (c->unix_sealed && !plan->unix_landlock));
+	if (m.mediated)
+		*when |= SC_WHEN_SOCKETS_MEDIATED;
+	if (m.net_sealed)
+		*when |= SC_WHEN_NET_SEALED;
+	if (m.net_sealed && m.mediated && c->ndns)
+		*when |= SC_WHEN_NET_DNS;
+	if (m.mediated && c->unix_sealed)
+		*when |= SC_WHEN_NO_UNIX_DGRAM;
+	g_session.sockets = m;
+	char msg[256];
+	if (missing && (m.net_sealed || c->unix_sealed)) {
+		snprintf(msg, sizeof(msg), "the kernel lacks %s: connect(2) cannot be mediated, so %s", missing,
+			 m.net_sealed ? "UDP is refused and listen(2) is not checked" : "unix sockets are not sealed");
+		collect_warning(msg);
+	}
+	if (m.mediated && c->unix_sealed && !diag)
+		collect_warning("the kernel lacks unix sock_diag (CONFIG_UNIX_DIAG): the agent's own unix sockets cannot "
+				"be recognised, so they are refused too unless [unix_sockets] allow names them");
+	for (int fd = 3; fd < 1024; fd++) {
+		if (fd == g_broker || fd == g_records || fd == g_session.sigfd || !forbidden_socket(fd, *when))
+			continue;
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		snprintf(msg, sizeof(msg), "inherited descriptor %d is a socket the sealing forbids: not passed to the agent", fd);
+		collect_warning(msg);
+	}
+	if (!c->unix_sealed)
+		return "off";
+	if (m.mediated)
+		return diag ? "mediated" : "partial";
+	return plan->unix_landlock ? "landlock" : "unsupported";
 }
 
 static void usage(void)
@@ -401,15 +490,17 @@ int main(int argc, char **argv)
 	unsigned when = plan.seal_truncate && plan.ruleset_fd >= 0 ? SC_WHEN_WRITES_SEALED : 0;
 	if (plan.seal_exec && plan.ruleset_fd >= 0)
 		when |= SC_WHEN_EXEC_SEALED;
+	const char *unix_state = plan_sockets(&cfg, &plan, &when);
 	struct seccomp_program *filter = seccomp_program_new(when);
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
 		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s memfd=%s arch=x86_64 filter_insns=%zu "
-		   "devices=%s caps=%#llx audit=%s\n",
+		   "devices=%s caps=%#llx audit=%s unix=%s net_filter=%s dns=%s\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
 		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
 		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", when & SC_WHEN_EXEC_SEALED ? "noexec" : "any",
-		   filter->len, plan.devices, (unsigned long long)(privs_kept() & effective_caps()), audit_state());
+		   filter->len, plan.devices, (unsigned long long)(privs_kept() & effective_caps()), audit_state(),
+		   unix_state, when & SC_WHEN_NET_SEALED ? "sealed" : "off", when & SC_WHEN_NET_DNS ? "resolvers" : "off");
 	send_or_die(&b);
 	if (g_warnings.len)
 		send_or_die(&g_warnings);
@@ -426,6 +517,10 @@ int main(int argc, char **argv)
 	if (cfg.require_net && strcmp(plan.net, "enforced") != 0)
 		die("the policy requires network enforcement but the kernel lacks %s (network sealing is %s)",
 		    plan.net_gap ? plan.net_gap : "it", plan.net);
+	if (cfg.require_unix && strcmp(unix_state, "mediated") != 0 && strcmp(unix_state, "landlock") != 0)
+		die("the policy requires unix sockets to be sealed but the kernel lacks pidfd_getfd (Linux 5.6) and unix "
+		    "sock_diag (CONFIG_UNIX_DIAG), or Landlock's RESOLVE_UNIX (ABI 9) (unix socket sealing is %s)",
+		    unix_state);
 
 	/* Signals we forward or wait for arrive through a signalfd(2), so the loop is one poll. */
 	sigset_t mask, old;
@@ -458,7 +553,7 @@ int main(int argc, char **argv)
 		die_errno("fork");
 	if (pid == 0) {
 		close(sp[0]);
-		run_agent(sp[1], &plan, filter, sc.killable, &old, agent_argv, agent_env);
+		run_agent(sp[1], &plan, filter, sc.killable, &old, agent_argv, agent_env, (when & SC_WHEN_NET_DNS) != 0);
 	}
 	close(sp[1]);
 	if (plan.ruleset_fd >= 0)
@@ -466,7 +561,7 @@ int main(int argc, char **argv)
 	g_session.agent = pid;
 
 	char err[512];
-	int listener = receive_listener(sp[0], err, sizeof(err));
+	int listener = receive_listener(sp[0], pid, err, sizeof(err));
 	if (listener < 0)
 		die("%s", err);
 	g_session.listener = listener;

@@ -12,6 +12,7 @@
 #include "pty.h"
 #include "reap.h"
 #include "seccomp.h"
+#include "sockets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -328,6 +329,18 @@ static void send_line(void)
 	out.len = 0;
 }
 
+/* For sockets.c: its SOCKET requests and reports go out on the same socket, in order with the rest. */
+static void send_socket_line(struct buf *line)
+{
+	if (proto_send(cur->broker, line) < 0)
+		fail_closed("lost the broker while sending (%s)", strerror(errno));
+}
+
+static uint64_t new_request_id(void)
+{
+	return next_req_id++;
+}
+
 static void remember_retry(pid_t tid, uint64_t fingerprint, bool allow)
 {
 	size_t k = (size_t)tid % RETRY_SLOTS;
@@ -594,6 +607,8 @@ static void on_broker_line(char *line)
 	if (action < 0)
 		fail_closed("protocol error: VERDICT needs action=allow|deny");
 	if (!p) {
+		if (type[0] == 'V' && sockets_on_verdict(id, action == 1))
+			return;
 		debug("VERDICT for %llu ignored (already answered)", (unsigned long long)id);
 		return;
 	}
@@ -765,15 +780,22 @@ int notify_loop(struct session *s)
 	size_t nsize = sizes.seccomp_notif > sizeof(struct seccomp_notif) ? sizes.seccomp_notif
 									   : sizeof(struct seccomp_notif);
 	struct seccomp_notif *notif = xmalloc(nsize);
+	sockets_init(s->listener, s->cfg, &s->sockets, send_socket_line, new_request_id);
 
 	for (;;) {
-		struct pollfd pfd[5] = {
+		/* The listener, the broker, the signalfd, the pty relay (two), then the sockets whose connect or send
+		 * we wait on. */
+		struct pollfd pfd[5 + 64] = {
 			{ .fd = listener_hup ? -1 : s->listener, .events = POLLIN },
 			{ .fd = s->broker, .events = POLLIN },
 			{ .fd = s->sigfd, .events = POLLIN },
 		};
 		int nfds = 3 + pty_pollfds(&pfd[3]);
-		int r = poll(pfd, (nfds_t)nfds, poll_timeout_ms());
+		size_t nsock = sockets_pollfds(pfd + nfds, ARRAY_LEN(pfd) - (size_t)nfds);
+		int timeout = poll_timeout_ms(), st_ms = sockets_timeout_ms();
+		if (st_ms >= 0 && (timeout < 0 || st_ms < timeout))
+			timeout = st_ms;
+		int r = poll(pfd, (nfds_t)nfds + nsock, timeout);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -861,6 +883,13 @@ int notify_loop(struct session *s)
 				case __NR_memfd_create:
 					on_memfd_create(notif);
 					break;
+				case __NR_connect:
+				case __NR_listen:
+				case __NR_sendto:
+				case __NR_sendmsg:
+				case __NR_sendmmsg:
+					sockets_on_notification(notif);
+					break;
 				default:
 					/* A NOTIFY entry without a handler: a programming error; refuse, never continue. */
 					warn_msg("no handler for notified syscall %d (%s): refused", notif->data.nr,
@@ -878,5 +907,6 @@ int notify_loop(struct session *s)
 		if (nfds > 3)
 			pty_on_poll(&pfd[3]);
 		on_deadlines();
+		sockets_after_poll(pfd + nfds, nsock);
 	}
 }

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include "proto.h"
+#include "sockets.h"
 
 struct session {
 	int listener;
@@ -14,6 +15,7 @@ struct session {
 	bool killable;
 	const struct config *cfg;
 	struct line_reader *rd;
+	struct sockets_mode sockets; /* what socket calls the supervisor performs for the agent (sockets.c) */
 };
 
 /* Run until the agent exits; returns the supervisor's exit status (code, or 128+signal). On broker loss

@@ -81,3 +81,24 @@ ssize_t procmem_readv(pid_t tid, const struct iovec *local, const struct iovec *
 {
 	return process_vm_readv(tid, local, n, remote, n, 0);
 }
+
+int procmem_write(pid_t tid, uint64_t addr, const void *data, size_t len)
+{
+	struct iovec local = { (void *)data, len }, remote = { (void *)(uintptr_t)addr, len };
+
+	if (len == 0)
+		return 0;
+	/* process_vm_writev(2): the same access check as the reads. */
+	ssize_t n = process_vm_writev(tid, &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n < 0 && (errno == EPERM || errno == ENOSYS)) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/mem", (int)tid);
+		AUTOCLOSE int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && pwrite(fd, data, len, (off_t)addr) == (ssize_t)len)
+			return 0;
+	}
+	errno = EFAULT;
+	return -1;
+}

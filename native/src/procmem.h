@@ -19,3 +19,7 @@ struct iovec;
  * transferred (ranges are transferred whole, in order, up to the first unreadable one), or -1 with errno.
  * No /proc/<tid>/mem fallback: callers fall back to procmem_read/procmem_read_str for what is missing. */
 ssize_t procmem_readv(pid_t tid, const struct iovec *local, const struct iovec *remote, size_t n);
+
+/* Write len bytes at addr in the target (results the supervisor returns for a syscall it performed, e.g.
+ * sendmmsg's msg_len): 0, or -1 with errno. process_vm_writev, else /proc/<tid>/mem. */
+int procmem_write(pid_t tid, uint64_t addr, const void *data, size_t len);

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -263,6 +264,8 @@ void proto_read_config(struct line_reader *r, struct config *c)
 					c->require_fs = bool_val(&t, type);
 				else if (is_key(&t, "net"))
 					c->require_net = bool_val(&t, type);
+				else if (is_key(&t, "unix"))
+					c->require_unix = bool_val(&t, type);
 			}
 		} else if (strcmp(type, "TIMEOUT") == 0) {
 			while (proto_next_token(&cur, &t)) {
@@ -300,6 +303,37 @@ void proto_read_config(struct line_reader *r, struct config *c)
 				free(id);
 				free(c->session_json);
 				c->session_json = js.p;
+			}
+		} else if (strcmp(type, "NET_DNS") == 0) {
+			struct dns_server d = { 0 };
+			uint64_t port = 0;
+			bool have_port = false;
+			while (proto_next_token(&cur, &t)) {
+				if (is_key(&t, "addr")) {
+					size_t len = 0;
+					char *a = proto_hex_dup(&t, &len);
+					if (!a || (len != 4 && len != 16))
+						die("protocol error: NET_DNS addr must be 4 or 16 bytes in hex");
+					d.family = len == 4 ? AF_INET : AF_INET6;
+					memcpy(d.addr, a, len);
+					free(a);
+				} else if (is_key(&t, "port")) {
+					have_port = proto_u64(&t, &port) && port > 0 && port <= 65535;
+				}
+			}
+			if (!d.family || !have_port)
+				die("protocol error: NET_DNS needs addr=<hex> port=<1..65535>");
+			d.port = (uint16_t)port;
+			c->dns = xrealloc(c->dns, (c->ndns + 1) * sizeof(*c->dns));
+			c->dns[c->ndns++] = d;
+		} else if (strcmp(type, "UNIX_SEALED") == 0) {
+			c->unix_sealed = true;
+		} else if (strcmp(type, "UNIX_GRANT") == 0) {
+			while (proto_next_token(&cur, &t)) {
+				if (!is_key(&t, "path"))
+					continue;
+				c->unix_grants = xrealloc(c->unix_grants, (c->nunix_grants + 1) * sizeof(char *));
+				c->unix_grants[c->nunix_grants++] = path_val(&t, type);
 			}
 		} else if (strcmp(type, "HASH_SIZES") == 0) {
 			c->hash_sizes_set = true;

@@ -48,6 +48,12 @@ struct net_port {
 	uint16_t port;
 	bool connect, bind;
 };
+/* A resolver the agent may send DNS to when [network] seals (NET_DNS): IPv4 (4 bytes) or IPv6 (16). */
+struct dns_server {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	uint16_t port;
+};
 struct config {
 	struct grant *grants;
 	size_t ngrants;
@@ -57,7 +63,13 @@ struct config {
 	bool net_connect, net_bind;
 	struct net_port *ports;
 	size_t nports;
-	bool require_fs, require_net;
+	bool require_fs, require_net, require_unix;
+	struct dns_server *dns; /* NET_DNS: with [network], UDP (and TCP) only to these, port 53 */
+	size_t ndns;
+	bool unix_sealed; /* UNIX_SEALED: a unix socket not made in this session is connected to only on the
+			   * broker's word (SOCKET … VERDICT) */
+	char **unix_grants; /* UNIX_GRANT: with Landlock's RESOLVE_UNIX (ABI 9), where sockets may be resolved */
+	size_t nunix_grants;
 	unsigned timeout_ms; /* 0: no supervisor deadline */
 	bool timeout_allow;
 	char **hash_under;

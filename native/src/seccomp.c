@@ -44,6 +44,8 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +54,7 @@
 #include <sys/ioctl.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -100,6 +103,10 @@ struct sc_entry {
 #define ARG64_ANY_BITS(i, m) { SC_ANY_BITS, (i), true, (uint64_t)(m), 0 }
 
 #define SEALED SC_WHEN_WRITES_SEALED
+#define MEDIATED SC_WHEN_SOCKETS_MEDIATED
+#define NET SC_WHEN_NET_SEALED
+#define DNS SC_WHEN_NET_DNS
+#define NODGRAM SC_WHEN_NO_UNIX_DGRAM
 
 static const struct sc_entry TABLE[] = {
 	/* Truncation, when Landlock seals writes (it stands in for Landlock's TRUNCATE right, which landlock.c
@@ -153,6 +160,46 @@ static const struct sc_entry TABLE[] = {
 	RULE(personality, ALLOW, ARG_EQ(0, 0x20008)),
 	RULE(personality, ALLOW, ARG_EQ(0, 0xffffffff)),
 	RULE(personality, DENY(EPERM)),
+
+	/* Sockets (sockets.c says how each notified call is performed; SECURITY.md what it seals). socket(2)'s
+	 * domain, type and protocol are ints: compared on 32 bits; the type's SOCK_NONBLOCK/SOCK_CLOEXEC are
+	 * masked off (0xf is the type). When [network] seals, a whitelist: unix and netlink (the kernel, not the
+	 * network), TCP, and UDP when DNS is allowed; the errno is what a kernel without the feature answers, so
+	 * programs fall back (Go and curl try MPTCP, then TCP). Protocols other than 0-7 and 16-23 (MPTCP 262,
+	 * SCTP 132, UDP-Lite 136, SMC 256, ICMPv6 58) go first; of those left, only 0, TCP (6) and UDP (17)
+	 * are valid for a stream or datagram inet socket, and ICMP (1, a "ping" socket to anywhere) is refused. */
+	RULE_IF(NODGRAM, socket, DENY(EACCES), ARG_EQ(0, AF_UNIX), ARG_MASKED_EQ(1, 0xf, SOCK_DGRAM)),
+	RULE_IF(NET, socket, ALLOW, ARG_EQ(0, AF_UNIX)),
+	RULE_IF(NET, socket, ALLOW, ARG_EQ(0, AF_NETLINK)),
+	RULE_IF(NET, socket, DENY(EPERM), ARG_EQ(0, AF_PACKET)),
+	RULE_IF(NET, socket, DENY(EPERM), ARG_MASKED_EQ(1, 0xf, SOCK_RAW)),
+	RULE_IF(NET, socket, DENY(EPERM), ARG_MASKED_EQ(1, 0xf, SOCK_PACKET)),
+	RULE_IF(NET, socket, DENY(EPROTONOSUPPORT), ARG_ANY_BITS(2, ~0x17u)),
+	RULE_IF(NET, socket, DENY(EACCES), ARG_EQ(2, IPPROTO_ICMP)),
+	RULE_IF(NET, socket, ALLOW, ARG_EQ(0, AF_INET), ARG_MASKED_EQ(1, 0xf, SOCK_STREAM)),
+	RULE_IF(NET, socket, ALLOW, ARG_EQ(0, AF_INET6), ARG_MASKED_EQ(1, 0xf, SOCK_STREAM)),
+	RULE_IF(NET | DNS, socket, ALLOW, ARG_EQ(0, AF_INET), ARG_MASKED_EQ(1, 0xf, SOCK_DGRAM)),
+	RULE_IF(NET | DNS, socket, ALLOW, ARG_EQ(0, AF_INET6), ARG_MASKED_EQ(1, 0xf, SOCK_DGRAM)),
+	RULE_IF(NET, socket, DENY(EACCES), ARG_EQ(0, AF_INET)),  /* UDP without DNS; SEQPACKET, RDM */
+	RULE_IF(NET, socket, DENY(EACCES), ARG_EQ(0, AF_INET6)),
+	RULE_IF(NET, socket, DENY(EAFNOSUPPORT)), /* vsock, bluetooth, CAN, TIPC, RDS, SMC, XDP, ALG, key… */
+	RULE_IF(NODGRAM, socketpair, DENY(EACCES), ARG_EQ(0, AF_UNIX), ARG_MASKED_EQ(1, 0xf, SOCK_DGRAM)),
+	/* connect and listen are performed by the supervisor (never continued: the address is behind a pointer,
+	 * and the descriptor number can be re-pointed with dup2 after a check). */
+	RULE_IF(MEDIATED, connect, NOTIFY),
+	RULE_IF(MEDIATED, listen, NOTIFY),
+	/* TCP fast open sends data in the SYN of a connection connect(2) never made: MSG_FASTOPEN on a send
+	 * (flags are an int), and the TCP_FASTOPEN_CONNECT option that makes the next write do it. With DNS
+	 * allowed, a send that can carry an address (sendto with one, every sendmsg and sendmmsg) is sent by the
+	 * supervisor after it checked the destination; sendto without one goes to the connected peer, which
+	 * connect(2) checked. */
+	RULE_IF(NET, sendto, DENY(EOPNOTSUPP), ARG_ANY_BITS(3, MSG_FASTOPEN)),
+	RULE_IF(NET | DNS, sendto, NOTIFY, ARG64_ANY_BITS(4, ~0ull)),
+	RULE_IF(NET, sendmsg, DENY(EOPNOTSUPP), ARG_ANY_BITS(2, MSG_FASTOPEN)),
+	RULE_IF(NET | DNS, sendmsg, NOTIFY),
+	RULE_IF(NET, sendmmsg, DENY(EOPNOTSUPP), ARG_ANY_BITS(3, MSG_FASTOPEN)),
+	RULE_IF(NET | DNS, sendmmsg, NOTIFY),
+	RULE_IF(NET, setsockopt, DENY(ENOPROTOOPT), ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_FASTOPEN_CONNECT)),
 
 	/* The gate itself: every program image change is decided by the broker. */
 	RULE(execve, NOTIFY),

@@ -26,6 +26,17 @@ enum seccomp_when {
 	 * non-executable (MFD_NOEXEC_SEAL). A memfd lives on an internal mount Landlock does not check, so an
 	 * executable one would be a way around the execute set. */
 	SC_WHEN_EXEC_SEALED = 1u << 1,
+	/* connect(2) and listen(2) go to the supervisor, which performs them on its own reference to the socket
+	 * (sockets.c): unix sockets are sealed without Landlock's RESOLVE_UNIX, or [network] seals. */
+	SC_WHEN_SOCKETS_MEDIATED = 1u << 2,
+	/* [network] seals: only TCP, UDP (with DNS) and unix/netlink sockets can be made; MPTCP, fast open, raw,
+	 * packet, SCTP and other families and protocols are refused. */
+	SC_WHEN_NET_SEALED = 1u << 3,
+	/* … with DNS allowed: UDP sockets exist, so every send that can carry an address goes to the supervisor. */
+	SC_WHEN_NET_DNS = 1u << 4,
+	/* Unix sockets are sealed by the supervisor: no datagram unix sockets (a sendmsg's address is out of the
+	 * filter's sight, and a notification on every sendmsg would cost every program that uses one). */
+	SC_WHEN_NO_UNIX_DGRAM = 1u << 5,
 };
 
 /* The program for one session, built in the supervisor before the fork (so its length is reported). */

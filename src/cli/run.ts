@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { escapeText } from '../core/audit/display';
 import { suggestRules, writableRoots, type CliGrants, type Policy } from '../core/policy/index';
 import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type Approver } from '../core/session/approvals';
-import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, startBanner, startPlannedSession, type LaunchPlan } from '../core/session/launch';
+import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, socketLine, startBanner, startPlannedSession, type LaunchPlan } from '../core/session/launch';
 import { GateSetupError, type GateSession } from '../core/session/session';
 import { spawnWithChildProcess } from '../core/session/spawn';
 import type { SpawnSupervisor, SupervisorProcess } from '../core/session/types';
@@ -288,6 +288,17 @@ export async function runGate(args: string[]): Promise<number> {
     if (o.verbose || (d.verdict === 'deny' && d.layer === 'error')) {
       err(`${d.verdict} ${escapeText(d.exe ?? d.exe_requested)} [${d.layer}${d.rule_id ? ` ${d.rule_id}` : ''}${d.cached ? ', cached' : ''}] ${d.reason}`);
     }
+  });
+  // Sockets the gate refused (and, with -v, the outside sockets the policy let through): said at once, since a
+  // refused connect often makes the agent's program fail or wait with a message of its own.
+  let socketNotes = 0;
+  session.on('socket', (r) => {
+    if (r.verdict === 'allow' && !o.verbose) return;
+    if (++socketNotes > 20 && !o.verbose) {
+      if (socketNotes === 21) err('more sockets refused: see the audit log');
+      return;
+    }
+    err(socketLine(r));
   });
   const end = await session.wait();
   cleanup();

@@ -90,9 +90,33 @@ export interface SupervisorTimeoutRecord {
   reason: string;
 }
 
+/** A socket operation the gate decided (docs/protocol.md, "Sockets"): a connect to a unix socket no process of
+ *  the session made ([unix_sockets]), or what the supervisor refused by itself ([network]). Connects the
+ *  session's own sockets and allowed ports are not recorded (they are the agent's business, and frequent). */
+export interface SocketRecord {
+  type: 'socket';
+  time: string;
+  session: string;
+  /** The request id, when the broker was asked. */
+  request?: number;
+  pid: number;
+  tid: number;
+  op: string;
+  family: string;
+  /** What was connected or sent to: the socket file's canonical path, @abstract-name, or address:port. */
+  target: string;
+  /** A unix socket's name as the agent gave it, when it differs from target. */
+  name?: string;
+  verdict: BinaryAction;
+  reason: string;
+  /** 'rule': [unix_sockets] allow matched; 'default': nothing allows it; 'kernel': the supervisor's own check. */
+  layer: 'rule' | 'default' | 'kernel';
+}
+
+
 /** Every line of the log, as read back: the record and its chain link (audit-log.ts), the sha256 of the line
  *  before it. Records are built without it; the writer adds it. */
-export type AuditRecord = (DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord) & { prev?: string };
+export type AuditRecord = (DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord | SocketRecord) & { prev?: string };
 
 export interface DecisionInput {
   session: string;

@@ -23,6 +23,7 @@ export const DIAGNOSTIC_CODES = {
   'widened-glob': 'A filesystem glob Landlock grants as a whole directory (warning).',
   'allow-glob-writable': 'An allow rule whose exe_glob covers a place the agent can write (warning).',
   'caller-controlled-allow': 'An allow rule that names no program and rests only on facts the caller sets (warning).',
+  'no-dns': '[network] lets TCP out but dns is not set, so names resolve only from /etc/hosts (warning).',
   'agent-never-write': "A write grant covers a place the agent profile says the agent must never write (its hooks, shell start-up files, other tools' credentials) (warning).",
   'agent-profile-unused': 'The agent profile detected for the program could not be used (e.g. a variable it needs is unset); the run goes on without it (warning).',
   'example-mismatch': "A rule's inline example that does not match (or does) as it says.",

@@ -61,6 +61,8 @@ export interface NetworkSpec {
   connectTcpPorts: number[];
   bindTcpPorts: number[];
   requireEnforced: boolean;
+  dns?: boolean;
+  dnsServers?: string[];
 }
 
 const BOOTSTRAP: readonly [string, string][] = [
@@ -287,6 +289,7 @@ export function compileNetworkSpec(spec: NetworkSpec): NetworkPolicy {
     connectTcpPorts: [...new Set(spec.connectTcpPorts)].sort((a, b) => a - b),
     bindTcpPorts: [...new Set(spec.bindTcpPorts)].sort((a, b) => a - b),
     requireEnforced: spec.requireEnforced,
+    ...(spec.present ? { dns: spec.dns ?? false, dnsServers: spec.dns ? [...(spec.dnsServers ?? [])] : [] } : {}),
   };
 }
 

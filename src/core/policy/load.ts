@@ -38,6 +38,7 @@ import { tomlKey } from './toml-text';
 import { findCatastrophicRegex } from './regex-safety';
 import { expandVariables, type VariableEnv } from './variables';
 import { envPatternProblem, type EnvPolicy } from './env';
+import { ipBytes, resolvConfServers, unixAllowProblem, type UnixSocketPolicy } from './sockets';
 import {
   compileFilesystemSpec,
   compileNetworkSpec,
@@ -59,6 +60,8 @@ export interface LoadOptions {
   /** For tests: the entries of / (a read grant on / is split around /dev). */
   readdir?: (path: string) => string[];
   realpath?: (path: string) => string | null;
+  /** For tests: the text of /etc/resolv.conf (the default DNS servers of [network] dns). */
+  resolvConf?: () => string;
 }
 
 export interface RuleKeySpec {
@@ -233,7 +236,13 @@ class PolicyLoader {
       connectTcpPorts: (netTable?.connect_tcp_ports as number[] | undefined) ?? [],
       bindTcpPorts: (netTable?.bind_tcp_ports as number[] | undefined) ?? [],
       requireEnforced: (netTable?.require_enforced as boolean | undefined) ?? DEFAULTS.netRequireEnforced,
+      dns: (netTable?.dns as boolean | undefined) ?? false,
+      dnsServers: this.dnsServers(netTable),
     };
+    const unixSockets = this.unixSockets(doc.unix_sockets as Table | undefined);
+    if (netSpec.present && netSpec.connectTcpPorts.length > 0 && netTable?.dns === undefined) {
+      this.warning('no-dns', ['network', 'connect_tcp_ports'], '[network] lets TCP out but does not set dns: host names resolve only from /etc/hosts (UDP is sealed). Add dns = true to allow the resolvers of /etc/resolv.conf, or dns = false to say it is meant', 'key');
+    }
     const fsCompiled = compileFilesystemSpec(fsSpec, this.options.cliGrants ?? {}, {
       env: this.env,
       ...(this.options.exists ? { exists: this.options.exists } : {}),
@@ -267,6 +276,7 @@ class PolicyLoader {
       },
       ruleIds: rules.map((r) => r.id),
       env: envPolicy,
+      unixSockets,
       ...(agent ? { agent } : {}),
     };
     internals.set(policy, { rules, fsSpec, netSpec, env: this.env, positions: this.positions });
@@ -416,6 +426,53 @@ class PolicyLoader {
     if (spec.type.endsWith('-list') && !spec.type.endsWith('-or-list')) return wrongType();
     if (!checkScalar(value)) return wrongType();
     return true;
+  }
+
+  // ---- [unix_sockets] and DNS
+
+  private unixSockets(t: Table | undefined): UnixSocketPolicy {
+    const allow: string[] = [];
+    ((t?.allow as string[] | undefined) ?? []).forEach((raw, i) => {
+      const exp = expandVariables(raw);
+      const unset = exp.names.filter((n) => this.env[n] === undefined);
+      if (unset.length) {
+        this.error('unset-variable', ['unix_sockets', 'allow'], `\${${unset[0]}} in [unix_sockets] allow is not set in the environment; set it or write the path out`, 'value', i);
+        return;
+      }
+      const glob = exp.expand(this.env);
+      const problem = unixAllowProblem(glob);
+      if (problem) {
+        this.error('bad-value', ['unix_sockets', 'allow'], `[unix_sockets] allow entry "${glob}" ${problem}`, 'value', i);
+        return;
+      }
+      allow.push(glob);
+    });
+    return {
+      sealed: !allow.includes('/**'),
+      allow,
+      requireEnforced: (t?.require_enforced as boolean | undefined) ?? defaultOf<boolean>('unix_sockets', 'require_enforced'),
+    };
+  }
+
+  private dnsServers(net: Table | undefined): string[] {
+    const listed = net?.dns_servers as string[] | undefined;
+    if (listed !== undefined) {
+      return listed.filter((a, i) => {
+        const ok = ipBytes(a) !== null;
+        if (!ok) this.error('bad-value', ['network', 'dns_servers'], `[network] dns_servers entry "${a}" is not an IP address`, 'value', i);
+        return ok;
+      });
+    }
+    if (net?.dns !== true) return [];
+    let text = '';
+    try {
+      text = this.options.resolvConf ? this.options.resolvConf() : readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      // No resolv.conf: no resolver to allow (the check below says so).
+    }
+    const servers = resolvConfServers(text);
+    if (servers.length === 0) this.warning('no-dns', ['network', 'dns'], 'dns = true but /etc/resolv.conf names no nameserver: list the resolvers in dns_servers', 'value');
+    return servers;
   }
 
   // ---- [agent] (agent profiles)

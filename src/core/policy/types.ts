@@ -3,8 +3,9 @@
 import type { ExecFacts } from '../exec/facts';
 import type { DiagnosticCode } from './diagnostic-codes';
 import type { EnvPolicy } from './env';
+import type { UnixSocketPolicy } from './sockets';
 
-export type { EnvPolicy };
+export type { EnvPolicy, UnixSocketPolicy };
 
 export type Action = 'allow' | 'deny' | 'ask';
 export type BinaryAction = 'allow' | 'deny';
@@ -73,6 +74,9 @@ export interface NetworkPolicy {
   connectTcpPorts: number[];
   bindTcpPorts: number[];
   requireEnforced: boolean;
+  /** DNS to dnsServers (UDP and TCP, port 53) is allowed when the network is sealed. */
+  dns?: boolean;
+  dnsServers?: string[];
 }
 
 export interface ApprovalPolicy {
@@ -126,6 +130,8 @@ export interface Policy {
   ruleIds: string[];
   /** [env]: the agent's environment (absent: the built-in channel list only, see env.ts). */
   env?: EnvPolicy;
+  /** [unix_sockets] (absent: sealed, nothing outside allowed; see sockets.ts). */
+  unixSockets?: UnixSocketPolicy;
   /** [agent]: present in an agent profile (policies/agents/), and in a policy merged with one. */
   agent?: AgentSection;
 }

@@ -258,16 +258,48 @@ export const POLICY_FORMAT = {
     },
     network: {
       type: 'table',
-      doc: 'Landlock TCP port sealing (kernel ABI 4+). When present, only the listed ports may be connected to or bound.',
+      doc: 'Network sealing. When present, TCP may connect to and bind only the listed ports (Landlock ABI 4+, and the supervisor for connect), and everything Landlock cannot check is refused: UDP (except DNS with dns = true), raw and packet sockets, MPTCP, SCTP, TCP fast open, other socket families, listen(2) on an unbound socket.',
       snippet: '[network]\nconnect_tcp_ports = [${1:443}]\nbind_tcp_ports = [$2]\n$0',
       table: {
         keys: {
           connect_tcp_ports: { type: 'int-list', min: 0, max: 65535, default: [], example: '[443]', doc: 'TCP ports the agent may connect to.' },
-          bind_tcp_ports: { type: 'int-list', min: 0, max: 65535, default: [], example: '[8080]', doc: 'TCP ports the agent may bind.' },
+          bind_tcp_ports: { type: 'int-list', min: 0, max: 65535, default: [], example: '[8080]', doc: 'TCP ports the agent may bind, and listen on (listen(2) on a socket not bound to one of them is refused: it would take an ephemeral port). 0 allows any ephemeral port.' },
+          dns: {
+            type: 'bool',
+            default: false,
+            doc: 'Let programs query the DNS resolvers (UDP, and TCP, to port 53 of dns_servers). Without it, names resolve only from /etc/hosts: with [network], UDP to anything else, raw and packet sockets, MPTCP, SCTP and TCP fast open are refused.',
+          },
+          dns_servers: {
+            type: 'string-list',
+            example: '["127.0.0.53"]',
+            pattern: '^[0-9a-fA-F.:]+$',
+            doc: 'The resolvers dns = true allows (IPv4 or IPv6 addresses). Default: the nameserver lines of /etc/resolv.conf when the policy is loaded.',
+          },
           require_enforced: {
             type: 'bool',
             default: true,
             doc: 'Refuse to run when the kernel cannot enforce port sealing.',
+          },
+        },
+      },
+    },
+    unix_sockets: {
+      type: 'table',
+      doc: "Unix sockets outside the gate (tmux, D-Bus, ssh-agent, docker, an editor's or an agent's own daemon started earlier): a pathname or abstract socket that was not made (bound and listening) by the agent's own processes in this session is refused, unless allow names it. Sockets the agent makes still work. Absent: nothing outside is allowed. Datagram unix sockets are refused while the supervisor seals (kernels before Landlock ABI 9).",
+      snippet: '[unix_sockets]\nallow = ["${1:/var/run/docker.sock}"]\n$0',
+      table: {
+        keys: {
+          allow: {
+            type: 'string-list',
+            default: [],
+            example: '["/var/run/docker.sock", "@/tmp/.X11-unix/X*"]',
+            pattern: '^(/|@|\\$\\{[A-Za-z_][A-Za-z0-9_]*\\})',
+            doc: 'Sockets the agent may connect to besides its own: globs over the canonical path of the socket file (symlinks resolved; * stops at /, ** crosses it), or @name for an abstract socket. ${VAR} is expanded. "/**" turns the sealing off.',
+          },
+          require_enforced: {
+            type: 'bool',
+            default: true,
+            doc: 'Refuse to run when the kernel can neither mediate connect(2) (pidfd_getfd, Linux 5.6, and unix sock_diag) nor seal with Landlock (ABI 9).',
           },
         },
       },

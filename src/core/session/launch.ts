@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeText } from '../audit/display';
+import type { SocketRecord } from '../audit/records';
 import { auditPathFor, defaultAuditDirectory, defaultHeadDirectory } from '../audit/paths';
 import type { EnforcementReport } from '../exec/enforcement';
 import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type AgentSection, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
@@ -162,6 +163,7 @@ export function enforcementGaps(report: EnforcementReport, policy: Policy): stri
     scope_abstract_unix: ['enforced'],
     notif: ['ok'],
     wait_killable: ['1'],
+    unix: ['mediated', 'landlock', 'off'],
   };
   const gaps: string[] = [];
   for (const [key, ok] of Object.entries(good)) {
@@ -197,10 +199,21 @@ export function describeEnforcement(report: EnforcementReport, policy: Policy): 
   else {
     const ports = net.connectTcpPorts.length ? `connect to ${net.connectTcpPorts.join(',')}` : 'no TCP connect';
     ll.push(`TCP ${ports}${net.bindTcpPorts.length ? `, bind ${net.bindTcpPorts.join(',')}` : ''} (${report.net ?? 'unknown'})`);
+    if (report.net_filter === 'sealed') ll.push(report.dns === 'resolvers' ? 'UDP only DNS to the resolvers' : 'no UDP');
   }
   const scope = [report.scope_signal === 'enforced' ? 'signals' : '', report.scope_abstract_unix === 'enforced' ? 'abstract sockets' : ''].filter(Boolean);
   ll.push(scope.length ? `${scope.join(' and ')} scoped` : 'no signal/socket scoping');
   parts.push(abi > 0 ? `Landlock ABI ${abi}: ${ll.join('; ')}` : `no Landlock: ${ll.join('; ')}`);
+  const unix = report.unix;
+  if (unix !== undefined) {
+    parts.push(
+      unix === 'off'
+        ? 'unix sockets not sealed ([unix_sockets] allow has "/**")'
+        : unix === 'mediated' || unix === 'landlock'
+          ? `unix sockets outside the gate refused (${unix})`
+          : `unix sockets ${unix}`,
+    );
+  }
   return parts.join(' · ');
 }
 
@@ -222,6 +235,13 @@ export function startBanner(b: BannerInput): string[] {
   const removed = (b.envRemoved ?? []).map(escapeText);
   const env = removed.length === 0 ? '' : `; removed from the agent's environment: ${removed.join(', ')} (channels out of the gate; [env] pass keeps one)`;
   return [`${policy}${agent}`, `kernel: ${describeEnforcement(b.report, b.policy)}`, `audit log: ${b.auditFile}${env}`];
+}
+
+/** A socket the gate refused (or, verbose, an outside one the policy let through), in one line for the
+ *  terminal: what, to where, why. The caller prefixes it and limits how many it shows. */
+export function socketLine(r: SocketRecord): string {
+  const what = r.target ? ` to ${escapeText(r.target)}` : '';
+  return `${r.verdict === 'deny' ? 'refused' : 'allowed'} ${r.op}${what}: ${escapeText(r.reason)}`;
 }
 
 /**

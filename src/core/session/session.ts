@@ -15,8 +15,8 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AuditLog, AuditWriteError, chainHeadFile } from '../audit/audit-log';
-import { buildDecisionRecord, originJson, redactSupervisorRecord, type AuditRecord, type DecisionLayer, type DecisionRecord } from '../audit/records';
-import { redactArgv, SECRET_LITERALS } from '../audit/redact';
+import { buildDecisionRecord, originJson, redactSupervisorRecord, type AuditRecord, type DecisionLayer, type DecisionRecord, type SocketRecord } from '../audit/records';
+import { redactArgv, redactText, SECRET_LITERALS } from '../audit/redact';
 import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
 import { processAlive, processStartTime } from '../exec/proc';
@@ -25,8 +25,9 @@ import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from
 import { PolicyEvaluator } from '../policy/evaluator';
 import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
 import type { EnvPlan } from '../policy/env';
+import { DEFAULT_UNIX_SOCKETS, decideUnixSocket, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
-import type { EnforcementReport, ExecEvent, Leftovers, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
+import type { EnforcementReport, ExecEvent, Leftovers, SocketRefusal, SocketRequest, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
 import { decodeSupervisorLine, encodeExecLine, type AuditHandOff } from './wire';
 
@@ -130,6 +131,8 @@ export class GateSetupError extends Error {
 export interface GateSessionEvents {
   /** `asked`: the policy said ask, and an approval (or its timeout, rate limit, withdrawal) decided. */
   decision: [DecisionRecord, boolean];
+  /** A socket the gate refused or allowed by policy (not the agent's own, see SocketRecord). */
+  socket: [SocketRecord];
   approvalRequested: [ApprovalRequest];
   approvalSettled: [ApprovalSettlement];
   policyUpdated: [PolicyUpdate];
@@ -325,9 +328,18 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       );
     }
     warmUp(options.evaluator);
-    // Program-only denies become the kernel's (execute-set.ts): planned here, applied by the supervisor's Landlock.
-    const executePlan = options.evaluator instanceof PolicyEvaluator ? planExecuteSet(options.policy, options.evaluator) : null;
-    for (const w of executePlan?.warnings ?? []) session.warn(w);
+    // Program-only denies become the kernel's (execute-set.ts): planned while the supervisor starts (the link
+    // calls the config function once it has spawned it), applied by the supervisor's Landlock.
+    let executePlan: ExecutePlan | null = null;
+    const config = (): SupervisorConfig => {
+      executePlan = options.evaluator instanceof PolicyEvaluator ? planExecuteSet(options.policy, options.evaluator) : null;
+      for (const w of executePlan?.warnings ?? []) session.warn(w);
+      return { ...supervisorConfig(options.policy, executePlan), ...(options.keepLeftovers || options.policy.session.keepLeftovers ? { keepLeftovers: true } : {}) };
+    };
+    const kernelDenies = (): object => {
+      const p = executePlan;
+      return p && p.fs ? { kernel_denies: { programs: p.excluded.map((e) => e.path), landlock_rules: p.rules, plan_ms: Math.round(p.ms * 10) / 10 } } : {};
+    };
 
     const startRecord = {
       type: 'session' as const,
@@ -337,9 +349,6 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       policy_file: options.policy.file,
       policy_sha256: sha256Of(options.policyText ?? readOrEmpty(options.policy.file)),
       argv: redactArgv(options.argv),
-      ...(executePlan && executePlan.fs
-        ? { kernel_denies: { programs: executePlan.excluded.map((e) => e.path), landlock_rules: executePlan.rules, plan_ms: Math.round(executePlan.ms * 10) / 10 } }
-        : {}),
     };
     // What is on disk now (normally the text in force), to tell at the end whether the file changed.
     const onDisk = options.policy.file ? readOrEmpty(options.policy.file) : '';
@@ -354,7 +363,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       session.envPlanAtReady = envPlan;
       for (const w of supervisorWarnings) session.warn(`supervisor: ${w}`);
       const removed = session.envRemoved;
-      const rec = { ...startRecord, enforcement: report, warnings: session.warnings, ...(removed.length ? { env_removed: removed } : {}) };
+      const rec = { ...startRecord, ...kernelDenies(), enforcement: report, warnings: session.warnings, ...(removed.length ? { env_removed: removed } : {}) };
       if (log) {
         // Before GO: the supervisor writes it, and the agent starts only after.
         log(JSON.stringify(rec));
@@ -368,7 +377,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         supervisorPath: options.supervisorPath,
         recordSession: id,
         argv: options.argv,
-        config: { ...supervisorConfig(options.policy, executePlan), ...(options.keepLeftovers || options.policy.session.keepLeftovers ? { keepLeftovers: true } : {}) },
+        config,
         hashUnder: hashUnder(options.policy.filesystem),
         ...(options.evaluator.contentSizes ? { hashSizes: options.evaluator.contentSizes() } : {}),
         ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
@@ -434,6 +443,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         else this.onRecord(rec, json);
       },
       timeout: (id, action) => later(() => this.onSupervisorTimeout(id, action)),
+      socket: (req) => later(() => this.onSocket(req)),
+      socketRefused: (ev) => later(() => this.onSocketRefused(ev)),
       warn: (message) => this.warn(`supervisor: ${message}`),
       exit: (code, signal, leftovers) => later(() => this.finish(code, signal, null, leftovers)),
       failed: (message) => later(() => this.finish(null, null, message)),
@@ -614,6 +625,57 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     this.warn(`${err.message}: every exec is denied until the log can be written again (free disk space or fix the path)`);
   }
 
+  /** A connect to a unix socket no process of the session made: [unix_sockets] decides; the record is written
+   *  before the supervisor is answered (a record that cannot be written denies, as for execs). */
+  private onSocket(req: SocketRequest): void {
+    const d = decideUnixSocket(this.policy.unixSockets ?? DEFAULT_UNIX_SOCKETS, req);
+    const target = redactText(unixSocketTarget(req));
+    const name = req.abstract ? undefined : redactText(req.name);
+    const rec: SocketRecord = {
+      type: 'socket',
+      time: new Date().toISOString(),
+      session: this.id,
+      request: req.requestId,
+      pid: req.pid,
+      tid: req.tid,
+      op: req.op,
+      family: 'unix',
+      target,
+      ...(name !== undefined && name !== target ? { name } : {}),
+      verdict: d.allow ? 'allow' : 'deny',
+      reason: d.reason,
+      layer: d.allow ? 'rule' : 'default',
+    };
+    if (this.supervisorWrites) {
+      // The supervisor writes the record it gets with the verdict before it connects (or fails closed).
+      this.link?.verdict(req.requestId, d.allow ? 'allow' : 'deny', false, undefined, JSON.stringify(rec));
+    } else {
+      const err = this.audit.tryWrite(rec);
+      if (err) this.auditFailed(err);
+      this.link?.verdict(req.requestId, d.allow && !err ? 'allow' : 'deny', false);
+    }
+    this.emit('socket', rec);
+  }
+
+  private onSocketRefused(ev: SocketRefusal): void {
+    const rec: SocketRecord = {
+      type: 'socket',
+      time: new Date().toISOString(),
+      session: this.id,
+      pid: ev.pid,
+      tid: ev.tid,
+      op: ev.op,
+      family: ev.family,
+      target: ev.address === null ? '' : ev.address.includes(':') ? `[${ev.address}]:${ev.port}` : `${ev.address}:${ev.port}`,
+      verdict: 'deny',
+      reason: ev.reason,
+      layer: 'kernel',
+    };
+    // Already refused by the supervisor: the record follows (through the supervisor when it writes the log).
+    this.writeRecord(rec);
+    this.emit('socket', rec);
+  }
+
   private onSupervisorTimeout(id: number, action: BinaryAction): void {
     // A supervisor that writes the log recorded the timeout itself, before it answered.
     if (!this.supervisorWrites) this.audit.tryWrite({
@@ -777,11 +839,15 @@ export function supervisorConfig(policy: Policy, plan?: ExecutePlan | null): Sup
     if (e) e.bind = true;
     else ports.set(p, { port: p, connect: false, bind: true });
   }
+  const unix = policy.unixSockets ?? DEFAULT_UNIX_SOCKETS;
   return {
     fs: plan?.fs ?? (fsPolicy.enabled ? { handled: fsPolicy.handled, grants: fsPolicy.grants } : null),
-    net: net.enabled ? { connect: true, bind: true, ports: [...ports.values()].sort((a, b) => a.port - b.port) } : null,
+    net: net.enabled
+      ? { connect: true, bind: true, ports: [...ports.values()].sort((a, b) => a.port - b.port), ...(net.dns ? { dns: net.dnsServers ?? [] } : {}) }
+      : null,
+    unix: unix.sealed ? { grants: unixSocketGrants(unix) } : null,
     // require_enforced is about the sealing the policy asks for: nothing to require when a class is off.
-    require: { fs: fsPolicy.enabled && fsPolicy.requireEnforced, net: net.enabled && net.requireEnforced },
+    require: { fs: fsPolicy.enabled && fsPolicy.requireEnforced, net: net.enabled && net.requireEnforced, unix: unix.sealed && unix.requireEnforced },
     timeout: { ms: policy.meta.onSupervisorTimeoutMs, action: policy.meta.onPolicyError },
   };
 }

@@ -6,8 +6,16 @@ import type { BinaryAction, Grant } from '../policy/types';
 
 export interface SupervisorConfig {
   fs: { handled: string; grants: Grant[] } | null;
-  net: { connect: boolean; bind: boolean; ports: { port: number; connect: boolean; bind: boolean }[] } | null;
-  require: { fs: boolean; net: boolean };
+  net: {
+    connect: boolean;
+    bind: boolean;
+    ports: { port: number; connect: boolean; bind: boolean }[];
+    /** Resolvers the agent may query (port 53, UDP and TCP) when DNS is allowed. */
+    dns?: string[];
+  } | null;
+  /** [unix_sockets] seals: Landlock RESOLVE_UNIX grants (ABI 9; prefixes of the allow globs). */
+  unix?: { grants: string[] } | null;
+  require: { fs: boolean; net: boolean; unix?: boolean };
   timeout: { ms: number; action: BinaryAction };
   /** The agent's environment, decided by the link once the supervisor has said which names it has (HELLO). */
   envPlan?: EnvPlan;
@@ -49,7 +57,34 @@ export interface ExecEvent {
   piped?: number;
 }
 
+/** A connect to a unix socket no process of this session made: the supervisor waits for a VERDICT. */
+export interface SocketRequest {
+  requestId: number;
+  tid: number;
+  pid: number;
+  op: 'connect';
+  type: string;
+  /** The name as the agent gave it (lossless text of the bytes), and for a path the canonical path. */
+  name: string;
+  abstract: boolean;
+  canonical: string | null;
+}
+
+/** Something the supervisor refused by itself ([network]: a port, a UDP destination, listen(2)…). */
+export interface SocketRefusal {
+  tid: number;
+  pid: number;
+  op: string;
+  family: string;
+  address: string | null;
+  port: number | null;
+  reason: string;
+}
+
 export interface SupervisorLinkHandlers {
+  /** A SOCKET request: answer with link.verdict(requestId, …). Without a handler, the link denies it. */
+  socket?(req: SocketRequest): void;
+  socketRefused?(ev: SocketRefusal): void;
   exec(event: ExecEvent): void;
   /** A cached verdict's decision record, written by the supervisor (RECORD; only when the link was started
    *  with a `recordSession`). `json` is `record` serialized, as the supervisor wrote it. */

@@ -4,7 +4,8 @@
 import { bytesToText, textToHex, type ExecFacts, type FileFacts, type InterpreterFacts } from '../exec/facts';
 import type { DecisionRecord } from '../audit/records';
 import type { BinaryAction } from '../policy/types';
-import type { EnforcementReport, ExecEvent, Leftovers, SupervisorConfig } from './types';
+import { ipBytes } from '../policy/sockets';
+import type { EnforcementReport, ExecEvent, Leftovers, SocketRefusal, SocketRequest, SupervisorConfig } from './types';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest line either side accepts (the supervisor bounds argv at 1 MiB, hex doubles it). */
@@ -28,6 +29,8 @@ export type SupervisorMessage =
   | { type: 'EXEC'; event: ExecEvent }
   | { type: 'RECORD'; record: DecisionRecord; json: string }
   | { type: 'TIMEOUT'; id: number; action: BinaryAction; piped: number }
+  | { type: 'SOCKET'; request: SocketRequest }
+  | { type: 'SOCKET_REFUSED'; refusal: SocketRefusal }
   /** The supervisor did what a TERMINAL line asked (held or resumed its relay). */
   | { type: 'TERMINAL'; owner: 'broker' | 'agent' }
   | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats; leftovers?: Leftovers }
@@ -166,6 +169,40 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
       const m = single(pairs);
       const piped = m.get('piped');
       return { type, id: intValue('id', m.get('id')), action: actionValue('action', m.get('action')), piped: piped === undefined ? 0 : intValue('piped', piped) };
+    }
+    case 'SOCKET': {
+      const m = single(pairs);
+      const canon = m.get('canon');
+      return {
+        type,
+        request: {
+          requestId: intValue('id', m.get('id')),
+          tid: intValue('tid', m.get('tid')),
+          pid: intValue('pid', m.get('pid')),
+          op: 'connect',
+          type: m.get('type') ?? 'stream',
+          name: hexValue('name', m.get('name') ?? ''),
+          abstract: flagValue('abstract', m.get('abstract') ?? '0'),
+          canonical: canon === undefined ? null : hexValue('canon', canon),
+        },
+      };
+    }
+    case 'SOCKET_REFUSED': {
+      const m = single(pairs);
+      const addr = m.get('addr');
+      const port = m.get('port');
+      return {
+        type,
+        refusal: {
+          tid: intValue('tid', m.get('tid')),
+          pid: intValue('pid', m.get('pid')),
+          op: m.get('op') ?? '?',
+          family: m.get('family') ?? '?',
+          address: addr === undefined ? null : hexValue('addr', addr),
+          port: port === undefined ? null : intValue('port', port),
+          reason: hexValue('reason', m.get('reason') ?? ''),
+        },
+      };
     }
     case 'BYE': {
       const m = single(pairs);
@@ -474,7 +511,16 @@ export function encodeConfig(
       lines.push(`NET port=${p.port} connect=${p.connect ? 1 : 0} bind=${p.bind ? 1 : 0}`);
     }
   }
-  lines.push(`REQUIRE fs=${config.require.fs ? 1 : 0} net=${config.require.net ? 1 : 0}`);
+  for (const server of config.net?.dns ?? []) {
+    const bytes = ipBytes(server);
+    if (!bytes) throw new WireError(`bad DNS server address '${server}'`);
+    lines.push(`NET_DNS addr=${bytes.toString('hex')} port=53`);
+  }
+  if (config.unix) {
+    lines.push('UNIX_SEALED');
+    for (const g of config.unix.grants) lines.push(`UNIX_GRANT path=${absPath(g)}`);
+  }
+  lines.push(`REQUIRE fs=${config.require.fs ? 1 : 0} net=${config.require.net ? 1 : 0}${config.require.unix ? ' unix=1' : ''}`);
   const ms = Math.max(0, Math.floor(config.timeout.ms));
   lines.push(`TIMEOUT ms=${ms} action=${config.timeout.action}`);
   for (const h of hashUnder) lines.push(`HASH_UNDER path=${absPath(h)}`);

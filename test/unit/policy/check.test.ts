@@ -29,7 +29,7 @@ describe('the policy corpus', () => {
     const codes = new Set(files.flatMap((f) => check(f).diagnostics.map((d) => d.code)));
     expect([...codes].sort()).toEqual([
       'allow-glob-writable', 'bad-regex', 'bad-value', 'caller-controlled-allow', 'catastrophic-regex', 'duplicate-id', 'empty-list', 'example-mismatch',
-      'missing-key', 'not-absolute', 'shadowed-rule', 'syntax', 'unknown-key', 'unset-variable', 'widened-glob', 'wrong-type',
+      'missing-key', 'no-dns', 'not-absolute', 'shadowed-rule', 'syntax', 'unknown-key', 'unset-variable', 'widened-glob', 'wrong-type',
     ]);
   });
 

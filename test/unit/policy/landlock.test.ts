@@ -116,7 +116,7 @@ describe('Landlock compile', () => {
 
   it('compiles [network] ports, deduplicated and sorted', () => {
     const n = load('[network]\nconnect_tcp_ports = [443, 80, 443]\nbind_tcp_ports = [8080]\nrequire_enforced = false\n').policy!.network;
-    expect(n).toEqual({ enabled: true, connectTcpPorts: [80, 443], bindTcpPorts: [8080], requireEnforced: false });
+    expect(n).toEqual({ enabled: true, connectTcpPorts: [80, 443], bindTcpPorts: [8080], requireEnforced: false, dns: false, dnsServers: [] });
   });
 
   it('fills meta and approval defaults', () => {

@@ -357,14 +357,19 @@ describe('supervisorConfig / hashUnder', () => {
     const p = policy({
       meta: { version: 1, defaultAction: 'deny', onPolicyError: 'deny', onSupervisorTimeoutMs: 750 },
       filesystem: { enabled: true, handled: 'rwx', requireEnforced: true, grants: [{ path: '/ws', rights: 'rw', source: 'allow_globs', widened: false }, { path: '/usr', rights: 'rx', source: 'bootstrap', widened: false }] },
-      network: { enabled: true, connectTcpPorts: [443, 80], bindTcpPorts: [8080, 443], requireEnforced: false },
+      network: { enabled: true, connectTcpPorts: [443, 80], bindTcpPorts: [8080, 443], requireEnforced: false, dns: true, dnsServers: ['127.0.0.53'] },
+      unixSockets: { sealed: true, allow: ['/var/run/docker.sock', '/run/user/*/pipewire-0', '@/tmp/.X11-unix/X0'], requireEnforced: true },
     });
     expect(supervisorConfig(p)).toEqual({
       fs: { handled: 'rwx', grants: p.filesystem.grants },
-      net: { connect: true, bind: true, ports: [{ port: 80, connect: true, bind: false }, { port: 443, connect: true, bind: true }, { port: 8080, connect: false, bind: true }] },
-      require: { fs: true, net: false },
+      net: { connect: true, bind: true, ports: [{ port: 80, connect: true, bind: false }, { port: 443, connect: true, bind: true }, { port: 8080, connect: false, bind: true }], dns: ['127.0.0.53'] },
+      unix: { grants: ['/run/user', '/var/run/docker.sock'] },
+      require: { fs: true, net: false, unix: true },
       timeout: { ms: 750, action: 'deny' },
     });
+    // Without [unix_sockets] the sockets are sealed all the same; "/**" turns it off.
+    expect(supervisorConfig(policy())).toMatchObject({ unix: { grants: [] }, require: { unix: true } });
+    expect(supervisorConfig(policy({ unixSockets: { sealed: false, allow: ['/**'], requireEnforced: true } }))).toMatchObject({ unix: null, require: { unix: false } });
     expect(hashUnder(p.filesystem)).toEqual(['/ws']);
     expect(hashUnder(policy().filesystem)).toEqual(['/']);
     expect(supervisorConfig(policy())).toMatchObject({ fs: null, net: null });

@@ -1,0 +1,1211 @@
+/* Socket mediation (docs/protocol.md, "Sockets"; SECURITY.md).
+ *
+ * Landlock (before ABI 9) does not see connect(2) to a pathname unix socket, and nothing in Landlock sees
+ * UDP, so the filter sends connect(2) and listen(2) here (and, when [network] seals with DNS allowed, the
+ * sends that can carry an address). A seccomp CONTINUE would let the kernel re-read what we checked: another
+ * thread could rewrite the sockaddr or msghdr, or dup2() another socket onto the descriptor number, after
+ * the check. So nothing here is continued. The supervisor takes its own reference to the target's socket
+ * (pidfd_getfd(2): the socket *object*, whatever the number names later), copies the address once, checks
+ * that copy and performs the call itself on its reference, then answers with the result:
+ *
+ *   connect  AF_UNIX pathname: the path is resolved as the target would (its cwd; RESOLVE_NO_MAGICLINKS so
+ *            a /proc/self/… path cannot name our own descriptors), held O_PATH, and connected to through
+ *            /proc/self/fd/N — the inode checked is the inode connected to. Allowed when that inode is bound
+ *            to a socket this session made listen (below), else only on the broker's word ([unix_sockets]
+ *            allow); refused EACCES, as Landlock's RESOLVE_UNIX would.
+ *            AF_UNIX abstract: the same, by name (refused EPERM, as Landlock's scoping would).
+ *            AF_INET/AF_INET6 when [network] seals: TCP to an allowed port (what Landlock checks; we do it
+ *            because our connect is not the agent's and Landlock does not see it), TCP and UDP to a
+ *            resolver on port 53 when DNS is allowed; else EACCES.
+ *            Everything else: performed as asked.
+ *   listen   performed on our reference. AF_UNIX: the socket is a session listener from now on (its
+ *            cookie, and the inode or abstract name it is bound to, from sock_diag — exact, and ours).
+ *            AF_INET/AF_INET6 when [network] seals: only on a socket bound to a port (an unbound one would
+ *            get an ephemeral port Landlock never checked) unless port 0 is allowed.
+ *   sendto with an address, sendmsg, sendmmsg (only when [network] seals with DNS allowed: UDP sockets exist
+ *            and an address in the call could name anyone): the message is copied (data, address, control
+ *            with SCM_RIGHTS descriptors taken by pidfd_getfd), the UDP destination checked, and sent by us.
+ *
+ * What is not the same as the kernel doing it for the agent (SECURITY.md): a server sees the supervisor as
+ * its peer (SO_PEERCRED/SO_PEERPIDFD pid; the uid is the same), and an agent-made listener has the
+ * supervisor's credentials as its own (listen(2) records them); DAC on a socket file is checked with the
+ * supervisor's credentials; a blocking connect is emulated (O_NONBLOCK for the duration of the call on the
+ * shared file description, then a wait for the result here, honouring SO_SNDTIMEO), and a non-fatal signal
+ * to the target does not interrupt it. A blocking send waits the same way. */
+#include "sockets.h"
+#include "audit.h"
+#include "procmem.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/netlink.h>
+#include <linux/openat2.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+static int g_listener = -1;
+static const struct config *g_cfg;
+static struct sockets_mode g_mode;
+static void (*g_send)(struct buf *line);
+static uint64_t (*g_new_id)(void);
+static struct buf g_out;
+
+/* ---- answers ---- */
+
+static bool id_valid(uint64_t cookie)
+{
+	/* seccomp_unotify(2): the target is still blocked in this very syscall. */
+	return ioctl(g_listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &cookie) == 0;
+}
+
+/* NOTIF_SEND with a result (err 0: the syscall returns val), never CONTINUE. */
+static void answer(uint64_t cookie, int err, int64_t val)
+{
+	struct seccomp_notif_resp resp = { .id = cookie, .val = err ? 0 : val, .error = err ? -err : 0, .flags = 0 };
+
+	if (ioctl(g_listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
+		debug("NOTIF_SEND (socket) %llu: %s", (unsigned long long)cookie, strerror(errno));
+}
+
+/* ---- the target's socket ---- */
+
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], text[2048];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (read_small_file(AT_FDCWD, path, text, sizeof(text)) < 0)
+		return tid;
+	const char *p = strstr(text, "\nTgid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : tid;
+}
+
+/* A pidfd whose file table is the target thread's. PIDFD_THREAD (Linux 6.9) names the thread itself; before
+ * it, the process's pidfd is used when the thread shares the leader's descriptor table (kcmp(2) KCMP_FILES;
+ * pthreads always do), else nothing: fail closed. */
+static int thread_pidfd(pid_t tid)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	if (pfd >= 0 || errno != EINVAL)
+		return pfd;
+	pid_t tgid = tgid_of(tid);
+	if (tgid != tid && syscall(SYS_kcmp, tid, tgid, 2 /* KCMP_FILES */, 0, 0) != 0)
+		return -1;
+	return (int)syscall(SYS_pidfd_open, tgid, 0);
+}
+
+/* pidfd_getfd(2): our own reference to what the target calls fd, checked to be a socket. Returns the
+ * descriptor, or -1 with *err: an errno for the agent, or 0 when the notification is gone. */
+static int take_socket(const struct seccomp_notif *n, int fd, int *err)
+{
+	AUTOCLOSE int pfd = thread_pidfd((pid_t)n->pid);
+	if (pfd < 0) {
+		*err = errno == ESRCH ? 0 : EACCES;
+		return -1;
+	}
+	int sfd = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	int e = errno;
+	/* The tid could have been reused between the notification and pidfd_open: trust nothing before this. */
+	if (!id_valid(n->id)) {
+		if (sfd >= 0)
+			close(sfd);
+		*err = 0;
+		return -1;
+	}
+	if (sfd < 0) {
+		*err = e == EBADF ? EBADF : e == ESRCH ? 0 : EACCES;
+		return -1;
+	}
+	struct stat st;
+	if (fstat(sfd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		close(sfd);
+		*err = ENOTSOCK;
+		return -1;
+	}
+	return sfd;
+}
+
+static int sockopt_int(int sfd, int level, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+	if (getsockopt(sfd, level, name, &v, &len) < 0)
+		return -1;
+	return v;
+}
+
+struct target_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* Copy a sockaddr from the target once (move_addr_to_kernel's limits). 0 or an errno. */
+static int read_addr(pid_t tid, uint64_t ptr, uint64_t len, struct target_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if ((int64_t)(int32_t)len < 0 || (int32_t)len > (int32_t)sizeof(a->ss))
+		return EINVAL;
+	a->len = (socklen_t)(int32_t)len;
+	if (a->len == 0)
+		return 0;
+	if (procmem_read(tid, ptr, &a->ss, a->len) < 0)
+		return errno == ESRCH ? ESRCH : EFAULT;
+	return 0;
+}
+
+/* ---- unix names ---- */
+
+enum unix_kind { UN_UNNAMED, UN_PATH, UN_ABSTRACT };
+
+static enum unix_kind unix_name(const struct target_addr *a, char *name, size_t *len)
+{
+	const size_t off = offsetof(struct sockaddr_un, sun_path);
+	const char *p = ((const struct sockaddr_un *)&a->ss)->sun_path;
+
+	*len = 0;
+	if (a->len <= off || a->ss.ss_family != AF_UNIX)
+		return UN_UNNAMED;
+	size_t n = a->len - off;
+	if (p[0] == '\0') {
+		*len = n - 1;
+		memcpy(name, p + 1, *len);
+		return UN_ABSTRACT;
+	}
+	*len = strnlen(p, n);
+	memcpy(name, p, *len);
+	name[*len] = '\0';
+	return UN_PATH;
+}
+
+/* Resolve a socket path as the target would: relative to its cwd, symlinks followed, but never through a
+ * magic link (/proc/N/fd/M, /proc/N/cwd…: here they would name the supervisor's own). O_PATH fd or -errno. */
+static int open_as_target(pid_t tid, const char *path)
+{
+	AUTOCLOSE int dirfd = -1;
+	if (path[0] != '/') {
+		char cwd[64];
+		snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", (int)tid);
+		dirfd = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0)
+			return -ENOENT;
+	}
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS };
+	/* openat2(2); chroot and new namespaces are refused in the sandbox, so our root is the target's. */
+	int fd = (int)syscall(SYS_openat2, path[0] == '/' ? AT_FDCWD : dirfd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+/* ---- the session's listeners (sock_diag, unix_diag(7)) ---- */
+
+static bool same_file(uint32_t vfs_dev, uint32_t vfs_ino, const struct stat *file);
+
+struct listener {
+	uint64_t cookie; /* SO_COOKIE: never reused while the system runs */
+	uint32_t ino;    /* the socket's inode (sockfs) */
+	bool has_vfs;
+	uint32_t vfs_dev, vfs_ino; /* the socket file it is bound to (as sock_diag reports: 32 bits each) */
+	size_t name_len;
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	bool abstract;
+};
+static struct listener *listeners;
+static size_t nlisteners, cap_listeners;
+static int diag_fd = -1;
+static uint32_t diag_seq;
+
+/* One socket's bound name and file, by inode and cookie. 0, ENOENT (gone), or another errno. */
+static int diag_query(uint32_t ino, uint64_t cookie, struct listener *out)
+{
+	if (diag_fd < 0) {
+		diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		if (diag_fd < 0)
+			return errno;
+	}
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req r;
+	} req = {
+		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST,
+			 .nlmsg_seq = ++diag_seq },
+		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_ino = ino,
+		       .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS,
+		       .udiag_cookie = { (uint32_t)cookie, (uint32_t)(cookie >> 32) } },
+	};
+	if (send(diag_fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
+		return errno;
+	union {
+		char buf[8192];
+		struct nlmsghdr align;
+	} u;
+	for (;;) {
+		ssize_t got = recv(diag_fd, u.buf, sizeof(u.buf), 0);
+		if (got < 0)
+			return errno == EINTR ? EINTR : errno;
+		for (struct nlmsghdr *h = &u.align; NLMSG_OK(h, (size_t)got); h = NLMSG_NEXT(h, got)) {
+			if (h->nlmsg_seq != diag_seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+				return e->error ? -e->error : ENOENT;
+			}
+			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+				continue;
+			const struct unix_diag_msg *m = NLMSG_DATA(h);
+			if (m->udiag_ino != ino)
+				return ENOENT;
+			out->has_vfs = false;
+			out->name_len = 0;
+			out->abstract = false;
+			size_t alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+			for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+				if (a->rta_type == UNIX_DIAG_VFS && RTA_PAYLOAD(a) >= sizeof(struct unix_diag_vfs)) {
+					const struct unix_diag_vfs *v = RTA_DATA(a);
+					out->has_vfs = true;
+					out->vfs_dev = v->udiag_vfs_dev;
+					out->vfs_ino = v->udiag_vfs_ino;
+				} else if (a->rta_type == UNIX_DIAG_NAME) {
+					size_t n = RTA_PAYLOAD(a);
+					const char *p = RTA_DATA(a);
+					if (n > 0 && p[0] == '\0') {
+						out->abstract = true;
+						p++;
+						n--;
+					}
+					if (n > sizeof(out->name))
+						n = sizeof(out->name);
+					memcpy(out->name, p, n);
+					out->name_len = n;
+				}
+			}
+			return 0;
+		}
+	}
+}
+
+/* Is any socket bound to this socket file (a dump of every unix socket, UDIAG_SHOW_VFS)? 1 yes, 0 no, -errno
+ * when the dump fails. Only for a file that is not one of ours: a stale file (its server gone) must give
+ * ECONNREFUSED as the kernel would, since tmux, ssh's ControlMaster or an editor's server start a new server
+ * on exactly that, and would fail on EACCES. */
+static int bound_to(const struct stat *file)
+{
+	static char buf[65536];
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req r;
+	} req = {
+		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			 .nlmsg_seq = 1 },
+		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_show = UDIAG_SHOW_VFS },
+	};
+	int found = -EIO;
+	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req)) {
+		found = -errno;
+		goto out;
+	}
+	found = 0;
+	for (;;) {
+		ssize_t got = recv(fd, buf, sizeof(buf), 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			found = -errno;
+			goto out;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)got); h = NLMSG_NEXT(h, got)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				goto out;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				found = -EIO;
+				goto out;
+			}
+			const struct unix_diag_msg *m = NLMSG_DATA(h);
+			size_t alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+			for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+				if (a->rta_type != UNIX_DIAG_VFS || RTA_PAYLOAD(a) < sizeof(struct unix_diag_vfs))
+					continue;
+				const struct unix_diag_vfs *v = RTA_DATA(a);
+				if (same_file(v->udiag_vfs_dev, v->udiag_vfs_ino, file))
+					found = 1; /* keep reading to the end of the dump */
+			}
+		}
+	}
+out:
+	close(fd);
+	return found;
+}
+
+static void listener_add(int sfd)
+{
+	struct stat st;
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	if (fstat(sfd, &st) < 0 || getsockopt(sfd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+		return;
+	for (size_t i = 0; i < nlisteners; i++)
+		if (listeners[i].cookie == cookie)
+			return;
+	struct listener l = { .cookie = cookie, .ino = (uint32_t)st.st_ino };
+	int r = diag_query(l.ino, cookie, &l);
+	if (r != 0) {
+		debug("sock_diag of a session listener: %s", strerror(r));
+		return;
+	}
+	if (nlisteners == cap_listeners) {
+		cap_listeners = cap_listeners ? cap_listeners * 2 : 16;
+		listeners = xrealloc(listeners, cap_listeners * sizeof(*listeners));
+	}
+	listeners[nlisteners++] = l;
+	debug("session listener ino %u %s%.*s", l.ino, l.abstract ? "@" : "", (int)l.name_len, l.name);
+}
+
+/* Whether a socket file (pathname) or abstract name belongs to a listener of this session. Each candidate is
+ * asked again (alive, same cookie, same file — and since we hold that file open, an inode number names it
+ * alone). A listener that has closed since is remembered by its file: a socket file is bound once, so
+ * connecting to it can only be refused (ECONNREFUSED, as the kernel says), never reach anyone else. */
+enum owner { NOT_OURS, OURS, OURS_CLOSED };
+
+#define CLOSED_MAX 256
+static struct {
+	uint32_t vfs_dev, vfs_ino;
+} closed_files[CLOSED_MAX];
+static size_t nclosed, closed_next;
+
+static bool same_file(uint32_t vfs_dev, uint32_t vfs_ino, const struct stat *file)
+{
+	/* sock_diag reports the kernel's dev_t (major << 20 | minor), stat(2) the user-space encoding. */
+	return vfs_ino == (uint32_t)file->st_ino && vfs_dev >> 20 == major(file->st_dev) &&
+	       (vfs_dev & 0xfffff) == minor(file->st_dev);
+}
+
+static enum owner session_listener(const struct stat *file, const char *name, size_t name_len)
+{
+	for (size_t i = 0; i < nlisteners;) {
+		struct listener *l = &listeners[i];
+		bool candidate = file ? l->has_vfs && same_file(l->vfs_dev, l->vfs_ino, file)
+				      : l->abstract && l->name_len == name_len && memcmp(l->name, name, name_len) == 0;
+		if (!candidate) {
+			i++;
+			continue;
+		}
+		struct listener now = *l;
+		int r = diag_query(l->ino, l->cookie, &now);
+		if (r == ENOENT || r == ESTALE) {
+			if (l->has_vfs) {
+				closed_files[closed_next].vfs_dev = l->vfs_dev;
+				closed_files[closed_next].vfs_ino = l->vfs_ino;
+				closed_next = (closed_next + 1) % CLOSED_MAX;
+				if (nclosed < CLOSED_MAX)
+					nclosed++;
+			}
+			listeners[i] = listeners[--nlisteners];
+			continue;
+		}
+		if (r == 0 && now.has_vfs == l->has_vfs && now.vfs_ino == l->vfs_ino && now.vfs_dev == l->vfs_dev &&
+		    now.abstract == l->abstract && now.name_len == l->name_len &&
+		    memcmp(now.name, l->name, l->name_len) == 0)
+			return OURS;
+		i++;
+	}
+	for (size_t i = 0; file && i < nclosed; i++)
+		if (same_file(closed_files[i].vfs_dev, closed_files[i].vfs_ino, file))
+			return OURS_CLOSED;
+	return NOT_OURS;
+}
+
+/* ---- network checks ([network] seals) ---- */
+
+/* Port and address of an inet sockaddr (v4-mapped IPv6 as IPv4). false for other families. */
+static bool inet_dest(const struct target_addr *a, int *family, unsigned char ip[16], uint16_t *port)
+{
+	if (a->ss.ss_family == AF_INET && a->len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)&a->ss;
+		*family = AF_INET;
+		memcpy(ip, &s->sin_addr, 4);
+		*port = ntohs(s->sin_port);
+		return true;
+	}
+	if (a->ss.ss_family == AF_INET6 && a->len >= 24 /* SIN6_LEN_RFC2133 */) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&a->ss;
+		*port = ntohs(s->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) {
+			*family = AF_INET;
+			memcpy(ip, s->sin6_addr.s6_addr + 12, 4);
+		} else {
+			*family = AF_INET6;
+			memcpy(ip, s->sin6_addr.s6_addr, 16);
+		}
+		return true;
+	}
+	return false;
+}
+
+static bool is_resolver(int family, const unsigned char ip[16], uint16_t port)
+{
+	for (size_t i = 0; i < g_cfg->ndns; i++) {
+		const struct dns_server *d = &g_cfg->dns[i];
+		if (d->family == family && d->port == port && memcmp(d->addr, ip, family == AF_INET ? 4 : 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool port_allowed(uint16_t port, bool connect)
+{
+	for (size_t i = 0; i < g_cfg->nports; i++)
+		if (g_cfg->ports[i].port == port && (connect ? g_cfg->ports[i].connect : g_cfg->ports[i].bind))
+			return true;
+	return false;
+}
+
+static const char *family_word(int family)
+{
+	switch (family) {
+	case AF_UNIX:
+		return "unix";
+	case AF_INET:
+		return "inet";
+	case AF_INET6:
+		return "inet6";
+	case AF_NETLINK:
+		return "netlink";
+	default:
+		return "other";
+	}
+}
+
+static const char *type_word(int type)
+{
+	switch (type) {
+	case SOCK_STREAM:
+		return "stream";
+	case SOCK_DGRAM:
+		return "dgram";
+	case SOCK_SEQPACKET:
+		return "seqpacket";
+	case SOCK_RAW:
+		return "raw";
+	default:
+		return "other";
+	}
+}
+
+/* SOCKET_REFUSED: the broker records what the supervisor refused by itself (docs/protocol.md). */
+static void report_refused(pid_t tid, const char *op, int family, const struct target_addr *a, const char *why)
+{
+	int fam = 0;
+	unsigned char ip[16];
+	uint16_t port = 0;
+	char text[INET6_ADDRSTRLEN] = "";
+
+	buf_printf(&g_out, "SOCKET_REFUSED tid=%d pid=%d op=%s family=%s", (int)tid, (int)tgid_of(tid), op,
+		   family_word(family));
+	if (a && inet_dest(a, &fam, ip, &port) && inet_ntop(fam, ip, text, sizeof(text))) {
+		buf_puts(&g_out, " addr=");
+		buf_hex(&g_out, text, strlen(text));
+		buf_printf(&g_out, " port=%u", port);
+	}
+	buf_puts(&g_out, " reason=");
+	buf_hex(&g_out, why, strlen(why));
+	buf_put(&g_out, "\n", 1);
+	g_send(&g_out);
+	g_out.len = 0;
+}
+
+/* ---- operations that wait ---- */
+
+enum wait_kind { WAIT_VERDICT, WAIT_CONNECT, WAIT_RETRY, WAIT_SEND };
+
+struct send_msg {
+	struct msghdr h;
+	struct sockaddr_storage name;
+	struct iovec iov;
+	char *data, *control;
+	int *fds; /* our references to SCM_RIGHTS descriptors */
+	size_t nfds;
+};
+
+struct sock_op {
+	enum wait_kind wait;
+	uint64_t cookie, req_id;
+	pid_t tid;
+	int nr;
+	int sfd, pathfd;
+	struct target_addr addr; /* what we connect to (a pathname is rewritten to /proc/self/fd/<pathfd>) */
+	bool abstract;
+	uint64_t deadline_us; /* 0: none */
+	uint64_t retry_at_us;
+	/* send */
+	struct send_msg *msgs;
+	unsigned nmsgs, sent;
+	int flags; /* the agent's send flags */
+	uint64_t vec;   /* sendmmsg: where the mmsghdr array is, for msg_len */
+	int64_t total;  /* bytes (sendto/sendmsg) */
+};
+
+static struct sock_op *ops;
+static size_t nops, cap_ops;
+
+static void free_msgs(struct sock_op *op)
+{
+	for (unsigned i = 0; i < op->nmsgs; i++) {
+		free(op->msgs[i].data);
+		free(op->msgs[i].control);
+		for (size_t k = 0; k < op->msgs[i].nfds; k++)
+			close(op->msgs[i].fds[k]);
+		free(op->msgs[i].fds);
+	}
+	free(op->msgs);
+	op->msgs = NULL;
+	op->nmsgs = 0;
+}
+
+static void op_release(struct sock_op *op)
+{
+	if (op->sfd >= 0)
+		close(op->sfd);
+	if (op->pathfd >= 0)
+		close(op->pathfd);
+	free_msgs(op);
+}
+
+static struct sock_op *op_push(const struct sock_op *op)
+{
+	if (nops == cap_ops) {
+		cap_ops = cap_ops ? cap_ops * 2 : 8;
+		ops = xrealloc(ops, cap_ops * sizeof(*ops));
+	}
+	ops[nops] = *op;
+	return &ops[nops++];
+}
+
+static void op_drop(size_t i)
+{
+	op_release(&ops[i]);
+	ops[i] = ops[--nops];
+}
+
+/* SO_SNDTIMEO of the socket, as a deadline from now (0: none): a blocking connect or send gives up then. */
+static uint64_t send_deadline(int sfd)
+{
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof(tv);
+	if (getsockopt(sfd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
+		return 0;
+	return monotonic_us() + (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+static bool blocking(int sfd)
+{
+	int fl = fcntl(sfd, F_GETFL);
+	return fl >= 0 && !(fl & O_NONBLOCK);
+}
+
+#define RETRY_US 5000u
+
+/* connect(2) on our reference. Answers and returns false, or returns true when the op must wait (a blocking
+ * connect in progress, or a unix listener whose backlog is full). The descriptor is blocking for the agent:
+ * O_NONBLOCK is set on the shared file description for the duration of the call so that we never block, and
+ * the wait is ours. */
+static bool do_connect(struct sock_op *op)
+{
+	int fl = fcntl(op->sfd, F_GETFL);
+	bool block = fl >= 0 && !(fl & O_NONBLOCK);
+	if (block)
+		fcntl(op->sfd, F_SETFL, fl | O_NONBLOCK);
+	int r = connect(op->sfd, (struct sockaddr *)&op->addr.ss, op->addr.len);
+	int e = r < 0 ? errno : 0;
+	if (block)
+		fcntl(op->sfd, F_SETFL, fl);
+	if (!block || (e != EINPROGRESS && e != EAGAIN)) {
+		answer(op->cookie, e, 0);
+		return false;
+	}
+	if (!op->deadline_us)
+		op->deadline_us = send_deadline(op->sfd);
+	op->wait = e == EINPROGRESS ? WAIT_CONNECT : WAIT_RETRY;
+	op->retry_at_us = monotonic_us() + RETRY_US;
+	return true;
+}
+
+/* ---- connect ---- */
+
+static void on_connect(const struct seccomp_notif *n)
+{
+	pid_t tid = (pid_t)n->pid;
+	struct sock_op op = { .cookie = n->id, .tid = tid, .nr = (int)n->data.nr, .sfd = -1, .pathfd = -1 };
+	int err = read_addr(tid, n->data.args[1], n->data.args[2], &op.addr);
+	if (err) {
+		if (err != ESRCH)
+			answer(n->id, err, 0);
+		return;
+	}
+	op.sfd = take_socket(n, (int)n->data.args[0], &err);
+	if (op.sfd < 0) {
+		if (err)
+			answer(n->id, err, 0);
+		return;
+	}
+	int family = sockopt_int(op.sfd, SOL_SOCKET, SO_DOMAIN);
+	int type = sockopt_int(op.sfd, SOL_SOCKET, SO_TYPE);
+	int proto = sockopt_int(op.sfd, SOL_SOCKET, SO_PROTOCOL);
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	size_t name_len = 0;
+
+	if (family == AF_UNIX && g_mode.unix_sealed && op.addr.ss.ss_family == AF_UNIX) {
+		enum unix_kind kind = unix_name(&op.addr, name, &name_len);
+		struct stat st;
+		char canon[PATH_MAX] = "";
+		ssize_t canon_len = -1;
+		if (kind == UN_PATH) {
+			int fd = open_as_target(tid, name);
+			if (fd < 0) {
+				op_release(&op);
+				answer(n->id, -fd, 0);
+				return;
+			}
+			op.pathfd = fd;
+			if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+				op_release(&op);
+				answer(n->id, ECONNREFUSED, 0); /* what unix_find_bsd answers for a file that is no socket */
+				return;
+			}
+			char proc[64];
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+			canon_len = readlink(proc, canon, sizeof(canon) - 1);
+			if (canon_len >= 0)
+				canon[canon_len] = '\0';
+			/* From now on the inode we hold is what we connect to, whatever the path names meanwhile. */
+			struct sockaddr_un *un = (struct sockaddr_un *)&op.addr.ss;
+			memset(un, 0, sizeof(*un));
+			un->sun_family = AF_UNIX;
+			int m = snprintf(un->sun_path, sizeof(un->sun_path), "/proc/self/fd/%d", fd);
+			op.addr.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)m + 1);
+		}
+		if (kind != UN_UNNAMED) {
+			enum owner who = g_mode.diag ? session_listener(kind == UN_PATH ? &st : NULL, name, name_len) : NOT_OURS;
+			if (who == OURS_CLOSED || (who == NOT_OURS && kind == UN_PATH && bound_to(&st) == 0)) {
+				/* Nobody listens there: what the kernel answers, without asking anyone. */
+				op_release(&op);
+				answer(n->id, ECONNREFUSED, 0);
+				return;
+			}
+			if (who == NOT_OURS) {
+				/* Not made in this session: the broker decides ([unix_sockets] allow), and records it. */
+				op.abstract = kind == UN_ABSTRACT;
+				op.req_id = g_new_id();
+				op.wait = WAIT_VERDICT;
+				op.deadline_us = g_cfg->timeout_ms ? monotonic_us() + (uint64_t)g_cfg->timeout_ms * 1000u : 0;
+				buf_printf(&g_out, "SOCKET id=%llu tid=%d pid=%d op=connect family=unix type=%s abstract=%d name=",
+					   (unsigned long long)op.req_id, (int)tid, (int)tgid_of(tid), type_word(type),
+					   kind == UN_ABSTRACT);
+				buf_hex(&g_out, name, name_len);
+				if (canon_len > 0) {
+					buf_puts(&g_out, " canon=");
+					buf_hex(&g_out, canon, (size_t)canon_len);
+				}
+				buf_put(&g_out, "\n", 1);
+				g_send(&g_out);
+				g_out.len = 0;
+				op_push(&op);
+				return;
+			}
+			debug("connect by tid %d to a session listener: %s%s", (int)tid, kind == UN_ABSTRACT ? "@" : "", name);
+		}
+	} else if ((family == AF_INET || family == AF_INET6) && g_mode.net_sealed && op.addr.ss.ss_family != AF_UNSPEC) {
+		int fam;
+		unsigned char ip[16];
+		uint16_t port;
+		const char *why = NULL;
+		bool tcp = type == SOCK_STREAM && proto == IPPROTO_TCP;
+		bool udp = type == SOCK_DGRAM && proto == IPPROTO_UDP;
+		if (!inet_dest(&op.addr, &fam, ip, &port)) {
+			why = NULL; /* a malformed address: the kernel says what is wrong with it */
+		} else if (tcp) {
+			if (!port_allowed(port, true) && !(port == 53 && is_resolver(fam, ip, port)))
+				why = "TCP port not in [network] connect_tcp_ports";
+		} else if (udp) {
+			if (!is_resolver(fam, ip, port))
+				why = g_cfg->ndns ? "UDP only to the DNS resolvers ([network] dns)" : "UDP is sealed ([network])";
+		} else {
+			why = "only TCP, and UDP to the resolvers, when [network] seals";
+		}
+		if (why) {
+			report_refused(tid, "connect", family, &op.addr, why);
+			op_release(&op);
+			answer(n->id, EACCES, 0);
+			return;
+		}
+	} else if (g_mode.net_sealed && family != AF_UNIX && family != AF_NETLINK && family != AF_INET && family != AF_INET6) {
+		/* A family the filter refuses to create (the descriptor came from elsewhere). */
+		report_refused(tid, "connect", family, NULL, "socket family sealed by [network]");
+		op_release(&op);
+		answer(n->id, EACCES, 0);
+		return;
+	}
+	if (do_connect(&op))
+		op_push(&op);
+	else
+		op_release(&op);
+}
+
+/* ---- listen ---- */
+
+static void on_listen(const struct seccomp_notif *n)
+{
+	pid_t tid = (pid_t)n->pid;
+	int err = 0;
+	AUTOCLOSE int sfd = take_socket(n, (int)n->data.args[0], &err);
+	if (sfd < 0) {
+		if (err)
+			answer(n->id, err, 0);
+		return;
+	}
+	int family = sockopt_int(sfd, SOL_SOCKET, SO_DOMAIN);
+	if ((family == AF_INET || family == AF_INET6) && g_mode.net_sealed) {
+		struct target_addr a = { .len = sizeof(a.ss) };
+		int fam;
+		unsigned char ip[16];
+		uint16_t port = 0;
+		if (getsockname(sfd, (struct sockaddr *)&a.ss, &a.len) == 0)
+			inet_dest(&a, &fam, ip, &port);
+		/* Unbound, listen(2) would bind an ephemeral port that no Landlock bind rule ever saw. */
+		if (port == 0 && !port_allowed(0, false)) {
+			report_refused(tid, "listen", family, NULL, "listen on a socket not bound to an allowed port ([network] bind_tcp_ports)");
+			answer(n->id, EACCES, 0);
+			return;
+		}
+	}
+	/* listen(2) on our reference: the socket checked is the socket that listens. */
+	int r = listen(sfd, (int)n->data.args[1]);
+	int e = r < 0 ? errno : 0;
+	if (r == 0 && family == AF_UNIX && g_mode.unix_sealed)
+		listener_add(sfd);
+	answer(n->id, e, 0);
+}
+
+/* ---- sends (only when [network] seals with DNS allowed) ---- */
+
+#define SEND_MAX (1u << 20)
+#define CONTROL_MAX (64u * 1024u)
+#define IOV_MAX_COUNT 1024u
+
+struct user_msghdr64 {
+	uint64_t name;
+	int32_t namelen;
+	int32_t pad0;
+	uint64_t iov;
+	uint64_t iovlen;
+	uint64_t control;
+	uint64_t controllen;
+	int32_t flags;
+	int32_t pad1;
+};
+_Static_assert(sizeof(struct user_msghdr64) == 56, "x86_64 struct msghdr");
+
+/* Copy one message from the target. 0 or an errno for the agent (ESRCH: gone). */
+static int copy_msg(pid_t tid, int pidfd, const struct user_msghdr64 *u, int type, struct send_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (u->name && u->namelen) {
+		if (u->namelen < 0 || (size_t)u->namelen > sizeof(m->name))
+			return EINVAL;
+		if (procmem_read(tid, u->name, &m->name, (size_t)u->namelen) < 0)
+			return errno == ESRCH ? ESRCH : EFAULT;
+		m->h.msg_name = &m->name;
+		m->h.msg_namelen = (socklen_t)u->namelen;
+	}
+	if (u->iovlen > IOV_MAX_COUNT)
+		return EMSGSIZE;
+	struct iovec *iov = NULL;
+	if (u->iovlen) {
+		iov = xmalloc(u->iovlen * sizeof(*iov));
+		if (procmem_read(tid, u->iov, iov, u->iovlen * sizeof(*iov)) < 0) {
+			free(iov);
+			return errno == ESRCH ? ESRCH : EFAULT;
+		}
+	}
+	size_t total = 0;
+	for (uint64_t i = 0; i < u->iovlen; i++) {
+		if (iov[i].iov_len > SEND_MAX || total + iov[i].iov_len > SEND_MAX) {
+			if (type != SOCK_STREAM) {
+				free(iov);
+				return EMSGSIZE;
+			}
+			total = SEND_MAX; /* a stream send may be partial: send the first SEND_MAX bytes */
+			break;
+		}
+		total += iov[i].iov_len;
+	}
+	m->data = xmalloc(total ? total : 1);
+	size_t at = 0;
+	for (uint64_t i = 0; i < u->iovlen && at < total; i++) {
+		size_t len = iov[i].iov_len < total - at ? iov[i].iov_len : total - at;
+		if (len && procmem_read(tid, (uint64_t)(uintptr_t)iov[i].iov_base, m->data + at, len) < 0) {
+			free(iov);
+			return errno == ESRCH ? ESRCH : EFAULT;
+		}
+		at += len;
+	}
+	free(iov);
+	m->iov = (struct iovec){ m->data, total };
+	m->h.msg_iov = &m->iov;
+	m->h.msg_iovlen = 1;
+	if (u->control && u->controllen) {
+		if (u->controllen > CONTROL_MAX)
+			return ENOBUFS;
+		m->control = xmalloc(u->controllen);
+		if (procmem_read(tid, u->control, m->control, u->controllen) < 0)
+			return errno == ESRCH ? ESRCH : EFAULT;
+		m->h.msg_control = m->control;
+		m->h.msg_controllen = u->controllen;
+		/* SCM_RIGHTS names the target's descriptors: pass our references to the same files instead. */
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m->h); c; c = CMSG_NXTHDR(&m->h, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
+				continue;
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			if (k == 0)
+				continue;
+			int *fds = (int *)CMSG_DATA(c);
+			m->fds = xrealloc(m->fds, (m->nfds + k) * sizeof(int));
+			for (size_t j = 0; j < k; j++) {
+				int theirs;
+				memcpy(&theirs, &fds[j], sizeof(int));
+				int ours = (int)syscall(SYS_pidfd_getfd, pidfd, theirs, 0);
+				if (ours < 0)
+					return EBADF;
+				m->fds[m->nfds++] = ours;
+				memcpy(&fds[j], &ours, sizeof(int));
+			}
+		}
+	}
+	return 0;
+}
+
+/* The destination a message may not have: with [network] sealed, a UDP datagram with an address goes only
+ * to a resolver (a connected socket's peer was checked at connect). NULL when it may be sent. */
+static const char *send_refusal(int family, int type, const struct send_msg *m)
+{
+	if (!m->h.msg_name || !m->h.msg_namelen)
+		return NULL;
+	if ((family == AF_INET || family == AF_INET6) && type == SOCK_DGRAM) {
+		struct target_addr a = { .len = m->h.msg_namelen };
+		memcpy(&a.ss, m->h.msg_name, m->h.msg_namelen);
+		int fam;
+		unsigned char ip[16];
+		uint16_t port;
+		if (inet_dest(&a, &fam, ip, &port) && !is_resolver(fam, ip, port))
+			return "UDP only to the DNS resolvers ([network] dns)";
+	}
+	if (family == AF_UNIX && type == SOCK_DGRAM && g_mode.unix_sealed)
+		return "datagrams to unix sockets are sealed";
+	return NULL;
+}
+
+/* Send what is left of op's messages. Answers and returns false, or returns true to wait for POLLOUT. */
+static bool do_send(struct sock_op *op)
+{
+	bool block = !(op->flags & MSG_DONTWAIT) && blocking(op->sfd);
+	while (op->sent < op->nmsgs) {
+		struct send_msg *m = &op->msgs[op->sent];
+		ssize_t r = sendmsg(op->sfd, &m->h, (op->flags & ~MSG_FASTOPEN) | MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r < 0) {
+			int e = errno;
+			if (e == EAGAIN && block && op->sent == 0) {
+				if (!op->deadline_us)
+					op->deadline_us = send_deadline(op->sfd);
+				op->wait = WAIT_SEND;
+				return true;
+			}
+			if (op->sent > 0)
+				break; /* sendmmsg: what went out counts */
+			if (e == EPIPE && !(op->flags & MSG_NOSIGNAL))
+				syscall(SYS_tgkill, tgid_of(op->tid), op->tid, SIGPIPE); /* what the kernel would raise */
+			answer(op->cookie, e, 0);
+			return false;
+		}
+		op->total = r;
+		if (op->nr == __NR_sendmmsg) {
+			uint32_t len = (uint32_t)r;
+			procmem_write(op->tid, op->vec + (uint64_t)op->sent * 64u + 56u, &len, sizeof(len));
+		}
+		op->sent++;
+		if (op->nr != __NR_sendmmsg)
+			break;
+	}
+	answer(op->cookie, 0, op->nr == __NR_sendmmsg ? (int64_t)op->sent : op->total);
+	return false;
+}
+
+static void on_send(const struct seccomp_notif *n)
+{
+	pid_t tid = (pid_t)n->pid;
+	struct sock_op op = { .cookie = n->id, .tid = tid, .nr = (int)n->data.nr, .sfd = -1, .pathfd = -1 };
+	int err = 0;
+	op.sfd = take_socket(n, (int)n->data.args[0], &err);
+	if (op.sfd < 0) {
+		if (err)
+			answer(n->id, err, 0);
+		return;
+	}
+	int family = sockopt_int(op.sfd, SOL_SOCKET, SO_DOMAIN);
+	int type = sockopt_int(op.sfd, SOL_SOCKET, SO_TYPE);
+	AUTOCLOSE int pidfd = thread_pidfd(tid);
+	struct user_msghdr64 u;
+	unsigned count = 1;
+
+	if (op.nr == __NR_sendto) {
+		/* sendto(fd, buf, len, flags, addr, addrlen): one message, copied straight from the target. */
+		op.flags = (int)n->data.args[3];
+		op.msgs = xcalloc(1, sizeof(*op.msgs));
+		op.nmsgs = 1;
+		struct send_msg *m = &op.msgs[0];
+		int32_t namelen = (int32_t)n->data.args[5];
+		size_t len = (size_t)n->data.args[2];
+		if (n->data.args[4] && namelen) {
+			if (namelen < 0 || (size_t)namelen > sizeof(m->name))
+				err = EINVAL;
+			else if (procmem_read(tid, n->data.args[4], &m->name, (size_t)namelen) < 0)
+				err = EFAULT;
+			m->h.msg_name = &m->name;
+			m->h.msg_namelen = (socklen_t)namelen;
+		}
+		if (!err && len > SEND_MAX) {
+			if (type != SOCK_STREAM)
+				err = EMSGSIZE;
+			len = SEND_MAX; /* a stream send may be partial */
+		}
+		if (!err) {
+			m->data = xmalloc(len ? len : 1);
+			if (len && procmem_read(tid, n->data.args[1], m->data, len) < 0)
+				err = EFAULT;
+			m->iov = (struct iovec){ m->data, len };
+			m->h.msg_iov = &m->iov;
+			m->h.msg_iovlen = 1;
+		}
+	} else {
+		op.flags = (int)n->data.args[op.nr == __NR_sendmmsg ? 3 : 2];
+		if (op.nr == __NR_sendmmsg) {
+			count = (unsigned)n->data.args[2];
+			if (count > IOV_MAX_COUNT)
+				count = IOV_MAX_COUNT; /* the kernel caps vlen at UIO_MAXIOV too */
+			op.vec = n->data.args[1];
+		}
+		op.msgs = xcalloc(count ? count : 1, sizeof(*op.msgs));
+		for (unsigned i = 0; i < count && !err; i++) {
+			uint64_t at = op.nr == __NR_sendmmsg ? op.vec + (uint64_t)i * 64u : n->data.args[1];
+			if (procmem_read(tid, at, &u, sizeof(u)) < 0) {
+				err = errno == ESRCH ? ESRCH : EFAULT;
+				break;
+			}
+			op.nmsgs = i + 1;
+			err = copy_msg(tid, pidfd, &u, type, &op.msgs[i]);
+		}
+	}
+	if (!err && !id_valid(n->id))
+		err = ESRCH;
+	for (unsigned i = 0; i < op.nmsgs && !err; i++) {
+		const char *why = send_refusal(family, type, &op.msgs[i]);
+		if (why) {
+			struct target_addr a = { .len = op.msgs[i].h.msg_namelen };
+			memcpy(&a.ss, op.msgs[i].h.msg_name, a.len);
+			report_refused(tid, "send", family, &a, why);
+			err = EACCES;
+		}
+	}
+	if (err) {
+		op_release(&op);
+		if (err != ESRCH)
+			answer(n->id, err, 0);
+		return;
+	}
+	if (do_send(&op))
+		op_push(&op);
+	else
+		op_release(&op);
+}
+
+/* ---- public ---- */
+
+const char *sockets_probe(bool *diag)
+{
+	int sv[2];
+	*diag = false;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return "socketpair";
+	/* pidfd_getfd(2) (Linux 5.6) on ourselves: what taking the target's socket needs. */
+	int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	int got = pfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pfd, sv[0], 0);
+	const char *missing = got < 0 ? "pidfd_getfd (Linux 5.6)" : NULL;
+	if (got >= 0)
+		close(got);
+	if (pfd >= 0)
+		close(pfd);
+	struct stat st;
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	struct listener l;
+	if (fstat(sv[0], &st) == 0 && getsockopt(sv[0], SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0)
+		*diag = diag_query((uint32_t)st.st_ino, cookie, &l) == 0;
+	close(sv[0]);
+	close(sv[1]);
+	return missing;
+}
+
+void sockets_init(int listener, const struct config *c, const struct sockets_mode *m, void (*send_line)(struct buf *line),
+		  uint64_t (*new_id)(void))
+{
+	g_listener = listener;
+	g_cfg = c;
+	g_mode = *m;
+	g_send = send_line;
+	g_new_id = new_id;
+}
+
+void sockets_on_notification(const struct seccomp_notif *n)
+{
+	switch (n->data.nr) {
+	case __NR_connect:
+		on_connect(n);
+		break;
+	case __NR_listen:
+		on_listen(n);
+		break;
+	case __NR_sendto:
+	case __NR_sendmsg:
+	case __NR_sendmmsg:
+		on_send(n);
+		break;
+	default:
+		answer(n->id, ENOSYS, 0);
+	}
+}
+
+bool sockets_on_verdict(uint64_t id, bool allow)
+{
+	for (size_t i = 0; i < nops; i++) {
+		struct sock_op *op = &ops[i];
+		if (op->wait != WAIT_VERDICT || op->req_id != id)
+			continue;
+		if (!allow) {
+			answer(op->cookie, op->abstract ? EPERM : EACCES, 0);
+			op_drop(i);
+		} else {
+			op->deadline_us = 0;
+			if (!do_connect(op))
+				op_drop(i);
+		}
+		return true;
+	}
+	return false;
+}
+
+size_t sockets_pollfds(struct pollfd *out, size_t max)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < nops && k < max; i++)
+		if (ops[i].wait == WAIT_CONNECT || ops[i].wait == WAIT_SEND)
+			out[k++] = (struct pollfd){ .fd = ops[i].sfd, .events = POLLOUT };
+	return k;
+}
+
+void sockets_after_poll(const struct pollfd *fds, size_t n)
+{
+	uint64_t now = monotonic_us();
+	for (size_t i = 0; i < nops;) {
+		struct sock_op *op = &ops[i];
+		bool ready = false;
+		for (size_t k = 0; k < n; k++)
+			if (fds[k].fd == op->sfd && fds[k].revents)
+				ready = true;
+		bool keep = true;
+		if (op->wait == WAIT_VERDICT) {
+			if (op->deadline_us && now >= op->deadline_us) {
+				/* No verdict in time: refused, recorded first when we write the log (as for execs), and the
+				 * broker told (its late VERDICT is ignored). */
+				if (audit_active()) {
+					struct buf json = { 0 };
+					buf_puts(&json, "{\"type\":\"supervisor_timeout\",\"time\":\"");
+					buf_iso_time(&json);
+					buf_puts(&json, "\",\"session\":");
+					buf_puts(&json, g_cfg->session_json ? g_cfg->session_json : "\"\"");
+					buf_printf(&json,
+						   ",\"request\":%llu,\"verdict\":\"deny\",\"reason\":\"no verdict on a unix "
+						   "socket connect within on_supervisor_timeout_ms = %u: refused\"}",
+						   (unsigned long long)op->req_id, g_cfg->timeout_ms);
+					int r = audit_append(json.p, json.len, NULL);
+					buf_free(&json);
+					if (r < 0)
+						die_errno("cannot write the audit log %s", audit_path());
+				}
+				buf_printf(&g_out, "TIMEOUT id=%llu action=deny\n", (unsigned long long)op->req_id);
+				g_send(&g_out);
+				g_out.len = 0;
+				answer(op->cookie, EACCES, 0);
+				keep = false;
+			}
+		} else if (!id_valid(op->cookie)) {
+			keep = false; /* the target died or was interrupted: nobody waits for the answer */
+		} else if (op->wait == WAIT_CONNECT && ready) {
+			int e = sockopt_int(op->sfd, SOL_SOCKET, SO_ERROR);
+			answer(op->cookie, e < 0 ? EIO : e, 0);
+			keep = false;
+		} else if (op->wait == WAIT_SEND && ready) {
+			keep = do_send(op);
+		} else if (op->wait == WAIT_RETRY && now >= op->retry_at_us) {
+			keep = do_connect(op);
+		}
+		if (keep && op->wait != WAIT_VERDICT && op->deadline_us && now >= op->deadline_us) {
+			/* SO_SNDTIMEO ran out: what the kernel's blocking wait answers. */
+			answer(op->cookie, op->wait == WAIT_CONNECT ? EINPROGRESS : EAGAIN, 0);
+			keep = false;
+		}
+		if (keep)
+			i++;
+		else
+			op_drop(i);
+	}
+}
+
+int sockets_timeout_ms(void)
+{
+	if (!nops)
+		return -1;
+	uint64_t now = monotonic_us(), next = now + 100000u; /* check waiting targets are alive every 100 ms */
+	for (size_t i = 0; i < nops; i++) {
+		if (ops[i].deadline_us && ops[i].deadline_us < next)
+			next = ops[i].deadline_us;
+		if (ops[i].wait == WAIT_RETRY && ops[i].retry_at_us < next)
+			next = ops[i].retry_at_us;
+	}
+	return next <= now ? 0 : (int)((next - now + 999) / 1000);
+}
