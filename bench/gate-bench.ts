@@ -49,6 +49,8 @@ const WORKLOAD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 interface Workload {
   name: string;
   argv: string[];
+  /** PATH for this workload (default WORKLOAD_PATH). */
+  path?: string;
   /** Target for gated ÷ ungated (the issue's targets); none for a reference workload. */
   target?: number;
   /** Run before each timed run, outside the timing (e.g. clean build outputs). */
@@ -123,7 +125,11 @@ function generateProject(dir: string, files: number): void {
 }
 
 interface RunResult {
+  /** Wall time measured inside (timeit, in the sandbox when gated): what the agent pays per exec. */
   ns: number;
+  /** Wall time of the whole process as its caller sees it, start-up included (the CLI, the policy load, the
+   *  handshake, the supervisor's exit). */
+  wholeNs: number;
   audit?: string;
 }
 
@@ -151,19 +157,21 @@ function runOnce(variant: Variant, w: Workload, ctx: { ws: string; policy: strin
     argv = [cli, 'run', '--policy', ctx.policy, '--audit', audit, '--on-ask', 'deny', '--supervisor', sup, '--', timeit, ...w.argv];
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: ctx.ws, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: WORKLOAD_PATH, CI: '1' } });
+    const started = process.hrtime.bigint();
+    const child = spawn(file, argv, { cwd: ctx.ws, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: w.path ?? WORKLOAD_PATH, CI: '1' } });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.on('error', reject);
     child.on('close', (code) => {
+      const wholeNs = Number(process.hrtime.bigint() - started);
       const m = /TIMEIT_NS (\d+) STATUS (\d+)/.exec(out);
       if (!m || m[2] !== '0' || code !== 0) {
         reject(new Error(`${w.name} (${variant}) failed: exit ${code}, ${m ? `status ${m[2]}` : 'no timing'}\n${err.slice(-2000)}`));
         return;
       }
-      resolve({ ns: Number(m[1]), ...(audit ? { audit } : {}) });
+      resolve({ ns: Number(m[1]), wholeNs, ...(audit ? { audit } : {}) });
     });
   });
 }
@@ -239,6 +247,11 @@ async function main(): Promise<void> {
         `exe_basename = ["timeit", "forkexec", "spawnloop", "cc1", "collect2", "lto-wrapper", "x86_64-linux-gnu-gcc-12", "x86_64-linux-gnu-ld", "x86_64-linux-gnu-ld.bfd", "x86_64-linux-gnu-as"]\n`,
     );
 
+    // A developer's PATH: their own directories first (real, empty, like ~/.local/bin on a fresh account).
+    const devDirs = ['.local/bin', 'bin', '.cargo/bin', 'go/bin', '.pyenv/shims', '.pyenv/bin', '.nvm/versions/node/v20/bin', '.npm-global/bin', '.deno/bin', 'node_modules/.bin'].map((d) => path.join(base, 'home', d));
+    for (const d of devDirs) fs.mkdirSync(d, { recursive: true });
+    const devPath = [...devDirs, WORKLOAD_PATH].join(':');
+
     const n = quick ? 1000 : 2000;
     const allWorkloads: Workload[] = [
       { name: `fork+exec /bin/true ×${n}`, argv: [path.join(bin, 'forkexec'), String(n), '/bin/true'], target: 1.25 },
@@ -259,11 +272,26 @@ async function main(): Promise<void> {
       },
       { name: `posix_spawn /bin/true ×${n}`, argv: [path.join(bin, 'spawnloop'), String(n), '/bin/true'], target: 1.25 },
       { name: 'find /usr -type f', argv: ['find', '/usr', '-type', 'f', '-fprint', '/dev/null'], target: 1.1 },
+      // The same exec-heavy work with a developer's PATH: ten directories of their own before the system ones
+      // (every exec of a system program first tries each of them: ten more notifications, answered ENOENT by
+      // the supervisor without the broker).
+      { name: 'bash loop env true ×500', argv: ['bash', '-c', 'for i in $(seq 500); do env true; done'] },
+      { name: 'bash loop env true ×500 (dev PATH)', argv: ['bash', '-c', 'for i in $(seq 500); do env true; done'], path: devPath },
+      {
+        name: 'make -j2 (200 C files, dev PATH)',
+        argv: ['make', '-s', '-j2', '-C', proj],
+        path: devPath,
+        reset: () => {
+          fs.rmSync(path.join(proj, 'obj'), { recursive: true, force: true });
+          fs.rmSync(path.join(proj, 'app'), { force: true });
+        },
+      },
     ];
     const workloads = only ? allWorkloads.filter((w) => only.test(w.name)) : allWorkloads;
     if (workloads.length === 0) throw new Error(`--only ${only?.source}: no workload matches`);
     const variants: Variant[] = ['ungated', 'floor', 'gated', ...(baseline ? ['baseline' as const] : []), ...(withStrace ? ['strace' as const] : [])];
     const times = new Map<string, number[]>();
+    const wholes = new Map<string, number[]>();
     const audits = new Map<string, string[]>();
     const baseAudits = new Map<string, string[]>();
     const key = (w: Workload, v: Variant): string => `${w.name}\0${v}`;
@@ -284,6 +312,7 @@ async function main(): Promise<void> {
           w.reset?.();
           const res = await runOnce(v, w, { ws, policy, stateDir, tag: `${r}-${workloads.indexOf(w)}-${v}`, baseline });
           (times.get(key(w, v)) ?? times.set(key(w, v), []).get(key(w, v)) ?? []).push(res.ns);
+          (wholes.get(key(w, v)) ?? wholes.set(key(w, v), []).get(key(w, v)) ?? []).push(res.wholeNs);
           if (res.audit && v === 'baseline') (baseAudits.get(w.name) ?? baseAudits.set(w.name, []).get(w.name) ?? []).push(res.audit);
           else if (res.audit) (audits.get(w.name) ?? audits.set(w.name, []).get(w.name) ?? []).push(res.audit);
         }
@@ -292,9 +321,10 @@ async function main(): Promise<void> {
     }
 
     const ms = (ns: number): string => (ns / 1e6).toFixed(1);
-    const rows: string[][] = [['workload', 'ungated ms', 'gated ms', 'gated ×', 'IQR', 'target', 'floor ×', ...(baseline ? ['baseline ms', 'baseline ×'] : []), ...(withStrace ? ['strace ms', 'strace ×'] : [])]];
+    const rows: string[][] = [['workload', 'ungated ms', 'gated ms', 'gated ×', 'IQR', 'target', 'floor ×', 'whole ungated ms', 'whole gated ms', 'whole ×', ...(baseline ? ['baseline ms', 'baseline ×'] : []), ...(withStrace ? ['strace ms', 'strace ×'] : [])]];
     for (const w of workloads) {
       const ts = (v: Variant): number[] => times.get(key(w, v)) ?? [];
+      const whole = (v: Variant): number[] => wholes.get(key(w, v)) ?? [];
       const base = ts('ungated');
       const g = pairedRatio(ts('gated'), base);
       const row = [
@@ -303,8 +333,11 @@ async function main(): Promise<void> {
         ms(median(ts('gated'))),
         g.median.toFixed(2),
         `${g.q1.toFixed(2)}–${g.q3.toFixed(2)}`,
-        w.target === undefined ? '— (reference)' : `≤ ${w.target.toFixed(2)}× ${g.median <= w.target ? 'ok' : 'MISSED'}`,
+        w.target === undefined ? (w.path ? '—' : '— (reference)') : `≤ ${w.target.toFixed(2)}× ${g.median <= w.target ? 'ok' : 'MISSED'}`,
         pairedRatio(ts('floor'), base).median.toFixed(2),
+        ms(median(whole('ungated'))),
+        ms(median(whole('gated'))),
+        pairedRatio(whole('gated'), whole('ungated')).median.toFixed(2),
       ];
       if (baseline) row.push(ms(median(ts('baseline'))), pairedRatio(ts('baseline'), base).median.toFixed(2));
       if (withStrace) row.push(ms(median(ts('strace'))), pairedRatio(ts('strace'), base).median.toFixed(2));
@@ -319,6 +352,8 @@ async function main(): Promise<void> {
           : ' (idle)'),
     );
     console.log(`Workloads run with PATH=${WORKLOAD_PATH} (each directory an execvp tries is an exec notification)`);
+    console.log(`Rows marked dev PATH put ten directories of a developer's own before it (${devDirs.length} empty directories)`);
+    console.log('whole: the process as its caller sees it, start-up included (for gated: the CLI, the policy load, the handshake)');
     console.log('floor ×: the same workload under seccomp user notification answered CONTINUE at once, no facts, no records');
     console.log('(gate-progs/notifyfloor.c): the kernel\'s own cost per exec, which no supervisor can avoid.');
     printTable(rows);
@@ -355,10 +390,62 @@ async function main(): Promise<void> {
     }
     const wc = auditWriteCost(stateDir);
     console.log(`\nAudit record write (synchronous append, before each verdict): ${wc.usPerRecord.toFixed(2)} µs per record`);
+
+    // Start-up: what a user waits for before the agent's first exec, and after its last. Side by side with
+    // Node starting and doing nothing, interleaved, in a directory with no .gate.toml (the shipped default).
+    const startupWs = path.join(base, 'startup');
+    fs.mkdirSync(startupWs);
+    const startupRounds = quick ? 10 : 30;
+    const st = await measureStartup(startupWs, stateDir, startupRounds);
+    const d = pairedDiff(st.gate, st.node);
+    const dn = pairedDiff(st.gateNoProfile, st.node);
+    console.log(`\nStart-up: agent-gate run -- /bin/true with the default policy, against node -e 0 (${startupRounds} interleaved rounds; wall ms, medians)`);
+    printTable([
+      ['command', 'median ms', 'IQR', '− node -e 0 (median of per-round differences)', 'target'],
+      ['node -e 0', st.node.length ? median(st.node).toFixed(1) : '-', iqr(st.node), '', ''],
+      ['agent-gate run -q -- /bin/true', median(st.gate).toFixed(1), iqr(st.gate), `${d.median.toFixed(1)} (IQR ${d.q1.toFixed(1)}–${d.q3.toFixed(1)})`, `≤ 40 ms ${d.median <= 40 ? 'ok' : 'MISSED'}`],
+      ['agent-gate run -q --agent none -- /bin/true', median(st.gateNoProfile).toFixed(1), iqr(st.gateNoProfile), `${dn.median.toFixed(1)} (IQR ${dn.q1.toFixed(1)}–${dn.q3.toFixed(1)})`, ''],
+    ]);
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/** `node -e 0` and `agent-gate run -- /bin/true` (with and without agent detection), interleaved, wall ms. */
+async function measureStartup(ws: string, stateDir: string, rounds: number): Promise<{ node: number[]; gate: number[]; gateNoProfile: number[] }> {
+  const audit = path.join(stateDir, 'startup.jsonl');
+  const variants: [keyof Awaited<ReturnType<typeof measureStartup>>, string[]][] = [
+    ['node', ['-e', '0']],
+    ['gate', [CLI, 'run', '-q', '--on-ask', 'deny', '--audit', audit, '--supervisor', SUPERVISOR, '--', '/bin/true']],
+    ['gateNoProfile', [CLI, 'run', '-q', '--agent', 'none', '--on-ask', 'deny', '--audit', audit, '--supervisor', SUPERVISOR, '--', '/bin/true']],
+  ];
+  const out = { node: [] as number[], gate: [] as number[], gateNoProfile: [] as number[] };
+  const once = (args: string[]): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const t0 = process.hrtime.bigint();
+      const child = spawn(process.execPath, args, { cwd: ws, stdio: 'ignore', env: { ...process.env, PATH: WORKLOAD_PATH } });
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`start-up run ${args.join(' ')} exited ${code}`))));
+    });
+  for (let r = 0; r < rounds + 2; r++) {
+    for (let i = 0; i < variants.length; i++) {
+      const [name, args] = variants[(i + r) % variants.length] as (typeof variants)[number];
+      const ms = await once(args);
+      fs.rmSync(audit, { force: true });
+      if (r >= 2) out[name].push(ms); // two rounds to warm the page cache
+    }
+  }
+  return out;
+}
+
+function pairedDiff(xs: number[], base: number[]): { median: number; q1: number; q3: number } {
+  const d = xs.map((x, i) => x - (base[i] as number));
+  return { median: median(d), q1: percentile(d, 25), q3: percentile(d, 75) };
+}
+
+function iqr(xs: number[]): string {
+  return `${percentile(xs, 25).toFixed(1)}–${percentile(xs, 75).toFixed(1)}`;
 }
 
 function printTable(rows: string[][]): void {

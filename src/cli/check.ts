@@ -34,6 +34,8 @@ export interface CommonOptions {
   json: boolean;
   workspace?: string;
   cwd?: string;
+  /** explain: --agent NAME (a profile merged as run would), none (null), or detected (undefined). */
+  agent?: string | null;
   grants: Required<CliGrants>;
   help: boolean;
   rest: string[];
@@ -58,6 +60,12 @@ export function parseCommonOptions(args: string[], allowCwd: boolean): CommonOpt
         if (!allowCwd) return false;
         o.cwd = resolve(value());
         return true;
+      case '--agent': {
+        if (!allowCwd) return false;
+        const v = value();
+        o.agent = v === 'none' ? null : v;
+        return true;
+      }
       default:
         return false;
     }

@@ -175,9 +175,9 @@ export function describeGrants(policy: Policy): string[] {
   const open = ['r', 'w', 'x'].filter((c) => !fsPol.handled.includes(c)).map((c) => names[c]).join(', ');
   const lines = [`filesystem: Landlock seals ${sealed}${open ? ` (${open}: not sealed)` : ''}; outside these grants the kernel answers EACCES ("Permission denied"):`];
   for (const g of fsPol.grants) {
-    if (g.source !== 'bootstrap') lines.push(`  ${g.rights.padEnd(3)} ${escapeText(g.path)}  (${g.source})`);
+    if (!g.source.startsWith('bootstrap')) lines.push(`  ${g.rights.padEnd(3)} ${escapeText(g.path)}  (${g.source})`);
   }
-  const boot = fsPol.grants.filter((g) => g.source === 'bootstrap').map((g) => `${g.path} ${g.rights}`);
+  const boot = fsPol.grants.filter((g) => g.source.startsWith('bootstrap')).map((g) => `${g.path} ${g.rights}`);
   if (boot.length) lines.push(`  and what every program needs: ${boot.join(', ')}`);
   return lines;
 }

@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
-import { derivePolicy, loadPolicyFile, type LoadOptions } from '../policy/load';
+import { derivePolicy, loadPolicyFile, parseToml, type LoadOptions } from '../policy/load';
+import { expandVariables } from '../policy/variables';
 import { isUnder } from '../policy/landlock';
 import { mergeAgentProfile } from '../policy/merge';
 import type { AgentSection, Diagnostic, Policy } from '../policy/types';
@@ -89,11 +90,7 @@ function splitNodeModules(file: string): [string, string] | null {
 
 /** Whether a canonical file is one of the agent's executables (as its profile describes them). */
 export function isAgentExecutable(agent: AgentSection, file: string): boolean {
-  const nm = splitNodeModules(file);
-  return agent.executables.some((pattern) => {
-    if (pattern.startsWith('/')) return picomatch.isMatch(file, pattern, { dot: true });
-    return nm !== null && picomatch.isMatch(nm[1], pattern, { dot: true });
-  });
+  return matchesExecutables(agent.executables, file);
 }
 
 export interface DetectedAgent {
@@ -114,13 +111,19 @@ const SCRIPT_RUNNERS = new Set(['node', 'nodejs', 'bun', 'deno', 'python', 'pyth
 export function detectAgent(argv: readonly string[], o: ResolveOptions & { env?: LoadOptions['env']; dir?: string }): DetectedAgent | null {
   const program = argv[0];
   if (program === undefined) return null;
+  // Only what finding needs (the [agent] commands and executables), read with the TOML parser alone: every
+  // session starts with this, so no profile is loaded and compiled just to be passed over.
   const profiles = listAgentProfiles(o.dir).flatMap((p) => {
-    const loaded = loadAgentProfile(p.file, { env: { HOME: '/nonexistent', ...o.env }, workspace: o.cwd });
-    return loaded.profile?.agent ? [{ ...p, agent: loaded.profile.agent }] : [];
+    const finding = findingOf(p.file, o.env ?? process.env);
+    return finding ? [{ ...p, ...finding }] : [];
   });
+  const name = path.basename(program);
+  for (const p of profiles) {
+    if (p.commands.includes(name)) return { id: p.id, file: p.file, why: `the command is ${name}` };
+  }
   const resolved = resolveCommand(program, o);
   let script: string | null = null;
-  if (SCRIPT_RUNNERS.has(path.basename(program)) && argv[1] !== undefined && !argv[1].startsWith('-')) {
+  if (SCRIPT_RUNNERS.has(name) && argv[1] !== undefined && !argv[1].startsWith('-')) {
     try {
       script = fs.realpathSync(path.resolve(o.cwd, argv[1]));
     } catch {
@@ -128,14 +131,50 @@ export function detectAgent(argv: readonly string[], o: ResolveOptions & { env?:
     }
   }
   for (const p of profiles) {
-    if (p.agent.commands.includes(path.basename(program))) return { id: p.id, file: p.file, why: `the command is ${path.basename(program)}` };
-  }
-  for (const p of profiles) {
     for (const f of [resolved, script]) {
-      if (f && isAgentExecutable(p.agent, f)) return { id: p.id, file: p.file, why: `${program} is ${f}` };
+      if (f && matchesExecutables(p.executables, f)) return { id: p.id, file: p.file, why: `${program} is ${f}` };
     }
   }
   return null;
+}
+
+/** A profile's commands and executables (variables expanded; one needing an unset variable left out). */
+function findingOf(file: string, env: LoadOptions['env'] & object): { commands: string[]; executables: string[] } | null {
+  try {
+    const doc = parseToml(fs.readFileSync(file, 'utf8'));
+    const agent = doc.agent as { commands?: unknown; executables?: unknown } | undefined;
+    const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+    const executables = strings(agent?.executables).flatMap((e) => {
+      const x = expandVariables(e);
+      return x.unset(env).length ? [] : [x.expand(env)];
+    });
+    return { commands: strings(agent?.commands), executables };
+  } catch {
+    return null; // a broken profile is reported when it is used
+  }
+}
+
+const matchers = new Map<string, { base: string; test: (s: string) => boolean }>();
+
+/** A pattern compiled once; `base` is its static prefix, which a path must start with to be worth testing. */
+function matcher(pattern: string): { base: string; test: (s: string) => boolean } {
+  let m = matchers.get(pattern);
+  if (!m) {
+    const re = picomatch.makeRe(pattern, { dot: true });
+    m = { base: picomatch.scan(pattern).base, test: (s) => re.test(s) };
+    matchers.set(pattern, m);
+  }
+  return m;
+}
+
+function matchesExecutables(executables: readonly string[], file: string): boolean {
+  const nm = splitNodeModules(file);
+  return executables.some((pattern) => {
+    const subject = pattern.startsWith('/') ? file : nm?.[1];
+    if (subject === undefined) return false;
+    const m = matcher(pattern);
+    return subject.startsWith(m.base) && m.test(subject);
+  });
 }
 
 /**

@@ -3,11 +3,14 @@ import type { ExecFacts } from '../exec/facts';
 import { gatherLocalFacts } from '../exec/local-facts';
 import type { Decision, Policy } from './types';
 import { compileFilesystem } from './grants';
-import { createEvaluator } from './evaluator';
+import { createEvaluator, type CompiledRule, type PolicyEvaluator } from './evaluator';
+import { ExecView } from './matcher';
+import { isUnder } from './landlock';
+import { basename } from 'node:path';
 import { policyInternals } from './load';
 import type { CliGrants } from './landlock';
 
-export function explainDecision(decision: Decision, facts?: ExecFacts): string {
+export function explainDecision(decision: Decision, facts?: ExecFacts, notes: readonly string[] = []): string {
   const lines: string[] = [];
   const verdict = decision.action.toUpperCase();
   if (facts) {
@@ -24,6 +27,7 @@ export function explainDecision(decision: Decision, facts?: ExecFacts): string {
     lines.push(`matched keys: ${decision.matched.length ? decision.matched.join(', ') : '(none: the rule matches every exec)'}`);
   }
   if (decision.reason) lines.push(`reason: ${decision.reason}`);
+  for (const n of notes) lines.push(`why: ${n}`);
   lines.push(`cacheable: ${decision.cacheable ? 'yes (depends only on the program)' : 'no'}`);
   return lines.join('\n');
 }
@@ -48,8 +52,12 @@ export interface Explanation {
   decision: Decision;
   /** What was found about the program on this machine, as the supervisor would report it. */
   facts: ExecFacts;
-  /** Where the deciding rule is written (null when the default decided). */
-  rule: { id: string; index: number; line: number; column: number } | null;
+  /** Where the deciding rule is written (null when the default decided); `file` when it is not the policy's
+   *  own (a rule an agent profile added). */
+  rule: { id: string; index: number; line: number; column: number; file?: string } | null;
+  /** Why the program's place mattered, in words (empty when it did not): a program in a place the agent can
+   *  write is known by its content, never its name, and deny and ask rules also match the name it was run as. */
+  notes: string[];
 }
 
 /**
@@ -66,8 +74,49 @@ export function explainCommand(policy: Policy, argv: string[], options: ExplainO
   return {
     decision,
     facts,
-    rule: spec ? { id: spec.id, index: spec.index, line: spec.header.line, column: spec.header.column } : null,
+    rule: spec ? { id: spec.id, index: spec.index, line: spec.header.line, column: spec.header.column, ...(spec.file ? { file: spec.file } : {}) } : null,
+    notes: placeNotes(evaluator, facts, decision),
   };
+}
+
+/**
+ * When the verdict comes from where the program is: a file in a place the agent can write carries no honest
+ * name, so a rule naming a program (exe_basename) matches it only when its content is that program's, and
+ * deny and ask rules also match the name it was run as. Says which rules that changed, in words.
+ */
+export function placeNotes(evaluator: PolicyEvaluator, facts: ExecFacts, decision: Decision): string[] {
+  const exe = facts.exe;
+  if (!exe) return [];
+  const ctx = evaluator.context;
+  const writable = ctx.filesystemSealed ? ctx.writableGrants.find((g) => isUnder(exe.path, g)) : '/';
+  const notes: string[] = [];
+  const name = basename(exe.path);
+  const asked = basename(facts.requestedPath || exe.path);
+  if (writable !== undefined) {
+    notes.push(
+      `${exe.path} is in a place the agent can write (${writable === '/' ? 'writes are not sealed' : `write grant ${writable}`}): a file there may have been put there under any name, so rules that name a program match it only by content (the same bytes as the installed program), never by its name`,
+    );
+    const v = new ExecView(facts);
+    for (const rule of evaluator.rules) {
+      if (rule.spec.id === decision.ruleId || rule.spec.action === decision.action) continue;
+      const named = rule.spec.keys.some((k) => k.name === 'exe_basename' && !k.negated && (k.strings.includes(name) || k.strings.includes(asked)));
+      if (!named) continue;
+      const m = evaluator.matchRule(rule, v, false);
+      if (!m.exePartMatched) notes.push(`rule '${rule.spec.id}' (${rule.spec.action}) names ${namedAs(rule, name, asked)} but does not match this file: it is not the installed program of that name`);
+    }
+  }
+  if (decision.ruleId !== null) {
+    const rule = evaluator.ruleById(decision.ruleId);
+    if (rule && evaluator.matchRule(rule, new ExecView(facts), false).usedRequestedName) {
+      notes.push(`rule '${decision.ruleId}' matched by the name the program was run as (${asked}): for deny and ask rules that name counts whatever the file is (fail closed)`);
+    }
+  }
+  return notes;
+}
+
+function namedAs(rule: CompiledRule, name: string, asked: string): string {
+  const names = rule.spec.keys.filter((x) => x.name === 'exe_basename' && !x.negated).flatMap((x) => x.strings);
+  return names.includes(name) ? name : asked;
 }
 
 /** What `explain --json` prints. */
@@ -88,5 +137,7 @@ export function explanationJson(e: Explanation, policyFile: string): object {
     loader_target: facts.loaderTarget?.path ?? null,
     policy: policyFile,
     rule_line: e.rule?.line ?? null,
+    ...(e.rule?.file ? { rule_file: e.rule.file } : {}),
+    notes: e.notes,
   };
 }

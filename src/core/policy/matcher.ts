@@ -215,8 +215,14 @@ class KnownPrograms {
   }
 }
 
+const searchDirs = new WeakMap<EvaluationContext, string[]>();
+
 export function resolveProgramName(name: string, ctx: EvaluationContext): ProgramIdentity[] {
-  const dirs = new Set([...ctx.path.split(':').filter((d) => d.startsWith('/')), ...STANDARD_PROGRAM_DIRS]);
+  let dirs = searchDirs.get(ctx);
+  if (!dirs) {
+    dirs = [...new Set([...ctx.path.split(':').filter((d) => d.startsWith('/')), ...STANDARD_PROGRAM_DIRS])];
+    searchDirs.set(ctx, dirs);
+  }
   const found = new Map<string, ProgramIdentity>();
   for (const dir of dirs) {
     const id = ctx.statProgram(posix.join(dir, name));

@@ -21,7 +21,9 @@ export interface SupervisorLinkOptions {
   supervisorPath: string;
   /** The agent's command line (PROGRAM ARGS…). */
   argv: string[];
-  config: SupervisorConfig;
+  /** The CONFIG block's settings; a function is called once the supervisor is spawned, so work it does (the
+   *  execute set's plan) overlaps the supervisor's start. */
+  config: SupervisorConfig | (() => SupervisorConfig);
   /** [env] of the policy: the built-in channel list applies even without it (src/core/policy/env.ts). */
   envPolicy?: EnvPolicy;
   /** Variables `env` cannot carry (their name or value is not UTF-8: a spawned process gets them re-encoded),
@@ -140,10 +142,18 @@ export class SupervisorLink {
         });
       });
       const proc = opts.spawn(opts.supervisorPath, ['--socket', socketPath, '--', ...opts.argv], opts.env ?? process.env);
+      // While the supervisor starts (exec, its kernel probes, the connection), the CONFIG it will get is made.
+      let config: SupervisorConfig;
+      try {
+        config = typeof opts.config === 'function' ? opts.config() : opts.config;
+      } catch (e) {
+        proc.kill('SIGKILL');
+        throw e;
+      }
       const link = new SupervisorLink(opts.handlers, proc);
       if (opts.recordsMaxDelayMs !== undefined) link.recordsMaxMs = Math.max(RECORDS_MIN_MS, opts.recordsMaxDelayMs);
       const timeoutMs = opts.startTimeoutMs ?? 15_000;
-      await link.handshake(server, cleanup, recordsPath, opts, timeoutMs);
+      await link.handshake(server, cleanup, recordsPath, { ...opts, config }, timeoutMs);
       await cleanup();
       // The caller's continuation runs in a microtask once we return; deliver what arrived meanwhile after it.
       setImmediate(() => link.releaseDeferred());
@@ -234,7 +244,7 @@ export class SupervisorLink {
             // after START, so the agent can never find them, and the agent's first exec does not wait on
             // the removal (which would count in its decision latency).
             void cleanup().then(() => {
-              if (!settled) this.socket?.write(encodeConfig({ ...opts.config, envPlan: this.envPlan }, opts.hashUnder, {
+              if (!settled) this.socket?.write(encodeConfig({ ...(opts.config as SupervisorConfig), envPlan: this.envPlan }, opts.hashUnder, {
                   records: this.records !== null,
                   ...(opts.hashSizes ? { hashSizes: opts.hashSizes } : {}),
                   ...(opts.recordSession !== undefined && this.handlers.record ? { session: opts.recordSession } : {}),

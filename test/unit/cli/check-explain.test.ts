@@ -200,3 +200,43 @@ describe('agent-gate explain', () => {
     expect(r.stderr).toContain('no program given');
   });
 });
+
+describe('agent-gate explain: why the place of a program mattered, and what may be written', () => {
+  it('a program named like an allowed one, in a place the agent can write, is not that program: explain says so', () => {
+    const ws = mkdtempSync(join(dir, 'place-'));
+    mkdirSync(join(ws, 'node_modules', '.bin'), { recursive: true });
+    copyFileSync('/usr/bin/env', join(ws, 'node_modules', '.bin', 'tsc'));
+    const policy = policyFile(
+      'tsc.toml',
+      '[meta]\nversion = 1\ndefault_action = "ask"\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["${WORKSPACE}/**"]\n[[rule]]\nid = "allow-tsc"\naction = "allow"\nexe_basename = "tsc"\n',
+    );
+    const r = cli(['explain', '--policy', policy, '--workspace', ws, '--cwd', ws, '--', 'node_modules/.bin/tsc', '--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('verdict: ASK\ndecided by: default (no rule matched)\n');
+    expect(r.stdout).toContain(`why: ${join(ws, 'node_modules', '.bin', 'tsc')} is in a place the agent can write (write grant ${ws}): a file there may have been put there under any name, so rules that name a program match it only by content`);
+    expect(r.stdout).toContain("why: rule 'allow-tsc' (allow) names tsc but does not match this file: it is not the installed program of that name");
+    expect(r.stdout).toMatch(new RegExp(`\\nwritable: ${ws} \\(Landlock refuses a write anywhere else: EACCES, "Permission denied"; run -v lists where each comes from\\)\\n$`));
+    const json = JSON.parse(cli(['explain', '--json', '--policy', policy, '--workspace', ws, '--cwd', ws, '--', 'node_modules/.bin/tsc']).stdout) as { notes: string[]; writable: string[] };
+    expect(json.notes).toHaveLength(2);
+    expect(json.writable).toEqual([ws]);
+  });
+
+  it('a deny or ask rule matched by the name the program was run as says so', () => {
+    const ws = mkdtempSync(join(dir, 'name-'));
+    copyFileSync('/usr/bin/true', join(ws, 'curl'));
+    const r = cli(['explain', '--workspace', ws, '--cwd', ws, '--', './curl']);
+    expect(r.stdout).toContain("decided by: rule 'ask-network-tools'");
+    expect(r.stdout).toContain("why: rule 'ask-network-tools' matched by the name the program was run as (curl): for deny and ask rules that name counts whatever the file is (fail closed)");
+  });
+
+  it('the agent profile is merged as run would: given with --agent, or picked from the program', () => {
+    const ws = mkdtempSync(join(dir, 'agent-'));
+    const shell = cli(['explain', '--workspace', ws, '--cwd', ws, '--', 'bash', '-c', 'true']);
+    expect(shell.stdout).toContain('agent profile: shell (detected: the command is bash)\n');
+    const none = cli(['explain', '--agent', 'none', '--workspace', ws, '--cwd', ws, '--', 'bash']);
+    expect(none.stdout).not.toContain('agent profile');
+    const json = JSON.parse(cli(['explain', '--json', '--agent', 'gemini', '--workspace', ws, '--cwd', ws, '--', 'git', 'status']).stdout) as { agent_profile: string; writable: string[] };
+    expect(json.agent_profile).toBe('gemini');
+    expect(json.writable.some((p) => p.endsWith('/.gemini'))).toBe(true);
+  });
+});
