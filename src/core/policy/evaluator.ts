@@ -7,6 +7,7 @@ import type { Action, Decision, FilesystemPolicy, Evaluator, Policy } from './ty
 import { policyInternals, type RuleSpec } from './load';
 import { compileKeyTest, ExecView, type EvaluationContext, type KeyTest, type ProgramIdentity } from './matcher';
 import { writableRoots } from './landlock';
+import { BUDGET_MS, RegexBudgetExceeded } from './regex-guard';
 import { executeSetOf, type ExecuteSet } from './execute-set';
 import { sha256File } from '../exec/local-facts';
 
@@ -47,23 +48,37 @@ interface ProgramPlan {
   firstNameDependent: number;
 }
 
-function passesOtherKeys(rule: CompiledRule, v: ExecView): boolean {
-  const tests = rule.otherTests;
-  for (let i = 0; i < tests.length; i++) {
-    const t = tests[i] as KeyTest;
-    if (t.strict(v) === t.negated) return false;
+/** The other keys, with every argv key of a cut argv, the key that ran out of time (`unexamined`), and any
+ *  other regex that does, taken as holding (what was not seen could satisfy it). */
+function passesOtherKeysCut(rule: CompiledRule, v: ExecView, unexamined: KeyTest | null = null): boolean {
+  for (const t of rule.otherTests) {
+    if ((v.facts.argvTruncated && isArgvKey(t.keyName)) || t === unexamined) continue;
+    try {
+      if (t.strict(v) === t.negated) return false;
+    } catch (e) {
+      if (!(e instanceof RegexBudgetExceeded)) throw e;
+    }
   }
   return true;
 }
 
-/** The other keys, with every argv key taken as holding (a cut argv: what was cut could satisfy it). */
-function passesOtherKeysCut(rule: CompiledRule, v: ExecView): boolean {
-  for (const t of rule.otherTests) {
-    if (isArgvKey(t.keyName)) continue;
-    if (t.strict(v) === t.negated) return false;
+/** passesOtherKeys, or the key whose regex ran out of its time budget (regex-guard.ts). */
+function passesOtherKeysBounded(rule: CompiledRule, v: ExecView): boolean | KeyTest {
+  const tests = rule.otherTests;
+  for (let i = 0; i < tests.length; i++) {
+    const t = tests[i] as KeyTest;
+    try {
+      if (t.strict(v) === t.negated) return false;
+    } catch (e) {
+      if (e instanceof RegexBudgetExceeded) return t;
+      throw e;
+    }
   }
   return true;
 }
+
+/** What a decision made on an argv the policy's regexes could not examine in time says about it. */
+export const REGEX_BUDGET_NOTE = `a regex of this rule could not examine this argv within ${BUDGET_MS} ms, so it was taken as matching (fail closed)`;
 
 function isArgvKey(keyName: string): boolean {
   return keyName.startsWith('argv_');
@@ -73,8 +88,8 @@ function isArgvKey(keyName: string): boolean {
 export const ARGV_CUT_NOTE =
   "argv was cut at the gate's bound (4096 arguments or 1 MiB), so this rule's argv keys were taken as matching (fail closed)";
 
-function withCutNote(reason: string): string {
-  return reason ? `${reason} (${ARGV_CUT_NOTE})` : ARGV_CUT_NOTE;
+function withNote(reason: string, note: string): string {
+  return reason ? `${reason} (${note})` : note;
 }
 
 export interface RuleMatch {
@@ -276,24 +291,31 @@ export class PolicyEvaluator implements Evaluator {
     for (let c = 0; c < candidates.length; c++) {
       const index = candidates[c] as number;
       const rule = rules[index] as CompiledRule;
-      let cut = false;
+      let note: string | null = null;
       if (rule.hasArgvKeys && facts.argvTruncated) {
         // What the supervisor cut off could make an argv key hold or fail: an allow rule must not rest on
         // it, and a deny or ask rule matches as if it held (`rm <5000 pads> -rf /` is still rm -rf /).
         if (rule.spec.action === 'allow') continue;
-        if (!passesOtherKeys(rule, v)) {
-          if (!passesOtherKeysCut(rule, v)) continue;
-          cut = true;
+        const passes = passesOtherKeysBounded(rule, v);
+        if (passes !== true) {
+          if (!passesOtherKeysCut(rule, v, passes === false ? null : passes)) continue;
+          note = ARGV_CUT_NOTE;
         }
-      } else if (!passesOtherKeys(rule, v)) {
-        continue;
+      } else {
+        const passes = passesOtherKeysBounded(rule, v);
+        if (passes === false) continue;
+        if (passes !== true) {
+          // The same rule as a cut argv: not seen in time is not seen.
+          if (rule.spec.action === 'allow' || !passesOtherKeysCut(rule, v, passes)) continue;
+          note = REGEX_BUDGET_NOTE;
+        }
       }
       const action = rule.spec.action;
       const first = rules[candidates[0] as number] as CompiledRule;
       return {
         action,
         ruleId: rule.spec.id,
-        reason: cut ? withCutNote(rule.spec.reason) : rule.spec.reason,
+        reason: note ? withNote(rule.spec.reason, note) : rule.spec.reason,
         layer: 'rule',
         matched: rule.keyNames.slice(),
         cacheable: first.otherTests.length === 0 && plan.firstNameDependent > index && action !== 'ask',
@@ -403,7 +425,16 @@ export class PolicyEvaluator implements Evaluator {
         matchedKeys.push(t.keyName);
         continue;
       }
-      const positive = t.strict(v);
+      let positive: boolean;
+      try {
+        positive = t.strict(v);
+      } catch (e) {
+        if (!(e instanceof RegexBudgetExceeded)) throw e;
+        // Not examinable in time: as a cut argv (an allow rule does not match, a deny or ask rule does).
+        if (rule.spec.action === 'allow') return { matched: false, exePartMatched: true, usedRequestedName, matchedKeys };
+        matchedKeys.push(t.keyName);
+        continue;
+      }
       if (t.negated ? positive : !positive) return { matched: false, exePartMatched: true, usedRequestedName, matchedKeys };
       matchedKeys.push(t.keyName);
     }

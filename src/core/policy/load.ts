@@ -35,7 +35,7 @@ import {
 import { TomlPositionIndex, type SourceSpan } from './toml-positions';
 import { FixBuilder } from './fixes';
 import { tomlKey } from './toml-text';
-import { findCatastrophicRegex } from './regex-safety';
+import { enableRegexBacktrackLimit, findCatastrophicRegex } from './regex-safety';
 import { expandVariables, type VariableEnv } from './variables';
 import { envPatternProblem, type EnvPolicy } from './env';
 import { ipBytes, resolvConfServers, unixAllowProblem, type UnixSocketPolicy } from './sockets';
@@ -155,6 +155,8 @@ export function loadPolicyFile(path: string, options: LoadOptions = {}): LoadedP
 }
 
 export function loadPolicyText(text: string, file: string, options: LoadOptions = {}): LoadedPolicy {
+  // Before any of the policy's regexes runs on an argv the agent chose (see regex-safety.ts).
+  enableRegexBacktrackLimit();
   return new PolicyLoader(text, file, options).load();
 }
 

@@ -32,6 +32,7 @@
 // ──────────────────────────────────────────────────────────────────────────────────────────────────────────
 import { basename, posix } from 'node:path';
 import picomatch from 'picomatch';
+import { GuardedRegex } from './regex-guard';
 import type { ExecFacts, FileFacts } from '../exec/facts';
 import type { RuleKeySpec } from './load';
 import { isUnder } from './landlock';
@@ -334,15 +335,17 @@ export function globMatcher(glob: string): (s: string) => boolean {
  * backreferences or named groups (joining would renumber or duplicate them); otherwise test each in turn.
  */
 export function anyOf(regexes: RegExp[]): { test(s: string): boolean } {
-  if (regexes.length === 1) return regexes[0] as RegExp;
+  // Each test is bounded in time (regex-guard.ts): it may throw RegexBudgetExceeded.
+  if (regexes.length === 1) return new GuardedRegex((regexes[0] as RegExp).source);
   if (regexes.every((r) => !/\\[1-9]|\\k<|\(\?<[A-Za-z_]/.test(r.source))) {
     try {
-      return new RegExp(regexes.map((r) => `(?:${r.source})`).join('|'));
+      return new GuardedRegex(regexes.map((r) => `(?:${r.source})`).join('|'));
     } catch {
       // fall through
     }
   }
-  return { test: (s) => regexes.some((r) => r.test(s)) };
+  const each = regexes.map((r) => new GuardedRegex(r.source));
+  return { test: (s) => each.some((r) => r.test(s)) };
 }
 
 /** `/bin/*` → `/usr/bin/*` on a merged-/usr system: canonicalise the glob's static directory prefix. */
