@@ -113,7 +113,7 @@ describe.each<Who>(['root', 'nobody'])('gate: descriptors the launcher leaked (a
     const cliArgs = [CLI, 'run', '--policy', w.policy, '--audit', path.join(w.state, 'a.jsonl'), '--supervisor', SUPERVISOR, '--', ...argv];
     const full = gate ? [process.execPath, ...cliArgs] : argv;
     const [cmd, ...args] = who === 'nobody' ? [...AS_NOBODY, ...full] : full;
-    const env = { ...process.env, HOME: path.dirname(w.ws) };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: path.dirname(w.ws) };
     delete env.CI;
     const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...Array<'ignore'>(97).fill('ignore'), 'pipe', fd];
     const child = spawn(cmd!, args, { cwd: w.ws, env, stdio });
@@ -123,7 +123,7 @@ describe.each<Who>(['root', 'nobody'])('gate: descriptors the launcher leaked (a
     let socket = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-    (child.stdio[100] as NodeJS.ReadableStream).setEncoding('utf8').on('data', (d: string) => (socket += d));
+    (child.stdio as unknown as NodeJS.ReadableStream[])[100]!.setEncoding('utf8').on('data', (d: string) => (socket += d));
     await new Promise((r) => child.on('close', r));
     return { out, err, socket, file: fs.readFileSync(file, 'utf8') };
   }
