@@ -168,7 +168,9 @@ static const struct sc_entry TABLE[] = {
 	 * programs fall back (Go and curl try MPTCP, then TCP). Protocols other than 0-7 and 16-23 (MPTCP 262,
 	 * SCTP 132, UDP-Lite 136, SMC 256, ICMPv6 58) go first; of those left, only 0, TCP (6) and UDP (17)
 	 * are valid for a stream or datagram inet socket, and ICMP (1, a "ping" socket to anywhere) is refused. */
+	/* A unix SOCK_RAW is a datagram socket (unix_create makes it SOCK_DGRAM): both are refused. */
 	RULE_IF(NODGRAM, socket, DENY(EACCES), ARG_EQ(0, AF_UNIX), ARG_MASKED_EQ(1, 0xf, SOCK_DGRAM)),
+	RULE_IF(NODGRAM, socket, DENY(EACCES), ARG_EQ(0, AF_UNIX), ARG_MASKED_EQ(1, 0xf, SOCK_RAW)),
 	RULE_IF(NET, socket, ALLOW, ARG_EQ(0, AF_UNIX)),
 	RULE_IF(NET, socket, ALLOW, ARG_EQ(0, AF_NETLINK)),
 	RULE_IF(NET, socket, DENY(EPERM), ARG_EQ(0, AF_PACKET)),
@@ -184,6 +186,7 @@ static const struct sc_entry TABLE[] = {
 	RULE_IF(NET, socket, DENY(EACCES), ARG_EQ(0, AF_INET6)),
 	RULE_IF(NET, socket, DENY(EAFNOSUPPORT)), /* vsock, bluetooth, CAN, TIPC, RDS, SMC, XDP, ALG, key… */
 	RULE_IF(NODGRAM, socketpair, DENY(EACCES), ARG_EQ(0, AF_UNIX), ARG_MASKED_EQ(1, 0xf, SOCK_DGRAM)),
+	RULE_IF(NODGRAM, socketpair, DENY(EACCES), ARG_EQ(0, AF_UNIX), ARG_MASKED_EQ(1, 0xf, SOCK_RAW)),
 	/* connect and listen are performed by the supervisor (never continued: the address is behind a pointer,
 	 * and the descriptor number can be re-pointed with dup2 after a check). */
 	RULE_IF(MEDIATED, connect, NOTIFY),

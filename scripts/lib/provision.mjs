@@ -107,11 +107,13 @@ function npmEnv(extra = {}) {
   return env;
 }
 
-function npmInstall(prefix, spec, env, log) {
+function npmInstall(prefix, spec, env, log, allowScripts = {}) {
   mkdirSync(prefix, { recursive: true });
-  // A package.json of its own keeps npm from walking up into the repo's project.
+  // A package.json of its own keeps npm from walking up into the repo's project. npm 11.19+ runs a
+  // dependency's install scripts only when allowScripts names it: code-server's postinstall and argon2's
+  // native build are needed.
   const pj = join(prefix, 'package.json');
-  if (!existsSync(pj)) writeFileSync(pj, JSON.stringify({ name: 'agent-gate-runtime', private: true }, null, 2) + '\n');
+  writeFileSync(pj, JSON.stringify({ name: 'agent-gate-runtime', private: true, allowScripts }, null, 2) + '\n');
   log(`provision: npm install ${spec} → ${prefix}`);
   run('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--omit=dev', spec], { env, cwd: prefix });
 }
@@ -144,6 +146,55 @@ export function isProvisioned() {
  */
 export function provision(opts = {}) {
   const log = opts.log ?? ((l) => console.log(l));
+  // Two runs at once (parallel test commands, `npm start` beside `npm test`) would delete each other's
+  // half-made install: one at a time, and the second then finds it done.
+  return withLock(runtimePaths().dir, log, () => provisionNow(opts, log));
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
+function withLock(dir, log, fn) {
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, '.provision.lock');
+  const pidFile = join(lock, 'pid');
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; ; waited += 1000) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(pidFile, String(process.pid));
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(pidFile, 'utf8')) || 0;
+      } catch {
+        // Being made: its pid follows at once.
+      }
+      if ((pid && !alive(pid)) || (!pid && waited >= 10_000)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (waited === 0) log(`provision: another run (pid ${pid || '?'}) is provisioning ${dir}; waiting for it`);
+      if (waited >= 30 * 60_000) throw new Error(`provision: ${lock} is still held by pid ${pid} after 30 min`);
+      Atomics.wait(sleeper, 0, 0, 1000);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function provisionNow(opts, log) {
   const p = runtimePaths();
   const t0 = Date.now();
   ensureAptPackages(log);
@@ -171,7 +222,7 @@ export function provision(opts = {}) {
     PATH: [join(p.node24Pkg, 'bin'), process.env.PATH ?? ''].join(delimiter),
     npm_config_nodedir: p.node24Pkg,
   });
-  npmInstall(p.codeServerPrefix, `code-server@${CODE_SERVER_VERSION}`, env, log);
+  npmInstall(p.codeServerPrefix, `code-server@${CODE_SERVER_VERSION}`, env, log, { 'code-server': true, argon2: true });
   if (!existsSync(p.codeServerEntry)) throw new Error(`code-server installed but ${p.codeServerEntry} is missing`);
   // `--version` may print log lines first; the version line is "4.139.1 <commit> with Code 1.139.1".
   const csVersion = /^(\d+\.\d+\.\d+) /m.exec(capture(p.node24, [p.codeServerEntry, '--version']).stdout)?.[1];

@@ -47,6 +47,11 @@ const CHANNELS: Record<string, string> = {
   VSCODE_IPC_HOOK_CLI: '/run/user/0/vscode-ipc-1.sock',
   VSCODE_GIT_IPC_HANDLE: '/run/user/0/vscode-git-1.sock',
   VSCODE_GIT_ASKPASS_MAIN: '/opt/code/askpass-main.js',
+  VSCODE_GIT_ASKPASS_NODE: '/opt/code/code',
+  VSCODE_GIT_ASKPASS_EXTRA_ARGS: '--ms-enable-electron-run-as-node',
+  // The editor's binary as a Node that runs any script (how VS Code runs its askpass helper).
+  ELECTRON_RUN_AS_NODE: '1',
+  REMOTE_CONTAINERS_IPC: '/tmp/vscode-remote-containers-ipc-1.sock',
   GIT_ASKPASS: '/opt/code/askpass.sh',
   SSH_ASKPASS: '/usr/lib/ssh/x11-ssh-askpass',
   GPG_AGENT_INFO: '/run/user/0/gnupg/S.gpg-agent:0:1',
@@ -123,7 +128,7 @@ describe('gate: the agent\'s environment', () => {
 
   it('nothing removed: no banner line', async () => {
     const clean: Record<string, string | undefined> = {};
-    for (const k of Object.keys(process.env)) if (/^(SSH_|DBUS_|TMUX|VSCODE_|DISPLAY|WAYLAND|XDG_RUNTIME|LD_|AGENT_GATE_|GIT_ASKPASS|KRB5|DOCKER_HOST|NOTIFY_SOCKET)/.test(k)) clean[k] = undefined;
+    for (const k of Object.keys(process.env)) if (/^(SSH_|DBUS_|TMUX|VSCODE_|ELECTRON_|REMOTE_CONTAINERS_|CODE_SERVER_|DISPLAY|WAYLAND|XDG_RUNTIME|LD_|AGENT_GATE_|GIT_ASKPASS|KRB5|DOCKER_HOST|NOTIFY_SOCKET)/.test(k)) clean[k] = undefined;
     const run = await runCli(['/usr/bin/true'], { policy: policyFile(''), audit: dirs.audit(`env-clean`), cwd: dirs.ws, env: clean });
     expect(run.code).toBe(0);
     expect(run.stderr).not.toContain('removed from the agent');

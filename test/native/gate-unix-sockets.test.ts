@@ -116,6 +116,77 @@ describe('gate: unix sockets outside the gate', () => {
     await until('the outside datagram', () => dgram.count(/^DGRAM hello/) === 1);
   });
 
+  it('datagrams by every other way: a unix SOCK_RAW (the kernel makes it a datagram socket), flags on the type, and addressed sends on stream and seqpacket sockets (sendto, sendmsg, sendmmsg) reach nothing outside', async () => {
+    const dg = await sockprobeServer('dgram', path.join(out, 'raw-dgram.sock'));
+    const absName = `agent-gate-test-${process.pid}-dgram`;
+    const adg = await sockprobeServer('dgram', `@${absName}`);
+    const st = await sockprobeServer('stream', path.join(out, 'raw-stream.sock'));
+    const sq = await sockprobeServer('seqpacket', path.join(out, 'raw-seq.sock'));
+    const py = `import ctypes, errno, socket, sys
+dg, adg, st, sq = sys.argv[1], '\\0' + sys.argv[2], sys.argv[3], sys.argv[4]
+U = socket.AF_UNIX
+def res(op, f):
+    try:
+        f(); print('RESULT', op, 'ok', flush=True)
+    except OSError as e:
+        name = 'EOPNOTSUPP' if e.errno == errno.EOPNOTSUPP else errno.errorcode.get(e.errno, str(e.errno))
+        print('RESULT', op, 'errno=' + name, flush=True)
+def sendto(t, addr):
+    socket.socket(U, t).sendto(b'from-the-agent', addr)
+def sendmsg(t, addr):
+    socket.socket(U, t).sendmsg([b'from-the-agent'], [], 0, addr)
+def sendmmsg(t, addr):
+    # struct mmsghdr with one message addressed to addr, through libc (Python has no sendmmsg).
+    libc = ctypes.CDLL(None, use_errno=True)
+    s = socket.socket(U, t)
+    name = addr.encode() if isinstance(addr, str) else addr
+    sun = ctypes.create_string_buffer(b'\\x01\\x00' + name, 110)
+    data = ctypes.create_string_buffer(b'from-the-agent')
+    class iovec(ctypes.Structure): _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+    class mmsghdr(ctypes.Structure): _fields_ = [('name', ctypes.c_void_p), ('namelen', ctypes.c_uint32), ('iov', ctypes.c_void_p), ('iovlen', ctypes.c_size_t), ('control', ctypes.c_void_p), ('controllen', ctypes.c_size_t), ('flags', ctypes.c_int), ('len', ctypes.c_uint)]
+    iov = iovec(ctypes.addressof(data), 14)
+    m = mmsghdr(ctypes.addressof(sun), 2 + len(name), ctypes.addressof(iov), 1, None, 0, 0, 0)
+    if libc.sendmmsg(s.fileno(), ctypes.byref(m), 1, 0) < 0:
+        e = ctypes.get_errno(); raise OSError(e, '')
+res('raw-socket', lambda: sendto(socket.SOCK_RAW, dg))
+res('raw-socket-abstract', lambda: sendto(socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, adg))
+res('raw-socketpair', lambda: socket.socketpair(U, socket.SOCK_RAW))
+res('dgram-socket-flags', lambda: sendto(socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, dg))
+res('stream-sendto', lambda: sendto(socket.SOCK_STREAM, st))
+res('stream-sendmsg-abstract', lambda: sendmsg(socket.SOCK_STREAM, adg))
+res('seqpacket-sendto', lambda: sendto(socket.SOCK_SEQPACKET, sq))
+res('seqpacket-sendmsg-to-dgram', lambda: sendmsg(socket.SOCK_SEQPACKET, dg))
+res('seqpacket-sendmmsg-to-dgram', lambda: sendmmsg(socket.SOCK_SEQPACKET, dg))
+res('stream-sendmmsg-to-seqpacket', lambda: sendmmsg(socket.SOCK_STREAM, sq))`;
+    fs.writeFileSync(path.join(dirs.ws, 'dgrams.py'), py);
+    const expected = [
+      'RESULT raw-socket errno=EACCES',
+      'RESULT raw-socket-abstract errno=EACCES',
+      'RESULT raw-socketpair errno=EACCES',
+      'RESULT dgram-socket-flags errno=EACCES',
+      // The kernel ignores or refuses an address on a connection-oriented socket: nothing is sent anywhere.
+      'RESULT stream-sendto errno=EOPNOTSUPP',
+      'RESULT stream-sendmsg-abstract errno=EOPNOTSUPP',
+      'RESULT seqpacket-sendto errno=ENOTCONN',
+      'RESULT seqpacket-sendmsg-to-dgram errno=ENOTCONN',
+      'RESULT seqpacket-sendmmsg-to-dgram errno=ENOTCONN',
+      'RESULT stream-sendmmsg-to-seqpacket errno=EOPNOTSUPP',
+    ];
+    const args = [path.join(out, 'raw-dgram.sock'), absName, path.join(out, 'raw-stream.sock'), path.join(out, 'raw-seq.sock')].join(' ');
+    // Unix sockets sealed alone, and with [network] sealing too (its socket rules must not let a unix SOCK_RAW by).
+    for (const extra of ['', `[network]\nconnect_tcp_ports = [443]\ndns = false\n`]) {
+      const r = await gated(`${PY} dgrams.py ${args}`, { policy: policy(extra) });
+      expect(r.stdout.split('\n').filter((l) => l.startsWith('RESULT')), r.stderr).toEqual(expected);
+    }
+    await new Promise((res) => setTimeout(res, 200));
+    expect([dg.count(/^DGRAM /), adg.count(/^DGRAM /), st.count(/^ACCEPT /), sq.count(/^ACCEPT /)]).toEqual([0, 0, 0, 0]);
+    // Control: a unix SOCK_RAW from outside the gate does reach the datagram servers.
+    const ctl = runOutside([PY, path.join(dirs.ws, 'dgrams.py'), ...args.split(' ')]);
+    expect(ctl.stdout).toContain('RESULT raw-socket ok');
+    expect(ctl.stdout).toContain('RESULT raw-socket-abstract ok');
+    await until('the outside datagrams', () => dg.count(/^DGRAM from-the-agent/) >= 1 && adg.count(/^DGRAM from-the-agent/) >= 1);
+  });
+
   it('a stale socket file (its server gone) answers ECONNREFUSED, as the kernel does: tmux and ssh start their own server on that', async () => {
     const stale = path.join(out, 'stale.sock');
     expect(runOutside([PY, '-c', `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(stale)})`]).code).toBe(0);

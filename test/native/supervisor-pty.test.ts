@@ -36,6 +36,8 @@ describe('supervisor: the agent on its own pty (as in VS Code, where node-pty is
     expect(readlinkSync(`/proc/${link.process.pid}/fd/0`)).not.toBe(own);
     capture.write('\x03');
     const status = await link.exited;
+    // The supervisor's exit (node-pty's event) can be heard before its last line on the socket (EXIT) is read.
+    await until(() => exit !== null);
     expect(capture.output).toContain('got-int');
     expect(exit, capture.output).toEqual({ code: 5, signal: 0 });
     expect(status.code).toBe(5);

@@ -37,8 +37,12 @@ export const ENV_CHANNELS: readonly EnvChannelClass[] = [
   },
   {
     id: 'editor-ipc',
-    patterns: ['VSCODE_*', 'CLAUDE_CODE_SSE_PORT', 'GEMINI_CLI_IDE_*'],
-    why: "the editor's IPC (VSCODE_IPC_HOOK_CLI, the git and askpass handles, an IDE's local MCP server) opens files, runs tasks and hands out git credentials",
+    // VS Code's terminal and extension host: VSCODE_IPC_HOOK_CLI (the `code` CLI's channel into the running
+    // editor), VSCODE_GIT_IPC_HANDLE and VSCODE_GIT_ASKPASS_* (the git extension's credential helper), and
+    // ELECTRON_RUN_AS_NODE, which turns the editor's own binary into a Node that runs any script (the askpass
+    // helper is run that way). Dev Containers forward the same channels from the host (REMOTE_CONTAINERS_*).
+    patterns: ['VSCODE_*', 'ELECTRON_RUN_AS_NODE', 'ELECTRON_NO_ATTACH_CONSOLE', 'REMOTE_CONTAINERS_IPC', 'REMOTE_CONTAINERS_SOCKETS', 'REMOTE_CONTAINERS_DISPLAY_SOCK', 'CODE_SERVER_*', 'CLAUDE_CODE_SSE_PORT', 'GEMINI_CLI_IDE_*'],
+    why: "the editor's IPC (VSCODE_IPC_HOOK_CLI, the git and askpass handles, ELECTRON_RUN_AS_NODE, an IDE's local MCP server) opens files, runs tasks and commands in the editor and hands out git credentials",
   },
   {
     id: 'askpass',

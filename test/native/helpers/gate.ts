@@ -156,7 +156,9 @@ export async function runGated(opts: GateRunOptions): Promise<GateRun> {
   for (const ev of pendingEvents.splice(0)) handle(ev);
   opts.onStarted?.(link, child as unknown as ChildProcess);
   const status = await link.exited;
-  // Let the pipes drain.
+  // The process's exit can be heard before the socket's last lines (EXIT, or the close that fails the link)
+  // are read: wait for one of them (bounded), then let the pipes drain.
+  for (let t = 0; t < 5000 && exit === null && failures.length === 0; t += 10) await new Promise((r) => setTimeout(r, 10));
   await new Promise((r) => setTimeout(r, 20));
   return { link, events, records, timeouts, warnings, failures, exit, status, stdout, stderr };
 }
