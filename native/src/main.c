@@ -448,11 +448,27 @@ int main(int argc, char **argv)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		die_errno("prctl(PR_SET_DUMPABLE)");
 
+	/* The link's secret (docs/protocol.md, AUTH): the broker accepts only a peer that knows it. Out of our
+	 * environment at once, so neither HELLO's names nor the agent ever see it. */
+	char token[72] = "";
+	const char *tok = getenv("AGENT_GATE_LINK_TOKEN");
+	if (tok && strlen(tok) < sizeof(token))
+		strcpy(token, tok);
+	unsetenv("AGENT_GATE_LINK_TOKEN");
+
 	make_record_pipe(socket_path);
 	g_broker = connect_broker(socket_path);
 	g_session.broker = g_broker;
 	struct line_reader rd;
 	lr_init(&rd, g_broker);
+	if (token[0]) {
+		struct buf a = { 0 };
+		buf_printf(&a, "AUTH token=%s\n", token);
+		send_or_die(&a);
+		explicit_bzero(token, sizeof(token));
+		explicit_bzero(a.p, a.cap);
+		buf_free(&a);
+	}
 
 	struct seccomp_support sc;
 	seccomp_probe(&sc);

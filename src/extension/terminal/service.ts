@@ -9,7 +9,7 @@ import { agentCatalogue, findAgent, locateAgents, missingAgentMessage, type Agen
 import { AutoApprover } from '../../core/session/approvals';
 import { defaultAuditDirectory, defaultHeadDirectory } from '../../core/audit/paths';
 import { chooseAuditDirectory } from '../../core/session/audit-place';
-import { planLaunch, type LaunchOptions, type LaunchPlan } from '../../core/session/launch';
+import { planLaunch, replanPolicy, type LaunchOptions, type LaunchPlan } from '../../core/session/launch';
 import type { SessionEnd } from '../../core/session/session';
 import type { ApproverFactory, GuardedSession, SessionRegistry } from '../sessions';
 import type { PolicyTrust } from '../trust/policy-trust';
@@ -46,12 +46,12 @@ export class TerminalService implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly terminals = new Map<string, TerminalEntry>();
   private readonly terminalsByPty = new Map<GatePseudoterminal, TerminalEntry>();
-  approverFactory: ApproverFactory = denyingApproverFactory;
-
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly sessions: SessionRegistry,
     private readonly trust: PolicyTrust,
+    /** Who answers `ask` verdicts: the approval notifications (approvals/), else every ask is denied. */
+    private readonly approverFactory: ApproverFactory = denyingApproverFactory,
   ) {
     this.disposables.push(
       vscode.window.onDidOpenTerminal((t) => {
@@ -218,7 +218,7 @@ export class TerminalService implements vscode.Disposable {
     const entry = this.terminals.get(sessionId);
     const s = this.sessions.get(sessionId);
     if (!entry || !s) return 'the session is not running';
-    const planned = planLaunch({ ...entry.launch, policyText: text, sessionId });
+    const planned = replanPolicy(s.plan, text);
     if (!planned.ok) return planned.error;
     const update = s.session.updatePolicy(planned.policy, planned.evaluator, text);
     if (update.notApplied.length) void vscode.window.showInformationMessage(`Agent Gate: applied to ${s.label}, except ${update.notApplied.join('; ')}: they apply to new sessions.`);

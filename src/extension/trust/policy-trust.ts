@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ProtectedChange } from '../../core/protect/guard';
 import { acceptedRecord, reviewBannerLine, reviewPolicyText, type AcceptedPolicy } from '../../core/session/policy-review';
+import { isOwnPolicyWrite } from '../approvals/rules';
 import type { SessionRegistry } from '../sessions';
 
 export type ReviewAnswer = 'accept' | 'reject';
@@ -96,6 +97,11 @@ export class PolicyTrust implements vscode.Disposable {
     }
     const decision = reviewPolicyText('.gate.toml', text, this.accepted(file));
     if (decision.kind === 'unchanged') return { policyText: text, preface: [] };
+    // A rule the user added through "Always allow…" (approvals/) is their own edit.
+    if (decision.kind === 'changed' && isOwnPolicyWrite(file, text)) {
+      await this.setAccepted(file, text, 'saved');
+      return { policyText: text, preface: [] };
+    }
     if (decision.kind === 'first-use') {
       await this.setAccepted(file, text, 'first-use');
       return { policyText: text, preface: [reviewBannerLine('first-use', file) ?? ''] };
@@ -202,6 +208,8 @@ export class PolicyTrust implements vscode.Disposable {
     const file = doc.uri.fsPath;
     const text = doc.getText();
     await this.setAccepted(file, text, 'saved');
+    // Rules written through "Always allow…" are applied to running sessions by approvals/ already.
+    if (isOwnPolicyWrite(file, text)) return;
     const using = this.sessions.all().filter((s) => s.plan.source.kind === 'workspace' && path.resolve(s.plan.source.file) === path.resolve(file));
     if (using.length === 0) return;
     const n = using.length;
