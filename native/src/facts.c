@@ -482,6 +482,16 @@ static bool under_write_grant(const char *canon, const struct config *c)
 	return false;
 }
 
+int facts_open_as_target(pid_t tid, int basefd, const char *path, bool nofollow)
+{
+	return open_as_target(tid, basefd < 0 ? TARGET_CWD : basefd, path, nofollow);
+}
+
+bool facts_under_write_grant(const char *canon, const struct config *c)
+{
+	return under_write_grant(canon, c);
+}
+
 int facts_truncate(int listener, const struct seccomp_notif *n, const struct config *c)
 {
 	pid_t tid = (pid_t)n->pid;
