@@ -76,6 +76,9 @@ static struct {
 	uint64_t fingerprint;
 	uint64_t at;
 	bool allow;
+	bool has_id; /* an answer to a request: the same files are required too (R47) */
+	struct file_id id;
+	uint64_t images;
 } retries[RETRY_SLOTS];
 
 static uint64_t next_req_id = 1, first_req_id;
@@ -351,6 +354,19 @@ static void remember_retry(pid_t tid, uint64_t fingerprint, bool allow)
 	retries[k].fingerprint = fingerprint;
 	retries[k].at = monotonic_us();
 	retries[k].allow = allow;
+	retries[k].has_id = false;
+}
+
+static uint64_t images_of(const struct exec_facts *f);
+
+/* The same for a pending request: its restart gets the answer only if it is the same exec of the same files. */
+static void remember_retry_of(const struct pending *p, bool allow)
+{
+	size_t k = (size_t)p->tid % RETRY_SLOTS;
+	remember_retry(p->tid, p->fingerprint, allow);
+	retries[k].has_id = true;
+	retries[k].id = p->id;
+	retries[k].images = p->images;
 }
 
 static uint64_t mix_id(uint64_t h, const struct file_id *id)
@@ -449,7 +465,7 @@ static void apply(struct pending *p, bool allow)
 {
 	lat_add(&lat_slow, monotonic_us() - p->t0);
 	if (!answer(p->cookie, allow ? 0 : EACCES))
-		remember_retry(p->tid, p->fingerprint, allow);
+		remember_retry_of(p, allow);
 }
 
 static void drop_pending(size_t i)
@@ -524,6 +540,7 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 			debug("tid %d: request %llu arrived again (restarted syscall): same decision pending", f->tid,
 			      (unsigned long long)pending[i].req_id);
 			pending[i].cookie = n->id;
+			pending[i].n = *n; /* the live notification, for the re-read before an allow (R47) */
 			n_restarted++;
 			return;
 		}
@@ -534,6 +551,9 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 	if (retries[k].tid == f->tid) {
 		bool hit = retries[k].fingerprint == f->fingerprint && t0 - retries[k].at < RETRY_WINDOW_US;
 		bool allow = retries[k].allow;
+		if (hit && allow && retries[k].has_id &&
+		    (!same_file(&retries[k].id, &f->exe.id) || images_of(f) != retries[k].images))
+			hit = false; /* the same words, other files: decided afresh */
 		retries[k].tid = 0;
 		if (hit) {
 			debug("tid %d: same exec again after an interrupted answer: %s", f->tid, allow ? "allow" : "deny");
@@ -730,7 +750,9 @@ static void on_broker_line(char *line)
 		char why[512];
 		int r = recheck(p, why, sizeof(why));
 		if (r == -1) {
-			drop_pending(i); /* the target is gone: nothing to answer */
+			/* Interrupted meanwhile (or gone): a restart of the same exec of the same files gets the allow. */
+			remember_retry_of(p, true);
+			drop_pending(i);
 			return;
 		}
 		if (r > 0) {
@@ -778,7 +800,7 @@ static void on_deadlines(void)
 			   allow ? "allow" : "deny", (unsigned long long)n_piped);
 		send_line();
 		if (!answer(p->cookie, allow ? 0 : EACCES))
-			remember_retry(p->tid, p->fingerprint, allow);
+			remember_retry_of(p, allow);
 		drop_pending(i);
 	}
 }
