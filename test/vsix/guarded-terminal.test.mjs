@@ -6,8 +6,8 @@
 // Screenshots of each step go to test/artifacts/guarded-*.png; the README shows copies in media/.
 // Needs dist/agent-gate-linux-x64.vsix: `npm run test:vsix` packages first.
 //
-// Each run works on its own copy of examples/sample-workspace, with a HOME of its own (a user's ~/.bashrc
-// would run tools the sample policy asks about before the test types anything), all in a directory outside
+// Each run works on its own copy of examples/sample-workspace, with a HOME of its own (whatever the user's
+// ~/.bashrc runs stays out of the test, and the shell's history lands in the run), all in a directory outside
 // /tmp: the sample policy lets the agent write /tmp/**, and the gate refuses to start when the audit log
 // (in the extension's storage, under the profile) is inside a write grant.
 import assert from 'node:assert/strict';
