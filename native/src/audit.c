@@ -273,8 +273,9 @@ static void write_head_file(void)
 
 	if (!g.head_file)
 		return;
-	char *slash = strrchr(g.head_file, '/');
-	if (slash && slash != g.head_file) {
+	/* Every missing directory on the way (a fresh machine has no ~/.local/state/agent-gate yet, and a log
+	 * given with --audit elsewhere does not make it; R36), private to the user. */
+	for (char *slash = strchr(g.head_file + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		mkdir(g.head_file, 0700);
 		*slash = '/';

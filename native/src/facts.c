@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -148,58 +150,270 @@ static void hash_file(int pathfd, struct file_facts *ff)
 
 /* ---- path resolution ---- */
 
-/* /proc/self, /proc/thread-self and /dev/fd name the *opener*: rewrite them to name the target. */
-static const char *rewrite_self(const char *path, pid_t tid, char *out, size_t cap)
-{
-	static const char *const prefixes[] = { "/proc/self", "/proc/thread-self", "/dev/fd" };
-	static const char *const stdio[] = { "/dev/stdin", "/dev/stdout", "/dev/stderr" };
-
-	for (size_t i = 0; i < ARRAY_LEN(stdio); i++)
-		if (strcmp(path, stdio[i]) == 0) {
-			snprintf(out, cap, "/proc/%d/fd/%zu", (int)tid, i);
-			return out;
-		}
-	for (size_t i = 0; i < ARRAY_LEN(prefixes); i++) {
-		size_t n = strlen(prefixes[i]);
-		int m;
-		if (strncmp(path, prefixes[i], n) != 0 || (path[n] != '/' && path[n] != '\0'))
-			continue;
-		if (i == 0)
-			m = snprintf(out, cap, "/proc/%d", (int)tid);
-		else if (i == 1)
-			m = snprintf(out, cap, "/proc/%d/task/%d", (int)tid, (int)tid);
-		else
-			m = snprintf(out, cap, "/proc/%d/fd", (int)tid);
-		if (m < 0 || (size_t)m + strlen(path + n) >= cap)
-			return NULL;
-		strcpy(out + m, path + n);
-		return out;
-	}
-	return path;
-}
+/* What the kernel would open for a path the target gives it, resolved in the *target's* context (red-team R5).
+ * /proc/self and /proc/thread-self name whoever resolves them, and the magic links under /proc/<pid>/ (exe, cwd,
+ * root, fd/N, map_files/…) jump to an object instead of naming a path: resolved by the supervisor, a symlink to
+ * /proc/self/fd/3 (or /dev/fd/3, /proc/./self/…, a relative chain climbing to /proc, a #! line naming one)
+ * would name the supervisor's descriptor, its cwd, its program. Two steps:
+ *   1. openat2(RESOLVE_NO_MAGICLINKS): one syscall, and the answer for almost every exec. A path that reaches
+ *      no magic link resolves the same for anyone: what differs for the supervisor is only which /proc/<pid>
+ *      a "self" names, and without a magic link nothing under a /proc/<pid> directory leads out of procfs,
+ *      whose files are never executable.
+ *   2. ELOOP there (a magic link on the way, or a real loop): the path is walked one component at a time, as
+ *      the kernel walks it, with "self" and "thread-self" at a procfs root read as the target's pid and thread
+ *      (not ours), and every other procfs link followed by the kernel itself (a magic link jumps to the object
+ *      of the /proc/<pid> it is in, whoever follows it). Symlinks count against the kernel's limit of 40.
+ * The supervisor and the target share the root (chroot is refused in the sandbox; a root agent's mount
+ * namespace differs from ours only by its own /proc and read-only bind mounts of the same files). */
 
 /* basefd meaning "the target's cwd", opened only when a relative path needs it (most paths are absolute).
  * Through an fd on /proc/<tid>/cwd, which works even when the cwd is deleted or not reachable by path. */
 #define TARGET_CWD (-2)
+#define MAXSYMLINKS 40
+#define PROC_SUPER_MAGIC_ 0x9fa0
+#define PROC_ROOT_INO_ 1
+#define WALK_MAX (PATH_MAX * 4)
 
-/* Open (O_PATH) what the kernel would open for `path` relative to basefd. -errno on failure. */
-static int open_as_target(pid_t tid, int basefd, const char *path, bool nofollow)
+/* Whom a path is resolved for. IN_EXEC: the exec's own path and the interpreters the kernel opens during the
+ * exec (open_exec runs in the calling thread: "self" is its thread group, "thread-self" the thread). AFTER_EXEC:
+ * a name the dynamic loader opens once the new image runs (its fds are those left after close-on-exec, its
+ * /proc/self/exe is the loader): a magic link there is refused instead of guessed. */
+enum resolve_ctx { IN_EXEC, AFTER_EXEC };
+/* open_as_target's answer (negated) for a magic link met in AFTER_EXEC. */
+#define EMAGIC 4095
+
+static pid_t tgid_of(pid_t tid)
 {
-	char buf[PATH_MAX + 64];
-	const char *p = path[0] == '/' ? rewrite_self(path, tid, buf, sizeof(buf)) : path;
+	char path[64], text[2048];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	const char *p = strstr(text, "\nTgid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : -1;
+}
+
+static bool in_procfs(int fd)
+{
+	struct statfs sf;
+	return fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC_;
+}
+
+/* Replace `fd` (owned) by `next`. */
+static void step(int *fd, int next)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = next;
+}
+
+/* Step 2 above. O_PATH fd or -errno. */
+static int walk_as_target(pid_t tid, int startfd, const char *path, bool nofollow, enum resolve_ctx ctx)
+{
+	static char text[WALK_MAX], tmp[WALK_MAX];
+	size_t len = strlen(path);
+	int links = 0, cur = -1, err = 0;
+	pid_t tgid = 0;
+
+	if (len >= WALK_MAX)
+		return -ENAMETOOLONG;
+	memcpy(text, path, len + 1);
+	cur = path[0] == '/' ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : fcntl(startfd, F_DUPFD_CLOEXEC, 0);
+	if (cur < 0)
+		return -errno;
+	char *p = text;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return cur; /* "/" or a trailing slash: the directory itself */
+		char *q = p;
+		while (*q && *q != '/')
+			q++;
+		size_t clen = (size_t)(q - p);
+		bool last = *q == '\0';
+		char comp[NAME_MAX + 1];
+		if (clen > NAME_MAX) {
+			err = ENAMETOOLONG;
+			break;
+		}
+		memcpy(comp, p, clen);
+		comp[clen] = '\0';
+		p = q;
+		if (strcmp(comp, ".") == 0) {
+			if (last)
+				return cur;
+			continue;
+		}
+		/* ".." at the root stays there, for the kernel's walk and for openat alike. */
+		int next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			err = errno;
+			break;
+		}
+		struct stat st;
+		if (fstat(next, &st) < 0) {
+			err = errno;
+			close(next);
+			break;
+		}
+		if (S_ISLNK(st.st_mode) && !(last && nofollow)) {
+			if (++links > MAXSYMLINKS) {
+				err = ELOOP;
+				close(next);
+				break;
+			}
+			char target[PATH_MAX];
+			ssize_t tl;
+			struct stat cst;
+			bool proc = in_procfs(next);
+			if (proc && fstat(cur, &cst) == 0 && cst.st_ino == PROC_ROOT_INO_ &&
+			    (strcmp(comp, "self") == 0 || strcmp(comp, "thread-self") == 0)) {
+				/* The procfs root's own links: their text is the resolver's pid. Ours must be what they
+				 * say (the same pid namespace as the procfs we look at), and the target's goes instead. */
+				char ours[64];
+				tl = readlinkat(next, "", target, sizeof(target) - 1);
+				if (comp[0] == 's')
+					snprintf(ours, sizeof(ours), "%d", (int)getpid());
+				else
+					snprintf(ours, sizeof(ours), "%d/task/%d", (int)getpid(), (int)gettid());
+				if (tl < 0 || (size_t)tl != strlen(ours) || memcmp(target, ours, (size_t)tl) != 0) {
+					err = EACCES; /* a procfs of another pid namespace: fail closed */
+					close(next);
+					break;
+				}
+				if (!tgid && (tgid = tgid_of(tid)) <= 0) {
+					err = ESRCH;
+					close(next);
+					break;
+				}
+				if (comp[0] == 's')
+					tl = snprintf(target, sizeof(target), "%d", (int)tgid);
+				else
+					tl = snprintf(target, sizeof(target), "%d/task/%d", (int)tgid, (int)tid);
+			} else if (proc && !(fstat(cur, &cst) == 0 && cst.st_ino == PROC_ROOT_INO_)) {
+				/* Below the procfs root: the kernel follows it (a magic link jumps to the object of the
+				 * /proc/<pid> it is in, which we have resolved for the target already). */
+				close(next);
+				if (ctx == AFTER_EXEC) {
+					err = EMAGIC;
+					break;
+				}
+				next = openat(cur, comp, O_PATH | O_CLOEXEC);
+				if (next < 0) {
+					err = errno;
+					break;
+				}
+				if (fstat(next, &st) < 0) {
+					err = errno;
+					close(next);
+					break;
+				}
+				if (last) {
+					step(&cur, next);
+					return cur;
+				}
+				if (!S_ISDIR(st.st_mode)) {
+					err = ENOTDIR;
+					close(next);
+					break;
+				}
+				step(&cur, next);
+				continue;
+			} else {
+				tl = readlinkat(next, "", target, sizeof(target) - 1);
+			}
+			close(next);
+			if (tl < 0) {
+				err = errno;
+				break;
+			}
+			if (tl == 0) {
+				err = ENOENT;
+				break;
+			}
+			size_t rest = strlen(p);
+			if ((size_t)tl + 1 + rest >= WALK_MAX) {
+				err = ENAMETOOLONG;
+				break;
+			}
+			memcpy(tmp, target, (size_t)tl);
+			tmp[tl] = '/';
+			memcpy(tmp + tl + 1, p, rest + 1);
+			if (rest == 0)
+				tmp[tl] = '\0'; /* no trailing slash where there was none */
+			memcpy(text, tmp, (size_t)tl + 1 + rest + 1);
+			p = text;
+			if (target[0] == '/') {
+				int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+				if (root < 0) {
+					err = errno;
+					break;
+				}
+				step(&cur, root);
+			}
+			continue;
+		}
+		if (last) {
+			step(&cur, next);
+			return cur;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			err = ENOTDIR;
+			close(next);
+			break;
+		}
+		step(&cur, next);
+	}
+	close(cur);
+	return -err;
+}
+
+/* Open (O_PATH) what the kernel would open for `path` relative to basefd, in the target's context. -errno on
+ * failure (-EMAGIC: a magic link in AFTER_EXEC). */
+static int open_as_target_ctx(pid_t tid, int basefd, const char *path, bool nofollow, enum resolve_ctx ctx)
+{
+	char buf[64];
 	AUTOCLOSE int cwdfd = -1;
 
-	if (!p)
-		return -ENAMETOOLONG;
-	if (p[0] != '/' && basefd == TARGET_CWD) {
+	if (path[0] != '/' && basefd == TARGET_CWD) {
 		snprintf(buf, sizeof(buf), "/proc/%d/cwd", (int)tid);
 		cwdfd = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (cwdfd < 0)
 			return -ENOENT;
 		basefd = cwdfd;
 	}
-	int fd = openat(p[0] == '/' ? AT_FDCWD : basefd, p, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
-	return fd < 0 ? -errno : fd;
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
+		.resolve = RESOLVE_NO_MAGICLINKS,
+	};
+	int dirfd = path[0] == '/' ? AT_FDCWD : basefd;
+	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	if (fd >= 0)
+		return fd;
+	int err = errno;
+	/* A failure is the target's too only when it came before the walk entered procfs, where "self" would
+	 * have named us (our /proc/self/fd/10 may not exist where the target's does): the same failure without
+	 * crossing a mount says so (a PATH probe: one more syscall). */
+	if (err != ELOOP && !(dirfd != AT_FDCWD && in_procfs(dirfd))) {
+		how.resolve |= RESOLVE_NO_XDEV;
+		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		if (fd >= 0)
+			close(fd); /* it exists now: the path changed meanwhile */
+		else if (errno == err)
+			return -err;
+	}
+	return walk_as_target(tid, basefd, path, nofollow, ctx);
+}
+
+static int open_as_target(pid_t tid, int basefd, const char *path, bool nofollow)
+{
+	return open_as_target_ctx(tid, basefd, path, nofollow, IN_EXEC);
 }
 
 /* Fill identity facts from an O_PATH fd. Returns 0 or the errno the kernel's exec would give (exec false: a
@@ -268,6 +482,16 @@ static bool under_write_grant(const char *canon, const struct config *c)
 	return false;
 }
 
+int facts_open_as_target(pid_t tid, int basefd, const char *path, bool nofollow)
+{
+	return open_as_target(tid, basefd < 0 ? TARGET_CWD : basefd, path, nofollow);
+}
+
+bool facts_under_write_grant(const char *canon, const struct config *c)
+{
+	return under_write_grant(canon, c);
+}
+
 int facts_truncate(int listener, const struct seccomp_notif *n, const struct config *c)
 {
 	pid_t tid = (pid_t)n->pid;
@@ -306,12 +530,13 @@ int facts_truncate(int listener, const struct seccomp_notif *n, const struct con
 }
 
 /* ---- path cache ----
- * An absolute path as requested → what it resolved to (canonical path, identity, hash). A hit costs one
- * statx(2) of the path instead of open, fstat, readlink of /proc/self/fd and close. The entry is used only when
- * statx finds the same identity (dev, ino, size, mtime, ctime) the entry has: the same file, the same content.
- * What the path names can change (a symlink along it re-pointed): then the identity differs and the path is
- * resolved again. Relative paths, /proc/self and /dev/fd paths, execveat with a dirfd and AT_SYMLINK_NOFOLLOW
- * are never cached. */
+ * An absolute path as requested → what it resolved to (canonical path, identity, hash). The path is resolved
+ * in the target's context every time (open_as_target: one openat2 for nearly all paths); a hit saves the
+ * readlink of /proc/self/fd and the hash. It is used only when the file resolved now has the identity the
+ * entry has (dev, ino, size, mtime, ctime): the same file, the same content. A statx(2) of the path by the
+ * supervisor would be cheaper, but would resolve /proc/self (and a symlink to /proc/self/cwd/…) as the
+ * supervisor, so a path re-pointed that way would find an entry that is not what the target runs (R5).
+ * Relative paths, execveat with a dirfd and AT_SYMLINK_NOFOLLOW are never cached. */
 #define PATH_SLOTS 1024
 static struct {
 	char *path; /* requested path (malloc), NULL: empty */
@@ -327,28 +552,21 @@ static size_t path_slot(const char *path, size_t len)
 	return (size_t)(h % PATH_SLOTS);
 }
 
-static bool cacheable_path(const char *path)
+/* fd: what the path resolved to, for the target, just now. */
+static bool path_cache_lookup(const char *path, size_t len, int fd, struct file_facts *out)
 {
-	char tmp[64];
-	return path[0] == '/' && rewrite_self(path, 1, tmp, sizeof(tmp)) == path;
-}
-
-static bool path_cache_lookup(const char *path, size_t len, bool skip, struct file_facts *out)
-{
-	if (skip || !cacheable_path(path))
+	if (path[0] != '/')
 		return false;
 	size_t k = path_slot(path, len);
 	if (!path_cache[k].path || path_cache[k].len != len || memcmp(path_cache[k].path, path, len) != 0)
 		return false;
-	struct statx sx;
-	/* Follows symlinks, as exec does; the supervisor and the agent share the root (chroot is refused). */
-	if (statx(AT_FDCWD, path, AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &sx) < 0)
+	struct stat st;
+	if (fstat(fd, &st) < 0)
 		return false;
 	const struct file_id *id = &path_cache[k].ff.id;
-	if ((uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor) != id->dev || sx.stx_ino != id->ino ||
-	    sx.stx_size != id->size ||
-	    sx.stx_mtime.tv_sec != id->mtime.tv_sec || sx.stx_mtime.tv_nsec != (uint32_t)id->mtime.tv_nsec ||
-	    sx.stx_ctime.tv_sec != id->ctime.tv_sec || sx.stx_ctime.tv_nsec != (uint32_t)id->ctime.tv_nsec)
+	if ((uint64_t)st.st_dev != id->dev || (uint64_t)st.st_ino != id->ino || (uint64_t)st.st_size != id->size ||
+	    st.st_mtim.tv_sec != id->mtime.tv_sec || st.st_mtim.tv_nsec != id->mtime.tv_nsec ||
+	    st.st_ctim.tv_sec != id->ctime.tv_sec || st.st_ctim.tv_nsec != id->ctime.tv_nsec)
 		return false;
 	*out = path_cache[k].ff;
 	return true;
@@ -356,7 +574,7 @@ static bool path_cache_lookup(const char *path, size_t len, bool skip, struct fi
 
 static void path_cache_store(const char *path, size_t len, const struct file_facts *ff)
 {
-	if (!cacheable_path(path))
+	if (path[0] != '/')
 		return;
 	size_t k = path_slot(path, len);
 	free(path_cache[k].path);
@@ -974,6 +1192,7 @@ struct ld_search {
 	struct file_facts found[LD_CANDIDATES];
 	size_t nfound;
 	bool overflow;
+	bool magic; /* a candidate's path went through a /proc magic link */
 };
 
 /* dir/name as a candidate (dir empty: the cwd, as an empty LD_LIBRARY_PATH entry means). */
@@ -983,7 +1202,9 @@ static void ld_try(struct ld_search *s, const char *dir, size_t dlen)
 	int m = dlen ? snprintf(path, sizeof(path), "%.*s/%s", (int)dlen, dir, s->name) : snprintf(path, sizeof(path), "%s", s->name);
 	if (m < 0 || (size_t)m >= sizeof(path))
 		return;
-	int fd = open_as_target(s->tid, TARGET_CWD, path, false);
+	int fd = open_as_target_ctx(s->tid, TARGET_CWD, path, false, AFTER_EXEC);
+	if (fd == -EMAGIC)
+		s->magic = true;
 	if (fd < 0)
 		return;
 	struct file_facts ff;
@@ -1046,6 +1267,7 @@ static void ld_try_cache(struct ld_search *s)
 			one.name = v;
 			one.nfound = 0;
 			ld_try(&one, "", 0);
+			s->magic |= one.magic;
 			for (size_t k = 0; k < one.nfound && s->nfound < LD_CANDIDATES; k++)
 				s->found[s->nfound++] = one.found[k];
 		}
@@ -1141,7 +1363,12 @@ static void loader_target(pid_t tid, uint64_t envp, const struct config *c, stru
 	const char *name = vargv[i];
 	if (strchr(name, '/')) {
 		/* ld.so opens it as a path, relative to the cwd (no search). */
-		int fd = open_as_target(tid, TARGET_CWD, name, false);
+		int fd = open_as_target_ctx(tid, TARGET_CWD, name, false, AFTER_EXEC);
+		if (fd == -EMAGIC) {
+			ld_unresolved(f, "the program the dynamic loader would load (%s) is reached through a /proc magic link, "
+					 "which the loader follows only after the exec (its own descriptors and program)", name);
+			return;
+		}
 		if (fd < 0) {
 			ld_unresolved(f, "the program the dynamic loader would load (%s) does not resolve", name);
 			return;
@@ -1187,6 +1414,10 @@ static void loader_target(pid_t tid, uint64_t envp, const struct config *c, stru
 						"/usr/lib64", "/lib", "/usr/lib", "/usr/local/lib" };
 	for (size_t d = 0; d < ARRAY_LEN(defaults); d++)
 		ld_try_dir(&s, defaults[d], strlen(defaults[d]));
+	if (s.magic) {
+		ld_unresolved(f, "the dynamic loader would search for %s through a /proc magic link, which it follows only after the exec", name);
+		return;
+	}
 	if (s.nfound == 1 && !s.overflow) {
 		f->ld = s.found[0];
 		return;
@@ -1278,15 +1509,16 @@ static int follow_chain(pid_t tid, uint64_t envp, int exefd, const struct config
 			/* binfmt_elf opens PT_INTERP like an exec path (open_exec, relative to the cwd). The system's
 			 * loader is the usual case and says nothing new; anything else is one more image to judge. */
 			struct level *lv = &f->levels[f->nlevels];
-			if (!path_cache_lookup(sh.interp, sh.interp_len, false, &lv->ff)) {
-				int ifd = open_as_target(tid, TARGET_CWD, sh.interp, false);
+			{
+				AUTOCLOSE int ifd = open_as_target(tid, TARGET_CWD, sh.interp, false);
 				if (ifd < 0)
 					return -ifd;
-				int err = file_facts_from_fd(ifd, c, &lv->ff);
-				close(ifd);
-				if (err)
-					return err;
-				path_cache_store(sh.interp, sh.interp_len, &lv->ff);
+				if (!path_cache_lookup(sh.interp, sh.interp_len, ifd, &lv->ff)) {
+					int err = file_facts_from_fd(ifd, c, &lv->ff);
+					if (err)
+						return err;
+					path_cache_store(sh.interp, sh.interp_len, &lv->ff);
+				}
 			}
 			if (!is_system_loader(&lv->ff)) {
 				lv->kind = LEVEL_ELF_INTERP;
@@ -1407,23 +1639,22 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 		snprintf(proc, sizeof(proc), "/proc/%d/cwd", (int)tid);
 		exefd = open(proc, O_PATH | O_CLOEXEC); /* execveat(AT_FDCWD, "", AT_EMPTY_PATH): the cwd */
 	}
-	bool from_cache = false;
+	bool from_cache = false, cacheable = false;
 	if (exefd < 0) {
 		if (f->path_len == 0)
 			return ENOENT;
-		from_cache = path_cache_lookup(f->path, f->path_len, nofollow || basefd >= 0, &f->exe);
-		if (!from_cache) {
-			int fd = open_as_target(tid, basefd >= 0 ? basefd : TARGET_CWD, f->path, nofollow);
-			if (fd < 0)
-				return -fd;
-			exefd = fd;
-		}
+		int fd = open_as_target(tid, basefd >= 0 ? basefd : TARGET_CWD, f->path, nofollow);
+		if (fd < 0)
+			return -fd;
+		exefd = fd;
+		cacheable = basefd < 0 && !nofollow;
+		from_cache = cacheable && path_cache_lookup(f->path, f->path_len, exefd, &f->exe);
 	}
 	if (!from_cache) {
 		err = file_facts_from_fd(exefd, c, &f->exe);
 		if (err)
 			return err;
-		if (basefd < 0 && !nofollow && exefd >= 0 && !(f->execveat && f->path_len == 0))
+		if (cacheable)
 			path_cache_store(f->path, f->path_len, &f->exe);
 	}
 
@@ -1442,13 +1673,6 @@ int facts_gather(int listener, const struct seccomp_notif *n, const struct confi
 	/* A file with a cached verdict is a plain program whose verdict depends on nothing but its identity:
 	 * the caller's exe and argv (4 /proc syscalls) are only gathered when the broker has to decide. */
 	if (!known_plain(&f->exe.id)) {
-		if (exefd < 0) {
-			/* Identity from the path cache, but no verdict yet: open it for the #! and loader checks. */
-			int fd = open_as_target(tid, TARGET_CWD, f->path, false);
-			if (fd < 0)
-				return -fd;
-			exefd = fd;
-		}
 		read_parent(f);
 		err = follow_chain(tid, envp_addr, exefd, c, f);
 		if (err)

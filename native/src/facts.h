@@ -102,5 +102,10 @@ void facts_release(void);
 /* truncate(2) on the agent's behalf, inside the write grants only. 0 (done), a positive errno for the agent,
  * or -1 when the notification is gone. */
 int facts_truncate(int listener, const struct seccomp_notif *n, const struct config *c);
+/* For meta.c: an O_PATH descriptor of path as the target thread tid resolves it (relative to basefd, or to its
+ * cwd when basefd < 0; /proc/self as the target's), or -errno; and whether a canonical path is inside the
+ * write grants. */
+int facts_open_as_target(pid_t tid, int basefd, const char *path, bool nofollow);
+bool facts_under_write_grant(const char *canon, const struct config *c);
 /* Clear for reuse, keeping the argv buffers allocated. */
 void facts_reset(struct exec_facts *f);

@@ -29,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -230,6 +232,18 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const
 	pty_child();
 	close(g_broker);
 	close(g_session.sigfd);
+	/* Every descriptor but 0, 1 and 2 (each the agent's own pty when it was the user's terminal) is closed
+	 * when the agent execs: whatever the launcher leaked to us (libuv passes any descriptor without
+	 * close-on-exec, and VS Code's extension host, a shell's `3<>` or a tool harness leak some) may lead out of
+	 * the gate: a socket connected to a daemon, the broker's pipes, the user's terminal, a directory outside
+	 * the grants (Landlock checks paths at open, not what is already open). close_range(2) CLOSE_RANGE_CLOEXEC
+	 * (5.11) keeps our socket to the supervisor usable until then; before 5.11, one fcntl per descriptor. */
+	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) {
+		struct rlimit rl;
+		int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20 ? (int)rl.rlim_cur : 1 << 20;
+		for (int fd = 3; fd < max; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
 
 	/* A root agent: a mount namespace of its own (/proc scoped to the session, protected files read-only). */
 	if (g_mountns) {
@@ -347,30 +361,41 @@ static uint64_t effective_caps(void)
 	return strtoull(p + 8, NULL, 16);
 }
 
-/* Whether a descriptor we hold is a socket the agent could not have made under this filter (a datagram unix
- * socket when unix sockets are sealed; UDP, raw or another family when [network] seals). */
-static bool forbidden_socket(int fd, unsigned when)
+/* What an inherited descriptor is, when it leads out of the gate: a socket or a terminal. NULL otherwise. */
+static const char *leads_out(int fd, char *tty, size_t len)
 {
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return false;
-	int family = -1, type = -1;
-	socklen_t len = sizeof(family);
-	getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len);
-	len = sizeof(type);
-	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-	if (family == AF_UNIX)
-		return type == SOCK_DGRAM && (when & SC_WHEN_NO_UNIX_DGRAM);
-	if (!(when & SC_WHEN_NET_SEALED) || family == AF_NETLINK)
-		return false;
-	if ((family == AF_INET || family == AF_INET6) && type == SOCK_STREAM)
-		return false;
-	return !((family == AF_INET || family == AF_INET6) && type == SOCK_DGRAM && (when & SC_WHEN_NET_DNS));
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	if (S_ISSOCK(st.st_mode))
+		return "a socket";
+	if (isatty(fd) && ttyname_r(fd, tty, len) == 0)
+		return tty;
+	return isatty(fd) ? "a terminal" : NULL;
+}
+
+/* Descriptors above 2 that we were started with are never passed to the agent (run_agent closes them on
+ * exec). Those that lead somewhere (a socket, a terminal) are named in one warning, so that a launcher that
+ * leaks them is found. */
+static void report_inherited(void)
+{
+	char msg[512], tty[128];
+	size_t len = 0;
+	int n = 0;
+	for (int fd = 3; fd < 1024; fd++) {
+		const char *what = leads_out(fd, tty, sizeof(tty));
+		if (!what || len >= sizeof(msg) - 64)
+			continue;
+		if (n++ == 0)
+			len += (size_t)snprintf(msg + len, sizeof(msg) - len, "descriptors inherited from the launcher are not passed to the agent:");
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s %d (%s)", n > 1 ? "," : "", fd, what);
+	}
+	if (n)
+		collect_warning(msg);
 }
 
 /* What the supervisor does about sockets (sockets.c), the filter's parts it needs (when), and the REPORT's
- * unix= value. Descriptors we would pass to the agent that it could not have made are not passed (close on
- * exec, with a warning): an inherited datagram socket would reach any address. */
+ * unix= value. */
 static const char *plan_sockets(const struct config *c, const struct landlock_plan *plan, unsigned *when)
 {
 	bool diag = false;
@@ -395,13 +420,6 @@ static const char *plan_sockets(const struct config *c, const struct landlock_pl
 	if (m.mediated && c->unix_sealed && !diag)
 		collect_warning("the kernel lacks unix sock_diag (CONFIG_UNIX_DIAG): the agent's own unix sockets cannot "
 				"be recognised, so they are refused too unless [unix_sockets] allow names them");
-	for (int fd = 3; fd < 1024; fd++) {
-		if (fd == g_broker || fd == g_records || fd == g_session.sigfd || !forbidden_socket(fd, *when))
-			continue;
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		snprintf(msg, sizeof(msg), "inherited descriptor %d is a socket the sealing forbids: not passed to the agent", fd);
-		collect_warning(msg);
-	}
 	if (!c->unix_sealed)
 		return "off";
 	if (m.mediated)
@@ -448,11 +466,28 @@ int main(int argc, char **argv)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		die_errno("prctl(PR_SET_DUMPABLE)");
 
+	report_inherited(); /* before we open anything ourselves */
+	/* The link's secret (docs/protocol.md, AUTH): the broker accepts only a peer that knows it. Out of our
+	 * environment at once, so neither HELLO's names nor the agent ever see it. */
+	char token[72] = "";
+	const char *tok = getenv("AGENT_GATE_LINK_TOKEN");
+	if (tok && strlen(tok) < sizeof(token))
+		strcpy(token, tok);
+	unsetenv("AGENT_GATE_LINK_TOKEN");
+
 	make_record_pipe(socket_path);
 	g_broker = connect_broker(socket_path);
 	g_session.broker = g_broker;
 	struct line_reader rd;
 	lr_init(&rd, g_broker);
+	if (token[0]) {
+		struct buf a = { 0 };
+		buf_printf(&a, "AUTH token=%s\n", token);
+		send_or_die(&a);
+		explicit_bzero(token, sizeof(token));
+		explicit_bzero(a.p, a.cap);
+		buf_free(&a);
+	}
 
 	struct seccomp_support sc;
 	seccomp_probe(&sc);
@@ -506,13 +541,14 @@ int main(int argc, char **argv)
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
 		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s memfd=%s arch=x86_64 filter_insns=%zu "
-		   "devices=%s caps=%#llx audit=%s unix=%s net_filter=%s dns=%s proc=%s protect=%s\n",
+		   "devices=%s caps=%#llx audit=%s unix=%s net_filter=%s dns=%s proc=%s protect=%s metadata=%s\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
 		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
 		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", when & SC_WHEN_EXEC_SEALED ? "noexec" : "any",
 		   filter->len, plan.devices, (unsigned long long)(privs_kept() & effective_caps()), audit_state(),
 		   unix_state, when & SC_WHEN_NET_SEALED ? "sealed" : "off", when & SC_WHEN_NET_DNS ? "resolvers" : "off",
-		   g_mountns ? "session" : "shared", g_mountns && cfg.nprotect ? "readonly" : "detect");
+		   g_mountns ? "session" : "shared", g_mountns && cfg.nprotect ? "readonly" : "detect",
+		   when & SC_WHEN_WRITES_SEALED ? "mediated" : "owner");
 	send_or_die(&b);
 	if (g_warnings.len)
 		send_or_die(&g_warnings);

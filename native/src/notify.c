@@ -6,6 +6,7 @@
  * fail closed) and then answered; everything else becomes a pending request answered on VERDICT, or on
  * its deadline with the TIMEOUT action. */
 #include "notify.h"
+#include "meta.h"
 #include "audit.h"
 #include "facts.h"
 #include "procmem.h"
@@ -888,9 +889,16 @@ int notify_loop(struct session *s)
 				case __NR_sendto:
 				case __NR_sendmsg:
 				case __NR_sendmmsg:
+				case __NR_setsockopt:
 					sockets_on_notification(notif);
 					break;
 				default:
+					if (meta_handles(notif->data.nr)) {
+						int mr = meta_perform(cur->listener, notif, cur->cfg);
+						if (mr >= 0)
+							respond(notif->id, mr, false);
+						break;
+					}
 					/* A NOTIFY entry without a handler: a programming error; refuse, never continue. */
 					warn_msg("no handler for notified syscall %d (%s): refused", notif->data.nr,
 						 seccomp_syscall_name(notif->data.nr));

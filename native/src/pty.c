@@ -16,8 +16,8 @@
  *   - the approval prompt (the CLI's, on the outer terminal) reads input only the user can type: while a
  *     question is up the relay reads nothing from the outer terminal and writes nothing to it.
  * Each of the agent's stdin, stdout and stderr that was the terminal becomes the pty; a pipe or a file is
- * passed through unchanged. Without a terminal on stdin there is no pty; the agent still gets a session of
- * its own (and so no controlling terminal).
+ * passed through unchanged. Without a terminal on any of them there is no pty; the agent still gets a session
+ * of its own (and so no controlling terminal).
  *
  * The relay runs in the notification loop's poll: two buffers, non-blocking descriptors (the outer terminal
  * is opened again, so its O_NONBLOCK is ours alone, not the user's shell's), no write that can block the
@@ -69,13 +69,18 @@ bool pty_open(void (*warn)(const char *msg))
 {
 	char msg[512], outer_path[256];
 
-	if (!isatty(STDIN_FILENO))
+	/* Any of 0, 1, 2 that is a terminal: with only stdout or stderr one (`agent < file`, `cmd | agent`), the
+	 * agent would otherwise hold the user's terminal on it, usually opened for reading too (a shell opens its
+	 * terminal O_RDWR): it could read what the user types, the approval prompt's answer included. */
+	int first = -1;
+	for (int fd = 2; fd >= 0; fd--)
+		if ((g.tty_fd[fd] = isatty(fd)))
+			first = fd;
+	if (first < 0)
 		return false;
-	for (int fd = 0; fd < 3; fd++)
-		g.tty_fd[fd] = isatty(fd);
 	/* ttyname_r(3) and a fresh open: an open file description of our own, so O_NONBLOCK here does not leak
-	 * into the shell that shares fd 0's description. */
-	int e = ttyname_r(STDIN_FILENO, outer_path, sizeof(outer_path));
+	 * into the shell that shares that descriptor's description. */
+	int e = ttyname_r(first, outer_path, sizeof(outer_path));
 	if (e == 0)
 		g.outer = open(outer_path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (e != 0 || g.outer < 0) {

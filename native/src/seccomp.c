@@ -54,6 +54,7 @@
 #include <sys/ioctl.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -65,6 +66,18 @@
 #endif
 #ifndef __NR_open_tree_attr
 #define __NR_open_tree_attr 467 /* Linux 6.15; Debian 12's headers predate it */
+#endif
+/* The kernel's __O_TMPFILE bit alone (libc's includes O_DIRECTORY): the kernel reads the mode when O_CREAT or
+ * this bit is set (build_open_flags). */
+#define O_TMPFILE_BIT 020000000
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452 /* Linux 6.6 */
+#endif
+#ifndef __NR_setxattrat
+#define __NR_setxattrat 463 /* Linux 6.13 */
+#endif
+#ifndef __NR_removexattrat
+#define __NR_removexattrat 466
 #endif
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -120,8 +133,10 @@ static const struct sc_entry TABLE[] = {
 	 * First in the table: open and openat are the most frequent syscalls that run the program. */
 	RULE_IF(SEALED, openat, DENY(EACCES), ARG_MASKED_EQ(2, O_ACCMODE | O_TRUNC, O_RDONLY | O_TRUNC)),
 	RULE_IF(SEALED, openat, DENY(EACCES), ARG_MASKED_EQ(2, O_ACCMODE | O_TRUNC, O_ACCMODE | O_TRUNC)),
+	RULE(openat, DENY(EPERM), ARG_ANY_BITS(2, O_CREAT | O_TMPFILE_BIT), ARG_ANY_BITS(3, S_ISUID | S_ISGID)), /* setuid, below */
 	RULE_IF(SEALED, open, DENY(EACCES), ARG_MASKED_EQ(1, O_ACCMODE | O_TRUNC, O_RDONLY | O_TRUNC)),
 	RULE_IF(SEALED, open, DENY(EACCES), ARG_MASKED_EQ(1, O_ACCMODE | O_TRUNC, O_ACCMODE | O_TRUNC)),
+	RULE(open, DENY(EPERM), ARG_ANY_BITS(1, O_CREAT | O_TMPFILE_BIT), ARG_ANY_BITS(2, S_ISUID | S_ISGID)),
 	RULE_IF(SEALED, truncate, NOTIFY),
 	RULE_IF(SEALED, openat2, DENY(ENOSYS)),
 
@@ -150,8 +165,43 @@ static const struct sc_entry TABLE[] = {
 	 * wall): a block device node in a writable directory is a raw write to a whole filesystem. */
 	RULE(mknod, DENY(EPERM), ARG_MASKED_EQ(1, S_IFMT, S_IFBLK)),
 	RULE(mknod, DENY(EPERM), ARG_MASKED_EQ(1, S_IFMT, S_IFCHR)),
+	RULE(mknod, DENY(EPERM), ARG_ANY_BITS(1, S_ISUID | S_ISGID)), /* a setuid file, below */
 	RULE(mknodat, DENY(EPERM), ARG_MASKED_EQ(2, S_IFMT, S_IFBLK)),
 	RULE(mknodat, DENY(EPERM), ARG_MASKED_EQ(2, S_IFMT, S_IFCHR)),
+	RULE(mknodat, DENY(EPERM), ARG_ANY_BITS(2, S_ISUID | S_ISGID)), /* a setuid file, below */
+	/* Setuid and setgid files: a root agent could leave a setuid-root program behind (in its workspace,
+	 * where it may write), run later by anyone, outside the gate (NO_NEW_PRIVS holds only inside it); a
+	 * non-root agent one that lends its uid to other users. The mode is an int (umode_t): 32 bits. Build
+	 * tools set neither bit (`git init --shared`, group-setgid directories and `tar -p` of a setuid file
+	 * are what is refused). */
+	RULE(chmod, DENY(EPERM), ARG_ANY_BITS(1, S_ISUID | S_ISGID)),
+	RULE_IF(SEALED, chmod, NOTIFY),
+	RULE(fchmod, DENY(EPERM), ARG_ANY_BITS(1, S_ISUID | S_ISGID)),
+	RULE_IF(SEALED, fchmod, NOTIFY),
+	RULE(fchmodat, DENY(EPERM), ARG_ANY_BITS(2, S_ISUID | S_ISGID)),
+	RULE_IF(SEALED, fchmodat, NOTIFY),
+	RULE(fchmodat2, DENY(EPERM), ARG_ANY_BITS(2, S_ISUID | S_ISGID)),
+	RULE_IF(SEALED, fchmodat2, NOTIFY),
+	RULE(creat, DENY(EPERM), ARG_ANY_BITS(1, S_ISUID | S_ISGID)),
+	/* Metadata outside the write grants, when writes are sealed: Landlock checks none of it (owner, times,
+	 * extended attributes; the modes above). The supervisor performs each inside the grants only (meta.c).
+	 * setxattrat/removexattrat (6.13) take their arguments behind a pointer: ENOSYS, libc falls back. */
+	RULE_IF(SEALED, chown, NOTIFY),
+	RULE_IF(SEALED, fchown, NOTIFY),
+	RULE_IF(SEALED, lchown, NOTIFY),
+	RULE_IF(SEALED, fchownat, NOTIFY),
+	RULE_IF(SEALED, utime, NOTIFY),
+	RULE_IF(SEALED, utimes, NOTIFY),
+	RULE_IF(SEALED, futimesat, NOTIFY),
+	RULE_IF(SEALED, utimensat, NOTIFY),
+	RULE_IF(SEALED, setxattr, NOTIFY),
+	RULE_IF(SEALED, lsetxattr, NOTIFY),
+	RULE_IF(SEALED, fsetxattr, NOTIFY),
+	RULE_IF(SEALED, removexattr, NOTIFY),
+	RULE_IF(SEALED, lremovexattr, NOTIFY),
+	RULE_IF(SEALED, fremovexattr, NOTIFY),
+	RULE_IF(SEALED, setxattrat, DENY(ENOSYS)),
+	RULE_IF(SEALED, removexattrat, DENY(ENOSYS)),
 	/* personality: the values Docker's profile allows (PER_LINUX, PER_LINUX32, UNAME26, both, and the
 	 * query); others (READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE…) are old, little-tested kernel paths. */
 	RULE(personality, ALLOW, ARG_EQ(0, 0)),
@@ -203,6 +253,11 @@ static const struct sc_entry TABLE[] = {
 	RULE_IF(NET, sendmmsg, DENY(EOPNOTSUPP), ARG_ANY_BITS(3, MSG_FASTOPEN)),
 	RULE_IF(NET | DNS, sendmmsg, NOTIFY),
 	RULE_IF(NET, setsockopt, DENY(ENOPROTOOPT), ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_FASTOPEN_CONNECT)),
+	/* Sharing a port with a socket outside the session: SO_REUSEADDR/SO_REUSEPORT are refused on UDP sockets
+	 * (Landlock does not check a UDP bind) and set by the supervisor on others (sockets.c on_setsockopt). A
+	 * TCP listen beside an outside listener is refused at listen(2). The level and name are ints. */
+	RULE_IF(NET | DNS, setsockopt, NOTIFY, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_REUSEADDR)),
+	RULE_IF(NET | DNS, setsockopt, NOTIFY, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_REUSEPORT)),
 
 	/* The gate itself: every program image change is decided by the broker. */
 	RULE(execve, NOTIFY),
@@ -278,6 +333,21 @@ static const struct sc_entry TABLE[] = {
 	/* Process inspection (kcmp compares other processes' files and memory), fanotify (observing or
 	 * blocking other processes' file accesses), and obsolete calls. */
 	RULE(kcmp, DENY(EPERM)),
+	/* Other processes' limits and scheduling. Landlock scopes signals and ptrace-mode access, not these: the
+	 * kernel lets a caller change them for any process of its uid (root: every root process, the supervisor
+	 * and the CLI included), so RLIMIT_NOFILE 0 or RLIMIT_FSIZE on the supervisor, the user's editor or shell,
+	 * nice 19 or SCHED_IDLE for every process of the user (PRIO_USER) all worked. Only the caller's own (pid
+	 * 0, the usual form: setrlimit, nice, ulimit, os.setPriority()) is allowed; a pid, even the caller's own
+	 * or one of the session's, is refused (the filter cannot tell which process a pid is). prlimit64 with a
+	 * NULL new limit only reads. sched_setaffinity stays: where another process runs, not whether. */
+	RULE(prlimit64, DENY(EPERM), ARG_ANY_BITS(0, 0xffffffffu), ARG64_ANY_BITS(2, ~0ull)),
+	RULE(setpriority, DENY(EPERM), ARG_ANY_BITS(1, 0xffffffffu)),
+	RULE(setpriority, DENY(EPERM), ARG_EQ(0, PRIO_USER)),
+	RULE(ioprio_set, DENY(EPERM), ARG_ANY_BITS(1, 0xffffffffu)),
+	RULE(ioprio_set, DENY(EPERM), ARG_EQ(0, 3)), /* IOPRIO_WHO_USER */
+	RULE(sched_setscheduler, DENY(EPERM), ARG_ANY_BITS(0, 0xffffffffu)),
+	RULE(sched_setparam, DENY(EPERM), ARG_ANY_BITS(0, 0xffffffffu)),
+	RULE(sched_setattr, DENY(EPERM), ARG_ANY_BITS(0, 0xffffffffu)),
 	RULE(fanotify_init, DENY(EPERM)),
 	RULE(lookup_dcookie, DENY(EPERM)),
 	RULE(nfsservctl, DENY(EPERM)),

@@ -6,7 +6,7 @@ import { escapeText } from '../core/audit/display';
 import { formatProtectedChanges } from '../core/protect/guard';
 import { suggestRules, writableRoots, type CliGrants, type Policy } from '../core/policy/index';
 import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type Approver } from '../core/session/approvals';
-import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, socketLine, startBanner, startPlannedSession, type LaunchPlan } from '../core/session/launch';
+import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, ruleTarget, socketLine, startBanner, startPlannedSession, type LaunchPlan } from '../core/session/launch';
 import { GateSetupError, type GateSession } from '../core/session/session';
 import { spawnWithChildProcess } from '../core/session/spawn';
 import type { SpawnSupervisor, SupervisorProcess } from '../core/session/types';
@@ -139,16 +139,9 @@ function chooseApprover(onAsk: RunOptions['onAsk'], suggest: (r: ApprovalRequest
  * suggestion, the narrowest one), for the user to add. The file is read now: it is what they would edit.
  */
 export function permanentRuleHint(plan: Pick<LaunchPlan, 'source' | 'workspace' | 'text'>, policy: Policy, r: ApprovalRequest): string | null {
-  const isDefault = plan.source.kind === 'default';
-  const target = isDefault ? path.join(plan.workspace, '.gate.toml') : plan.source.file;
-  let text = plan.text;
-  if (!isDefault) {
-    try {
-      text = fs.readFileSync(target, 'utf8');
-    } catch {
-      // Gone meanwhile: suggest against the text in force.
-    }
-  }
+  const target = ruleTarget(plan);
+  const isDefault = target.fromDefault;
+  const text = target.text;
   const { suggestions, note } = suggestRules({
     action: 'allow',
     argv: r.facts.argv,
@@ -161,7 +154,7 @@ export function permanentRuleHint(plan: Pick<LaunchPlan, 'source' | 'workspace' 
   const first = suggestions[0];
   if (!first) return note ? `Allowed for this session (${note}).` : null;
   const where = first.insert.beforeRuleId ? `before line ${first.insert.line} (rule ${first.insert.beforeRuleId}: first match wins)` : 'at the end';
-  const into = isDefault ? `copy ${plan.source.file} to ${target} and add ${where}` : `add to ${target} ${where}`;
+  const into = isDefault ? `copy ${plan.source.file} to ${target.file} and add ${where}` : `add to ${target.file} ${where}`;
   const block = first.toml.trimEnd().split('\n').map((l) => `  ${l}`).join('\n');
   const broader = suggestions.slice(1).map((x) => `Broader: ${x.label} (rule ${x.id}).`);
   return [`Allowed for this session. To allow it always, ${into}:`, block, ...(first.warning ? [`Note: ${first.warning}.`] : []), ...broader, ...(note ? [`(${note})`] : [])].join('\n');

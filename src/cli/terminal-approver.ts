@@ -163,6 +163,15 @@ class StreamChannel implements QuestionChannel {
   }
 }
 
+/**
+ * Written before every question: the agent wrote to this terminal until the relay was held and may have left
+ * it in any state — a scroll region that confines the question to two rows under a fake one it painted, origin
+ * mode, another character set, hidden cursor, colours that hide text (red-team R30). Reset what it could have
+ * set (DECSTR, then each piece for terminals without it, and the dynamic colours and palette) and clear the
+ * screen, so the question is the only thing on it.
+ */
+export const SANE_SCREEN = '\x1b[!p\x1b[r\x1b[?6l\x1b(B\x0f\x1b[?7h\x1b[?25h\x1b[0m\x1b]104\x07\x1b]110\x07\x1b]111\x07\x1b[H\x1b[2J';
+
 export class TerminalApprover implements Approver {
   private readonly channel: QuestionChannel;
   private chain: Promise<unknown> = Promise.resolve();
@@ -200,12 +209,13 @@ export class TerminalApprover implements Approver {
     const why = request.ruleId ? `rule ${request.ruleId}: ${request.reason}` : request.reason;
     const fresh = true;
     const text =
-      `\r\n\x1b[1magent-gate: approve this command?\x1b[0m\r\n` +
+      SANE_SCREEN +
+      `\x1b[1magent-gate: approve this command?\x1b[0m\r\n` +
       `  ${request.command}\r\n` +
       `  program: ${request.exe}\r\n  in: ${request.cwd}\r\n` +
       (request.chain.length > 1 ? `  started by: ${request.chain.join(' → ')}\r\n` : '') +
       `  why asked: ${why}\r\n` +
-      `[y] allow once  [a] always (this session)  [n] deny > `;
+      `[y] allow once  [a] always (this exact command, this session)  [n] deny > `;
     const control = this.channel.control;
     if (control) await control.hold();
     try {

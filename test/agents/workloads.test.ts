@@ -149,7 +149,76 @@ describe('still asked or denied under the default policy', () => {
   it('npm publish is asked (even --dry-run)', async () => {
     const r = await once('publish', 'npm publish --dry-run >/dev/null 2>&1; echo "rc=$?"', copyNpmProject);
     expect(r.stdout).not.toBe('rc=0\n');
-    expect(r.asks.some((d) => d.rule_id === 'ask-package-publish' && d.verdict === 'deny')).toBe(true);
+    expect(r.asks.some((d) => d.rule_id === 'ask-npm-publish' && d.verdict === 'deny')).toBe(true);
+  });
+
+  // Red-team classes: an ask or a deny must hold whatever the program is called and however it is started.
+  // Each attempt names its own URL (…/<case>), so each ask can be told apart in the audit log.
+  it('curl is asked however it is reached: a copy, a symlink in node_modules/.bin, a #! line, exec -a, env, xargs, find -exec, a git alias, make, an interpreter, ld.so', async () => {
+    const U = 'http://unknown-host.example';
+    const cases: Record<string, string> = {
+      copy: `cp /usr/bin/curl ./fetch && ./fetch -s ${U}/copy`,
+      'bin-link': `mkdir -p node_modules/.bin && ln -s /usr/bin/curl node_modules/.bin/fetchy && node_modules/.bin/fetchy -s ${U}/bin-link`,
+      shebang: `printf '#!/usr/bin/curl\\n' > sc && chmod +x sc && ./sc -s ${U}/shebang`,
+      'exec-a': `(exec -a notcurl /usr/bin/curl -s ${U}/exec-a)`,
+      env: `env curl -s ${U}/env`,
+      xargs: `echo ${U}/xargs | xargs curl -s`,
+      find: `find . -maxdepth 0 -exec curl -s ${U}/find \\;`,
+      'git-alias': `git -c alias.x='!curl -s ${U}/git-alias' x`,
+      make: `printf 'all:\\n\\tcurl -s ${U}/make\\n' > Makefile && make -s`,
+      python: `python3 -c "import os; os.execv('/usr/bin/curl', ['curl', '-s', '${U}/python'])"`,
+      'ld.so': `/lib64/ld-linux-x86-64.so.2 /usr/bin/curl -s ${U}/ld.so`,
+    };
+    const r = await once('curl-classes', `git init -q . && { ${Object.values(cases).join('; ')}; } >/dev/null 2>&1; echo done`);
+    expect(r.stdout).toBe('done\n');
+    const asked = new Set(r.asks.filter((d) => d.rule_id === 'ask-network-tools' && d.verdict === 'deny').flatMap((d) => d.argv.map((a) => /^http:\/\/unknown-host\.example\/(\S+)$/.exec(a)?.[1]).filter(Boolean)));
+    expect([...asked].sort()).toEqual(Object.keys(cases).sort());
+    // Nothing reached curl's code: every exec of curl (and of its copy) was refused.
+    expect(r.decisions.filter((d) => d.verdict === 'allow' && d.argv.some((a) => a.startsWith(U)) && !/\/(bash|dash|git|make|xargs|find|env|python3[.0-9]*)$/.test(d.exe ?? ''))).toEqual([]);
+  });
+
+  it('curl and wget to a known host are asked when an option sends the request elsewhere or reads URLs from a file', async () => {
+    const G = 'https://github.com/';
+    const cases = [
+      `curl -s -x 10.255.255.1:8080 ${G}`,
+      `curl -sx 10.255.255.1:8080 ${G}`,
+      `curl -s --resol github.com:443:10.255.255.1 ${G}`,
+      `curl -s --connect-to github.com:443:10.255.255.1:443 ${G}`,
+      `curl -s -K cfg ${G}`,
+      `wget -q -i list ${G}`,
+      `wget -q -e https_proxy=10.255.255.1:8080 ${G}`,
+    ];
+    const r = await once('fetch-options', `printf 'url = "http://unknown-host.example/"\\n' > cfg; echo http://unknown-host.example/ > list; ${cases.map((c) => `${c} >/dev/null 2>&1; echo "rc=$?"`).join('; ')}`);
+    expect(r.stdout).toBe('rc=126\n'.repeat(cases.length));
+    expect(r.asks.map((d) => [d.argv.join(' '), d.rule_id])).toEqual(cases.map((c) => [c, 'ask-network-tools']));
+  });
+
+  it('git push is asked whatever starts it: many global options, an alias, the plumbing (send-pack), git-core\'s own git', async () => {
+    const cases = ['git -C . -c a.b=c -c d.e=f -c g.h=i -c j.k=l push -q ../remote.git main', 'git -c alias.p=push p -q ../remote.git main', 'git send-pack ../remote.git main', '/usr/lib/git-core/git push -q ../remote.git main'];
+    const r = await once('push-classes', `git init -q --bare remote.git && git init -q -b main work && cd work && git -c user.email=a@b -c user.name=A commit -q --allow-empty -m x && { ${cases.join('; ')}; } >/dev/null 2>&1; git -C ../remote.git for-each-ref | wc -l`);
+    expect(r.stdout).toBe('0\n'); // nothing was pushed
+    expect(r.asks.map((d) => [d.rule_id, d.verdict])).toEqual([
+      ['ask-git-push', 'deny'],
+      ['ask-git-push', 'deny'], // git runs an alias as a new git process: `git push …`
+      ['ask-git-push-transport', 'deny'],
+      ['ask-git-push', 'deny'],
+    ]);
+  });
+
+  it('npm publish is asked under its abbreviations and aliases, with options before it, and through node; npm pack is not', async () => {
+    const cases = ['npm pub --dry-run', 'npm publis --dry-run', 'npm --registry http://127.0.0.1:9 publish --dry-run', 'node "$(realpath "$(command -v npm)")" publish --dry-run', 'npm dist-tag add x@1.0.0 next'];
+    const r = await once('publish-classes', `${cases.map((c) => `${c} >/dev/null 2>&1; echo "rc=$?"`).join('; ')}; npm pack --dry-run >/dev/null 2>&1; echo "pack=$?"`, copyNpmProject);
+    expect(r.stdout).toBe(`${'rc=126\n'.repeat(cases.length)}pack=0\n`);
+    expect(r.asks.map((d) => d.rule_id)).toEqual(['ask-npm-publish', 'ask-npm-publish', 'ask-npm-publish', 'ask-package-publish-via-interpreter', 'ask-npm-publish']);
+  });
+
+  it('su is denied through a symlink in node_modules/.bin and as a copy', async () => {
+    const r = await once('su-classes', 'mkdir -p node_modules/.bin && ln -s /usr/bin/su node_modules/.bin/helper && node_modules/.bin/helper -c true; echo "rc=$?"; cp /usr/bin/su ./s && ./s -c true; echo "rc=$?"');
+    expect(r.stdout).toBe('rc=126\nrc=126\n');
+    expect(r.denials.map((d) => [d.rule_id, d.layer])).toEqual([
+      ['deny-privilege-change', 'rule'],
+      ['deny-privilege-change', 'rule'],
+    ]);
   });
 
   it('sudo is denied (by its name, whatever the file is)', async () => {

@@ -98,7 +98,7 @@ describe('gate: approval prompt on the terminal', () => {
     expect(r.code).toBe(0);
   });
 
-  it('a: allows this executable for the rest of the session and prints the rule to keep it', async () => {
+  it('a: allows this exact command for the rest of the session and prints the rule to keep it', async () => {
     const r = await onPty(denyCurlPolicy({ curlAction: 'ask', filesystem: false }), 'curl --version >/dev/null; curl --version | head -1', [{ after: PROMPT, text: 'a' }]);
     // The narrowest rule (curl is a network tool: only this exact command), and where it goes.
     expect(r.output).toMatch(/To allow it always, add to \S+\/\.gate\.toml before line \d+ \(rule no-curl: first match wins\):/);
@@ -109,6 +109,23 @@ describe('gate: approval prompt on the terminal', () => {
     expect(asked).toHaveLength(2);
     expect(asked[1]?.reason).toMatch(/^allowed for this session: the user answered "always"/);
     expect(r.output.match(/approve this command\?/g)).toHaveLength(1);
+  });
+
+  it('the question is drawn on a reset, cleared screen: a scroll region and a fake prompt the agent painted are gone (red-team R30)', async () => {
+    // The agent paints a fake question about a harmless command, confines scrolling to the last two rows, then
+    // runs the command that asks.
+    const fake = String.raw`printf '\033[2J\033[16;1Hagent-gate: approve this command?\n  git status --short\n\033[23;24r\033[?6h'`;
+    const r = await onPty(denyCurlPolicy({ curlAction: 'ask', filesystem: false }), `${fake}; curl --version >/dev/null; echo "rc=$?"`, [{ after: PROMPT, text: 'n' }]);
+    const real = r.output.lastIndexOf('approve this command?');
+    const fakeAt = r.output.indexOf('git status --short');
+    expect(fakeAt).toBeGreaterThanOrEqual(0);
+    // Between the agent's last byte and the real question: margins reset, origin mode off, screen cleared.
+    const between = r.output.slice(fakeAt, real);
+    expect(between).toContain('\x1b[r');
+    expect(between).toContain('\x1b[?6l');
+    expect(between).toContain('\x1b[H\x1b[2J');
+    expect(r.output.slice(real, r.output.indexOf(PROMPT, real))).toContain('curl --version');
+    expect(r.output).toContain('rc=126');
   });
 
   it('one question per logical exec: a PATH search trying /usr/bin/curl, then /bin/curl (the same file) asks once', async () => {

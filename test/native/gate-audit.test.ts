@@ -134,6 +134,23 @@ describe('gate: a log that proves it was not changed (class 8)', () => {
     const v = verify(own);
     expect(v.code, v.out).toBe(1);
   });
+
+  it('on a fresh machine (no state directory yet) with --audit elsewhere, the head is still kept (R36)', async () => {
+    const ws = path.join(dirs.root, 'fresh-ws');
+    fs.mkdirSync(ws);
+    const policy = path.join(ws, '.gate.toml');
+    fs.writeFileSync(policy, denyCurlPolicy());
+    const state = path.join(dirs.root, 'fresh-home', 'state');
+    const log = dirs.audit(`fresh-${++n}`);
+    const r = await runCli(['/bin/true'], { policy, audit: log, cwd: ws, env: { XDG_STATE_HOME: state } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('cannot keep the audit log');
+    const heads = path.join(state, 'agent-gate', 'heads');
+    expect(fs.statSync(heads).mode & 0o777).toBe(0o700);
+    const v = verify(log, ['--heads', heads]);
+    expect(v.code, v.out).toBe(0);
+    expect(v.out).toMatch(/ends at its recorded head/);
+  });
 });
 
 describe('gate: the audit log under pressure (class 7)', () => {

@@ -64,4 +64,21 @@ describe('gate: caller-controlled facts', () => {
     expect(r.stdout).not.toMatch(/^curl \d+\.\d+/m);
     expect(r.decisions.find((d) => d.exe === CURL)).toMatchObject({ verdict: 'deny', rule_id: null, layer: 'default' });
   });
+
+  it('a cwd deeper than PATH_MAX (the supervisor cannot read it): a cwd_glob deny still matches, and says why (R38)', async () => {
+    const policy = path.join(dirs.ws, 'cwd-deny.toml');
+    fs.writeFileSync(
+      policy,
+      `[meta]\nversion = 1\ndefault_action = "allow"\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["\${WORKSPACE}/**"]\n\n` +
+        `[[rule]]\nid = "deny-id-in-ws"\naction = "deny"\nexe_basename = "id"\ncwd_glob = "\${WORKSPACE}/**"\n`,
+    );
+    const deep = 'import os, subprocess\nfor i in range(45):\n    os.makedirs("x" * 100, exist_ok=True); os.chdir("x" * 100)\nprint("rc", subprocess.run(["/usr/bin/id", "-u"]).returncode)\n';
+    const r = await runCli(['/usr/bin/python3', '-c', deep], { policy, audit: dirs.audit('deep-cwd'), cwd: dirs.ws });
+    // rm(1) walks by descriptor; fs.rmSync would hit ENAMETOOLONG on this tree.
+    spawnSync('rm', ['-rf', path.join(dirs.ws, 'x'.repeat(100))]);
+    expect(r.stdout).not.toMatch(/^\d+$/m);
+    const d = r.decisions.find((x) => x.exe === '/usr/bin/id');
+    expect(d).toMatchObject({ verdict: 'deny', rule_id: 'deny-id-in-ws', cwd: '' });
+    expect(d?.reason).toContain('the working directory could not be read');
+  });
 });

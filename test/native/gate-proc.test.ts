@@ -102,4 +102,31 @@ describe('gate: secrets of processes outside the gate', () => {
     // The command line stays readable, as every process's is to every user on Linux without hidepid.
     expect(s.get('cmdline')?.[0]).toContain(SECRET);
   });
+
+  it('a non-root agent (uid 65534, through agent-gate run) cannot read the environment of a process of its own user outside the gate', async () => {
+    const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const secret = `${SECRET}-nobody`;
+    const victim = spawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), 'bash', '-c', `sleep 300; : ${secret}`], { env: { ...process.env, API_TOKEN: secret }, stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      // Control: the same user, ungated, reads it.
+      expect(spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), 'cat', `/proc/${victim.pid}/environ`], { encoding: 'latin1' }).stdout).toContain(`API_TOKEN=${secret}`);
+      const base = path.join(dirs.root, `nobody-${++n}`);
+      const ws = path.join(base, 'ws');
+      fs.mkdirSync(ws, { recursive: true });
+      fs.chmodSync(dirs.root, 0o755);
+      const policy = path.join(ws, '.gate.toml');
+      fs.writeFileSync(policy, POLICY);
+      fs.writeFileSync(path.join(ws, 'probe.sh'), PROBE, { mode: 0o755 });
+      for (const p of [base, ws, policy, path.join(ws, 'probe.sh')]) fs.chownSync(p, 65534, 65534);
+      const r = await runCli(['bash', '-c', `./probe.sh ${victim.pid}`], { policy, audit: path.join(base, 'audit.jsonl'), cwd: ws, env: { HOME: base }, wrap: AS_NOBODY });
+      expect(r.start?.enforcement, r.stderr).toMatchObject({ proc: 'shared', caps: '0' });
+      expect(r.stdout).toContain('== end');
+      expect(r.stdout).not.toContain('API_TOKEN');
+      expect(r.stdout).toMatch(/== environ\n[^\n]*Permission denied/);
+      expect(r.stdout).toMatch(/== mem\n[^\n]*Permission denied/);
+    } finally {
+      victim.kill('SIGKILL');
+    }
+  });
 });

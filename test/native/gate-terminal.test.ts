@@ -303,6 +303,27 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
     }
   });
 
+  it('with only stdout and stderr on the user\'s terminal (stdin redirected), the agent still gets a pty of its own: it can neither change the user\'s terminal mode nor read its input', async () => {
+    const w = workspace();
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      const before = /(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1];
+      expect(before).toBeDefined();
+      // The agent works on its fd 1: which terminal it is, its mode changed (-echo -icanon: what the user
+      // types next would be hidden), and a read of what is typed there.
+      const agent = 'echo "in""ner=$(readlink /proc/$$/fd/1)"; stty -echo -icanon <&1; echo agent-""ran';
+      const out = await sh.run(`${cliLine(w, dirs.audit(`stdout-${++n}`), ['bash', '-c', agent])} </dev/null`);
+      expect(out).toContain('agent-ran');
+      const inner = /inner=(\S+)/.exec(out)?.[1];
+      expect(inner).toMatch(/^\/dev\/pts\/\d+$/);
+      expect(inner).not.toBe(sh.pts);
+      expect(/(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1]).toBe(before);
+    } finally {
+      sh.close();
+    }
+  });
+
   it('a resize of the user\'s terminal reaches the agent', async () => {
     const w = workspace();
     const sh = new UserShell(w.ws);

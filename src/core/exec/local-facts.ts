@@ -55,6 +55,8 @@ function isExecutableFile(p: string): boolean {
   }
 }
 
+const hashCache = new Map<string, string | null>();
+
 /** Identify a file as the supervisor does: canonical path, dev/ino, size, optional sha256. */
 export function localFileFacts(path: string, hash = true): FileFacts | null {
   try {
@@ -63,7 +65,15 @@ export function localFileFacts(path: string, hash = true): FileFacts | null {
     if (!st.isFile()) return null;
     const facts: FileFacts = { path: real, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) };
     if (hash) {
-      const h = sha256File(real);
+      // The same file is often hashed many times in one process (a policy's examples name node, git, curl
+      // again and again; /usr/bin/node is ~100 MB): keep each hash while the file is unchanged.
+      const key = `${real}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      let h = hashCache.get(key);
+      if (h === undefined) {
+        h = sha256File(real);
+        if (hashCache.size > 256) hashCache.clear();
+        hashCache.set(key, h);
+      }
       if (h) facts.sha256 = h;
     }
     return facts;

@@ -52,7 +52,7 @@ interface ProgramPlan {
  *  other regex that does, taken as holding (what was not seen could satisfy it). */
 function passesOtherKeysCut(rule: CompiledRule, v: ExecView, unexamined: KeyTest | null = null): boolean {
   for (const t of rule.otherTests) {
-    if ((v.facts.argvTruncated && isArgvKey(t.keyName)) || t === unexamined) continue;
+    if (isUnknownKey(v, t.keyName) || t === unexamined) continue;
     try {
       if (t.strict(v) === t.negated) return false;
     } catch (e) {
@@ -84,9 +84,35 @@ function isArgvKey(keyName: string): boolean {
   return keyName.startsWith('argv_');
 }
 
+/** A key whose fact the supervisor could not read in full: argv keys of a cut argv, cwd keys when the working
+ *  directory could not be read (longer than PATH_MAX, red-team R38: the supervisor then sends ""; a real one is
+ *  never empty). Such a key could hold or fail: an allow rule must not rest on it, a deny or ask rule matches
+ *  as if it held. */
+function isUnknownKey(v: ExecView, keyName: string): boolean {
+  return (v.facts.argvTruncated && isArgvKey(keyName)) || (v.facts.cwd === '' && keyName.startsWith('cwd_'));
+}
+
+function hasUnknownFacts(facts: ExecFacts): boolean {
+  return facts.argvTruncated || facts.cwd === '';
+}
+
+function ruleHasUnknownKey(rule: CompiledRule, v: ExecView): boolean {
+  for (const t of rule.otherTests) if (isUnknownKey(v, t.keyName)) return true;
+  return false;
+}
+
 /** What a decision made on a cut argv says about it (see evaluateSingle). */
 export const ARGV_CUT_NOTE =
   "argv was cut at the gate's bound (4096 arguments or 1 MiB), so this rule's argv keys were taken as matching (fail closed)";
+
+/** The same for a working directory the supervisor could not read. */
+export const CWD_UNKNOWN_NOTE = "the working directory could not be read (longer than PATH_MAX), so this rule's cwd keys were taken as matching (fail closed)";
+
+function unknownNote(rule: CompiledRule, v: ExecView): string {
+  const argv = v.facts.argvTruncated && rule.hasArgvKeys;
+  const cwd = v.facts.cwd === '' && rule.otherTests.some((t) => t.keyName.startsWith('cwd_'));
+  return argv && cwd ? `${ARGV_CUT_NOTE}; ${CWD_UNKNOWN_NOTE}` : cwd ? CWD_UNKNOWN_NOTE : ARGV_CUT_NOTE;
+}
 
 function withNote(reason: string, note: string): string {
   return reason ? `${reason} (${note})` : note;
@@ -288,18 +314,19 @@ export class PolicyEvaluator implements Evaluator {
     const plan = this.programPlan(v);
     const rules = this.rules;
     const candidates = plan.candidates;
+    const unknown = hasUnknownFacts(facts);
     for (let c = 0; c < candidates.length; c++) {
       const index = candidates[c] as number;
       const rule = rules[index] as CompiledRule;
       let note: string | null = null;
-      if (rule.hasArgvKeys && facts.argvTruncated) {
-        // What the supervisor cut off could make an argv key hold or fail: an allow rule must not rest on
-        // it, and a deny or ask rule matches as if it held (`rm <5000 pads> -rf /` is still rm -rf /).
+      if (unknown && ruleHasUnknownKey(rule, v)) {
+        // What the supervisor cut off (or could not read) could make a key hold or fail: an allow rule must
+        // not rest on it, and a deny or ask rule matches as if it held (`rm <5000 pads> -rf /` is still rm -rf /).
         if (rule.spec.action === 'allow') continue;
         const passes = passesOtherKeysBounded(rule, v);
         if (passes !== true) {
           if (!passesOtherKeysCut(rule, v, passes === false ? null : passes)) continue;
-          note = ARGV_CUT_NOTE;
+          note = unknownNote(rule, v);
         }
       } else {
         const passes = passesOtherKeysBounded(rule, v);
@@ -413,15 +440,16 @@ export class PolicyEvaluator implements Evaluator {
       if (!(r & KEY_OK)) return { matched: false, exePartMatched: false, usedRequestedName, matchedKeys };
       matchedKeys.push(t.keyName);
     }
-    const cut = rule.hasArgvKeys && v.facts.argvTruncated;
+    const cut = hasUnknownFacts(v.facts) && ruleHasUnknownKey(rule, v);
     if (cut && rule.spec.action === 'allow') {
-      // An argv cut at the supervisor's bound could hide anything after the cut: never allow on it.
+      // An argv cut at the supervisor's bound could hide anything after the cut (a cwd not read, anything):
+      // never allow on it.
       return { matched: false, exePartMatched: true, usedRequestedName, matchedKeys };
     }
     for (const t of rule.otherTests) {
       if (ignoreContext && (t.keyName.startsWith('cwd_') || t.keyName.startsWith('uid') || t.keyName.startsWith('parent_'))) continue;
-      if (cut && isArgvKey(t.keyName)) {
-        // A deny or ask rule on a cut argv: its argv keys are taken as matching (fail closed).
+      if (cut && isUnknownKey(v, t.keyName)) {
+        // A deny or ask rule on a cut argv (or an unread cwd): those keys are taken as matching (fail closed).
         matchedKeys.push(t.keyName);
         continue;
       }

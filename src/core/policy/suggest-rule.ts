@@ -235,3 +235,18 @@ export function tomlString(s: string): string {
   }
   return out + '"';
 }
+
+/** 1-based line of the `[[rule]]` header with id `ruleId` in `text` ("Go to rule"); null when the text has no
+ *  such rule (it came from an agent profile, or the text does not parse). */
+export function ruleLine(text: string, ruleId: string): number | null {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text);
+  } catch {
+    return null;
+  }
+  const rules = Array.isArray(doc.rule) ? (doc.rule as Record<string, unknown>[]) : [];
+  const index = rules.findIndex((r) => r && r.id === ruleId);
+  if (index < 0) return null;
+  return new TomlPositionIndex(text).table(['rule', index])?.header.line ?? null;
+}

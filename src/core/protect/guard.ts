@@ -300,6 +300,9 @@ export interface WorkspaceGuardEvents {
   change: [ProtectedChange];
 }
 
+/** How long after expect() a protected file may be seen half-written by the user's save (see awaitingExpected). */
+const EXPECT_WRITE_MS = 2000;
+
 export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   readonly paths: ProtectedPath[];
   private readonly snaps = new Map<string, Snapshot>();
@@ -338,7 +341,8 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
 
   /** Compare every protected path with its snapshot and put back what differs (the end of the session). */
   checkAll(): ProtectedChange[] {
-    for (const p of this.paths) this.check(p);
+    // The last word: nothing waits for an announced write any more.
+    for (const p of this.paths) this.check(p, true);
     this.checkNewRootFiles();
     for (const f of [...this.finalizers]) {
       this.finalizers.delete(f);
@@ -358,10 +362,12 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
    * Anything else written there is still the agent's.
    */
   expect(file: string, content: Buffer): void {
-    this.expected.set(path.resolve(file), sha256(content));
+    this.expected.set(path.resolve(file), { sha256: sha256(content), at: Date.now() });
   }
 
-  private readonly expected = new Map<string, string>();
+  private readonly expected = new Map<string, { sha256: string; at: number }>();
+  /** Paths whose check waits for an announced write to finish (see awaitingExpected). */
+  private readonly rechecks = new Set<string>();
 
   /**
    * The user accepted the agent's version after review: write it where it was (the guard must be stopped,
@@ -428,11 +434,12 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     }
   }
 
-  private check(p: ProtectedPath): void {
+  private check(p: ProtectedPath, final = false): void {
     const before = this.snaps.get(p.path) ?? new Map<string, Entry>();
     const now = snapshot(p);
     if (p.kind === 'entry' ? sameTop(p.kind, before, now) : sameSnapshot(before, now)) return;
     if (this.adoptExpected(p, before, now)) return;
+    if (!final && this.awaitingExpected(p, before, now)) return;
     // The agent's files stay readable through descriptors opened now, before they are put back: whatever it
     // still writes to them lands there, and the review gets its whole version (read shortly after).
     const held = new Map<string, number>();
@@ -461,11 +468,37 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     const ok = differing.every((rel) => {
       const e = now.get(rel);
       const full = rel ? path.join(p.path, rel) : p.path;
-      return e?.type === 'file' && this.expected.get(full) === e.sha256;
+      return e?.type === 'file' && this.expected.get(full)?.sha256 === e.sha256;
     });
     if (!ok) return false;
     for (const rel of differing) this.expected.delete(rel ? path.join(p.path, rel) : p.path);
     this.snaps.set(p.path, now);
+    return true;
+  }
+
+  /**
+   * An editor's save is not atomic (the file is truncated, then written): between the two the file is in
+   * neither version. While a write the user announced is under way (at most EXPECT_WRITE_MS after expect()),
+   * a file in between is checked again shortly instead of being put back; once that time is over, whatever
+   * is there and is not the announced content is the agent's, and is put back as always.
+   */
+  private awaitingExpected(p: ProtectedPath, before: Snapshot, now: Snapshot): boolean {
+    if (!this.expected.size) return false;
+    const t = Date.now();
+    const names = new Set<string>([...before.keys(), ...now.keys()]);
+    const waiting = [...names].some((rel) => {
+      if (sameEntry(before.get(rel), now.get(rel))) return false;
+      const e = this.expected.get(rel ? path.join(p.path, rel) : p.path);
+      return e !== undefined && t - e.at < EXPECT_WRITE_MS;
+    });
+    if (!waiting) return false;
+    if (!this.rechecks.has(p.path)) {
+      this.rechecks.add(p.path);
+      setTimeout(() => {
+        this.rechecks.delete(p.path);
+        if (!this.stopped) this.check(p);
+      }, 40).unref();
+    }
     return true;
   }
 

@@ -138,7 +138,7 @@ export class ApprovalQueue {
    *  with it (one ask per logical exec). */
   private readonly answered = new Map<number, { key: string; at: number; outcome: ApprovalOutcome; id: number }>();
   private readonly promptTimes: number[] = [];
-  /** Executable identities the user answered "always" for, this session only. */
+  /** Commands (file identity + exact argv) the user answered "always" for, this session only. */
   private readonly alwaysAllowed = new Map<string, string>();
   private readonly now: () => number;
   private readonly withdrawGraceMs: number;
@@ -220,10 +220,10 @@ export class ApprovalQueue {
     if (this.closedReason !== null) {
       return now({ verdict: 'deny', layer: 'error', reason: this.closedReason, answer: null, kind: 'withdrawn' });
     }
-    const identity = identityKey(request.facts);
-    const always = identity !== null ? this.alwaysAllowed.get(identity) : undefined;
-    if (always !== undefined) {
-      return now({ verdict: 'allow', layer: 'approval', reason: `allowed for this session: the user answered "always" for ${always}`, answer: 'always', kind: 'remembered' });
+    const always = sessionAlwaysKey(request.facts);
+    const command = always !== null ? this.alwaysAllowed.get(always) : undefined;
+    if (command !== undefined) {
+      return now({ verdict: 'allow', layer: 'approval', reason: `allowed for this session: the user answered "always" for this exact command (${command})`, answer: 'always', kind: 'remembered' });
     }
 
     const key = dedupKey(request.facts);
@@ -330,8 +330,8 @@ export class ApprovalQueue {
         return { verdict: 'deny', layer: 'error', reason: `the approver gave an invalid answer (${String(answer)}): denied`, answer: null, kind: 'error' };
       }
       if (answer === 'always') {
-        const identity = identityKey(request.facts);
-        if (identity !== null) this.alwaysAllowed.set(identity, request.exe);
+        const key = sessionAlwaysKey(request.facts);
+        if (key !== null) this.alwaysAllowed.set(key, request.commandShort);
       }
       const explained = this.approver.explain?.(answer, request);
       const reason = explained ?? (answer === 'deny' ? 'denied by the user' : answer === 'always' ? 'allowed by the user (always, this session)' : 'allowed by the user (once)');
@@ -355,6 +355,18 @@ export function identityKey(f: ExecFacts): string | null {
   for (const i of f.interpreters ?? (f.interpreter ? [f.interpreter] : [])) key += `\0interp\0${id(i)}`;
   if (f.loaderTarget) key += `\0ld\0${id(f.loaderTarget)}`;
   return key;
+}
+
+/**
+ * What a session "always" answer covers: this exact command — the same file (and script or loaded program
+ * behind it) with the same argv. Never the bare program: "always" for `dash build.sh` must not allow
+ * `dash -c …`, nor "always" for `git push origin main` a `git push --force --mirror elsewhere`. A cut argv is
+ * never remembered (what was cut off is unknown).
+ */
+export function sessionAlwaysKey(f: ExecFacts): string | null {
+  const identity = identityKey(f);
+  if (identity === null || f.argvTruncated) return null;
+  return JSON.stringify([identity, f.argv]);
 }
 
 /** Identical requests share one prompt: same executable, argv and cwd. */

@@ -423,3 +423,55 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
     throw e;
   }
 }
+
+/**
+ * Where an "always allow / always deny" rule goes for a session planned as `plan`, and the text it goes into:
+ * the policy file in force, read now (what the user would edit); with the built-in default in force, a new
+ * `<workspace>/.gate.toml` made from the default's text. `refusal` says, in words, why no rule can be written
+ * (an untrusted workspace's own .gate.toml is never used, so a rule written there would not apply).
+ */
+export interface RuleTarget {
+  file: string;
+  text: string;
+  /** The file does not exist yet: it is made from the default policy's text. */
+  fromDefault: boolean;
+  refusal: string | null;
+}
+
+export function ruleTarget(plan: Pick<LaunchPlan, 'source' | 'workspace' | 'text'>, exists: (file: string) => boolean = (f) => fs.existsSync(fsPath(f))): RuleTarget {
+  if (plan.source.kind !== 'default') {
+    let text = plan.text;
+    try {
+      text = fs.readFileSync(fsPath(plan.source.file), 'utf8');
+    } catch {
+      // Gone meanwhile: the rule goes into the text in force.
+    }
+    return { file: plan.source.file, text, fromDefault: false, refusal: null };
+  }
+  const file = path.join(plan.workspace, '.gate.toml');
+  if (exists(file)) {
+    return { file, text: plan.text, fromDefault: true, refusal: `${file} exists but is not in force (${plan.source.why}): trust the workspace, or edit it by hand` };
+  }
+  return { file, text: plan.text, fromDefault: true, refusal: null };
+}
+
+/**
+ * The policy a running session planned as `plan` decides by once `text` (the new text of its policy file) is
+ * applied: loaded as the start loaded it, with the same agent profile merged and the same state prepared. For
+ * GateSession.updatePolicy.
+ */
+export function replanPolicy(plan: Pick<LaunchPlan, 'source' | 'workspace' | 'argv' | 'env' | 'agentProfile'>, text: string): RunPolicyResult {
+  const loaded = loadRunPolicy(plan.source.file, { workspace: plan.workspace, text, env: plan.env });
+  if (!loaded.ok) return loaded;
+  const applied = applyAgentProfile(loaded.policy, {
+    // The profile the start chose is found again from the same command line; none stays none.
+    ...(plan.agentProfile ? {} : { agent: null }),
+    argv: plan.argv,
+    cwd: plan.workspace,
+    workspace: plan.workspace,
+    env: plan.env,
+  });
+  if (!applied.ok) return { ok: false, error: applied.error, diagnostics: applied.diagnostics };
+  const policy = prepareState(applied.policy).policy;
+  return { ok: true, policy, text: loaded.text, evaluator: createEvaluator(policy), diagnostics: [...loaded.diagnostics, ...applied.diagnostics] };
+}

@@ -1,6 +1,7 @@
 // The broker's end of the link to the native supervisor (docs/protocol.md): a private socket, one accepted
 // connection, the handshake, then EXEC events in and VERDICT/HOLD lines out. This is the per-exec hot path:
 // lines are framed incrementally without copying complete chunks, and each verdict is one socket write.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { closeSync, constants as fsConstants, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import * as net from 'node:net';
@@ -65,6 +66,11 @@ export interface SupervisorHello {
 }
 
 const NL = 0x0a;
+
+/** The variable that hands the supervisor the link's secret (docs/protocol.md, AUTH). */
+export const LINK_TOKEN_VAR = 'AGENT_GATE_LINK_TOKEN';
+/** The most a peer may send before its AUTH line is complete (`AUTH token=` + 64 hex digits + newline). */
+const AUTH_MAX = 128;
 
 interface LineFrame {
   /** The head of a line not yet complete. */
@@ -141,7 +147,13 @@ export class SupervisorLink {
           resolve();
         });
       });
-      const proc = opts.spawn(opts.supervisorPath, ['--socket', socketPath, '--', ...opts.argv], opts.env ?? process.env);
+      // The socket file is in a private directory, but a process of another session's agent (the same user,
+      // and its policy may let it write /tmp) could find it during the start and connect first. So the peer
+      // proves it is the supervisor we spawned: its first line carries a secret only the supervisor's
+      // environment holds (an agent cannot read another process's environment: Landlock's ptrace scoping,
+      // and the supervisor is not dumpable). The supervisor unsets it before anything else.
+      const token = randomBytes(32).toString('hex');
+      const proc = opts.spawn(opts.supervisorPath, ['--socket', socketPath, '--', ...opts.argv], { ...(opts.env ?? process.env), [LINK_TOKEN_VAR]: token });
       // While the supervisor starts (exec, its kernel probes, the connection), the CONFIG it will get is made.
       let config: SupervisorConfig;
       try {
@@ -153,7 +165,7 @@ export class SupervisorLink {
       const link = new SupervisorLink(opts.handlers, proc);
       if (opts.recordsMaxDelayMs !== undefined) link.recordsMaxMs = Math.max(RECORDS_MIN_MS, opts.recordsMaxDelayMs);
       const timeoutMs = opts.startTimeoutMs ?? 15_000;
-      await link.handshake(server, cleanup, recordsPath, { ...opts, config }, timeoutMs);
+      await link.handshake(server, cleanup, recordsPath, { ...opts, config }, timeoutMs, token);
       await cleanup();
       // The caller's continuation runs in a microtask once we return; deliver what arrived meanwhile after it.
       setImmediate(() => link.releaseDeferred());
@@ -167,12 +179,16 @@ export class SupervisorLink {
     server: net.Server,
     cleanup: () => Promise<void>,
     recordsPath: string,
-    opts: SupervisorLinkOptions,
+    opts: SupervisorLinkOptions & { config: SupervisorConfig },
     timeoutMs: number,
+    token: string,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       let exitInfo: string | null = null;
+      /** Connections that have not (yet) proved to be the supervisor's. */
+      const impostors: net.Socket[] = [];
+      let refusedCount = 0;
       // kill: false after FATAL (the supervisor exits 126 by itself, and its status should say so).
       const fail = (msg: string, kill = true): void => {
         if (settled) return;
@@ -181,6 +197,7 @@ export class SupervisorLink {
         this.onHandshake = null;
         this.ended = true;
         this.socket?.destroy();
+        for (const other of impostors.splice(0)) other.destroy();
         this.closeRecords();
         if (kill) this.process.kill('SIGKILL');
         reject(new Error(msg));
@@ -188,21 +205,26 @@ export class SupervisorLink {
       const timer = setTimeout(() => fail(`the supervisor did not start within ${timeoutMs} ms`), timeoutMs);
       void this.exited.then(({ code, signal }) => {
         exitInfo = signal !== null ? `signal ${signal}` : `code ${code}`;
-        if (!this.socket) fail(`the supervisor exited (${exitInfo}) before connecting to the broker`);
+        const refusedNote = refusedCount > 0 ? ` (${refusedCount} connection${refusedCount > 1 ? 's' : ''} refused: not proved to be the supervisor's)` : '';
+        if (!this.socket) fail(`the supervisor exited (${exitInfo}) before connecting to the broker${refusedNote}`);
       });
 
-      server.on('connection', (sock) => {
-        if (this.socket) {
-          sock.destroy(); // exactly one connection per session
-          return;
-        }
+      const expected = Buffer.from(`AUTH token=${token}\n`);
+      const refuse = (sock: net.Socket, why: string): void => {
+        sock.destroy();
+        refusedCount++;
+        if (!settled) this.warnings.push(`refused a connection to the broker's socket that was not the supervisor's (${why}): another process found it during the start`);
+      };
+      const adopt = (sock: net.Socket, rest: Buffer): void => {
         this.socket = sock;
+        for (const other of impostors.splice(0)) other.destroy();
         // The supervisor made the record pipe before connecting: open our end before the directory goes.
         // Without one (it could not make it), cached records come over the socket like everything else.
         this.openRecords(recordsPath);
         // The one peer is here: nobody else may connect, so the socket file and its directory go now.
         void cleanup();
         sock.on('data', (chunk: Buffer) => this.onData(chunk));
+        if (rest.length > 0) this.onData(rest);
         sock.on('error', () => undefined); // 'close' follows and reports
         sock.on('close', () => {
           if (!settled) {
@@ -212,6 +234,31 @@ export class SupervisorLink {
             this.dispatch(() => this.onClose());
           }
         });
+      };
+
+      server.on('connection', (sock) => {
+        if (this.socket) {
+          sock.destroy(); // exactly one connection per session
+          return;
+        }
+        // Nothing is read from a peer, and nothing sent to it, before its first line proves it is ours.
+        impostors.push(sock);
+        let head = Buffer.alloc(0);
+        const onAuth = (chunk: Buffer): void => {
+          head = Buffer.concat([head, chunk]);
+          const nl = head.indexOf(NL);
+          if (nl < 0) {
+            if (head.length >= AUTH_MAX) refuse(sock, 'no AUTH line');
+            return;
+          }
+          sock.off('data', onAuth);
+          const line = head.subarray(0, nl + 1);
+          impostors.splice(impostors.indexOf(sock), 1);
+          if (this.socket || line.length !== expected.length || !timingSafeEqual(line, expected)) return refuse(sock, 'wrong AUTH');
+          adopt(sock, head.subarray(nl + 1));
+        };
+        sock.on('data', onAuth);
+        sock.on('error', () => undefined);
       });
 
       let sentConfig = false;
@@ -244,7 +291,7 @@ export class SupervisorLink {
             // after START, so the agent can never find them, and the agent's first exec does not wait on
             // the removal (which would count in its decision latency).
             void cleanup().then(() => {
-              if (!settled) this.socket?.write(encodeConfig({ ...(opts.config as SupervisorConfig), envPlan: this.envPlan }, opts.hashUnder, {
+              if (!settled) this.socket?.write(encodeConfig({ ...opts.config, envPlan: this.envPlan }, opts.hashUnder, {
                   records: this.records !== null,
                   ...(opts.hashSizes ? { hashSizes: opts.hashSizes } : {}),
                   ...(opts.recordSession !== undefined && this.handlers.record ? { session: opts.recordSession } : {}),

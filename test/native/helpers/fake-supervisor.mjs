@@ -28,6 +28,8 @@ async function nextLine() {
   return lines.shift();
 }
 
+// The link's secret, as the real supervisor sends it (docs/protocol.md, AUTH).
+if (scenario !== 'no-auth') sock.write(`AUTH token=${process.env.AGENT_GATE_LINK_TOKEN ?? ''}\n`);
 sock.write('HELLO 1 pid=1 abi=7 notif=1 killable=1\n');
 const config = [];
 for (let l = await nextLine(); l !== 'START'; l = await nextLine()) config.push(l);

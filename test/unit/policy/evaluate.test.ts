@@ -166,6 +166,21 @@ describe('match keys and their _not forms', () => {
     expect(decide(META_ALLOW + inTmp, padded, { argvTruncated: true }).action).toBe('allow');
     expect(decide(META_ALLOW + inTmp, padded, { argvTruncated: true, cwd: '/tmp/x' }).action).toBe('deny');
   });
+
+  it('a cwd the supervisor could not read ("", e.g. longer than PATH_MAX): deny and ask rules on it match, allow rules do not (R38)', () => {
+    const denyIn = rule('deny-id-in-ws', 'deny', 'exe_basename = "id"\ncwd_glob = "/ws/**"');
+    const unread = decide(META_ALLOW + denyIn, ['id'], { cwd: '' });
+    expect(unread).toMatchObject({ action: 'deny', ruleId: 'deny-id-in-ws', cacheable: false });
+    expect(unread.reason).toContain('the working directory could not be read');
+    expect(decide(META_ALLOW + denyIn, ['id'], { cwd: '/elsewhere' }).action).toBe('allow');
+    expect(decide(META_ALLOW + rule('ask-out', 'ask', 'cwd_glob_not = "/ws/**"'), ['id'], { cwd: '' }).action).toBe('ask');
+    expect(decide(META_DENY + rule('allow-in-ws', 'allow', 'cwd_glob = "/ws/**"'), ['id'], { cwd: '' }).action).toBe('deny');
+    // Both unknown at once: the note names both.
+    const both = decide(META_ALLOW + rule('d', 'deny', 'argv_contains = "x"\ncwd_glob = "/ws/**"'), ['id'], { cwd: '', argvTruncated: true });
+    expect(both.action).toBe('deny');
+    expect(both.reason).toContain('argv was cut');
+    expect(both.reason).toContain('working directory');
+  });
 });
 
 describe('names, symlinks and copies', () => {

