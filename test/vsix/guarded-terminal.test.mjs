@@ -3,7 +3,8 @@
 // denies (curl: `Permission denied` in the terminal), one it asks about (git push: the real notification,
 // **Allow once**), see both verdicts in the Agent Gate audit tree, answer the next ask with **Always allow…**
 // and find the rule in .gate.toml, then close the terminal and find no process of the session left.
-// Screenshots of each step go to test/artifacts/guarded-*.png; the README shows copies in media/.
+// Screenshots of each step go to test/artifacts/guarded-*.png; the README shows media/guarded-terminal.png
+// (copied by hand from guarded-ask.png) and media/guarded-always-allow.png (from guarded-always-rule.png).
 // Needs dist/agent-gate-linux-x64.vsix: `npm run test:vsix` packages first.
 //
 // Each run works on its own copy of examples/sample-workspace, with a HOME of its own (whatever the user's
