@@ -889,6 +889,7 @@ int notify_loop(struct session *s)
 				case __NR_sendto:
 				case __NR_sendmsg:
 				case __NR_sendmmsg:
+				case __NR_setsockopt:
 					sockets_on_notification(notif);
 					break;
 				default:

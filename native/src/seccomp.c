@@ -253,6 +253,11 @@ static const struct sc_entry TABLE[] = {
 	RULE_IF(NET, sendmmsg, DENY(EOPNOTSUPP), ARG_ANY_BITS(3, MSG_FASTOPEN)),
 	RULE_IF(NET | DNS, sendmmsg, NOTIFY),
 	RULE_IF(NET, setsockopt, DENY(ENOPROTOOPT), ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_FASTOPEN_CONNECT)),
+	/* Sharing a port with a socket outside the session: SO_REUSEADDR/SO_REUSEPORT are refused on UDP sockets
+	 * (Landlock does not check a UDP bind) and set by the supervisor on others (sockets.c on_setsockopt). A
+	 * TCP listen beside an outside listener is refused at listen(2). The level and name are ints. */
+	RULE_IF(NET | DNS, setsockopt, NOTIFY, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_REUSEADDR)),
+	RULE_IF(NET | DNS, setsockopt, NOTIFY, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_REUSEPORT)),
 
 	/* The gate itself: every program image change is decided by the broker. */
 	RULE(execve, NOTIFY),

@@ -21,7 +21,11 @@
  *   listen   performed on our reference. AF_UNIX: the socket is a session listener from now on (its
  *            cookie, and the inode or abstract name it is bound to, from sock_diag — exact, and ours).
  *            AF_INET/AF_INET6 when [network] seals: only on a socket bound to a port (an unbound one would
- *            get an ephemeral port Landlock never checked) unless port 0 is allowed.
+ *            get an ephemeral port Landlock never checked) unless port 0 is allowed, and not on a port where
+ *            a TCP socket this session did not make listens (inet sock_diag; SO_REUSEPORT or the other
+ *            address would take that service's connections).
+ *   setsockopt SO_REUSEADDR/SO_REUSEPORT (when [network] seals with DNS allowed): refused on UDP sockets,
+ *            performed on our reference otherwise.
  *   sendto with an address, sendmsg, sendmmsg (only when [network] seals with DNS allowed: UDP sockets exist
  *            and an address in the call could name anyone): the message is copied (data, address, control
  *            with SCM_RIGHTS descriptors taken by pidfd_getfd), the UDP destination checked, and sent by us.
@@ -45,6 +49,7 @@
 #include <linux/openat2.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/inet_diag.h>
 #include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -444,6 +449,84 @@ static enum owner session_listener(const struct stat *file, const char *name, si
 
 /* ---- network checks ([network] seals) ---- */
 
+/* The TCP listeners this session made (SO_COOKIE of the sockets we made listen: never reused). */
+static uint64_t *inet_ours;
+static size_t ninet_ours, cap_inet_ours;
+
+static void inet_listener_add(int sfd)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	if (getsockopt(sfd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+		return;
+	if (ninet_ours == cap_inet_ours) {
+		cap_inet_ours = cap_inet_ours ? cap_inet_ours * 2 : 8;
+		inet_ours = xrealloc(inet_ours, cap_inet_ours * sizeof(*inet_ours));
+	}
+	inet_ours[ninet_ours++] = cookie;
+}
+
+/* Does a TCP socket this session did not make listen on this port, on any address of either family
+ * (inet_diag dumps, inet_diag(7) via sock_diag(7))? 1 yes, 0 no, -errno when the dump fails. Such a
+ * listener is a service outside the gate: a listen of ours beside it would take a share of its connections
+ * (SO_REUSEPORT: the kernel spreads them over the group) or the clients that try the other address first
+ * ("localhost" is ::1 first for many resolvers, and the service may listen on 127.0.0.1 only). */
+static int foreign_tcp_listener(uint16_t port)
+{
+	static char buf[65536];
+	const int families[] = { AF_INET, AF_INET6 };
+	int found = 0;
+	for (size_t f = 0; f < 2 && found >= 0; f++) {
+		int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		if (fd < 0)
+			return -errno;
+		struct {
+			struct nlmsghdr nlh;
+			struct inet_diag_req_v2 r;
+		} req = {
+			.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+				 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+			.r = { .sdiag_family = (uint8_t)families[f], .sdiag_protocol = IPPROTO_TCP,
+			       .idiag_states = 1u << 10 /* TCP_LISTEN */ },
+		};
+		if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req)) {
+			found = -errno;
+			close(fd);
+			break;
+		}
+		bool done = false;
+		while (!done && found >= 0) {
+			ssize_t got = recv(fd, buf, sizeof(buf), 0);
+			if (got < 0) {
+				if (errno != EINTR)
+					found = -errno;
+				continue;
+			}
+			for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)got); h = NLMSG_NEXT(h, got)) {
+				if (h->nlmsg_type == NLMSG_DONE) {
+					done = true;
+					break;
+				}
+				if (h->nlmsg_type == NLMSG_ERROR) {
+					found = -EIO;
+					break;
+				}
+				const struct inet_diag_msg *m = NLMSG_DATA(h);
+				if (ntohs(m->id.idiag_sport) != port)
+					continue;
+				uint64_t cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32;
+				bool ours = false;
+				for (size_t i = 0; i < ninet_ours && !ours; i++)
+					ours = inet_ours[i] == cookie;
+				if (!ours && found == 0)
+					found = 1; /* keep reading to the end of the dump */
+			}
+		}
+		close(fd);
+	}
+	return found;
+}
+
 /* Port and address of an inet sockaddr (v4-mapped IPv6 as IPv4). false for other families. */
 static bool inet_dest(const struct target_addr *a, int *family, unsigned char ip[16], uint16_t *port)
 {
@@ -804,13 +887,70 @@ static void on_listen(const struct seccomp_notif *n)
 			answer(n->id, EACCES, 0);
 			return;
 		}
+		/* A granted port is the agent's to serve on, not to share with a service outside the gate. A
+		 * listen that is already on (a second call) changes nothing and is let through. */
+		int f = sockopt_int(sfd, SOL_SOCKET, SO_ACCEPTCONN) == 1 ? 0 : port ? foreign_tcp_listener(port) : 0;
+		if (f != 0) {
+			report_refused(tid, "listen", family, &a,
+				       f > 0 ? "a process outside the session listens on this port: a listener beside it "
+					       "would take its connections"
+					     : "cannot tell who else listens on this port (inet sock_diag failed)");
+			answer(n->id, f > 0 ? EADDRINUSE : EACCES, 0);
+			return;
+		}
 	}
 	/* listen(2) on our reference: the socket checked is the socket that listens. */
 	int r = listen(sfd, (int)n->data.args[1]);
 	int e = r < 0 ? errno : 0;
 	if (r == 0 && family == AF_UNIX && g_mode.unix_sealed)
 		listener_add(sfd);
+	if (r == 0 && (family == AF_INET || family == AF_INET6) && g_mode.net_sealed)
+		inet_listener_add(sfd);
 	answer(n->id, e, 0);
+}
+
+/* ---- SO_REUSEADDR / SO_REUSEPORT (only when [network] seals with DNS allowed) ----
+ *
+ * Landlock never checks a UDP bind(2), and two UDP sockets that both set SO_REUSEADDR (any users), or
+ * SO_REUSEPORT (the same user), share a port: the agent's socket would then receive what is sent to a service
+ * outside the gate. UDP sockets exist only for DNS, which needs neither option: refused on them. On other
+ * sockets the option is set by us on our reference (the descriptor number could name another socket by the
+ * time the kernel re-read it); a TCP listen beside an outside listener is refused by on_listen. */
+static void on_setsockopt(const struct seccomp_notif *n)
+{
+	pid_t tid = (pid_t)n->pid;
+	int err = 0;
+	AUTOCLOSE int sfd = take_socket(n, (int)n->data.args[0], &err);
+	if (sfd < 0) {
+		if (err)
+			answer(n->id, err, 0);
+		return;
+	}
+	int family = sockopt_int(sfd, SOL_SOCKET, SO_DOMAIN);
+	int type = sockopt_int(sfd, SOL_SOCKET, SO_TYPE);
+	int level = (int)n->data.args[1], name = (int)n->data.args[2];
+	if ((family == AF_INET || family == AF_INET6) && type == SOCK_DGRAM) {
+		report_refused(tid, "setsockopt", family, NULL,
+			       name == SO_REUSEPORT ? "SO_REUSEPORT on a UDP socket: it would share a port with a socket outside the session"
+						    : "SO_REUSEADDR on a UDP socket: it would share a port with a socket outside the session");
+		answer(n->id, EPERM, 0);
+		return;
+	}
+	/* The options are ints (sk_setsockopt reads at most an int; a shorter optlen is EINVAL there). */
+	char val[16] = { 0 };
+	uint64_t len = n->data.args[4];
+	if ((int64_t)(int32_t)len < 0) {
+		answer(n->id, EINVAL, 0);
+		return;
+	}
+	size_t copy = (uint32_t)len < sizeof(val) ? (uint32_t)len : sizeof(val);
+	if (copy && procmem_read(tid, n->data.args[3], val, copy) < 0) {
+		if (errno != ESRCH)
+			answer(n->id, EFAULT, 0);
+		return;
+	}
+	int r = setsockopt(sfd, level, name, val, (socklen_t)copy);
+	answer(n->id, r < 0 ? errno : 0, 0);
 }
 
 /* ---- sends (only when [network] seals with DNS allowed) ---- */
@@ -1104,6 +1244,9 @@ void sockets_on_notification(const struct seccomp_notif *n)
 	case __NR_sendmsg:
 	case __NR_sendmmsg:
 		on_send(n);
+		break;
+	case __NR_setsockopt:
+		on_setsockopt(n);
 		break;
 	default:
 		answer(n->id, ENOSYS, 0);

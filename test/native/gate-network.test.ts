@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocketRecord } from '../../src/core/audit/records';
 import { makeDirs, prepare, prog, runCli, type CliRun } from './gate-progs/cli';
-import { until } from './gate-progs/outside';
+import { runOutside, startOutside, stopAllOutside, until } from './gate-progs/outside';
 
 let dirs: ReturnType<typeof makeDirs>;
 let n = 0;
@@ -70,6 +70,7 @@ beforeAll(async () => {
   other = await udpServer();
 });
 afterAll(() => {
+  stopAllOutside();
   for (const s of [allowed, denied, denied6]) s?.server.close();
   for (const s of [resolver, other]) s?.socket.close();
   dirs?.cleanup();
@@ -158,6 +159,108 @@ describe('gate: [network] seals TCP to the granted ports', () => {
     // bind(port 0) is Landlock's to refuse (EACCES); listen on an unbound socket is the supervisor's.
     expect(results(r)).toEqual(['RESULT listen errno=EACCES', 'RESULT bind errno=EACCES']);
     expect(refusals(r).find((s) => s.op === 'listen')?.reason).toMatch(/not bound to an allowed port/);
+  });
+});
+
+describe('gate: a granted bind port is not shared with a service outside the gate', () => {
+  it('SO_REUSEPORT beside an outside listener, or the other loopback address (::1 while it listens on 127.0.0.1), is refused and takes none of its connections; the agent\'s own reuseport group on a free granted port works', async () => {
+    const free = async (): Promise<number> => {
+      const s = net.createServer();
+      await new Promise<void>((res) => s.listen(0, '127.0.0.1', () => res()));
+      const port = (s.address() as net.AddressInfo).port;
+      await new Promise((res) => s.close(res));
+      return port;
+    };
+    const shared = await free();
+    const own = await free();
+    // The user's service: SO_REUSEPORT (as nginx's reuseport, or a server with worker processes, sets it), loopback.
+    const service = await startOutside(
+      [
+        '/usr/bin/python3',
+        '-c',
+        `import socket\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1); s.bind(('127.0.0.1', ${shared})); s.listen(64); print('READY', flush=True)\nwhile True:\n    c, _ = s.accept(); c.sendall(b'service'); c.close()`,
+      ],
+      { ready: /READY/ },
+    );
+    const agent = `import socket, sys, errno
+def listen(fam, host, port, reuse):
+    s = socket.socket(fam)
+    if reuse: s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        s.bind((host, port)); s.listen(8); print('RESULT listen ok', flush=True); return s
+    except OSError as e:
+        print('RESULT listen errno=' + errno.errorcode[e.errno], flush=True)
+keep = []
+keep.append(listen(socket.AF_INET, '127.0.0.1', ${shared}, True))
+keep.append(listen(socket.AF_INET6, '::1', ${shared}, False))
+keep.append(listen(socket.AF_INET, '127.0.0.1', ${own}, True))
+keep.append(listen(socket.AF_INET, '127.0.0.1', ${own}, True))
+`;
+    fs.writeFileSync(path.join(dirs.ws, 'share.py'), agent);
+    const p = policy(`[network]\nconnect_tcp_ports = [${allowed.port}]\nbind_tcp_ports = [${shared}, ${own}]\ndns = false\n`);
+    const r = await gated('/usr/bin/python3 share.py', p);
+    expect(results(r), r.stderr).toEqual(['RESULT listen errno=EADDRINUSE', 'RESULT listen errno=EADDRINUSE', 'RESULT listen ok', 'RESULT listen ok']);
+    const refused = refusals(r).filter((x) => x.op === 'listen');
+    expect(refused.map((x) => x.target)).toEqual([`127.0.0.1:${shared}`, `[::1]:${shared}`]);
+    expect(refused[0]?.reason).toMatch(/outside the session listens on this port/);
+    expect(r.stderr).toContain(`refused listen to 127.0.0.1:${shared}`);
+    // Every connection still reaches the service.
+    for (let i = 0; i < 10; i++) {
+      const got = await new Promise<string>((res, rej) => {
+        const c = net.connect(shared, '127.0.0.1');
+        let d = '';
+        c.on('data', (b) => (d += b.toString()));
+        c.on('end', () => res(d));
+        c.on('error', rej);
+      });
+      expect(got).toBe('service');
+    }
+    // Control: outside the gate the same program joins the service's group (what the gate refuses).
+    const ctl = runOutside(['/usr/bin/python3', path.join(dirs.ws, 'share.py')]);
+    expect(ctl.stdout.split('\n')[0]).toBe('RESULT listen ok');
+    service.stop();
+  });
+});
+
+describe('gate: a UDP port is not shared with a socket outside the gate', () => {
+  it('SO_REUSEADDR and SO_REUSEPORT are refused on UDP sockets (Landlock never checks a UDP bind): the agent cannot bind beside a service outside; on a TCP socket they are set', async () => {
+    const service = await startOutside(
+      [
+        '/usr/bin/python3',
+        '-c',
+        `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 0)); print('READY', s.getsockname()[1], flush=True)\nwhile True:\n    print('DGRAM', s.recv(100).decode(), flush=True)`,
+      ],
+      { ready: /READY \d+/ },
+    );
+    const port = Number(/READY (\d+)/.exec(service.output())?.[1]);
+    const agent = `import socket, errno
+def step(op, f):
+    try:
+        r = f(); print('RESULT', op, 'ok' if r is None else 'ok=%s' % r, flush=True)
+    except OSError as e:
+        print('RESULT', op, 'errno=' + errno.errorcode[e.errno], flush=True)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+step('udp-reuseaddr', lambda: u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1))
+step('udp-reuseport', lambda: u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1))
+step('udp-bind', lambda: u.bind(('127.0.0.1', ${port})))
+t = socket.socket()
+step('tcp-reuseaddr', lambda: t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1))
+step('tcp-reuseaddr-read', lambda: t.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR))
+`;
+    fs.writeFileSync(path.join(dirs.ws, 'udpshare.py'), agent);
+    const r = await gated('/usr/bin/python3 udpshare.py');
+    expect(results(r), r.stderr).toEqual([
+      'RESULT udp-reuseaddr errno=EPERM',
+      'RESULT udp-reuseport errno=EPERM',
+      'RESULT udp-bind errno=EADDRINUSE',
+      'RESULT tcp-reuseaddr ok',
+      'RESULT tcp-reuseaddr-read ok=1',
+    ]);
+    expect(refusals(r).filter((x) => x.op === 'setsockopt').map((x) => x.reason)).toEqual([expect.stringMatching(/SO_REUSEADDR on a UDP socket/), expect.stringMatching(/SO_REUSEPORT on a UDP socket/)]);
+    // Control: outside the gate the same program shares the service's port.
+    const ctl = runOutside(['/usr/bin/python3', path.join(dirs.ws, 'udpshare.py')]);
+    expect(ctl.stdout).toContain('RESULT udp-bind ok');
+    service.stop();
   });
 });
 

@@ -32,7 +32,7 @@ export const ENV_CHANNELS: readonly EnvChannelClass[] = [
   },
   {
     id: 'terminal-multiplexers',
-    patterns: ['TMUX', 'TMUX_PANE', 'STY', 'ZELLIJ', 'ZELLIJ_*', 'KITTY_LISTEN_ON', 'WEZTERM_UNIX_SOCKET', 'ALACRITTY_SOCKET', 'NVIM', 'NVIM_LISTEN_ADDRESS', 'EMACS_SOCKET_NAME', 'EMACS_SERVER_FILE', 'KONSOLE_DBUS_*', 'GNOME_TERMINAL_SERVICE', 'TERMINATOR_DBUS_*'],
+    patterns: ['TMUX', 'TMUX_PANE', 'TMUX_TMPDIR', 'STY', 'SCREENDIR', 'ZELLIJ', 'ZELLIJ_*', 'KITTY_LISTEN_ON', 'WEZTERM_UNIX_SOCKET', 'ALACRITTY_SOCKET', 'NVIM', 'NVIM_LISTEN_ADDRESS', 'EMACS_SOCKET_NAME', 'EMACS_SERVER_FILE', 'KONSOLE_DBUS_*', 'GNOME_TERMINAL_SERVICE', 'TERMINATOR_DBUS_*'],
     why: 'terminal servers and editors run commands and type into the user\'s other terminals on request (tmux run-shell, screen -X stuff, kitty @, nvim --remote-send)',
   },
   {
@@ -56,13 +56,13 @@ export const ENV_CHANNELS: readonly EnvChannelClass[] = [
   },
   {
     id: 'container-and-vm-daemons',
-    patterns: ['DOCKER_HOST', 'CONTAINER_HOST', 'BUILDKIT_HOST', 'LIBVIRT_DEFAULT_URI', 'WSL_INTEROP'],
+    patterns: ['DOCKER_HOST', 'CONTAINER_HOST', 'PODMAN_HOST', 'BUILDKIT_HOST', 'LIBVIRT_DEFAULT_URI', 'WSL_INTEROP'],
     why: 'container, VM and WSL interop daemons run programs for their caller, outside the gate',
   },
   {
     id: 'display-and-session',
-    patterns: ['DISPLAY', 'WAYLAND_DISPLAY', 'XAUTHORITY', 'SESSION_MANAGER', 'XDG_RUNTIME_DIR', 'PULSE_SERVER', 'PIPEWIRE_REMOTE'],
-    why: "the display server accepts synthetic keystrokes into the user's windows; XDG_RUNTIME_DIR is the directory of the user's session sockets (bus, gpg-agent, systemd --user); agents run headless",
+    patterns: ['DISPLAY', 'WAYLAND_DISPLAY', 'XAUTHORITY', 'WINDOWID', 'SESSION_MANAGER', 'XDG_RUNTIME_DIR', 'PULSE_SERVER', 'PIPEWIRE_REMOTE', 'I3SOCK', 'SWAYSOCK', 'HYPRLAND_INSTANCE_SIGNATURE', 'NIRI_SOCKET'],
+    why: "the display server accepts synthetic keystrokes into the user's windows, and the window manager's IPC (i3-msg, swaymsg, hyprctl: `exec`) runs commands; XDG_RUNTIME_DIR is the directory of the user's session sockets (bus, gpg-agent, systemd --user); agents run headless",
   },
   {
     id: 'service-manager',

@@ -20,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { unifiedDiff } from './diff';
+import { SafeFs } from './safe-fs';
 
 /** Why a path is protected: which tool outside the gate runs or obeys it. */
 export type ProtectedClass = 'git' | 'git-hooks' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'gate-policy' | 'submodules';
@@ -186,7 +187,7 @@ function isDir(p: string): boolean {
 
 // ---- snapshots
 
-type Entry = { type: 'file'; mode: number; content: Buffer | null; sha256: string } | { type: 'symlink'; target: string } | { type: 'dir'; mode: number };
+type Entry = { type: 'file'; mode: number; content: Buffer | null; sha256: string } | { type: 'symlink'; target: string } | { type: 'dir'; mode: number; ino: number };
 
 /** Per protected path: every entry under it (the path itself as ''), by relative name; absent paths have none. */
 type Snapshot = Map<string, Entry>;
@@ -195,46 +196,45 @@ const MAX_FILE = 1 << 20;
 /** How long after putting a file back the agent's version is read for the review (its writes finish). */
 const FINALIZE_MS = 150;
 const MAX_ENTRIES = 4000;
+/** How often the protected paths' identities and times are compared, for changes inotify does not report. */
+const POLL_MS = 100;
 
 function sha256(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-function readEntry(p: string): Entry | null {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(p);
-  } catch {
-    return null;
-  }
+/** What is at p, looked at through its parent's descriptor (safe-fs.ts: no symlink on the way is followed). */
+function readEntry(sfs: SafeFs, p: string): Entry | null {
+  const st = sfs.lstat(p);
+  if (!st) return null;
   if (st.isSymbolicLink()) {
     try {
-      return { type: 'symlink', target: fs.readlinkSync(p) };
+      return { type: 'symlink', target: sfs.readlink(p) };
     } catch {
       return null;
     }
   }
-  if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777 };
+  if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777, ino: st.ino };
   if (!st.isFile()) return { type: 'file', mode: st.mode & 0o7777, content: null, sha256: `special:${st.mode}:${st.rdev}` };
   try {
-    const content = fs.readFileSync(p);
+    const content = sfs.readFile(p);
     return { type: 'file', mode: st.mode & 0o7777, content: content.length <= MAX_FILE ? content : null, sha256: sha256(content) };
   } catch {
     return null;
   }
 }
 
-function snapshot(p: ProtectedPath): Snapshot {
+function snapshot(sfs: SafeFs, p: ProtectedPath): Snapshot {
   const snap: Snapshot = new Map();
-  const top = readEntry(p.path);
+  const top = readEntry(sfs, p.path);
   if (!top) return snap;
   snap.set('', top);
   if (p.kind !== 'dir' || top.type !== 'dir') return snap;
   const walk = (dir: string, rel: string): void => {
-    for (const name of safeReaddir(dir).sort()) {
+    for (const name of sfs.readdir(dir).sort()) {
       if (snap.size >= MAX_ENTRIES) return;
       const r = rel ? `${rel}/${name}` : name;
-      const e = readEntry(path.join(dir, name));
+      const e = readEntry(sfs, path.join(dir, name));
       if (!e) continue;
       snap.set(r, e);
       if (e.type === 'dir') walk(path.join(dir, name), r);
@@ -253,11 +253,16 @@ function sameEntry(a: Entry | undefined, b: Entry | undefined): boolean {
   return false;
 }
 
-/** For an 'entry' path (.git): only what it is matters, not what is inside. */
-function sameTop(kind: ProtectedPath['kind'], a: Snapshot, b: Snapshot): boolean {
+/** For an 'entry' path (.git): only what it is matters, not what is inside — and for a directory, that it is
+ *  still the same one (`mv .git .git-old; mkdir .git` makes a repository the watches and bind mounts on the
+ *  old one no longer see), unless anyIno (after the guard itself made it again). */
+function sameTop(kind: ProtectedPath['kind'], a: Snapshot, b: Snapshot, anyIno = false): boolean {
   const x = a.get('');
   const y = b.get('');
-  if (kind === 'entry') return (x?.type ?? null) === (y?.type ?? null) && (x?.type !== 'symlink' || sameEntry(x, y)) && (x?.type !== 'file' || sameEntry(x, y));
+  if (kind === 'entry') {
+    const sameDir = x?.type !== 'dir' || y?.type !== 'dir' || anyIno || x.ino === y.ino;
+    return (x?.type ?? null) === (y?.type ?? null) && sameDir && (x?.type !== 'symlink' || sameEntry(x, y)) && (x?.type !== 'file' || sameEntry(x, y));
+  }
   return true;
 }
 
@@ -300,11 +305,14 @@ export interface WorkspaceGuardEvents {
   change: [ProtectedChange];
 }
 
+/** How long after expect() a protected file may be seen half-written by the user's save (see awaitingExpected). */
+const EXPECT_WRITE_MS = 2000;
+
 export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   readonly paths: ProtectedPath[];
   private readonly snaps = new Map<string, Snapshot>();
-  private readonly watchers: fs.FSWatcher[] = [];
   private readonly changes = new Map<string, ProtectedChange>();
+  private readonly sfs = new SafeFs();
   private stopped = false;
 
   private constructor(private readonly o: WorkspaceGuardOptions) {
@@ -315,7 +323,10 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       if (!all.some((p) => p.path === abs)) all.push({ path: abs, rel: path.relative(path.resolve(o.workspace), abs), class: a.class, kind: 'file' });
     }
     this.paths = all.filter((p) => o.writable(p.path));
-    for (const p of this.paths) this.snaps.set(p.path, snapshot(p));
+    // Before the agent runs: the symlinks on the way to the workspace and to each path are the user's.
+    this.sfs.anchor(o.workspace);
+    for (const p of this.paths) this.sfs.anchor(path.dirname(p.path));
+    for (const p of this.paths) this.snaps.set(p.path, snapshot(this.sfs, p));
   }
 
   /** Snapshot the protected paths the agent can write and start watching them. */
@@ -338,7 +349,8 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
 
   /** Compare every protected path with its snapshot and put back what differs (the end of the session). */
   checkAll(): ProtectedChange[] {
-    for (const p of this.paths) this.check(p);
+    // The last word: nothing waits for an announced write any more.
+    for (const p of this.paths) this.check(p, true);
     this.checkNewRootFiles();
     for (const f of [...this.finalizers]) {
       this.finalizers.delete(f);
@@ -349,7 +361,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
 
   stop(): void {
     this.stopped = true;
-    for (const w of this.watchers.splice(0)) w.close();
+    for (const { w } of this.watched.values()) w.close();
+    this.watched.clear();
+    if (this.poller) clearInterval(this.poller);
   }
 
   /**
@@ -358,10 +372,12 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
    * Anything else written there is still the agent's.
    */
   expect(file: string, content: Buffer): void {
-    this.expected.set(path.resolve(file), sha256(content));
+    this.expected.set(path.resolve(file), { sha256: sha256(content), at: Date.now() });
   }
 
-  private readonly expected = new Map<string, string>();
+  private readonly expected = new Map<string, { sha256: string; at: number }>();
+  /** Paths whose check waits for an announced write to finish (see awaitingExpected). */
+  private readonly rechecks = new Set<string>();
 
   /**
    * The user accepted the agent's version after review: write it where it was (the guard must be stopped,
@@ -370,10 +386,11 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   static accept(change: ProtectedChange): string[] {
     const written: string[] = [];
     const base = change.path;
+    const sfs = new SafeFs();
+    sfs.anchor(path.dirname(base));
     for (const [rel, saved] of Object.entries(change.saved)) {
       const dest = rel ? path.join(base, rel) : base;
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      fs.copyFileSync(saved, dest);
+      sfs.replace(dest, { content: fs.readFileSync(saved), mode: (sfs.lstat(dest)?.mode ?? 0o644) & 0o777 });
       written.push(dest);
     }
     return written;
@@ -391,16 +408,72 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       }
     }
     for (const dir of dirs) this.watchDir(dir);
+    for (const p of this.paths) this.stamps.set(p.path, this.stamp(p));
+    this.poller = setInterval(() => this.poll(), POLL_MS);
+    this.poller.unref();
   }
 
+  /** Watch dir — the directory there now: an inotify watch follows an inode, so a directory replaced (moved
+   *  away, made again) is watched again. */
   private watchDir(dir: string): void {
-    if (!isDir(dir)) return;
+    let ino: number;
+    try {
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory()) return;
+      ino = st.ino;
+    } catch {
+      return;
+    }
+    const had = this.watched.get(dir);
+    if (had?.ino === ino) return;
+    had?.w.close();
+    this.watched.delete(dir);
     try {
       const w = fs.watch(dir, { persistent: false }, (_event, name) => this.onEvent(dir, name ? String(name) : null));
       w.on('error', () => undefined);
-      this.watchers.push(w);
+      this.watched.set(dir, { w, ino });
     } catch {
-      // Gone, or no inotify watch left: the end-of-session check still covers it.
+      // Gone, or no inotify watch left: the poll and the end-of-session check still cover it.
+    }
+  }
+
+  private readonly watched = new Map<string, { w: fs.FSWatcher; ino: number }>();
+  private poller: NodeJS.Timeout | null = null;
+  private readonly stamps = new Map<string, string>();
+
+  /** The directories whose events concern p, as they are now. */
+  private rewatch(p: ProtectedPath): void {
+    this.watchDir(path.dirname(p.path));
+    if (p.kind === 'dir' || p.kind === 'entry') this.watchDir(p.path);
+    if (p.kind === 'dir') for (const [rel, e] of this.snaps.get(p.path) ?? []) if (rel && e.type === 'dir') this.watchDir(path.join(p.path, rel));
+  }
+
+  /** Identity, size and times of p and everything under it: what changes with every write, also one inotify
+   *  does not report (through a hard link in an unwatched directory, through a shared mapping). */
+  private stamp(p: ProtectedPath): string {
+    const one = (f: string): string => {
+      try {
+        const st = fs.lstatSync(f, { bigint: true });
+        return `${st.ino}:${st.mode}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      } catch {
+        return '-';
+      }
+    };
+    const parts = [one(p.path)];
+    if (p.kind === 'dir') for (const rel of this.snaps.get(p.path)?.keys() ?? []) if (rel) parts.push(one(path.join(p.path, rel)));
+    return parts.join(',');
+  }
+
+  /** Every POLL_MS: a protected path whose stamp changed is checked (inotify is the fast path; this is the
+   *  floor for what it cannot see). */
+  private poll(): void {
+    if (this.stopped) return;
+    for (const p of [...this.paths]) {
+      const st = this.stamp(p);
+      if (this.stamps.get(p.path) === st) continue;
+      this.stamps.set(p.path, st);
+      this.check(p);
+      this.stamps.set(p.path, this.stamp(p));
     }
   }
 
@@ -428,18 +501,27 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     }
   }
 
-  private check(p: ProtectedPath): void {
+  private check(p: ProtectedPath, final = false): void {
+    try {
+      this.checkOnce(p, final);
+    } finally {
+      if (!this.stopped) this.rewatch(p);
+    }
+  }
+
+  private checkOnce(p: ProtectedPath, final: boolean): void {
     const before = this.snaps.get(p.path) ?? new Map<string, Entry>();
-    const now = snapshot(p);
+    const now = snapshot(this.sfs, p);
     if (p.kind === 'entry' ? sameTop(p.kind, before, now) : sameSnapshot(before, now)) return;
     if (this.adoptExpected(p, before, now)) return;
+    if (!final && this.awaitingExpected(p, before, now)) return;
     // The agent's files stay readable through descriptors opened now, before they are put back: whatever it
     // still writes to them lands there, and the review gets its whole version (read shortly after).
     const held = new Map<string, number>();
     for (const [rel, e] of now) {
       if (e.type !== 'file' || sameEntry(before.get(rel), e) || (p.kind === 'entry' && rel !== '')) continue;
       try {
-        held.set(rel, fs.openSync(rel ? path.join(p.path, rel) : p.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW));
+        held.set(rel, this.openForReview(rel ? path.join(p.path, rel) : p.path));
       } catch {
         // gone already: the snapshot's content is all there is
       }
@@ -453,6 +535,11 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     }, FINALIZE_MS).unref();
   }
 
+  /** A descriptor of the agent's file, for reading its version later (nothing on the way followed). */
+  private openForReview(file: string): number {
+    return this.sfs.at(file, (name) => fs.openSync(name, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK));
+  }
+
   /** Differences that are all files the user said they would write, with that content: the new original. */
   private adoptExpected(p: ProtectedPath, before: Snapshot, now: Snapshot): boolean {
     if (!this.expected.size) return false;
@@ -461,11 +548,37 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     const ok = differing.every((rel) => {
       const e = now.get(rel);
       const full = rel ? path.join(p.path, rel) : p.path;
-      return e?.type === 'file' && this.expected.get(full) === e.sha256;
+      return e?.type === 'file' && this.expected.get(full)?.sha256 === e.sha256;
     });
     if (!ok) return false;
     for (const rel of differing) this.expected.delete(rel ? path.join(p.path, rel) : p.path);
     this.snaps.set(p.path, now);
+    return true;
+  }
+
+  /**
+   * An editor's save is not atomic (the file is truncated, then written): between the two the file is in
+   * neither version. While a write the user announced is under way (at most EXPECT_WRITE_MS after expect()),
+   * a file in between is checked again shortly instead of being put back; once that time is over, whatever
+   * is there and is not the announced content is the agent's, and is put back as always.
+   */
+  private awaitingExpected(p: ProtectedPath, before: Snapshot, now: Snapshot): boolean {
+    if (!this.expected.size) return false;
+    const t = Date.now();
+    const names = new Set<string>([...before.keys(), ...now.keys()]);
+    const waiting = [...names].some((rel) => {
+      if (sameEntry(before.get(rel), now.get(rel))) return false;
+      const e = this.expected.get(rel ? path.join(p.path, rel) : p.path);
+      return e !== undefined && t - e.at < EXPECT_WRITE_MS;
+    });
+    if (!waiting) return false;
+    if (!this.rechecks.has(p.path)) {
+      this.rechecks.add(p.path);
+      setTimeout(() => {
+        this.rechecks.delete(p.path);
+        if (!this.stopped) this.check(p);
+      }, 40).unref();
+    }
     return true;
   }
 
@@ -546,13 +659,13 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
 
   /** Put p back as its snapshot says: remove what is new, write back what changed or went away. */
   private restore(p: ProtectedPath, before: Snapshot, replaced: Map<string, number>): { reverted: boolean; reason?: string } {
-    const now = snapshot(p);
+    const now = snapshot(this.sfs, p);
     // Each file about to be removed or replaced is held open first: if the agent wrote it again since the
     // look, that version is still read for the review.
     const hold = (rel: string): void => {
       if (now.get(rel)?.type !== 'file' || replaced.has(rel)) return;
       try {
-        replaced.set(rel, fs.openSync(rel ? path.join(p.path, rel) : p.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW));
+        replaced.set(rel, this.openForReview(rel ? path.join(p.path, rel) : p.path));
       } catch {
         // gone
       }
@@ -564,38 +677,59 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
         const n = now.get('');
         if (n && n.type !== 'dir') {
           hold('');
-          fs.rmSync(p.path, { force: true, recursive: true });
+          this.sfs.rm(p.path);
         }
-        if (b?.type === 'dir') fs.mkdirSync(p.path, { recursive: true, mode: b.mode });
+        // The directory itself moved away (the agent's new one, or nothing, in its place): the original is
+        // moved back when it is still beside it, the agent's kept beside under another name.
+        if (b?.type === 'dir') this.moveBack(p.path, b.ino, n?.type === 'dir');
+        if (b?.type === 'dir') this.sfs.mkdir(p.path, b.mode);
         this.reapplyInside(p.path);
       } else {
         // What is there now and was not (or was another kind of thing): remove, deepest first.
         const extra = [...now.keys()].filter((rel) => !before.has(rel) || before.get(rel)!.type !== now.get(rel)!.type).sort((x, y) => y.length - x.length);
         for (const rel of extra) {
           hold(rel);
-          fs.rmSync(rel ? path.join(p.path, rel) : p.path, { force: true, recursive: true });
+          this.sfs.rm(rel ? path.join(p.path, rel) : p.path);
         }
         // What was there: put it back, shallowest first.
         for (const [rel, e] of [...before.entries()].sort((x, y) => x[0].length - y[0].length)) {
           const dest = rel ? path.join(p.path, rel) : p.path;
           if (sameEntry(e, now.get(rel)) && !extra.includes(rel)) continue;
           hold(rel);
-          writeEntry(dest, e);
+          writeEntry(this.sfs, dest, e);
         }
       }
-      const after = snapshot(p);
-      if (p.kind === 'entry' ? !sameTop(p.kind, before, after) : !sameSnapshot(before, after)) {
+      const after = snapshot(this.sfs, p);
+      if (p.kind === 'entry' ? !sameTop(p.kind, before, after, true) : !sameSnapshot(before, after)) {
         return { reverted: false, reason: 'it changed again while it was being put back, or could not be written' };
       }
+      // A directory made again is another inode: that one is watched and compared from now on.
+      if (p.kind === 'entry') this.snaps.set(p.path, after);
       return { reverted: true };
     } catch (e) {
       return { reverted: false, reason: `could not put it back: ${(e as Error).message}` };
     }
   }
 
-  /** After .git was put back as a directory, its protected files are put back too. */
+  /** After .git was put back as a directory, its protected files are put back too (in whatever directory is
+   *  there now), and watched there. */
   private reapplyInside(dir: string): void {
     for (const p of this.paths) if (p.path.startsWith(dir + '/')) this.check(p);
+  }
+
+  /** The original directory (inode ino) moved elsewhere in the same parent: rename it back to p, the agent's
+   *  directory (when there is one) to a name beside it for review. Not found: nothing moved. */
+  private moveBack(p: string, ino: number, agentDir: boolean): void {
+    const parent = path.dirname(p);
+    const name = this.sfs.readdir(parent).find((e) => {
+      const st = this.sfs.lstat(path.join(parent, e));
+      return st?.isDirectory() && st.ino === ino && path.join(parent, e) !== p;
+    });
+    if (!name) return;
+    this.sfs.at(p, (dest, dir) => {
+      if (agentDir) fs.renameSync(dest, `${dir}/${path.basename(p)}-agent-${Date.now()}`);
+      fs.renameSync(`${dir}/${name}`, dest);
+    });
   }
 }
 
@@ -605,28 +739,18 @@ function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
   return true;
 }
 
-function writeEntry(dest: string, e: Entry): void {
+/** Put one entry back (safe-fs.ts: made beside it under a fresh name and renamed over it, nothing followed). */
+function writeEntry(sfs: SafeFs, dest: string, e: Entry): void {
   if (e.type === 'dir') {
-    fs.mkdirSync(dest, { recursive: true, mode: e.mode });
-    fs.chmodSync(dest, e.mode);
+    sfs.mkdir(dest, e.mode);
     return;
   }
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
-  // Written beside and renamed into place: a descriptor the agent still holds on the old file changes
-  // nothing here.
-  const tmp = path.join(path.dirname(dest), `.agent-gate-restore-${process.pid}-${path.basename(dest)}`);
-  fs.rmSync(tmp, { force: true, recursive: true });
   if (e.type === 'symlink') {
-    fs.symlinkSync(e.target, tmp);
-  } else {
-    if (!e.content) throw new Error(`${dest} is over ${MAX_FILE} bytes: it was not kept, so it cannot be put back`);
-    fs.writeFileSync(tmp, e.content, { mode: e.mode });
-    fs.chmodSync(tmp, e.mode);
+    sfs.replace(dest, { symlink: e.target });
+    return;
   }
-  // rename(2) replaces a file or symlink in one step (never a moment without it); a directory in the way (the
-  // agent made one where a file was) has to go first.
-  if (isDir(dest)) fs.rmSync(dest, { force: true, recursive: true });
-  fs.renameSync(tmp, dest);
+  if (!e.content) throw new Error(`${dest} is over ${MAX_FILE} bytes: it was not kept, so it cannot be put back`);
+  sfs.replace(dest, { content: e.content, mode: e.mode });
 }
 
 function describe(name: string, a: Entry | undefined, b: Entry | undefined): string {

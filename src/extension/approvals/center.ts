@@ -157,7 +157,7 @@ export class ApprovalCenter implements vscode.Disposable {
     const whole = [`Command: ${r.command}`, `Program: ${r.exe}`, `Directory: ${r.cwd}`, `Started by: ${r.chain.join(' → ')}`, `Asked by: ${rule}`, `Reason: ${r.reason}`].join('\n');
     const buttons = modal ? [ALLOW_ONCE, ALLOW_SESSION, ALWAYS, DENY] : [ALLOW_ONCE, ALLOW_SESSION, ALWAYS, DENY, DETAILS];
     const picked = modal
-      ? await vscode.window.showWarningMessage(head, { modal: true, detail: `${whole}\n\n"Allow for this session": this program, any arguments, until the session ends.` }, ...buttons)
+      ? await vscode.window.showWarningMessage(head, { modal: true, detail: `${whole}\n\n"Allow for this session": this exact command (same program, same arguments), until the session ends.` }, ...buttons)
       : await vscode.window.showWarningMessage(`${head} — ${about}`, ...buttons);
     if (picked === undefined) return; // dismissed: it stays pending (the audit view, the status bar) until it times out
     const k = key(e.sessionId, r.id);

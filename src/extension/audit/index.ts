@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { chainHeadFile, readChainHead, type ChainHead } from '../../core/audit/audit-log';
 import { AuditFeed, type FeedFilter, type FeedItem } from '../../core/audit/feed';
 import { verifyAuditLog } from '../../core/audit/verify';
-import { ruleLine } from '../../core/policy/suggest-rule';
+import { ruleLine, type RuleScope } from '../../core/policy/suggest-rule';
 import { feedFromSession } from '../../core/session/feed-link';
 import { describeEnforcement, startBanner } from '../../core/session/launch';
 import type { ApprovalCenter } from '../approvals/center';
@@ -123,13 +123,13 @@ export function registerAudit(context: vscode.ExtensionContext, registry: Sessio
     if (!it) void vscode.window.showInformationMessage('Agent Gate: select a verdict in the audit view first.');
     return it;
   };
-  const always = async (n: AuditNode | undefined, action: 'allow' | 'deny'): Promise<unknown> => {
+  const always = async (n: AuditNode | undefined, action: 'allow' | 'deny', scope?: RuleScope): Promise<unknown> => {
     const it = needItem(n);
     if (!it) return undefined;
     const p = approvals.planOf(it.session) ?? plans.get(it.session);
     if (!p) return vscode.window.showWarningMessage('Agent Gate: the session of this verdict is no longer known; edit .gate.toml by hand.');
     // The record's argv is redacted: a command with a secret gets no exact rule (the core says so).
-    return approvals.rules.offer({ action, argv: it.record.argv, exe: it.record.exe, requestedPath: it.record.exe_requested, decidingRuleId: it.ruleId, plan: p.plan });
+    return approvals.rules.offer({ action, argv: it.record.argv, exe: it.record.exe, requestedPath: it.record.exe_requested, decidingRuleId: it.ruleId, plan: p.plan }, scope);
   };
   const pendingOf = (n: AuditNode | undefined): { session: string; id: number } | undefined => {
     const s = selected(n);
@@ -177,8 +177,9 @@ export function registerAudit(context: vscode.ExtensionContext, registry: Sessio
       void (v.state === 'done' && v.result.ok ? vscode.window.showInformationMessage(`Agent Gate: audit log of ${g.label} ${text}.`) : vscode.window.showErrorMessage(`Agent Gate: audit log of ${g.label} ${text}.`));
       return v;
     }),
-    vscode.commands.registerCommand('agentGate.audit.allowAlways', (n?: AuditNode) => always(n, 'allow')),
-    vscode.commands.registerCommand('agentGate.audit.denyAlways', (n?: AuditNode) => always(n, 'deny')),
+    // `scope` (tests, other extensions) picks the rule without the quick pick.
+    vscode.commands.registerCommand('agentGate.audit.allowAlways', (n?: AuditNode, scope?: RuleScope) => always(n, 'allow', scope)),
+    vscode.commands.registerCommand('agentGate.audit.denyAlways', (n?: AuditNode, scope?: RuleScope) => always(n, 'deny', scope)),
     vscode.commands.registerCommand('agentGate.audit.goToRule', async (n?: AuditNode) => {
       const it = needItem(n);
       if (!it) return undefined;

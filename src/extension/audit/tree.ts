@@ -36,13 +36,14 @@ export class AuditTree implements vscode.TreeDataProvider<AuditNode>, vscode.Dis
   processTree = false;
   readonly verify = new Map<string, VerifyState>();
   private readonly pendingDirty = new Set<string>();
+  private readonly subscription: vscode.Disposable;
 
   constructor(
     readonly feed: AuditFeed,
     private readonly approvals: ApprovalCenter,
   ) {
     feed.onDirty(() => this.schedule());
-    approvals.onDidChange(() => {
+    this.subscription = approvals.onDidChange(() => {
       for (const p of approvals.list()) this.pendingDirty.add(p.sessionId);
       // A settled one is gone from list(): refresh every session that had any.
       for (const id of this.sessionNodes.keys()) this.pendingDirty.add(id);
@@ -169,6 +170,8 @@ export class AuditTree implements vscode.TreeDataProvider<AuditNode>, vscode.Dis
     const parts = [state, `${c.allow} allowed`, `${c.deny} denied`];
     if (pending) parts.push(`${pending} pending`);
     if (c.timedOut) parts.push(`${c.timedOut} timed out`);
+    if (c.withdrawn) parts.push(`${c.withdrawn} withdrawn`);
+    if (c.rateLimited) parts.push(`${c.rateLimited} rate-limited`);
     const v = this.verify.get(s.id);
     let icon = new vscode.ThemeIcon(s.ended ? 'shield' : 'sync~spin');
     const md = new vscode.MarkdownString();
@@ -202,6 +205,7 @@ export class AuditTree implements vscode.TreeDataProvider<AuditNode>, vscode.Dis
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     this.feed.onDirty(null);
+    this.subscription.dispose();
     this.emitter.dispose();
     this.refreshed.dispose();
   }
@@ -221,7 +225,7 @@ export function askedHow(it: FeedItem): string {
   if (!it.asked) return '';
   if (it.layer === 'timeout') return 'timed out';
   if (/rate limit/.test(it.reason)) return 'rate-limited';
-  if (it.layer === 'error') return /withdrawn|died|ended/.test(it.reason) ? 'withdrawn' : 'failed';
+  if (it.layer === 'error') return /withdrawn|exited|stopped|ended/.test(it.reason) ? 'withdrawn' : 'failed';
   return it.verdict === 'allow' ? 'allowed by you' : 'denied by you';
 }
 

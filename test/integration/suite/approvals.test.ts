@@ -172,6 +172,20 @@ suite('Approvals and the audit view', () => {
     assert.deepEqual(await a.approvals.answer(s.session.id, p.request.id, 'allow-once'), { answered: false, ended: 'approval timed out' });
   });
 
+  test('a request whose process died is withdrawn; one above max_pending is denied with the reason', async () => {
+    const a = await api();
+    // Two asks at once with max_pending = 1: whichever comes second is refused at once; the other waits until
+    // its process is killed, and is withdrawn. (timeout_ms bounds the wait should the machine be very slow.)
+    const s = await start(a, 'date & p=$!; date -u & q=$!; sleep 2; kill -9 $p $q 2>/dev/null; wait; echo done', POLICY('timeout_ms = 15000\non_timeout = "deny"\nmax_pending = 1'));
+    const end = await s.session.wait();
+    assert.equal(end.exitCode, 0);
+    const children = sessionNode(await a.audit.snapshot(2), s).children;
+    const how = children.filter((c) => c.label === 'date' || c.label === 'date -u').map((c) => c.description).sort();
+    assert.deepEqual(how, ['denied · ask-date · rate-limited', 'denied · ask-date · withdrawn']);
+    assert.match(sessionNode(await a.audit.snapshot(1), s).description, /1 withdrawn · 1 rate-limited/);
+    assert.equal(a.approvals.pending(s.session.id).length, 0);
+  });
+
   test('"Always allow" adds the exact rule before the deciding rule, and the next identical command runs without asking', async () => {
     const a = await api();
     const policy = POLICY('timeout_ms = 60000\non_timeout = "deny"');
@@ -253,6 +267,39 @@ suite('Approvals and the audit view', () => {
     assert.equal(v?.ok, false);
     assert.match(v?.problem ?? '', /chain breaks/);
     assert.match(sessionNode(await a.audit.snapshot(1), s).description, /^AUDIT LOG FAILS VERIFY/);
+  });
+
+  test('item actions: Copy as JSON, Go to rule, Explain, Deny always (the rule applies to the running session)', async () => {
+    const a = await api();
+    const policy = POLICY('timeout_ms = 60000\non_timeout = "deny"');
+    // The agent waits for the test's go-ahead file, so the second uname runs after the rule is written.
+    const s = await start(a, (ws) => `cat /etc/hostname; uname; while [ ! -e ${ws}/go ]; do sleep 0.05; done; uname; echo rc=$?`, policy);
+    const items = (): NonNullable<ReturnType<AgentGateApi['feed']['session']>> => a.feed.session(s.session.id) as NonNullable<ReturnType<AgentGateApi['feed']['session']>>;
+    const uname = await until('uname in the feed', () => items().list().find((i) => i.label === 'uname'));
+    const cat = items().list().find((i) => i.label === 'cat /etc/hostname');
+    assert.ok(cat);
+    const node = (seq: number) => ({ kind: 'item', session: s.session.id, seq });
+    const json = JSON.parse(await vscode.commands.executeCommand<string>('agentGate.audit.copyJson', node(cat.seq))) as DecisionRecord;
+    assert.deepEqual([json.type, json.verdict, json.rule_id, json.argv], ['decision', 'deny', 'no-cat', ['cat', '/etc/hostname']]);
+    assert.equal(await vscode.env.clipboard.readText(), JSON.stringify(json, null, 2));
+    const line = await vscode.commands.executeCommand<number>('agentGate.audit.goToRule', node(cat.seq));
+    assert.equal(line, policy.split('\n').indexOf('id = "no-cat"'));
+    assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, path.join(s.ws, '.gate.toml'));
+    assert.equal(vscode.window.activeTextEditor?.selection.active.line, line - 1);
+    const explained = await vscode.commands.executeCommand<{ action?: string; ruleId?: string | null } | undefined>('agentGate.audit.explain', node(cat.seq));
+    assert.equal(explained?.action, 'deny');
+    const rule = await vscode.commands.executeCommand<{ ruleId: string; line: number; appliedTo: string[] } | undefined>('agentGate.audit.denyAlways', node(uname.seq), 'exact');
+    assert.ok(rule);
+    assert.equal(rule.ruleId, 'deny-uname-exact');
+    assert.deepEqual(rule.appliedTo, [s.session.id]);
+    // The default action decided uname: the rule goes at the end of the file.
+    assert.equal(rule.line, policy.split('\n').length + 1);
+    fs.writeFileSync(path.join(s.ws, 'go'), '');
+    await s.session.wait();
+    assert.match(s.out(), /rc=126/);
+    const last = items().list().find((i) => i.label === 'uname');
+    assert.equal(last?.ruleId, 'deny-uname-exact');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
   test('a burst of 10 000 execs: the extension host stays responsive, every exec is recorded, the view shows the final counts', async function () {

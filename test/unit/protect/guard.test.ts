@@ -71,6 +71,91 @@ describe('WorkspaceGuard', () => {
     expect(changes.map((c) => [c.rel, c.change]).sort()).toEqual([['.devcontainer', 'created'], ['.git/hooks', 'modified'], ['.vscode', 'modified']]);
   });
 
+  it('never writes, chmods or removes through a symlink the agent planted on the way (red-team R44)', () => {
+    // Outside the workspace: the user's files the agent wants the guard to clobber.
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'guard-outside-'));
+    fs.writeFileSync(path.join(outside, 'config'), 'PRIVATE KEY\n', { mode: 0o600 });
+    fs.mkdirSync(path.join(outside, 'hooks'));
+    fs.writeFileSync(path.join(outside, 'hooks', 'keep'), 'mine\n');
+    fs.writeFileSync(path.join(outside, 'settings.json'), 'OUTSIDE\n', { mode: 0o600 });
+    const g = start();
+    // .git replaced by a symlink to that directory (its config and hooks are "put back" there, were the
+    // paths followed), and .vscode too.
+    fs.renameSync(path.join(ws, '.git'), path.join(ws, '.git-moved'));
+    fs.symlinkSync(outside, path.join(ws, '.git'));
+    fs.renameSync(path.join(ws, '.vscode'), path.join(ws, '.vscode-moved'));
+    fs.symlinkSync(outside, path.join(ws, '.vscode'));
+    g.checkAll();
+    g.stop();
+    try {
+      expect(fs.readFileSync(path.join(outside, 'config'), 'utf8')).toBe('PRIVATE KEY\n');
+      expect(fs.statSync(path.join(outside, 'config')).mode & 0o777).toBe(0o600);
+      expect(fs.readFileSync(path.join(outside, 'hooks', 'keep'), 'utf8')).toBe('mine\n');
+      expect(fs.readFileSync(path.join(outside, 'settings.json'), 'utf8')).toBe('OUTSIDE\n');
+      expect(fs.readdirSync(outside).sort()).toEqual(['config', 'hooks', 'settings.json']);
+      // The workspace has its own again.
+      expect(fs.lstatSync(path.join(ws, '.git')).isDirectory()).toBe(true);
+      expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+      expect(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8')).toBe('{}\n');
+      // Accepting a reviewed version later writes the workspace's file, not what a symlink there points to.
+      const g2 = start();
+      fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '{"reviewed":true}\n');
+      const [c] = g2.checkAll();
+      g2.stop();
+      fs.rmSync(path.join(ws, '.vscode', 'settings.json'));
+      fs.symlinkSync(path.join(outside, 'settings.json'), path.join(ws, '.vscode', 'settings.json'));
+      WorkspaceGuard.accept(c!);
+      expect(fs.readFileSync(path.join(outside, 'settings.json'), 'utf8')).toBe('OUTSIDE\n');
+      expect(fs.lstatSync(path.join(ws, '.vscode', 'settings.json')).isFile()).toBe(true);
+      expect(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8')).toBe('{"reviewed":true}\n');
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('.git replaced by a new directory (mv .git .git-old; mkdir .git): the original is moved back at once, the agent\'s kept beside it (red-team R37)', async () => {
+    const g = start();
+    const seen: ProtectedChange[] = [];
+    g.on('change', (c) => seen.push(c));
+    const ino = fs.statSync(path.join(ws, '.git')).ino;
+    fs.renameSync(path.join(ws, '.git'), path.join(ws, '.git-old'));
+    fs.mkdirSync(path.join(ws, '.git'));
+    fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n\tfsmonitor = ./evil\n');
+    for (let t = 0; t < 3000 && fs.statSync(path.join(ws, '.git')).ino !== ino; t += 10) await new Promise((r) => setTimeout(r, 10));
+    g.checkAll(); // the review of what was put back (written a moment later) is written now
+    g.stop();
+    expect(fs.statSync(path.join(ws, '.git')).ino).toBe(ino);
+    expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+    expect(fs.existsSync(path.join(ws, '.git-old'))).toBe(false);
+    const kept = fs.readdirSync(ws).filter((n) => n.startsWith('.git-agent-'));
+    expect(kept).toHaveLength(1);
+    expect(fs.readFileSync(path.join(ws, kept[0]!, 'config'), 'utf8')).toContain('fsmonitor');
+    expect(seen.some((c) => c.rel === '.git')).toBe(true);
+  });
+
+  it('a new .git directory with no original to move back gets the original\'s config, and is watched from then on', async () => {
+    const g = start();
+    fs.rmSync(path.join(ws, '.git'), { recursive: true });
+    fs.mkdirSync(path.join(ws, '.git'));
+    for (let t = 0; t < 3000 && !fs.existsSync(path.join(ws, '.git', 'config')); t += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+    // The new directory is watched: a change there is put back too.
+    fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n\tfsmonitor = ./evil\n');
+    for (let t = 0; t < 3000 && fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8').includes('evil'); t += 10) await new Promise((r) => setTimeout(r, 10));
+    g.stop();
+    expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+  });
+
+  it('a write inotify does not report (through a hard link in an unwatched directory) is put back within the poll (red-team R37)', async () => {
+    fs.mkdirSync(path.join(ws, 'src', 'deep'), { recursive: true });
+    const g = start();
+    fs.linkSync(path.join(ws, '.git', 'config'), path.join(ws, 'src', 'deep', 'hl'));
+    fs.appendFileSync(path.join(ws, 'src', 'deep', 'hl'), '\tfsmonitor = ./evil\n');
+    for (let t = 0; t < 3000 && fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8').includes('evil'); t += 10) await new Promise((r) => setTimeout(r, 10));
+    g.stop();
+    expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+  });
+
   it('watches: a change is put back without anyone asking', async () => {
     const g = start();
     const seen: ProtectedChange[] = [];
@@ -93,6 +178,30 @@ describe('WorkspaceGuard', () => {
     g.stop();
     expect(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'))).toEqual(mine);
     expect(c?.rel).toBe('.vscode');
+  });
+
+  it("an editor's save seen half-done (truncated, then written) is waited for, not put back; other content still is", async () => {
+    const file = path.join(ws, '.gate.toml');
+    const original = '[meta]\nversion = 1\n';
+    fs.writeFileSync(file, original);
+    const g = start();
+    const seen: ProtectedChange[] = [];
+    g.on('change', (c) => seen.push(c));
+    const mine = Buffer.from(`${original}\n[[rule]]\nid = "mine"\naction = "allow"\nexe = "/usr/bin/date"\n`);
+    g.expect(file, mine);
+    fs.truncateSync(file, 0);
+    await new Promise((r) => setTimeout(r, 150));
+    fs.writeFileSync(file, mine);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toEqual([]);
+    expect(fs.readFileSync(file)).toEqual(mine);
+    // Announced content that never arrives: what is there is the agent's, put back once the check runs again.
+    g.expect(file, Buffer.from('something else\n'));
+    fs.writeFileSync(file, 'the agent\n');
+    for (let t = 0; t < 4000 && seen.length === 0; t += 20) await new Promise((r) => setTimeout(r, 20));
+    g.stop();
+    expect(seen[0]?.rel).toBe('.gate.toml');
+    expect(fs.readFileSync(file)).toEqual(mine);
   });
 
   it('only what the agent can write is guarded', () => {
