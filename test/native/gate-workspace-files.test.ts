@@ -199,6 +199,21 @@ describe('gate: files that git runs', () => {
     expect(protectedRecords(r).some((x) => x.path === path.join(w.ws, '.git'))).toBe(true);
   });
 
+  it.each([false, true])('a repository the agent makes one level down (VS Code\'s git opens it by itself), root mount namespace %s: its fsmonitor never runs outside; a plain one it makes is kept (red-team R32)', async (kernel) => {
+    const w = repo();
+    const evil = path.join(w.ws, 'evil.sh');
+    fs.writeFileSync(evil, `#!/bin/sh\necho ran >> ${w.marker}\n`, { mode: 0o755 });
+    const r = await gated(w, `git init -q sub && git -C sub config core.fsmonitor ${evil} && git init -q lib && git -C lib config user.email a@b.c && sleep 0.5`, [], kernel);
+    expect(r.code, r.stderr).toBe(0);
+    userGit(path.join(w.ws, 'sub'), 'status');
+    expect(fs.existsSync(w.marker)).toBe(false);
+    expect(fs.readFileSync(path.join(w.ws, 'lib', '.git', 'config'), 'utf8')).toContain('email = a@b.c');
+    const recs = protectedRecords(r);
+    expect(recs.some((x) => x.path === path.join(w.ws, 'sub', '.git', 'config') && x.reverted)).toBe(true);
+    expect(recs.some((x) => x.path.startsWith(path.join(w.ws, 'lib')))).toBe(false);
+    expect(recs.find((x) => x.path === path.join(w.ws, 'sub', '.git', 'config'))!.diff).toContain(`fsmonitor = ${evil}`);
+  });
+
   it('.git replaced by a file that points git at another directory: put back as the repository', async () => {
     const w = repo();
     const evilGit = path.join(w.ws, 'elsewhere', 'evil-git');

@@ -1,7 +1,8 @@
 // UI test of the guarded terminal from the installed VSIX, driven like a user in Chromium on code-server:
 // "Run agent in guarded terminal" from the command palette, pick the shell, type a command the sample policy
 // denies (curl: `Permission denied` in the terminal), one it asks about (git push: the real notification,
-// **Allow once**), see both verdicts in the Agent Gate audit tree, answer the next ask with **Always allow…**
+// **Allow once**), see both verdicts in the Agent Gate audit tree (newest first, then as the process tree:
+// both under the shell), answer the next ask with **Always allow…**
 // and find the rule in .gate.toml, then close the terminal and find no process of the session left.
 // Screenshots of each step go to test/artifacts/guarded-*.png; the README shows media/guarded-terminal.png
 // (copied by hand from guarded-ask.png) and media/guarded-always-allow.png (from guarded-always-rule.png).
@@ -189,7 +190,7 @@ describe('guarded terminal from the installed VSIX', () => {
     });
   });
 
-  test('the Agent Gate audit tree shows the denial and the approval', { timeout: 90_000 }, async (t) => {
+  test('the Agent Gate audit tree shows the denial and the approval, newest first and as the process tree', { timeout: 90_000 }, async (t) => {
     await step('guarded-tree', async () => {
       await openViewContainer(page, 'Agent Gate');
       const denied = treeRow(page, 'Audit', 'curl -fsS https://example.com/');
@@ -210,6 +211,20 @@ describe('guarded terminal from the installed VSIX', () => {
       // Newest first.
       assert.ok(rows.indexOf(push) < rows.indexOf(curl), `not newest first: ${JSON.stringify(rows)}`);
       t.diagnostic(`screenshot: ${await screenshot(page, 'guarded-tree')}`);
+      // As the process tree: curl and git under the shell that started them.
+      const toggle = page.locator('.part.sidebar .pane-header .action-label[aria-label^="Show verdicts as the process tree"], .part.sidebar .title-actions .action-label[aria-label^="Show verdicts as the process tree"]').first();
+      await toggle.click();
+      const shell = treeRow(page, 'Audit', '/bin/bash');
+      await shell.waitFor({ state: 'visible', timeout: 15_000 });
+      if ((await shell.getAttribute('aria-expanded')) === 'false') await shell.click();
+      await denied.waitFor({ state: 'visible', timeout: 15_000 });
+      const tree = await treeRows(page, 'Audit');
+      const bash = tree.find((r) => r.label.includes('/bin/bash'));
+      const kids = tree.filter((r) => r.text.includes('curl -fsS') || r.text.includes('git push'));
+      assert.ok(bash && kids.length === 2 && kids.every((k) => k.level === bash.level + 1), `curl and git push are not children of the shell: ${JSON.stringify(tree)}`);
+      t.diagnostic(`screenshot: ${await screenshot(page, 'guarded-process-tree')}`);
+      await toggle.click();
+      await treeRow(page, 'Audit', 'Pending approvals').or(denied).first().waitFor({ state: 'visible', timeout: 15_000 });
     });
   });
 

@@ -34,6 +34,9 @@ export interface ProtectedPath {
   /** 'dir': the directory and everything in it; 'file': one file; 'entry': the entry itself (.git as a
    *  directory: turned into a file or a symlink it would send git to another repository's config). */
   kind: 'file' | 'dir' | 'entry';
+  /** A repository below the workspace (VS Code's git extension opens those one level down by itself): a
+   *  change that only makes it what `git init`/`git clone` make is the agent's to keep (nestedHarmless). */
+  nested?: boolean;
 }
 
 interface Spec {
@@ -109,7 +112,66 @@ export function protectedPaths(workspace: string): ProtectedPath[] {
       out.push({ path: path.join(sub, 'hooks'), rel: path.relative(ws, path.join(sub, 'hooks')), class: 'git-hooks', kind: 'dir' });
     }
   }
+  for (const p of nestedRepoPaths(ws)) if (!out.some((o) => o.path === p.path)) out.push(p);
   return out;
+}
+
+/** Names at the workspace's root that are never a repository of the user's to open (too large to watch). */
+const NOT_NESTED = new Set(['.git', 'node_modules']);
+
+/** The config and hooks of every repository one level below the workspace (a `.git` directory, or a `.git`
+ *  file naming a git directory). */
+export function nestedRepoPaths(workspace: string): ProtectedPath[] {
+  const ws = path.resolve(workspace);
+  const out: ProtectedPath[] = [];
+  for (const name of safeReaddir(ws)) {
+    if (NOT_NESTED.has(name) || !isDir(path.join(ws, name))) continue;
+    const gitdir = gitdirOf(path.join(ws, name));
+    if (!gitdir) continue;
+    for (const [rel, kind, cls] of [['config', 'file', 'git'], ['hooks', 'dir', 'git-hooks']] as const) {
+      const full = path.join(gitdir, rel);
+      out.push({ path: full, rel: path.relative(ws, full), class: cls, kind, nested: true });
+    }
+  }
+  return out;
+}
+
+/** Keys a git config may hold that run nothing and point git nowhere else: what `git init`, `git clone`,
+ *  `git remote add`, `git branch --set-upstream-to` and `git config user.*` write. Section → keys ('*': any). */
+const HARMLESS_GIT_KEYS: Readonly<Record<string, readonly string[] | '*'>> = {
+  core: ['repositoryformatversion', 'filemode', 'bare', 'logallrefupdates', 'ignorecase', 'precomposeunicode', 'symlinks', 'autocrlf', 'eol', 'safecrlf', 'quotepath'],
+  remote: ['url', 'fetch', 'pushurl', 'tagopt', 'prune', 'promisor', 'partialclonefilter', 'mirror'],
+  branch: ['remote', 'merge', 'rebase', 'pushremote', 'description'],
+  user: ['name', 'email'],
+  extensions: ['objectformat'],
+  submodule: ['url', 'active', 'branch'],
+  pull: ['rebase', 'ff'],
+  push: ['default'],
+  fetch: ['prune'],
+  init: ['defaultbranch'],
+  advice: '*',
+};
+
+/** Whether a git config holds only harmless keys. Anything this parser does not recognise (an include, a
+ *  continuation line, a key on a header line it cannot read) counts as not harmless: fail closed. */
+export function gitConfigHarmless(text: string): boolean {
+  let section: string | null = null;
+  for (const raw of text.replace(/^\uFEFF/, '').split('\n')) {
+    let line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const h = /^\[\s*([A-Za-z0-9.-]+)(?:\s+"(?:[^"\\]|\\.)*")?\s*\]/.exec(line);
+    if (h) {
+      section = h[1]!.toLowerCase().split('.')[0]!;
+      line = line.slice(h[0].length).trim();
+      if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    }
+    const kv = /^([A-Za-z][A-Za-z0-9-]*)\s*(=.*)?$/.exec(line);
+    if (!kv || section === null) return false;
+    const keys = HARMLESS_GIT_KEYS[section];
+    if (!keys || (keys !== '*' && !keys.includes(kv[1]!.toLowerCase()))) return false;
+    if (kv[2]?.trimEnd().endsWith('\\')) return false; // a value continued on the next line
+  }
+  return true;
 }
 
 function safeReaddir(dir: string): string[] {
@@ -409,6 +471,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     }
     for (const dir of dirs) this.watchDir(dir);
     for (const p of this.paths) this.stamps.set(p.path, this.stamp(p));
+    this.checkNestedRepos();
     this.poller = setInterval(() => this.poll(), POLL_MS);
     this.poller.unref();
   }
@@ -468,6 +531,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
    *  floor for what it cannot see). */
   private poll(): void {
     if (this.stopped) return;
+    this.checkNestedRepos();
     for (const p of [...this.paths]) {
       const st = this.stamp(p);
       if (this.stamps.get(p.path) === st) continue;
@@ -484,7 +548,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       // The event concerns p when it is p, inside p, or p's parent directory listing changed.
       if (full === p.path || full.startsWith(p.path + '/') || (dir === path.dirname(p.path) && !name)) this.check(p);
     }
-    if (dir === path.resolve(this.o.workspace)) this.checkNewRootFiles();
+    const ws = path.resolve(this.o.workspace);
+    if (dir === ws) this.checkNewRootFiles();
+    if (dir === ws || path.dirname(dir) === ws) this.checkNestedRepos();
   }
 
   /** A root-level file matching a pattern (a new `x.code-workspace`) that was not there at the start. */
@@ -514,6 +580,10 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     const now = snapshot(this.sfs, p);
     if (p.kind === 'entry' ? sameTop(p.kind, before, now) : sameSnapshot(before, now)) return;
     if (this.adoptExpected(p, before, now)) return;
+    if (p.nested && this.nestedHarmless(p, now)) {
+      this.snaps.set(p.path, now);
+      return;
+    }
     if (!final && this.awaitingExpected(p, before, now)) return;
     // The agent's files stay readable through descriptors opened now, before they are put back: whatever it
     // still writes to them lands there, and the review gets its whole version (read shortly after).
@@ -538,6 +608,29 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   /** A descriptor of the agent's file, for reading its version later (nothing on the way followed). */
   private openForReview(file: string): number {
     return this.sfs.at(file, (name) => fs.openSync(name, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK));
+  }
+
+  /** A nested repository's config with harmless keys only, hooks that are git's samples only (or nothing). */
+  private nestedHarmless(p: ProtectedPath, now: Snapshot): boolean {
+    if (p.kind === 'file') {
+      const e = now.get('');
+      return !e || (e.type === 'file' && e.content !== null && gitConfigHarmless(e.content.toString('utf8')));
+    }
+    return [...now].every(([rel, e]) => rel === '' ? e.type === 'dir' : e.type === 'dir' || rel.endsWith('.sample'));
+  }
+
+  /** Repositories made (or turned up) one level below the workspace during the session: their config and
+   *  hooks are guarded from then on, and each directory there is watched for a `.git` to appear. */
+  private checkNestedRepos(): void {
+    const ws = path.resolve(this.o.workspace);
+    for (const name of safeReaddir(ws)) if (!NOT_NESTED.has(name)) this.watchDir(path.join(ws, name));
+    for (const p of nestedRepoPaths(ws)) {
+      if (this.paths.some((q) => q.path === p.path) || !this.o.writable(p.path)) continue;
+      this.paths.push(p);
+      this.snaps.set(p.path, new Map()); // not there at the start
+      this.stamps.set(p.path, '');
+      this.check(p);
+    }
   }
 
   /** Differences that are all files the user said they would write, with that content: the new original. */

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unifiedDiff } from '../../../src/core/protect/diff';
-import { formatProtectedChanges, protectedPaths, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
+import { formatProtectedChanges, gitConfigHarmless, protectedPaths, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
 
 let ws = '';
 let review = '';
@@ -156,6 +156,35 @@ describe('WorkspaceGuard', () => {
     expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
   });
 
+  it('a repository the agent makes one level down (VS Code opens those by itself): a config that runs something is removed at once, a plain one is kept, and a later change to it is put back (red-team R32)', async () => {
+    const g = start();
+    const wait = async (cond: () => boolean): Promise<void> => {
+      for (let t = 0; t < 3000 && !cond(); t += 10) await new Promise((r) => setTimeout(r, 10));
+    };
+    // Like `git init evil; git -C evil config core.fsmonitor ./x`.
+    fs.mkdirSync(path.join(ws, 'evil', '.git', 'hooks'), { recursive: true });
+    fs.writeFileSync(path.join(ws, 'evil', '.git', 'config'), '[core]\n\trepositoryformatversion = 0\n\tfsmonitor = ./x\n');
+    fs.writeFileSync(path.join(ws, 'evil', '.git', 'hooks', 'post-checkout'), '#!/bin/sh\nx\n');
+    await wait(() => !fs.existsSync(path.join(ws, 'evil', '.git', 'config')) && !fs.existsSync(path.join(ws, 'evil', '.git', 'hooks', 'post-checkout')));
+    expect(fs.existsSync(path.join(ws, 'evil', '.git', 'config'))).toBe(false);
+    expect(fs.existsSync(path.join(ws, 'evil', '.git', 'hooks', 'post-checkout'))).toBe(false);
+    // Like `git clone`: kept as it is.
+    const plain = '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n[remote "origin"]\n\turl = https://example.com/x.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch "main"]\n\tremote = origin\n\tmerge = refs/heads/main\n';
+    fs.mkdirSync(path.join(ws, 'lib', '.git', 'hooks'), { recursive: true });
+    fs.writeFileSync(path.join(ws, 'lib', '.git', 'hooks', 'pre-commit.sample'), '#!/bin/sh\n');
+    fs.writeFileSync(path.join(ws, 'lib', '.git', 'config'), plain);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(fs.readFileSync(path.join(ws, 'lib', '.git', 'config'), 'utf8')).toBe(plain);
+    expect(fs.existsSync(path.join(ws, 'lib', '.git', 'hooks', 'pre-commit.sample'))).toBe(true);
+    // Then the agent adds a pager to it: back to what it was.
+    fs.writeFileSync(path.join(ws, 'lib', '.git', 'config'), `${plain}[core]\n\tpager = ./x\n`);
+    await wait(() => fs.readFileSync(path.join(ws, 'lib', '.git', 'config'), 'utf8') === plain);
+    const changes = g.checkAll();
+    g.stop();
+    expect(fs.readFileSync(path.join(ws, 'lib', '.git', 'config'), 'utf8')).toBe(plain);
+    expect(changes.map((c) => c.rel).sort()).toEqual(['evil/.git/config', 'evil/.git/hooks', 'lib/.git/config']);
+  });
+
   it('watches: a change is put back without anyone asking', async () => {
     const g = start();
     const seen: ProtectedChange[] = [];
@@ -221,6 +250,29 @@ describe('WorkspaceGuard', () => {
     const text = formatProtectedChanges([c!]);
     expect(text).toContain('.vscode (modified) — the editor runs tasks and obeys settings from it');
     expect(text).toContain(`to use it: cp '${c!.saved['settings.json']}' '${path.join(ws, '.vscode', 'settings.json')}'`);
+  });
+});
+
+describe('gitConfigHarmless', () => {
+  it('keeps what git init, clone, remote add and user.* write; anything that runs a command or includes a file is not', () => {
+    expect(gitConfigHarmless('[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote "origin"]\n\turl = x\n[user]\n\temail = a@b\n')).toBe(true);
+    for (const bad of [
+      '[core]\n\tfsmonitor = ./x\n',
+      '[core] fsmonitor = ./x\n', // a key on the header line
+      '[core]\n\tFsMonitor = ./x\n',
+      '[alias]\n\tst = !x\n',
+      '[include]\n\tpath = ../x\n',
+      '[includeIf "gitdir:/"]\n\tpath = ../x\n',
+      '[filter "lfs"]\n\tclean = x\n',
+      '[remote "o"]\n\tuploadpack = x\n',
+      '[core.pager]\n', // old-style subsection header then nothing: fine, but…
+      '[credential]\n\thelper = !x\n',
+      '[core]\n\tbare = false \\\n\tfsmonitor = x\n', // a continued value
+      'fsmonitor = x\n', // a key before any section
+      '[core]\n\t!weird\n',
+    ]) {
+      expect(gitConfigHarmless(bad), bad).toBe(bad === '[core.pager]\n');
+    }
   });
 });
 
