@@ -84,6 +84,21 @@ bool pty_open(void (*warn)(const char *msg))
 	if (e == 0)
 		g.outer = open(outer_path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (e != 0 || g.outer < 0) {
+		/* A terminal another user owns (su, setpriv, sudo -u) cannot be opened by its name, but /dev/tty opens
+		 * our controlling terminal whoever owns it (tty(4)): take it when it is the same terminal. Without a
+		 * relay the agent would write to the user's terminal itself and could draw over a question (R51). */
+		int t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+		/* The same terminal: tcgetsid(3) succeeds only on our controlling terminal (fstat of /dev/tty gives
+		 * /dev/tty's own device number, not the terminal's). */
+		pid_t sid = tcgetsid(first);
+		if (t >= 0 && sid >= 0 && sid == getsid(0)) {
+			g.outer = t;
+			e = 0;
+		} else if (t >= 0) {
+			close(t);
+		}
+	}
+	if (e != 0 || g.outer < 0) {
 		snprintf(msg, sizeof(msg),
 			 "cannot open the terminal again (%s): the agent gets no terminal of its own and shares yours",
 			 strerror(e ? e : errno));
@@ -426,6 +441,13 @@ static void flush_out(bool drain_master, int timeout_ms)
 			poll(&pfd, 1, (int)((deadline - now) / 1000u) + 1);
 		}
 	}
+}
+
+const char *pty_relay(void)
+{
+	if (g.active)
+		return "own";
+	return g.tty_fd[0] || g.tty_fd[1] || g.tty_fd[2] ? "shared" : "none";
 }
 
 void pty_pause(bool paused)
