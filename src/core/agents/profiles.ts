@@ -104,9 +104,9 @@ export interface DetectedAgent {
 const SCRIPT_RUNNERS = new Set(['node', 'nodejs', 'bun', 'deno', 'python', 'python3']);
 
 /**
- * The profile for the agent a command line starts: the program's name is one of a profile's commands, or
- * what it resolves to (through PATH and symlinks, e.g. node_modules/.bin/codex → @openai/codex/bin/codex.js)
- * is one of its executables; for `node SCRIPT`, the script. Null when it is no known agent.
+ * The profile for the agent a command line starts: what the program resolves to (through PATH and symlinks,
+ * e.g. node_modules/.bin/codex → @openai/codex/bin/codex.js) is one of its executables; for `node SCRIPT`, the
+ * script. A name alone picks only a profile without executables (the shell). Null when it is no known agent.
  */
 export function detectAgent(argv: readonly string[], o: ResolveOptions & { env?: LoadOptions['env']; dir?: string }): DetectedAgent | null {
   const program = argv[0];
@@ -118,8 +118,10 @@ export function detectAgent(argv: readonly string[], o: ResolveOptions & { env?:
     return finding ? [{ ...p, ...finding }] : [];
   });
   const name = path.basename(program);
+  // The name alone picks only a profile that names no executables (the shell's, whose grant is its own
+  // history): a profile's grants go to what the agent is, never to any program called `codex` (red-team R53).
   for (const p of profiles) {
-    if (p.commands.includes(name)) return { id: p.id, file: p.file, why: `the command is ${name}` };
+    if (p.executables.length === 0 && p.commands.includes(name)) return { id: p.id, file: p.file, why: `the command is ${name}` };
   }
   const resolved = resolveCommand(program, o);
   let script: string | null = null;
@@ -132,7 +134,7 @@ export function detectAgent(argv: readonly string[], o: ResolveOptions & { env?:
   }
   for (const p of profiles) {
     for (const f of [resolved, script]) {
-      if (f && matchesExecutables(p.executables, f)) return { id: p.id, file: p.file, why: `${program} is ${f}` };
+      if (f && matchesExecutables(p.executables, f)) return { id: p.id, file: p.file, why: p.commands.includes(name) ? `the command is ${name} (${f})` : `${program} is ${f}` };
     }
   }
   return null;

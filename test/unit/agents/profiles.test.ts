@@ -37,7 +37,9 @@ beforeAll(() => {
   put('@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex', '/usr/bin/echo');
   put('@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/codex-path/rg', '/usr/bin/cat');
   put('@google/gemini-cli/bundle/gemini.js');
+  put('@anthropic-ai/claude-code/bin/claude.exe');
   fs.mkdirSync(path.join(nm, '.bin'));
+  fs.symlinkSync('../@anthropic-ai/claude-code/bin/claude.exe', path.join(nm, '.bin', 'claude'));
   fs.symlinkSync('../@openai/codex/bin/codex.js', path.join(nm, '.bin', 'codex'));
   fs.symlinkSync('../@google/gemini-cli/bundle/gemini.js', path.join(nm, '.bin', 'gemini-cli-renamed'));
 });
@@ -88,12 +90,23 @@ describe('the shipped profiles', () => {
 describe('finding the agent a command starts', () => {
   it('by the command name, by what it resolves to (a node_modules/.bin link), or by the script node runs', () => {
     const o = { cwd: dir, path: `${path.join(nm, '.bin')}:${PATH}`, env: env() };
-    expect(detectAgent(['claude', '-p', 'hi'], o)).toMatchObject({ id: 'claude', why: 'the command is claude' });
+    expect(detectAgent(['claude', '-p', 'hi'], o)).toMatchObject({ id: 'claude', why: `the command is claude (${path.join(nm, '@anthropic-ai/claude-code/bin/claude.exe')})` });
     expect(detectAgent(['gemini-cli-renamed'], o)).toMatchObject({ id: 'gemini', why: `gemini-cli-renamed is ${path.join(nm, '@google/gemini-cli/bundle/gemini.js')}` });
     expect(detectAgent(['node', path.join(nm, '@openai/codex/bin/codex.js'), 'exec'], o)).toMatchObject({ id: 'codex' });
     expect(detectAgent(['bash', '-c', 'true'], o)).toMatchObject({ id: 'shell' });
     expect(detectAgent(['ls', '-la'], o)).toBeNull();
     expect(detectAgent([], o)).toBeNull();
+  });
+
+  it("a program merely named like an agent gets no profile (its grants are the agent's, red-team R53)", () => {
+    const o = { cwd: dir, path: PATH, env: env() };
+    const impostor = path.join(dir, 'codex');
+    fs.writeFileSync(impostor, '#!/bin/sh\nmkdir -p "$HOME/.codex"\n');
+    fs.chmodSync(impostor, 0o755);
+    expect(detectAgent(['./codex'], o)).toBeNull();
+    expect(detectAgent([impostor, 'exec'], o)).toBeNull();
+    // Not on PATH at all: a name is not enough either.
+    expect(detectAgent(['claude'], o)).toBeNull();
   });
 
   it("the agent's executables: under the node_modules the program lives in, found on disk now", () => {
@@ -201,7 +214,7 @@ describe('applyAgentProfile', () => {
   it('Codex started directly is told to leave sandboxing to the gate; through node it is not (it would mean another thing)', () => {
     const r = applyAgentProfile(base(SEALED), o(['codex', 'exec', 'hi']));
     expect(r.ok && r.argv).toEqual(['codex', '--no-daemon', '-c', 'sandbox_mode="danger-full-access"', 'exec', 'hi']);
-    expect(r.ok && r.why).toBe('detected: the command is codex');
+    expect(r.ok && r.why).toBe(`detected: the command is codex (${path.join(nm, '@openai/codex/bin/codex.js')})`);
     expect(r.ok && r.executables).toContain(path.join(nm, '@openai/codex/bin/codex.js'));
     const viaNode = applyAgentProfile(base(SEALED), o(['node', path.join(nm, '@openai/codex/bin/codex.js'), 'exec']));
     expect(viaNode.ok && viaNode.agent?.id).toBe('codex');
@@ -219,7 +232,7 @@ describe('applyAgentProfile', () => {
   });
 
   it('a detected profile that cannot be used (a variable it needs is unset) is left out with a warning', () => {
-    const r = applyAgentProfile(base(SEALED), { argv: ['claude'], cwd: dir, workspace: dir, env: { PATH } });
+    const r = applyAgentProfile(base(SEALED), { argv: ['claude'], cwd: dir, workspace: dir, env: { PATH: `${path.join(nm, '.bin')}:${PATH}` } });
     expect(r.ok && r.agent).toBeNull();
     expect(r.diagnostics.at(-1)).toMatchObject({ code: 'agent-profile-unused' });
   });
