@@ -299,6 +299,8 @@ suite('Approvals and the audit view', () => {
     assert.match(s.out(), /rc=126/);
     const last = items().list().find((i) => i.label === 'uname');
     assert.equal(last?.ruleId, 'deny-uname-exact');
+    await vscode.commands.executeCommand('agentGate.audit.openLog', { kind: 'session', session: s.session.id });
+    assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, s.plan.auditPath);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
