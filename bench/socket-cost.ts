@@ -5,8 +5,10 @@
 // every UDP send performed by the supervisor) — interleaved in rounds with a rotating order; a ratio is the
 // median of the per-round ratios to the ungated run of the same round.
 //
-// Workloads: `npm ci` of test/agents/fixtures/npm-project from the npm cache (a fresh copy per run), and a
-// bash loop of 1000 × /bin/true (no socket calls at all: what the extra filter rules cost every syscall).
+// Workloads: `npm ci` of test/agents/fixtures/npm-project from the npm cache (a fresh copy per run; whole
+// process, start-up included), and three loops of 2000 socket calls timed from inside the sandbox: connect to
+// its own unix listener, TCP connect to its own loopback listener, UDP sendto the resolver (each mediated in
+// some variants only: the difference per call is what mediation costs one call).
 //
 // Usage: node scripts/run-ts.mjs bench/socket-cost.ts [--rounds N] (after npm run build)
 import { spawnSync } from 'node:child_process';
@@ -27,6 +29,7 @@ const stateDir = path.join(os.homedir(), '.local', 'state');
 fs.mkdirSync(stateDir, { recursive: true });
 const audits = fs.mkdtempSync(path.join(stateDir, 'agent-gate-socket-cost-'));
 
+const TCP_PORT = 47999;
 type Variant = 'ungated' | 'unix-open' | 'unix-sealed' | 'unix+net-sealed';
 const VARIANTS: Variant[] = ['ungated', 'unix-open', 'unix-sealed', 'unix+net-sealed'];
 
@@ -37,7 +40,9 @@ function policyFor(v: Variant): string | null {
     if (!/^allow = \[\]$/m.test(text)) throw new Error('the default policy has no "allow = []" line in [unix_sockets]');
     text = text.replace(/^allow = \[\]$/m, 'allow = ["/**"]');
   }
-  if (v === 'unix+net-sealed') text += '\n[network]\nconnect_tcp_ports = [443]\ndns = true\n';
+  // 47999: the loopback listener the connect loop makes (granted, as a dev server's port would be);
+  // 127.0.0.1 as the resolver, for the UDP loop (nothing needs to listen there: a datagram is sent or not).
+  if (v === 'unix+net-sealed') text += `\n[network]\nconnect_tcp_ports = [443, ${TCP_PORT}]\nbind_tcp_ports = [${TCP_PORT}]\ndns = true\ndns_servers = ["127.0.0.1"]\n`;
   const file = path.join(tmp, `${v}.toml`);
   fs.writeFileSync(file, text);
   return file;
@@ -49,14 +54,43 @@ interface Workload {
   script: string;
   /** Set up a fresh working directory. */
   prepare: (dir: string) => void;
+  /** The script prints `ELAPSED <ms>` (timed inside the sandbox: the gate's start-up excluded). */
+  inner?: boolean;
 }
+
+// N socket calls in a loop, timed from inside: what one mediated call costs.
+const loop = (body: string): string =>
+  `/usr/bin/python3 -c "import socket, time\n${body.replace(/"/g, '\\"')}\nt = time.perf_counter()\nfor i in range(2000): once()\nprint('ELAPSED', (time.perf_counter() - t) * 1000)"`;
 const WORKLOADS: Workload[] = [
   {
     name: 'npm ci (uvu, from the cache)',
     script: 'npm ci --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null',
     prepare: (dir) => fs.cpSync(NPM_PROJECT, dir, { recursive: true }),
   },
-  { name: 'bash loop, 1000 × /bin/true', script: 'for i in $(seq 1000); do /bin/true; done', prepare: () => undefined },
+  {
+    name: '2000 × connect to its own unix listener',
+    inner: true,
+    prepare: () => undefined,
+    script: loop(`s = socket.socket(socket.AF_UNIX); s.bind('own.sock'); s.listen(128)
+def once():
+    c = socket.socket(socket.AF_UNIX); c.connect('own.sock'); s.accept()[0].close(); c.close()`),
+  },
+  {
+    name: '2000 × TCP connect to its own loopback listener',
+    inner: true,
+    prepare: () => undefined,
+    script: loop(`s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', ${TCP_PORT})); s.listen(128)
+def once():
+    c = socket.socket(); c.connect(('127.0.0.1', ${TCP_PORT})); s.accept()[0].close(); c.close()`),
+  },
+  {
+    name: '2000 × UDP sendto the resolver',
+    inner: true,
+    prepare: () => undefined,
+    script: loop(`u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def once():
+    u.sendto(b'x' * 40, ('127.0.0.1', 53))`),
+  },
 ];
 
 function run(v: Variant, w: Workload, n: number): number {
@@ -68,9 +102,14 @@ function run(v: Variant, w: Workload, n: number): number {
     ? [process.execPath, CLI, 'run', '--policy', policy, '--workspace', dir, '--supervisor', SUPERVISOR, '-q', '--on-ask', 'deny', '--audit', path.join(audits, `audit-${n}.jsonl`), '--', 'bash', '-c', w.script]
     : ['bash', '-c', w.script];
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0] as string, argv.slice(1), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const r = spawnSync(argv[0] as string, argv.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  let ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${v} ${w.name} failed (${r.status}): ${r.stderr}`);
+  if (w.inner) {
+    const m = /ELAPSED ([\d.]+)/.exec(r.stdout);
+    if (!m) throw new Error(`${v} ${w.name}: no ELAPSED line: ${r.stdout}${r.stderr}`);
+    ms = Number(m[1]);
+  }
   fs.rmSync(dir, { recursive: true, force: true });
   return ms;
 }

@@ -189,7 +189,7 @@ if (wanted('vsix')) {
   else {
     const size = readFileSync(join(repoRoot, 'dist', 'agent-gate-linux-x64.vsix')).length;
     console.log(`package: dist/agent-gate-linux-x64.vsix, ${(size / 1024).toFixed(0)} KiB, ${fmtTime(Date.now() - t0)}`);
-    await nodeTestLayer('vsix', ['test/vsix/vsix.test.mjs', 'test/vsix/policy-editor.test.mjs']);
+    await nodeTestLayer('vsix', ['test/vsix/vsix.test.mjs', 'test/vsix/policy-editor.test.mjs', 'test/vsix/guarded-terminal.test.mjs']);
   }
 }
 

@@ -43,6 +43,18 @@ static struct {
 	unsigned char sha[32];
 } hash_cache[HASH_CACHE_SLOTS];
 
+/* The same for the ELF prefix hash (file_facts.has_prefix), with its answer "none" kept too. */
+static struct {
+	bool used, has;
+	struct file_id id;
+	uint64_t size;
+	unsigned char sha[32];
+} prefix_cache[HASH_CACHE_SLOTS];
+
+static uint16_t le16(const unsigned char *p);
+static uint32_t le32(const unsigned char *p);
+static uint64_t le64(const unsigned char *p);
+
 static bool same_id(const struct file_id *a, const struct file_id *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
@@ -146,6 +158,61 @@ static void hash_file(int pathfd, struct file_facts *ff)
 	hash_cache[slot].used = true;
 	hash_cache[slot].id = ff->id;
 	memcpy(hash_cache[slot].sha, ff->sha, 32);
+}
+
+/* R34: an ELF with bytes appended past its end (e_shoff + e_shnum * e_shentsize: the section header table,
+ * which the linker writes last) runs as the ELF it was, so it is recognised by the hash of the bytes up to that
+ * end, when the policy names a program of that size. Two preads and a hash of that prefix, once per identity. */
+static void prefix_hash(int pathfd, struct file_facts *ff, const struct config *c)
+{
+	size_t slot = id_slot(&ff->id);
+
+	ff->has_prefix = false;
+	if (ff->id.size < 64 || ff->id.size > HASH_MAX_BYTES)
+		return;
+	if (prefix_cache[slot].used && same_id(&prefix_cache[slot].id, &ff->id)) {
+		ff->has_prefix = prefix_cache[slot].has;
+		ff->prefix_size = prefix_cache[slot].size;
+		memcpy(ff->prefix_sha, prefix_cache[slot].sha, 32);
+		return;
+	}
+	AUTOCLOSE int fd = reopen_fd(pathfd, O_RDONLY | O_NOCTTY);
+	unsigned char h[64];
+	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return; /* not cached: a transient failure is tried again */
+	uint64_t end = 0;
+	if (memcmp(h, "\x7f" "ELF", 4) == 0 && h[5] == 1 /* little-endian */) {
+		if (h[4] == 2)
+			end = le64(h + 0x28) + (uint64_t)le16(h + 0x3c) * le16(h + 0x3a);
+		else if (h[4] == 1)
+			end = le32(h + 0x20) + (uint64_t)le16(h + 0x30) * le16(h + 0x2e);
+	}
+	bool has = false;
+	unsigned char sha[32];
+	if (end >= 64 && end < ff->id.size && size_wanted(end, c)) {
+		static unsigned char chunk[1 << 16];
+		struct sha256 st;
+		uint64_t off = 0;
+		sha256_init(&st);
+		while (off < end) {
+			size_t want = end - off < sizeof(chunk) ? (size_t)(end - off) : sizeof(chunk);
+			ssize_t got = pread(fd, chunk, want, (off_t)off);
+			if (got <= 0)
+				return;
+			sha256_update(&st, chunk, (size_t)got);
+			off += (uint64_t)got;
+		}
+		sha256_final(&st, sha);
+		has = true;
+	}
+	prefix_cache[slot].used = true;
+	prefix_cache[slot].id = ff->id;
+	prefix_cache[slot].has = has;
+	prefix_cache[slot].size = end;
+	memcpy(prefix_cache[slot].sha, sha, 32);
+	ff->has_prefix = has;
+	ff->prefix_size = end;
+	memcpy(ff->prefix_sha, sha, 32);
 }
 
 /* ---- path resolution ---- */
@@ -442,9 +509,13 @@ static int file_facts_of(int fd, const struct config *c, struct file_facts *ff, 
 	ff->id.ctime = st.st_ctim;
 	ff->nlink = (uint64_t)st.st_nlink;
 	ff->has_sha = false;
+	ff->has_prefix = false;
 	ff->present = true;
-	if ((under_prefix(ff->path, c) && size_wanted(ff->id.size, c)) || is_unnamed(ff->path))
+	bool placed = under_prefix(ff->path, c) || is_unnamed(ff->path);
+	if ((placed && size_wanted(ff->id.size, c)) || is_unnamed(ff->path))
 		hash_file(fd, ff);
+	if (placed)
+		prefix_hash(fd, ff, c);
 	return 0;
 }
 

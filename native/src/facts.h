@@ -29,6 +29,12 @@ struct file_facts {
 	uint64_t nlink; /* 0: anonymous or deleted (a memfd, an O_TMPFILE file, an unlinked file) */
 	bool has_sha;
 	unsigned char sha[32];
+	/* An ELF longer than its own end (its section header table, which the linker puts last): the sha256 of
+	 * the bytes up to that end, when that size is one the policy names. A named program with bytes appended
+	 * runs exactly as that program (nothing past the end is mapped) but hashes differently (red-team R34). */
+	bool has_prefix;
+	uint64_t prefix_size;
+	unsigned char prefix_sha[32];
 };
 
 /* The interpreters the kernel loads after the file asked for: the kernel lets a binfmt handler rewrite the

@@ -60,9 +60,12 @@ bool mountns_possible(void)
 
 int mountns_setup(const struct config *c, const struct landlock_plan *plan, char *err, size_t errlen)
 {
-	/* unshare(2) CLONE_NEWNS, then mount(2) MS_REC|MS_SLAVE on /: our mounts stay ours. */
-	if (unshare(CLONE_NEWNS) < 0) {
-		snprintf(err, errlen, "unshare(CLONE_NEWNS): %s", strerror(errno));
+	/* unshare(2) CLONE_NEWNS, then mount(2) MS_REC|MS_SLAVE on /: our mounts stay ours. CLONE_NEWIPC with
+	 * it: System V shared memory, message queues and semaphores (and POSIX message queues) are found by key
+	 * or id, with no path Landlock could check; in an IPC namespace of its own the agent sees only the ones
+	 * its session makes, not those of every root process outside (red-team R33). */
+	if (unshare(CLONE_NEWNS | CLONE_NEWIPC) < 0) {
+		snprintf(err, errlen, "unshare(CLONE_NEWNS|CLONE_NEWIPC): %s", strerror(errno));
 		return -1;
 	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {

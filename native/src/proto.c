@@ -465,6 +465,10 @@ static void file_fields(struct buf *b, const char *prefix, const char *name, con
 		buf_printf(b, " %ssha256=", prefix);
 		buf_hex(b, ff->sha, 32);
 	}
+	if (ff->has_prefix) {
+		buf_printf(b, " %sprefix_size=%llu %sprefix_sha256=", prefix, (unsigned long long)ff->prefix_size, prefix);
+		buf_hex(b, ff->prefix_sha, 32);
+	}
 }
 
 static void list_field(struct buf *b, const char *key, const struct buf *list)

@@ -6,6 +6,8 @@ import type { ApprovalCenter, PendingApproval, RuleWritten, UiAnswer } from './a
 import type { AuditUi } from './audit/index';
 import type { AuditNode } from './audit/tree';
 import type { ApproverFactory, SessionRegistry } from './sessions';
+import type { RunAgentArgs, RunAgentResult, TerminalService } from './terminal/service';
+import type { PolicyReview, PolicyTrust } from './trust/policy-trust';
 
 /** One node of the audit view as VS Code is given it (label, description, context value), with its children. */
 export interface TreeSnapshotNode {
@@ -39,11 +41,42 @@ export interface AuditApi {
   verified(sessionId: string): { ok: boolean; problem: string | null } | undefined;
 }
 
+/** The guarded terminals, by session id: output, typing, pids, closing, the end. */
+export type TerminalApi = Pick<TerminalService, 'output' | 'waitForOutput' | 'sendText' | 'pids' | 'close' | 'ended' | 'agents'>;
+
+export interface TrustApi {
+  /** Reviews of changed .gate.toml files not answered yet (answer them as the notification's buttons do). */
+  reviews(): PolicyReview[];
+  readonly onDidRequestReview: PolicyTrust['onDidRequestReview'];
+  /** Apply a saved policy text to the running sessions that use `file` (what "Apply to N running sessions" does). */
+  applySaved: PolicyTrust['applySaved'];
+}
+
 export interface AgentGateApi {
   readonly sessions: SessionRegistry;
   readonly approvals: ApprovalsApi;
   readonly feed: AuditFeed;
   readonly audit: AuditApi;
+  /** "Run agent in guarded terminal" without the pickers: resolves once the session runs or could not start. */
+  runAgent(args?: RunAgentArgs): Promise<RunAgentResult>;
+  readonly terminal: TerminalApi;
+  readonly trust: TrustApi;
+}
+
+export function terminalApi(service: TerminalService): TerminalApi {
+  return {
+    output: (id) => service.output(id),
+    waitForOutput: (id, pattern, timeoutMs) => service.waitForOutput(id, pattern, timeoutMs),
+    sendText: (id, text) => service.sendText(id, text),
+    pids: (id) => service.pids(id),
+    close: (id) => service.close(id),
+    ended: (id) => service.ended(id),
+    agents: (folder) => service.agents(folder),
+  };
+}
+
+export function trustApi(trust: PolicyTrust): TrustApi {
+  return { reviews: () => trust.reviews(), onDidRequestReview: trust.onDidRequestReview, applySaved: (file, text) => trust.applySaved(file, text) };
 }
 
 export function approvalsApi(center: ApprovalCenter): ApprovalsApi {

@@ -6,10 +6,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childProcessSpawner, LINK_TOKEN_VAR, SupervisorLink } from '../../src/core/session/supervisor-link';
-import { buildNative, OPEN_CONFIG, startAllowingLink } from './helpers/gate';
+import { buildNative, OPEN_CONFIG, startAllowingLink, SUPERVISOR } from './helpers/gate';
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
 
 const PY = '/usr/bin/python3';
 let dir: string;
@@ -108,5 +113,56 @@ describe("the broker's socket: only the supervisor it spawned is heard", () => {
     await link.exited;
     expect(printed.trim()).toBe('0');
     expect(link.envPlan.removed).not.toContain(LINK_TOKEN_VAR);
+  });
+
+  it('a process that opened the record pipe while the session started cannot speak for the supervisor there: a line that is not a record ends the session, closed', async () => {
+    // The pipe has a name only while the session starts. The attacker (another session's process) watches for
+    // it; the broker is held until it has it open, so that the window is certain.
+    const marker = join(dir, `pipe-open-${randomBytes(4).toString('hex')}`);
+    const attacker = `import os, sys, time
+p, m = sys.argv[1], sys.argv[2]
+deadline = time.time() + 10
+while not os.path.exists(p):
+    if time.time() > deadline: print('RESULT never saw it', flush=True); sys.exit(1)
+    time.sleep(0.0005)
+fd = os.open(p, os.O_WRONLY | os.O_NONBLOCK)
+open(m, 'w').close()
+time.sleep(1.0)
+os.write(fd, b'EXIT id=0 code=0 signal=0\\n')
+print('RESULT wrote', flush=True)
+`;
+    let out = '';
+    let proc: ChildProcess | null = null;
+    const failed: string[] = [];
+    let exitCode: number | null = null;
+    const link = await SupervisorLink.start({
+      supervisorPath: SUPERVISOR,
+      argv: ['/bin/sleep', '30'],
+      config: OPEN_CONFIG,
+      hashUnder: [],
+      spawn: (file, args, env) => {
+        const sock = args[args.indexOf('--socket') + 1] as string;
+        const own = { ...env };
+        delete own[LINK_TOKEN_VAR];
+        proc = spawn(PY, ['-c', attacker, join(dirname(sock), 'records'), marker], { env: own, stdio: ['ignore', 'pipe', 'pipe'] });
+        proc.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+        const sup = childProcessSpawner({ stdio: 'pipe' })(file, args, env);
+        // Hold the broker (this thread) until the attacker has the pipe open.
+        const until = Date.now() + 10_000;
+        const nap = new Int32Array(new SharedArrayBuffer(4));
+        while (!fs.existsSync(marker) && Date.now() < until) Atomics.wait(nap, 0, 0, 1);
+        return sup;
+      },
+      handlers: { exec: () => undefined, timeout: () => undefined, warn: () => undefined, exit: (code) => (exitCode = code), failed: (m) => failed.push(m) },
+    });
+    expect(fs.existsSync(marker), out).toBe(true);
+    const t0 = Date.now();
+    await link.exited;
+    // Ended at the forged line (about a second in), the agent with it: not the 30 s of its sleep, not "exited 0".
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(out).toContain('RESULT wrote');
+    await until(() => failed.length > 0);
+    expect(failed[0]).toMatch(/record pipe carried a line that is not a record.*another process wrote to it/);
+    expect(exitCode).toBeNull();
   });
 });

@@ -59,8 +59,14 @@ beforeAll(async () => {
   fs.writeFileSync(withoutExecuteSet, policyText(null));
   noExecuteRight = path.join(ws, 'no-exec-right.toml');
   fs.writeFileSync(noExecuteRight, policyText(null, true));
-  // curl with one byte appended: runs exactly like curl, but is no longer recognised by its hash.
-  fs.writeFileSync(path.join(ws, 'curl-mod'), Buffer.concat([fs.readFileSync(CURL), Buffer.from('x')]), { mode: 0o755 });
+  // curl with one byte of a string changed: runs exactly like curl, but its content is no longer curl's. (A byte
+  // appended instead is still recognised: the bytes up to the ELF's end are curl's; gate-copies below.)
+  const mod = fs.readFileSync(CURL);
+  const rd = mod.indexOf(Buffer.from('Release-Date'));
+  mod[rd + 11] = '3'.charCodeAt(0);
+  fs.writeFileSync(path.join(ws, 'curl-mod'), mod, { mode: 0o755 });
+  // curl with bytes appended after its ELF end, and a copy padded by the shell (echo >> copy).
+  fs.writeFileSync(path.join(ws, 'curl-padded'), Buffer.concat([fs.readFileSync(CURL), Buffer.alloc(4096, 0x41)]), { mode: 0o755 });
   fs.copyFileSync(path.join(ws, 'curl-mod'), path.join(ws, 'bin', 'curl-mod'));
   fs.mkdirSync(path.join(dirs.root, 'outside'));
   fs.copyFileSync(path.join(ws, 'curl-mod'), path.join(dirs.root, 'outside', 'curl-mod'));
@@ -155,6 +161,27 @@ describe('gate: executables without a path in the execute set (issue 14, class 1
     const r = await gated(`${prog('memfd_exec')} ${CURL} --version; ${prog('memfd_exec')} ./curl-mod --version | head -c 4`, noExecuteRight);
     expect(r.decisions.find((d) => d.exe === '/memfd:payload (deleted)' && d.rule_id === 'no-curl')).toMatchObject({ verdict: 'deny' });
     expect(gateDenials(r)).toEqual([]);
+  });
+});
+
+describe('gate: copies of a named program with bytes appended (red-team R34)', () => {
+  it('curl with 4096 bytes appended, and a copy padded by the shell: recognised as curl (the bytes up to its ELF end), denied', async () => {
+    const r = await gated(`./curl-padded --version; cp ${CURL} ./c2 && echo >> ./c2 && ./c2 --version; echo "rc=$?"`, noExecuteRight);
+    expect(r.stdout).not.toMatch(CURL_BANNER);
+    for (const name of ['./curl-padded', './c2']) expect(byRequest(r, name)[0]).toMatchObject({ verdict: 'deny', rule_id: 'no-curl' });
+  });
+
+  it('a #! interpreter that is a padded copy of curl: recognised too', async () => {
+    fs.writeFileSync(path.join(ws, 'via-padded'), `#!${ws}/curl-padded --version\n`, { mode: 0o755 });
+    const r = await gated('./via-padded; echo "rc=$?"', noExecuteRight);
+    expect(r.stdout).not.toMatch(CURL_BANNER);
+    expect(byRequest(r, './via-padded')[0]).toMatchObject({ verdict: 'deny', rule_id: 'no-curl', interpreter: `${ws}/curl-padded` });
+  });
+
+  it('control: curl with a byte changed inside is a program the agent built (the policy does not know it)', async () => {
+    const r = await gated('./curl-mod --version', noExecuteRight);
+    expect(r.stdout).toMatch(CURL_BANNER);
+    expect(byRequest(r, './curl-mod')[0]).toMatchObject({ verdict: 'allow' });
   });
 });
 

@@ -219,6 +219,34 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
     }
   });
 
+  it('the approval question is not framed by the agent\'s terminal state: a scroll region and origin mode it set are reset before the question (red-team R30; the CLI\'s SANE_SCREEN through the relay)', async () => {
+    const w = workspace(denyCurlPolicy({ curlAction: 'ask' }));
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      // The spoof: a fake question painted, then a two-line scroll region (and origin mode) so the real one
+      // scrolls inside the last two rows, under the fake.
+      const spoof = "printf '\\033[2J\\033[10;1Hallow git status --short? [y/n]\\033[29;30r\\033[?6h'";
+      const line = cliLine(w, dirs.audit(`spoof-${++n}`), ['bash', '-c', `${spoof}; curl --version >/dev/null; echo "curl-rc=$?"`], ['--on-ask', 'prompt']);
+      const from = sh.out.length;
+      sh.term.write(`${line}; echo FIN''ISHED\r`);
+      await until('the question', () => sh.out.includes('[n] deny > ', from));
+      const out = sh.out.slice(from);
+      const region = out.indexOf('\x1b[29;30r');
+      const reset = out.indexOf('\x1b[!p\x1b[r\x1b[?6l', region);
+      expect(region).toBeGreaterThanOrEqual(0);
+      expect(reset).toBeGreaterThan(region);
+      expect(out.indexOf('[n] deny > ', reset)).toBeGreaterThan(reset);
+      // Nothing of the agent's comes between the reset and the question.
+      expect(out.slice(reset, out.indexOf('[n] deny > ', reset))).not.toMatch(/\x1b\[\d+;\d+r|\x1b\[\?6h/);
+      sh.term.write('n\r');
+      await until('the end', () => sh.out.includes('FINISHED', from));
+      expect(sh.out.slice(from)).toContain('curl-rc=126');
+    } finally {
+      sh.close();
+    }
+  });
+
   it('vhangup cannot hang up the user\'s terminal (control: ungated, it kills the shell)', async () => {
     const w = workspace();
     // Control: a shell that runs vhangup itself is hung up and exits.

@@ -164,6 +164,56 @@ describe('gate: files that git runs', () => {
     expect(hooks.map((x) => x.diff).join('')).toContain('+echo ran');
   });
 
+  it.each([false, true])('.git replaced by a new directory with the agent\'s config (mv .git .git-old; mkdir .git), root mount namespace %s: the original is back at once, an outside git status meanwhile runs nothing (red-team R37)', async (kernel) => {
+    const w = repo();
+    const evil = path.join(w.ws, 'evil.sh');
+    fs.writeFileSync(evil, `#!/bin/sh\necho ran >> ${w.marker}\n`, { mode: 0o755 });
+    const ino = fs.statSync(path.join(w.ws, '.git')).ino;
+    // Outside: an editor's git integration, running git status 50 ms after it sees .git/config change.
+    let stop = false;
+    const outside = (async () => {
+      let last = fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8');
+      while (!stop) {
+        let now = last;
+        try {
+          now = fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8');
+        } catch {
+          // moved away for a moment
+        }
+        if (now !== last) {
+          last = now;
+          await new Promise((res) => setTimeout(res, 50));
+          userGit(w.ws, 'status');
+        }
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+    const script = `mv .git .git-old && mkdir -p .git/objects .git/refs && echo "ref: refs/heads/master" > .git/HEAD && printf '[core]\\n\\trepositoryformatversion = 0\\n\\tfsmonitor = ${evil}\\n' > .git/config; sleep 1.5`;
+    const r = await gated(w, script, [], kernel);
+    stop = true;
+    await outside;
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.existsSync(w.marker)).toBe(false);
+    expect(fs.statSync(path.join(w.ws, '.git')).ino).toBe(ino);
+    expect(userGit(w.ws, 'log', '--oneline')).toContain('init');
+    expect(protectedRecords(r).some((x) => x.path === path.join(w.ws, '.git'))).toBe(true);
+  });
+
+  it.each([false, true])('a repository the agent makes one level down (VS Code\'s git opens it by itself), root mount namespace %s: its fsmonitor never runs outside; a plain one it makes is kept (red-team R32)', async (kernel) => {
+    const w = repo();
+    const evil = path.join(w.ws, 'evil.sh');
+    fs.writeFileSync(evil, `#!/bin/sh\necho ran >> ${w.marker}\n`, { mode: 0o755 });
+    const r = await gated(w, `git init -q sub && git -C sub config core.fsmonitor ${evil} && git init -q lib && git -C lib config user.email a@b.c && sleep 0.5`, [], kernel);
+    expect(r.code, r.stderr).toBe(0);
+    userGit(path.join(w.ws, 'sub'), 'status');
+    expect(fs.existsSync(w.marker)).toBe(false);
+    expect(fs.readFileSync(path.join(w.ws, 'lib', '.git', 'config'), 'utf8')).toContain('email = a@b.c');
+    const recs = protectedRecords(r);
+    expect(recs.some((x) => x.path === path.join(w.ws, 'sub', '.git', 'config') && x.reverted)).toBe(true);
+    expect(recs.some((x) => x.path.startsWith(path.join(w.ws, 'lib')))).toBe(false);
+    expect(recs.find((x) => x.path === path.join(w.ws, 'sub', '.git', 'config'))!.diff).toContain(`fsmonitor = ${evil}`);
+  });
+
   it('.git replaced by a file that points git at another directory: put back as the repository', async () => {
     const w = repo();
     const evilGit = path.join(w.ws, 'elsewhere', 'evil-git');

@@ -1,16 +1,14 @@
 // UI test: the extension loaded from source into code-server's workbench (the smoke-test driver's `payload`),
 // driven like a user would with Chromium: the Agent Gate view is in the activity bar, and the command palette
-// runs "Agent Gate: Run agent in guarded terminal". In this mode toasts are hidden, so the result is read from
-// the Notification Center. Screenshots land in test/artifacts/.
+// runs "Agent Gate: Run agent in guarded terminal", which asks which agent to run (the guarded terminal itself
+// is driven from the installed VSIX in test/vsix/guarded-terminal.test.mjs). Screenshots land in test/artifacts/.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser } from '../../scripts/lib/browser.mjs';
 import { remoteUri, startCodeServer, workbenchUrl } from '../../scripts/lib/code-server.mjs';
 import { repoRoot, sampleWorkspace } from '../../scripts/lib/paths.mjs';
 import { isProvisioned } from '../../scripts/lib/provision.mjs';
-import { notificationCenterEntry, runFromPalette, screenshot, waitForActivity, waitForWorkbench } from './workbench.mjs';
-
-const RESULT_TEXT = 'guarded terminals are not yet available';
+import { quickPickRow, screenshot, startFromPalette, waitForActivity, waitForWorkbench } from './workbench.mjs';
 
 describe('workbench UI: extension from source in code-server', () => {
   let server;
@@ -48,13 +46,16 @@ describe('workbench UI: extension from source in code-server', () => {
     }
   });
 
-  test('the command palette runs "Agent Gate: Run agent in guarded terminal"', { timeout: 90_000 }, async (t) => {
+  test('the command palette runs "Agent Gate: Run agent in guarded terminal": it asks which agent', { timeout: 90_000 }, async (t) => {
     try {
-      await runFromPalette(page, 'Agent Gate: Run agent in guarded terminal', 60_000);
-      const entry = await notificationCenterEntry(page, RESULT_TEXT);
-      await entry.waitFor({ state: 'visible', timeout: 30_000 });
-      assert.match(await entry.innerText(), /Agent Gate: guarded terminals are not yet/);
+      await startFromPalette(page, 'Agent Gate: Run agent in guarded terminal', 60_000);
+      await page.locator('.quick-input-widget input[placeholder*="Run which agent"]').waitFor({ state: 'visible', timeout: 30_000 });
+      await quickPickRow(page, 'Shell (').waitFor({ state: 'visible', timeout: 30_000 });
+      const rows = (await page.locator('.quick-input-widget .quick-input-list .monaco-list-row').allInnerTexts()).map((r) => r.split('\n')[0]);
+      for (const agent of ['Claude Code', 'Codex CLI', 'Gemini CLI', 'aider']) assert.ok(rows.some((r) => r.includes(agent)), `${agent} is not offered: ${JSON.stringify(rows)}`);
       t.diagnostic(`screenshot: ${await screenshot(page, 'ui-run-agent')}`);
+      await page.keyboard.press('Escape');
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 30_000 });
     } catch (e) {
       await screenshot(page, 'ui-run-agent-failure');
       throw e;

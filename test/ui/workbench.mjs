@@ -186,3 +186,30 @@ export function treeRow(page, viewName, text) {
   const pane = page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: viewName }) }).first();
   return pane.locator('.monaco-list-row', { hasText: text }).first();
 }
+
+/** Clear the active terminal (its scrollback too), so what follows is all that its rows show. */
+export async function clearTerminal(page) {
+  await runFromPalette(page, 'Terminal: Clear', 30_000);
+  const deadline = Date.now() + 10_000;
+  while ((await terminalText(page)).split('\n').length > 1 && Date.now() < deadline) await page.waitForTimeout(100);
+}
+
+/** The status bar's text (all items). */
+export async function statusBarText(page) {
+  return (await page.locator('.part.statusbar').innerText()).replace(/\s+/g, ' ');
+}
+
+/** Terminal rows joined without their line breaks: xterm wraps long lines into rows and the DOM does not say
+ * which breaks are wraps, so a path or sentence is searched for here. */
+export const unwrapped = (text) => text.replace(/\n/g, '');
+
+/** Wait until the status bar's text matches `re` (or, with `absent`, no longer does). */
+export async function waitForStatusBar(page, re, { timeout = 30_000, absent = false } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const text = await statusBarText(page);
+    if (re.test(text) !== absent) return text;
+    if (Date.now() > deadline) throw new Error(`the status bar ${absent ? 'still shows' : 'did not show'} ${re} within ${timeout / 1000} s: ${text}`);
+    await page.waitForTimeout(200);
+  }
+}

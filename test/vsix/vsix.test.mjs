@@ -1,6 +1,6 @@
 // VSIX test: the package `npm run package` builds carries exactly what a user needs (manifest, readme, license,
 // bundles, the native supervisor, media, policies), installs into a real VS Code (code-server's), and the
-// installed extension activates and answers its command from the palette (toasts show in installed mode).
+// installed extension activates and answers its command from the palette (it asks which agent to run).
 // Needs dist/agent-gate-linux-x64.vsix: `npm run test:vsix` packages first.
 import assert from 'node:assert/strict';
 import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { codeServerCli, startCodeServer, workbenchUrl } from '../../scripts/lib/
 import { repoRoot, sampleWorkspace } from '../../scripts/lib/paths.mjs';
 import { isProvisioned } from '../../scripts/lib/provision.mjs';
 import { openZip } from '../../scripts/lib/zip.mjs';
-import { runFromPalette, screenshot, toast, waitForActivity, waitForWorkbench } from '../ui/workbench.mjs';
+import { quickPickRow, screenshot, startFromPalette, waitForActivity, waitForWorkbench } from '../ui/workbench.mjs';
 
 const VSIX = join(repoRoot, 'dist', 'agent-gate-linux-x64.vsix');
 const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
@@ -101,7 +101,7 @@ describe('VSIX installed into code-server', () => {
     assert.match(listed.stdout, new RegExp(`^${EXTENSION_ID}$`, 'm'));
   });
 
-  test('activates from the install: the palette command shows its notification', { timeout: 180_000 }, async (t) => {
+  test('activates from the install: the palette command asks which agent to run', { timeout: 180_000 }, async (t) => {
     assert.ok(readdirSync(extensionsDir).length > 0, 'the install test did not install the extension');
     server = await startCodeServer({ extensionsDir, gallery: false });
     browser = await launchBrowser();
@@ -110,10 +110,9 @@ describe('VSIX installed into code-server', () => {
       await page.goto(workbenchUrl(server, { folder: sampleWorkspace }));
       await waitForWorkbench(page);
       await waitForActivity(page, 'Agent Gate');
-      await runFromPalette(page, 'Agent Gate: Run agent in guarded terminal', 60_000);
-      const note = toast(page, 'guarded terminals are not yet available');
-      await note.waitFor({ state: 'visible', timeout: 30_000 });
-      assert.match(await note.innerText(), /Agent Gate: guarded terminals are not yet available/);
+      await startFromPalette(page, 'Agent Gate: Run agent in guarded terminal', 60_000);
+      await page.locator('.quick-input-widget input[placeholder*="Run which agent"]').waitFor({ state: 'visible', timeout: 30_000 });
+      await quickPickRow(page, 'Shell (').waitFor({ state: 'visible', timeout: 30_000 });
       t.diagnostic(`screenshot: ${await screenshot(page, 'vsix-run-agent')}`);
     } catch (e) {
       await screenshot(page, 'vsix-run-agent-failure');

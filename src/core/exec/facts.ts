@@ -18,6 +18,10 @@ export interface FileFacts {
   sha256?: string;
   /** Hard links to the file; 0 for an anonymous or deleted file (a memfd, O_TMPFILE, an unlinked file). */
   nlink?: number;
+  /** An ELF with bytes after its own end (its section header table): the hash of the bytes up to that end, when
+   *  a program the policy names has that size. It runs as that program (nothing past the end is mapped), so it
+   *  is recognised as that program (red-team R34). */
+  prefix?: { size: number; sha256: string };
 }
 
 /** One interpreter the kernel loads after the file asked for (docs/protocol.md, `interp=`). */
@@ -98,6 +102,8 @@ export function bytesToText(buf: Uint8Array): string {
 
 /** Inverse of bytesToText. */
 export function textToBytes(text: string): Buffer {
+  // Nearly every text holds no escaped byte (no U+DC80–U+DCFF code unit at all): one UTF-8 encode.
+  if (!/[\udc80-\udcff]/.test(text)) return Buffer.from(text, 'utf8');
   const parts: Buffer[] = [];
   let run = '';
   for (let i = 0; i < text.length; i++) {

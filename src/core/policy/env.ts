@@ -27,7 +27,7 @@ export const ENV_CHANNELS: readonly EnvChannelClass[] = [
   },
   {
     id: 'dbus',
-    patterns: ['DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'DBUS_STARTER_ADDRESS', 'DBUS_STARTER_BUS_TYPE', 'AT_SPI_BUS_ADDRESS'],
+    patterns: ['DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'DBUS_STARTER_ADDRESS', 'DBUS_STARTER_BUS_TYPE', 'AT_SPI_BUS_ADDRESS', 'AT_SPI_BUS', 'ATSPI_BUS_ADDRESS'],
     why: 'the D-Bus bus starts services and relays method calls (UpdateActivationEnvironment, systemd --user, the accessibility bus drives other applications)',
   },
   {

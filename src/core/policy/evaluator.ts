@@ -367,7 +367,7 @@ export class PolicyEvaluator implements Evaluator {
     // only for a relative path.
     const req = v.facts.requestedPath;
     const reqKey = req.startsWith('/') ? req : `${v.facts.cwd}\0${req}`;
-    const key = exe ? `${exe.path}\0${exe.dev}\0${exe.ino}\0${exe.size}\0${exe.sha256 ?? ''}\0${reqKey}` : `\0${reqKey}`;
+    const key = exe ? `${exe.path}\0${exe.dev}\0${exe.ino}\0${exe.size}\0${exe.sha256 ?? ''}\0${exe.prefix?.sha256 ?? ''}\0${reqKey}` : `\0${reqKey}`;
     let plan = this.plans.get(key);
     if (plan) return plan;
     const candidates: number[] = [];

@@ -200,8 +200,13 @@ class KnownPrograms {
     const exe = v.exe;
     if (!exe) return false;
     if (this.devIno.has(v.devIno)) return true;
-    if (exe.sha256 === undefined) return false;
-    const same = this.bySize.get(exe.size);
+    if (exe.sha256 !== undefined && this.sameContent(exe.size, exe.sha256)) return true;
+    // A named program with bytes appended after its ELF end runs as that program (R34).
+    return exe.prefix !== undefined && exe.prefix.sha256 !== '' && this.sameContent(exe.prefix.size, exe.prefix.sha256);
+  }
+
+  private sameContent(size: number, sha256: string): boolean {
+    const same = this.bySize.get(size);
     if (!same) return false;
     for (const p of same) {
       let h = this.hashes.get(p.path);
@@ -209,7 +214,7 @@ class KnownPrograms {
         h = this.ctx.hashProgram(p.path);
         this.hashes.set(p.path, h);
       }
-      if (h !== null && h === exe.sha256) return true;
+      if (h !== null && h === sha256) return true;
     }
     return false;
   }

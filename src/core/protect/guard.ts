@@ -20,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { unifiedDiff } from './diff';
+import { SafeFs } from './safe-fs';
 
 /** Why a path is protected: which tool outside the gate runs or obeys it. */
 export type ProtectedClass = 'git' | 'git-hooks' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'gate-policy' | 'submodules';
@@ -33,6 +34,9 @@ export interface ProtectedPath {
   /** 'dir': the directory and everything in it; 'file': one file; 'entry': the entry itself (.git as a
    *  directory: turned into a file or a symlink it would send git to another repository's config). */
   kind: 'file' | 'dir' | 'entry';
+  /** A repository below the workspace (VS Code's git extension opens those one level down by itself): a
+   *  change that only makes it what `git init`/`git clone` make is the agent's to keep (nestedHarmless). */
+  nested?: boolean;
 }
 
 interface Spec {
@@ -108,7 +112,66 @@ export function protectedPaths(workspace: string): ProtectedPath[] {
       out.push({ path: path.join(sub, 'hooks'), rel: path.relative(ws, path.join(sub, 'hooks')), class: 'git-hooks', kind: 'dir' });
     }
   }
+  for (const p of nestedRepoPaths(ws)) if (!out.some((o) => o.path === p.path)) out.push(p);
   return out;
+}
+
+/** Names at the workspace's root that are never a repository of the user's to open (too large to watch). */
+const NOT_NESTED = new Set(['.git', 'node_modules']);
+
+/** The config and hooks of every repository one level below the workspace (a `.git` directory, or a `.git`
+ *  file naming a git directory). */
+export function nestedRepoPaths(workspace: string): ProtectedPath[] {
+  const ws = path.resolve(workspace);
+  const out: ProtectedPath[] = [];
+  for (const name of safeReaddir(ws)) {
+    if (NOT_NESTED.has(name) || !isDir(path.join(ws, name))) continue;
+    const gitdir = gitdirOf(path.join(ws, name));
+    if (!gitdir) continue;
+    for (const [rel, kind, cls] of [['config', 'file', 'git'], ['hooks', 'dir', 'git-hooks']] as const) {
+      const full = path.join(gitdir, rel);
+      out.push({ path: full, rel: path.relative(ws, full), class: cls, kind, nested: true });
+    }
+  }
+  return out;
+}
+
+/** Keys a git config may hold that run nothing and point git nowhere else: what `git init`, `git clone`,
+ *  `git remote add`, `git branch --set-upstream-to` and `git config user.*` write. Section → keys ('*': any). */
+const HARMLESS_GIT_KEYS: Readonly<Record<string, readonly string[] | '*'>> = {
+  core: ['repositoryformatversion', 'filemode', 'bare', 'logallrefupdates', 'ignorecase', 'precomposeunicode', 'symlinks', 'autocrlf', 'eol', 'safecrlf', 'quotepath'],
+  remote: ['url', 'fetch', 'pushurl', 'tagopt', 'prune', 'promisor', 'partialclonefilter', 'mirror'],
+  branch: ['remote', 'merge', 'rebase', 'pushremote', 'description'],
+  user: ['name', 'email'],
+  extensions: ['objectformat'],
+  submodule: ['url', 'active', 'branch'],
+  pull: ['rebase', 'ff'],
+  push: ['default'],
+  fetch: ['prune'],
+  init: ['defaultbranch'],
+  advice: '*',
+};
+
+/** Whether a git config holds only harmless keys. Anything this parser does not recognise (an include, a
+ *  continuation line, a key on a header line it cannot read) counts as not harmless: fail closed. */
+export function gitConfigHarmless(text: string): boolean {
+  let section: string | null = null;
+  for (const raw of text.replace(/^\uFEFF/, '').split('\n')) {
+    let line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const h = /^\[\s*([A-Za-z0-9.-]+)(?:\s+"(?:[^"\\]|\\.)*")?\s*\]/.exec(line);
+    if (h) {
+      section = h[1]!.toLowerCase().split('.')[0]!;
+      line = line.slice(h[0].length).trim();
+      if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    }
+    const kv = /^([A-Za-z][A-Za-z0-9-]*)\s*(=.*)?$/.exec(line);
+    if (!kv || section === null) return false;
+    const keys = HARMLESS_GIT_KEYS[section];
+    if (!keys || (keys !== '*' && !keys.includes(kv[1]!.toLowerCase()))) return false;
+    if (kv[2]?.trimEnd().endsWith('\\')) return false; // a value continued on the next line
+  }
+  return true;
 }
 
 function safeReaddir(dir: string): string[] {
@@ -186,7 +249,7 @@ function isDir(p: string): boolean {
 
 // ---- snapshots
 
-type Entry = { type: 'file'; mode: number; content: Buffer | null; sha256: string } | { type: 'symlink'; target: string } | { type: 'dir'; mode: number };
+type Entry = { type: 'file'; mode: number; content: Buffer | null; sha256: string } | { type: 'symlink'; target: string } | { type: 'dir'; mode: number; ino: number };
 
 /** Per protected path: every entry under it (the path itself as ''), by relative name; absent paths have none. */
 type Snapshot = Map<string, Entry>;
@@ -195,46 +258,45 @@ const MAX_FILE = 1 << 20;
 /** How long after putting a file back the agent's version is read for the review (its writes finish). */
 const FINALIZE_MS = 150;
 const MAX_ENTRIES = 4000;
+/** How often the protected paths' identities and times are compared, for changes inotify does not report. */
+const POLL_MS = 100;
 
 function sha256(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-function readEntry(p: string): Entry | null {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(p);
-  } catch {
-    return null;
-  }
+/** What is at p, looked at through its parent's descriptor (safe-fs.ts: no symlink on the way is followed). */
+function readEntry(sfs: SafeFs, p: string): Entry | null {
+  const st = sfs.lstat(p);
+  if (!st) return null;
   if (st.isSymbolicLink()) {
     try {
-      return { type: 'symlink', target: fs.readlinkSync(p) };
+      return { type: 'symlink', target: sfs.readlink(p) };
     } catch {
       return null;
     }
   }
-  if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777 };
+  if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777, ino: st.ino };
   if (!st.isFile()) return { type: 'file', mode: st.mode & 0o7777, content: null, sha256: `special:${st.mode}:${st.rdev}` };
   try {
-    const content = fs.readFileSync(p);
+    const content = sfs.readFile(p);
     return { type: 'file', mode: st.mode & 0o7777, content: content.length <= MAX_FILE ? content : null, sha256: sha256(content) };
   } catch {
     return null;
   }
 }
 
-function snapshot(p: ProtectedPath): Snapshot {
+function snapshot(sfs: SafeFs, p: ProtectedPath): Snapshot {
   const snap: Snapshot = new Map();
-  const top = readEntry(p.path);
+  const top = readEntry(sfs, p.path);
   if (!top) return snap;
   snap.set('', top);
   if (p.kind !== 'dir' || top.type !== 'dir') return snap;
   const walk = (dir: string, rel: string): void => {
-    for (const name of safeReaddir(dir).sort()) {
+    for (const name of sfs.readdir(dir).sort()) {
       if (snap.size >= MAX_ENTRIES) return;
       const r = rel ? `${rel}/${name}` : name;
-      const e = readEntry(path.join(dir, name));
+      const e = readEntry(sfs, path.join(dir, name));
       if (!e) continue;
       snap.set(r, e);
       if (e.type === 'dir') walk(path.join(dir, name), r);
@@ -253,11 +315,16 @@ function sameEntry(a: Entry | undefined, b: Entry | undefined): boolean {
   return false;
 }
 
-/** For an 'entry' path (.git): only what it is matters, not what is inside. */
-function sameTop(kind: ProtectedPath['kind'], a: Snapshot, b: Snapshot): boolean {
+/** For an 'entry' path (.git): only what it is matters, not what is inside — and for a directory, that it is
+ *  still the same one (`mv .git .git-old; mkdir .git` makes a repository the watches and bind mounts on the
+ *  old one no longer see), unless anyIno (after the guard itself made it again). */
+function sameTop(kind: ProtectedPath['kind'], a: Snapshot, b: Snapshot, anyIno = false): boolean {
   const x = a.get('');
   const y = b.get('');
-  if (kind === 'entry') return (x?.type ?? null) === (y?.type ?? null) && (x?.type !== 'symlink' || sameEntry(x, y)) && (x?.type !== 'file' || sameEntry(x, y));
+  if (kind === 'entry') {
+    const sameDir = x?.type !== 'dir' || y?.type !== 'dir' || anyIno || x.ino === y.ino;
+    return (x?.type ?? null) === (y?.type ?? null) && sameDir && (x?.type !== 'symlink' || sameEntry(x, y)) && (x?.type !== 'file' || sameEntry(x, y));
+  }
   return true;
 }
 
@@ -306,8 +373,8 @@ const EXPECT_WRITE_MS = 2000;
 export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   readonly paths: ProtectedPath[];
   private readonly snaps = new Map<string, Snapshot>();
-  private readonly watchers: fs.FSWatcher[] = [];
   private readonly changes = new Map<string, ProtectedChange>();
+  private readonly sfs = new SafeFs();
   private stopped = false;
 
   private constructor(private readonly o: WorkspaceGuardOptions) {
@@ -318,7 +385,10 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       if (!all.some((p) => p.path === abs)) all.push({ path: abs, rel: path.relative(path.resolve(o.workspace), abs), class: a.class, kind: 'file' });
     }
     this.paths = all.filter((p) => o.writable(p.path));
-    for (const p of this.paths) this.snaps.set(p.path, snapshot(p));
+    // Before the agent runs: the symlinks on the way to the workspace and to each path are the user's.
+    this.sfs.anchor(o.workspace);
+    for (const p of this.paths) this.sfs.anchor(path.dirname(p.path));
+    for (const p of this.paths) this.snaps.set(p.path, snapshot(this.sfs, p));
   }
 
   /** Snapshot the protected paths the agent can write and start watching them. */
@@ -353,7 +423,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
 
   stop(): void {
     this.stopped = true;
-    for (const w of this.watchers.splice(0)) w.close();
+    for (const { w } of this.watched.values()) w.close();
+    this.watched.clear();
+    if (this.poller) clearInterval(this.poller);
   }
 
   /**
@@ -376,10 +448,11 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   static accept(change: ProtectedChange): string[] {
     const written: string[] = [];
     const base = change.path;
+    const sfs = new SafeFs();
+    sfs.anchor(path.dirname(base));
     for (const [rel, saved] of Object.entries(change.saved)) {
       const dest = rel ? path.join(base, rel) : base;
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      fs.copyFileSync(saved, dest);
+      sfs.replace(dest, { content: fs.readFileSync(saved), mode: (sfs.lstat(dest)?.mode ?? 0o644) & 0o777 });
       written.push(dest);
     }
     return written;
@@ -397,16 +470,74 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       }
     }
     for (const dir of dirs) this.watchDir(dir);
+    for (const p of this.paths) this.stamps.set(p.path, this.stamp(p));
+    this.checkNestedRepos();
+    this.poller = setInterval(() => this.poll(), POLL_MS);
+    this.poller.unref();
   }
 
+  /** Watch dir — the directory there now: an inotify watch follows an inode, so a directory replaced (moved
+   *  away, made again) is watched again. */
   private watchDir(dir: string): void {
-    if (!isDir(dir)) return;
+    let ino: number;
+    try {
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory()) return;
+      ino = st.ino;
+    } catch {
+      return;
+    }
+    const had = this.watched.get(dir);
+    if (had?.ino === ino) return;
+    had?.w.close();
+    this.watched.delete(dir);
     try {
       const w = fs.watch(dir, { persistent: false }, (_event, name) => this.onEvent(dir, name ? String(name) : null));
       w.on('error', () => undefined);
-      this.watchers.push(w);
+      this.watched.set(dir, { w, ino });
     } catch {
-      // Gone, or no inotify watch left: the end-of-session check still covers it.
+      // Gone, or no inotify watch left: the poll and the end-of-session check still cover it.
+    }
+  }
+
+  private readonly watched = new Map<string, { w: fs.FSWatcher; ino: number }>();
+  private poller: NodeJS.Timeout | null = null;
+  private readonly stamps = new Map<string, string>();
+
+  /** The directories whose events concern p, as they are now. */
+  private rewatch(p: ProtectedPath): void {
+    this.watchDir(path.dirname(p.path));
+    if (p.kind === 'dir' || p.kind === 'entry') this.watchDir(p.path);
+    if (p.kind === 'dir') for (const [rel, e] of this.snaps.get(p.path) ?? []) if (rel && e.type === 'dir') this.watchDir(path.join(p.path, rel));
+  }
+
+  /** Identity, size and times of p and everything under it: what changes with every write, also one inotify
+   *  does not report (through a hard link in an unwatched directory, through a shared mapping). */
+  private stamp(p: ProtectedPath): string {
+    const one = (f: string): string => {
+      try {
+        const st = fs.lstatSync(f, { bigint: true });
+        return `${st.ino}:${st.mode}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      } catch {
+        return '-';
+      }
+    };
+    const parts = [one(p.path)];
+    if (p.kind === 'dir') for (const rel of this.snaps.get(p.path)?.keys() ?? []) if (rel) parts.push(one(path.join(p.path, rel)));
+    return parts.join(',');
+  }
+
+  /** Every POLL_MS: a protected path whose stamp changed is checked (inotify is the fast path; this is the
+   *  floor for what it cannot see). */
+  private poll(): void {
+    if (this.stopped) return;
+    this.checkNestedRepos();
+    for (const p of [...this.paths]) {
+      const st = this.stamp(p);
+      if (this.stamps.get(p.path) === st) continue;
+      this.stamps.set(p.path, st);
+      this.check(p);
+      this.stamps.set(p.path, this.stamp(p));
     }
   }
 
@@ -417,7 +548,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       // The event concerns p when it is p, inside p, or p's parent directory listing changed.
       if (full === p.path || full.startsWith(p.path + '/') || (dir === path.dirname(p.path) && !name)) this.check(p);
     }
-    if (dir === path.resolve(this.o.workspace)) this.checkNewRootFiles();
+    const ws = path.resolve(this.o.workspace);
+    if (dir === ws) this.checkNewRootFiles();
+    if (dir === ws || path.dirname(dir) === ws) this.checkNestedRepos();
   }
 
   /** A root-level file matching a pattern (a new `x.code-workspace`) that was not there at the start. */
@@ -435,10 +568,22 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   }
 
   private check(p: ProtectedPath, final = false): void {
+    try {
+      this.checkOnce(p, final);
+    } finally {
+      if (!this.stopped) this.rewatch(p);
+    }
+  }
+
+  private checkOnce(p: ProtectedPath, final: boolean): void {
     const before = this.snaps.get(p.path) ?? new Map<string, Entry>();
-    const now = snapshot(p);
+    const now = snapshot(this.sfs, p);
     if (p.kind === 'entry' ? sameTop(p.kind, before, now) : sameSnapshot(before, now)) return;
     if (this.adoptExpected(p, before, now)) return;
+    if (p.nested && this.nestedHarmless(p, now)) {
+      this.snaps.set(p.path, now);
+      return;
+    }
     if (!final && this.awaitingExpected(p, before, now)) return;
     // The agent's files stay readable through descriptors opened now, before they are put back: whatever it
     // still writes to them lands there, and the review gets its whole version (read shortly after).
@@ -446,7 +591,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     for (const [rel, e] of now) {
       if (e.type !== 'file' || sameEntry(before.get(rel), e) || (p.kind === 'entry' && rel !== '')) continue;
       try {
-        held.set(rel, fs.openSync(rel ? path.join(p.path, rel) : p.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW));
+        held.set(rel, this.openForReview(rel ? path.join(p.path, rel) : p.path));
       } catch {
         // gone already: the snapshot's content is all there is
       }
@@ -458,6 +603,34 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     setTimeout(() => {
       if (this.finalizers.delete(finalize)) finalize();
     }, FINALIZE_MS).unref();
+  }
+
+  /** A descriptor of the agent's file, for reading its version later (nothing on the way followed). */
+  private openForReview(file: string): number {
+    return this.sfs.at(file, (name) => fs.openSync(name, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK));
+  }
+
+  /** A nested repository's config with harmless keys only, hooks that are git's samples only (or nothing). */
+  private nestedHarmless(p: ProtectedPath, now: Snapshot): boolean {
+    if (p.kind === 'file') {
+      const e = now.get('');
+      return !e || (e.type === 'file' && e.content !== null && gitConfigHarmless(e.content.toString('utf8')));
+    }
+    return [...now].every(([rel, e]) => rel === '' ? e.type === 'dir' : e.type === 'dir' || rel.endsWith('.sample'));
+  }
+
+  /** Repositories made (or turned up) one level below the workspace during the session: their config and
+   *  hooks are guarded from then on, and each directory there is watched for a `.git` to appear. */
+  private checkNestedRepos(): void {
+    const ws = path.resolve(this.o.workspace);
+    for (const name of safeReaddir(ws)) if (!NOT_NESTED.has(name)) this.watchDir(path.join(ws, name));
+    for (const p of nestedRepoPaths(ws)) {
+      if (this.paths.some((q) => q.path === p.path) || !this.o.writable(p.path)) continue;
+      this.paths.push(p);
+      this.snaps.set(p.path, new Map()); // not there at the start
+      this.stamps.set(p.path, '');
+      this.check(p);
+    }
   }
 
   /** Differences that are all files the user said they would write, with that content: the new original. */
@@ -579,13 +752,13 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
 
   /** Put p back as its snapshot says: remove what is new, write back what changed or went away. */
   private restore(p: ProtectedPath, before: Snapshot, replaced: Map<string, number>): { reverted: boolean; reason?: string } {
-    const now = snapshot(p);
+    const now = snapshot(this.sfs, p);
     // Each file about to be removed or replaced is held open first: if the agent wrote it again since the
     // look, that version is still read for the review.
     const hold = (rel: string): void => {
       if (now.get(rel)?.type !== 'file' || replaced.has(rel)) return;
       try {
-        replaced.set(rel, fs.openSync(rel ? path.join(p.path, rel) : p.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW));
+        replaced.set(rel, this.openForReview(rel ? path.join(p.path, rel) : p.path));
       } catch {
         // gone
       }
@@ -597,38 +770,59 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
         const n = now.get('');
         if (n && n.type !== 'dir') {
           hold('');
-          fs.rmSync(p.path, { force: true, recursive: true });
+          this.sfs.rm(p.path);
         }
-        if (b?.type === 'dir') fs.mkdirSync(p.path, { recursive: true, mode: b.mode });
+        // The directory itself moved away (the agent's new one, or nothing, in its place): the original is
+        // moved back when it is still beside it, the agent's kept beside under another name.
+        if (b?.type === 'dir') this.moveBack(p.path, b.ino, n?.type === 'dir');
+        if (b?.type === 'dir') this.sfs.mkdir(p.path, b.mode);
         this.reapplyInside(p.path);
       } else {
         // What is there now and was not (or was another kind of thing): remove, deepest first.
         const extra = [...now.keys()].filter((rel) => !before.has(rel) || before.get(rel)!.type !== now.get(rel)!.type).sort((x, y) => y.length - x.length);
         for (const rel of extra) {
           hold(rel);
-          fs.rmSync(rel ? path.join(p.path, rel) : p.path, { force: true, recursive: true });
+          this.sfs.rm(rel ? path.join(p.path, rel) : p.path);
         }
         // What was there: put it back, shallowest first.
         for (const [rel, e] of [...before.entries()].sort((x, y) => x[0].length - y[0].length)) {
           const dest = rel ? path.join(p.path, rel) : p.path;
           if (sameEntry(e, now.get(rel)) && !extra.includes(rel)) continue;
           hold(rel);
-          writeEntry(dest, e);
+          writeEntry(this.sfs, dest, e);
         }
       }
-      const after = snapshot(p);
-      if (p.kind === 'entry' ? !sameTop(p.kind, before, after) : !sameSnapshot(before, after)) {
+      const after = snapshot(this.sfs, p);
+      if (p.kind === 'entry' ? !sameTop(p.kind, before, after, true) : !sameSnapshot(before, after)) {
         return { reverted: false, reason: 'it changed again while it was being put back, or could not be written' };
       }
+      // A directory made again is another inode: that one is watched and compared from now on.
+      if (p.kind === 'entry') this.snaps.set(p.path, after);
       return { reverted: true };
     } catch (e) {
       return { reverted: false, reason: `could not put it back: ${(e as Error).message}` };
     }
   }
 
-  /** After .git was put back as a directory, its protected files are put back too. */
+  /** After .git was put back as a directory, its protected files are put back too (in whatever directory is
+   *  there now), and watched there. */
   private reapplyInside(dir: string): void {
     for (const p of this.paths) if (p.path.startsWith(dir + '/')) this.check(p);
+  }
+
+  /** The original directory (inode ino) moved elsewhere in the same parent: rename it back to p, the agent's
+   *  directory (when there is one) to a name beside it for review. Not found: nothing moved. */
+  private moveBack(p: string, ino: number, agentDir: boolean): void {
+    const parent = path.dirname(p);
+    const name = this.sfs.readdir(parent).find((e) => {
+      const st = this.sfs.lstat(path.join(parent, e));
+      return st?.isDirectory() && st.ino === ino && path.join(parent, e) !== p;
+    });
+    if (!name) return;
+    this.sfs.at(p, (dest, dir) => {
+      if (agentDir) fs.renameSync(dest, `${dir}/${path.basename(p)}-agent-${Date.now()}`);
+      fs.renameSync(`${dir}/${name}`, dest);
+    });
   }
 }
 
@@ -638,28 +832,18 @@ function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
   return true;
 }
 
-function writeEntry(dest: string, e: Entry): void {
+/** Put one entry back (safe-fs.ts: made beside it under a fresh name and renamed over it, nothing followed). */
+function writeEntry(sfs: SafeFs, dest: string, e: Entry): void {
   if (e.type === 'dir') {
-    fs.mkdirSync(dest, { recursive: true, mode: e.mode });
-    fs.chmodSync(dest, e.mode);
+    sfs.mkdir(dest, e.mode);
     return;
   }
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
-  // Written beside and renamed into place: a descriptor the agent still holds on the old file changes
-  // nothing here.
-  const tmp = path.join(path.dirname(dest), `.agent-gate-restore-${process.pid}-${path.basename(dest)}`);
-  fs.rmSync(tmp, { force: true, recursive: true });
   if (e.type === 'symlink') {
-    fs.symlinkSync(e.target, tmp);
-  } else {
-    if (!e.content) throw new Error(`${dest} is over ${MAX_FILE} bytes: it was not kept, so it cannot be put back`);
-    fs.writeFileSync(tmp, e.content, { mode: e.mode });
-    fs.chmodSync(tmp, e.mode);
+    sfs.replace(dest, { symlink: e.target });
+    return;
   }
-  // rename(2) replaces a file or symlink in one step (never a moment without it); a directory in the way (the
-  // agent made one where a file was) has to go first.
-  if (isDir(dest)) fs.rmSync(dest, { force: true, recursive: true });
-  fs.renameSync(tmp, dest);
+  if (!e.content) throw new Error(`${dest} is over ${MAX_FILE} bytes: it was not kept, so it cannot be put back`);
+  sfs.replace(dest, { content: e.content, mode: e.mode });
 }
 
 function describe(name: string, a: Entry | undefined, b: Entry | undefined): string {

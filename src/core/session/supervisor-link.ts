@@ -482,7 +482,7 @@ export class SupervisorLink {
       if (n === 0) break; // the supervisor closed its end (it exited)
       total += n;
       // frameLines may hand lines to handlers that end the link: stop then.
-      this.frameLines(buf.subarray(0, n), r.frame);
+      this.frameLines(buf.subarray(0, n), r.frame, true);
       if (this.ended && !this.sawExit) return total;
       if (n < buf.length) break;
     }
@@ -520,7 +520,7 @@ export class SupervisorLink {
   }
 
   /** Split a chunk into lines (a line may span chunks: its head waits in `st.partial`). */
-  private frameLines(chunk: Buffer, st: LineFrame): void {
+  private frameLines(chunk: Buffer, st: LineFrame, pipe = false): void {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(NL, start);
@@ -535,6 +535,12 @@ export class SupervisorLink {
         line = chunk.toString('latin1', start, nl);
       }
       start = nl + 1;
+      // The record pipe carries the supervisor's RECORD lines and nothing else. It had a name while the
+      // session started (docs/protocol.md): a line of another kind there was written by another process.
+      if (pipe && !line.startsWith('RECORD ')) {
+        this.protocolError(`the record pipe carried a line that is not a record (it starts with bytes ${Buffer.from(line.slice(0, 16), 'latin1').toString('hex')}): another process wrote to it`);
+        return;
+      }
       this.onLine(line);
       if (this.ended) return;
     }

@@ -248,6 +248,7 @@ interface FileFields {
   size?: number;
   sha256?: string;
   nlink?: number;
+  prefix?: { size: number; sha256: string };
 }
 
 interface InterpFields extends FileFields {
@@ -265,6 +266,10 @@ function fileFacts(f: FileFields, what: string): FileFacts | null {
   const out: FileFacts = { path: f.path, dev: f.dev, ino: f.ino, size: f.size };
   if (f.sha256 !== undefined) out.sha256 = f.sha256;
   if (f.nlink !== undefined) out.nlink = f.nlink;
+  if (f.prefix !== undefined) {
+    if (f.prefix.sha256 === '' || f.prefix.size <= 0) throw new WireError(`${what}: prefix_size and prefix_sha256 go together`);
+    out.prefix = f.prefix;
+  }
   return out;
 }
 
@@ -365,6 +370,8 @@ function decodeExec(line: string): ExecEvent {
       case 'ino': exe.ino = decString(k, v); break;
       case 'size': exe.size = intValue(k, v); break;
       case 'sha256': exe.sha256 = sha(k, v); break;
+      case 'prefix_size': exe.prefix = { size: intValue(k, v), sha256: exe.prefix?.sha256 ?? '' }; break;
+      case 'prefix_sha256': exe.prefix = { size: exe.prefix?.size ?? 0, sha256: sha(k, v) }; break;
       case 'nlink': exe.nlink = intValue(k, v); break;
       case 'argv': argv.push(hexValue(k, v)); break;
       case 'argv_trunc': argvTruncated = flagValue(k, v); break;
@@ -379,6 +386,8 @@ function decodeExec(line: string): ExecEvent {
       case 'interp_ino': interp.ino = decString(k, v); break;
       case 'interp_size': interp.size = intValue(k, v); break;
       case 'interp_sha256': interp.sha256 = sha(k, v); break;
+      case 'interp_prefix_size': interp.prefix = { size: intValue(k, v), sha256: interp.prefix?.sha256 ?? '' }; break;
+      case 'interp_prefix_sha256': interp.prefix = { size: interp.prefix?.size ?? 0, sha256: sha(k, v) }; break;
       case 'interp_nlink': interp.nlink = intValue(k, v); break;
       case 'interp_arg': interp.arg = hexValue(k, v); break;
       case 'interp_name': interp.name = hexValue(k, v); break;
@@ -392,6 +401,8 @@ function decodeExec(line: string): ExecEvent {
       case 'ld_ino': ld.ino = decString(k, v); break;
       case 'ld_size': ld.size = intValue(k, v); break;
       case 'ld_sha256': ld.sha256 = sha(k, v); break;
+      case 'ld_prefix_size': ld.prefix = { size: intValue(k, v), sha256: ld.prefix?.sha256 ?? '' }; break;
+      case 'ld_prefix_sha256': ld.prefix = { size: ld.prefix?.size ?? 0, sha256: sha(k, v) }; break;
       case 'ld_nlink': ld.nlink = intValue(k, v); break;
       case 'ld_unresolved': ldUnresolved = hexValue(k, v); break;
       case 't': t = intValue(k, v); break;
@@ -436,6 +447,7 @@ function fileFields(prefix: string, name: string, f: FileFacts): string {
   let s = ` ${name}=${textToHex(f.path)} ${prefix}dev=${f.dev} ${prefix}ino=${f.ino} ${prefix}size=${f.size}`;
   if (f.nlink !== undefined) s += ` ${prefix}nlink=${f.nlink}`;
   if (f.sha256 !== undefined) s += ` ${prefix}sha256=${f.sha256}`;
+  if (f.prefix !== undefined) s += ` ${prefix}prefix_size=${f.prefix.size} ${prefix}prefix_sha256=${f.prefix.sha256}`;
   return s;
 }
 

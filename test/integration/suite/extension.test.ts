@@ -29,8 +29,11 @@ suite('Agent Gate extension', () => {
     await extension().activate();
     const commands = await vscode.commands.getCommands(true);
     assert.ok(commands.includes('agentGate.runAgent'), 'agentGate.runAgent is not registered');
-    const result = await vscode.commands.executeCommand<string>('agentGate.runAgent');
-    assert.equal(result, 'not-yet-available');
+    // With arguments it runs without the pickers; an agent that is not installed is refused, in words.
+    const result = await vscode.commands.executeCommand<{ ok: boolean; reason?: string; message?: string }>('agentGate.runAgent', { agent: 'agent-gate-not-installed', folder: path.join(__dirname) });
+    assert.equal(result.ok, false);
+    assert.equal(result.reason, 'not-installed');
+    assert.match(result.message ?? '', /agent-gate-not-installed is not on PATH/);
   });
 
   test('contributes the Agent Gate view container and the audit view', async () => {

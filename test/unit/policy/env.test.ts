@@ -12,7 +12,7 @@ describe('[env]: the built-in list removes every channel out of the gate', () =>
   // One or more real names per class: each must go by default.
   const removed: Record<string, string[]> = {
     'ssh-agent': ['SSH_AUTH_SOCK', 'SSH_AGENT_PID'],
-    dbus: ['DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'AT_SPI_BUS_ADDRESS'],
+    dbus: ['DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'AT_SPI_BUS_ADDRESS', 'AT_SPI_BUS', 'ATSPI_BUS_ADDRESS'],
     'terminal-multiplexers': ['TMUX', 'TMUX_PANE', 'TMUX_TMPDIR', 'STY', 'SCREENDIR', 'ZELLIJ_SESSION_NAME', 'KITTY_LISTEN_ON', 'WEZTERM_UNIX_SOCKET', 'NVIM', 'EMACS_SOCKET_NAME'],
     'editor-ipc': ['VSCODE_IPC_HOOK_CLI', 'VSCODE_GIT_IPC_HANDLE', 'VSCODE_GIT_ASKPASS_NODE', 'VSCODE_GIT_ASKPASS_MAIN', 'VSCODE_GIT_ASKPASS_EXTRA_ARGS', 'VSCODE_NONCE', 'VSCODE_INJECTION', 'VSCODE_PID', 'ELECTRON_RUN_AS_NODE', 'REMOTE_CONTAINERS_IPC', 'CODE_SERVER_PARENT_PID', 'CLAUDE_CODE_SSE_PORT'],
     askpass: ['GIT_ASKPASS', 'SSH_ASKPASS', 'SUDO_ASKPASS'],

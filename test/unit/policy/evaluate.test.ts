@@ -202,6 +202,15 @@ describe('names, symlinks and copies', () => {
     expect(decide(ALLOW_GIT, ['./git'], { requestedPath: './git', exe: copy }).action).toBe('deny');
   });
 
+  it('a copy of curl with bytes appended after its ELF end (prefix hash from the supervisor) is still curl (R34)', () => {
+    const curl = file('/usr/bin/curl');
+    const padded = { path: '/work/ws/c2', dev: '9', ino: '77', size: curl.size + 1, sha256: '1'.repeat(64), prefix: { size: curl.size, sha256: curl.sha256! } };
+    expect(decide(DENY_CURL, ['./c2'], { requestedPath: './c2', exe: padded })).toMatchObject({ action: 'deny', ruleId: 'deny-curl' });
+    // A prefix that is not curl's (other bytes, or another size) is an unknown program.
+    expect(decide(DENY_CURL, ['./c2'], { requestedPath: './c2', exe: { ...padded, prefix: { size: curl.size, sha256: '2'.repeat(64) } } }).ruleId).toBe(null);
+    expect(decide(DENY_CURL, ['./c2'], { requestedPath: './c2', exe: { ...padded, prefix: { size: curl.size - 1, sha256: curl.sha256! } } }).ruleId).toBe(null);
+  });
+
   it('a copy whose content is unknown (no sha256) is not trusted by name', () => {
     const copy = { ...file('/usr/bin/git'), path: '/work/ws/git', ino: '5000' };
     delete copy.sha256;

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unifiedDiff } from '../../../src/core/protect/diff';
-import { formatProtectedChanges, protectedPaths, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
+import { formatProtectedChanges, gitConfigHarmless, protectedPaths, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
 
 let ws = '';
 let review = '';
@@ -69,6 +69,120 @@ describe('WorkspaceGuard', () => {
     expect(fs.lstatSync(path.join(ws, '.vscode', 'settings.json')).isFile()).toBe(true);
     expect(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8')).toBe('{}\n');
     expect(changes.map((c) => [c.rel, c.change]).sort()).toEqual([['.devcontainer', 'created'], ['.git/hooks', 'modified'], ['.vscode', 'modified']]);
+  });
+
+  it('never writes, chmods or removes through a symlink the agent planted on the way (red-team R44)', () => {
+    // Outside the workspace: the user's files the agent wants the guard to clobber.
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'guard-outside-'));
+    fs.writeFileSync(path.join(outside, 'config'), 'PRIVATE KEY\n', { mode: 0o600 });
+    fs.mkdirSync(path.join(outside, 'hooks'));
+    fs.writeFileSync(path.join(outside, 'hooks', 'keep'), 'mine\n');
+    fs.writeFileSync(path.join(outside, 'settings.json'), 'OUTSIDE\n', { mode: 0o600 });
+    const g = start();
+    // .git replaced by a symlink to that directory (its config and hooks are "put back" there, were the
+    // paths followed), and .vscode too.
+    fs.renameSync(path.join(ws, '.git'), path.join(ws, '.git-moved'));
+    fs.symlinkSync(outside, path.join(ws, '.git'));
+    fs.renameSync(path.join(ws, '.vscode'), path.join(ws, '.vscode-moved'));
+    fs.symlinkSync(outside, path.join(ws, '.vscode'));
+    g.checkAll();
+    g.stop();
+    try {
+      expect(fs.readFileSync(path.join(outside, 'config'), 'utf8')).toBe('PRIVATE KEY\n');
+      expect(fs.statSync(path.join(outside, 'config')).mode & 0o777).toBe(0o600);
+      expect(fs.readFileSync(path.join(outside, 'hooks', 'keep'), 'utf8')).toBe('mine\n');
+      expect(fs.readFileSync(path.join(outside, 'settings.json'), 'utf8')).toBe('OUTSIDE\n');
+      expect(fs.readdirSync(outside).sort()).toEqual(['config', 'hooks', 'settings.json']);
+      // The workspace has its own again.
+      expect(fs.lstatSync(path.join(ws, '.git')).isDirectory()).toBe(true);
+      expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+      expect(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8')).toBe('{}\n');
+      // Accepting a reviewed version later writes the workspace's file, not what a symlink there points to.
+      const g2 = start();
+      fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '{"reviewed":true}\n');
+      const [c] = g2.checkAll();
+      g2.stop();
+      fs.rmSync(path.join(ws, '.vscode', 'settings.json'));
+      fs.symlinkSync(path.join(outside, 'settings.json'), path.join(ws, '.vscode', 'settings.json'));
+      WorkspaceGuard.accept(c!);
+      expect(fs.readFileSync(path.join(outside, 'settings.json'), 'utf8')).toBe('OUTSIDE\n');
+      expect(fs.lstatSync(path.join(ws, '.vscode', 'settings.json')).isFile()).toBe(true);
+      expect(fs.readFileSync(path.join(ws, '.vscode', 'settings.json'), 'utf8')).toBe('{"reviewed":true}\n');
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('.git replaced by a new directory (mv .git .git-old; mkdir .git): the original is moved back at once, the agent\'s kept beside it (red-team R37)', async () => {
+    const g = start();
+    const seen: ProtectedChange[] = [];
+    g.on('change', (c) => seen.push(c));
+    const ino = fs.statSync(path.join(ws, '.git')).ino;
+    fs.renameSync(path.join(ws, '.git'), path.join(ws, '.git-old'));
+    fs.mkdirSync(path.join(ws, '.git'));
+    fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n\tfsmonitor = ./evil\n');
+    for (let t = 0; t < 3000 && fs.statSync(path.join(ws, '.git')).ino !== ino; t += 10) await new Promise((r) => setTimeout(r, 10));
+    g.checkAll(); // the review of what was put back (written a moment later) is written now
+    g.stop();
+    expect(fs.statSync(path.join(ws, '.git')).ino).toBe(ino);
+    expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+    expect(fs.existsSync(path.join(ws, '.git-old'))).toBe(false);
+    const kept = fs.readdirSync(ws).filter((n) => n.startsWith('.git-agent-'));
+    expect(kept).toHaveLength(1);
+    expect(fs.readFileSync(path.join(ws, kept[0]!, 'config'), 'utf8')).toContain('fsmonitor');
+    expect(seen.some((c) => c.rel === '.git')).toBe(true);
+  });
+
+  it('a new .git directory with no original to move back gets the original\'s config, and is watched from then on', async () => {
+    const g = start();
+    fs.rmSync(path.join(ws, '.git'), { recursive: true });
+    fs.mkdirSync(path.join(ws, '.git'));
+    for (let t = 0; t < 3000 && !fs.existsSync(path.join(ws, '.git', 'config')); t += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+    // The new directory is watched: a change there is put back too.
+    fs.writeFileSync(path.join(ws, '.git', 'config'), '[core]\n\tfsmonitor = ./evil\n');
+    for (let t = 0; t < 3000 && fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8').includes('evil'); t += 10) await new Promise((r) => setTimeout(r, 10));
+    g.stop();
+    expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+  });
+
+  it('a write inotify does not report (through a hard link in an unwatched directory) is put back within the poll (red-team R37)', async () => {
+    fs.mkdirSync(path.join(ws, 'src', 'deep'), { recursive: true });
+    const g = start();
+    fs.linkSync(path.join(ws, '.git', 'config'), path.join(ws, 'src', 'deep', 'hl'));
+    fs.appendFileSync(path.join(ws, 'src', 'deep', 'hl'), '\tfsmonitor = ./evil\n');
+    for (let t = 0; t < 3000 && fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8').includes('evil'); t += 10) await new Promise((r) => setTimeout(r, 10));
+    g.stop();
+    expect(fs.readFileSync(path.join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n\tbare = false\n');
+  });
+
+  it('a repository the agent makes one level down (VS Code opens those by itself): a config that runs something is removed at once, a plain one is kept, and a later change to it is put back (red-team R32)', async () => {
+    const g = start();
+    const wait = async (cond: () => boolean): Promise<void> => {
+      for (let t = 0; t < 3000 && !cond(); t += 10) await new Promise((r) => setTimeout(r, 10));
+    };
+    // Like `git init evil; git -C evil config core.fsmonitor ./x`.
+    fs.mkdirSync(path.join(ws, 'evil', '.git', 'hooks'), { recursive: true });
+    fs.writeFileSync(path.join(ws, 'evil', '.git', 'config'), '[core]\n\trepositoryformatversion = 0\n\tfsmonitor = ./x\n');
+    fs.writeFileSync(path.join(ws, 'evil', '.git', 'hooks', 'post-checkout'), '#!/bin/sh\nx\n');
+    await wait(() => !fs.existsSync(path.join(ws, 'evil', '.git', 'config')) && !fs.existsSync(path.join(ws, 'evil', '.git', 'hooks', 'post-checkout')));
+    expect(fs.existsSync(path.join(ws, 'evil', '.git', 'config'))).toBe(false);
+    expect(fs.existsSync(path.join(ws, 'evil', '.git', 'hooks', 'post-checkout'))).toBe(false);
+    // Like `git clone`: kept as it is.
+    const plain = '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n[remote "origin"]\n\turl = https://example.com/x.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch "main"]\n\tremote = origin\n\tmerge = refs/heads/main\n';
+    fs.mkdirSync(path.join(ws, 'lib', '.git', 'hooks'), { recursive: true });
+    fs.writeFileSync(path.join(ws, 'lib', '.git', 'hooks', 'pre-commit.sample'), '#!/bin/sh\n');
+    fs.writeFileSync(path.join(ws, 'lib', '.git', 'config'), plain);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(fs.readFileSync(path.join(ws, 'lib', '.git', 'config'), 'utf8')).toBe(plain);
+    expect(fs.existsSync(path.join(ws, 'lib', '.git', 'hooks', 'pre-commit.sample'))).toBe(true);
+    // Then the agent adds a pager to it: back to what it was.
+    fs.writeFileSync(path.join(ws, 'lib', '.git', 'config'), `${plain}[core]\n\tpager = ./x\n`);
+    await wait(() => fs.readFileSync(path.join(ws, 'lib', '.git', 'config'), 'utf8') === plain);
+    const changes = g.checkAll();
+    g.stop();
+    expect(fs.readFileSync(path.join(ws, 'lib', '.git', 'config'), 'utf8')).toBe(plain);
+    expect(changes.map((c) => c.rel).sort()).toEqual(['evil/.git/config', 'evil/.git/hooks', 'lib/.git/config']);
   });
 
   it('watches: a change is put back without anyone asking', async () => {
@@ -136,6 +250,29 @@ describe('WorkspaceGuard', () => {
     const text = formatProtectedChanges([c!]);
     expect(text).toContain('.vscode (modified) — the editor runs tasks and obeys settings from it');
     expect(text).toContain(`to use it: cp '${c!.saved['settings.json']}' '${path.join(ws, '.vscode', 'settings.json')}'`);
+  });
+});
+
+describe('gitConfigHarmless', () => {
+  it('keeps what git init, clone, remote add and user.* write; anything that runs a command or includes a file is not', () => {
+    expect(gitConfigHarmless('[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote "origin"]\n\turl = x\n[user]\n\temail = a@b\n')).toBe(true);
+    for (const bad of [
+      '[core]\n\tfsmonitor = ./x\n',
+      '[core] fsmonitor = ./x\n', // a key on the header line
+      '[core]\n\tFsMonitor = ./x\n',
+      '[alias]\n\tst = !x\n',
+      '[include]\n\tpath = ../x\n',
+      '[includeIf "gitdir:/"]\n\tpath = ../x\n',
+      '[filter "lfs"]\n\tclean = x\n',
+      '[remote "o"]\n\tuploadpack = x\n',
+      '[core.pager]\n', // old-style subsection header then nothing: fine, but…
+      '[credential]\n\thelper = !x\n',
+      '[core]\n\tbare = false \\\n\tfsmonitor = x\n', // a continued value
+      'fsmonitor = x\n', // a key before any section
+      '[core]\n\t!weird\n',
+    ]) {
+      expect(gitConfigHarmless(bad), bad).toBe(bad === '[core.pager]\n');
+    }
   });
 });
 

@@ -67,6 +67,21 @@ describe('wire: EXEC', () => {
     expect(() => execOf(`${base} interp=${hex('/a')} interp_ino=1 interp_size=1`)).toThrow(/interp without dev/);
   });
 
+  it('prefix_size/prefix_sha256 (an ELF with bytes past its end, R34) for the exe, an interpreter and the loader\'s program', () => {
+    const base = `EXEC id=1 tid=1 pid=1 ppid=0 uid=0 sc=execve flags=0 path= cwd= t=0`;
+    const p = { size: 300, sha256: 'ef'.repeat(32) };
+    const ev = execOf(
+      `${base} exe=${hex('/w/c2')} dev=1 ino=2 size=301 prefix_size=300 prefix_sha256=${p.sha256}` +
+        ` interp=${hex('/w/i')} interp_dev=1 interp_ino=3 interp_size=400 interp_prefix_size=300 interp_prefix_sha256=${p.sha256}` +
+        ` ld=${hex('/w/l')} ld_dev=1 ld_ino=4 ld_size=500 ld_prefix_size=300 ld_prefix_sha256=${p.sha256}`,
+    );
+    expect(ev.facts.exe?.prefix).toEqual(p);
+    expect(ev.facts.interpreter?.prefix).toEqual(p);
+    expect(ev.facts.loaderTarget?.prefix).toEqual(p);
+    expect(execOf(encodeExecLine(ev)).facts).toEqual(ev.facts);
+    expect(() => execOf(`${base} exe=${hex('/w/c2')} dev=1 ino=2 size=301 prefix_size=300`)).toThrow(/prefix_size and prefix_sha256/);
+  });
+
   it('a minimal EXEC has no exe, parent, interpreter or loader', () => {
     const ev = execOf(`EXEC id=1 tid=1 pid=1 ppid=0 uid=0 sc=execve flags=0 path= cwd= t=0`);
     expect(ev.facts.exe).toBeNull();
