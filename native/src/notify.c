@@ -536,7 +536,7 @@ static void on_terminal(char *cursor)
 	if (to_broker < 0)
 		fail_closed("protocol error: TERMINAL needs owner=broker|agent");
 	pty_pause(to_broker);
-	buf_printf(&out, "TERMINAL owner=%s\n", to_broker ? "broker" : "agent");
+	buf_printf(&out, "TERMINAL owner=%s relay=%s\n", to_broker ? "broker" : "agent", pty_relay());
 	send_line();
 }
 

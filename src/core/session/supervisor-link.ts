@@ -16,7 +16,7 @@ import type {
   SupervisorLinkHandlers,
   SupervisorProcess,
 } from './types';
-import { decodeSupervisorLine, encodeConfig, encodeFlush, encodeHold, encodeLog, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type AuditHandOff, type SupervisorMessage, type SupervisorStats } from './wire';
+import { decodeSupervisorLine, encodeConfig, encodeFlush, encodeHold, encodeLog, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type AuditHandOff, type SupervisorMessage, type SupervisorStats, type TerminalRelay } from './wire';
 
 export interface SupervisorLinkOptions {
   supervisorPath: string;
@@ -392,18 +392,18 @@ export class SupervisorLink {
    * mode) or resume it ('agent'). Resolves once the supervisor has done it (the agent's output so far is on
    * the screen), or at once when the link is over. Without a terminal it only round-trips.
    */
-  terminal(owner: 'broker' | 'agent'): Promise<void> {
-    if (this.ended || !this.socket) return Promise.resolve();
+  terminal(owner: 'broker' | 'agent'): Promise<TerminalRelay | undefined> {
+    if (this.ended || !this.socket) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       this.terminalAcks.push(resolve);
       this.write(encodeTerminal(owner));
     });
   }
 
-  private terminalAcks: (() => void)[] = [];
+  private terminalAcks: ((relay: TerminalRelay | undefined) => void)[] = [];
 
   private releaseTerminalAcks(): void {
-    for (const r of this.terminalAcks.splice(0)) r();
+    for (const r of this.terminalAcks.splice(0)) r(undefined);
   }
 
   /** Forget every cached verdict (the policy changed): later execs of those files are asked again. */
@@ -621,7 +621,7 @@ export class SupervisorLink {
         this.handlers.socketRefused?.(m.refusal);
         return;
       case 'TERMINAL':
-        this.terminalAcks.shift()?.();
+        this.terminalAcks.shift()?.(m.relay);
         return;
       case 'STARTED':
         // After READY pid=…: the agent was released (the handshake ended at READY).
