@@ -238,6 +238,7 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       expect(reset).toBeGreaterThan(region);
       expect(out.indexOf('[n] deny > ', reset)).toBeGreaterThan(reset);
       // Nothing of the agent's comes between the reset and the question.
+      // eslint-disable-next-line no-control-regex -- the escape sequences are what is looked for
       expect(out.slice(reset, out.indexOf('[n] deny > ', reset))).not.toMatch(/\x1b\[\d+;\d+r|\x1b\[\?6h/);
       sh.term.write('n\r');
       await until('the end', () => sh.out.includes('FINISHED', from));
