@@ -535,13 +535,7 @@ export class SupervisorLink {
         line = chunk.toString('latin1', start, nl);
       }
       start = nl + 1;
-      // The record pipe carries the supervisor's RECORD lines and nothing else. It had a name while the
-      // session started (docs/protocol.md): a line of another kind there was written by another process.
-      if (pipe && !line.startsWith('RECORD ')) {
-        this.protocolError(`the record pipe carried a line that is not a record (it starts with bytes ${Buffer.from(line.slice(0, 16), 'latin1').toString('hex')}): another process wrote to it`);
-        return;
-      }
-      this.onLine(line);
+      this.onLine(line, pipe);
       if (this.ended) return;
     }
     if (start < chunk.length) {
@@ -551,12 +545,19 @@ export class SupervisorLink {
     }
   }
 
-  private onLine(line: string): void {
+  private onLine(line: string, pipe = false): void {
     let m: SupervisorMessage;
     try {
       m = decodeSupervisorLine(line);
     } catch (e) {
       this.protocolError(e instanceof WireError ? e.message : String(e));
+      return;
+    }
+    // The record pipe carries the supervisor's records of cached verdicts (RECORD, or EXEC cached=) and
+    // nothing else. It had a name while the session started (docs/protocol.md): a line of another kind
+    // there — a question, an exit, a socket request — was written by another process.
+    if (pipe && m.type !== 'RECORD' && !(m.type === 'EXEC' && m.event.cached)) {
+      this.protocolError(`the record pipe carried a ${m.type} line, which only the socket carries: another process wrote to the pipe`);
       return;
     }
     if (!this.started) {
