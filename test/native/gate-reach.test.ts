@@ -259,6 +259,22 @@ t("chown-mine-to-root", lambda: os.chown("mine", 0, -1))
   });
 });
 
+describe('gate: a grant below another write grant follows no symlink (red-team R50)', () => {
+  it('a symlink an earlier session planted where a nested grant points does not turn that grant into a grant of its target', async () => {
+    const w = workspace('root');
+    const outside = path.join(path.dirname(w.ws), 'home-like');
+    fs.mkdirSync(outside);
+    // What an earlier session left: the directory a profile grants, replaced by a symlink to the home directory.
+    fs.mkdirSync(path.join(w.ws, 'cache'));
+    fs.symlinkSync(outside, path.join(w.ws, 'cache', 'state'));
+    fs.writeFileSync(w.policy, STRICT.replace('write_globs = ["${WORKSPACE}/**"]', 'write_globs = ["${WORKSPACE}/cache/**", "${WORKSPACE}/cache/state/**"]'));
+    const run = await runCli(['bash', '-c', 'echo pwned > cache/state/.bashrc; echo rc=$?'], { policy: w.policy, audit: path.join(w.state, 'a.jsonl'), cwd: w.ws, env: { HOME: path.dirname(w.ws) } });
+    expect(run.stdout, run.stderr).toContain('rc=1');
+    expect(fs.existsSync(path.join(outside, '.bashrc'))).toBe(false);
+    expect(run.stderr).toMatch(/cache\/state' \(\w+\) skipped: a symlink on its way inside another write grant/);
+  });
+});
+
 describe.each<Who>(['root', 'nobody'])('gate: setuid and setgid files (agent as %s)', (who) => {
   it('control: ungated, a setuid file is made by open, creat, mknod and chmod', () => {
     const w = workspace(who);
