@@ -563,6 +563,77 @@ bool facts_under_write_grant(const char *canon, const struct config *c)
 	return under_write_grant(canon, c);
 }
 
+/* A thread's file-system credentials: fsuid, fsgid and supplementary groups (setfsuid(2), per thread: a root
+ * supervisor's DAC capabilities leave its effective set while the fsuid is not 0, and come back with it). */
+#define GROUPS_MAX 256
+struct fs_creds {
+	bool changed;
+	uid_t fsuid;
+	gid_t fsgid;
+	int ngroups;
+	gid_t groups[GROUPS_MAX];
+};
+
+static void restore_creds(const struct fs_creds *saved)
+{
+	if (!saved->changed)
+		return;
+	syscall(SYS_setfsuid, saved->fsuid);
+	syscall(SYS_setfsgid, saved->fsgid);
+	syscall(SYS_setgroups, saved->ngroups, saved->groups);
+}
+
+/* Take on the target thread's fsuid, fsgid and groups (from /proc/<tid>/status) when we are root and they
+ * differ; `saved` gets ours back. 0, or -1 when they cannot be read or taken (fail closed). */
+static int as_target_creds(pid_t tid, struct fs_creds *saved)
+{
+	char path[64], text[4096];
+	saved->changed = false;
+	if (geteuid() != 0)
+		return 0; /* the agent's own user: the kernel checks us as it would check it */
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (read_small_file(AT_FDCWD, path, text, sizeof(text)) <= 0)
+		return -1;
+	const char *u = strstr(text, "\nUid:"), *g = strstr(text, "\nGid:"), *gs = strstr(text, "\nGroups:");
+	unsigned long uv[4], gv[4];
+	if (!u || !g || !gs || sscanf(u + 5, "%lu %lu %lu %lu", &uv[0], &uv[1], &uv[2], &uv[3]) != 4 ||
+	    sscanf(g + 5, "%lu %lu %lu %lu", &gv[0], &gv[1], &gv[2], &gv[3]) != 4)
+		return -1;
+	gid_t groups[GROUPS_MAX];
+	int ng = 0;
+	for (const char *q = gs + 8; *q && *q != '\n';) {
+		char *end;
+		unsigned long v = strtoul(q, &end, 10);
+		if (end == q) {
+			q++;
+			continue;
+		}
+		if (ng == GROUPS_MAX)
+			return -1;
+		groups[ng++] = (gid_t)v;
+		q = end;
+	}
+	if (uv[3] == 0)
+		return 0; /* a root agent: its capabilities are a subset of ours for files (privs.c keeps DAC ones) */
+	saved->ngroups = getgroups(GROUPS_MAX, saved->groups);
+	if (saved->ngroups < 0)
+		return -1;
+	saved->fsuid = (uid_t)syscall(SYS_setfsuid, -1);
+	saved->fsgid = (gid_t)syscall(SYS_setfsgid, -1);
+	saved->changed = true;
+	if (syscall(SYS_setgroups, ng, groups) < 0) {
+		restore_creds(saved);
+		return -1;
+	}
+	syscall(SYS_setfsgid, (gid_t)gv[3]);
+	syscall(SYS_setfsuid, (uid_t)uv[3]);
+	if ((uid_t)syscall(SYS_setfsuid, -1) != (uid_t)uv[3] || (gid_t)syscall(SYS_setfsgid, -1) != (gid_t)gv[3]) {
+		restore_creds(saved);
+		return -1;
+	}
+	return 0;
+}
+
 int facts_truncate(int listener, const struct seccomp_notif *n, const struct config *c)
 {
 	pid_t tid = (pid_t)n->pid;
@@ -592,9 +663,18 @@ int facts_truncate(int listener, const struct seccomp_notif *n, const struct con
 		return EACCES; /* what Landlock's TRUNCATE would have answered */
 	if (!id_valid(listener, n->id))
 		return -1;
-	AUTOCLOSE int wfd = reopen_fd(fd, O_WRONLY | O_NOCTTY | O_NONBLOCK);
+	/* Opened for writing with the target's own file-system credentials, so the kernel's permission check is
+	 * the one it would have made for the target (R46: a root supervisor would otherwise truncate root's or
+	 * another user's files for an unprivileged agent, inside the write grants). */
+	struct fs_creds saved;
+	if (as_target_creds(tid, &saved) < 0)
+		return EACCES;
+	int wfd = reopen_fd(fd, O_WRONLY | O_NOCTTY | O_NONBLOCK);
+	int open_err = errno;
+	restore_creds(&saved);
 	if (wfd < 0)
-		return errno;
+		return open_err;
+	AUTOCLOSE int wfd_closer = wfd;
 	if (ftruncate(wfd, (off_t)length) < 0)
 		return errno;
 	return 0;

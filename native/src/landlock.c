@@ -15,6 +15,7 @@
 #include "landlock.h"
 
 #include <errno.h>
+#include <linux/openat2.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -117,9 +118,48 @@ static uint64_t fs_rights(const char *letters, int abi)
 
 /* One path-beneath rule for a grant, resolved in the calling process's mount namespace. -errno when the path
  * cannot be opened (skipped); a refused rule is fatal. */
-static int add_grant(const struct landlock_plan *plan, const struct grant *g)
+/* The outermost write grant strictly above path, or NULL. */
+static const char *enclosing_write_grant(const struct config *c, const char *path)
 {
-	AUTOCLOSE int pfd = open(g->path, O_PATH | O_CLOEXEC);
+	const char *best = NULL;
+	for (size_t i = 0; i < c->ngrants; i++) {
+		const char *r = c->grants[i].path;
+		size_t n = strlen(r);
+		if (!strchr(c->grants[i].rights, 'w') || n == 0)
+			continue;
+		bool under = (n == 1 && r[0] == '/') ? path[1] != '\0' : strncmp(path, r, n) == 0 && path[n] == '/';
+		if (under && (!best || n < strlen(best)))
+			best = r;
+	}
+	return best;
+}
+
+/* A grant's path, opened O_PATH. Below another write grant every component is the agent's to make, in this
+ * session or an earlier one (red-team R50: `~/.cache/agent-gate/shell` replaced by a symlink to the home
+ * directory turned the next session's grant into a grant of the home directory): from that grant down no
+ * symlink is followed (openat2(2) RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH; ELOOP then, and the grant is
+ * skipped with a warning). Above it, the user's own symlinks are followed as before. */
+static int open_grant(const struct config *c, const char *path)
+{
+	const char *root = c ? enclosing_write_grant(c, path) : NULL;
+	if (!root)
+		return open(path, O_PATH | O_CLOEXEC);
+	AUTOCLOSE int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -1;
+	const char *rel = path + strlen(root);
+	while (*rel == '/')
+		rel++;
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH };
+	int fd = (int)syscall(SYS_openat2, rfd, rel, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		return open(path, O_PATH | O_CLOEXEC); /* before Linux 5.6 */
+	return fd;
+}
+
+static int add_grant(const struct landlock_plan *plan, const struct grant *g, const struct config *c)
+{
+	AUTOCLOSE int pfd = open_grant(c, g->path);
 	struct stat st;
 
 	if (pfd < 0 || fstat(pfd, &st) < 0)
@@ -145,7 +185,7 @@ int landlock_regrant(const struct landlock_plan *plan, const struct config *c, c
 	for (size_t i = 0; i < c->ngrants; i++) {
 		const char *p = c->grants[i].path;
 		if (strncmp(p, prefix, n) == 0 && (p[n] == '\0' || p[n] == '/')) {
-			int r = add_grant(plan, &c->grants[i]);
+			int r = add_grant(plan, &c->grants[i], c);
 			if (r < 0 && r != -ENOENT)
 				return r;
 		}
@@ -231,8 +271,12 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 
 	for (size_t i = 0; attr.handled_access_fs && i < c->ngrants; i++) {
 		const struct grant *g = &c->grants[i];
-		int r = add_grant(plan, g);
-		if (r < 0) {
+		int r = add_grant(plan, g, c);
+		if (r == -ELOOP || r == -EXDEV) {
+			snprintf(msg, sizeof(msg), "filesystem grant '%s' (%s) skipped: a symlink on its way inside another write "
+				 "grant, which the agent could have made (an earlier session?), is not followed", g->path, g->rights);
+			warn(msg);
+		} else if (r < 0) {
 			snprintf(msg, sizeof(msg), "filesystem grant '%s' (%s) skipped: %s", g->path, g->rights, strerror(-r));
 			warn(msg);
 		}

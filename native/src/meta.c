@@ -11,7 +11,8 @@
  * outside the grants the answer is EACCES, as Landlock answers for content. Never continued.
  *
  * The change is made with the supervisor's credentials: the same user, and for a root agent a root that kept
- * CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE and CAP_FSETID (privs.c), so the kernel decides the same way. What a
+ * CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE and CAP_FSETID (privs.c), so the kernel decides the same way. A caller
+ * whose filesystem uid is not ours (it switched user) gets the owner's rules only (owner_rules). What a
  * root supervisor could do that the agent could not is refused here: extended attributes in the security.
  * and trusted. namespaces (CAP_SYS_ADMIN, CAP_SETFCAP: dropped), and setuid/setgid modes never reach us (the
  * filter refuses them first). Descriptors that name no file (pipes, sockets, anonymous inodes) and memfds are
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <linux/limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -181,6 +183,69 @@ static int read_times(pid_t tid, int nr, uint64_t addr, struct timespec ts[2], b
 	return 0;
 }
 
+/* The caller's filesystem uid and gid and its supplementary groups (proc(5) /proc/<tid>/status). -1 when unknown. */
+static int caller_creds(pid_t tid, uid_t *fsuid, gid_t *fsgid, gid_t *groups, size_t *ngroups)
+{
+	char path[64], text[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (read_small_file(AT_FDCWD, path, text, sizeof(text)) < 0)
+		return -1;
+	const char *u = strstr(text, "\nUid:"), *g = strstr(text, "\nGid:"), *gs = strstr(text, "\nGroups:");
+	unsigned long r, e, sv, fs;
+	if (!u || !g || sscanf(u + 5, "%lu %lu %lu %lu", &r, &e, &sv, &fs) != 4)
+		return -1;
+	*fsuid = (uid_t)fs;
+	if (sscanf(g + 5, "%lu %lu %lu %lu", &r, &e, &sv, &fs) != 4)
+		return -1;
+	*fsgid = (gid_t)fs;
+	*ngroups = 0;
+	if (gs) {
+		char *p = (char *)gs + 8, *end;
+		for (;;) {
+			unsigned long v = strtoul(p, &end, 10);
+			if (end == p || *ngroups >= 256)
+				break;
+			groups[(*ngroups)++] = (gid_t)v;
+			p = end;
+		}
+	}
+	return 0;
+}
+
+/* The change is made with our credentials (red-team R46): when the caller's filesystem uid is not ours (a root
+ * supervisor, an agent that switched to another user with CAP_SETUID), only what the kernel lets a file's
+ * owner do without capabilities is done — and only to a file the caller owns: its mode, times and extended
+ * attributes; its group, to one of the caller's. Anything else: EPERM, what the kernel answers a non-owner
+ * without CAP_FOWNER/CAP_CHOWN (stricter for user.* attributes and "now" times, which write access would do). */
+static int owner_rules(int nr, const __u64 *a, pid_t tid, const struct stat *st)
+{
+	uid_t fsuid;
+	gid_t fsgid, groups[256];
+	size_t ngroups;
+	if (caller_creds(tid, &fsuid, &fsgid, groups, &ngroups) < 0)
+		return EPERM;
+	if (fsuid == geteuid())
+		return 0;
+	if (nr == __NR_chown || nr == __NR_fchown || nr == __NR_lchown || nr == __NR_fchownat) {
+		bool at = nr == __NR_fchownat;
+		uid_t uid = (uid_t)a[at ? 2 : 1];
+		gid_t gid = (gid_t)a[at ? 3 : 2];
+		bool uid_changes = uid != (uid_t)-1 && uid != st->st_uid;
+		bool gid_changes = gid != (gid_t)-1 && gid != st->st_gid;
+		if (!uid_changes && !gid_changes)
+			return 0;
+		if (uid_changes || st->st_uid != fsuid)
+			return EPERM;
+		if (gid == fsgid)
+			return 0;
+		for (size_t i = 0; i < ngroups; i++)
+			if (groups[i] == gid)
+				return 0;
+		return EPERM;
+	}
+	return st->st_uid == fsuid ? 0 : EPERM;
+}
+
 /* An xattr name the agent could set itself: not security.* or trusted.* (capabilities it no longer has). */
 static int read_name(pid_t tid, uint64_t addr, char name[XATTR_NAME_MAX + 1])
 {
@@ -266,6 +331,9 @@ int meta_perform(int listener, const struct seccomp_notif *n, const struct confi
 		debug("%s by tid %d outside the write grants: refused", nr == __NR_chmod ? "chmod" : "metadata change", (int)tid);
 		return EACCES;
 	}
+	r = owner_rules(nr, a, tid, &st);
+	if (r)
+		return r;
 
 	/* The arguments, copied once. */
 	struct timespec ts[2];

@@ -43,6 +43,8 @@ struct pending {
 	bool cacheable;       /* not a script, not the loader, readable */
 	struct file_id id;
 	uint64_t fingerprint;
+	uint64_t images;         /* what else the kernel will load: the chain's and the loader program's identities */
+	struct seccomp_notif n;  /* to read the exec again before an allow is continued (R47) */
 };
 
 _Static_assert(sizeof(struct seccomp_notif) == 80, "seccomp_notif layout (id, pid, flags, seccomp_data)");
@@ -74,6 +76,9 @@ static struct {
 	uint64_t fingerprint;
 	uint64_t at;
 	bool allow;
+	bool has_id; /* an answer to a request: the same files are required too (R47) */
+	struct file_id id;
+	uint64_t images;
 } retries[RETRY_SLOTS];
 
 static uint64_t next_req_id = 1, first_req_id;
@@ -349,13 +354,118 @@ static void remember_retry(pid_t tid, uint64_t fingerprint, bool allow)
 	retries[k].fingerprint = fingerprint;
 	retries[k].at = monotonic_us();
 	retries[k].allow = allow;
+	retries[k].has_id = false;
+}
+
+static uint64_t images_of(const struct exec_facts *f);
+
+/* The same for a pending request: its restart gets the answer only if it is the same exec of the same files. */
+static void remember_retry_of(const struct pending *p, bool allow)
+{
+	size_t k = (size_t)p->tid % RETRY_SLOTS;
+	remember_retry(p->tid, p->fingerprint, allow);
+	retries[k].has_id = true;
+	retries[k].id = p->id;
+	retries[k].images = p->images;
+}
+
+static uint64_t mix_id(uint64_t h, const struct file_id *id)
+{
+	uint64_t v[6] = { id->dev, id->ino, id->size, (uint64_t)id->mtime.tv_nsec ^ (uint64_t)id->mtime.tv_sec,
+			  (uint64_t)id->ctime.tv_nsec ^ (uint64_t)id->ctime.tv_sec, 0 };
+	for (size_t i = 0; i < 5; i++)
+		h = (h ^ v[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The identities of every image past the first (#! and binfmt_misc interpreters, PT_INTERP, the loader's
+ * program) and whether there is one: a re-pointed interpreter changes it. */
+static uint64_t images_of(const struct exec_facts *f)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ f->nlevels;
+	for (size_t i = 0; i < f->nlevels; i++)
+		h = mix_id(h, &f->levels[i].ff.id);
+	if (f->ld.present)
+		h = mix_id(h, &f->ld.id);
+	return (h ^ (uint64_t)f->ld_unresolved) * 0x100000001b3ull;
+}
+
+static bool no_identity_known(const struct file_id *id)
+{
+	(void)id;
+	return false;
+}
+
+/* R47: an allow that took the broker a while (the user reading a question: seconds) would let the kernel run
+ * whatever another thread of the target wrote into the path and argv meanwhile, since CONTINUE makes the kernel
+ * read them again. So before an allow is continued, the exec is read again, as at first (path resolved, argv,
+ * cwd, the chain): the same logical exec and the same files, or it is refused. What is left is the window
+ * between this read and the answer (microseconds), the documented CONTINUE race. Returns 0 (the same), a
+ * positive errno with why in `why`, or -1 when the target is gone. */
+static int recheck(struct pending *p, char *why, size_t cap)
+{
+	static struct exec_facts g;
+
+	facts_reset(&g);
+	int r = facts_gather(cur->listener, &p->n, cur->cfg, &g, no_identity_known);
+	if (r == -1)
+		return -1;
+	if (r == FACTS_UNREADABLE)
+		r = EACCES;
+	if (r > 0) {
+		snprintf(why, cap, "reading the exec again before running it failed (%s)", strerror(r));
+		return EACCES;
+	}
+	if (g.fingerprint != p->fingerprint) {
+		snprintf(why, cap, "its path, arguments or working directory changed while it was being decided "
+				   "(now %.200s)", g.path);
+		return EACCES;
+	}
+	if (!same_file(&g.exe.id, &p->id) || images_of(&g) != p->images) {
+		snprintf(why, cap, "the file it runs changed while it was being decided (now %.200s)", g.exe.path);
+		return EACCES;
+	}
+	return 0;
+}
+
+static void apply(struct pending *p, bool allow);
+
+/* An allowed exec that changed before it could run: refused, recorded (after the broker's allow record: this is
+ * what the kernel was told) and the broker told, as for a supervisor timeout. */
+static void refuse_changed(struct pending *p, const char *why)
+{
+	if (audit_active()) {
+		static struct buf json;
+		json.len = 0;
+		buf_puts(&json, "{\"type\":\"exec_changed\",\"time\":\"");
+		buf_iso_time(&json);
+		buf_puts(&json, "\",\"session\":");
+		buf_puts(&json, cur->cfg->session_json ? cur->cfg->session_json : "\"\"");
+		buf_printf(&json, ",\"request\":%llu,\"verdict\":\"deny\",\"reason\":", (unsigned long long)p->req_id);
+		char reason[768];
+		int m = snprintf(reason, sizeof(reason), "refused after it was allowed: %s", why);
+		buf_json_str(&json, reason, m < 0 ? 0 : (size_t)m < sizeof(reason) ? (size_t)m : sizeof(reason) - 1);
+		buf_puts(&json, "}");
+		if (audit_append(json.p, json.len, NULL) < 0) {
+			int e = errno;
+			answer(p->cookie, EACCES);
+			fail_closed("cannot write the audit log %s: %s", audit_path(), strerror(e));
+		}
+	}
+	char msg[768];
+	snprintf(msg, sizeof(msg), "request %llu refused after it was allowed: %s", (unsigned long long)p->req_id, why);
+	buf_puts(&out, "WARN msg=");
+	buf_hex(&out, msg, strlen(msg));
+	buf_put(&out, "\n", 1);
+	send_line();
+	apply(p, false);
 }
 
 static void apply(struct pending *p, bool allow)
 {
 	lat_add(&lat_slow, monotonic_us() - p->t0);
 	if (!answer(p->cookie, allow ? 0 : EACCES))
-		remember_retry(p->tid, p->fingerprint, allow);
+		remember_retry_of(p, allow);
 }
 
 static void drop_pending(size_t i)
@@ -430,6 +540,7 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 			debug("tid %d: request %llu arrived again (restarted syscall): same decision pending", f->tid,
 			      (unsigned long long)pending[i].req_id);
 			pending[i].cookie = n->id;
+			pending[i].n = *n; /* the live notification, for the re-read before an allow (R47) */
 			n_restarted++;
 			return;
 		}
@@ -440,6 +551,9 @@ static void on_notification(struct seccomp_notif *n, struct exec_facts *f)
 	if (retries[k].tid == f->tid) {
 		bool hit = retries[k].fingerprint == f->fingerprint && t0 - retries[k].at < RETRY_WINDOW_US;
 		bool allow = retries[k].allow;
+		if (hit && allow && retries[k].has_id &&
+		    (!same_file(&retries[k].id, &f->exe.id) || images_of(f) != retries[k].images))
+			hit = false; /* the same words, other files: decided afresh */
 		retries[k].tid = 0;
 		if (hit) {
 			debug("tid %d: same exec again after an interrupted answer: %s", f->tid, allow ? "allow" : "deny");
@@ -518,6 +632,8 @@ ask:
 	p->cacheable = cacheable;
 	p->id = f->exe.id;
 	p->fingerprint = f->fingerprint;
+	p->images = images_of(f);
+	p->n = *n;
 	debug("request %llu (tid %d) sent to the broker", (unsigned long long)f->id, f->tid);
 }
 
@@ -536,7 +652,7 @@ static void on_terminal(char *cursor)
 	if (to_broker < 0)
 		fail_closed("protocol error: TERMINAL needs owner=broker|agent");
 	pty_pause(to_broker);
-	buf_printf(&out, "TERMINAL owner=%s\n", to_broker ? "broker" : "agent");
+	buf_printf(&out, "TERMINAL owner=%s relay=%s\n", to_broker ? "broker" : "agent", pty_relay());
 	send_line();
 }
 
@@ -630,8 +746,24 @@ static void on_broker_line(char *line)
 			free(o);
 		}
 	}
+	if (action == 1) {
+		char why[512];
+		int r = recheck(p, why, sizeof(why));
+		if (r == -1) {
+			/* Interrupted meanwhile (or gone): a restart of the same exec of the same files gets the allow. */
+			remember_retry_of(p, true);
+			drop_pending(i);
+			return;
+		}
+		if (r > 0) {
+			refuse_changed(p, why);
+			drop_pending(i);
+			return;
+		}
+	}
 	apply(p, action == 1);
 	drop_pending(i);
+	facts_release(); /* the re-read's pidfd, now that the kernel has its answer */
 }
 
 static void on_deadlines(void)
@@ -668,7 +800,7 @@ static void on_deadlines(void)
 			   allow ? "allow" : "deny", (unsigned long long)n_piped);
 		send_line();
 		if (!answer(p->cookie, allow ? 0 : EACCES))
-			remember_retry(p->tid, p->fingerprint, allow);
+			remember_retry_of(p, allow);
 		drop_pending(i);
 	}
 }

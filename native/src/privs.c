@@ -5,13 +5,15 @@
  * on Linux 6.18: the read fails with both dropped), CAP_SYS_MODULE loads kernel code, CAP_NET_RAW forges
  * packets, CAP_DAC_READ_SEARCH opens files by handle past every path check.
  *
- * What is kept: Docker's default set minus CAP_MKNOD and CAP_NET_RAW, and minus CAP_SYS_CHROOT (chroot is
+ * What is kept: Docker's default set minus CAP_MKNOD, CAP_NET_RAW and CAP_AUDIT_WRITE, and minus CAP_SYS_CHROOT (chroot is
  * refused by the filter anyway) and CAP_SETFCAP (file capabilities written on workspace files would raise
  * the privileges of whoever runs them later, outside the gate). The rest is what root-run build tools
  * expect of root: owning and changing modes of any file (CHOWN, DAC_OVERRIDE, FOWNER, FSETID), switching
  * user (SETUID, SETGID; setuid programs still gain nothing under NO_NEW_PRIVS), signalling its own
  * processes (KILL; Landlock scopes signals to the session), binding low ports (NET_BIND_SERVICE; Landlock's
- * port rules still decide), dropping capabilities itself (SETPCAP) and writing audit records (AUDIT_WRITE).
+ * port rules still decide) and dropping capabilities itself (SETPCAP). Not AUDIT_WRITE, which Docker keeps: it
+ * writes records into the system's audit trail (a forged "op=login res=success", red-team R48), which no build
+ * tool needs.
  *
  * For root, execve(2) recomputes the permitted set as the bounding set, so the bounding set is what holds;
  * the other sets are trimmed so that the agent's first program starts without them too. A non-root agent
@@ -33,7 +35,7 @@
 uint64_t privs_kept(void)
 {
 	return CAP(CAP_CHOWN) | CAP(CAP_DAC_OVERRIDE) | CAP(CAP_FOWNER) | CAP(CAP_FSETID) | CAP(CAP_KILL) |
-	       CAP(CAP_SETGID) | CAP(CAP_SETUID) | CAP(CAP_SETPCAP) | CAP(CAP_NET_BIND_SERVICE) | CAP(CAP_AUDIT_WRITE);
+	       CAP(CAP_SETGID) | CAP(CAP_SETUID) | CAP(CAP_SETPCAP) | CAP(CAP_NET_BIND_SERVICE);
 }
 
 int privs_drop(void)

@@ -84,6 +84,21 @@ bool pty_open(void (*warn)(const char *msg))
 	if (e == 0)
 		g.outer = open(outer_path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (e != 0 || g.outer < 0) {
+		/* A terminal another user owns (su, setpriv, sudo -u) cannot be opened by its name, but /dev/tty opens
+		 * our controlling terminal whoever owns it (tty(4)): take it when it is the same terminal. Without a
+		 * relay the agent would write to the user's terminal itself and could draw over a question (R51). */
+		int t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+		/* The same terminal: tcgetsid(3) succeeds only on our controlling terminal (fstat of /dev/tty gives
+		 * /dev/tty's own device number, not the terminal's). */
+		pid_t sid = tcgetsid(first);
+		if (t >= 0 && sid >= 0 && sid == getsid(0)) {
+			g.outer = t;
+			e = 0;
+		} else if (t >= 0) {
+			close(t);
+		}
+	}
+	if (e != 0 || g.outer < 0) {
 		snprintf(msg, sizeof(msg),
 			 "cannot open the terminal again (%s): the agent gets no terminal of its own and shares yours",
 			 strerror(e ? e : errno));
@@ -220,6 +235,142 @@ static int ring_write(struct ring *r, int fd)
 	return -1;
 }
 
+/* ---- what the agent prints: string sequences that act outside the gate are dropped (red-team R41) ----
+ * The relay passes the agent's output to the user's terminal byte for byte, and some terminal sequences act
+ * outside the terminal: OSC 52 writes the clipboard (pasted later into the user's shell), iTerm2's OSC 1337
+ * writes files and the clipboard, kitty's DCS remote control launches programs, DCS/APC/PM/SOS strings carry
+ * such commands for other terminals. The relay keeps the OSCs a program needs — titles, colours, the working
+ * directory, hyperlinks, notifications, shell integration (133, VS Code's 633) — and drops every other OSC and
+ * every DCS, APC, PM and SOS string, whether introduced by ESC or by its C1 code point (U+0090..U+009F, which
+ * UTF-8 terminals such as xterm.js honour). Raw bytes 0x80..0x9F are UTF-8 continuation bytes and pass. The
+ * state carries over between reads. */
+enum fstate { F_GROUND, F_ESC, F_C2, F_OSC_NUM, F_OSC_PASS, F_OSC_PASS_ESC, F_DROP, F_DROP_ESC, F_DROP_C2 };
+static struct {
+	enum fstate st;
+	char held[32]; /* ESC ] or C2 9D and the OSC's number, until it is known */
+	size_t nheld;
+} flt;
+
+static bool osc_allowed(const char *num, size_t n)
+{
+	static const char *const ok[] = { "0", "1", "2", "4", "7", "8", "9", "10", "11", "12", "17", "19", "104", "110",
+					  "111", "112", "117", "119", "133", "633" };
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
+		if (strlen(ok[i]) == n && memcmp(ok[i], num, n) == 0)
+			return true;
+	return false;
+}
+
+/* Filter n bytes of the agent's output into out (room for n + sizeof(flt.held)); the bytes written. */
+static size_t filter_out(const unsigned char *in, size_t n, char *out)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = in[i];
+	again:
+		switch (flt.st) {
+		case F_GROUND:
+			if (c == 0x1b)
+				flt.st = F_ESC;
+			else if (c == 0xc2)
+				flt.st = F_C2;
+			else
+				out[k++] = (char)c;
+			break;
+		case F_ESC:
+		case F_C2: {
+			bool esc = flt.st == F_ESC;
+			if ((esc && c == ']') || (!esc && c == 0x9d)) {
+				flt.held[0] = esc ? 0x1b : (char)0xc2;
+				flt.held[1] = (char)c;
+				flt.nheld = 2;
+				flt.st = F_OSC_NUM;
+			} else if ((esc && (c == 'P' || c == 'X' || c == '^' || c == '_')) ||
+				   (!esc && (c == 0x90 || c == 0x98 || c == 0x9e || c == 0x9f))) {
+				flt.st = F_DROP;
+			} else {
+				out[k++] = esc ? 0x1b : (char)0xc2;
+				flt.st = F_GROUND;
+				goto again;
+			}
+			break;
+		}
+		case F_OSC_NUM:
+			if (c >= '0' && c <= '9' && flt.nheld < sizeof(flt.held)) {
+				flt.held[flt.nheld++] = (char)c;
+				break;
+			}
+			if (osc_allowed(flt.held + 2, flt.nheld - 2)) {
+				memcpy(out + k, flt.held, flt.nheld);
+				k += flt.nheld;
+				flt.st = F_OSC_PASS;
+			} else {
+				flt.st = F_DROP;
+			}
+			goto again;
+		case F_OSC_PASS:
+			if (c == 0x1b) {
+				flt.st = F_OSC_PASS_ESC; /* ST, or the terminal ends the string and starts another */
+				break;
+			}
+			out[k++] = (char)c;
+			if (c == 0x07 || c == 0x18 || c == 0x1a)
+				flt.st = F_GROUND;
+			break;
+		case F_OSC_PASS_ESC:
+			if (c == '\\') {
+				out[k++] = 0x1b;
+				out[k++] = '\\';
+				flt.st = F_GROUND;
+				break;
+			}
+			flt.st = F_ESC;
+			goto again;
+		case F_DROP:
+			if (c == 0x1b)
+				flt.st = F_DROP_ESC;
+			else if (c == 0xc2)
+				flt.st = F_DROP_C2;
+			else if (c == 0x07 || c == 0x18 || c == 0x1a)
+				flt.st = F_GROUND;
+			break;
+		case F_DROP_ESC:
+			if (c == '\\') {
+				flt.st = F_GROUND;
+				break;
+			}
+			flt.st = F_ESC;
+			goto again;
+		case F_DROP_C2:
+			flt.st = c == 0x9c ? F_GROUND : F_DROP;
+			break;
+		}
+	}
+	return k;
+}
+
+/* Read the agent's output from the pty's master through filter_out into the output ring. */
+static int read_master(void)
+{
+	unsigned char tmp[4096];
+	size_t room = ring_room(&g.out);
+	if (room <= sizeof(flt.held) + 2)
+		return 0;
+	size_t want = room - sizeof(flt.held) - 2;
+	ssize_t got = read(g.master, tmp, want < sizeof(tmp) ? want : sizeof(tmp));
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (got <= 0)
+		return -1;
+	char out[sizeof(tmp) + sizeof(flt.held) + 2];
+	size_t n = filter_out(tmp, (size_t)got, out);
+	for (size_t i = 0; i < n; i++) {
+		g.out.data[(g.out.start + g.out.len) % BUF_SIZE] = out[i];
+		g.out.len++;
+	}
+	return 1;
+}
+
 int pty_pollfds(struct pollfd *p)
 {
 	if (!g.active)
@@ -248,7 +399,7 @@ void pty_on_poll(const struct pollfd *p)
 			g.outer_eof = true; /* the user's terminal is gone: SIGHUP follows and is forwarded */
 	}
 	if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-		if (ring_read(&g.out, g.master) < 0) {
+		if (read_master() < 0) {
 			g.master_eof = true; /* no process holds the pty any more */
 			g.in.len = 0;
 		}
@@ -268,7 +419,7 @@ static void flush_out(bool drain_master, int timeout_ms)
 	uint64_t deadline = monotonic_us() + (uint64_t)timeout_ms * 1000u;
 	for (;;) {
 		if (drain_master && !g.master_eof && ring_room(&g.out)) {
-			int r = ring_read(&g.out, g.master);
+			int r = read_master();
 			if (r < 0)
 				g.master_eof = true;
 			else if (r == 0)
@@ -290,6 +441,13 @@ static void flush_out(bool drain_master, int timeout_ms)
 			poll(&pfd, 1, (int)((deadline - now) / 1000u) + 1);
 		}
 	}
+}
+
+const char *pty_relay(void)
+{
+	if (g.active)
+		return "own";
+	return g.tty_fd[0] || g.tty_fd[1] || g.tty_fd[2] ? "shared" : "none";
 }
 
 void pty_pause(bool paused)

@@ -21,6 +21,10 @@ void pty_on_poll(const struct pollfd *p);
 /* TERMINAL owner=broker (true) / agent (false): hold the relay and give the user's terminal its own mode
  * while the broker asks on it, then resume. */
 void pty_pause(bool paused);
+/* What a hold holds: "own" (the agent has its own pty: the relay is held), "shared" (one of 0, 1, 2 is the
+ * user's terminal but the agent got no pty: it writes to the user's terminal directly, nothing to hold),
+ * "none" (the agent has no terminal). */
+const char *pty_relay(void);
 /* SIGWINCH: the user's terminal was resized; the agent's follows. */
 void pty_winch(void);
 /* SIGCONT: we were stopped and continued; raw mode again. */

@@ -170,6 +170,8 @@ class StreamChannel implements QuestionChannel {
  * set (DECSTR, then each piece for terminals without it, and the dynamic colours and palette) and clear the
  * screen, so the question is the only thing on it.
  */
+const SHARED_TERMINAL = 'the agent shares this terminal (the gate could not give it one of its own), so it could draw over the question';
+
 export const SANE_SCREEN = '\x1b[!p\x1b[r\x1b[?6l\x1b(B\x0f\x1b[?7h\x1b[?25h\x1b[0m\x1b]104\x07\x1b]110\x07\x1b]111\x07\x1b[H\x1b[2J';
 
 export class TerminalApprover implements Approver {
@@ -217,12 +219,26 @@ export class TerminalApprover implements Approver {
       `  why asked: ${why}\r\n` +
       `[y] allow once  [a] always (this exact command, this session)  [n] deny > `;
     const control = this.channel.control;
-    if (control) await control.hold();
+    const held = control ? await control.hold() : undefined;
     try {
+      if (held === 'shared') {
+        // The agent writes to this terminal itself (it got no pty of its own): whatever we draw, it can draw
+        // over a moment later (red-team R51). Nobody is asked; the reason goes to the record and the screen.
+        this.notAsked.add(request.id);
+        this.channel.say(`\r\nagent-gate: not asking about ${request.commandShort}: ${SHARED_TERMINAL}; denied\r\n`);
+        return 'deny';
+      }
       return await this.ask1(request, signal, text, fresh);
     } finally {
       if (control) await control.release();
     }
+  }
+
+  private readonly notAsked = new Set<number>();
+
+  explain(answer: ApprovalAnswer, request: ApprovalRequest): string | undefined {
+    if (!this.notAsked.delete(request.id)) return undefined;
+    return `not asked: ${SHARED_TERMINAL} (run agent-gate from a terminal your user owns, or use --on-ask allow|deny): denied`;
   }
 
   private async ask1(request: ApprovalRequest, signal: AbortSignal, text: string, fresh: boolean): Promise<ApprovalAnswer> {

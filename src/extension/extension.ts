@@ -17,7 +17,7 @@ export function activate(context: vscode.ExtensionContext): AgentGateApi {
   const audit = registerAudit(context, registry, approvals);
   // The terminal service applies a saved policy to running sessions; the trust module decides when.
   let terminals: TerminalService | null = null;
-  const trust = new PolicyTrust(context.globalState, registry, (id, text) => terminals?.applyPolicyText(id, text) ?? 'not ready');
+  const trust = new PolicyTrust(context.globalState, registry, (id, text) => (terminals ? terminals.applyPolicyText(id, text) : 'the guarded terminals are not ready'));
   terminals = new TerminalService(context, registry, trust, approvals.factory);
   const service = terminals;
   context.subscriptions.push(

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditLog } from '../../src/core/audit/audit-log';
 import type { DecisionRecord } from '../../src/core/audit/records';
-import { CLI, SUPERVISOR, denyCurlPolicy, makeDirs, prepare } from './gate-progs/cli';
+import { CLI, SUPERVISOR, denyCurlPolicy, makeDirs, prepare, prog } from './gate-progs/cli';
 
 let dirs: ReturnType<typeof makeDirs>;
 let n = 0;
@@ -27,6 +27,8 @@ interface PtyRun {
 interface Answer {
   after: string;
   text: string;
+  /** Type it this long after the trigger (the user reading the question). */
+  delayMs?: number;
 }
 const PROMPT = '[n] deny > ';
 
@@ -53,7 +55,8 @@ function onPty(policyText: string, script: string, answers: Answer[]): Promise<P
         if (!next || at < 0) break;
         from = at + next.after.length;
         pending.shift();
-        child.stdin.write(`${next.text}\n`);
+        if (next.delayMs) setTimeout(() => child.stdin.write(`${next.text}\n`), next.delayMs);
+        else child.stdin.write(`${next.text}\n`);
       }
     };
     child.stdout.on('data', onOutput);
@@ -73,6 +76,24 @@ function onPty(policyText: string, script: string, answers: Answer[]): Promise<P
 }
 
 describe('gate: approval prompt on the terminal', () => {
+  it('what the user approved is what runs: a path and argv rewritten while the question is up are refused (R47)', async () => {
+    // askswap execs curl --version; 300 ms later its second thread rewrites the path and argv to touch PWNED; the
+    // user answers y after 1.5 s. CONTINUE would make the kernel read them again and run touch.
+    const r = await onPty(
+      denyCurlPolicy({ curlAction: 'ask', filesystem: false }),
+      `${prog('askswap')} 300 /usr/bin/curl /usr/bin/touch PWNED; ls PWNED`,
+      [{ after: PROMPT, text: 'y', delayMs: 1500 }],
+    );
+    expect(r.output).toContain('curl --version');
+    expect(r.output).toContain('RESULT execve errno=EACCES');
+    expect(r.output).toMatch(/ls: cannot access 'PWNED'/);
+    expect(r.output).toContain('refused after it was allowed: its path, arguments or working directory changed');
+    const audit = dirs.audit(`pty-${n}`);
+    const changed = readAuditLog(audit).filter((x) => (x as { type: string }).type === 'exec_changed');
+    expect(changed).toHaveLength(1);
+    expect(changed[0]).toMatchObject({ verdict: 'deny' });
+  });
+
   it('y allows once, n denies; the record says who decided; the agent gets its terminal back', async () => {
     const r = await onPty(
       denyCurlPolicy({ curlAction: 'ask', filesystem: false }),

@@ -71,7 +71,7 @@ describe('gate: secrets of processes outside the gate', () => {
 
   it('a root agent sees none of it, nor the supervisor\'s: /proc shows only the session\'s processes', async () => {
     const r = await gated();
-    expect(r.start?.enforcement).toMatchObject({ proc: 'session', caps: '0x200005fb' });
+    expect(r.start?.enforcement).toMatchObject({ proc: 'session', caps: '0x5fb' });
     expect(r.stdout).not.toContain(SECRET);
     expect(r.stdout).not.toContain('API_TOKEN');
     // Neither process is even listed; every file of theirs is missing.

@@ -223,6 +223,58 @@ describe.each<Who>(['root', 'nobody'])('gate: metadata of files outside the writ
   });
 });
 
+describe('gate: metadata changes by an agent that switched user (red-team R46)', () => {
+  it('a root-started agent that became uid 65534 gets the owner\'s rules only: another user\'s and root\'s files in its grants keep owner and mode; its own still change', async () => {
+    const w = workspace('root');
+    const other = path.join(w.ws, 'other');
+    fs.writeFileSync(other, 'x\n', { mode: 0o600 });
+    fs.chownSync(other, 1000, 1000);
+    const mine = path.join(w.ws, 'mine');
+    fs.writeFileSync(mine, 'y\n', { mode: 0o644 });
+    fs.chownSync(mine, NOBODY, NOBODY);
+    const script = `import os
+def t(name, f):
+    try:
+        f(); print("RESULT", name, "ok")
+    except OSError as e:
+        print("RESULT", name, "errno=" + str(e.errno))
+t("chown-other", lambda: os.chown("other", ${NOBODY}, ${NOBODY}))
+t("chmod-other", lambda: os.chmod("other", 0o666))
+t("utime-other", lambda: os.utime("other", (1, 1)))
+t("chmod-mine", lambda: os.chmod("mine", 0o600))
+t("chgrp-mine", lambda: os.chown("mine", -1, ${NOBODY}))
+t("chown-mine-to-root", lambda: os.chown("mine", 0, -1))
+`;
+    const run = await runCli([...AS_NOBODY, '/usr/bin/python3', '-c', script], { policy: w.policy, audit: path.join(w.state, 'a.jsonl'), cwd: w.ws, env: { HOME: path.dirname(w.ws) } });
+    const r = results(run.stdout);
+    expect(r.get('chown-other'), run.stderr).toBe('errno=1');
+    expect(r.get('chmod-other')).toBe('errno=1');
+    expect(r.get('utime-other')).toBe('errno=1');
+    expect(r.get('chmod-mine')).toBe('ok');
+    expect(r.get('chgrp-mine')).toBe('ok');
+    expect(r.get('chown-mine-to-root')).toBe('errno=1');
+    const st = fs.statSync(other);
+    expect([st.uid, st.mode & 0o777]).toEqual([1000, 0o600]);
+    expect(fs.statSync(mine).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('gate: a grant below another write grant follows no symlink (red-team R50)', () => {
+  it('a symlink an earlier session planted where a nested grant points does not turn that grant into a grant of its target', async () => {
+    const w = workspace('root');
+    const outside = path.join(path.dirname(w.ws), 'home-like');
+    fs.mkdirSync(outside);
+    // What an earlier session left: the directory a profile grants, replaced by a symlink to the home directory.
+    fs.mkdirSync(path.join(w.ws, 'cache'));
+    fs.symlinkSync(outside, path.join(w.ws, 'cache', 'state'));
+    fs.writeFileSync(w.policy, STRICT.replace('write_globs = ["${WORKSPACE}/**"]', 'write_globs = ["${WORKSPACE}/cache/**", "${WORKSPACE}/cache/state/**"]'));
+    const run = await runCli(['bash', '-c', 'echo pwned > cache/state/.bashrc; echo rc=$?'], { policy: w.policy, audit: path.join(w.state, 'a.jsonl'), cwd: w.ws, env: { HOME: path.dirname(w.ws) } });
+    expect(run.stdout, run.stderr).toContain('rc=1');
+    expect(fs.existsSync(path.join(outside, '.bashrc'))).toBe(false);
+    expect(run.stderr).toMatch(/cache\/state' \(\w+\) skipped: a symlink on its way inside another write grant/);
+  });
+});
+
 describe.each<Who>(['root', 'nobody'])('gate: setuid and setgid files (agent as %s)', (who) => {
   it('control: ungated, a setuid file is made by open, creat, mknod and chmod', () => {
     const w = workspace(who);

@@ -238,10 +238,40 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       expect(reset).toBeGreaterThan(region);
       expect(out.indexOf('[n] deny > ', reset)).toBeGreaterThan(reset);
       // Nothing of the agent's comes between the reset and the question.
+      // eslint-disable-next-line no-control-regex -- the escape sequences are what is looked for
       expect(out.slice(reset, out.indexOf('[n] deny > ', reset))).not.toMatch(/\x1b\[\d+;\d+r|\x1b\[\?6h/);
       sh.term.write('n\r');
       await until('the end', () => sh.out.includes('FINISHED', from));
       expect(sh.out.slice(from)).toContain('curl-rc=126');
+    } finally {
+      sh.close();
+    }
+  });
+
+  it('terminal sequences that act outside the terminal never reach it: OSC 52 (clipboard), iTerm2\'s OSC 1337, kitty\'s DCS remote control, APC, by ESC or by C1 code point; titles, hyperlinks and colours pass (red-team R41)', async () => {
+    const w = workspace();
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      // Each bad one carries BAD<n>, each good one GOOD<n> (printed as B%sD / G%sOD, so the echoed command line
+      // never holds them); one is split over two writes to try the filter's state across reads.
+      const agent = [
+        "printf '\\033]52;c;QkFEMQ==B%sD1\\007' A",
+        "printf '\\033]1337;CopyToClipboard=B%sD2\\033\\\\' A",
+        "printf '\\033P@kitty-cmd{\"cmd\":\"launch\",\"B%sD3\":1}\\033\\\\' A",
+        "printf '\\302\\23552;c;B%sD4\\007' A",
+        "printf '\\033_Gkitty;B%sD5\\033\\\\' A",
+        "printf '\\033]5'; sleep 0.1; printf '2;c;B%sD6\\007' A",
+        "printf '\\033]0;G%sOD1\\007\\033]8;;https://example.com\\033\\\\G%sOD2\\033]8;;\\033\\\\ plain-G%sOD3 \\303\\251\\n' O O O",
+      ].join('; ');
+      const out = await sh.run(cliLine(w, dirs.audit(`osc-${++n}`), ['bash', '-c', agent]));
+      for (const bad of ['BAD1', 'BAD2', 'BAD3', 'BAD4', 'BAD5', 'BAD6', '\x1b]52', '\x1b]1337', '\x1bP', '\x1b_', '\xc2\x9d', '\u009d']) expect(out, JSON.stringify(bad)).not.toContain(bad);
+      expect(out).toContain('\x1b]0;GOOD1\x07');
+      expect(out).toContain('\x1b]8;;https://example.com\x1b\\GOOD2');
+      expect(out).toContain('plain-GOOD3 é');
+      // Control: the same bytes, ungated, carry every one of them.
+      const raw = spawnSync('bash', ['-c', agent], { encoding: 'latin1' }).stdout;
+      for (const bad of ['BAD1', 'BAD2', 'BAD3', 'BAD4', 'BAD5', 'BAD6']) expect(raw).toContain(bad);
     } finally {
       sh.close();
     }

@@ -96,6 +96,24 @@ describe('gate: truncation outside the write grants is refused, in every form', 
   });
 });
 
+describe('gate: truncate(2) done by the supervisor is checked as the agent (R46)', () => {
+  it.runIf(process.getuid?.() === 0)('an agent running as uid 65534 under a root CLI: root\'s file in its write grants is refused, its own is truncated', async () => {
+    const w = workspace();
+    fs.chmodSync(path.join(w.ws, 'w'), 0o777);
+    const mine = path.join(w.ws, 'w', 'mine.txt');
+    fs.writeFileSync(mine, CONTENT);
+    fs.chownSync(mine, 65534, 65534);
+    fs.chmodSync(w.inside, 0o644); // root's, world-readable: the kernel would refuse uid 65534 to write it
+    const nobody = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups'];
+    const script = [`${prog('truncs')} truncate '${w.inside}' 0`, `${prog('truncs')} truncate '${mine}' 0`].join('; ');
+    const run = await runCli([...nobody, 'bash', '-c', script], { policy: w.policy, audit: dirs.audit(`t-${++n}`), cwd: w.ws });
+    const results = [...run.stdout.matchAll(/^RESULT (\S+) (.*)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(results, run.stdout + run.stderr).toEqual(['truncate errno=EACCES', 'truncate ok']);
+    expect(fs.readFileSync(w.inside, 'utf8')).toBe(CONTENT);
+    expect(fs.readFileSync(mine, 'utf8')).toBe('');
+  });
+});
+
 describe('gate: truncation inside the write grants works as without the gate', () => {
   it('truncate(2) (done by the supervisor), relative to the cwd too; ftruncate, O_WRONLY|O_TRUNC and creat', async () => {
     const w = workspace();

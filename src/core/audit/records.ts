@@ -92,6 +92,18 @@ export interface SupervisorTimeoutRecord {
   reason: string;
 }
 
+/** An exec the broker allowed was refused by the supervisor: read again just before it would run, its path,
+ *  argv, cwd or files had changed (another thread rewrote them while the user read the question; red-team
+ *  R47). Follows the request's decision record: this is what the kernel applied. */
+export interface ExecChangedRecord {
+  type: 'exec_changed';
+  time: string;
+  session: string;
+  request: number;
+  verdict: 'deny';
+  reason: string;
+}
+
 /** The agent changed a workspace file that tools outside the gate run or obey (src/core/protect/guard.ts):
  *  it was put back, and the agent's version kept for review. */
 export interface ProtectedRecord {
@@ -137,7 +149,7 @@ export interface SocketRecord {
 
 /** Every line of the log, as read back: the record and its chain link (audit-log.ts), the sha256 of the line
  *  before it. Records are built without it; the writer adds it. */
-export type AuditRecord = (DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord | ProtectedRecord | SocketRecord) & { prev?: string };
+export type AuditRecord = (DecisionRecord | OutcomeRecord | SessionRecord | SupervisorTimeoutRecord | ExecChangedRecord | ProtectedRecord | SocketRecord) & { prev?: string };
 
 export interface DecisionInput {
   session: string;

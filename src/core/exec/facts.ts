@@ -102,6 +102,8 @@ export function bytesToText(buf: Uint8Array): string {
 
 /** Inverse of bytesToText. */
 export function textToBytes(text: string): Buffer {
+  // Nearly every text holds no escaped byte (no U+DC80–U+DCFF code unit at all): one UTF-8 encode.
+  if (!/[\udc80-\udcff]/.test(text)) return Buffer.from(text, 'utf8');
   const parts: Buffer[] = [];
   let run = '';
   for (let i = 0; i < text.length; i++) {

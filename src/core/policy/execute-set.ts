@@ -61,6 +61,9 @@ export interface PlanIo {
   /** lstat: null when missing. */
   lstat(path: string): { dev: number; ino: number; size: number; nlink: number; dir: boolean; file: boolean; link: boolean } | null;
   readdir(path: string): string[];
+  /** readdir with each entry's type from the directory itself (d_type: no stat per entry); 'unknown' when
+   *  the filesystem does not say. Optional: without it every entry is lstat'ed. */
+  readdirTypes?(path: string): { name: string; type: 'dir' | 'file' | 'link' | 'other' | 'unknown' }[];
   realpath(path: string): string | null;
   mountinfo(): string;
 }
@@ -72,6 +75,11 @@ export const DEFAULT_PLAN_IO: PlanIo = {
     return { dev: st.dev, ino: st.ino, size: st.size, nlink: st.nlink, dir: st.isDirectory(), file: st.isFile(), link: st.isSymbolicLink() };
   },
   readdir: (path) => readdirSync(path),
+  readdirTypes: (path) =>
+    readdirSync(path, { withFileTypes: true }).map((d) => ({
+      name: d.name,
+      type: d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'link' : d.isBlockDevice() || d.isCharacterDevice() || d.isFIFO() || d.isSocket() ? 'other' : 'unknown',
+    })),
   realpath(path) {
     try {
       return realpathSync.native(path);
@@ -205,7 +213,7 @@ export function planExecuteSet(policy: Policy, evaluator: PolicyEvaluator, io: P
     }
   }
   // 2. Those every exec of which is denied.
-  const excluded = new Map<string, { path: string; ruleId: string; dev: number; ino: number; nlink: number }>();
+  const excluded = new Map<string, { path: string; ruleId: string; dev: number; ino: number; nlink: number; alias?: boolean }>();
   for (const c of candidates.values()) {
     const file: FileFacts = { path: c.path, dev: String(c.dev), ino: String(c.ino), size: c.size };
     const ruleId = evaluator.alwaysDeniedBy(file);
@@ -222,7 +230,7 @@ export function planExecuteSet(policy: Policy, evaluator: PolicyEvaluator, io: P
     for (const e of [...excluded.values()]) {
       for (const alias of mountAliases(e.path, e.dev, mounts)) {
         const st = io.lstat(alias);
-        if (st && st.ino === e.ino && st.dev === e.dev) excluded.set(alias, { ...e, path: alias });
+        if (st && st.ino === e.ino && st.dev === e.dev) excluded.set(alias, { ...e, path: alias, alias: true });
       }
     }
   }
@@ -247,29 +255,49 @@ export function planExecuteSet(policy: Policy, evaluator: PolicyEvaluator, io: P
   // 5. Split every root above an excluded file: each directory on the way gives its entries the right, but
   // not the entry toward the file; a hard link of an excluded file met on the way is left out as well.
   const leftOut = new Set(excluded.keys());
-  const byInode = new Map<string, { path: string; ruleId: string; nlink: number; found: number }>();
+  // found: the paths of the file seen so far; links: those that are links of their own (a path through a bind
+  // mount is the same link seen again).
+  const byInode = new Map<string, { path: string; ruleId: string; nlink: number; found: number; links: number }>();
   for (const e of excluded.values()) {
     const k = `${e.dev}:${e.ino}`;
     const seen = byInode.get(k);
-    if (seen) seen.found++;
-    else byInode.set(k, { path: e.path, ruleId: e.ruleId, nlink: e.nlink, found: 1 });
+    if (seen) {
+      seen.found++;
+      if (!e.alias) seen.links++;
+    } else byInode.set(k, { path: e.path, ruleId: e.ruleId, nlink: e.nlink, found: 1, links: e.alias ? 0 : 1 });
   }
   const split: Grant[] = [];
   const splitDirs = new Set<string>();
   const toward = (dir: string): boolean => [...leftOut].some((p) => p !== dir && isUnder(p, dir));
+  // Hard links of an excluded file are looked for only while one may exist beyond those found (most have
+  // one link): without that search, the directory's own entry types say all the split needs, and the
+  // hundreds of entries of /usr/bin need no stat each (most of the split's start cost).
+  // With a denied file also seen through a bind mount, its other links can be there too: always searched.
+  const throughMounts = [...excluded.values()].some((e) => e.alias);
+  const linksLeft = (): boolean => throughMounts || [...byInode.values()].some((l) => l.nlink > l.links);
   const splitDir = (dir: string): void => {
     splitDirs.add(dir);
-    let names: string[];
+    let entries: { name: string; type: 'dir' | 'file' | 'link' | 'other' | 'unknown' }[];
     try {
-      names = io.readdir(dir).sort();
+      entries = io.readdirTypes && !linksLeft() ? io.readdirTypes(dir) : io.readdir(dir).map((name) => ({ name, type: 'unknown' as const }));
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch (e) {
       warnings.push(`cannot list ${dir} (${(e as Error).message}): its programs keep the execute right, so a denied one in it stays racy`);
       split.push({ path: dir, rights: 'x', source: 'execute set', widened: false });
       return;
     }
-    for (const name of names) {
+    for (const { name, type } of entries) {
       const p = posix.join(dir, name);
       if (leftOut.has(p)) continue;
+      if (type === 'link') continue; // as below: a symlink gains nothing from a grant
+      if (type === 'file' || type === 'other' || (type === 'dir' && !toward(p))) {
+        split.push({ path: p, rights: 'x', source: 'execute set', widened: false });
+        continue;
+      }
+      if (type === 'dir') {
+        splitDir(p);
+        continue;
+      }
       const st = io.lstat(p);
       // A symlink gains nothing from a grant (Landlock checks the file it resolves to, at its own path).
       if (!st || st.link) continue;
@@ -278,6 +306,7 @@ export function planExecuteSet(policy: Policy, evaluator: PolicyEvaluator, io: P
         leftOut.add(p);
         excluded.set(p, { path: p, ruleId: link.ruleId, dev: st.dev, ino: st.ino, nlink: st.nlink });
         link.found++;
+        link.links++;
         continue;
       }
       if (st.dir && toward(p)) splitDir(p);

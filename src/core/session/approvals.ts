@@ -8,6 +8,7 @@ import { elide, escapeForDisplay, escapeText } from '../audit/display';
 import { redactArgv, redactText } from '../audit/redact';
 import type { ExecFacts } from '../exec/facts';
 import type { ApprovalPolicy, BinaryAction } from '../policy/types';
+import type { TerminalRelay } from './wire';
 
 export type ApprovalAnswer = 'allow-once' | 'always' | 'deny';
 
@@ -44,7 +45,7 @@ export interface Approver {
    *  (timeout, session end): the approver should then withdraw its prompt and may resolve with anything. */
   ask(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer>;
   /** Optional: the reason to log for an answer (an automatic approver says that no one was asked). */
-  explain?(answer: ApprovalAnswer, request: ApprovalRequest): string;
+  explain?(answer: ApprovalAnswer, request: ApprovalRequest): string | undefined;
   /** True when nobody is prompted (the answer is fixed): the per-minute and pending limits, which protect
    *  a person from a flood of prompts, do not apply. */
   readonly automatic?: boolean;
@@ -61,7 +62,9 @@ export interface Approver {
  * typed by the user: the agent holds no descriptor of the user's terminal and cannot type into it.
  */
 export interface TerminalControl {
-  hold(): Promise<void>;
+  /** Resolves with what was held: 'shared' means nothing could be (the agent writes to the user's terminal
+   *  itself, it got no pty of its own), so a question there could be overdrawn by the agent. */
+  hold(): Promise<TerminalRelay | undefined | void>;
   release(): Promise<void>;
 }
 

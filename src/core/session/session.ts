@@ -30,6 +30,7 @@ import { DEFAULT_UNIX_SOCKETS, decideUnixSocket, unixSocketGrants, unixSocketTar
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, Leftovers, SocketRefusal, SocketRequest, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
+import type { TerminalRelay } from './wire';
 import { decodeSupervisorLine, encodeExecLine, type AuditHandOff } from './wire';
 
 /** What GateSession needs from the supervisor link (src/core/session/supervisor-link.ts). */
@@ -56,7 +57,7 @@ export interface GateLink {
   flushCache?(): void;
   close(): void;
   /** Hold ('broker') or resume ('agent') the supervisor's terminal relay (SupervisorLink.terminal). */
-  terminal?(owner: 'broker' | 'agent'): Promise<void>;
+  terminal?(owner: 'broker' | 'agent'): Promise<TerminalRelay | undefined>;
 }
 
 /** What the session gives the link it starts (SupervisorLink.start, or a test double). */
@@ -208,8 +209,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     });
     this.endPromise = new Promise((resolve) => (this.resolveEnd = resolve));
     options.approver.attachTerminal?.({
-      hold: () => this.link?.terminal?.('broker') ?? Promise.resolve(),
-      release: () => this.link?.terminal?.('agent') ?? Promise.resolve(),
+      hold: () => this.link?.terminal?.('broker') ?? Promise.resolve(undefined),
+      release: async () => void (await this.link?.terminal?.('agent')),
     });
   }
 

@@ -16,7 +16,7 @@ import type {
   SupervisorLinkHandlers,
   SupervisorProcess,
 } from './types';
-import { decodeSupervisorLine, encodeConfig, encodeFlush, encodeHold, encodeLog, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type AuditHandOff, type SupervisorMessage, type SupervisorStats } from './wire';
+import { decodeSupervisorLine, encodeConfig, encodeFlush, encodeHold, encodeLog, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type AuditHandOff, type SupervisorMessage, type SupervisorStats, type TerminalRelay } from './wire';
 
 export interface SupervisorLinkOptions {
   supervisorPath: string;
@@ -392,18 +392,18 @@ export class SupervisorLink {
    * mode) or resume it ('agent'). Resolves once the supervisor has done it (the agent's output so far is on
    * the screen), or at once when the link is over. Without a terminal it only round-trips.
    */
-  terminal(owner: 'broker' | 'agent'): Promise<void> {
-    if (this.ended || !this.socket) return Promise.resolve();
+  terminal(owner: 'broker' | 'agent'): Promise<TerminalRelay | undefined> {
+    if (this.ended || !this.socket) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       this.terminalAcks.push(resolve);
       this.write(encodeTerminal(owner));
     });
   }
 
-  private terminalAcks: (() => void)[] = [];
+  private terminalAcks: ((relay: TerminalRelay | undefined) => void)[] = [];
 
   private releaseTerminalAcks(): void {
-    for (const r of this.terminalAcks.splice(0)) r();
+    for (const r of this.terminalAcks.splice(0)) r(undefined);
   }
 
   /** Forget every cached verdict (the policy changed): later execs of those files are asked again. */
@@ -535,13 +535,7 @@ export class SupervisorLink {
         line = chunk.toString('latin1', start, nl);
       }
       start = nl + 1;
-      // The record pipe carries the supervisor's RECORD lines and nothing else. It had a name while the
-      // session started (docs/protocol.md): a line of another kind there was written by another process.
-      if (pipe && !line.startsWith('RECORD ')) {
-        this.protocolError(`the record pipe carried a line that is not a record (it starts with bytes ${Buffer.from(line.slice(0, 16), 'latin1').toString('hex')}): another process wrote to it`);
-        return;
-      }
-      this.onLine(line);
+      this.onLine(line, pipe);
       if (this.ended) return;
     }
     if (start < chunk.length) {
@@ -551,12 +545,19 @@ export class SupervisorLink {
     }
   }
 
-  private onLine(line: string): void {
+  private onLine(line: string, pipe = false): void {
     let m: SupervisorMessage;
     try {
       m = decodeSupervisorLine(line);
     } catch (e) {
       this.protocolError(e instanceof WireError ? e.message : String(e));
+      return;
+    }
+    // The record pipe carries the supervisor's records of cached verdicts (RECORD, or EXEC cached=) and
+    // nothing else. It had a name while the session started (docs/protocol.md): a line of another kind
+    // there — a question, an exit, a socket request — was written by another process.
+    if (pipe && m.type !== 'RECORD' && !(m.type === 'EXEC' && m.event.cached)) {
+      this.protocolError(`the record pipe carried a ${m.type} line, which only the socket carries: another process wrote to the pipe`);
       return;
     }
     if (!this.started) {
@@ -621,7 +622,7 @@ export class SupervisorLink {
         this.handlers.socketRefused?.(m.refusal);
         return;
       case 'TERMINAL':
-        this.terminalAcks.shift()?.();
+        this.terminalAcks.shift()?.(m.relay);
         return;
       case 'STARTED':
         // After READY pid=…: the agent was released (the handshake ended at READY).

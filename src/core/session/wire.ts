@@ -7,6 +7,10 @@ import type { BinaryAction } from '../policy/types';
 import { ipBytes } from '../policy/sockets';
 import type { EnforcementReport, ExecEvent, Leftovers, SocketRefusal, SocketRequest, SupervisorConfig } from './types';
 
+/** What a TERMINAL hold holds (pty_relay in native/src/pty.c): the agent's own pty ('own'); nothing, because
+ *  the agent writes to the user's terminal itself ('shared'); nothing, because it has no terminal ('none'). */
+export type TerminalRelay = 'own' | 'shared' | 'none';
+
 export const PROTOCOL_VERSION = 1;
 /** Longest line either side accepts (the supervisor bounds argv at 1 MiB, hex doubles it). */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
@@ -32,7 +36,7 @@ export type SupervisorMessage =
   | { type: 'SOCKET'; request: SocketRequest }
   | { type: 'SOCKET_REFUSED'; refusal: SocketRefusal }
   /** The supervisor did what a TERMINAL line asked (held or resumed its relay). */
-  | { type: 'TERMINAL'; owner: 'broker' | 'agent' }
+  | { type: 'TERMINAL'; owner: 'broker' | 'agent'; relay?: TerminalRelay }
   | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats; leftovers?: Leftovers }
   | { type: 'BYE'; head: string; size: number };
 
@@ -209,9 +213,12 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
       return { type, head: sha('head', m.get('head') ?? ''), size: intValue('size', m.get('size')) };
     }
     case 'TERMINAL': {
-      const owner = single(pairs).get('owner');
+      const m = single(pairs);
+      const owner = m.get('owner');
       if (owner !== 'broker' && owner !== 'agent') throw new WireError(`TERMINAL: bad owner '${String(owner).slice(0, 20)}'`);
-      return { type, owner };
+      const relay = m.get('relay');
+      if (relay !== undefined && relay !== 'own' && relay !== 'shared' && relay !== 'none') throw new WireError(`TERMINAL: bad relay '${relay.slice(0, 20)}'`);
+      return { type, owner, ...(relay ? { relay } : {}) };
     }
     case 'EXIT': {
       const m = single(pairs);

@@ -35,6 +35,10 @@ const DETAILS = 'Details';
 
 type Plan = RuleSubject['plan'];
 
+/** A command line the gate could not read whole cannot be shown whole, so it is never approvable: what is not
+ *  shown would run too. */
+const CUT_REASON = 'denied: the command line is too long to be read whole (its arguments were cut), so it cannot be shown for approval — the arguments not shown would run too';
+
 export class ApprovalCenter implements vscode.Disposable {
   private readonly pending = new Map<string, Entry>();
   /** How recently ended requests ended, for a button clicked afterwards (bounded). */
@@ -54,7 +58,10 @@ export class ApprovalCenter implements vscode.Disposable {
 
   approverFor(info: { sessionId: string; label: string; plan: LaunchPlan }): Approver {
     this.remember(info.sessionId, info.label, info.plan);
-    return { ask: (request, signal) => this.ask(info.sessionId, info.label, request, signal) };
+    return {
+      ask: (request, signal) => this.ask(info.sessionId, info.label, request, signal),
+      explain: (_answer, request) => (request.facts.argvTruncated ? CUT_REASON : undefined),
+    };
   }
 
   /** The plan of a session (for rules), from the approver factory or the registry. */
@@ -124,6 +131,11 @@ export class ApprovalCenter implements vscode.Disposable {
   }
 
   private ask(sessionId: string, label: string, request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer> {
+    if (request.facts.argvTruncated) {
+      void vscode.window.showWarningMessage(`Agent Gate (${label}): ${request.commandShort} … was ${CUT_REASON}.`);
+      log().warn(`approval ${sessionId}/${request.id}: ${CUT_REASON}`);
+      return Promise.resolve('deny');
+    }
     return new Promise<ApprovalAnswer>((resolve) => {
       const k = key(sessionId, request.id);
       const e: Entry = { sessionId, label, request, resolve, choosing: false };
@@ -155,10 +167,13 @@ export class ApprovalCenter implements vscode.Disposable {
     const head = `Agent Gate (${e.label}): allow ${r.commandShort}?`;
     const about = `${r.chain.join(' → ')} · in ${r.cwd} · ${rule}: ${r.reason}`;
     const whole = [`Command: ${r.command}`, `Program: ${r.exe}`, `Directory: ${r.cwd}`, `Started by: ${r.chain.join(' → ')}`, `Asked by: ${rule}`, `Reason: ${r.reason}`].join('\n');
-    const buttons = modal ? [ALLOW_ONCE, ALLOW_SESSION, ALWAYS, DENY] : [ALLOW_ONCE, ALLOW_SESSION, ALWAYS, DENY, DETAILS];
+    // A command shortened for the notification is allowed only from the dialog that shows it whole: what is
+    // cut from the middle would run too.
+    const elided = r.commandShort !== r.command;
+    const buttons = modal ? [ALLOW_ONCE, ALLOW_SESSION, ALWAYS, DENY] : elided ? [DETAILS, DENY] : [ALLOW_ONCE, ALLOW_SESSION, ALWAYS, DENY, DETAILS];
     const picked = modal
       ? await vscode.window.showWarningMessage(head, { modal: true, detail: `${whole}\n\n"Allow for this session": this exact command (same program, same arguments), until the session ends.` }, ...buttons)
-      : await vscode.window.showWarningMessage(`${head} — ${about}`, ...buttons);
+      : await vscode.window.showWarningMessage(`${head} — ${about}${elided ? ' — shortened: see Details to allow' : ''}`, ...buttons);
     if (picked === undefined) return; // dismissed: it stays pending (the audit view, the status bar) until it times out
     const k = key(e.sessionId, r.id);
     if (this.pending.get(k) !== e) {
@@ -174,6 +189,14 @@ export class ApprovalCenter implements vscode.Disposable {
       // Cancelled: still pending; ask again rather than leave it to the timeout silently.
       if (!rule && this.pending.get(k) === e) return this.show(e);
     }
+  }
+
+  /** Show a pending request whole, in the dialog with every answer (the audit view's Allow on a shortened command). */
+  showWhole(sessionId: string, requestId: number): boolean {
+    const e = this.pending.get(key(sessionId, requestId));
+    if (!e) return false;
+    void this.show(e, true).catch((err) => log().error(`approval dialog failed: ${errorText(err)}`));
+    return true;
   }
 
   dispose(): void {

@@ -131,13 +131,15 @@ export function registerAudit(context: vscode.ExtensionContext, registry: Sessio
     // The record's argv is redacted: a command with a secret gets no exact rule (the core says so).
     return approvals.rules.offer({ action, argv: it.record.argv, exe: it.record.exe, requestedPath: it.record.exe_requested, decidingRuleId: it.ruleId, plan: p.plan }, scope);
   };
-  const pendingOf = (n: AuditNode | undefined): { session: string; id: number } | undefined => {
+  const pendingOf = (n: AuditNode | undefined): { session: string; id: number; elided: boolean } | undefined => {
     const s = selected(n);
-    return s?.kind === 'pending' ? { session: s.session, id: s.request.id } : undefined;
+    return s?.kind === 'pending' ? { session: s.session, id: s.request.id, elided: s.request.commandShort !== s.request.command } : undefined;
   };
   const answer = (a: 'allow-once' | 'always' | 'deny' | 'always-rule') => async (n?: AuditNode): Promise<unknown> => {
     const p = pendingOf(n);
     if (!p) return undefined;
+    // The view shows a shortened command: an allow is given only from the dialog that shows it whole.
+    if (p.elided && a !== 'deny') return approvals.showWhole(p.session, p.id);
     const r = await approvals.answer(p.session, p.id, a);
     if (!r.answered && r.ended) void vscode.window.showInformationMessage(`Agent Gate: that request is no longer waiting (${r.ended}).`);
     return r;

@@ -186,6 +186,20 @@ suite('Approvals and the audit view', () => {
     assert.equal(a.approvals.pending(s.session.id).length, 0);
   });
 
+  test('a command line the gate could not read whole is never approvable: denied at once, and says why (R57)', async () => {
+    const a = await api();
+    const s = await start(a, 'date $(seq 1 5000) PWNED-hidden-after-cut; echo rc=$?', POLICY('timeout_ms = 60000\non_timeout = "deny"'));
+    const end = await s.session.wait();
+    assert.equal(end.exitCode, 0);
+    assert.match(s.out(), /rc=126/);
+    const rec = readAuditLog(s.plan.auditPath).find((x): x is DecisionRecord => x.type === 'decision' && x.exe === '/usr/bin/date');
+    assert.ok(rec);
+    assert.equal(rec.argv_truncated, true);
+    assert.deepEqual([rec.verdict, rec.rule_id], ['deny', 'ask-date']);
+    assert.match(rec.reason, /cut.*cannot be shown for approval/);
+    assert.equal(a.approvals.pending(s.session.id).length, 0);
+  });
+
   test('"Always allow" adds the exact rule before the deciding rule, and the next identical command runs without asking', async () => {
     const a = await api();
     const policy = POLICY('timeout_ms = 60000\non_timeout = "deny"');
@@ -299,6 +313,8 @@ suite('Approvals and the audit view', () => {
     assert.match(s.out(), /rc=126/);
     const last = items().list().find((i) => i.label === 'uname');
     assert.equal(last?.ruleId, 'deny-uname-exact');
+    await vscode.commands.executeCommand('agentGate.audit.openLog', { kind: 'session', session: s.session.id });
+    assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, s.plan.auditPath);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 

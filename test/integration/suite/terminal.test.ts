@@ -250,6 +250,63 @@ suite('Guarded terminal', function () {
     await closeAndWait(a, r.sessionId);
   });
 
+  test('Ctrl-C reaches the agent, and the exit status is shown when it exits', async () => {
+    const a = await api();
+    const id = await startShell(a, made(TEST_POLICY));
+    a.terminal.sendText(id, 'sleep 31.5\r');
+    await until('the sleep', () => processesRunning(['sleep', '31.5']).length > 0);
+    a.terminal.sendText(id, '\x03');
+    await until('the sleep to end', () => processesRunning(['sleep', '31.5']).length === 0);
+    // bash reports a foreground job killed by SIGINT as 130.
+    a.terminal.sendText(id, 'echo "after=$?"\r');
+    await a.terminal.waitForOutput(id, /^after=130\r?$/m);
+    a.terminal.sendText(id, 'exit 7\r');
+    const end = await a.terminal.ended(id);
+    assert.equal(end.exitCode, 7);
+    assert.match(a.terminal.output(id), /agent-gate: the agent ended \(exit status 7\); press any key to close this terminal/);
+    assert.equal(a.sessions.get(id), undefined);
+    a.terminal.close(id);
+  });
+
+  test('a policy saved in the editor is the user\'s: not reviewed, not put back, applied to the running session', async () => {
+    const a = await api();
+    const folder = made(TEST_POLICY);
+    const file = path.join(folder, '.gate.toml');
+    const id = await startShell(a, folder);
+    a.terminal.sendText(id, 'id >/dev/null; echo "before=$?"\r');
+    await a.terminal.waitForOutput(id, /^before=0\r?$/m);
+    let reviewed = false;
+    const sub = a.trust.onDidRequestReview(() => (reviewed = true));
+    try {
+      const doc = await vscode.workspace.openTextDocument(file);
+      const editor = await vscode.window.showTextDocument(doc);
+      // id is no longer among the allowed tools: the default (deny) decides it.
+      const from = '"printenv", "id", ';
+      const at = doc.getText().indexOf(from);
+      assert.ok(at > 0);
+      await editor.edit((e) => e.replace(new vscode.Range(doc.positionAt(at), doc.positionAt(at + from.length)), '"printenv", '));
+      assert.ok(await doc.save(), 'saved');
+      const text = doc.getText();
+      // Not put back by the session's workspace guard: the user wrote it.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(fs.readFileSync(file, 'utf8'), text);
+      // What the "Apply to 1 running session" button does.
+      const applied = a.trust.applySaved(file, text);
+      assert.deepEqual(applied, [{ session: id, result: null }]);
+      a.terminal.sendText(id, 'id >/dev/null; echo "after=$?"\r');
+      await a.terminal.waitForOutput(id, /^after=126\r?$/m);
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+      await closeAndWait(a, id);
+      // The next session uses it without a review.
+      const next = await startShell(a, folder);
+      assert.ok(!a.terminal.output(next).includes('policy review'), a.terminal.output(next));
+      await closeAndWait(a, next);
+      assert.equal(reviewed, false, 'no review was asked for the user\'s own edit');
+    } finally {
+      sub.dispose();
+    }
+  });
+
   test('a missing agent is named, with how to install it', async () => {
     const a = await api();
     const r = await a.runAgent({ agent: 'agent-gate-no-such-agent', folder: made(TEST_POLICY) });

@@ -52,6 +52,24 @@ function fakeIo(t: Record<string, Node>, mountinfo = '22 1 8:1 / / rw - ext4 /de
   };
 }
 
+/** The same machine, listing each directory with its entries' types (d_type), as DEFAULT_PLAN_IO does. */
+function typedIo(t: Record<string, Node>, mountinfo?: string): PlanIo & { lstats: string[] } {
+  const io = fakeIo(t, mountinfo);
+  const lstats: string[] = [];
+  return {
+    ...io,
+    lstats,
+    lstat(p) {
+      lstats.push(p);
+      return io.lstat(p);
+    },
+    readdirTypes: (p) => io.readdir(p).map((name) => {
+      const n = t[p === '/' ? `/${name}` : `${p}/${name}`];
+      return { name, type: !n ? 'unknown' : n.kind };
+    }),
+  };
+}
+
 const DENY_CURL = META_ALLOW + rule('no-curl', 'deny', 'exe_basename = "curl"');
 
 function plan(text: string, t = tree(), mountinfo?: string) {
@@ -79,6 +97,27 @@ describe('execute set: denies the kernel enforces', () => {
     expect(p.excluded.map((e) => e.path).sort()).toEqual(['/usr/bin/curl', '/usr/bin/fetch']);
     expect(p.fs!.grants.map((g) => g.path)).not.toContain('/usr/bin/fetch');
     expect(p.warnings).toEqual(['/usr/bin/curl has 3 hard links and 2 were found where the execute set was split: a racing exec could still reach it through the others']);
+  });
+
+  it('listing entry types (no stat per entry) gives the same grants; a file with more links than found is still searched with a stat each', () => {
+    const ev = policy(DENY_CURL);
+    const typed = typedIo(tree());
+    expect(planExecuteSet(ev.policy, ev, typed).fs).toEqual(plan(DENY_CURL).fs);
+    // Only the candidates were stat'ed, not the entries of the split directories.
+    expect(typed.lstats.filter((p) => !Object.keys(FILES).includes(p))).toEqual([]);
+    const curl = FILES['/usr/bin/curl']!;
+    const linked = { kind: 'file' as const, dev: 2049, ino: Number(curl.ino), size: curl.size, nlink: 2 };
+    const t = tree({ '/usr/bin/curl': linked, '/usr/bin/fetch': linked });
+    const p = planExecuteSet(ev.policy, ev, typedIo(t));
+    expect(p.excluded.map((e) => e.path).sort()).toEqual(['/usr/bin/curl', '/usr/bin/fetch']);
+    expect(p.fs).toEqual(plan(DENY_CURL, t).fs);
+    expect(p.warnings).toEqual([]);
+    // Seen through a bind mount, the file's links there are searched too (a stat per entry).
+    const mountinfo = '22 1 8:1 / / rw - ext4 /dev/vda rw\n40 22 8:1 /usr/bin /mnt/tools rw - ext4 /dev/vda rw\n';
+    const m = tree({ '/usr/bin/curl': linked, '/usr/bin/fetch': linked, '/mnt': { kind: 'dir' }, '/mnt/tools': { kind: 'dir' }, '/mnt/tools/curl': linked, '/mnt/tools/fetch': linked });
+    const bound = planExecuteSet(ev.policy, ev, typedIo(m, mountinfo));
+    expect(bound.fs).toEqual(plan(DENY_CURL, m, mountinfo).fs);
+    expect(bound.fs!.grants.map((g) => g.path)).not.toContain('/mnt/tools/fetch');
   });
 
   it('the same file through a bind mount is left out there too', () => {
