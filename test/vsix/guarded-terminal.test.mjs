@@ -215,16 +215,20 @@ describe('guarded terminal from the installed VSIX', () => {
       const toggle = page.locator('.part.sidebar .pane-header .action-label[aria-label^="Show verdicts as the process tree"], .part.sidebar .title-actions .action-label[aria-label^="Show verdicts as the process tree"]').first();
       await toggle.click();
       const shell = treeRow(page, 'Audit', '/bin/bash');
-      await shell.waitFor({ state: 'visible', timeout: 15_000 });
-      if ((await shell.getAttribute('aria-expanded')) === 'false') await shell.click();
-      await denied.waitFor({ state: 'visible', timeout: 15_000 });
-      const tree = await treeRows(page, 'Audit');
-      const bash = tree.find((r) => r.label.includes('/bin/bash'));
-      const kids = tree.filter((r) => r.text.includes('curl -fsS') || r.text.includes('git push'));
-      assert.ok(bash && kids.length === 2 && kids.every((k) => k.level === bash.level + 1), `curl and git push are not children of the shell: ${JSON.stringify(tree)}`);
+      // The view switches when it refreshes, and the shell's node may come collapsed: wait for the shape.
+      const underShell = (rows) => {
+        const bash = rows.find((r) => r.label.includes('/bin/bash'));
+        const kids = rows.filter((r) => r.text.includes('curl -fsS') || r.text.includes('git push'));
+        return { bash, ok: !!bash && kids.length === 2 && kids.every((k) => k.level === bash.level + 1) };
+      };
+      for (const deadline = Date.now() + 15_000; ; await page.waitForTimeout(300)) {
+        const rows = await treeRows(page, 'Audit');
+        const { bash, ok } = underShell(rows);
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error(`curl and git push are not shown under the shell: ${JSON.stringify(rows)}`);
+        if (bash?.expanded === 'false') await shell.locator('.monaco-tl-twistie').click();
+      }
       t.diagnostic(`screenshot: ${await screenshot(page, 'guarded-process-tree')}`);
-      await toggle.click();
-      await treeRow(page, 'Audit', 'Pending approvals').or(denied).first().waitFor({ state: 'visible', timeout: 15_000 });
     });
   });
 
