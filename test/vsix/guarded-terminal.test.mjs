@@ -229,6 +229,14 @@ describe('guarded terminal from the installed VSIX', () => {
         if (bash?.expanded === 'false') await shell.locator('.monaco-tl-twistie').click();
       }
       t.diagnostic(`screenshot: ${await screenshot(page, 'guarded-process-tree')}`);
+      // The same button switches back: newest first, the commands at the session's level again.
+      await toggle.click();
+      for (const deadline = Date.now() + 15_000; ; await page.waitForTimeout(300)) {
+        const rows = await treeRows(page, 'Audit');
+        const kids = rows.filter((r) => r.text.includes('curl -fsS') || r.text.includes('git push'));
+        if (kids.length === 2 && !rows.some((r) => r.label.includes('/bin/bash') && r.level < kids[0].level)) break;
+        if (Date.now() > deadline) throw new Error(`the view did not switch back to newest first: ${JSON.stringify(rows)}`);
+      }
     });
   });
 

@@ -157,8 +157,9 @@ export function registerAudit(context: vscode.ExtensionContext, registry: Sessio
       const pick = f ?? (await vscode.window.showQuickPick([{ label: 'all' as const, description: 'every verdict' }, { label: 'denied' as const, description: 'only denials' }, { label: 'asked' as const, description: 'only what you were asked about' }], { title: 'Agent Gate: show in the audit view' }))?.label;
       if (pick) setFilter(pick);
     }),
-    vscode.commands.registerCommand('agentGate.audit.toggleProcessTree', (on?: boolean) => {
-      tree.processTree = on ?? !tree.processTree;
+    vscode.commands.registerCommand('agentGate.audit.toggleProcessTree', (on?: unknown) => {
+      // From the view's title bar VS Code passes its own argument: only a boolean (tests, the API) sets it.
+      tree.processTree = typeof on === 'boolean' ? on : !tree.processTree;
       void vscode.commands.executeCommand('setContext', 'agentGate.audit.processTree', tree.processTree);
       tree.refreshAll();
     }),
