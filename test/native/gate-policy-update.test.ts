@@ -62,4 +62,34 @@ describe('updatePolicy on a running session', () => {
     const after = recs.slice(policyRec).filter((r): r is DecisionRecord => r.type === 'decision' && r.exe === '/usr/bin/true');
     expect(after.at(-1)).toMatchObject({ verdict: 'deny', rule_id: 'no-true', cached: false });
   });
+
+  it('a program the start\'s rules left to the kernel to refuse stays refused, and the update says so', async () => {
+    const ws = path.join(dir, 'ws2');
+    fs.mkdirSync(ws);
+    const allowAll = '[meta]\nversion = 1\ndefault_action = "allow"\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["${WORKSPACE}/**"]\n';
+    const denyTrue = `${allowAll}\n[[rule]]\nid = "no-true"\naction = "deny"\nexe = "/bin/true"\n`;
+    fs.writeFileSync(path.join(ws, '.gate.toml'), denyTrue);
+    const plan = planLaunch({
+      argv: ['/bin/bash', '-c', 'read -r _; /bin/true && echo ran || echo refused'],
+      workspace: ws,
+      supervisorPath: SUPERVISOR,
+      env: { PATH: '/usr/bin:/bin' },
+      auditDir: path.join(dir, 'state'),
+    });
+    if (!plan.ok) throw new Error(plan.error);
+    let out = '';
+    let stdin: NodeJS.WritableStream | null = null;
+    const session = await startPlannedSession(plan, {
+      approver: new AutoApprover('deny', 'test'),
+      spawn: childProcessSpawner({ stdio: 'pipe', onSpawn: (c) => ((stdin = c.stdin), c.stdout?.on('data', (d: Buffer) => (out += d.toString()))) }),
+    });
+    const next = loadRunPolicy(path.join(ws, '.gate.toml'), { workspace: ws, text: allowAll });
+    if (!next.ok) throw new Error(next.error);
+    const update = session.updatePolicy(next.policy, next.evaluator, next.text);
+    // The rule is gone, but Landlock's execute set was fixed at the start: the user is told, not misled.
+    expect(update.notApplied.join('\n')).toMatch(/running \/usr\/bin\/true.*the kernel refuses them for this session/);
+    (stdin as NodeJS.WritableStream | null)?.write('go\n');
+    await session.wait();
+    expect(out).toContain('refused');
+  });
 });

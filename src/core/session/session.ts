@@ -235,12 +235,21 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
    * verdicts. Landlock's grants ([filesystem], [network]) are fixed once the agent runs: when they differ,
    * `notApplied` says so and they apply to new sessions. Pending approvals keep the question they asked.
    */
+  /** Files the kernel refuses to execute for this session (the start's execute plan). */
+  private kernelExcluded: string[] = [];
+
   updatePolicy(policy: Policy, evaluator: Evaluator, text: string): PolicyUpdate {
     const notApplied: string[] = [];
     const before = supervisorConfig(this.policy);
     const after = supervisorConfig(policy);
     if (JSON.stringify(before.fs) !== JSON.stringify(after.fs) || before.require.fs !== after.require.fs) notApplied.push('the [filesystem] grants (Landlock is fixed once the agent runs)');
     if (JSON.stringify(before.net) !== JSON.stringify(after.net) || before.require.net !== after.require.net) notApplied.push('the [network] ports (Landlock is fixed once the agent runs)');
+    // Programs the kernel refuses for this session (execute-set.ts) stay refused, whatever the new rules say.
+    if (this.kernelExcluded.length) {
+      const still = new Set(evaluator instanceof PolicyEvaluator ? planExecuteSet(policy, evaluator).excluded.map((e) => e.path) : []);
+      const freed = this.kernelExcluded.filter((p) => !still.has(p));
+      if (freed.length) notApplied.push(`running ${freed.slice(0, 5).join(', ')}${freed.length > 5 ? ` and ${freed.length - 5} more` : ''} (the kernel refuses them for this session: the start's rules denied them)`);
+    }
     warmUp(evaluator);
     this.policy = policy;
     this.evaluator = evaluator;
@@ -349,6 +358,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     let executePlan: ExecutePlan | null = null;
     const config = (): SupervisorConfig => {
       executePlan = options.evaluator instanceof PolicyEvaluator ? planExecuteSet(options.policy, options.evaluator) : null;
+      session.kernelExcluded = executePlan?.excluded.map((e) => e.path) ?? [];
       for (const w of executePlan?.warnings ?? []) session.warn(w);
       return {
         ...supervisorConfig(options.policy, executePlan),
