@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { escapeText } from '../audit/display';
 import { unifiedDiff } from './diff';
 import { SafeFs } from './safe-fs';
 
@@ -868,12 +869,14 @@ export function formatProtectedChanges(changes: readonly ProtectedChange[]): str
     `The agent changed ${changes.length} file${changes.length === 1 ? '' : 's'} that tools outside the gate run or obey. ${changes.length === 1 ? 'It was' : 'They were'} put back as ${changes.length === 1 ? 'it was' : 'they were'}; review the agent's version before using it:`,
   ];
   for (const c of changes) {
-    out.push('', `  ${c.rel} (${c.change}${c.times > 1 ? `, ${c.times} times` : ''}) — ${CLASS_WHY[c.class]}`);
-    if (!c.reverted) out.push(`  NOT put back: ${c.reason ?? 'unknown reason'}`);
+    // Everything the agent wrote is shown escaped: its bytes must not act on the terminal (clear it, write the
+    // clipboard, fake a line of ours, reorder text) — red-team R52.
+    out.push('', `  ${escapeText(c.rel)} (${c.change}${c.times > 1 ? `, ${c.times} times` : ''}) — ${CLASS_WHY[c.class]}`);
+    if (!c.reverted) out.push(`  NOT put back: ${escapeText(c.reason ?? 'unknown reason')}`);
     const diff = c.diff.length > 4000 ? `${c.diff.slice(0, 4000)}… (cut; the agent's version is kept in full)\n` : c.diff;
-    for (const line of diff.trimEnd().split('\n')) out.push(`    ${line}`);
+    for (const line of diff.trimEnd().split('\n')) out.push(`    ${escapeText(line)}`);
     for (const [rel, saved] of Object.entries(c.saved)) {
-      out.push(`    the agent's version: ${saved}`, `    to use it: cp '${saved.replace(/'/g, "'\\''")}' '${(rel ? path.join(c.path, rel) : c.path).replace(/'/g, "'\\''")}'`);
+      out.push(`    the agent's version: ${escapeText(saved)}`, `    to use it: cp '${escapeText(saved).replace(/'/g, "'\\''")}' '${escapeText(rel ? path.join(c.path, rel) : c.path).replace(/'/g, "'\\''")}'`);
     }
   }
   return out.join('\n') + '\n';

@@ -37,6 +37,9 @@ export interface ApprovalRequest {
   time: number;
 }
 
+/** Why a command line cut for length is denied without a question. */
+export const CUT_ARGV_REASON = 'denied: the command line is too long to be read whole (its arguments were cut), so it cannot be shown for approval — the arguments not shown would run too';
+
 /** Length of ApprovalRequest.commandShort. */
 export const SHORT_COMMAND_CHARS = 120;
 
@@ -244,6 +247,9 @@ export class ApprovalQueue {
     const s = this.settings;
     // A fixed answer prompts nobody: the limits that protect a person from a flood do not apply.
     if (this.approver.automatic) return this.track(request, key);
+    // What was cut off cannot be shown, so it cannot be approved: whatever the question showed, the hidden
+    // arguments would run too (red-team R57). Every front end (the CLI's terminal, VS Code) gets this at once.
+    if (request.facts.argvTruncated) return now({ verdict: 'deny', layer: 'approval', reason: CUT_ARGV_REASON, answer: null, kind: 'answered' });
     if (this.pending.size >= s.maxPending) {
       return now({
         verdict: 'deny',

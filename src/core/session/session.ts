@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { AuditLog, AuditWriteError, chainHeadFile } from '../audit/audit-log';
 import { buildDecisionRecord, originJson, redactSupervisorRecord, type AuditRecord, type DecisionLayer, type DecisionRecord, type SocketRecord } from '../audit/records';
 import { redactArgv, redactText, SECRET_LITERALS } from '../audit/redact';
+import { escapeText } from '../audit/display';
 import { AuditStats } from '../audit/stats';
 import type { ExecFacts } from '../exec/facts';
 import { processAlive, processStartTime } from '../exec/proc';
@@ -880,7 +881,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
 
 /** What the user is told about the processes the agent left running. */
 export function leftoversMessage(l: Leftovers): string {
-  const names = l.names.length ? ` (${l.names.join(', ')}${l.count > l.names.length ? ', …' : ''})` : '';
+  // Names are the agent's own (prctl PR_SET_NAME): shown escaped (red-team R52).
+  const names = l.names.length ? ` (${l.names.map((n) => escapeText(n)).join(', ')}${l.count > l.names.length ? ', …' : ''})` : '';
   if (l.kept) {
     return `${l.count} process${l.count === 1 ? '' : 'es'} the agent started ${l.count === 1 ? 'is' : 'are'} still running${names} (keep_leftovers): the gate has ended, so every program they try to start fails (ENOSYS); end them yourself when done`;
   }

@@ -104,9 +104,10 @@ suite('Guarded terminal', function () {
   const savedState = process.env.XDG_STATE_HOME;
   let state = '';
   suiteSetup(() => {
-    const root = vscode.extensions.getExtension(EXTENSION_ID)?.extensionPath ?? process.cwd();
-    fs.mkdirSync(path.join(root, '.cache'), { recursive: true });
-    state = fs.mkdtempSync(path.join(root, '.cache', 'integration-state-'));
+    // Not under the checkout: a clone in /tmp (or ~/.cache) is itself inside the default policy's write grants.
+    const base = path.join(os.homedir(), '.local', 'state');
+    fs.mkdirSync(base, { recursive: true });
+    state = fs.mkdtempSync(path.join(base, 'agent-gate-integration-'));
     process.env.XDG_STATE_HOME = state;
   });
   suiteTeardown(() => {

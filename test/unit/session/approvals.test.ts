@@ -163,9 +163,10 @@ describe('ApprovalQueue', () => {
     // A different file with the same path (replaced binary) is a different identity: asked again.
     void q.request(req(facts(['git', 'push', 'origin', 'main'], { tid: 79, exe: { path: '/usr/bin/git', dev: '1', ino: '99', size: 3 } })));
     expect(a.asked).toHaveLength(3);
-    // A cut argv is never answered from memory.
-    void q.request(req(facts(['git', 'push', 'origin', 'main'], { tid: 80, cwd: '/w2', argvTruncated: true })));
-    expect(a.asked).toHaveLength(4);
+    // A cut argv is never answered from memory (nor asked: see R57 below).
+    const cut = await q.request(req(facts(['git', 'push', 'origin', 'main'], { tid: 80, cwd: '/w2', argvTruncated: true })));
+    expect(cut).toMatchObject({ verdict: 'deny' });
+    expect(a.asked).toHaveLength(3);
   });
 
   it('after a timeout, answers only once the prompt is withdrawn (bounded by the grace period)', async () => {
@@ -186,6 +187,15 @@ describe('ApprovalQueue', () => {
     // An approver that never withdraws cannot hold the verdict past the grace period.
     const stuck: Approver = { ask: () => new Promise(() => undefined) };
     expect(await new ApprovalQueue(settings({ timeoutMs: 10 }), stuck, { withdrawGraceMs: 20 }).request(req(facts()))).toMatchObject({ layer: 'timeout', verdict: 'deny' });
+  });
+
+  it('a cut argv is never put to a person: denied at once with the reason (red-team R57)', async () => {
+    const a = new ManualApprover();
+    const q = new ApprovalQueue(settings(), a);
+    const out = await q.request(req(facts(['date', ...Array.from({ length: 10 }, (_, i) => String(i))], { argvTruncated: true })));
+    expect(out).toMatchObject({ verdict: 'deny', layer: 'approval', answer: null });
+    expect(out.reason).toMatch(/cut.*cannot be shown for approval/);
+    expect(a.asked).toHaveLength(0);
   });
 
   it('a throwing approver denies (layer error)', async () => {
