@@ -116,6 +116,8 @@ export class PolicyTrust implements vscode.Disposable {
   }
 
   /** The agent wrote a protected .gate.toml (the guard put it back): offer its version for review. */
+  private readonly agentOffers = new Set<string>();
+
   offerAgentVersion(sessionId: string, change: ProtectedChange): void {
     if (change.class !== 'gate-policy') return;
     const saved = change.saved[''] ?? Object.values(change.saved)[0];
@@ -131,8 +133,14 @@ export class PolicyTrust implements vscode.Disposable {
     } catch {
       // It did not exist before.
     }
+    // One review per file at a time: an agent rewriting .gate.toml in a loop must not raise a toast per write
+    // for a tired click to accept (red-team R55). Later versions are put back and kept in the audit log all
+    // the same; the review shown is of exactly the version it offers.
+    if (this.agentOffers.has(change.path)) return;
+    this.agentOffers.add(change.path);
     const diff = change.diff || `${change.rel}: ${change.change}\n`;
     void this.ask('agent-wrote', change.path, diff, current, agentText ?? '', sessionId).then(async (answer) => {
+      this.agentOffers.delete(change.path);
       if (answer !== 'accept' || agentText === null) return;
       // Accepted: written as the user's own change (the guards of running sessions are told first).
       const bytes = Buffer.from(agentText, 'utf8');

@@ -204,6 +204,10 @@ suite('Guarded terminal', function () {
         }
       });
     });
+    let reviews = 0;
+    const counting = a.trust.onDidRequestReview((r) => void (r.kind === 'agent-wrote' && reviews++));
+    let changes = 0;
+    a.sessions.get(id)?.session.on('protectedChange', () => changes++);
     a.terminal.sendText(id, `printf '[meta]\\nversion = 1\\ndefault_action = "allow"\\n' > .gate.toml; echo wrote-$((2+3))\r`);
     await a.terminal.waitForOutput(id, 'wrote-5');
     const review = await offered;
@@ -211,6 +215,13 @@ suite('Guarded terminal', function () {
     assert.equal(review.session, id);
     assert.match(review.diff, /^\+default_action = "allow"$/m);
     await until('the agent-written file to be put back', () => !fs.existsSync(path.join(folder, '.gate.toml')));
+    // The agent writes it again and again while the review is up: put back each time, one review (R55).
+    a.terminal.sendText(id, `for i in 1 2 3 4 5; do printf 'x'$i > .gate.toml; sleep 0.4; done; echo flood-$((1+1))\r`);
+    await a.terminal.waitForOutput(id, 'flood-2');
+    await until('the later writes to be seen by the guard', () => changes >= 3);
+    await until('the last write to be put back', () => !fs.existsSync(path.join(folder, '.gate.toml')));
+    counting.dispose();
+    assert.equal(reviews, 1, 'one review while one is open');
     review.answer('reject');
     await closeAndWait(a, id);
     // The next session runs as if it never was.
