@@ -367,14 +367,15 @@ describe("gate: the agent's own unix sockets work", () => {
   it('a blocking connect to its own listener whose backlog is full does not stall the gate: the programs that will accept it still run', async () => {
     // The listener accepts only once `go` exists, and `go` is made by a program the agent runs after the
     // blocked connect: if the supervisor waited in that connect, no exec would be answered — a deadlock.
-    const script = `import os, socket, time
+    // One write of the whole line: the probes print to the same pipe at the same time.
+    const script = `import os, socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.bind('backlog.sock'); s.listen(0)
 print('listening', flush=True)
 while not os.path.exists('go'): time.sleep(0.02)
 n = 0
 while n < 3:
     c, _ = s.accept(); n += 1; c.close()
-print('accepted', n, flush=True)`;
+sys.stdout.write(f'accepted {n}\\n'); sys.stdout.flush()`;
     fs.writeFileSync(path.join(dirs.ws, 'backlog.py'), script);
     const r = await gated(
       `rm -f backlog.sock go; ${PY} backlog.py & while [ ! -S backlog.sock ]; do sleep 0.02; done; ` +
