@@ -728,7 +728,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       // which no one can set, is older than the guard: a `config` file of the project's own at the root that
       // the agent's HEAD, objects/ and refs/ made a git config); otherwise it is the agent's, with no original.
       const st = this.sfs.lstat(p.path);
-      this.snaps.set(p.path, st && st.ctimeMs < this.startedAt ? snapshot(this.sfs, p) : new Map());
+      this.snaps.set(p.path, st && st.ctimeMs < this.startedAt ? snapshot(this.sfs, p) : new Map<string, Entry>());
       this.stamps.set(p.path, '');
       this.check(p);
     }
