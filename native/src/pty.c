@@ -244,11 +244,12 @@ static int ring_write(struct ring *r, int fd)
  * every DCS, APC, PM and SOS string, whether introduced by ESC or by its C1 code point (U+0090..U+009F, which
  * UTF-8 terminals such as xterm.js honour). Raw bytes 0x80..0x9F are UTF-8 continuation bytes and pass. The
  * state carries over between reads. */
-enum fstate { F_GROUND, F_ESC, F_C2, F_OSC_NUM, F_OSC_PASS, F_OSC_PASS_ESC, F_DROP, F_DROP_ESC, F_DROP_C2 };
+enum fstate { F_GROUND, F_ESC, F_C2, F_OSC_NUM, F_OSC_PASS, F_OSC_PASS_ESC, F_OSC_PASS_C2, F_DROP, F_DROP_ESC, F_DROP_C2 };
 static struct {
 	enum fstate st;
 	char held[32]; /* ESC ] or C2 9D and the OSC's number, until it is known */
 	size_t nheld;
+	bool closing; /* the held ESC or C1 ends a string we passed: when we drop what it starts, a BEL ends it */
 } flt;
 
 static bool osc_allowed(const char *num, size_t n)
@@ -287,9 +288,13 @@ static size_t filter_out(const unsigned char *in, size_t n, char *out)
 				flt.st = F_OSC_NUM;
 			} else if ((esc && (c == 'P' || c == 'X' || c == '^' || c == '_')) ||
 				   (!esc && (c == 0x90 || c == 0x98 || c == 0x9e || c == 0x9f))) {
+				if (flt.closing)
+					out[k++] = 0x07;
+				flt.closing = false;
 				flt.st = F_DROP;
 			} else {
 				out[k++] = esc ? 0x1b : (char)0xc2;
+				flt.closing = false;
 				flt.st = F_GROUND;
 				goto again;
 			}
@@ -305,18 +310,39 @@ static size_t filter_out(const unsigned char *in, size_t n, char *out)
 				k += flt.nheld;
 				flt.st = F_OSC_PASS;
 			} else {
+				if (flt.closing)
+					out[k++] = 0x07;
 				flt.st = F_DROP;
 			}
+			flt.closing = false;
 			goto again;
 		case F_OSC_PASS:
 			if (c == 0x1b) {
 				flt.st = F_OSC_PASS_ESC; /* ST, or the terminal ends the string and starts another */
 				break;
 			}
+			if (c == 0xc2) {
+				flt.st = F_OSC_PASS_C2; /* a C1 control ends the string too (red-team R58) */
+				break;
+			}
 			out[k++] = (char)c;
 			if (c == 0x07 || c == 0x18 || c == 0x1a)
 				flt.st = F_GROUND;
 			break;
+		case F_OSC_PASS_C2:
+			/* Every C1 code point is an "anywhere" transition for the terminal (the VT500 parser of xterm.js,
+			 * VTE, alacritty): it ends the passed string, and U+009D, U+0090, U+0098, U+009E, U+009F start one
+			 * whose kind we must see (R58: read as part of the title, `ESC]0;t` U+009D `52;c;…` was an OSC 52).
+			 * Read the C1 as in ground; a string it starts that we drop gets a BEL for the one it ended (the
+			 * terminal would otherwise hold the title open; never more bytes out than in). */
+			if (c >= 0x80 && c <= 0x9f) {
+				flt.closing = true;
+				flt.st = F_C2;
+				goto again;
+			}
+			out[k++] = (char)0xc2;
+			flt.st = F_OSC_PASS;
+			goto again;
 		case F_OSC_PASS_ESC:
 			if (c == '\\') {
 				out[k++] = 0x1b;
@@ -324,6 +350,7 @@ static size_t filter_out(const unsigned char *in, size_t n, char *out)
 				flt.st = F_GROUND;
 				break;
 			}
+			flt.closing = true; /* the ESC, held, is what ends the passed string for the terminal */
 			flt.st = F_ESC;
 			goto again;
 		case F_DROP:
@@ -443,6 +470,41 @@ static void flush_out(bool drain_master, int timeout_ms)
 	}
 }
 
+/* Before the gate's own text (a question, the end lines): whatever the agent's output left open in the terminal
+ * is ended, so that text is not read as part of it (red-team R58: after an unterminated `ESC]0;` the gate's
+ * lines became the window title). CAN ends any escape sequence, control sequence or string in the VT500
+ * parsers (xterm, xterm.js, VTE, alacritty) without acting on it; ST after it ends a string for a terminal that
+ * keeps collecting through CAN, and is nothing in ground. What the filter holds back (an ESC, a C1 lead byte,
+ * an OSC whose number is not known yet) was never written and stays held. The modes the agent set (colours,
+ * character sets, the alternate screen) are the front end's to reset: it knows what it is about to draw. */
+static void close_open(void)
+{
+	static const char close_seq[] = "\x18\x1b\\";
+	uint64_t deadline = monotonic_us() + 500000u;
+	size_t done = 0;
+	while (done < sizeof(close_seq) - 1) {
+		ssize_t w = write(g.outer, close_seq + done, sizeof(close_seq) - 1 - done);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return;
+		uint64_t now = monotonic_us();
+		if (now >= deadline)
+			return;
+		struct pollfd pfd = { .fd = g.outer, .events = POLLOUT };
+		poll(&pfd, 1, (int)((deadline - now) / 1000u) + 1);
+	}
+	if (flt.st == F_OSC_PASS)
+		flt.st = F_GROUND;
+	else if (flt.st == F_OSC_PASS_ESC)
+		flt.st = F_ESC;
+	else if (flt.st == F_OSC_PASS_C2)
+		flt.st = F_C2;
+	flt.closing = false;
+}
+
 const char *pty_relay(void)
 {
 	if (g.active)
@@ -458,6 +520,7 @@ void pty_pause(bool paused)
 		/* The broker asks the user on this terminal: show what the agent wrote so far, then the user's own
 		 * mode; what was typed before the question is not an answer to it (tcflush(3) TCIFLUSH). */
 		flush_out(false, 2000);
+		close_open();
 		g.paused = true;
 		set_raw(false);
 		tcflush(g.outer, TCIFLUSH);
@@ -490,5 +553,6 @@ void pty_finish(void)
 		return;
 	g.paused = false;
 	flush_out(true, 2000);
+	close_open();
 	pty_restore();
 }

@@ -9,6 +9,7 @@ import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type Approver 
 import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, ruleTarget, socketLine, startBanner, startPlannedSession, type LaunchOptions, type LaunchPlan } from '../core/session/launch';
 import { acceptedPolicyDirectory, storePlacement } from '../core/session/policy-review';
 import { GateSetupError, type GateSession } from '../core/session/session';
+import { GATE_END_START, GATE_LINE_START } from '../core/session/terminal-text';
 import { spawnWithChildProcess } from '../core/session/spawn';
 import type { SpawnSupervisor, SupervisorProcess } from '../core/session/types';
 import { rawCwd, rawEnvironment } from '../core/exec/raw-process';
@@ -130,7 +131,10 @@ export function parseRunOptions(args: string[]): RunOptions {
 }
 
 function err(line: string): void {
-  process.stderr.write(`agent-gate: ${line}\n`);
+  // On a terminal the agent writes to, each line first ends what the agent's output left open and plain
+  // colours (red-team R58); the terminal may be raw while the agent runs, hence CR LF.
+  if (process.stderr.isTTY) process.stderr.write(`${GATE_LINE_START}agent-gate: ${line}\r\n`);
+  else process.stderr.write(`agent-gate: ${line}\n`);
 }
 
 function chooseApprover(onAsk: RunOptions['onAsk'], suggest: (r: ApprovalRequest) => string | null): { approver: Approver; close: () => void } {
@@ -336,6 +340,8 @@ export async function runGate(args: string[]): Promise<number> {
   });
   const end = await session.wait();
   cleanup();
+  // The agent is gone: the terminal is put in a state where the last lines are read as written (R58).
+  if (process.stderr.isTTY) process.stderr.write(GATE_END_START);
   if (end.failure) err(`the gate failed: ${end.failure}`);
   const review = formatProtectedChanges(end.protectedChanges ?? []);
   if (review) process.stderr.write(review.replace(/^/gm, 'agent-gate: '));

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import * as tty from 'node:tty';
 import type { ApprovalAnswer, ApprovalRequest, Approver, TerminalControl } from '../core/session/approvals';
+import { CLOSE_OPEN } from '../core/session/terminal-text';
 
 export interface TerminalApproverOptions {
   /** Streams to use instead of the terminal (tests). */
@@ -174,11 +175,12 @@ class StreamChannel implements QuestionChannel {
  * it in any state — a scroll region that confines the question to two rows under a fake one it painted, origin
  * mode, another character set, hidden cursor, colours that hide text (red-team R30). Reset what it could have
  * set (DECSTR, then each piece for terminals without it, and the dynamic colours and palette) and clear the
- * screen, so the question is the only thing on it.
+ * screen, so the question is the only thing on it. First, whatever string or sequence the agent left open is
+ * ended (CLOSE_OPEN, red-team R58), or the question would be read as part of it.
  */
 const SHARED_TERMINAL = 'the agent shares this terminal (the gate could not give it one of its own), so it could draw over the question';
 
-export const SANE_SCREEN = '\x1b[!p\x1b[r\x1b[?6l\x1b(B\x0f\x1b[?7h\x1b[?25h\x1b[0m\x1b]104\x07\x1b]110\x07\x1b]111\x07\x1b[H\x1b[2J';
+export const SANE_SCREEN = CLOSE_OPEN + '\x1b[!p\x1b[r\x1b[?6l\x1b(B\x0f\x1b[?7h\x1b[?25h\x1b[0m\x1b]104\x07\x1b]110\x07\x1b]111\x07\x1b[H\x1b[2J';
 
 export class TerminalApprover implements Approver {
   private readonly channel: QuestionChannel;

@@ -10,6 +10,7 @@ import * as pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditLog } from '../../src/core/audit/audit-log';
 import type { DecisionRecord } from '../../src/core/audit/records';
+import { VtModel } from './helpers/vt';
 import { CLI, denyCurlPolicy, makeDirs, prepare, prog, runCli, SUPERVISOR, type CliRun } from './gate-progs/cli';
 
 let dirs: ReturnType<typeof makeDirs>;
@@ -272,6 +273,77 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       // Control: the same bytes, ungated, carry every one of them.
       const raw = spawnSync('bash', ['-c', agent], { encoding: 'latin1' }).stdout;
       for (const bad of ['BAD1', 'BAD2', 'BAD3', 'BAD4', 'BAD5', 'BAD6']) expect(raw).toContain(bad);
+    } finally {
+      sh.close();
+    }
+  });
+
+  // Red-team R58: an agent that leaves a string or sequence open (a title it never ends) or a mode that hides
+  // text made the gate's own later text — the question, the end lines — land in the window title or show
+  // unreadable. Each opener below is printed by the agent, which then meets a question and exits; the terminal
+  // model (helpers/vt.ts, xterm.js's parser) must show the question and the end line readable, on the normal
+  // screen for the end line.
+  const openers: [string, string][] = [
+    ['an unterminated title (OSC 0)', '\\033]0;'],
+    ['an unterminated title (OSC 2)', '\\033]2;t'],
+    ['an unterminated title by C1 OSC', '\\302\\2350;'],
+    ['an unterminated hyperlink (OSC 8)', '\\033]8;;https://example.com/'],
+    ['a CSI cut short', '\\033[1;'],
+    ['a charset designation cut short', '\\033('],
+    ['concealed text (SGR 8)', '\\033[8m'],
+    ['black on black', '\\033[30;40m'],
+    ['DEC line drawing in G0', '\\033(0'],
+    ['DEC line drawing in G1, shifted out', '\\033)0\\016'],
+    ['the alternate screen', '\\033[?1049h'],
+  ];
+  it.each(openers)('the gate\'s question and end lines reach the screen readable after the agent printed %s (red-team R58)', async (_what, opener) => {
+    const w = workspace(denyCurlPolicy({ curlAction: 'ask' }));
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      const line = cliLine(w, dirs.audit(`open-${++n}`), ['bash', '-c', `printf '${opener}'; curl --version >/dev/null; printf '${opener}'`], ['--on-ask', 'prompt']);
+      const from = sh.out.length;
+      sh.term.write(`${line}; echo FIN''ISHED\r`);
+      await until('the question', () => sh.out.includes('[n] deny > ', from));
+      const vt = new VtModel();
+      vt.feedText(sh.out.slice(from));
+      expect(vt.current).toContain('agent-gate: approve this command?');
+      expect(vt.current).toContain('[n] deny > ');
+      sh.term.write('n\r');
+      await until('the end', () => sh.out.includes('FINISHED', from));
+      const end = new VtModel();
+      end.feedText(sh.out.slice(from));
+      expect(end.onAltScreen).toBe(false);
+      expect(end.normal).toMatch(/agent-gate: audit log ends with sha256 [0-9a-f]{64}/);
+      expect(end.normal).toContain('FINISHED');
+    } finally {
+      sh.close();
+    }
+  });
+
+  it('a C1 code point inside a title does not smuggle an OSC past the filter: the terminal ends the title there and starts the next string (red-team R58, R41)', async () => {
+    const w = workspace();
+    const sh = new UserShell(w.ws);
+    try {
+      await sh.run('true');
+      // U+009D (OSC) and U+009C (ST) then U+009D, U+0090 (DCS) inside a passed title; each carries B…D<n>.
+      const agent = [
+        "printf '\\033]0;t\\302\\23552;c;QkFE;B%sD1\\007' A",
+        "printf '\\033]2;t\\302\\234\\302\\23552;c;B%sD2\\007' A",
+        "printf '\\033]0;t\\302\\220@kitty-cmd B%sD3\\033\\\\' A",
+        "printf '\\033]0;t\\302\\2371337;B%sD4\\007' A",
+        "printf 'after-G%sOD\\n' O",
+      ].join('; ');
+      const out = await sh.run(cliLine(w, dirs.audit(`c1-${++n}`), ['bash', '-c', agent]));
+      const vt = new VtModel();
+      vt.feedText(out);
+      expect(vt.oscs.filter((o) => !/^[02];/.test(o))).toEqual([]);
+      for (const bad of ['BAD1', 'BAD2', 'BAD3', 'BAD4']) expect(out, bad).not.toContain(bad);
+      expect(vt.normal).toContain('after-GOOD');
+      // Control: ungated, the terminal model completes the smuggled OSC 52.
+      const raw = new VtModel();
+      raw.feedBytes(spawnSync('bash', ['-c', agent]).stdout);
+      expect(raw.oscs.some((o) => o.startsWith('52;c;'))).toBe(true);
     } finally {
       sh.close();
     }

@@ -6,6 +6,7 @@ import type { Approver } from '../../core/session/approvals';
 import { startBanner, startPlannedSession, socketLine, enforcementGaps, type LaunchPlan } from '../../core/session/launch';
 import { GateSetupError, type GateSession, type SessionEnd } from '../../core/session/session';
 import { ptySpawner, type PtyLike, type PtyModuleLike } from '../../core/session/spawn';
+import { GATE_END_START, GATE_LINE_START } from '../../core/session/terminal-text';
 import type { SupervisorProcess } from '../../core/session/types';
 
 export interface GatedProcessEvents {
@@ -34,12 +35,16 @@ const YELLOW = '\x1b[33m';
 const RED = '\x1b[31m';
 const RESET = '\x1b[0m';
 
-/** Lines of the gate (not the agent's) as the terminal shows them: prefixed, dim, CRLF. */
+/** Lines of the gate (not the agent's) as the terminal shows them: prefixed, dim, CRLF; first, whatever the
+ *  agent's output left open is ended and its colours and character sets made plain (red-team R58). */
 export function gateLines(lines: readonly string[], colour = DIM): string {
-  return lines
-    .flatMap((l) => l.split('\n'))
-    .map((l) => `${colour}agent-gate: ${l}${RESET}\r\n`)
-    .join('');
+  return (
+    GATE_LINE_START +
+    lines
+      .flatMap((l) => l.split('\n'))
+      .map((l) => `${colour}agent-gate: ${l}${RESET}\r\n`)
+      .join('')
+  );
 }
 
 export class GatedProcess extends EventEmitter<GatedProcessEvents> {
@@ -173,7 +178,8 @@ export class GatedProcess extends EventEmitter<GatedProcessEvents> {
 /** The last lines a terminal shows when its session ended: the exit status, and why when the gate failed. */
 export function exitLines(end: SessionEnd): string {
   const status = end.signal ? `killed by signal ${end.signal}` : `exit status ${end.code ?? end.exitCode}`;
-  let text = '\r\n';
+  // The agent is gone: also its alternate screen, margins and modes (R58), so these lines stay readable.
+  let text = GATE_END_START + '\r\n';
   if (end.failure) text += gateLines([`the gate failed: ${end.failure}`], RED);
   text += gateLines([`the agent ended (${status}); press any key to close this terminal`]);
   return text;
