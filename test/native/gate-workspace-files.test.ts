@@ -219,6 +219,51 @@ describe('gate: files that git runs', () => {
     expect(recs.find((x) => x.path === path.join(w.ws, 'sub', '.git', 'config'))!.diff).toContain(`fsmonitor = ${evil}`);
   });
 
+  it.each([false, true])('repositories at any depth, bare ones and gitdir pointers (a gitlink makes the user\'s own `git status` recurse into one), root mount namespace %s: none of their commands runs outside (red-team R32)', async (kernel) => {
+    const w = repo();
+    const evil = path.join(w.ws, 'evil.sh');
+    fs.writeFileSync(evil, `#!/bin/sh\necho ran >> ${w.marker}\nexit 1\n`, { mode: 0o755 });
+    // A repository three levels down, registered as a gitlink in the workspace's index (so git status there
+    // runs git status in it); a bare repository with a remote and an ssh command (the user's `git fetch` in
+    // it); a repository whose .git is a file pointing at a git directory elsewhere in the workspace; a plain
+    // deep clone-like repository, which is kept.
+    const script = [
+      'set -e',
+      'mkdir -p deep/a && git init -q deep/a/b && echo x > deep/a/b/x && git -C deep/a/b add x && git -C deep/a/b commit -qm x',
+      `git -C deep/a/b config core.fsmonitor ${evil}`,
+      'git update-index --add --cacheinfo 160000,$(git -C deep/a/b rev-parse HEAD),deep/a/b',
+      'git init -q --bare m/x.git && git -C m/x.git config remote.origin.url ssh://example.invalid/x',
+      `git -C m/x.git config core.sshCommand ${evil}`,
+      'mkdir -p p/q && git init -q --separate-git-dir="$PWD/p/store" p/q/r',
+      `git -C p/q/r config core.fsmonitor ${evil}`,
+      'git init -q keep/a/b && git -C keep/a/b config user.email a@b.c',
+      'sleep 0.5',
+    ].join('\n');
+    const r = await gated(w, script, [], kernel);
+    expect(r.code, r.stderr).toBe(0);
+    userGit(w.ws, 'status');
+    userGit(path.join(w.ws, 'deep', 'a', 'b'), 'status');
+    userGit(path.join(w.ws, 'm', 'x.git'), 'fetch', 'origin');
+    userGit(path.join(w.ws, 'p', 'q', 'r'), 'status');
+    expect(fs.existsSync(w.marker)).toBe(false);
+    const recs = protectedRecords(r);
+    for (const cfg of ['deep/a/b/.git/config', 'm/x.git/config', 'p/store/config']) {
+      const rec = recs.find((x) => x.path === path.join(w.ws, cfg));
+      expect(rec, cfg).toBeDefined();
+      expect(rec!.diff).toContain(evil);
+    }
+    expect(fs.readFileSync(path.join(w.ws, 'keep', 'a', 'b', '.git', 'config'), 'utf8')).toContain('email = a@b.c');
+    expect(recs.some((x) => x.path.startsWith(path.join(w.ws, 'keep')))).toBe(false);
+    // Control: the same script ungated, then the same git commands of the user's, run the agent's program.
+    const c = repo();
+    fs.writeFileSync(path.join(c.ws, 'evil.sh'), `#!/bin/sh\necho ran >> ${c.marker}\nexit 1\n`, { mode: 0o755 });
+    execFileSync('bash', ['-c', script.replaceAll(evil, path.join(c.ws, 'evil.sh'))], { cwd: c.ws, env: { ...process.env, ...GIT_ENV } });
+    userGit(c.ws, 'status');
+    userGit(path.join(c.ws, 'm', 'x.git'), 'fetch', 'origin');
+    userGit(path.join(c.ws, 'p', 'q', 'r'), 'status');
+    expect(fs.readFileSync(c.marker, 'utf8').split('\n').filter(Boolean).length).toBeGreaterThanOrEqual(3);
+  });
+
   it('.git replaced by a file that points git at another directory: put back as the repository', async () => {
     const w = repo();
     const evilGit = path.join(w.ws, 'elsewhere', 'evil-git');

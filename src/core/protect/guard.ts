@@ -84,7 +84,7 @@ export const CLASS_WHY: Readonly<Record<ProtectedClass, string>> = {
 const ROOT_PATTERNS: readonly { re: RegExp; class: ProtectedClass }[] = [{ re: /\.code-workspace$/, class: 'editor' }];
 
 /** The protected paths of a workspace, with the git directory a `.git` file points to and core.hooksPath. */
-export function protectedPaths(workspace: string): ProtectedPath[] {
+export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(workspace)): ProtectedPath[] {
   const ws = path.resolve(workspace);
   const out: ProtectedPath[] = PROTECTED.map((s) => ({ path: path.join(ws, s.rel), rel: s.rel, class: s.class, kind: s.kind }));
   for (const name of safeReaddir(ws)) {
@@ -113,28 +113,88 @@ export function protectedPaths(workspace: string): ProtectedPath[] {
       out.push({ path: path.join(sub, 'hooks'), rel: path.relative(ws, path.join(sub, 'hooks')), class: 'git-hooks', kind: 'dir' });
     }
   }
-  for (const p of nestedRepoPaths(ws)) if (!out.some((o) => o.path === p.path)) out.push(p);
+  for (const p of scan.repos) if (!out.some((o) => o.path === p.path)) out.push(p);
   return out;
 }
 
-/** Names at the workspace's root that are never a repository of the user's to open (too large to watch). */
+/** Directory names never looked into for repositories: the workspace's own git directory (its paths are
+ *  above), and package trees (too large to watch; no tool opens a repository there by itself). */
 const NOT_NESTED = new Set(['.git', 'node_modules']);
+/** The most directories of the workspace walked and watched for repositories (beyond: not looked into). */
+const MAX_TREE_DIRS = 20000;
 
-/** The config and hooks of every repository one level below the workspace (a `.git` directory, or a `.git`
- *  file naming a git directory). */
-export function nestedRepoPaths(workspace: string): ProtectedPath[] {
+/** A directory git takes for a repository by itself when run in it (safe.bareRepository defaults to all): a
+ *  bare repository, or a git directory that a `.git` file elsewhere points to — HEAD, objects/ and refs/. */
+function isGitDirectory(dir: string): boolean {
+  try {
+    return fs.lstatSync(path.join(dir, 'HEAD')).isFile() && isDir(path.join(dir, 'objects')) && isDir(path.join(dir, 'refs'));
+  } catch {
+    return false;
+  }
+}
+
+export interface RepoScan {
+  /** The config and hooks of every repository found. */
+  repos: ProtectedPath[];
+  /** The directories walked (watched for repositories made later). */
+  dirs: string[];
+  /** false: MAX_TREE_DIRS was reached, the rest is not looked into. */
+  complete: boolean;
+}
+
+/**
+ * Every repository below `root` in the workspace, at any depth (red-team R32): git reads a repository's config
+ * wherever it is run, and it is run in repositories deep down by tools outside the gate without the user
+ * choosing them — the user's own `git status` recurses into every gitlink of the index (a repository three
+ * levels down, registered with `git update-index`, ran its core.fsmonitor), VS Code's git extension opens the
+ * repository of any file the user opens (`git.autoRepositoryDetection`: "openEditors"), and its scan finds
+ * them (`git.repositoryScanMaxDepth`). A repository is a directory with `.git` (a directory, or a file naming
+ * a git directory anywhere), or a bare one (HEAD, objects/, refs/; git uses it when run inside). Symlinks are
+ * not followed; node_modules and .git directories are not looked into.
+ */
+export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_DIRS): RepoScan {
   const ws = path.resolve(workspace);
-  const out: ProtectedPath[] = [];
-  for (const name of safeReaddir(ws)) {
-    if (NOT_NESTED.has(name) || !isDir(path.join(ws, name))) continue;
-    const gitdir = gitdirOf(path.join(ws, name));
-    if (!gitdir) continue;
+  const out: RepoScan = { repos: [], dirs: [], complete: true };
+  const seen = new Set<string>();
+  const add = (gitdir: string): void => {
     for (const [rel, kind, cls] of [['config', 'file', 'git'], ['hooks', 'dir', 'git-hooks']] as const) {
       const full = path.join(gitdir, rel);
-      out.push({ path: full, rel: path.relative(ws, full), class: cls, kind, nested: true });
+      if (seen.has(full)) continue;
+      seen.add(full);
+      out.repos.push({ path: full, rel: path.relative(ws, full), class: cls, kind, nested: true });
     }
+  };
+  const stack = [path.resolve(root)];
+  while (stack.length) {
+    const dir = stack.pop()!;
+    if (out.dirs.length >= limit) {
+      out.complete = false;
+      break;
+    }
+    out.dirs.push(dir);
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    if (dir !== ws) {
+      const gitdir = entries.some((e) => e.name === '.git') ? gitdirOf(dir) : null;
+      if (gitdir) add(gitdir);
+      else if (entries.some((e) => e.name === 'HEAD') && isGitDirectory(dir)) {
+        add(dir);
+        continue; // a git directory's insides are its own (hooks are above)
+      }
+    }
+    // Dirent types come from the directory itself (lstat's view: a symlink is not a directory here).
+    for (const e of entries) if (e.isDirectory() && !NOT_NESTED.has(e.name)) stack.push(path.join(dir, e.name));
   }
   return out;
+}
+
+/** The config and hooks of every repository below the workspace (scanRepos). */
+export function nestedRepoPaths(workspace: string): ProtectedPath[] {
+  return scanRepos(workspace).repos;
 }
 
 /** Keys a git config may hold that run nothing and point git nowhere else: what `git init`, `git clone`,
@@ -261,6 +321,8 @@ const FINALIZE_MS = 150;
 const MAX_ENTRIES = 4000;
 /** How often the protected paths' identities and times are compared, for changes inotify does not report. */
 const POLL_MS = 100;
+/** Every how many polls the workspace is walked again for repositories (every 2 s: inotify is the fast path). */
+const REPO_SCAN_POLLS = 20;
 
 function sha256(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
@@ -377,10 +439,18 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   private readonly changes = new Map<string, ProtectedChange>();
   private readonly sfs = new SafeFs();
   private stopped = false;
+  /** The start's walk of the workspace for repositories. */
+  private readonly scan: RepoScan;
+  /** The workspace's directories watched for repositories made later (scanRepos). */
+  private readonly tree = new Set<string>();
+  /** Paths an event named in a watched directory, looked at together (a directory made: walked). */
+  private readonly treeQueue = new Set<string>();
+  private polls = 0;
 
   private constructor(private readonly o: WorkspaceGuardOptions) {
     super();
-    const all = protectedPaths(o.workspace);
+    this.scan = scanRepos(o.workspace);
+    const all = protectedPaths(o.workspace, this.scan);
     for (const a of o.also ?? []) {
       const abs = path.resolve(a.path);
       if (!all.some((p) => p.path === abs)) all.push({ path: abs, rel: path.relative(path.resolve(o.workspace), abs), class: a.class, kind: 'file' });
@@ -412,7 +482,8 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
 
   /** Compare every protected path with its snapshot and put back what differs (the end of the session). */
   checkAll(): ProtectedChange[] {
-    // The last word: nothing waits for an announced write any more.
+    // The last word: nothing waits for an announced write any more; every repository there now is looked at.
+    this.addRepos(scanRepos(this.o.workspace));
     for (const p of this.paths) this.check(p, true);
     this.checkNewRootFiles();
     for (const f of [...this.finalizers]) {
@@ -472,7 +543,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     }
     for (const dir of dirs) this.watchDir(dir);
     for (const p of this.paths) this.stamps.set(p.path, this.stamp(p));
-    this.checkNestedRepos();
+    this.addRepos(this.scan);
     this.poller = setInterval(() => this.poll(), POLL_MS);
     this.poller.unref();
   }
@@ -532,7 +603,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
    *  floor for what it cannot see). */
   private poll(): void {
     if (this.stopped) return;
-    this.checkNestedRepos();
+    // The floor for repositories inotify did not report (a watch limit, a directory made and filled between
+    // two looks): the whole walk again every REPO_SCAN_POLLS polls.
+    if (++this.polls % REPO_SCAN_POLLS === 0) this.addRepos(scanRepos(this.o.workspace));
     for (const p of [...this.paths]) {
       const st = this.stamp(p);
       if (this.stamps.get(p.path) === st) continue;
@@ -551,7 +624,22 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     }
     const ws = path.resolve(this.o.workspace);
     if (dir === ws) this.checkNewRootFiles();
-    if (dir === ws || path.dirname(dir) === ws) this.checkNestedRepos();
+    if (this.tree.has(dir)) {
+      // Something appeared or changed in a directory of the workspace: a directory made is walked for
+      // repositories (and watched); a file (HEAD, .git) may make its directory one. Looked at together, soon.
+      if (!this.treeQueue.size) setImmediate(() => this.scanQueued());
+      this.treeQueue.add(name ? path.join(dir, name) : dir);
+    }
+  }
+
+  private scanQueued(): void {
+    const queued = [...this.treeQueue];
+    this.treeQueue.clear();
+    if (this.stopped) return;
+    for (const q of queued) {
+      if (isDir(q) && !NOT_NESTED.has(path.basename(q))) this.addRepos(scanRepos(this.o.workspace, q, Math.max(0, MAX_TREE_DIRS - this.tree.size)));
+      else this.addRepos(scanRepos(this.o.workspace, path.dirname(q), 1));
+    }
   }
 
   /** A root-level file matching a pattern (a new `x.code-workspace`) that was not there at the start. */
@@ -620,12 +708,15 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     return [...now].every(([rel, e]) => rel === '' ? e.type === 'dir' : e.type === 'dir' || rel.endsWith('.sample'));
   }
 
-  /** Repositories made (or turned up) one level below the workspace during the session: their config and
-   *  hooks are guarded from then on, and each directory there is watched for a `.git` to appear. */
-  private checkNestedRepos(): void {
-    const ws = path.resolve(this.o.workspace);
-    for (const name of safeReaddir(ws)) if (!NOT_NESTED.has(name)) this.watchDir(path.join(ws, name));
-    for (const p of nestedRepoPaths(ws)) {
+  /** Repositories a walk found: guarded from then on (one made during the session has no original: it is
+   *  kept only while nestedHarmless), and the directories walked watched for more. */
+  private addRepos(scan: RepoScan): void {
+    for (const d of scan.dirs) {
+      if (this.tree.size >= MAX_TREE_DIRS && !this.tree.has(d)) break;
+      this.tree.add(d);
+      this.watchDir(d);
+    }
+    for (const p of scan.repos) {
       if (this.paths.some((q) => q.path === p.path) || !this.o.writable(p.path)) continue;
       this.paths.push(p);
       this.snaps.set(p.path, new Map()); // not there at the start

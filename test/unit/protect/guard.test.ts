@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unifiedDiff } from '../../../src/core/protect/diff';
-import { formatProtectedChanges, gitConfigHarmless, protectedPaths, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
+import { formatProtectedChanges, gitConfigHarmless, protectedPaths, scanRepos, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
 
 let ws = '';
 let review = '';
@@ -40,6 +40,42 @@ describe('protectedPaths', () => {
     fs.writeFileSync(path.join(ws, '.git'), `gitdir: ${other}\n`);
     expect(protectedPaths(ws).map((p) => p.path)).toEqual(expect.arrayContaining([path.join(other, 'config'), path.join(other, 'hooks')]));
     fs.rmSync(other, { recursive: true });
+  });
+});
+
+describe('scanRepos (red-team R32)', () => {
+  it('finds repositories at any depth, bare ones and the git directory a .git file names; not in node_modules, not through a symlink', () => {
+    const mk = (rel: string, content = ''): void => {
+      fs.mkdirSync(path.dirname(path.join(ws, rel)), { recursive: true });
+      fs.writeFileSync(path.join(ws, rel), content);
+    };
+    mk('a/b/c/.git/config');
+    mk('m/x.git/HEAD', 'ref: refs/heads/main\n');
+    mk('m/x.git/config');
+    fs.mkdirSync(path.join(ws, 'm/x.git/objects'));
+    fs.mkdirSync(path.join(ws, 'm/x.git/refs'));
+    mk('p/store/config');
+    mk('p/q/r/.git', `gitdir: ${path.join(ws, 'p', 'store')}\n`);
+    mk('node_modules/dep/.git/config');
+    fs.mkdirSync(path.join(ws, 'outside', 'repo', '.git'), { recursive: true });
+    fs.symlinkSync(path.join(ws, 'outside'), path.join(ws, 'link'));
+    const scan = scanRepos(ws);
+    const rels = scan.repos.map((p) => p.rel).sort();
+    expect(rels).toEqual(['a/b/c/.git/config', 'a/b/c/.git/hooks', 'm/x.git/config', 'm/x.git/hooks', 'outside/repo/.git/config', 'outside/repo/.git/hooks', 'p/store/config', 'p/store/hooks']);
+    expect(scan.repos.every((p) => p.nested)).toBe(true);
+    expect(scan.complete).toBe(true);
+    // The walk stops at its limit and says so.
+    expect(scanRepos(ws, ws, 3).complete).toBe(false);
+  });
+
+  it('a repository made three levels down during the session: a config that runs something is put back at once', async () => {
+    const g = start();
+    fs.mkdirSync(path.join(ws, 'd1', 'd2', 'd3', '.git'), { recursive: true });
+    fs.writeFileSync(path.join(ws, 'd1', 'd2', 'd3', '.git', 'config'), '[core]\n\tfsmonitor = ./x\n');
+    for (let t = 0; t < 3000 && fs.existsSync(path.join(ws, 'd1', 'd2', 'd3', '.git', 'config')); t += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(fs.existsSync(path.join(ws, 'd1', 'd2', 'd3', '.git', 'config'))).toBe(false);
+    expect(g.checkAll().map((c) => c.rel)).toEqual(['d1/d2/d3/.git/config']);
+    g.stop();
   });
 });
 
