@@ -67,6 +67,7 @@ describe('gate: VS Code\'s guarded terminal shows its own lines whatever the age
     ['yellow on yellow', '\\033[43m'],
     ['DEC line drawing, shifted out', '\\033)0\\016'],
     ['the alternate screen', '\\033[?1049h'],
+    ['the default foreground made the background (OSC 10/11)', '\\033]10;rgb:00/00/00\\007\\033]11;rgb:00/00/00\\007'],
   ];
   it.each(openers)('after %s, a line said during the session and the exit lines are readable', async (_what, opener) => {
     // A unix socket outside the gate, refused (the default policy seals them): the gate says so while the agent

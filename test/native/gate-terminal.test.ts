@@ -295,6 +295,7 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
     ['DEC line drawing in G0', '\\033(0'],
     ['DEC line drawing in G1, shifted out', '\\033)0\\016'],
     ['the alternate screen', '\\033[?1049h'],
+    ['the default foreground made the background (OSC 10/11, red-team R68)', '\\033]10;rgb:00/00/00\\007\\033]11;rgb:00/00/00\\007'],
   ];
   it.each(openers)('the gate\'s question and end lines reach the screen readable after the agent printed %s (red-team R58)', async (_what, opener) => {
     const w = workspace(denyCurlPolicy({ curlAction: 'ask' }));
@@ -337,7 +338,8 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       const out = await sh.run(cliLine(w, dirs.audit(`c1-${++n}`), ['bash', '-c', agent]));
       const vt = new VtModel();
       vt.feedText(out);
-      expect(vt.oscs.filter((o) => !/^[02];/.test(o))).toEqual([]);
+      // Titles, and the gate's own colour resets before its lines (OSC 104, 110, 111, 112): nothing else.
+      expect(vt.oscs.filter((o) => !/^([02];|104$|11[012]$)/.test(o))).toEqual([]);
       for (const bad of ['BAD1', 'BAD2', 'BAD3', 'BAD4']) expect(out, bad).not.toContain(bad);
       expect(vt.normal).toContain('after-GOOD');
       // Control: ungated, the terminal model completes the smuggled OSC 52.

@@ -264,6 +264,29 @@ describe('gate: files that git runs', () => {
     expect(fs.readFileSync(c.marker, 'utf8').split('\n').filter(Boolean).length).toBeGreaterThanOrEqual(3);
   });
 
+  it('the workspace made a git directory (HEAD, objects/, refs/ and a config at its root; git takes it for one before it looks for .git): the user\'s git status there runs nothing of the agent\'s (red-team R62)', async () => {
+    const ws = path.join(dirs.root, `plain-${++n}`);
+    fs.mkdirSync(ws);
+    fs.writeFileSync(path.join(ws, 'README'), 'hello\n');
+    const policy = path.join(dirs.root, `policy-${n}.toml`);
+    fs.writeFileSync(policy, POLICY);
+    const marker = path.join(dirs.root, `ran-${n}`);
+    const evil = path.join(ws, 'evil.sh');
+    fs.writeFileSync(evil, `#!/bin/sh\necho ran >> ${marker}\nexit 1\n`, { mode: 0o755 });
+    const script = `mkdir -p objects refs/heads && echo 'ref: refs/heads/main' > HEAD && printf '[core]\\n\\trepositoryformatversion = 0\\n\\tbare = false\\n\\tworktree = .\\n\\tfsmonitor = ${evil}\\n' > config; sleep 0.5`;
+    const r = await gated({ ws, policy }, script);
+    expect(r.code, r.stderr).toBe(0);
+    userGit(ws, 'status');
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(protectedRecords(r).find((x) => x.path === path.join(ws, 'config'))?.diff).toContain(evil);
+    // Control: the same, ungated.
+    const c = path.join(dirs.root, `plain-${++n}`);
+    fs.mkdirSync(c);
+    execFileSync('bash', ['-c', script], { cwd: c });
+    userGit(c, 'status');
+    expect(fs.existsSync(marker)).toBe(true);
+  });
+
   it('.git replaced by a file that points git at another directory: put back as the repository', async () => {
     const w = repo();
     const evilGit = path.join(w.ws, 'elsewhere', 'evil-git');

@@ -178,13 +178,14 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
     } catch {
       continue;
     }
-    if (dir !== ws) {
-      const gitdir = entries.some((e) => e.name === '.git') ? gitdirOf(dir) : null;
-      if (gitdir) add(gitdir);
-      else if (entries.some((e) => e.name === 'HEAD') && isGitDirectory(dir)) {
-        add(dir);
-        continue; // a git directory's insides are its own (hooks are above)
-      }
+    const gitdir = dir !== ws && entries.some((e) => e.name === '.git') ? gitdirOf(dir) : null;
+    if (gitdir) add(gitdir);
+    else if (entries.some((e) => e.name === 'HEAD') && isGitDirectory(dir)) {
+      // The workspace itself too (red-team R62): git asks whether the directory it runs in is a git directory
+      // before it looks for a `.git`, so HEAD, objects/ and refs/ at the root make the root's `config` the one
+      // the user's `git status` there obeys (VS Code runs it on folder open).
+      add(dir);
+      continue; // a git directory's insides are its own (hooks are above)
     }
     // Dirent types come from the directory itself (lstat's view: a symlink is not a directory here).
     for (const e of entries) if (e.isDirectory() && !NOT_NESTED.has(e.name)) stack.push(path.join(dir, e.name));
@@ -446,6 +447,10 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   /** Paths an event named in a watched directory, looked at together (a directory made: walked). */
   private readonly treeQueue = new Set<string>();
   private polls = 0;
+  /** A second before the guard started (ms since the epoch): a file changed before is not the agent's. The
+   *  margin: file times come from the kernel's coarse clock, a tick behind (a file the agent made at once would
+   *  otherwise look older than the guard). */
+  private readonly startedAt = Date.now() - 1000;
 
   private constructor(private readonly o: WorkspaceGuardOptions) {
     super();
@@ -719,7 +724,11 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     for (const p of scan.repos) {
       if (this.paths.some((q) => q.path === p.path) || !this.o.writable(p.path)) continue;
       this.paths.push(p);
-      this.snaps.set(p.path, new Map()); // not there at the start
+      // Not known at the start: what is there is the original only when nothing changed it since (its ctime,
+      // which no one can set, is older than the guard: a `config` file of the project's own at the root that
+      // the agent's HEAD, objects/ and refs/ made a git config); otherwise it is the agent's, with no original.
+      const st = this.sfs.lstat(p.path);
+      this.snaps.set(p.path, st && st.ctimeMs < this.startedAt ? snapshot(this.sfs, p) : new Map<string, Entry>());
       this.stamps.set(p.path, '');
       this.check(p);
     }

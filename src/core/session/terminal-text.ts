@@ -10,9 +10,11 @@
 export const CLOSE_OPEN = '\x18\x1b\\';
 
 /** Before a gate line while the agent runs and may draw again: what is open is ended, and colours and
- *  character sets made plain (SGR 0, G0 = ASCII, SI). Modes a running program relies on (cursor keys, bracketed
- *  paste, the alternate screen, margins) are left alone: resetting them would break the agent's own display. */
-export const GATE_LINE_START = `${CLOSE_OPEN}\x1b[0m\x1b(B\x0f`;
+ *  character sets made plain (SGR 0, G0 = ASCII, SI; the palette and the default foreground, background and
+ *  cursor colours the agent may set with OSC 4/10/11/12 — foreground = background hides text even after SGR 0,
+ *  red-team R68 — back to the user's: OSC 104, 110, 111, 112). Modes a running program relies on (cursor keys,
+ *  bracketed paste, the alternate screen, margins) are left alone: resetting them would break its display. */
+export const GATE_LINE_START = `${CLOSE_OPEN}\x1b[0m\x1b(B\x0f\x1b]104\x07\x1b]110\x07\x1b]111\x07\x1b]112\x07`;
 
 /** Before the gate's last lines, once the agent is gone: also the alternate screen left (1047: no cursor
  *  restore, nothing when on the normal screen), a soft reset (DECSTR: margins, origin mode, insert mode,

@@ -72,6 +72,7 @@ export class VtModel {
     // "anywhere" transitions (C0 CAN/SUB, ESC, every C1) first, as the table's loop over all states.
     if (this.st === 'osc' && (c === 0x07 || c === 0x9c || c === 0x1b || c === 0x18 || c === 0x1a)) {
       this.oscs.push(this.oscData);
+      if (c !== 0x18 && c !== 0x1a) this.oscDispatch(this.oscData);
       this.st = c === 0x1b ? 'esc' : 'ground';
       this.params = this.inter = '';
       return;
@@ -141,8 +142,29 @@ export class VtModel {
     else if (c === 0x0f) this.gl = 0;
   }
 
+  /** The dynamic colours (OSC 10/11 and their resets 110/111) and the palette (OSC 4, reset 104): text in
+   *  the same colour as its background is not readable. */
+  private defFg: string | null = null;
+  private defBg: string | null = null;
+  private palette = new Map<number, string>();
+
+  private oscDispatch(data: string): void {
+    const [num, ...rest] = data.split(';');
+    if (num === '10' && rest[0] && rest[0] !== '?') this.defFg = rest[0];
+    else if (num === '11' && rest[0] && rest[0] !== '?') this.defBg = rest[0];
+    else if (num === '110') this.defFg = null;
+    else if (num === '111') this.defBg = null;
+    else if (num === '104') this.palette.clear();
+    else if (num === '4') for (let i = 0; i + 1 < rest.length; i += 2) this.palette.set(Number(rest[i]), rest[i + 1]!);
+  }
+
+  private colour(n: number | null, which: 'fg' | 'bg'): string {
+    if (n === null) return (which === 'fg' ? this.defFg : this.defBg) ?? `default-${which}`;
+    return this.palette.get(n) ?? `palette-${n}`;
+  }
+
   private print(c: number): void {
-    const hidden = this.conceal || (this.fg !== null && this.fg === this.bg);
+    const hidden = this.conceal || this.colour(this.fg, 'fg') === this.colour(this.bg, 'bg');
     const graphics = this.g[this.gl] === '0' && c >= 0x5f && c <= 0x7e;
     this.put(hidden || graphics ? '\u2592' : String.fromCodePoint(c));
   }

@@ -68,6 +68,29 @@ describe('scanRepos (red-team R32)', () => {
     expect(scanRepos(ws, ws, 3).complete).toBe(false);
   });
 
+  it('the root made a git directory during the session: a config of the project\'s own (older than the session) is the original, not removed (red-team R62)', async () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'guard-plain-'));
+    try {
+      fs.writeFileSync(path.join(other, 'config'), 'the project\'s own config file\n');
+      const old = new Date(Date.now() - 3600_000);
+      fs.utimesSync(path.join(other, 'config'), old, old);
+      await new Promise((r) => setTimeout(r, 1100)); // its ctime (which utimes does not set back) a second old
+      const g = start({ workspace: other });
+      fs.mkdirSync(path.join(other, 'objects'));
+      fs.mkdirSync(path.join(other, 'refs'));
+      fs.writeFileSync(path.join(other, 'HEAD'), 'ref: refs/heads/main\n');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(fs.readFileSync(path.join(other, 'config'), 'utf8')).toBe('the project\'s own config file\n');
+      fs.writeFileSync(path.join(other, 'config'), '[core]\n\tfsmonitor = ./x\n');
+      for (let t = 0; t < 3000 && !fs.readFileSync(path.join(other, 'config'), 'utf8').startsWith('the project'); t += 10) await new Promise((r) => setTimeout(r, 10));
+      expect(fs.readFileSync(path.join(other, 'config'), 'utf8')).toBe('the project\'s own config file\n');
+      expect(g.checkAll().map((c) => c.rel)).toContain('config');
+      g.stop();
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('a repository made three levels down during the session: a config that runs something is put back at once', async () => {
     const g = start();
     fs.mkdirSync(path.join(ws, 'd1', 'd2', 'd3', '.git'), { recursive: true });
