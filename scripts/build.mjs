@@ -4,7 +4,7 @@
 // VS Code's own install at run time (see src/extension), so both stay external.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, chmodSync, renameSync } from 'node:fs';
+import { copyFileSync, mkdirSync, chmodSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,10 +22,15 @@ const common = {
 mkdirSync(join(root, 'dist'), { recursive: true });
 await Promise.all([
   build({ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', 'node-pty'] }),
-  build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['node-pty'] }),
+  // The CLI is the bundle, and dist/cli.js a small loader that runs it with V8's code cache (src/cli/loader.ts).
+  build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli-bundle.js', external: ['node-pty'] }),
+  build({ ...common, entryPoints: ['src/cli/loader.ts'], outfile: 'dist/cli.js', sourcemap: false }),
   // The policy editor checks in a worker thread, so the extension host never waits for it.
   build({ ...common, entryPoints: ['src/extension/policy/check-worker.ts'], outfile: 'dist/policy-check-worker.js' }),
 ]);
+
+// A new bundle: the old one's code caches go (they are named after it, so they would only take room).
+for (const f of readdirSync(join(root, 'dist'))) if (/^cli-bundle\..*\.v8cache$/.test(f)) rmSync(join(root, 'dist', f), { force: true });
 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
 const bin = join(root, 'dist', 'agent-gate-supervisor');

@@ -32,7 +32,7 @@ const ALLOWED = [
   /^extension\/policies\/[\w./-]+\.(toml|json|md)$/,
   /^extension\/syntaxes\/[\w.-]+\.json$/,
 ];
-const REQUIRED = ['extension/package.json', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/dist/extension.js', 'extension/dist/cli.js', 'extension/dist/policy-check-worker.js', 'extension/dist/agent-gate-supervisor', 'extension/media/gate.svg'];
+const REQUIRED = ['extension/package.json', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/dist/extension.js', 'extension/dist/cli.js', 'extension/dist/cli-bundle.js', 'extension/dist/policy-check-worker.js', 'extension/dist/agent-gate-supervisor', 'extension/media/gate.svg'];
 
 describe('VSIX', () => {
   let zip;

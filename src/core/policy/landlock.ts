@@ -116,8 +116,9 @@ export interface CompiledGrant {
 /** Compile one glob to the grant Landlock can express. */
 export function globToGrant(src: GlobSource, rights: string, env: VariableEnv): CompiledGrant {
   const diagnostics: Diagnostic[] = [];
-  const at = src.at ?? { file: `(${src.origin})`, line: 1, column: 1 };
   const diag = (severity: Diagnostic['severity'], code: DiagnosticCode, message: string): void => {
+    // Read only for a diagnostic: finding the glob's place in the file costs a position index (load.ts).
+    const at = src.at ?? { file: `(${src.origin})`, line: 1, column: 1 };
     diagnostics.push({ severity, code, message, ...at, file: at.file });
   };
   const expanded = expandVariables(src.glob);

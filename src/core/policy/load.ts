@@ -172,8 +172,11 @@ class PolicyLoader {
   private readonly diagnostics: Diagnostic[] = [];
   /** Indexes of rules with an error in one of their keys (kept out of the shadowing analysis). */
   private readonly brokenRules = new Set<number>();
-  private positions!: TomlPositionIndex;
-  private fixes!: FixBuilder;
+  // The position index (file:line:column of every key) and the fix builder are made on first use: a policy
+  // that loads without a diagnostic never needs them, and the index was ~40 % of a load (agent-gate run's
+  // start-up, issue 12).
+  private positionIndex: TomlPositionIndex | undefined;
+  private fixBuilder: FixBuilder | undefined;
   private readonly env: VariableEnv;
 
   constructor(
@@ -208,8 +211,6 @@ class PolicyLoader {
       }
       return { policy: null, diagnostics: this.diagnostics };
     }
-    this.positions = new TomlPositionIndex(this.text);
-    this.fixes = new FixBuilder(this.positions);
     if (this.rejectUnsafeKeys(doc, [])) return this.finish(null);
 
     // Structure first (known keys, types, enums, ranges): wrong values are removed from `doc`, so the code
@@ -281,8 +282,25 @@ class PolicyLoader {
       unixSockets,
       ...(agent ? { agent } : {}),
     };
-    internals.set(policy, { rules, fsSpec, netSpec, env: this.env, positions: this.positions });
+    const positions = (): TomlPositionIndex => this.positions;
+    internals.set(policy, {
+      rules,
+      fsSpec,
+      netSpec,
+      env: this.env,
+      get positions(): TomlPositionIndex {
+        return positions();
+      },
+    });
     return this.finish(policy);
+  }
+
+  private get positions(): TomlPositionIndex {
+    return (this.positionIndex ??= new TomlPositionIndex(this.text));
+  }
+
+  private get fixes(): FixBuilder {
+    return (this.fixBuilder ??= new FixBuilder(this.positions));
   }
 
   private finish(policy: Policy | null): LoadedPolicy {
@@ -565,7 +583,7 @@ class PolicyLoader {
     const seen = new Map<string, number>();
     raw.forEach((t, index) => {
       const path = ['rule', index];
-      const header = this.positions.locate(path);
+      const positions = (): TomlPositionIndex => this.positions;
       // Missing means not written at all: a key with a wrong value was reported and removed by checkTable.
       const missing = (key: string): boolean => t[key] === undefined && this.positions.key([...path, key]) === undefined;
       if (missing('id')) {
@@ -600,7 +618,9 @@ class PolicyLoader {
         keys,
         examplesMatch: (t.examples_match as string[] | undefined) ?? [],
         examplesNoMatch: (t.examples_no_match as string[] | undefined) ?? [],
-        header,
+        get header(): SourceSpan {
+          return positions().locate(path);
+        },
         // A rule with a rejected key would look broader than written: keep it out of shadowing analysis.
         broken: this.brokenRules.has(index) || typeof t.id !== 'string',
       });
@@ -713,10 +733,17 @@ class PolicyLoader {
   private filesystemSpec(t: Table | undefined): FilesystemSpec {
     const sources = (key: string): GlobSource[] => {
       const list = (t?.[key] as string[] | undefined) ?? [];
-      return list.map((glob, i) => {
-        const span = this.positions.locate(['filesystem', key], 'value', i);
-        return { glob, origin: key, at: { file: this.file, line: span.line, column: span.column, endLine: span.endLine, endColumn: span.endColumn } };
-      });
+      const file = this.file;
+      const positions = (): TomlPositionIndex => this.positions;
+      // The grant's place in the file, found when a diagnostic or `-v` asks for it.
+      return list.map((glob, i) => ({
+        glob,
+        origin: key,
+        get at(): NonNullable<GlobSource['at']> {
+          const span = positions().locate(['filesystem', key], 'value', i);
+          return { file, line: span.line, column: span.column, endLine: span.endLine, endColumn: span.endColumn };
+        },
+      }));
     };
     return {
       present: t !== undefined,
