@@ -252,6 +252,8 @@ async function main(): Promise<void> {
         `\n[[rule]]\nid = "bench-helpers"\naction = "allow"\nreason = "benchmark helpers and compiler internals"\n` +
         `exe_basename = ["timeit", "forkexec", "spawnloop", "cc1", "collect2", "lto-wrapper", "x86_64-linux-gnu-gcc-12", "x86_64-linux-gnu-ld", "x86_64-linux-gnu-ld.bfd", "x86_64-linux-gnu-as"]\n`,
     );
+    // run uses a policy file only as accepted (a baseline build from before that ignores the record).
+    execFileSync(process.execPath, [CLI, 'policy', 'accept', policy], { stdio: 'ignore' });
 
     // A developer's PATH: their own directories first (real, empty, like ~/.local/bin on a fresh account).
     const devDirs = ['.local/bin', 'bin', '.cargo/bin', 'go/bin', '.pyenv/shims', '.pyenv/bin', '.nvm/versions/node/v20/bin', '.npm-global/bin', '.deno/bin', 'node_modules/.bin'].map((d) => path.join(base, 'home', d));

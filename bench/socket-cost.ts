@@ -99,7 +99,7 @@ function run(v: Variant, w: Workload, n: number): number {
   w.prepare(dir);
   const policy = POLICIES.get(v);
   const argv = policy
-    ? [process.execPath, CLI, 'run', '--policy', policy, '--workspace', dir, '--supervisor', SUPERVISOR, '-q', '--on-ask', 'deny', '--audit', path.join(audits, `audit-${n}.jsonl`), '--', 'bash', '-c', w.script]
+    ? [process.execPath, CLI, 'run', '--policy', policy, '--accept-policy', '--workspace', dir, '--supervisor', SUPERVISOR, '-q', '--on-ask', 'deny', '--audit', path.join(audits, `audit-${n}.jsonl`), '--', 'bash', '-c', w.script]
     : ['bash', '-c', w.script];
   const t0 = process.hrtime.bigint();
   const r = spawnSync(argv[0] as string, argv.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });

@@ -11,7 +11,23 @@
  * truncate(2) goes to the supervisor, which truncates only inside the write grants (facts.c facts_truncate),
  * and open(2), openat(2) and open_by_handle_at(2) with O_TRUNC but without write access are refused.
  * ftruncate(2), creat(2) and open with O_WRONLY/O_RDWR | O_TRUNC need a file opened for writing, which
- * WRITE_FILE seals. */
+ * WRITE_FILE seals.
+ *
+ * Sockets and FIFOs (red-team R31: the agent replaced the user's ssh-agent socket in /tmp with its own, and
+ * `ssh-add` outside the gate sent it a key). Whoever connects to a socket, or opens a FIFO, by a path in a
+ * directory the agent may write could be reaching the agent. So MAKE_SOCK and MAKE_FIFO are handled whenever
+ * the domain handles anything of the filesystem, and granted in one directory only: the session's own ('s',
+ * the broker makes it where the agent cannot write its parent, and points TMPDIR at it). Every way to put a
+ * socket or FIFO at a path needs that right on the destination directory — bind(2) and mknod(2) make one,
+ * rename(2) and link(2) of one check MAKE_SOCK/MAKE_FIFO there (landlock(7)) — but one: moving a *directory*
+ * that holds one. Landlock allows that when the directory gains no right by the move (the destination's rights
+ * are a subset of the source's), so a directory under the socket directory could be moved to /tmp with a
+ * listening socket in it. The socket directory therefore lacks one right every other writable directory has:
+ * IOCTL_DEV (it has no device files: none can be made), or, before ABI 5, REFER (nothing crosses its border).
+ * Moving a directory out of it then gains that right, moving one in gains MAKE_SOCK: both EXDEV, as between
+ * filesystems; renames inside it work. Its own rule moves with it, so its parent must be out of the agent's
+ * reach (the broker checks that). When writes are not sealed, REFER is granted on `/` and the directory move
+ * stays possible (so does everything else: SECURITY.md). */
 #include "landlock.h"
 
 #include <errno.h>
@@ -73,6 +89,8 @@ _Static_assert(sizeof(struct ll_net_port) == 16, "landlock_net_port_attr size");
 #define FS_WRITE_BASE                                                                                        \
 	(FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG |         \
 	 FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM)
+/* Made only in the session's socket directory (the 's' grant, see the top of this file). */
+#define FS_MAKE_IPC (FS_MAKE_SOCK | FS_MAKE_FIFO)
 /* Device nodes: handled whenever Landlock can without side effects, granted nowhere (a block device node in a
  * writable directory is a raw write to a whole filesystem; privs.c drops CAP_MKNOD too). */
 #define FS_MAKE_DEV (FS_MAKE_CHAR | FS_MAKE_BLOCK)
@@ -114,6 +132,16 @@ static uint64_t fs_rights(const char *letters, int abi)
 			m |= FS_IOCTL_DEV;
 	}
 	return m;
+}
+
+/* What a grant's letters give (handled rights as letters: fs_rights; grants: this). 'w' makes no socket or
+ * FIFO; 's' does, without the right that keeps its directories from being moved out (top of this file). */
+static uint64_t grant_rights(const char *letters, int abi, uint64_t handled)
+{
+	uint64_t m = fs_rights(letters, abi) & ~FS_MAKE_IPC;
+	if (strchr(letters, 's'))
+		m = (m | FS_MAKE_IPC) & ~((handled & FS_IOCTL_DEV) ? FS_IOCTL_DEV : FS_REFER);
+	return m & handled;
 }
 
 /* One path-beneath rule for a grant, resolved in the calling process's mount namespace. -errno when the path
@@ -164,7 +192,7 @@ static int add_grant(const struct landlock_plan *plan, const struct grant *g, co
 
 	if (pfd < 0 || fstat(pfd, &st) < 0)
 		return -errno;
-	uint64_t access = fs_rights(g->rights, plan->abi) & plan->handled_fs & ~FS_MAKE_DEV;
+	uint64_t access = grant_rights(g->rights, plan->abi, plan->handled_fs) & ~FS_MAKE_DEV;
 	if (!S_ISDIR(st.st_mode))
 		access &= FS_FILE_RIGHTS;
 	if (!access)
@@ -207,6 +235,7 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 	plan->net = c->net_handled_set ? "unsupported" : "off";
 	plan->scope_signal = plan->scope_unix = "unsupported";
 	plan->devices = "unsupported";
+	plan->sockets = "unsupported";
 	plan->unix_landlock = false;
 	plan->fs_gap = abi == 0 ? "Landlock (Linux 5.13+, CONFIG_SECURITY_LANDLOCK, and 'landlock' in the lsm= boot list)"
 				: NULL;
@@ -241,10 +270,14 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 	if (attr.handled_access_fs & FS_WRITE_FILE) {
 		attr.handled_access_fs |= FS_MAKE_DEV;
 		plan->devices = "sealed";
+		plan->sockets = "sealed";
 	} else if (abi >= 2) {
 		refer_everywhere = !(attr.handled_access_fs & FS_REFER);
-		attr.handled_access_fs |= FS_MAKE_DEV | FS_REFER;
+		/* Sockets and FIFOs only in the session's directory here too: no bind(2) or mknod(2) where a client
+		 * outside looks. With REFER on `/` a directory holding one can still be moved: "partial". */
+		attr.handled_access_fs |= FS_MAKE_DEV | FS_REFER | FS_MAKE_IPC;
 		plan->devices = "sealed";
+		plan->sockets = refer_everywhere ? "partial" : "sealed";
 	}
 	/* Pathname unix sockets (ABI 9): a socket made outside this domain is resolved by connect(2) and
 	 * sendmsg(2) only beneath a UNIX_GRANT; one made inside it always. The supervisor's mediation

@@ -11,6 +11,9 @@ struct landlock_plan {
 	const char *fs, *net;                     /* enforced|partial|off|unsupported */
 	const char *scope_signal, *scope_unix;    /* enforced|unsupported */
 	const char *devices;                      /* sealed|unsupported: device nodes can never be made */
+	const char *sockets;                      /* sealed|partial|unsupported: sockets and FIFOs are made only in
+						   * the session's socket directory ('s' grant); partial: a directory
+						   * holding one can be moved (writes not sealed) */
 	const char *fs_gap, *net_gap;             /* what the kernel lacks, for REQUIRE messages */
 	bool seal_truncate;                       /* writes are sealed: the filter refuses truncate(2) etc. */
 	uint64_t handled_fs;                      /* the filesystem rights the ruleset handles */

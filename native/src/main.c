@@ -410,6 +410,10 @@ static const char *plan_sockets(const struct config *c, const struct landlock_pl
 		*when |= SC_WHEN_NET_DNS;
 	if (m.mediated && c->unix_sealed)
 		*when |= SC_WHEN_NO_UNIX_DGRAM;
+	/* Clients from outside the gate never reach the agent's listeners (sockets.c, accept): whenever unix
+	 * sockets are sealed and we can take the agent's socket (also with Landlock's RESOLVE_UNIX). */
+	if (!missing && c->unix_sealed)
+		*when |= SC_WHEN_ACCEPT_CHECKED;
 	g_session.sockets = m;
 	char msg[256];
 	if (missing && (m.net_sealed || c->unix_sealed)) {
@@ -541,11 +545,11 @@ int main(int argc, char **argv)
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
 		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s memfd=%s arch=x86_64 filter_insns=%zu "
-		   "devices=%s caps=%#llx audit=%s unix=%s net_filter=%s dns=%s proc=%s protect=%s metadata=%s\n",
+		   "devices=%s sockets=%s accept=%s caps=%#llx audit=%s unix=%s net_filter=%s dns=%s proc=%s protect=%s metadata=%s\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
 		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
 		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", when & SC_WHEN_EXEC_SEALED ? "noexec" : "any",
-		   filter->len, plan.devices, (unsigned long long)(privs_kept() & effective_caps()), audit_state(),
+		   filter->len, plan.devices, plan.sockets, when & SC_WHEN_ACCEPT_CHECKED ? "session" : "any", (unsigned long long)(privs_kept() & effective_caps()), audit_state(),
 		   unix_state, when & SC_WHEN_NET_SEALED ? "sealed" : "off", when & SC_WHEN_NET_DNS ? "resolvers" : "off",
 		   g_mountns ? "session" : "shared", g_mountns && cfg.nprotect ? "readonly" : "detect",
 		   when & SC_WHEN_WRITES_SEALED ? "mediated" : "owner");

@@ -1018,6 +1018,8 @@ int notify_loop(struct session *s)
 					break;
 				case __NR_connect:
 				case __NR_listen:
+				case __NR_accept:
+				case __NR_accept4:
 				case __NR_sendto:
 				case __NR_sendmsg:
 				case __NR_sendmmsg:

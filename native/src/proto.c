@@ -163,12 +163,12 @@ static bool bool_val(const struct token *t, const char *line)
 	return v == 1;
 }
 
-static void rights_val(const struct token *t, char out[5], const char *line)
+static void rights_val(const struct token *t, char out[6], const char *line)
 {
 	size_t n = 0;
 
 	for (const char *p = t->val; *p; p++) {
-		if (!strchr("rwxl", *p) || n >= 4)
+		if (!strchr("rwxls", *p) || n >= 5)
 			die("protocol error: %s: bad rights '%s'", line, t->val);
 		out[n++] = *p;
 	}

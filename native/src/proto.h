@@ -41,7 +41,8 @@ char *proto_hex_dup(const struct token *t, size_t *len);
 
 /* The session configuration sent by the broker between CONFIG and START. */
 struct grant {
-	char rights[5]; /* subset of "rwxl" (l: list directories only, see docs/protocol.md) */
+	char rights[6]; /* subset of "rwxls" (l: list directories only; s: the session's socket directory — see
+			 * docs/protocol.md and landlock.c) */
 	char *path;
 };
 struct net_port {
@@ -58,7 +59,7 @@ struct config {
 	struct grant *grants;
 	size_t ngrants;
 	bool fs_handled_set;
-	char fs_handled[5];
+	char fs_handled[6];
 	bool net_handled_set;
 	bool net_connect, net_bind;
 	struct net_port *ports;

@@ -120,6 +120,7 @@ struct sc_entry {
 #define NET SC_WHEN_NET_SEALED
 #define DNS SC_WHEN_NET_DNS
 #define NODGRAM SC_WHEN_NO_UNIX_DGRAM
+#define ACCEPTS SC_WHEN_ACCEPT_CHECKED
 
 static const struct sc_entry TABLE[] = {
 	/* Truncation, when Landlock seals writes (it stands in for Landlock's TRUNCATE right, which landlock.c
@@ -241,6 +242,10 @@ static const struct sc_entry TABLE[] = {
 	 * and the descriptor number can be re-pointed with dup2 after a check). */
 	RULE_IF(MEDIATED, connect, NOTIFY),
 	RULE_IF(MEDIATED, listen, NOTIFY),
+	/* accept is performed by the supervisor, which hands over only the session's own connections (a client
+	 * outside the gate that found the agent's listener, by a symlink or a name, never reaches it). */
+	RULE_IF(ACCEPTS, accept, NOTIFY),
+	RULE_IF(ACCEPTS, accept4, NOTIFY),
 	/* TCP fast open sends data in the SYN of a connection connect(2) never made: MSG_FASTOPEN on a send
 	 * (flags are an int), and the TCP_FASTOPEN_CONNECT option that makes the next write do it. With DNS
 	 * allowed, a send that can carry an address (sendto with one, every sendmsg and sendmmsg) is sent by the

@@ -37,6 +37,9 @@ enum seccomp_when {
 	/* Unix sockets are sealed by the supervisor: no datagram unix sockets (a sendmsg's address is out of the
 	 * filter's sight, and a notification on every sendmsg would cost every program that uses one). */
 	SC_WHEN_NO_UNIX_DGRAM = 1u << 5,
+	/* Unix sockets are sealed: accept(2) and accept4(2) go to the supervisor, which hands the agent only the
+	 * connections the session made (sockets.c: a client outside the gate never reaches the agent). */
+	SC_WHEN_ACCEPT_CHECKED = 1u << 6,
 };
 
 /* The program for one session, built in the supervisor before the fork (so its length is reported). */

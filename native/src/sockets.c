@@ -626,7 +626,7 @@ static void report_refused(pid_t tid, const char *op, int family, const struct t
 
 /* ---- operations that wait ---- */
 
-enum wait_kind { WAIT_VERDICT, WAIT_CONNECT, WAIT_RETRY, WAIT_SEND };
+enum wait_kind { WAIT_VERDICT, WAIT_CONNECT, WAIT_RETRY, WAIT_SEND, WAIT_ACCEPT };
 
 struct send_msg {
 	struct msghdr h;
@@ -653,6 +653,8 @@ struct sock_op {
 	int flags; /* the agent's send flags */
 	uint64_t vec;   /* sendmmsg: where the mmsghdr array is, for msg_len */
 	int64_t total;  /* bytes (sendto/sendmsg) */
+	/* accept */
+	uint64_t addr_ptr, len_ptr; /* where the peer's address and its length go (0: nowhere) */
 };
 
 static struct sock_op *ops;
@@ -856,6 +858,186 @@ static void on_connect(const struct seccomp_notif *n)
 		return;
 	}
 	if (do_connect(&op))
+		op_push(&op);
+	else
+		op_release(&op);
+}
+
+/* ---- accept (unix sockets sealed) ----
+ *
+ * A client outside the gate that finds the agent's listener — through a symlink the agent made where the
+ * client looks (/tmp/ssh-X/agent.N → $TMPDIR/s), a /proc/PID/fd link, or an abstract name the agent took —
+ * would be talking to the agent (red-team R31: `ssh-add` sent it a key). Landlock sees no symlink being
+ * followed and no process outside its domain. So the supervisor performs accept(2) on its own reference to the
+ * listener and hands the agent only connections made by the session: a unix peer whose SO_PEERCRED pid is
+ * the supervisor (every connect of the session's processes is performed by it, see connect above) or one of
+ * the session's processes (with Landlock's RESOLVE_UNIX they connect themselves). A connection from anyone
+ * else is closed before the agent sees it — and what the client sent with it: nothing of a pending connection
+ * can be read without accept — and recorded as refused. The new socket is put into the agent with
+ * SECCOMP_IOCTL_NOTIF_ADDFD (its number is the call's result), with the flags of accept4(2); the address is
+ * written back as the kernel would. Other families are accepted and handed over as they are. */
+
+#ifndef SECCOMP_ADDFD_FLAG_SEND
+#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
+#endif
+
+/* SO_RCVTIMEO of the listener, as a deadline from now (0: none): a blocking accept gives up then. */
+static uint64_t recv_deadline(int sfd)
+{
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof(tv);
+	if (getsockopt(sfd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
+		return 0;
+	return monotonic_us() + (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+/* Whether pid is the supervisor or one of the processes it started (they are its descendants: it is their
+ * child subreaper). The parent chain is read from /proc; a pid 0 (a peer in another pid namespace) is not. */
+static bool in_session(pid_t pid)
+{
+	pid_t self = getpid();
+	for (int depth = 0; pid > 0 && depth < 1024; depth++) {
+		if (pid == self)
+			return true;
+		if (pid == 1)
+			return false;
+		char path[64], text[1024];
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		if (read_small_file(AT_FDCWD, path, text, sizeof(text)) < 0)
+			return false;
+		const char *p = strstr(text, "\nPPid:");
+		if (!p)
+			return false;
+		pid = (pid_t)strtol(p + 6, NULL, 10);
+	}
+	return false;
+}
+
+/* A connection the agent may not have: a unix peer outside the session (recorded). */
+static bool outside_peer(const struct sock_op *op, int nfd)
+{
+	if (!g_mode.unix_sealed || sockopt_int(nfd, SOL_SOCKET, SO_DOMAIN) != AF_UNIX)
+		return false;
+	struct ucred cr = { 0, 0, 0 };
+	socklen_t l = sizeof(cr);
+	if (getsockopt(nfd, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0 && cr.pid > 0 && in_session(cr.pid))
+		return false;
+	struct target_addr me = { .len = sizeof(me.ss) };
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1] = "";
+	size_t n = 0;
+	enum unix_kind k = getsockname(op->sfd, (struct sockaddr *)&me.ss, &me.len) == 0 ? unix_name(&me, name, &n) : UN_UNNAMED;
+	char why[512];
+	snprintf(why, sizeof(why),
+		 "a process outside the gate (pid %d, uid %u) connected to the agent's socket %s%.*s: closed before the agent "
+		 "could accept it (a program outside must never talk to the agent through a socket it thinks is another's)",
+		 (int)cr.pid, (unsigned)cr.uid, k == UN_ABSTRACT ? "@" : "", (int)n, name);
+	report_refused(op->tid, "accept", AF_UNIX, NULL, why);
+	return true;
+}
+
+/* Put the accepted socket into the agent as the call's result. */
+static void hand_over(const struct sock_op *op, int nfd, const struct sockaddr_storage *ss, socklen_t len)
+{
+	if (!(op->flags & SOCK_NONBLOCK)) {
+		int fl = fcntl(nfd, F_GETFL);
+		if (fl >= 0)
+			fcntl(nfd, F_SETFL, fl & ~O_NONBLOCK);
+	}
+	if (op->addr_ptr) {
+		/* The kernel's move_addr_to_user: at most *addrlen bytes, and *addrlen set to the full length. */
+		int32_t alen = 0;
+		if (procmem_read(op->tid, op->len_ptr, &alen, sizeof(alen)) < 0) {
+			answer(op->cookie, EFAULT, 0);
+			return;
+		}
+		if (alen < 0) {
+			answer(op->cookie, EINVAL, 0);
+			return;
+		}
+		int32_t full = (int32_t)len;
+		size_t n = (size_t)alen < (size_t)len ? (size_t)alen : (size_t)len;
+		if ((n && procmem_write(op->tid, op->addr_ptr, ss, n) < 0) ||
+		    procmem_write(op->tid, op->len_ptr, &full, sizeof(full)) < 0) {
+			answer(op->cookie, EFAULT, 0);
+			return;
+		}
+	}
+	struct seccomp_notif_addfd add = {
+		.id = op->cookie,
+		.flags = SECCOMP_ADDFD_FLAG_SEND,
+		.srcfd = (uint32_t)nfd,
+		.newfd = 0,
+		.newfd_flags = (op->flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0,
+	};
+	/* seccomp_unotify(2): with FLAG_SEND the descriptor's number is the call's result, atomically. */
+	if (ioctl(g_listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) >= 0 || errno == ENOENT)
+		return;
+	if (errno == EINVAL) {
+		/* Before Linux 5.14 (no ADDFD_FLAG_SEND): add the descriptor, then answer with its number. */
+		add.flags = 0;
+		int fd = ioctl(g_listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+		if (fd >= 0) {
+			answer(op->cookie, 0, fd);
+			return;
+		}
+	}
+	answer(op->cookie, errno == EMFILE ? EMFILE : ENOMEM, 0);
+}
+
+/* accept4(2) on our reference, non-blocking (O_NONBLOCK on the shared listener for the length of the call:
+ * every accept of the agent comes here, one at a time). Answers and returns false, or returns true when a
+ * blocking accept must wait for a connection. Connections from outside are closed and the next one taken. */
+static bool do_accept(struct sock_op *op)
+{
+	for (;;) {
+		int fl = fcntl(op->sfd, F_GETFL);
+		bool block = fl >= 0 && !(fl & O_NONBLOCK);
+		if (block)
+			fcntl(op->sfd, F_SETFL, fl | O_NONBLOCK);
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int nfd = accept4(op->sfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int e = nfd < 0 ? errno : 0;
+		if (block)
+			fcntl(op->sfd, F_SETFL, fl);
+		if (nfd < 0) {
+			if (block && (e == EAGAIN || e == EWOULDBLOCK)) {
+				if (!op->deadline_us)
+					op->deadline_us = recv_deadline(op->sfd);
+				op->wait = WAIT_ACCEPT;
+				return true;
+			}
+			answer(op->cookie, e, 0);
+			return false;
+		}
+		if (outside_peer(op, nfd)) {
+			close(nfd);
+			continue;
+		}
+		hand_over(op, nfd, &ss, len);
+		close(nfd);
+		return false;
+	}
+}
+
+static void on_accept(const struct seccomp_notif *n)
+{
+	struct sock_op op = { .cookie = n->id, .tid = (pid_t)n->pid, .nr = (int)n->data.nr, .sfd = -1, .pathfd = -1 };
+	op.flags = n->data.nr == __NR_accept4 ? (int)n->data.args[3] : 0;
+	if (op.flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+		answer(n->id, EINVAL, 0);
+		return;
+	}
+	op.addr_ptr = n->data.args[1];
+	op.len_ptr = op.addr_ptr ? n->data.args[2] : 0;
+	int err = 0;
+	op.sfd = take_socket(n, (int)n->data.args[0], &err);
+	if (op.sfd < 0) {
+		if (err)
+			answer(n->id, err, 0);
+		return;
+	}
+	if (do_accept(&op))
 		op_push(&op);
 	else
 		op_release(&op);
@@ -1240,6 +1422,10 @@ void sockets_on_notification(const struct seccomp_notif *n)
 	case __NR_listen:
 		on_listen(n);
 		break;
+	case __NR_accept:
+	case __NR_accept4:
+		on_accept(n);
+		break;
 	case __NR_sendto:
 	case __NR_sendmsg:
 	case __NR_sendmmsg:
@@ -1276,8 +1462,8 @@ size_t sockets_pollfds(struct pollfd *out, size_t max)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < nops && k < max; i++)
-		if (ops[i].wait == WAIT_CONNECT || ops[i].wait == WAIT_SEND)
-			out[k++] = (struct pollfd){ .fd = ops[i].sfd, .events = POLLOUT };
+		if (ops[i].wait == WAIT_CONNECT || ops[i].wait == WAIT_SEND || ops[i].wait == WAIT_ACCEPT)
+			out[k++] = (struct pollfd){ .fd = ops[i].sfd, .events = ops[i].wait == WAIT_ACCEPT ? POLLIN : POLLOUT };
 	return k;
 }
 
@@ -1324,11 +1510,13 @@ void sockets_after_poll(const struct pollfd *fds, size_t n)
 			keep = false;
 		} else if (op->wait == WAIT_SEND && ready) {
 			keep = do_send(op);
+		} else if (op->wait == WAIT_ACCEPT && ready) {
+			keep = do_accept(op);
 		} else if (op->wait == WAIT_RETRY && now >= op->retry_at_us) {
 			keep = do_connect(op);
 		}
 		if (keep && op->wait != WAIT_VERDICT && op->deadline_us && now >= op->deadline_us) {
-			/* SO_SNDTIMEO ran out: what the kernel's blocking wait answers. */
+			/* SO_SNDTIMEO (SO_RCVTIMEO for accept) ran out: what the kernel's blocking wait answers. */
 			answer(op->cookie, op->wait == WAIT_CONNECT ? EINPROGRESS : EAGAIN, 0);
 			keep = false;
 		}

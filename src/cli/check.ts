@@ -11,6 +11,7 @@ import {
 } from '../core/policy/index';
 import { resolvePolicySource, resolveWorkspace, type PolicySource } from '../core/session/launch';
 import { scanOptions, UsageError } from './options';
+import { acceptanceNote } from './policy';
 
 export { UsageError, formatDiagnostic };
 
@@ -109,6 +110,10 @@ export function runCheck(args: string[]): number {
   const file = source.file;
   const diagnostics = checkPolicy(file, o);
   const failed = diagnostics.some((d) => d.severity === 'error');
+  // check runs nothing, so it needs no acceptance; a policy without errors is said not to be usable by run
+  // as it is, when it is not (first use, or changed since it was accepted).
+  const note = failed ? null : acceptanceNote(source);
+  if (note) process.stderr.write(`agent-gate check: ${note}\n`);
   if (o.json) {
     process.stdout.write(JSON.stringify(diagnosticsJson(file, diagnostics), null, 2) + '\n');
   } else {

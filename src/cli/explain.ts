@@ -5,6 +5,7 @@ import { resolveWorkspace, type PolicySource } from '../core/session/launch';
 import { applyAgentProfile } from '../core/agents/profiles';
 import type { Grant, Policy } from '../core/policy/index';
 import { describeSource, formatDiagnostic, parseCommonOptions, policySourceFrom, UsageError, type CommonOptions } from './check';
+import { acceptanceNote } from './policy';
 
 export const EXPLAIN_USAGE = `Usage: agent-gate explain [--policy FILE] [--cwd DIR] [--json] [-r|-w|-a GLOB]… -- PROGRAM [ARGS…]
 
@@ -48,6 +49,9 @@ export function runExplain(args: string[]): number {
     process.stderr.write(`agent-gate explain: the policy has errors; fix them (agent-gate check --policy ${file})\n`);
     return 2;
   }
+  // explain runs nothing, so it needs no acceptance; it says when run would not use the file as it is.
+  const note = acceptanceNote(source);
+  if (note) process.stderr.write(`agent-gate explain: ${note}\n`);
   // The policy as `run` would have it: with the agent profile merged in (given, or detected from PROGRAM).
   const workspace = resolveWorkspace(o.workspace);
   const cwd = o.cwd ?? process.cwd();

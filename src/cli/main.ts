@@ -2,6 +2,7 @@
 import { runAudit } from './audit';
 import { runCheck } from './check';
 import { runExplain } from './explain';
+import { runPolicy } from './policy';
 import { runGate } from './run';
 import { rawArguments } from '../core/exec/raw-process';
 // esbuild inlines only this field of package.json into the bundle.
@@ -15,6 +16,7 @@ Commands:
   check    validate a policy file
   explain  show which rule decides an exec and why
   audit    verify an audit log (audit verify FILE): nothing changed, removed or reordered
+  policy   show (policy diff) and accept (policy accept) a policy file before run uses it
 
 Run 'agent-gate <command> --help' for a command's options.
 `;
@@ -43,6 +45,7 @@ function main(argv: string[]): number {
   if (cmd === 'check') return runCheck(argv.slice(1));
   if (cmd === 'explain') return runExplain(argv.slice(1));
   if (cmd === 'audit') return runAudit(argv.slice(1));
+  if (cmd === 'policy') return runPolicy(argv.slice(1));
   process.stderr.write(`agent-gate: unknown command '${cmd}'\n\n${USAGE}`);
   return 2;
 }

@@ -6,13 +6,15 @@ import { escapeText } from '../core/audit/display';
 import { formatProtectedChanges } from '../core/protect/guard';
 import { suggestRules, writableRoots, type CliGrants, type Policy } from '../core/policy/index';
 import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type Approver } from '../core/session/approvals';
-import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, ruleTarget, socketLine, startBanner, startPlannedSession, type LaunchPlan } from '../core/session/launch';
+import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, ruleTarget, socketLine, startBanner, startPlannedSession, type LaunchOptions, type LaunchPlan } from '../core/session/launch';
+import { acceptedPolicyDirectory, storePlacement } from '../core/session/policy-review';
 import { GateSetupError, type GateSession } from '../core/session/session';
 import { GATE_END_START, GATE_LINE_START } from '../core/session/terminal-text';
 import { spawnWithChildProcess } from '../core/session/spawn';
 import type { SpawnSupervisor, SupervisorProcess } from '../core/session/types';
 import { rawCwd, rawEnvironment } from '../core/exec/raw-process';
 import { scanOptions, UsageError } from './options';
+import { reviewForRun } from './policy';
 import { TerminalApprover } from './terminal-approver';
 
 export const RUN_USAGE = `Usage: agent-gate run [options] -- PROGRAM [ARGS…]
@@ -20,7 +22,12 @@ export const RUN_USAGE = `Usage: agent-gate run [options] -- PROGRAM [ARGS…]
 Run PROGRAM under the gate: every exec of it and its descendants is checked against the policy, files and
 ports are sealed by Landlock, and every verdict is written to the audit log.
 
-  --policy FILE         the policy (default: WORKSPACE/.gate.toml if present, else the shipped default policy)
+  --policy FILE         the policy (default: WORKSPACE/.gate.toml if present, else the shipped default policy).
+                        A policy file is used only as you accepted it: the first time and after any change,
+                        run shows it (or the change) and asks; with nobody to ask (no terminal, CI) it runs
+                        nothing and says how to accept it (agent-gate policy --help). Shipped policies need no
+                        acceptance
+  --accept-policy       accept the policy file as it is now (recorded: a later change is asked about again)
   --audit FILE          the audit log (default: \${XDG_STATE_HOME:-~/.local/state}/agent-gate/audit-SESSION.jsonl)
   --on-ask ANSWER       what an 'ask' verdict does: prompt (ask on the terminal), deny or allow.
                         Default: prompt when there is a terminal and CI is not set, else deny.
@@ -62,6 +69,7 @@ interface RunOptions {
   agent?: string | null;
   allowRootWithoutFilesystem?: boolean;
   keepLeftovers?: boolean;
+  acceptPolicy?: boolean;
   help: boolean;
   program: string[];
 }
@@ -110,6 +118,9 @@ export function parseRunOptions(args: string[]): RunOptions {
         return true;
       case '--keep-leftovers':
         o.keepLeftovers = true;
+        return true;
+      case '--accept-policy':
+        o.acceptPolicy = true;
         return true;
       default:
         return false;
@@ -202,7 +213,7 @@ export async function runGate(args: string[]): Promise<number> {
   const cwd = rawCwd();
   const { env, raw: rawEnv } = rawEnvironment();
   const workspace = resolveWorkspace(o.workspace, cwd);
-  const planned = planLaunch({
+  const launch: LaunchOptions = {
     argv: o.program,
     workspace,
     cwd,
@@ -213,12 +224,41 @@ export async function runGate(args: string[]): Promise<number> {
     ...(o.supervisor !== undefined ? { supervisorPath: o.supervisor } : {}),
     env,
     ...(rawEnv.length ? { rawEnv } : {}),
-  });
+  };
+  let planned = planLaunch(launch);
   for (const d of planned.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
   if (!planned.ok) {
     err(planned.error);
     return 126;
   }
+  // The accepted policies must be out of the agent's reach, or it could accept one for the next run.
+  const store = acceptedPolicyDirectory(env);
+  const placement = (p: LaunchPlan): string | null | false => {
+    const where = storePlacement(store, p.policy.filesystem);
+    if (where?.error) err(`cannot start the gate: ${where.error}`);
+    return where?.error ? false : (where?.warning ?? null);
+  };
+  let storeWarning = placement(planned);
+  if (storeWarning === false) return 126;
+  // A policy file is used only as the user accepted it (red-team R43): shown and asked about, else nothing runs.
+  const accept = await reviewForRun(planned.source, planned.text, { acceptFlag: !!o.acceptPolicy, env });
+  if (accept.go === 'none') {
+    for (const line of accept.lines) err(line);
+    return 126;
+  }
+  if (accept.go === 'previous') {
+    planned = planLaunch({ ...launch, policyText: accept.text });
+    for (const d of planned.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    if (!planned.ok) {
+      err(planned.error);
+      return 126;
+    }
+    storeWarning = placement(planned);
+    if (storeWarning === false) return 126;
+  }
+  if (storeWarning) err(`warning: ${storeWarning}`);
+  if (accept.go === 'planned' && accept.warning) err(`warning: ${accept.warning}`);
+  if (accept.line && !o.quiet) err(accept.line);
   const plan: LaunchPlan = planned;
   const policy = plan.policy;
   const { approver, close: closeApprover } = chooseApprover(o.onAsk, (r) => permanentRuleHint(plan, policy, r));

@@ -95,6 +95,12 @@ class TtyChannel implements QuestionChannel {
   close(): void {}
 }
 
+/** Ask one question on the user's terminal (/dev/tty) and read one line; null when there is no answer. For
+ *  questions asked before the agent exists (the policy review of `run`: src/cli/policy.ts). */
+export function askOnTerminal(text: string): Promise<string | null> {
+  return new TtyChannel().question(text, new AbortController().signal);
+}
+
 /** Given streams (tests). */
 class StreamChannel implements QuestionChannel {
   private buffered = '';

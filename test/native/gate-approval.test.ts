@@ -39,7 +39,7 @@ function onPty(policyText: string, script: string, answers: Answer[]): Promise<P
   fs.writeFileSync(path.join(ws, '.gate.toml'), policyText);
   const audit = dirs.audit(`pty-${n}`);
   const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-  const cmd = [process.execPath, CLI, 'run', '--audit', audit, '--supervisor', SUPERVISOR, '--on-ask', 'prompt', '--allow-root-without-filesystem', '--', 'bash', '-c', script].map(quote).join(' ');
+  const cmd = [process.execPath, CLI, 'run', '--accept-policy', '--audit', audit, '--supervisor', SUPERVISOR, '--on-ask', 'prompt', '--allow-root-without-filesystem', '--', 'bash', '-c', script].map(quote).join(' ');
   const env = { ...process.env };
   delete env.CI;
   return new Promise((resolve, reject) => {

@@ -90,7 +90,10 @@ const KEPT: Record<string, string> = {
 describe('gate: the agent\'s environment', () => {
   it('every class of channel out of the gate is removed, the rest is kept, and the banner and start record say which (names only)', async () => {
     const { run, env } = await agentEnv({ ...CHANNELS, ...KEPT });
-    for (const name of Object.keys(CHANNELS)) expect(env.has(name), name).toBe(false);
+    // TMUX_TMPDIR goes as inherited, and comes back naming the session's own directory (gate-socket-squat).
+    for (const name of Object.keys(CHANNELS)) if (name !== 'TMUX_TMPDIR') expect(env.has(name), name).toBe(false);
+    expect(env.get('TMUX_TMPDIR')).toBe(env.get('TMPDIR'));
+    expect(env.get('TMPDIR')).toMatch(/\/agent-gate\/s-[^/]+$/);
     for (const [name, value] of Object.entries(KEPT)) expect(env.get(name), name).toBe(value);
     expect(env.get('PATH')).toBe(process.env.PATH);
     // The banner's third line (audit log; what was removed).
@@ -132,8 +135,9 @@ describe('gate: the agent\'s environment', () => {
     const run = await runCli(['printenv-here'], { policy: file, audit: dirs.audit(`env-${n}`), cwd: dirs.ws, env: { ...KEPT } });
     expect(run.code, run.stderr).toBe(0);
     const names = run.stdout.split('\0').filter(Boolean).map((e) => e.slice(0, e.indexOf('='))).sort();
-    // sh itself adds PWD; nothing else survives but what pass names and set adds.
-    expect(names.filter((k) => k !== 'PWD' && k !== 'SHLVL' && k !== '_')).toEqual(['ANTHROPIC_API_KEY', 'HOME', 'PATH']);
+    // sh itself adds PWD; nothing else survives but what pass names and set adds, and the session's own
+    // temporary directory (the one place it may make sockets: gate-socket-squat).
+    expect(names.filter((k) => k !== 'PWD' && k !== 'SHLVL' && k !== '_')).toEqual(['ANTHROPIC_API_KEY', 'HOME', 'PATH', 'TMPDIR', 'TMUX_TMPDIR']);
   });
 
   it('nothing removed: no banner line', async () => {

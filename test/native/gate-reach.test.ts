@@ -110,7 +110,7 @@ describe.each<Who>(['root', 'nobody'])('gate: descriptors the launcher leaked (a
     fs.writeFileSync(file, 'ORIGINAL\n');
     if (who === 'nobody') fs.chownSync(file, NOBODY, NOBODY);
     const fd = fs.openSync(file, 'r+');
-    const cliArgs = [CLI, 'run', '--policy', w.policy, '--audit', path.join(w.state, 'a.jsonl'), '--supervisor', SUPERVISOR, '--', ...argv];
+    const cliArgs = [CLI, 'run', '--policy', w.policy, '--accept-policy', '--audit', path.join(w.state, 'a.jsonl'), '--supervisor', SUPERVISOR, '--', ...argv];
     const full = gate ? [process.execPath, ...cliArgs] : argv;
     const [cmd, ...args] = who === 'nobody' ? [...AS_NOBODY, ...full] : full;
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: path.dirname(w.ws) };

@@ -248,8 +248,10 @@ describe('gate (red-team, held): a FIFO planted as a protected file does not sto
     execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, w.ws]);
     const config = fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8');
     const script = [
-      // renamed over the file in one step (an rm then mkfifo loses to the guard, which puts the file back at once)
-      'mkfifo planted-fifo && mv planted-fifo .git/info/exclude && echo RESULT fifo',
+      // renamed over the file in one step (an rm then mkfifo loses to the guard, which puts the file back at
+      // once). FIFOs are made only in the session's $TMPDIR (gate-socket-squat), and moved out of it nowhere:
+      // the plant itself is refused now, and the rest must still be caught.
+      'mkfifo "$TMPDIR/planted-fifo" && mv "$TMPDIR/planted-fifo" .git/info/exclude 2>/dev/null && echo RESULT fifo || echo RESULT no-fifo',
       'sleep 0.5',
       `printf '#!/bin/sh\\necho hook\\n' > .git/hooks/pre-commit; echo RESULT hook`,
       'sleep 0.5',
@@ -257,7 +259,7 @@ describe('gate (red-team, held): a FIFO planted as a protected file does not sto
       'sleep 1',
     ].join('; ');
     const r = await gated('nobody', ['/bin/sh', '-c', script], w);
-    expect(results(r.stdout), r.stderr).toEqual(['RESULT fifo', 'RESULT hook', 'RESULT config']);
+    expect(results(r.stdout), r.stderr).toEqual(['RESULT no-fifo', 'RESULT hook', 'RESULT config']);
     expect(fs.existsSync(path.join(w.ws, '.git', 'hooks', 'pre-commit'))).toBe(false);
     expect(fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8')).toBe(config);
     expect(fs.lstatSync(path.join(w.ws, '.git', 'info', 'exclude')).isFile()).toBe(true);

@@ -32,7 +32,7 @@ describe('gate: the terminal belongs to another user', () => {
     fs.writeFileSync(path.join(ws, '.gate.toml'), POLICY);
     for (const p of [base, ws, path.join(ws, '.gate.toml')]) fs.chownSync(p, 65534, 65534);
     const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-    const cli = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${base}`, process.execPath, CLI, 'run', '-q', '--on-ask', 'deny', '--supervisor', SUPERVISOR, '--audit', path.join(base, 'audit.jsonl'), '--', 'bash', '-c', 'echo "agent=$(tty)"'];
+    const cli = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${base}`, process.execPath, CLI, 'run', '-q', '--accept-policy', '--on-ask', 'deny', '--supervisor', SUPERVISOR, '--audit', path.join(base, 'audit.jsonl'), '--', 'bash', '-c', 'echo "agent=$(tty)"'];
     // script(1) makes a pty owned by root (this test's user): the outer terminal.
     const cmd = `echo "outer=$(tty)"; ${cli.map(quote).join(' ')}`;
     const env = { ...process.env };

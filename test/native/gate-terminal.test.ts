@@ -137,7 +137,7 @@ class UserShell {
 
 function cliLine(w: { ws: string; policy: string }, audit: string, argv: string[], extra: string[] = []): string {
   const q = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
-  return [process.execPath, CLI, 'run', '--policy', w.policy, '--audit', audit, '--supervisor', SUPERVISOR, ...extra, '--', ...argv].map(q).join(' ');
+  return [process.execPath, CLI, 'run', '--policy', w.policy, '--accept-policy', '--audit', audit, '--supervisor', SUPERVISOR, ...extra, '--', ...argv].map(q).join(' ');
 }
 
 function decisionsOf(audit: string): DecisionRecord[] {

@@ -340,16 +340,17 @@ except OSError as e: print('RESULT connect errno=%d' % e.errno)`;
 
 describe("gate: the agent's own unix sockets work", () => {
   it('a server it binds and connects to (stream, seqpacket, abstract, by a relative path), socketpair, and a tmux server it starts; none of it asks or is recorded', async () => {
-    const own = path.join(dirs.ws, 'own');
-    fs.mkdirSync(own, { recursive: true });
+    // In $TMPDIR, the session's own directory: the one place the agent may make sockets (gate-socket-squat).
+    const own = '"$TMPDIR/own"';
     const r = await gated(
       [
+        `mkdir ${own}`,
         `${prog('sockprobe')} unix-own stream ${own}/s.sock`,
         `${prog('sockprobe')} unix-own seqpacket ${own}/q.sock`,
         `${prog('sockprobe')} unix-own stream @agent-gate-own-${process.pid}`,
         `cd ${own} && ${prog('sockprobe')} unix-own stream rel.sock`,
         `${prog('sockprobe')} pair`,
-        `tmux -S ${own}/tmux.sock new-session -d 'sleep 60' && tmux -S ${own}/tmux.sock run-shell 'touch ${own}/ran-in-own-tmux'; tmux -S ${own}/tmux.sock kill-server`,
+        `tmux -S ${own}/tmux.sock new-session -d 'sleep 60' && tmux -S ${own}/tmux.sock run-shell 'touch ${dirs.ws}/ran-in-own-tmux'; tmux -S ${own}/tmux.sock kill-server`,
       ].join('; '),
     );
     expect(r.stdout.split('\n').filter((l) => l.startsWith('RESULT'))).toEqual([
@@ -359,7 +360,7 @@ describe("gate: the agent's own unix sockets work", () => {
       'RESULT connect ok read=own',
       'RESULT socketpair ok',
     ]);
-    expect(fs.existsSync(path.join(own, 'ran-in-own-tmux'))).toBe(true);
+    expect(fs.existsSync(path.join(dirs.ws, 'ran-in-own-tmux'))).toBe(true);
     expect(sockets(r)).toEqual([]);
     expect(r.start?.enforcement).toMatchObject({ unix: 'mediated' });
   });
@@ -378,7 +379,7 @@ while n < 3:
 sys.stdout.write(f'accepted {n}\\n'); sys.stdout.flush()`;
     fs.writeFileSync(path.join(dirs.ws, 'backlog.py'), script);
     const r = await gated(
-      `rm -f backlog.sock go; ${PY} backlog.py & while [ ! -S backlog.sock ]; do sleep 0.02; done; ` +
+      `cd "$TMPDIR"; ${PY} ${dirs.ws}/backlog.py & while [ ! -S backlog.sock ]; do sleep 0.02; done; ` +
         `for i in 1 2 3; do ${prog('sockprobe')} unix-connect stream backlog.sock & done; sleep 0.3; ` +
         `for i in $(seq 20); do /bin/true; done; touch go; wait`,
     );
@@ -391,7 +392,7 @@ sys.stdout.write(f'accepted {n}\\n'); sys.stdout.flush()`;
 describe('gate: a multi-threaded agent racing the check', () => {
   it('rewriting the address between its own socket and an outside one: never connects outside', async () => {
     const outside = await sockprobeServer('stream', path.join(out, 'race-outside.sock'));
-    const own = path.join(dirs.ws, 'race-own.sock');
+    const own = '"$TMPDIR/race-own.sock"';
     const r = await gated(`${prog('sockprobe')} serve stream ${own} > own.log & while [ ! -S ${own} ]; do sleep 0.02; done; ${prog('sockrace')} addr ${own} ${out}/race-outside.sock 1.5; kill $!`);
     const m = /RESULT race ok tries=(\d+) connected=(\d+)/.exec(r.stdout);
     expect(m, r.stdout + r.stderr).not.toBeNull();

@@ -8,6 +8,7 @@
 //   - loading the policy for a run, and what the kernel must enforce (which gaps are fatal);
 //   - the start banner: the policy, what the kernel enforces, where the audit log is;
 //   - the reason a session could not start, in words.
+import { makeSocketDir, removeSocketDir, socketDirCandidates } from './socket-dir';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeText } from '../audit/display';
@@ -214,6 +215,11 @@ export function describeEnforcement(report: EnforcementReport, policy: Policy): 
           : `unix sockets ${unix}`,
     );
   }
+  // Where the agent can make a socket or FIFO a program outside the gate might connect to (socket-dir.ts).
+  const made = report.sockets;
+  if (made === 'sealed') parts.push('sockets and FIFOs made only in the session\'s TMPDIR');
+  else if (made === 'partial') parts.push('sockets and FIFOs made only in the session\'s TMPDIR (writes not sealed: a directory holding one can be moved)');
+  else if (made !== undefined) parts.push(`sockets and FIFOs can be made wherever the agent writes (${made})`);
   return parts.join(' · ');
 }
 
@@ -397,8 +403,12 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
   const state = prepareState(plan.policy);
   o.onPrepared?.(state);
   for (const f of state.failed) o.onWarning?.(`cannot make ${f}: its grant does not apply`);
+  // The one place the agent may make sockets and FIFOs, and its TMPDIR (socket-dir.ts).
+  const sockets = makeSocketDir(state.policy.filesystem, socketDirCandidates(plan.env, plan.auditPath), plan.env);
+  for (const w of sockets.warnings) o.onWarning?.(w);
   try {
     return await GateSession.start({
+      ...(sockets.path ? { socketDir: { path: sockets.path, rights: sockets.rights } } : {}),
       policy: state.policy,
       evaluator: plan.evaluator,
       policyText: plan.text,
@@ -419,6 +429,7 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       workspace: plan.workspace,
     });
   } catch (e) {
+    if (sockets.path) removeSocketDir(sockets.path);
     if (e instanceof GateSetupError) throw new GateSetupError(explainStartFailure(e.message));
     throw e;
   }

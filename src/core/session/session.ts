@@ -25,7 +25,8 @@ import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './po
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import { PolicyEvaluator } from '../policy/evaluator';
 import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
-import type { EnvPlan } from '../policy/env';
+import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
+import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
 import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
 import { DEFAULT_UNIX_SOCKETS, decideUnixSocket, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
@@ -108,6 +109,10 @@ export interface GateSessionOptions {
   /** Where the agent's versions of guarded files are kept for review (default: beside the audit log,
    *  `review-<session>/`). */
   reviewDir?: string;
+  /** The session's own directory (socket-dir.ts, made by the caller): the one place the agent may make
+   *  sockets and FIFOs, its TMPDIR, removed at the end when nothing of the session runs. Absent: sockets and
+   *  FIFOs can be made nowhere. */
+  socketDir?: { path: string; rights: string };
 }
 
 /** What updatePolicy() could and could not change in a running session. */
@@ -363,6 +368,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       for (const w of executePlan?.warnings ?? []) session.warn(w);
       return {
         ...supervisorConfig(options.policy, executePlan),
+        ...(options.socketDir ? { socketDir: options.socketDir } : {}),
         ...(options.keepLeftovers || options.policy.session.keepLeftovers ? { keepLeftovers: true } : {}),
         protect: session.guard?.existing() ?? [],
       };
@@ -411,7 +417,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         config,
         hashUnder: hashUnder(options.policy.filesystem),
         ...(options.evaluator.contentSizes ? { hashSizes: options.evaluator.contentSizes() } : {}),
-        ...(options.policy.env ? { envPolicy: options.policy.env } : {}),
+        ...(options.policy.env || options.socketDir ? { envPolicy: withSocketDir(options.policy.env, options.socketDir) } : {}),
         spawn: options.spawn,
         env: options.env,
         ...(options.rawEnv?.length ? { rawEnv: options.rawEnv } : {}),
@@ -826,9 +832,20 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       ...(changes.length ? { protected_changes: changes.map((c) => ({ path: c.path, class: c.class, change: c.change, times: c.times, reverted: c.reverted })) } : {}),
     });
     void this.writeLast(last, failure === null).then(() => {
+      this.removeSocketDir(leftovers);
       this.resolveEnd(this.endResult as SessionEnd);
       this.emit('ended', this.endResult as SessionEnd);
     });
+  }
+
+  /** The agent's socket and temporary directory goes once every process of the session has ended (the
+   *  supervisor said so at the agent's exit); while one could still run, it could swap a directory in it for a
+   *  symlink during the removal, so the directory stays, and the user is told where. */
+  private removeSocketDir(leftovers: Leftovers | undefined): void {
+    const dir = this.options.socketDir?.path;
+    if (!dir) return;
+    const problem = leftovers && !leftovers.kept && !leftovers.remaining ? removeSocketDir(dir) : `the agent's temporary directory ${dir} is kept: processes of the session may still use it`;
+    if (problem) this.warn(problem);
   }
 
   /**
@@ -935,6 +952,14 @@ export function supervisorConfig(policy: Policy, plan?: ExecutePlan | null): Sup
     require: { fs: fsPolicy.enabled && fsPolicy.requireEnforced, net: net.enabled && net.requireEnforced, unix: unix.sealed && unix.requireEnforced },
     timeout: { ms: policy.meta.onSupervisorTimeoutMs, action: policy.meta.onPolicyError },
   };
+}
+
+/** The [env] policy with TMPDIR and TMUX_TMPDIR naming the session's directory; the policy's own `set` comes
+ *  after, so a policy that sets them wins. */
+export function withSocketDir(env: EnvPolicy | undefined, dir: { path: string } | undefined): EnvPolicy {
+  const base = env ?? EMPTY_ENV_POLICY;
+  if (!dir) return base;
+  return { ...base, set: [...SOCKET_DIR_VARIABLES.map((name) => [name, dir.path] as const), ...base.set] };
 }
 
 /** Where a copy of another program could have been planted: the write grants, or everything when

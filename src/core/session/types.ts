@@ -13,6 +13,9 @@ export interface SupervisorConfig {
     /** Resolvers the agent may query (port 53, UDP and TCP) when DNS is allowed. */
     dns?: string[];
   } | null;
+  /** The session's own directory, the one place the agent may make sockets and FIFOs (socket-dir.ts);
+   *  absent: nowhere. */
+  socketDir?: { path: string; rights: string } | null;
   /** [unix_sockets] seals: Landlock RESOLVE_UNIX grants (ABI 9; prefixes of the allow globs). */
   unix?: { grants: string[] } | null;
   require: { fs: boolean; net: boolean; unix?: boolean };

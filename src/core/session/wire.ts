@@ -485,10 +485,10 @@ export function encodeExecLine(event: ExecEvent): string {
   return s;
 }
 
-const RIGHTS_RE = /^[rwxl]*$/;
+const RIGHTS_RE = /^[rwxls]*$/;
 
 function rights(r: string): string {
-  if (!RIGHTS_RE.test(r)) throw new WireError(`bad rights '${r}' (subset of rwxl)`);
+  if (!RIGHTS_RE.test(r)) throw new WireError(`bad rights '${r}' (subset of rwxls)`);
   return [...new Set(r)].join('');
 }
 
@@ -523,6 +523,9 @@ export function encodeConfig(
     for (const g of config.fs.grants) lines.push(`FS rights=${rights(g.rights)} path=${absPath(g.path)}`);
     lines.push(`FS_HANDLED rights=${rights(config.fs.handled)}`);
   }
+  // The session's socket directory ('s'): sent whether or not [filesystem] seals, since sockets and FIFOs are
+  // made nowhere else either way (native/src/landlock.c).
+  if (config.socketDir) lines.push(`FS rights=${rights(config.socketDir.rights)} path=${absPath(config.socketDir.path)}`);
   if (config.net) {
     lines.push(`NET_HANDLED connect=${config.net.connect ? 1 : 0} bind=${config.net.bind ? 1 : 0}`);
     for (const p of config.net.ports) {

@@ -57,11 +57,13 @@ export interface CliOptions {
   onSpawn?: (pid: number) => void;
   /** A command the CLI is run under (e.g. `unshare -m …`): it gets the node binary and its arguments last. */
   wrap?: string[];
+  /** Pass --accept-policy (default: the tests' own policies are accepted as written; false to test the review). */
+  accept?: boolean;
 }
 
-/** `node CLI run --policy P --audit A --supervisor S [extra] -- argv…`, stdio piped (no terminal). */
+/** `node CLI run --policy P --accept-policy --audit A --supervisor S [extra] -- argv…`, stdio piped (no terminal). */
 export function runCli(argv: string[], o: CliOptions): Promise<CliRun> {
-  const args = [CLI, 'run', ...(o.policy ? ['--policy', o.policy] : []), ...(o.audit ? ['--audit', o.audit] : []), '--supervisor', SUPERVISOR, ...(o.extra ?? []), '--', ...argv];
+  const args = [CLI, 'run', ...(o.policy ? ['--policy', o.policy] : []), ...(o.accept === false ? [] : ['--accept-policy']), ...(o.audit ? ['--audit', o.audit] : []), '--supervisor', SUPERVISOR, ...(o.extra ?? []), '--', ...argv];
   const env = { ...process.env, ...o.env };
   if (!o.env || !('CI' in o.env)) delete env.CI;
   return new Promise((resolve, reject) => {

@@ -19,9 +19,18 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+// The accepted policies (agent-gate policy accept) of these tests, apart from the user's.
+const STATE = join(dir, 'state');
+
 function cli(args: string[], cwd = dir) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, PATH: '/usr/local/bin:/usr/bin:/bin' } });
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, PATH: '/usr/local/bin:/usr/bin:/bin', XDG_STATE_HOME: STATE } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Accept `file` for run, so check prints only its diagnostics (no note that run would not use it yet). */
+function accepted(file: string): string {
+  expect(cli(['policy', 'accept', file]).code).toBe(0);
+  return file;
 }
 
 function policyFile(name: string, text: string): string {
@@ -39,7 +48,7 @@ describe('agent-gate check', () => {
   });
 
   it('prints warnings before "policy ok"', () => {
-    const file = policyFile('warn.toml', '[filesystem]\nread_globs = ["/etc/*.conf"]\n');
+    const file = accepted(policyFile('warn.toml', '[filesystem]\nread_globs = ["/etc/*.conf"]\n'));
     const r = cli(['check', '--policy', file]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe(`${file}:2:15: warning: '/etc/*.conf' is granted as all of /etc (Landlock grants whole directories); split the glob or list literal paths for a narrower grant [widened-glob]\n`);
@@ -106,7 +115,7 @@ describe('agent-gate check', () => {
   });
 
   it('warns when an allow exe_glob covers a write grant given on the command line', () => {
-    const file = policyFile('glob.toml', '[[rule]]\nid = "tmp-tools"\naction = "allow"\nexe_glob = "/scratch/**"\n');
+    const file = accepted(policyFile('glob.toml', '[[rule]]\nid = "tmp-tools"\naction = "allow"\nexe_glob = "/scratch/**"\n'));
     expect(cli(['check', '--policy', file]).stderr).toBe('');
     const r = cli(['check', '--policy', file, '-w', '/scratch/out/**']);
     expect(r.code).toBe(0);
@@ -122,7 +131,7 @@ describe('agent-gate check', () => {
   it('prints exactly what core checkPolicyFile finds, on the whole policy corpus (the editor shows the same)', () => {
     const corpus = join(ROOT, 'test', 'fixtures', 'policies');
     for (const f of readdirSync(corpus).filter((n) => n.endsWith('.gate.toml'))) {
-      const file = join(corpus, f);
+      const file = accepted(join(corpus, f));
       const r = cli(['check', '--json', '--policy', file]);
       // ${WORKSPACE} is the directory check runs in (as for run), here `dir`.
       const expected = checkPolicyFile(file, { path: '/usr/local/bin:/usr/bin:/bin', workspace: dir }).diagnostics;
