@@ -16,7 +16,8 @@
 // the policy engine) and cached path (the supervisor's identity cache) separately.
 //
 // Usage: node scripts/run-ts.mjs bench/gate-bench.ts [--quick] [--rounds N] [--only REGEX] [--baseline DIST]
-// (needs `npm run build`). --only: the workloads whose name matches REGEX (e.g. --only make).
+// [--startup-only] (needs `npm run build`). --only: the workloads whose name matches REGEX (e.g. --only make).
+// --startup-only: only the start-up table (with --baseline, the other build's start-up in the same rounds).
 // --baseline DIST: also run the gated workloads with another build's cli.js and agent-gate-supervisor (e.g.
 // the dist/ of a worktree at an older commit), interleaved with the others: a before/after comparison that
 // the load of a shared machine affects equally.
@@ -57,16 +58,17 @@ interface Workload {
   reset?: () => void;
 }
 
-function args(): { rounds: number; quick: boolean; baseline: string | null; only: RegExp | null } {
+function args(): { rounds: number; quick: boolean; baseline: string | null; only: RegExp | null; startupOnly: boolean } {
   const a = process.argv.slice(2);
   const quick = a.includes('--quick');
+  const startupOnly = a.includes('--startup-only');
   const i = a.indexOf('--rounds');
   const rounds = i >= 0 ? Number(a[i + 1]) : quick ? 3 : 7;
   const b = a.indexOf('--baseline');
   const baseline = b >= 0 && a[b + 1] ? path.resolve(a[b + 1] as string) : null;
   const o = a.indexOf('--only');
   const only = o >= 0 && a[o + 1] ? new RegExp(a[o + 1] as string, 'i') : null;
-  return { rounds: Math.max(1, rounds), quick, baseline, only };
+  return { rounds: Math.max(1, rounds), quick, baseline, only, startupOnly };
 }
 
 function have(cmd: string): boolean {
@@ -207,7 +209,7 @@ function auditWriteCost(dir: string): { usPerRecord: number } {
 }
 
 async function main(): Promise<void> {
-  const { rounds, quick, baseline, only } = args();
+  const { rounds, quick, baseline, only, startupOnly } = args();
   const baseFiles = baseline ? [path.join(baseline, 'cli.js'), path.join(baseline, 'agent-gate-supervisor')] : [];
   for (const f of [CLI, SUPERVISOR, ...baseFiles]) {
     if (!fs.existsSync(f)) throw new Error(`${f} is missing: run npm run build first`);
@@ -228,6 +230,10 @@ async function main(): Promise<void> {
   fs.mkdirSync(bin, { recursive: true });
   fs.mkdirSync(ws, { recursive: true });
   try {
+    if (startupOnly) {
+      await reportStartup(base, stateDir, quick, baseline);
+      return;
+    }
     // Helper programs, static, into the workspace.
     execFileSync('make', ['-s', '-C', NATIVE_PROGS], { stdio: 'inherit' });
     fs.copyFileSync(path.join(NATIVE_PROGS, 'build', 'forkexec'), path.join(bin, 'forkexec'));
@@ -393,36 +399,52 @@ async function main(): Promise<void> {
     const wc = auditWriteCost(stateDir);
     console.log(`\nAudit record write (synchronous append, before each verdict): ${wc.usPerRecord.toFixed(2)} µs per record`);
 
-    // Start-up: what a user waits for before the agent's first exec, and after its last. Side by side with
-    // Node starting and doing nothing, interleaved, in a directory with no .gate.toml (the shipped default).
-    const startupWs = path.join(base, 'startup');
-    fs.mkdirSync(startupWs);
-    const startupRounds = quick ? 10 : 30;
-    const st = await measureStartup(startupWs, stateDir, startupRounds);
-    const d = pairedDiff(st.gate, st.node);
-    const dn = pairedDiff(st.gateNoProfile, st.node);
-    console.log(`\nStart-up: agent-gate run -- /bin/true with the default policy, against node -e 0 (${startupRounds} interleaved rounds; wall ms, medians)`);
-    printTable([
-      ['command', 'median ms', 'IQR', '− node -e 0 (median of per-round differences)', 'target'],
-      ['node -e 0', st.node.length ? median(st.node).toFixed(1) : '-', iqr(st.node), '', ''],
-      ['agent-gate run -q -- /bin/true', median(st.gate).toFixed(1), iqr(st.gate), `${d.median.toFixed(1)} (IQR ${d.q1.toFixed(1)}–${d.q3.toFixed(1)})`, `≤ 40 ms ${d.median <= 40 ? 'ok' : 'MISSED'}`],
-      ['agent-gate run -q --agent none -- /bin/true', median(st.gateNoProfile).toFixed(1), iqr(st.gateNoProfile), `${dn.median.toFixed(1)} (IQR ${dn.q1.toFixed(1)}–${dn.q3.toFixed(1)})`, ''],
-    ]);
+    await reportStartup(base, stateDir, quick, baseline);
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
 }
 
-/** `node -e 0` and `agent-gate run -- /bin/true` (with and without agent detection), interleaved, wall ms. */
-async function measureStartup(ws: string, stateDir: string, rounds: number): Promise<{ node: number[]; gate: number[]; gateNoProfile: number[] }> {
+/**
+ * Start-up: what a user waits for before the agent's first exec, and after its last. Side by side with Node
+ * starting and doing nothing, interleaved, in a directory with no .gate.toml (the shipped default); with
+ * --baseline, another build's CLI in the same rounds.
+ */
+async function reportStartup(base: string, stateDir: string, quick: boolean, baseline: string | null): Promise<void> {
+  const startupWs = path.join(base, 'startup');
+  fs.mkdirSync(startupWs);
+  const startupRounds = quick ? 10 : 30;
+  const st = await measureStartup(startupWs, stateDir, startupRounds, baseline);
+  const d = pairedDiff(st.gate, st.node);
+  const dn = pairedDiff(st.gateNoProfile, st.node);
+  console.log(`\nStart-up: agent-gate run -- /bin/true with the default policy, against node -e 0 (${startupRounds} interleaved rounds; wall ms, medians; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  const rows = [
+    ['command', 'median ms', 'IQR', '− node -e 0 (median of per-round differences)', 'target'],
+    ['node -e 0', st.node.length ? median(st.node).toFixed(1) : '-', iqr(st.node), '', ''],
+    ['agent-gate run -q -- /bin/true', median(st.gate).toFixed(1), iqr(st.gate), `${d.median.toFixed(1)} (IQR ${d.q1.toFixed(1)}–${d.q3.toFixed(1)})`, `≤ 40 ms ${d.median <= 40 ? 'ok' : 'MISSED'}`],
+    ['agent-gate run -q --agent none -- /bin/true', median(st.gateNoProfile).toFixed(1), iqr(st.gateNoProfile), `${dn.median.toFixed(1)} (IQR ${dn.q1.toFixed(1)}–${dn.q3.toFixed(1)})`, ''],
+  ];
+  if (baseline && st.baseline.length) {
+    const db = pairedDiff(st.baseline, st.node);
+    rows.push([`baseline (${baseline}) run -q -- /bin/true`, median(st.baseline).toFixed(1), iqr(st.baseline), `${db.median.toFixed(1)} (IQR ${db.q1.toFixed(1)}–${db.q3.toFixed(1)})`, '']);
+  }
+  printTable(rows);
+}
+
+/** `node -e 0` and `agent-gate run -- /bin/true` (with and without agent detection, and another build's),
+ *  interleaved, wall ms. */
+async function measureStartup(ws: string, stateDir: string, rounds: number, baseline: string | null): Promise<{ node: number[]; gate: number[]; gateNoProfile: number[]; baseline: number[] }> {
   const audit = path.join(stateDir, 'startup.jsonl');
   const variants: [keyof Awaited<ReturnType<typeof measureStartup>>, string[]][] = [
     ['node', ['-e', '0']],
     ['gate', [CLI, 'run', '-q', '--on-ask', 'deny', '--audit', audit, '--supervisor', SUPERVISOR, '--', '/bin/true']],
     ['gateNoProfile', [CLI, 'run', '-q', '--agent', 'none', '--on-ask', 'deny', '--audit', audit, '--supervisor', SUPERVISOR, '--', '/bin/true']],
+    ...(baseline
+      ? [['baseline', [path.join(baseline, 'cli.js'), 'run', '-q', '--on-ask', 'deny', '--audit', audit, '--supervisor', path.join(baseline, 'agent-gate-supervisor'), '--', '/bin/true']] as (typeof variants)[number]]
+      : []),
   ];
-  const out = { node: [] as number[], gate: [] as number[], gateNoProfile: [] as number[] };
+  const out = { node: [] as number[], gate: [] as number[], gateNoProfile: [] as number[], baseline: [] as number[] };
   const once = (args: string[]): Promise<number> =>
     new Promise((resolve, reject) => {
       const t0 = process.hrtime.bigint();

@@ -156,20 +156,32 @@ export function defaultEvaluationContext(filesystem: FilesystemPolicy, pathEnv =
  */
 function listedStat(): (path: string) => ProgramIdentity | null {
   const listings = new Map<string, Set<string> | null>();
+  // Each path once: the execute set (execute-set.ts) resolves the deny rules' names again right after the
+  // rules were compiled, with the same context, at the start of the same session.
+  const found = new Map<string, ProgramIdentity | null>();
   return (path) => {
-    const dir = dirname(path);
-    let names = listings.get(dir);
-    if (names === undefined) {
-      try {
-        names = new Set(readdirSync(dir));
-      } catch {
-        names = null; // unreadable or not a directory: stat decides
-      }
-      listings.set(dir, names);
+    let id = found.get(path);
+    if (id === undefined) {
+      id = listedStatOnce(listings, path);
+      found.set(path, id);
     }
-    if (names && !names.has(basename(path))) return null;
-    return statProgramOnDisk(path);
+    return id;
   };
+}
+
+function listedStatOnce(listings: Map<string, Set<string> | null>, path: string): ProgramIdentity | null {
+  const dir = dirname(path);
+  let names = listings.get(dir);
+  if (names === undefined) {
+    try {
+      names = new Set(readdirSync(dir));
+    } catch {
+      names = null; // unreadable or not a directory: stat decides
+    }
+    listings.set(dir, names);
+  }
+  if (names && !names.has(basename(path))) return null;
+  return statProgramOnDisk(path);
 }
 
 export function statProgramOnDisk(path: string): ProgramIdentity | null {

@@ -333,6 +333,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     // Before the agent exists: its protected workspace files as they are now.
     if (options.workspace) session.startGuard(options.workspace, options.reviewDir ?? path.join(path.dirname(auditPath), `review-${id}`));
     for (const w of [...setupWarnings, ...audit.repairs]) session.warn(w);
+    for (const w of testSwitchWarnings(options.env ?? process.env)) session.warn(w);
     // The supervisor writes the log while the session runs (docs/protocol.md "The audit log"): it gets the
     // file, the space to reserve ahead of it, and where to keep the chain's head.
     const headFile = options.headDir ? chainHeadFile(options.headDir, auditPath) : undefined;
@@ -829,7 +830,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       ...(policyNow !== null ? { policy_changed: true, policy_sha256_now: policyNow } : {}),
       stats: { decisions: m.decisions, allowed: m.allowed, denied: m.denied },
       ...(leftovers ? { leftovers: { [leftovers.kept ? 'kept' : 'ended']: leftovers.count, ...(leftovers.remaining ? { remaining: leftovers.remaining } : {}), names: leftovers.names } } : {}),
-      ...(changes.length ? { protected_changes: changes.map((c) => ({ path: c.path, class: c.class, change: c.change, times: c.times, reverted: c.reverted })) } : {}),
+      ...(changes.length ? { protected_changes: changes.map((c) => ({ path: c.path, class: c.class, change: c.change, times: c.times, reverted: c.reverted, ...(c.overtaken ? { overtaken: c.overtaken } : {}) })) } : {}),
     });
     void this.writeLast(last, failure === null).then(() => {
       this.removeSocketDir(leftovers);
@@ -1106,6 +1107,29 @@ function readOrEmpty(file: string): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * The supervisor's test switches (native/src): each turns a protection off or changes how a fact is read, for
+ * the tests. They are read from the environment the gate is started with — the user's, never the agent's; an
+ * agent can set them only for an `agent-gate run` of its own, which cannot start under the gate (EBUSY) and
+ * would be under it if it did (red-team R56, gate-test-switches.test.ts). A session started with one says so
+ * in its start warnings (banner, start record).
+ */
+const TEST_SWITCHES: Readonly<Record<string, string>> = {
+  AGENT_GATE_NO_MOUNTNS: "a root agent's read-only bind mounts, private /proc and IPC namespace are off",
+  AGENT_GATE_LANDLOCK_ABI_MAX: 'the Landlock ABI the gate uses is capped',
+  AGENT_GATE_BINFMT_MISC: 'binfmt_misc registrations are read from another directory',
+  AGENT_GATE_NO_PIDFD_INFO: 'process facts are read as on a kernel before 6.13',
+  AGENT_GATE_NO_WAIT_KILLABLE: 'the supervisor behaves as on a kernel before 5.19',
+  AGENT_GATE_SYNC_WAKEUP: 'seccomp notifications use synchronous wake-up',
+  AGENT_GATE_DEBUG: 'the supervisor writes debugging lines',
+};
+
+export function testSwitchWarnings(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(TEST_SWITCHES)
+    .filter(([k]) => env[k] !== undefined && env[k] !== '')
+    .map(([k, what]) => `test switch ${k}=${env[k]} is set in the gate's environment: ${what}`);
 }
 
 /** Default reservation ahead of the audit log's end: ~16 000 records. */
