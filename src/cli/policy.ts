@@ -17,9 +17,11 @@ import {
   isShippedPolicy,
   refusalText,
   reviewHeading,
+  writableByAgent,
   type AcceptedPolicy,
   type PolicyUse,
 } from '../core/session/policy-review';
+import type { FilesystemPolicy } from '../core/policy/types';
 import { escapeText } from '../core/audit/display';
 import type { PolicySource } from '../core/session/launch';
 import { describeSource, parseCommonOptions, policySourceFrom, UsageError } from './check';
@@ -57,10 +59,13 @@ export type RunReview =
   | { go: 'none'; lines: string[] };
 
 /** The review `run` does before starting: `text` is the policy text it planned with (read once). */
-export async function reviewForRun(source: PolicySource, text: string, o: { acceptFlag: boolean; env: NodeJS.ProcessEnv }): Promise<RunReview> {
+export async function reviewForRun(source: PolicySource, text: string, o: { acceptFlag: boolean; env: NodeJS.ProcessEnv; fsPolicy: FilesystemPolicy }): Promise<RunReview> {
   const store = new AcceptedPolicyStore(acceptedPolicyDirectory(o.env));
-  const accepted = source.kind === 'default' ? undefined : store.get(source.file);
-  const use = decidePolicyUse({ source, text, accepted, acceptFlag: o.acceptFlag });
+  const shipped = source.kind !== 'workspace' && isShippedPolicy(source.file);
+  // A shipped policy the agent may write (an install inside a write grant) is reviewed like any other.
+  const writable = shipped && writableByAgent(source.file, o.fsPolicy);
+  const accepted = shipped && !writable ? undefined : store.get(source.file);
+  const use = decidePolicyUse({ source, text, accepted, acceptFlag: o.acceptFlag, shipped, writable });
   if (use.kind === 'use') {
     if (use.why !== 'accept-flag') return { go: 'planned', line: null };
     const warning = record(store, source.file, text, 'accept-flag');
@@ -168,10 +173,9 @@ export function runPolicy(args: string[]): number {
     throw e;
   }
   const file = source.file;
-  if (source.kind === 'default' || isShippedPolicy(file)) {
-    process.stdout.write(`${describeSource(source)}: a shipped policy, used without acceptance\n`);
-    return 0;
-  }
+  // A shipped policy needs acceptance only where the agent may write it (run says so); it can be accepted
+  // and diffed all the same.
+  if (isShippedPolicy(file)) process.stdout.write(`${describeSource(source)}: a shipped policy: run uses it without acceptance unless the agent of the run may write it\n`);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -181,7 +185,7 @@ export function runPolicy(args: string[]): number {
   }
   const store = new AcceptedPolicyStore(acceptedPolicyDirectory());
   const accepted = store.get(file);
-  const use = decidePolicyUse({ source, text, accepted, acceptFlag: false });
+  const use = decidePolicyUse({ source: { file, kind: 'explicit' }, text, accepted, acceptFlag: false, shipped: false });
   if (sub === 'diff') {
     if (use.kind === 'use') {
       process.stdout.write(`${escapeText(file)}: accepted${accepted?.at ? ` on ${accepted.at}` : ''}, unchanged since (sha256 ${use.sha256})\n`);

@@ -241,7 +241,7 @@ export async function runGate(args: string[]): Promise<number> {
   let storeWarning = placement(planned);
   if (storeWarning === false) return 126;
   // A policy file is used only as the user accepted it (red-team R43): shown and asked about, else nothing runs.
-  const accept = await reviewForRun(planned.source, planned.text, { acceptFlag: !!o.acceptPolicy, env });
+  const accept = await reviewForRun(planned.source, planned.text, { acceptFlag: !!o.acceptPolicy, env, fsPolicy: planned.policy.filesystem });
   if (accept.go === 'none') {
     for (const line of accept.lines) err(line);
     return 126;

@@ -5,6 +5,7 @@
 // agent's reach. Real CLI, real supervisor, real kernel.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Text } from '../../src/core/session/policy-in-force';
@@ -121,6 +122,24 @@ describe('gate: run uses a policy file only as the user accepted it (R43)', () =
     expect(fs.existsSync(path.join(ws, 'ran'))).toBe(false);
     const strict = await runCli(['true'], { cwd: ws, policy: path.join(ROOT, 'policies', 'strict.gate.toml'), audit: dirs.audit(`strict-${n}`), accept: false, env: { XDG_STATE_HOME: xdg } });
     expect(strict.stderr).not.toContain('has not been accepted');
+  });
+
+  it('the shipped default policy in a place the agent may write (here the workspace is the checkout that ships it: an npx install in ~/.npm is the same) is reviewed like any other; elsewhere it needs nothing (R70)', async () => {
+    // State and audit outside every grant of the default policy (it lets the agent write /tmp).
+    fs.mkdirSync(path.join(os.homedir(), '.local', 'state'), { recursive: true });
+    const home = fs.mkdtempSync(path.join(os.homedir(), '.local', 'state', 'gate-e2e-trust-'));
+    try {
+      const marker = path.join(dirs.root, `ran-default-${++n}`);
+      const writable = await runCli(['bash', '-c', `touch ${marker}`], { cwd: dirs.ws, audit: path.join(home, 'a.jsonl'), accept: false, extra: ['--workspace', ROOT], env: { XDG_STATE_HOME: home } });
+      expect(writable.code).toBe(126);
+      expect(writable.stderr).toContain(`the policy ${path.join(ROOT, 'policies', 'default.gate.toml')} (a shipped policy, but in a place the agent of this run may write, so it is reviewed like any other) has not been accepted yet`);
+      expect(fs.existsSync(marker)).toBe(false);
+      const elsewhere = await runCli(['bash', '-c', `touch ${marker}`], { cwd: dirs.ws, audit: path.join(home, 'b.jsonl'), accept: false, env: { XDG_STATE_HOME: home } });
+      expect(elsewhere.code, elsewhere.stderr).toBe(0);
+      expect(fs.existsSync(marker)).toBe(true);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('a policy with bidi controls and invisible characters is shown escaped (no raw control, bidi or zero-width character reaches the terminal); one with raw control bytes is refused by the parser', async () => {

@@ -282,10 +282,15 @@ describe('gate (red-team, held): a policy that points into the shipped policies/
     expect(r.code, r.stderr).toBe(126);
     expect(r.stderr).toContain('nothing ran');
     expect(fs.existsSync(proof)).toBe(false);
-    // Control: the shipped file named as itself needs no acceptance (so the refusal above is the symlink's).
+    // Reviewed as a workspace file, not as a shipped policy.
+    expect(r.stderr).not.toContain('a shipped policy');
+    // Control: the shipped file named as itself is recognised as shipped (so the refusal above is the symlink's).
+    // It is still reviewed here, for its own reason: permissive seals no writes, so the agent of that run could
+    // rewrite the install's file for the next run (R70); a shipped policy is exempt only out of the agent's reach.
     const c = await runCli(['/bin/sh', '-c', `touch ${proof}`], { policy: permissive(), audit: path.join(w.state, 'control.jsonl'), cwd: w.ws, accept: false, extra: ['--allow-root-without-filesystem'] });
-    expect(c.code, c.stderr).toBe(0);
-    expect(fs.existsSync(proof)).toBe(true);
+    expect(c.code, c.stderr).toBe(126);
+    expect(c.stderr).toContain('a shipped policy, but in a place the agent of this run may write');
+    expect(fs.existsSync(proof)).toBe(false);
   });
 
   it('--policy through a directory symlink to policies/ is asked about too', async () => {

@@ -136,16 +136,31 @@ export class AcceptedPolicyStore {
 
 /** The shipped policies (policies/ next to the bundle): part of the install, used without acceptance. */
 export function isShippedPolicy(file: string, shippedDir: string = path.dirname(defaultPolicyPath())): boolean {
-  const real = policyKey(file);
-  const dir = policyKey(shippedDir);
-  return real.startsWith(dir + path.sep);
+  // By the name it was opened by and by what it is, both: a file reached through a symlink (a repository's
+  // `.gate.toml` -> the install's permissive.gate.toml, a `--policy` through a linked directory) is not one
+  // (red-team R77).
+  const named = path.resolve(file);
+  const dir = path.resolve(shippedDir);
+  if (!named.startsWith(dir + path.sep)) return false;
+  try {
+    return fs.realpathSync(named) === path.join(fs.realpathSync(dir), path.relative(dir, named));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the agent of a run with these grants may write `file` (writes not sealed: everywhere). */
+export function writableByAgent(file: string, fsPolicy: FilesystemPolicy): boolean {
+  if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return true;
+  const real = realpathOfNearest(file);
+  return fsPolicy.grants.some((g) => g.rights.includes('w') && isUnder(real, realpathOfNearest(g.path)));
 }
 
 export type PolicyUse =
   /** Use the text: a shipped policy, the text last accepted, or accepted now with --accept-policy (`record`). */
   | { kind: 'use'; why: 'shipped' | 'unchanged' | 'accept-flag'; sha256: string | null }
   /** Ask the user (or refuse, when nobody can be asked): `display` is what to show, escaped. */
-  | { kind: 'review'; first: boolean; sha256: string; accepted?: AcceptedPolicy; display: string[] };
+  | { kind: 'review'; first: boolean; sha256: string; accepted?: AcceptedPolicy; display: string[]; shippedButWritable?: boolean };
 
 export interface PolicyUseInput {
   /** The policy file and how it was chosen (launch.ts PolicySource). */
@@ -155,17 +170,24 @@ export interface PolicyUseInput {
   accepted: AcceptedPolicy | undefined;
   /** --accept-policy: the user accepts the text as it is now. */
   acceptFlag: boolean;
+  /** The file is one of the shipped policies (default: isShippedPolicy). */
   shipped?: boolean;
+  /** The agent of this run may write the file: a shipped one is then reviewed like any other (an install in
+   *  `~/.npm/_npx` or the workspace's node_modules is in the default write grants: red-team R70). */
+  writable?: boolean;
 }
 
 /** Whether `agent-gate run` may use a policy text as it is, or must show it to the user first. */
 export function decidePolicyUse(o: PolicyUseInput): PolicyUse {
-  if (o.source.kind === 'default' || (o.shipped ?? isShippedPolicy(o.source.file))) return { kind: 'use', why: 'shipped', sha256: null };
+  // A workspace's .gate.toml is never a shipped policy, whatever it points to.
+  const shipped = o.source.kind !== 'workspace' && (o.shipped ?? isShippedPolicy(o.source.file));
+  if (shipped && !o.writable) return { kind: 'use', why: 'shipped', sha256: null };
   const d = reviewPolicyText(path.basename(o.source.file), o.text, o.accepted);
   if (d.kind === 'unchanged') return { kind: 'use', why: 'unchanged', sha256: d.sha256 };
   if (o.acceptFlag) return { kind: 'use', why: 'accept-flag', sha256: d.sha256 };
-  if (d.kind === 'first-use') return { kind: 'review', first: true, sha256: d.sha256, display: wholeTextDisplay(o.text) };
-  return { kind: 'review', first: false, sha256: d.sha256, accepted: d.accepted, display: diffDisplay(d.diff) };
+  const more = shipped ? { shippedButWritable: true } : {};
+  if (d.kind === 'first-use') return { kind: 'review', first: true, sha256: d.sha256, display: wholeTextDisplay(o.text), ...more };
+  return { kind: 'review', first: false, sha256: d.sha256, accepted: d.accepted, display: diffDisplay(d.diff), ...more };
 }
 
 /** The whole text, numbered, each line escaped (control characters, bidi overrides, invisible characters
@@ -187,7 +209,7 @@ export function diffDisplay(diff: string): string[] {
 /** The first lines of a review, in words: which file, and why it is shown. */
 export function reviewHeading(file: string, use: Extract<PolicyUse, { kind: 'review' }>): string {
   const key = policyKey(file);
-  const f = escapeText(key.includes(' -> ') ? key : file);
+  const f = escapeText(key.includes(' -> ') ? key : file) + (use.shippedButWritable ? ' (a shipped policy, but in a place the agent of this run may write, so it is reviewed like any other)' : '');
   if (use.first) return `the policy ${f} has not been accepted yet. A policy decides what the agent may run, write and connect to; one you have not read (a cloned repository's, one an agent wrote) could grant it anything. Its text, escaped:`;
   const when = use.accepted?.at ? ` on ${use.accepted.at}` : '';
   return `the policy ${f} changed since you accepted it${when}. The change, escaped:`;

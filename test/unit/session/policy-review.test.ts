@@ -7,6 +7,7 @@ import {
   acceptedRecord,
   decidePolicyUse,
   diffDisplay,
+  isShippedPolicy,
   refusalText,
   reviewBannerLine,
   reviewHeading,
@@ -70,7 +71,11 @@ describe('policy review for the CLI (R43): which text run may use, what it shows
     expect(d).toMatchObject({ kind: 'review', first: false });
     expect(d.kind === 'review' && d.display).toEqual(['--- a/.gate.toml', '+++ b/.gate.toml', '@@ -1,3 +1,3 @@', ' [meta]', ' version = 1', '-default_action = "ask"', '+default_action = "allow"']);
     expect(decidePolicyUse({ source: ws(), text: b, accepted: acceptedRecord(a, 'command'), acceptFlag: true, shipped: false })).toEqual({ kind: 'use', why: 'accept-flag', sha256: sha256Text(b) });
-    expect(decidePolicyUse({ source: { file: '/x/default.gate.toml', kind: 'default' }, text: b, accepted: undefined, acceptFlag: false })).toMatchObject({ kind: 'use', why: 'shipped' });
+    expect(decidePolicyUse({ source: { file: '/x/default.gate.toml', kind: 'default' }, text: b, accepted: undefined, acceptFlag: false, shipped: true })).toMatchObject({ kind: 'use', why: 'shipped' });
+    // A shipped policy the agent of the run may write (an install inside a write grant, R70) is reviewed.
+    expect(decidePolicyUse({ source: { file: '/x/default.gate.toml', kind: 'default' }, text: b, accepted: undefined, acceptFlag: false, shipped: true, writable: true })).toMatchObject({ kind: 'review', first: true, shippedButWritable: true });
+    // A workspace's .gate.toml is never a shipped policy (R77: a symlink into the install).
+    expect(decidePolicyUse({ source: ws(), text: b, accepted: undefined, acceptFlag: false, shipped: true })).toMatchObject({ kind: 'review' });
     expect(decidePolicyUse({ source: { file: '/x/strict.gate.toml', kind: 'explicit' }, text: b, accepted: undefined, acceptFlag: false, shipped: true })).toMatchObject({ kind: 'use', why: 'shipped' });
   });
 
@@ -111,6 +116,21 @@ describe('policy review for the CLI (R43): which text run may use, what it shows
     expect(store.get(file)).toBeUndefined();
     fs.writeFileSync(store.recordFile(file), '{not json');
     expect(store.get(file)).toBeUndefined();
+  });
+
+  it('a shipped policy is one by the name it was opened by and by what it is: not through a symlink to it, nor through a linked directory (R77)', () => {
+    const shipped = path.join(dir, 'install', 'policies');
+    fs.mkdirSync(shipped, { recursive: true });
+    const permissive = path.join(shipped, 'permissive.gate.toml');
+    fs.writeFileSync(permissive, a);
+    expect(isShippedPolicy(permissive, shipped)).toBe(true);
+    fs.symlinkSync(permissive, path.join(dir, '.gate.toml'));
+    expect(isShippedPolicy(path.join(dir, '.gate.toml'), shipped)).toBe(false);
+    fs.symlinkSync(shipped, path.join(dir, 'pol'));
+    expect(isShippedPolicy(path.join(dir, 'pol', 'permissive.gate.toml'), shipped)).toBe(false);
+    fs.symlinkSync(path.join(dir, 'elsewhere.toml'), path.join(shipped, 'linked.gate.toml'));
+    fs.writeFileSync(path.join(dir, 'elsewhere.toml'), a);
+    expect(isShippedPolicy(path.join(shipped, 'linked.gate.toml'), shipped)).toBe(false);
   });
 
   it('refuses a store inside a write grant (either way round), warns when writes are not sealed', () => {
