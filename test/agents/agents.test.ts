@@ -107,7 +107,8 @@ const CASES: AgentCase[] = [
     args: ['--skip-trust', '-p', 'Say hello.'],
     message: (out) => {
       const line = out.split('\n').find((l) => l.startsWith('Error when talking to Gemini API'));
-      return line ? line.replace(/\/tmp\/gemini-client-error-\S+\.json/, '<report>') : null;
+      // The report goes to the temporary directory ($TMPDIR: the session's own directory under the gate).
+      return line ? line.replace(/\S*\/gemini-client-error-\S+\.json/, '<report>') : null;
     },
     expected: 'Error when talking to Gemini API Full report available at: <report> Error: exception TypeError: fetch failed sending request',
     exit: 1,

@@ -8,14 +8,17 @@
 //   owner path (it is not kill(2)), so nothing arrives;
 // - DNS with `dns = true`: port 53 of a host that is not a configured resolver (TCP, UDP, v4-mapped IPv6);
 // - the workspace guard (outside the gate, reading the agent's version of a protected file) is not stopped by a
-//   FIFO planted as that file: later changes are still put back.
+//   FIFO planted as that file: later changes are still put back;
+// - R43's review is not skipped by pointing into the install's shipped policies/ (red-team R77): a workspace
+//   `.gate.toml` that is a symlink to the shipped permissive policy, and `--policy` through a directory symlink
+//   to policies/, are asked about like any other file (no terminal: nothing runs).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDirs, prepare, runCli, type CliRun } from './gate-progs/cli';
+import { makeDirs, prepare, ROOT, runCli, type CliRun } from './gate-progs/cli';
 
 const NOBODY = 65534;
 const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
@@ -265,5 +268,33 @@ describe('gate (red-team, held): a FIFO planted as a protected file does not sto
     expect(fs.lstatSync(path.join(w.ws, '.git', 'info', 'exclude')).isFile()).toBe(true);
     const changed = (r.end?.protected_changes as { path: string }[] | undefined)?.map((c) => path.relative(w.ws, c.path)) ?? [];
     expect(changed).toEqual(expect.arrayContaining([path.join('.git', 'config')]));
+  });
+});
+
+describe('gate (red-team, held): a policy that points into the shipped policies/ is still reviewed (R77)', () => {
+  const permissive = (): string => path.join(ROOT, 'policies', 'permissive.gate.toml');
+
+  it('a workspace .gate.toml symlinked to the shipped permissive policy: nothing runs without acceptance', async () => {
+    const w = workspace('root', SEALED_WRITES);
+    fs.symlinkSync(permissive(), path.join(w.ws, '.gate.toml'));
+    const proof = path.join(path.dirname(w.ws), 'ran');
+    const r = await runCli(['/bin/sh', '-c', `touch ${proof}`], { audit: path.join(w.state, 'audit.jsonl'), cwd: w.ws, accept: false, extra: ['--allow-root-without-filesystem'] });
+    expect(r.code, r.stderr).toBe(126);
+    expect(r.stderr).toContain('nothing ran');
+    expect(fs.existsSync(proof)).toBe(false);
+    // Control: the shipped file named as itself needs no acceptance (so the refusal above is the symlink's).
+    const c = await runCli(['/bin/sh', '-c', `touch ${proof}`], { policy: permissive(), audit: path.join(w.state, 'control.jsonl'), cwd: w.ws, accept: false, extra: ['--allow-root-without-filesystem'] });
+    expect(c.code, c.stderr).toBe(0);
+    expect(fs.existsSync(proof)).toBe(true);
+  });
+
+  it('--policy through a directory symlink to policies/ is asked about too', async () => {
+    const w = workspace('root', SEALED_WRITES);
+    fs.symlinkSync(path.join(ROOT, 'policies'), path.join(w.ws, 'pol'));
+    const proof = path.join(path.dirname(w.ws), 'ran');
+    const r = await runCli(['/bin/sh', '-c', `touch ${proof}`], { policy: path.join(w.ws, 'pol', 'permissive.gate.toml'), audit: path.join(w.state, 'audit.jsonl'), cwd: w.ws, accept: false, extra: ['--allow-root-without-filesystem'] });
+    expect(r.code, r.stderr).toBe(126);
+    expect(r.stderr).toContain('nothing ran');
+    expect(fs.existsSync(proof)).toBe(false);
   });
 });

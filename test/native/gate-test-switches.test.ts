@@ -33,9 +33,9 @@ describe('gate: test switches set by the agent for a nested run (red-team R56)',
     fs.writeFileSync(path.join(ws, 'fake-sup'), '#!/bin/bash\nwhile [ $# -gt 0 ] && [ "$1" != "--" ]; do shift; done; shift; "$@"; exit 0\n', { mode: 0o755 });
     const outside = [path.join(dirs.root, 'outside-1'), path.join(dirs.root, 'outside-2')];
     const inner = (n: number, extra: string): string =>
-      `${extra} ${process.execPath} ${CLI} run --policy inner.toml --audit ${ws}/inner-${n}.jsonl --allow-root-without-filesystem --on-ask allow -- bash -c 'touch ${outside[n - 1]} && echo WROTE-${n}; curl --version >/dev/null && echo CURL-RAN-${n}'; echo inner-rc-${n}=$?`;
+      `${extra} ${process.execPath} ${CLI} run --policy inner.toml --accept-policy --audit ${ws}/inner-${n}.jsonl --allow-root-without-filesystem --on-ask allow -- bash -c 'touch ${outside[n - 1]} && echo WROTE-${n}; curl --version >/dev/null && echo CURL-RAN-${n}'; echo inner-rc-${n}=$?`;
     const script = [
-      `export ${SWITCHES} AGENT_GATE_BINFMT_MISC=${ws}/binfmt TMPDIR=${ws}/tmp && mkdir -p ${ws}/tmp`,
+      `export ${SWITCHES} AGENT_GATE_BINFMT_MISC=${ws}/binfmt`,
       inner(1, ''),
       inner(2, `AGENT_GATE_SUPERVISOR=${ws}/fake-sup`),
     ].join('\n');

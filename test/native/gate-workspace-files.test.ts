@@ -287,6 +287,22 @@ describe('gate: files that git runs', () => {
     expect(fs.existsSync(marker)).toBe(true);
   });
 
+  it('the end record is truthful when the agent rewrites .git/config faster than it is put back: put back says what the file is at the end, and every put-back the agent overtook is counted (red-team item 5)', async () => {
+    const w = repo();
+    const config = path.join(w.ws, '.git', 'config');
+    const original = fs.readFileSync(config, 'utf8');
+    const r = await gated(w, `for i in $(seq 150); do git config core.fsmonitor "/x/$i"; done; sleep 0.3`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readFileSync(config, 'utf8')).toBe(original);
+    const end = r.end?.protected_changes?.find((c) => c.path === config);
+    expect(end, JSON.stringify(r.end)).toBeDefined();
+    expect(end!.reverted).toBe(true);
+    // Each attempt record that found the file changed again while putting it back is one overtaken put-back.
+    const overtakenAttempts = protectedRecords(r).filter((x) => x.path === config && !x.reverted).length;
+    expect(end!.overtaken ?? 0).toBeGreaterThanOrEqual(overtakenAttempts);
+    if (overtakenAttempts > 0) expect(r.stderr).toMatch(/wrote it again while it was being put back/);
+  });
+
   it('.git replaced by a file that points git at another directory: put back as the repository', async () => {
     const w = repo();
     const evilGit = path.join(w.ws, 'elsewhere', 'evil-git');

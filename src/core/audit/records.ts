@@ -78,7 +78,7 @@ export interface SessionRecord {
    *  still there when ending them gave up (stuck in the kernel), and the command names of the first 20. */
   leftovers?: { ended?: number; kept?: number; remaining?: number; names: string[] };
   /** End: protected workspace files the agent changed during the session (put back; see ProtectedRecord). */
-  protected_changes?: { path: string; class: string; change: string; times: number; reverted: boolean }[];
+  protected_changes?: { path: string; class: string; change: string; times: number; reverted: boolean; overtaken?: number }[];
 }
 
 /** The supervisor answered a request itself, past on_supervisor_timeout_ms, before the broker's verdict

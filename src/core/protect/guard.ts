@@ -407,9 +407,14 @@ export interface ProtectedChange {
   attempt: string;
   /** Where the agent's version of each file it wrote is kept (relative name → file), for review. */
   saved: Record<string, string>;
-  /** Put back as it was (false: it could not be; the reason says why). */
+  /** Put back as it was: after its last attempt (at the end of the session: whether it is as it was now,
+   *  looked at again); false: it could not be, the reason says why. */
   reverted: boolean;
   reason?: string;
+  /** How many times the agent's next write came between the guard's look and its put-back (red-team item 5:
+   *  a version written and replaced within milliseconds): the review has the versions seen and the one that
+   *  overtook, a version in between may be missing from it. Absent: never. */
+  overtaken?: number;
   /** How many times it was changed and put back during the session. */
   times: number;
   time: string;
@@ -494,6 +499,18 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     for (const f of [...this.finalizers]) {
       this.finalizers.delete(f);
       f();
+    }
+    // What the end record says is what is there now: each changed path looked at once more against its
+    // original (an attempt overtaken and put back later is put back; one still different is not).
+    for (const c of this.changes.values()) {
+      const p = this.paths.find((q) => q.path === c.path);
+      if (!p) continue;
+      const before = this.snaps.get(p.path) ?? new Map<string, Entry>();
+      const now = snapshot(this.sfs, p);
+      const same = p.kind === 'entry' ? sameTop(p.kind, before, now, true) : sameSnapshot(before, now);
+      c.reverted = same;
+      if (same) delete c.reason;
+      else c.reason ??= 'it differs from the original at the end of the session';
     }
     return this.list();
   }
@@ -824,6 +841,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     }
     const prev = this.changes.get(p.path);
     const diff = diffs.join('');
+    const overtaken = (prev?.overtaken ?? 0) + (later.size || !outcome.reverted ? 1 : 0);
     const c: ProtectedChange = {
       path: p.path,
       rel: p.rel,
@@ -833,8 +851,11 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       diff: prev && !prev.diff.endsWith(diff) ? (prev.diff.length < 65536 ? prev.diff + diff : prev.diff) : diff,
       attempt: diff,
       saved: { ...(prev?.saved ?? {}), ...saved },
-      reverted: outcome.reverted && (prev?.reverted ?? true),
-      ...(outcome.reason ? { reason: outcome.reason } : prev?.reason ? { reason: prev.reason } : {}),
+      // The last attempt's outcome: one overtaken and put back by the next check is put back (the end
+      // looks again, finalOutcomes).
+      reverted: outcome.reverted,
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+      ...(overtaken ? { overtaken } : {}),
       times: (prev?.times ?? 0) + 1,
       time: new Date().toISOString(),
     };
@@ -973,6 +994,7 @@ export function formatProtectedChanges(changes: readonly ProtectedChange[]): str
     // clipboard, fake a line of ours, reorder text) — red-team R52.
     out.push('', `  ${escapeText(c.rel)} (${c.change}${c.times > 1 ? `, ${c.times} times` : ''}) — ${CLASS_WHY[c.class]}`);
     if (!c.reverted) out.push(`  NOT put back: ${escapeText(c.reason ?? 'unknown reason')}`);
+    if (c.overtaken) out.push(`  ${c.overtaken} time${c.overtaken === 1 ? '' : 's'} the agent wrote it again while it was being put back: a version it replaced within milliseconds may be missing below`);
     const diff = c.diff.length > 4000 ? `${c.diff.slice(0, 4000)}… (cut; the agent's version is kept in full)\n` : c.diff;
     for (const line of diff.trimEnd().split('\n')) out.push(`    ${escapeText(line)}`);
     for (const [rel, saved] of Object.entries(c.saved)) {

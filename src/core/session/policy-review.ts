@@ -72,13 +72,20 @@ export function acceptedPolicyDirectory(env: NodeJS.ProcessEnv = process.env): s
   return path.join(defaultAuditDirectory(env), 'accepted-policies');
 }
 
-/** What a record is kept under: the policy file's real path (a symlink is the file it points to). */
+/**
+ * What a record is kept under: the policy file's real path, and the path it was opened by when that is not the
+ * same (a symlink). A text accepted for one file is then never taken for another that points to it: a
+ * repository's `.gate.toml` made a symlink to a policy the user accepted for another project is asked about.
+ */
 export function policyKey(file: string): string {
+  const named = path.resolve(file);
+  let real: string;
   try {
-    return fs.realpathSync(file);
+    real = fs.realpathSync(file);
   } catch {
-    return path.resolve(file);
+    return named;
   }
+  return real === named ? real : `${named} -> ${real}`;
 }
 
 interface StoredRecord extends AcceptedPolicy {
@@ -179,7 +186,8 @@ export function diffDisplay(diff: string): string[] {
 
 /** The first lines of a review, in words: which file, and why it is shown. */
 export function reviewHeading(file: string, use: Extract<PolicyUse, { kind: 'review' }>): string {
-  const f = escapeText(file);
+  const key = policyKey(file);
+  const f = escapeText(key.includes(' -> ') ? key : file);
   if (use.first) return `the policy ${f} has not been accepted yet. A policy decides what the agent may run, write and connect to; one you have not read (a cloned repository's, one an agent wrote) could grant it anything. Its text, escaped:`;
   const when = use.accepted?.at ? ` on ${use.accepted.at}` : '';
   return `the policy ${f} changed since you accepted it${when}. The change, escaped:`;

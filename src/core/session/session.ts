@@ -830,7 +830,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       ...(policyNow !== null ? { policy_changed: true, policy_sha256_now: policyNow } : {}),
       stats: { decisions: m.decisions, allowed: m.allowed, denied: m.denied },
       ...(leftovers ? { leftovers: { [leftovers.kept ? 'kept' : 'ended']: leftovers.count, ...(leftovers.remaining ? { remaining: leftovers.remaining } : {}), names: leftovers.names } } : {}),
-      ...(changes.length ? { protected_changes: changes.map((c) => ({ path: c.path, class: c.class, change: c.change, times: c.times, reverted: c.reverted })) } : {}),
+      ...(changes.length ? { protected_changes: changes.map((c) => ({ path: c.path, class: c.class, change: c.change, times: c.times, reverted: c.reverted, ...(c.overtaken ? { overtaken: c.overtaken } : {}) })) } : {}),
     });
     void this.writeLast(last, failure === null).then(() => {
       this.removeSocketDir(leftovers);

@@ -60,16 +60,19 @@ export function socketDirRights(fsPolicy: FilesystemPolicy, env: NodeJS.ProcessE
   return x ? 'rwxs' : 'rws';
 }
 
-/** Make the session's directory in the first candidate that is out of the agent's reach. */
+/** Make the session's directory in the first candidate that is out of the agent's reach and short enough for
+ *  socket paths under it (else in the first one out of reach, with a warning). */
 export function makeSocketDir(fsPolicy: FilesystemPolicy, candidates: readonly string[], env: NodeJS.ProcessEnv): SocketDir {
   const rights = socketDirRights(fsPolicy, env);
   const skipped: string[] = [];
-  for (const parent of candidates) {
+  const safe = candidates.filter((parent) => {
     const problem = socketParentProblem(parent, fsPolicy);
-    if (problem) {
-      skipped.push(problem);
-      continue;
-    }
+    if (problem) skipped.push(problem);
+    return problem === null;
+  });
+  // `/s-XXXXXX` is 9 characters.
+  const fits = safe.filter((parent) => path.resolve(parent).length + 9 <= SOCKET_DIR_MAX_LENGTH);
+  for (const parent of [...fits, ...safe.filter((p) => !fits.includes(p))]) {
     try {
       fs.mkdirSync(parent, { recursive: true, mode: 0o700 });
       const dir = fs.mkdtempSync(path.join(parent, 's-'));

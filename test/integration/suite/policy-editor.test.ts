@@ -212,6 +212,8 @@ suite('Policy editor', () => {
         assert.deepEqual(ours(uri).map(entry), [], `${f}: "${title}" left problems:\n${doc.getText()}`);
         // And `agent-gate check` agrees once saved.
         await doc.save();
+        // Accepted for `run` first, so check prints only diagnostics (else a note that run would ask first).
+        assert.equal(cli(['policy', 'accept', uri.fsPath]).status, 0);
         const r = cli(['check', '--policy', uri.fsPath, '--workspace', path.dirname(uri.fsPath)]);
         assert.equal(r.status, 0, `${f}: "${title}": check says\n${r.stderr}`);
         assert.equal(r.stderr, '');
@@ -270,7 +272,7 @@ suite('Policy editor', () => {
     const state = fs.mkdtempSync(path.join(tmp, 'state-'));
     process.env.XDG_STATE_HOME = state;
     const uri = scratch('.gate.toml', '[meta]\ndefault_action = "deny"\n\n[[rule]]\nid = "shells"\naction = "allow"\nexe_basename = ["sh", "dash"]\n\n[[rule]]\nid = "listing"\naction = "allow"\nexe_basename = "ls"\n\n[[rule]]\nid = "no-curl"\naction = "deny"\nexe_basename = "curl"\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["${WORKSPACE}/**"]\n');
-    const run = cli(['run', '--policy', uri.fsPath, '--', '/bin/sh', '-c', 'ls / >/dev/null; ls / >/dev/null; curl --version >/dev/null 2>&1; true'], { ...process.env, XDG_STATE_HOME: state });
+    const run = cli(['run', '--policy', uri.fsPath, '--accept-policy', '--', '/bin/sh', '-c', 'ls / >/dev/null; ls / >/dev/null; curl --version >/dev/null 2>&1; true'], { ...process.env, XDG_STATE_HOME: state });
     assert.equal(run.status, 0, `agent-gate run failed:\n${run.stderr}`);
     const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(doc);
@@ -294,7 +296,7 @@ suite('Policy editor', () => {
     process.env.XDG_STATE_HOME = state;
     const original = '[meta]\ndefault_action = "deny"\n\n[[rule]]\nid = "shells"\naction = "allow"\nexe_basename = ["sh", "dash", "sleep"]\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["${WORKSPACE}/**"]\n';
     const uri = scratch('.gate.toml', original);
-    const session = spawn(process.execPath, [path.join(root(), 'dist', 'cli.js'), 'run', '--policy', uri.fsPath, '--', '/bin/sh', '-c', 'sleep 60'], { env: { ...process.env, XDG_STATE_HOME: state }, detached: true, stdio: 'ignore' });
+    const session = spawn(process.execPath, [path.join(root(), 'dist', 'cli.js'), 'run', '--policy', uri.fsPath, '--accept-policy', '--', '/bin/sh', '-c', 'sleep 60'], { env: { ...process.env, XDG_STATE_HOME: state }, detached: true, stdio: 'ignore' });
     try {
       // The session is running once its start record and snapshot are written.
       let exited: number | null = null;

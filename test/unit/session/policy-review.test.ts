@@ -9,6 +9,7 @@ import {
   diffDisplay,
   refusalText,
   reviewBannerLine,
+  reviewHeading,
   reviewPolicyText,
   storePlacement,
   wholeTextDisplay,
@@ -83,14 +84,20 @@ describe('policy review for the CLI (R43): which text run may use, what it shows
     for (const l of [...whole, ...diff]) expect(l).not.toMatch(/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069\u200b]/);
   });
 
-  it('keeps a record per real path (a symlink is its target), 0600 in a 0700 directory; a record that names another file or whose text does not hash is no record', () => {
+  it('keeps a record per real path, 0600 in a 0700 directory; a symlink to an accepted file, a record that names another file or whose text does not hash is no record', () => {
     const store = new AcceptedPolicyStore(path.join(dir, 'state', 'accepted-policies'));
     const file = path.join(dir, 'p.toml');
     fs.writeFileSync(file, a);
-    fs.symlinkSync(file, path.join(dir, 'link.toml'));
     expect(store.get(file)).toBeUndefined();
-    store.set(path.join(dir, 'link.toml'), a, 'command');
+    store.set(file, a, 'command');
     expect(store.get(file)).toMatchObject({ sha256: sha256Text(a), text: a, how: 'command' });
+    expect(store.get(path.join(dir, '.', 'x', '..', 'p.toml'))).toMatchObject({ sha256: sha256Text(a) });
+    // A repository's .gate.toml made a symlink to a policy accepted for another project: asked about.
+    const link = path.join(dir, 'link.toml');
+    fs.symlinkSync(file, link);
+    expect(store.get(link)).toBeUndefined();
+    const d = decidePolicyUse({ source: ws(link), text: a, accepted: store.get(link), acceptFlag: false, shipped: false });
+    expect(d.kind === 'review' && reviewHeading(link, d)).toContain(`${link} -> ${file}`);
     expect(fs.statSync(store.dir).mode & 0o777).toBe(0o700);
     expect(fs.statSync(store.recordFile(file)).mode & 0o777).toBe(0o600);
     // Copied to another file's name: not that file's record.

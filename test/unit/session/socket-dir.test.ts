@@ -70,6 +70,10 @@ describe("the session's socket directory (R31)", () => {
     const long = makeSocketDir(sealed([]), [deep], {});
     expect(long.path).not.toBeNull();
     expect(long.warnings[0]).toMatch(/characters long: socket paths under it may not fit/);
+    // A shorter place out of reach further down the list is taken first.
+    const short = makeSocketDir(sealed([]), [deep, path.join(root, 'short')], {});
+    expect(path.dirname(short.path as string)).toBe(path.join(root, 'short'));
+    expect(short.warnings).toEqual([]);
   });
 
   it("TMPDIR and TMUX_TMPDIR name it; the policy's own [env] set comes after and wins", () => {
