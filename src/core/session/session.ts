@@ -1016,7 +1016,9 @@ function realpathOfNearest(p: string): string {
   const tail: string[] = [];
   for (;;) {
     try {
-      return path.join(fs.realpathSync(head), ...tail.reverse());
+      // realpath(3): one call where fs.realpathSync walks the path in JS, an lstat per component (this runs
+      // for every grant, several times, at each start).
+      return path.join(fs.realpathSync.native(head), ...tail.reverse());
     } catch {
       const parent = path.dirname(head);
       if (parent === head) return abs;
