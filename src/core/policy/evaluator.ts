@@ -155,33 +155,45 @@ export function defaultEvaluationContext(filesystem: FilesystemPolicy, pathEnv =
  * stat for each of them (the default policy's names in a dozen PATH directories made ~800 stat calls).
  */
 function listedStat(): (path: string) => ProgramIdentity | null {
+  // Directories by their canonical path: on a merged-/usr system /bin is /usr/bin (and /sbin /usr/sbin), one
+  // listing for both, and a name in both is the same entry of the same directory, so the same file with the
+  // same canonical path. (Not by inode: through a bind mount the same directory has another canonical path.)
+  const dirIds = new Map<string, string | null>();
   const listings = new Map<string, Set<string> | null>();
-  // Each path once: the execute set (execute-set.ts) resolves the deny rules' names again right after the
+  // Each entry once: the execute set (execute-set.ts) resolves the deny rules' names again right after the
   // rules were compiled, with the same context, at the start of the same session.
   const found = new Map<string, ProgramIdentity | null>();
   return (path) => {
-    let id = found.get(path);
+    const dir = dirname(path);
+    let dirId = dirIds.get(dir);
+    if (dirId === undefined) {
+      try {
+        const real = realpathSync.native(dir);
+        dirId = statSync(real).isDirectory() ? real : null;
+      } catch {
+        dirId = null;
+      }
+      dirIds.set(dir, dirId);
+    }
+    // Not a directory we can name: asked on its own, every time (as before the listing existed).
+    if (dirId === null) return statProgramOnDisk(path);
+    const key = `${dirId}/${basename(path)}`;
+    let id = found.get(key);
     if (id === undefined) {
-      id = listedStatOnce(listings, path);
-      found.set(path, id);
+      let names = listings.get(dirId);
+      if (names === undefined) {
+        try {
+          names = new Set(readdirSync(dir));
+        } catch {
+          names = null; // unreadable: stat decides
+        }
+        listings.set(dirId, names);
+      }
+      id = names && !names.has(basename(path)) ? null : statProgramOnDisk(path);
+      found.set(key, id);
     }
     return id;
   };
-}
-
-function listedStatOnce(listings: Map<string, Set<string> | null>, path: string): ProgramIdentity | null {
-  const dir = dirname(path);
-  let names = listings.get(dir);
-  if (names === undefined) {
-    try {
-      names = new Set(readdirSync(dir));
-    } catch {
-      names = null; // unreadable or not a directory: stat decides
-    }
-    listings.set(dir, names);
-  }
-  if (names && !names.has(basename(path))) return null;
-  return statProgramOnDisk(path);
 }
 
 export function statProgramOnDisk(path: string): ProgramIdentity | null {

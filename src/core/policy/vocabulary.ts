@@ -384,7 +384,7 @@ export const POLICY_FORMAT = {
           keep_leftovers: {
             type: 'bool',
             default: false,
-            doc: 'When the agent exits, leave running the processes it started that are still there (daemons, setsid\'d or double-forked ones) instead of ending them. They stay under the gate\'s filter with no one to answer it: every program they try to start fails (ENOSYS). The end record counts them either way. The CLI flag --keep-leftovers does the same for one run.',
+            doc: 'When the agent exits, leave running the processes it started that are still there (daemons, setsid\'d or double-forked ones) instead of ending them. The session goes on while any of them runs: their programs are still judged by the gate and the workspace files still guarded, and it ends (end record, the CLI returns) when the last one exits, or when you interrupt agent-gate or close the terminal, which ends them. The end record counts them either way. The CLI flag --keep-leftovers does the same for one run.',
           },
         },
       },

@@ -24,7 +24,7 @@ import { unifiedDiff } from './diff';
 import { SafeFs } from './safe-fs';
 
 /** Why a path is protected: which tool outside the gate runs or obeys it. */
-export type ProtectedClass = 'git' | 'git-hooks' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'gate-policy' | 'submodules';
+export type ProtectedClass = 'git' | 'git-hooks' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'gate-policy' | 'submodules' | 'agent-config';
 
 export interface ProtectedPath {
   /** Absolute path. */
@@ -66,6 +66,15 @@ export const PROTECTED: readonly Spec[] = [
   { rel: '.devcontainer.json', kind: 'file', class: 'devcontainer' },
   { rel: '.envrc', kind: 'file', class: 'direnv' },
   { rel: '.gate.toml', kind: 'file', class: 'gate-policy' },
+  // Agents' project settings (red-team R65): hooks, MCP servers, discovery and lint commands that the agent
+  // runs on its next start — ungated when started outside the gate (an editor's extension, a plain terminal).
+  { rel: '.claude', kind: 'dir', class: 'agent-config' },
+  { rel: '.mcp.json', kind: 'file', class: 'agent-config' },
+  { rel: '.gemini', kind: 'dir', class: 'agent-config' },
+  { rel: '.codex', kind: 'dir', class: 'agent-config' },
+  { rel: '.aider.conf.yml', kind: 'file', class: 'agent-config' },
+  { rel: '.cursor', kind: 'dir', class: 'agent-config' },
+  { rel: '.continue', kind: 'dir', class: 'agent-config' },
 ];
 
 /** What tool outside the gate runs or obeys each class (for messages and the review). */
@@ -78,6 +87,7 @@ export const CLASS_WHY: Readonly<Record<ProtectedClass, string>> = {
   direnv: 'direnv loads it into the shell when you enter the directory',
   'gate-policy': 'it is the policy of the next session',
   submodules: 'git fetches and checks out what it names on the next submodule update',
+  'agent-config': 'the agent runs its hooks, MCP servers and commands on its next start, ungated when started outside the gate',
 };
 
 /** Workspace-root names matched by pattern (created or existing): VS Code workspace files (tasks, settings). */
@@ -127,10 +137,13 @@ const MAX_TREE_DIRS = 20000;
  *  bare repository, or a git directory that a `.git` file elsewhere points to — HEAD, objects/ and refs/. */
 function isGitDirectory(dir: string): boolean {
   try {
-    return fs.lstatSync(path.join(dir, 'HEAD')).isFile() && isDir(path.join(dir, 'objects')) && isDir(path.join(dir, 'refs'));
+    if (!fs.lstatSync(path.join(dir, 'HEAD')).isFile()) return false;
   } catch {
     return false;
   }
+  // A linked worktree's git directory has a `commondir` file instead (objects, refs and config in the common
+  // directory it names: red-team R75).
+  return (isDir(path.join(dir, 'objects')) && isDir(path.join(dir, 'refs'))) || fs.existsSync(path.join(dir, 'commondir'));
 }
 
 export interface RepoScan {
@@ -156,13 +169,17 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
   const ws = path.resolve(workspace);
   const out: RepoScan = { repos: [], dirs: [], complete: true };
   const seen = new Set<string>();
-  const add = (gitdir: string): void => {
-    for (const [rel, kind, cls] of [['config', 'file', 'git'], ['hooks', 'dir', 'git-hooks']] as const) {
+  const add = (gitdir: string, depth = 0): void => {
+    for (const [rel, kind, cls] of [['config', 'file', 'git'], ['config.worktree', 'file', 'git'], ['commondir', 'file', 'git'], ['hooks', 'dir', 'git-hooks']] as const) {
       const full = path.join(gitdir, rel);
       if (seen.has(full)) continue;
       seen.add(full);
       out.repos.push({ path: full, rel: path.relative(ws, full), class: cls, kind, nested: true });
     }
+    // The common directory a `commondir` names (a linked worktree's): its config and hooks are the ones git
+    // obeys there (R75: a root made a worktree git directory pointing at a config in /tmp).
+    const common = commondirOf(gitdir);
+    if (common && depth < 2) add(common, depth + 1);
   };
   const stack = [path.resolve(root)];
   while (stack.length) {

@@ -845,7 +845,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   private removeSocketDir(leftovers: Leftovers | undefined): void {
     const dir = this.options.socketDir?.path;
     if (!dir) return;
-    const problem = leftovers && !leftovers.kept && !leftovers.remaining ? removeSocketDir(dir) : `the agent's temporary directory ${dir} is kept: processes of the session may still use it`;
+    // Kept processes are gone too by the end (the session lasts until they are: red-team R54).
+    const problem = leftovers && !leftovers.remaining ? removeSocketDir(dir) : `the agent's temporary directory ${dir} is kept: processes of the session may still use it`;
     if (problem) this.warn(problem);
   }
 
@@ -902,7 +903,7 @@ export function leftoversMessage(l: Leftovers): string {
   // Names are the agent's own (prctl PR_SET_NAME): shown escaped (red-team R52).
   const names = l.names.length ? ` (${l.names.map((n) => escapeText(n)).join(', ')}${l.count > l.names.length ? ', …' : ''})` : '';
   if (l.kept) {
-    return `${l.count} process${l.count === 1 ? '' : 'es'} the agent started ${l.count === 1 ? 'is' : 'are'} still running${names} (keep_leftovers): the gate has ended, so every program they try to start fails (ENOSYS); end them yourself when done`;
+    return `${l.count} process${l.count === 1 ? '' : 'es'} the agent started ${l.count === 1 ? 'was' : 'were'} kept${names} (keep_leftovers): the session lasted until they ended (red-team R54: their programs judged and the workspace files guarded meanwhile)`;
   }
   const stuck = l.remaining ? `; ${l.remaining} could not be ended (stuck in the kernel)` : '';
   return `ended ${l.count} process${l.count === 1 ? '' : 'es'} the agent left running${names}${stuck}; set keep_leftovers = true in [session] (or --keep-leftovers) to keep them`;
@@ -1015,7 +1016,9 @@ function realpathOfNearest(p: string): string {
   const tail: string[] = [];
   for (;;) {
     try {
-      return path.join(fs.realpathSync(head), ...tail.reverse());
+      // realpath(3): one call where fs.realpathSync walks the path in JS, an lstat per component (this runs
+      // for every grant, several times, at each start).
+      return path.join(fs.realpathSync.native(head), ...tail.reverse());
     } catch {
       const parent = path.dirname(head);
       if (parent === head) return abs;

@@ -92,4 +92,28 @@ describe('programs named in a policy, found at load time', () => {
     const d = ev.evaluate(gatherLocalFacts(['sh', '-c', 'true'], { cwd: '/', path: '/usr/bin' }));
     expect(d).toMatchObject({ action: 'allow', ruleId: 'sh' });
   });
+
+  it('a directory on PATH twice under two names (merged /usr) is listed once; a name in it is the same file under both', () => {
+    const real = join(dir, 'merged', 'usr-bin');
+    mkdirSync(real, { recursive: true });
+    symlinkSync('usr-bin', join(dir, 'merged', 'bin'));
+    writeFileSync(join(real, 'tool'), '#!/bin/sh\n');
+    chmodSync(join(real, 'tool'), 0o755);
+    // An entry that is a relative symlink resolves against the canonical directory, whichever name led to it.
+    symlinkSync('tool', join(real, 'alias'));
+    const loaded = loadPolicyText('[meta]\nversion = 1\n[[rule]]\nid = "no-tool"\naction = "deny"\nexe_basename = ["tool", "alias"]\n', join(dir, '.gate.toml'));
+    expect(loaded.policy).not.toBeNull();
+    const ev = createEvaluator(loaded.policy!, { path: `${join(dir, 'merged', 'bin')}:${real}` });
+    const st = statSync(join(real, 'tool'), { bigint: true });
+    const expected = { path: join(real, 'tool'), dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) };
+    expect(ev.context.statProgram(join(dir, 'merged', 'bin', 'tool'))).toEqual(expected);
+    expect(ev.context.statProgram(join(real, 'tool'))).toEqual(expected);
+    expect(ev.context.statProgram(join(dir, 'merged', 'bin', 'alias'))).toEqual(expected);
+    expect(ev.context.statProgram(join(dir, 'merged', 'bin', 'missing'))).toBeNull();
+    // Both names of the program are denied by the rule, through either directory.
+    for (const p of [join(dir, 'merged', 'bin', 'tool'), join(real, 'alias')]) {
+      const d = ev.evaluate(gatherLocalFacts([p], { cwd: '/', path: '/usr/bin' }));
+      expect(d).toMatchObject({ action: 'deny', ruleId: 'no-tool' });
+    }
+  });
 });

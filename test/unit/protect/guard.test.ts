@@ -61,7 +61,8 @@ describe('scanRepos (red-team R32)', () => {
     fs.symlinkSync(path.join(ws, 'outside'), path.join(ws, 'link'));
     const scan = scanRepos(ws);
     const rels = scan.repos.map((p) => p.rel).sort();
-    expect(rels).toEqual(['a/b/c/.git/config', 'a/b/c/.git/hooks', 'm/x.git/config', 'm/x.git/hooks', 'outside/repo/.git/config', 'outside/repo/.git/hooks', 'p/store/config', 'p/store/hooks']);
+    const each = (d: string): string[] => [`${d}/commondir`, `${d}/config`, `${d}/config.worktree`, `${d}/hooks`];
+    expect(rels).toEqual(['a/b/c/.git', 'm/x.git', 'outside/repo/.git', 'p/store'].flatMap(each));
     expect(scan.repos.every((p) => p.nested)).toBe(true);
     expect(scan.complete).toBe(true);
     // The walk stops at its limit and says so.
