@@ -29,13 +29,14 @@ export interface SocketDir {
   warnings: string[];
 }
 
-/** Where the directory may go, best first: the user's runtime directory (short, cleared at logout), the CLI's
- *  state directory, the audit log's directory. Each must be out of the agent's reach (socketParentProblem). */
+/** Where the directory may go, best first: the CLI's state directory (on disk: the agent's temporary files
+ *  can be large), the user's runtime directory (short, but a small tmpfs the user's session services share:
+ *  only when the state directory's path leaves no room for socket names), the audit log's directory. Each
+ *  must be out of the agent's reach (socketParentProblem). */
 export function socketDirCandidates(env: NodeJS.ProcessEnv, auditPath: string): string[] {
-  const out: string[] = [];
+  const out: string[] = [defaultAuditDirectory(env)];
   const runtime = env.XDG_RUNTIME_DIR;
   if (runtime && path.isAbsolute(runtime)) out.push(path.join(runtime, 'agent-gate'));
-  out.push(defaultAuditDirectory(env));
   out.push(path.dirname(path.resolve(auditPath)));
   return [...new Set(out)];
 }

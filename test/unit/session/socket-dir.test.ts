@@ -20,10 +20,10 @@ afterEach(() => {
 });
 
 describe("the session's socket directory (R31)", () => {
-  it('goes in the runtime directory, else the state directory, else beside the audit log', () => {
+  it('goes in the state directory, else the runtime directory, else beside the audit log', () => {
     expect(socketDirCandidates({ XDG_RUNTIME_DIR: '/run/user/1000', HOME: '/home/u' }, '/logs/a.jsonl')).toEqual([
-      '/run/user/1000/agent-gate',
       path.join(os.homedir(), '.local', 'state', 'agent-gate'),
+      '/run/user/1000/agent-gate',
       '/logs',
     ]);
     expect(socketDirCandidates({ XDG_RUNTIME_DIR: 'relative', XDG_STATE_HOME: '/st' }, '/st/agent-gate/a.jsonl')).toEqual(['/st/agent-gate']);
