@@ -326,6 +326,30 @@ describe('gate: files that git runs', () => {
     expect(fs.existsSync(marker)).toBe(true);
   });
 
+  it.each([false, true])('a gitlink into node_modules (where the walk does not look): the user\'s git status recurses into it and runs nothing of the agent\'s, root mount namespace %s (red-team R72)', async (kernel) => {
+    const w = repo();
+    const evil = path.join(w.ws, 'evil.sh');
+    fs.writeFileSync(evil, `#!/bin/sh\necho ran >> ${w.marker}\nexit 1\n`, { mode: 0o755 });
+    const script = [
+      'set -e',
+      'mkdir -p node_modules && git init -q node_modules/left-pad && echo x > node_modules/left-pad/x && git -C node_modules/left-pad add x && git -C node_modules/left-pad commit -qm x',
+      'git update-index --add --cacheinfo 160000,$(git -C node_modules/left-pad rev-parse HEAD),node_modules/left-pad',
+      `git -C node_modules/left-pad config core.fsmonitor ${evil}`,
+      'sleep 0.5',
+    ].join('\n');
+    const r = await gated(w, script, [], kernel);
+    expect(r.code, r.stderr).toBe(0);
+    userGit(w.ws, 'status');
+    expect(fs.existsSync(w.marker)).toBe(false);
+    expect(protectedRecords(r).find((x) => x.path === path.join(w.ws, 'node_modules', 'left-pad', '.git', 'config'))?.diff).toContain(evil);
+    // Control: the same, ungated.
+    const c = repo();
+    fs.writeFileSync(path.join(c.ws, 'evil.sh'), `#!/bin/sh\necho ran >> ${c.marker}\nexit 1\n`, { mode: 0o755 });
+    execFileSync('bash', ['-c', script.replaceAll(evil, path.join(c.ws, 'evil.sh'))], { cwd: c.ws, env: { ...process.env, ...GIT_ENV } });
+    userGit(c.ws, 'status');
+    expect(fs.existsSync(c.marker)).toBe(true);
+  });
+
   it('.git replaced by a file that points git at another directory: put back as the repository', async () => {
     const w = repo();
     const evilGit = path.join(w.ws, 'elsewhere', 'evil-git');

@@ -195,7 +195,11 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
     } catch {
       continue;
     }
-    const gitdir = dir !== ws && entries.some((e) => e.name === '.git') ? gitdirOf(dir) : null;
+    const dotgit = entries.some((e) => e.name === '.git') ? gitdirOf(dir) : null;
+    // The repositories git status recurses into from this one (its index's gitlinks), where the walk does not
+    // look (node_modules) as well.
+    if (dotgit) for (const g of gitlinkGitdirs(dir, dotgit)) add(g);
+    const gitdir = dir !== ws ? dotgit : null;
     if (gitdir) add(gitdir);
     else if (entries.some((e) => e.name === 'HEAD') && isGitDirectory(dir)) {
       // The workspace itself too (red-team R62): git asks whether the directory it runs in is a git directory
@@ -206,6 +210,77 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
     }
     // Dirent types come from the directory itself (lstat's view: a symlink is not a directory here).
     for (const e of entries) if (e.isDirectory() && !NOT_NESTED.has(e.name)) stack.push(path.join(dir, e.name));
+  }
+  return out;
+}
+
+/**
+ * The paths (relative to the worktree) of the gitlinks — mode 160000 entries — in a git index file
+ * (gitformat-index(5), versions 2 to 4): `git status` recurses into each of them, wherever it is, node_modules
+ * included (red-team R72: a gitlink the agent added with `git update-index --cacheinfo 160000,…` made the
+ * user's git status run a package directory's core.fsmonitor). Read as bytes, never by running git (which
+ * would obey the agent's config). A file this cannot read yields nothing.
+ */
+export function indexGitlinks(indexFile: string, hashLen = 20): string[] {
+  let b: Buffer;
+  try {
+    b = fs.readFileSync(indexFile);
+  } catch {
+    return [];
+  }
+  if (b.length < 12 || b.toString('latin1', 0, 4) !== 'DIRC') return [];
+  const version = b.readUInt32BE(4);
+  const count = b.readUInt32BE(8);
+  if (version < 2 || version > 4) return [];
+  const out: string[] = [];
+  let o = 12;
+  let prev = '';
+  for (let i = 0; i < count; i++) {
+    const fixed = 40 + hashLen + 2;
+    if (o + fixed > b.length) return out;
+    const mode = b.readUInt32BE(o + 24);
+    const flags = b.readUInt16BE(o + 40 + hashLen);
+    const ext = version >= 3 && flags & 0x4000 ? 2 : 0;
+    let p = o + fixed + ext;
+    let name: string;
+    if (version === 4) {
+      // The number of bytes to strip from the previous name (git's offset varint), then the rest, NUL-ended.
+      let c = b[p++] ?? 0;
+      let strip = c & 127;
+      while (c & 128) {
+        c = b[p++] ?? 0;
+        strip = ((strip + 1) << 7) | (c & 127);
+      }
+      const end = b.indexOf(0, p);
+      if (end < 0) return out;
+      name = prev.slice(0, Math.max(0, prev.length - strip)) + b.toString('utf8', p, end);
+      o = end + 1;
+    } else {
+      const end = b.indexOf(0, p);
+      if (end < 0) return out;
+      name = b.toString('utf8', p, end);
+      o += (fixed + ext + (end - p) + 8) & ~7;
+    }
+    prev = name;
+    if ((mode & 0o170000) === 0o160000) out.push(name);
+  }
+  return out;
+}
+
+/** The git directories of the gitlinks in the index of the repository whose worktree is `worktree`. */
+function gitlinkGitdirs(worktree: string, gitdir: string): string[] {
+  let hashLen = 20;
+  try {
+    if (/objectformat\s*=\s*sha256/i.test(fs.readFileSync(path.join(commondirOf(gitdir) ?? gitdir, 'config'), 'utf8'))) hashLen = 32;
+  } catch {
+    // no config: sha1
+  }
+  const out: string[] = [];
+  for (const rel of indexGitlinks(path.join(gitdir, 'index'), hashLen)) {
+    const full = path.resolve(worktree, rel);
+    if (!full.startsWith(worktree + path.sep)) continue;
+    const g = gitdirOf(full);
+    if (g) out.push(g);
   }
   return out;
 }
@@ -663,6 +738,13 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     }
     const ws = path.resolve(this.o.workspace);
     if (dir === ws) this.checkNewRootFiles();
+    // A repository's index changed (git add, update-index): its gitlinks are looked at again (R72).
+    if (name === 'index' && this.paths.some((p) => p.kind === 'entry' && p.path === dir)) {
+      const ws = path.resolve(this.o.workspace);
+      setImmediate(() => {
+        if (!this.stopped) this.addRepos(scanRepos(ws, ws, 1));
+      });
+    }
     if (this.tree.has(dir)) {
       // Something appeared or changed in a directory of the workspace: a directory made is walked for
       // repositories (and watched); a file (HEAD, .git) may make its directory one. Looked at together, soon.

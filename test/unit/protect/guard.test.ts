@@ -1,12 +1,13 @@
 // The workspace guard's logic on a real directory (no gate): what is protected, how a change is put back and
 // kept, what the user's own write does, and the diff shown for review. The gate end to end is in
 // test/native/gate-workspace-files.test.ts.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unifiedDiff } from '../../../src/core/protect/diff';
-import { formatProtectedChanges, gitConfigHarmless, protectedPaths, scanRepos, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
+import { formatProtectedChanges, gitConfigHarmless, indexGitlinks, protectedPaths, scanRepos, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
 
 let ws = '';
 let review = '';
@@ -89,6 +90,21 @@ describe('scanRepos (red-team R32)', () => {
       g.stop();
     } finally {
       fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the gitlinks of a real index, versions 2 and 4 (red-team R72)', () => {
+    const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+    const git = (...a: string[]): string => execFileSync('git', a, { cwd: ws, env, encoding: 'utf8' }).trim();
+    fs.rmSync(path.join(ws, '.git'), { recursive: true });
+    git('init', '-q');
+    fs.writeFileSync(path.join(ws, 'a.txt'), 'a');
+    git('add', 'a.txt');
+    const sha = '1234567890123456789012345678901234567890';
+    for (const p of ['node_modules/left-pad', 'node_modules/@s/x/deep', 'z']) git('update-index', '--add', '--cacheinfo', `160000,${sha},${p}`);
+    for (const v of ['2', '4']) {
+      git('update-index', '--index-version', v);
+      expect(indexGitlinks(path.join(ws, '.git', 'index')).sort()).toEqual(['node_modules/@s/x/deep', 'node_modules/left-pad', 'z']);
     }
   });
 
