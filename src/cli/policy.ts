@@ -59,7 +59,11 @@ export type RunReview =
   | { go: 'none'; lines: string[] };
 
 /** The review `run` does before starting: `text` is the policy text it planned with (read once). */
-export async function reviewForRun(source: PolicySource, text: string, o: { acceptFlag: boolean; env: NodeJS.ProcessEnv; fsPolicy: FilesystemPolicy }): Promise<RunReview> {
+export async function reviewForRun(
+  source: Pick<PolicySource, 'file' | 'kind'>,
+  text: string,
+  o: { acceptFlag: boolean; env: NodeJS.ProcessEnv; fsPolicy: FilesystemPolicy; noPrevious?: boolean },
+): Promise<RunReview> {
   const store = new AcceptedPolicyStore(acceptedPolicyDirectory(o.env));
   const shipped = source.kind !== 'workspace' && isShippedPolicy(source.file);
   // A shipped policy the agent may write (an install inside a write grant) is reviewed like any other.
@@ -73,7 +77,7 @@ export async function reviewForRun(source: PolicySource, text: string, o: { acce
   }
   const unavailable = reviewUnavailableReason(o.env);
   if (unavailable !== null) return { go: 'none', lines: refusalText(source.file, use, unavailable) };
-  const answer = await ask(source.file, use);
+  const answer = await ask(source.file, use, !o.noPrevious);
   if (answer === 'accept') {
     const warning = record(store, source.file, text, 'reviewed');
     return { go: 'planned', line: cliReviewLine('accepted', source.file, use.first), ...(warning ? { warning } : {}) };
@@ -92,8 +96,8 @@ function record(store: AcceptedPolicyStore, file: string, text: string, how: Acc
   }
 }
 
-async function ask(file: string, use: Extract<PolicyUse, { kind: 'review' }>): Promise<'accept' | 'previous' | 'reject'> {
-  const canKeep = !use.first && use.accepted?.text !== undefined;
+async function ask(file: string, use: Extract<PolicyUse, { kind: 'review' }>, offerPrevious: boolean): Promise<'accept' | 'previous' | 'reject'> {
+  const canKeep = offerPrevious && !use.first && use.accepted?.text !== undefined;
   const choices = `[y] accept it and run${canKeep ? '  [p] run with the version you accepted before' : ''}  [n] run nothing > `;
   let text =
     SANE_SCREEN +
@@ -211,4 +215,20 @@ export function runPolicy(args: string[]): number {
   }
   process.stdout.write(`accepted ${escapeText(file)} (sha256 ${sha}; ${use.first ? 'never accepted before' : `changed since ${use.accepted?.at || 'the version accepted before'}`})\n`);
   return 0;
+}
+
+/**
+ * An agent profile given as a file (`--agent FILE`) adds grants, rules and [env] like a policy does (red-team
+ * R78): reviewed the same way. `before` is its text read before the run was planned; the file is read again
+ * now, and a text that changed in between (the plan loaded one of them) runs nothing.
+ */
+export async function reviewProfileForRun(file: string, before: string, o: { acceptFlag: boolean; env: NodeJS.ProcessEnv; fsPolicy: FilesystemPolicy }): Promise<RunReview> {
+  let now: string | null = null;
+  try {
+    now = fs.readFileSync(file, 'utf8');
+  } catch {
+    // Gone meanwhile: not the text reviewed.
+  }
+  if (now === null || sha256Text(now) !== sha256Text(before)) return { go: 'none', lines: [`nothing ran: the agent profile ${escapeText(file)} changed while the run was being prepared`] };
+  return reviewForRun({ file, kind: 'explicit' }, before, { ...o, noPrevious: true });
 }

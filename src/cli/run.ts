@@ -14,7 +14,7 @@ import { spawnWithChildProcess } from '../core/session/spawn';
 import type { SpawnSupervisor, SupervisorProcess } from '../core/session/types';
 import { rawCwd, rawEnvironment } from '../core/exec/raw-process';
 import { scanOptions, UsageError } from './options';
-import { reviewForRun } from './policy';
+import { reviewForRun, reviewProfileForRun } from './policy';
 import { TerminalApprover } from './terminal-approver';
 
 export const RUN_USAGE = `Usage: agent-gate run [options] -- PROGRAM [ARGS…]
@@ -226,6 +226,14 @@ export async function runGate(args: string[]): Promise<number> {
     env,
     ...(rawEnv.length ? { rawEnv } : {}),
   };
+  // An agent profile given as a file is reviewed like a policy (R78): its text as read before planning.
+  const profileFile = o.agent?.includes('/') ? path.resolve(o.agent) : null;
+  let profileText: string | null = null;
+  try {
+    if (profileFile) profileText = fs.readFileSync(profileFile, 'utf8');
+  } catch {
+    // planLaunch says why it cannot be read.
+  }
   let planned = planLaunch(launch);
   for (const d of planned.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
   if (!planned.ok) {
@@ -260,6 +268,15 @@ export async function runGate(args: string[]): Promise<number> {
   if (storeWarning) err(`warning: ${storeWarning}`);
   if (accept.go === 'planned' && accept.warning) err(`warning: ${accept.warning}`);
   if (accept.line && !o.quiet) err(accept.line);
+  if (profileFile && profileText !== null) {
+    const profile = await reviewProfileForRun(profileFile, profileText, { acceptFlag: !!o.acceptPolicy, env, fsPolicy: planned.policy.filesystem });
+    if (profile.go !== 'planned') {
+      for (const line of profile.go === 'none' ? profile.lines : []) err(line);
+      return 126;
+    }
+    if (profile.warning) err(`warning: ${profile.warning}`);
+    if (profile.line && !o.quiet) err(profile.line);
+  }
   const plan: LaunchPlan = planned;
   const policy = plan.policy;
   const { approver, close: closeApprover } = chooseApprover(o.onAsk, (r) => permanentRuleHint(plan, policy, r));

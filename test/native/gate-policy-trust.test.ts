@@ -142,6 +142,27 @@ describe('gate: run uses a policy file only as the user accepted it (R43)', () =
     }
   });
 
+  it('an agent profile given as a file (--agent FILE: its grants, rules, [env]) is reviewed like a policy (R78)', async () => {
+    const { ws } = workspace(denyCurlPolicy());
+    expect(policyCmd(['accept'], ws).code).toBe(0);
+    const outside = path.join(dirs.root, `outside-${++n}`);
+    fs.mkdirSync(outside);
+    const profile = path.join(dirs.root, `profile-${n}.toml`);
+    fs.writeFileSync(profile, `[agent]\nid = "proj"\nname = "project profile"\ncommands = ["bash"]\n\n[filesystem]\nwrite_globs = ["${outside}/**"]\n`);
+    const refused = await run(ws, `touch ${outside}/proof`, ['--agent', profile]);
+    expect(refused.code).toBe(126);
+    expect(refused.stderr).toContain(`the policy ${profile} has not been accepted yet`);
+    expect(fs.existsSync(path.join(outside, 'proof'))).toBe(false);
+    const accepted = await run(ws, `touch ${outside}/proof`, ['--agent', profile, '--accept-policy']);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(fs.existsSync(path.join(outside, 'proof'))).toBe(true);
+    // Changed afterwards: asked about again.
+    fs.appendFileSync(profile, `create_dirs = ["${outside}/more"]\n`);
+    const changed = await run(ws, 'true', ['--agent', profile]);
+    expect(changed.code).toBe(126);
+    expect(changed.stderr).toContain(`the policy ${profile} changed since you accepted it`);
+  });
+
   it('a policy with bidi controls and invisible characters is shown escaped (no raw control, bidi or zero-width character reaches the terminal); one with raw control bytes is refused by the parser', async () => {
     const { ws } = workspace(SNEAKY);
     const r = await run(ws, 'touch ran');
