@@ -913,6 +913,34 @@ static bool in_session(pid_t pid)
 	return false;
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* Whether the process that connected (SO_PEERCRED's pid, taken at connect time) is the supervisor or in the
+ * session. The pid alone is not enough: once the client has exited, the agent can fork until one of its own
+ * processes has that number (red-team R76). So a peer other than the supervisor itself (every connect the
+ * supervisor mediates is its own) counts only while SO_PEERPIDFD gives a pidfd of that very process and it
+ * is still alive after the parent walk: a live process keeps its pid, so the walk read the right one. A
+ * client that has exited, or a kernel without SO_PEERPIDFD (before 6.5), counts as outside. */
+static bool peer_in_session(int nfd, pid_t pid)
+{
+	if (pid <= 0)
+		return false;
+	if (pid == getpid())
+		return true;
+	int pidfd = -1;
+	socklen_t l = sizeof(pidfd);
+	if (getsockopt(nfd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &l) < 0 || pidfd < 0)
+		return false;
+	bool ok = in_session(pid) && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+	close(pidfd);
+	return ok;
+}
+
 /* A connection the agent may not have: a unix peer outside the session (recorded). */
 static bool outside_peer(const struct sock_op *op, int nfd)
 {
@@ -920,7 +948,7 @@ static bool outside_peer(const struct sock_op *op, int nfd)
 		return false;
 	struct ucred cr = { 0, 0, 0 };
 	socklen_t l = sizeof(cr);
-	if (getsockopt(nfd, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0 && cr.pid > 0 && in_session(cr.pid))
+	if (getsockopt(nfd, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0 && peer_in_session(nfd, cr.pid))
 		return false;
 	struct target_addr me = { .len = sizeof(me.ss) };
 	char name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1] = "";

@@ -325,3 +325,68 @@ res('bind-tmpdir', lambda: socket.socket(socket.AF_UNIX).bind(os.environ['TMPDIR
     expect(r.start?.enforcement).toMatchObject({ sockets: 'partial', accept: 'session' });
   });
 });
+
+// Red-team R76: the accept check above took the client's pid (SO_PEERCRED, recorded at connect time) and walked
+// its parents. Once the client has exited, the agent can fork until one of its own processes has that number,
+// and the walk then found the session. The test makes the pid come round at once (ns_last_pid, from outside),
+// where an agent would fork ~30 000 times; the check must hold the same either way.
+const REUSE = String.raw`import os, socket, sys, time
+ws, tmp, target = os.getcwd(), os.environ['TMPDIR'], sys.argv[1]
+own = os.path.join(tmp, 'own')
+s = socket.socket(socket.AF_UNIX); s.bind(own); s.listen(4)
+os.symlink(own, target)
+open(os.path.join(ws, 'READY'), 'w').close()
+pidfile = os.path.join(ws, 'PID')
+for _ in range(600):
+    if os.path.exists(pidfile) and os.path.getsize(pidfile): break
+    time.sleep(0.05)
+want = int(open(pidfile).read())
+for tries in range(70000):
+    pid = os.fork()
+    if pid == 0:
+        if os.getpid() != want:
+            os._exit(0)
+        s.settimeout(2)
+        try:
+            c, _ = s.accept()
+            print('RESULT got ' + c.recv(64).decode(), flush=True)
+        except OSError as e:
+            print('RESULT refused ' + type(e).__name__, flush=True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    if pid == want:
+        print('RESULT reused after', tries + 1, 'forks', flush=True)
+        break
+else:
+    print('RESULT never reused', flush=True)
+`;
+
+describe('gate: a connection from a process outside the gate is not handed over once its pid is reused (R76)', () => {
+  it("the client sends its secret and exits; the agent's process that now has the client's pid accepts: the connection is closed before it, and recorded", async () => {
+    const h = home('root');
+    const dir = tmpDir('root', 'ssh-');
+    const target = path.join(dir, 'agent.4242');
+    const run = gated('root', h, [PY, '-c', REUSE, target]);
+    let ended: CliRun | null = null;
+    void run.then((x) => (ended = x));
+    await until('the agent to listen', () => fs.existsSync(path.join(h.ws, 'READY')) || (ended && new Error(`the run ended first: ${ended.stderr}`)), 30_000);
+    // The user's client, outside the gate: connects through the agent's symlink, sends, exits (and is reaped).
+    const client = spawnSync(PY, ['-c', `import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'the-user-secret'); print(os.getpid())`, target], { encoding: 'utf8' });
+    expect(client.status, client.stderr).toBe(0);
+    const pid = Number(client.stdout.trim());
+    expect(pid).toBeGreaterThan(1);
+    // Other processes take pids too: the next one is set again and again until the agent has it.
+    const bump = setInterval(() => fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1)), 2);
+    fs.writeFileSync(path.join(h.ws, 'PID'), String(pid));
+    const r = await run.finally(() => clearInterval(bump));
+    expect(r.code, r.stderr).toBe(0);
+    const res = results(r.stdout);
+    // The agent did get the pid (else the test proves nothing) and got no byte of the client's.
+    expect(res.some((l) => l.startsWith('reused after')), r.stdout + r.stderr).toBe(true);
+    expect(res[0], r.stdout).toBe('refused TimeoutError');
+    const refused = r.records.filter((x) => x.type === 'socket' && x.op === 'accept');
+    expect(refused.length, JSON.stringify(refused)).toBe(1);
+    expect((refused[0] as { reason: string }).reason).toContain(`a process outside the gate (pid ${pid}, uid 0)`);
+  }, 120_000);
+});
