@@ -185,7 +185,8 @@ describe('what the profiles change', () => {
     // Without the profile Codex tries its bubblewrap, which cannot make its namespaces inside the gate.
     // (--no-daemon first, as the profile puts it: the gate judges a static-pie program's first argument.)
     const h = place('codex-sandbox-none');
-    const none = await gated([bin, '--no-daemon', 'sandbox', '--', '/bin/echo', 'ran-inside'], { cwd: h.ws, env: { ...env, HOME: h.home }, audit: h.audit, extra: ['--agent', 'none', '-w', `${h.home}/**`] });
+    // The CLI's state (accepted policies) outside the granted home: a run whose grants cover it is refused.
+    const none = await gated([bin, '--no-daemon', 'sandbox', '--', '/bin/echo', 'ran-inside'], { cwd: h.ws, env: { ...env, HOME: h.home, XDG_STATE_HOME: path.join(path.dirname(h.home), 'state') }, audit: h.audit, extra: ['--agent', 'none', '-w', `${h.home}/**`] });
     expect(none.code).not.toBe(0);
     expect(none.stderr).toMatch(/^bwrap: (No permissions to create a new namespace|setting up uid map: Permission denied)/m);
     expect(none.stdout).toBe('');

@@ -104,7 +104,7 @@ export interface GatedRun extends Run {
 
 /** `agent-gate run --on-ask deny --audit AUDIT [extra] -- argv…` with the shipped default policy (no .gate.toml in cwd). */
 export async function gated(argv: string[], o: RunOptions & { audit: string; extra?: string[] }): Promise<GatedRun> {
-  const r = await run(process.execPath, [CLI, 'run', '--on-ask', 'deny', '--audit', o.audit, '--supervisor', SUPERVISOR, ...(o.extra ?? []), '--', ...argv], o);
+  const r = await run(process.execPath, [CLI, 'run', '--accept-policy', '--on-ask', 'deny', '--audit', o.audit, '--supervisor', SUPERVISOR, ...(o.extra ?? []), '--', ...argv], o);
   const decisions = fs.existsSync(o.audit) ? readAuditLog(o.audit).filter((x): x is DecisionRecord => x.type === 'decision') : [];
   return { ...r, decisions, asks: decisions.filter((d) => d.layer === 'approval' || d.layer === 'timeout'), denials: decisions.filter((d) => d.verdict === 'deny') };
 }
