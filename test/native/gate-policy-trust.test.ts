@@ -135,8 +135,11 @@ describe('gate: run uses a policy file only as the user accepted it (R43)', () =
       expect(writable.stderr).toContain(`the policy ${path.join(ROOT, 'policies', 'default.gate.toml')} (a shipped policy, but in a place the agent of this run may write, so it is reviewed like any other) has not been accepted yet`);
       expect(fs.existsSync(marker)).toBe(false);
       const elsewhere = await runCli(['bash', '-c', `touch ${marker}`], { cwd: dirs.ws, audit: path.join(home, 'b.jsonl'), accept: false, env: { XDG_STATE_HOME: home } });
-      expect(elsewhere.code, elsewhere.stderr).toBe(0);
-      expect(fs.existsSync(marker)).toBe(true);
+      // A checkout in a temp directory (CI clones into /tmp) is writable under the default policy from any
+      // workspace: reviewed there too. Elsewhere the shipped default needs nothing.
+      const checkoutInTemp = ['/tmp/', '/var/tmp/', '/dev/shm/'].some((t) => `${ROOT}/`.startsWith(t));
+      expect(elsewhere.code, elsewhere.stderr).toBe(checkoutInTemp ? 126 : 0);
+      expect(fs.existsSync(marker)).toBe(!checkoutInTemp);
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
     }
