@@ -26,7 +26,7 @@ const ALLOWED = [
   /^extension\/readme\.md$/,
   /^extension\/LICENSE\.txt$/,
   /^extension\/SECURITY\.md$/,
-  /^extension\/dist\/(extension|cli|policy-check-worker)\.js$/,
+  /^extension\/dist\/(extension|cli|cli-bundle|policy-check-worker)\.js$/,
   /^extension\/dist\/agent-gate-supervisor$/,
   /^extension\/media\/[\w./-]+\.(svg|png)$/,
   /^extension\/policies\/[\w./-]+\.(toml|json|md)$/,
