@@ -5,6 +5,7 @@
 // store (AcceptedPolicyStore, below) and asks on the terminal; the decisions for both are here.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isUnder, realpathOfNearest } from './canonical';
 import { escapeText, quoteArg } from '../audit/display';
 import { defaultAuditDirectory } from '../audit/paths';
 import { defaultPolicyPath } from '../policy/index';
@@ -264,23 +265,4 @@ export function storePlacement(dir: string, fsPolicy: FilesystemPolicy): { error
   return null;
 }
 
-/** The canonical path of `p`, resolving symlinks in the part that exists (the store may not exist yet). */
-function realpathOfNearest(p: string): string {
-  let head = path.resolve(p);
-  const tail: string[] = [];
-  for (;;) {
-    try {
-      return path.join(fs.realpathSync(head), ...tail.reverse());
-    } catch {
-      const parent = path.dirname(head);
-      if (parent === head) return path.resolve(p);
-      tail.push(path.basename(head));
-      head = parent;
-    }
-  }
-}
 
-function isUnder(p: string, root: string): boolean {
-  if (root === '/') return true;
-  return p === root || (p.startsWith(root) && p.charCodeAt(root.length) === 47);
-}

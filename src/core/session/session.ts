@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isUnder, realpathOfNearest } from './canonical';
 import { AuditLog, AuditWriteError, chainHeadFile } from '../audit/audit-log';
 import { buildDecisionRecord, originJson, redactSupervisorRecord, type AuditRecord, type DecisionLayer, type DecisionRecord, type SocketRecord } from '../audit/records';
 import { redactArgv, redactText, SECRET_LITERALS } from '../audit/redact';
@@ -1004,29 +1005,7 @@ function isWritableByAgent(file: string, fsPolicy: FilesystemPolicy): boolean {
   return fsPolicy.grants.some((g) => g.rights.includes('w') && isUnder(real, realpathOfNearest(g.path)));
 }
 
-function isUnder(p: string, root: string): boolean {
-  if (root === '/') return p.startsWith('/');
-  return p === root || (p.startsWith(root) && p.charCodeAt(root.length) === 47);
-}
 
-/** Canonical path of `p`, resolving symlinks in the part that exists (the log file may not exist yet). */
-function realpathOfNearest(p: string): string {
-  const abs = path.resolve(p);
-  let head = abs;
-  const tail: string[] = [];
-  for (;;) {
-    try {
-      // realpath(3): one call where fs.realpathSync walks the path in JS, an lstat per component (this runs
-      // for every grant, several times, at each start).
-      return path.join(fs.realpathSync.native(head), ...tail.reverse());
-    } catch {
-      const parent = path.dirname(head);
-      if (parent === head) return abs;
-      tail.push(path.basename(head));
-      head = parent;
-    }
-  }
-}
 
 /** Identity key matching the supervisor's cache (dev, ino, size). */
 function identity(f: ExecFacts): string {

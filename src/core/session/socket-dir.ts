@@ -9,6 +9,7 @@
 // multiprocessing, a test's server, its own tmux — where they may. Ordinary files in /tmp keep working.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isUnder, realpathOfNearest } from './canonical';
 import type { FilesystemPolicy } from '../policy/types';
 import { defaultAuditDirectory } from '../audit/paths';
 
@@ -104,24 +105,4 @@ export function removeSocketDir(dir: string): string | null {
   }
 }
 
-function isUnder(p: string, root: string): boolean {
-  if (root === '/') return p.startsWith('/');
-  return p === root || (p.startsWith(root) && p.charCodeAt(root.length) === 47);
-}
 
-/** Canonical path of `p`, resolving symlinks in the part that exists. */
-function realpathOfNearest(p: string): string {
-  const abs = path.resolve(p);
-  let head = abs;
-  const tail: string[] = [];
-  for (;;) {
-    try {
-      return path.join(fs.realpathSync(head), ...tail.reverse());
-    } catch {
-      const parent = path.dirname(head);
-      if (parent === head) return abs;
-      tail.push(path.basename(head));
-      head = parent;
-    }
-  }
-}
