@@ -67,21 +67,32 @@ function sha256(text: string): string {
 }
 
 /**
- * lstat as a stamp: "absent" when the path does not exist, "error:CODE" when it cannot be told. A directory
- * on the way to a path (`full` false) counts only as a directory (dev, ino, mode: it is still there, still
- * searchable, not replaced by a symlink): what is in it is told by the next component's own stamp. A directory
- * whose entries were read, and anything that is not a directory, is stamped whole, times included.
+ * How much of a path's lstat a dependency holds:
+ *   - 'path': a component on the way to something (a directory, the file a grant names): only that it is
+ *     still there, the same kind of thing with the same mode (dev, ino, mode) — what is in a directory is
+ *     told by the next component's own stamp; a symlink is stamped whole (a new link is a new ctime);
+ *   - 'node': the thing itself (a program: its size and times too; a directory: as 'path');
+ *   - 'listing': a directory whose entries were read: whole, times included.
+ * "absent" when the path does not exist, "error:CODE" when it cannot be told. A whole stamp starts "f:".
  */
-export function stampOf(p: string, full: boolean): { stamp: string; st: fs.BigIntStats | null } {
+export type StampKind = 'path' | 'node' | 'listing';
+
+export function stampOf(p: string, kind: StampKind): { stamp: string; st: fs.BigIntStats | null } {
   try {
     const st = fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
     if (!st) return { stamp: 'absent', st: null };
-    if (!full && st.isDirectory()) return { stamp: `d:${st.dev}:${st.ino}:${st.mode}`, st };
+    const whole = kind === 'listing' || st.isSymbolicLink() || (kind === 'node' && !st.isDirectory());
+    if (!whole) return { stamp: `${st.isDirectory() ? 'd' : 'n'}:${st.dev}:${st.ino}:${st.mode}`, st };
     return { stamp: `f:${st.dev}:${st.ino}:${st.mode}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, st };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return { stamp: code === 'ENOTDIR' ? 'absent' : `error:${code ?? 'unknown'}`, st: null };
   }
+}
+
+/** The kind a stored stamp is checked as (a whole stamp of a directory was a listing). */
+function kindOf(stamp: string): StampKind {
+  return stamp.startsWith('f:') ? 'listing' : 'path';
 }
 
 /** The engine's view of a policy, as the key's input: what the resolution and the split depend on. */
@@ -102,7 +113,7 @@ function fsDigest(policy: Policy): string {
 
 function selfStamp(): string {
   // The running code (the CLI bundle, or this module under tests): another build is another key.
-  return stampOf(__filename, true).stamp;
+  return stampOf(__filename, 'node').stamp;
 }
 
 function readMountinfo(): string {
@@ -204,17 +215,19 @@ export class DerivedCache {
     }
     if (!isEntry(e) || e.format !== FORMAT || e.key !== this.key) return { entry: null, state: 'unreadable' };
     for (const [p, stamp] of Object.entries(e.deps)) {
-      if (stampOf(p, stamp.startsWith('f:')).stamp !== stamp) return { entry: null, state: 'stale' };
+      if (stampOf(p, kindOf(stamp)).stamp !== stamp) return { entry: null, state: 'stale' };
     }
     return { entry: e, state: 'hit' };
   }
 
-  /** lstat of `p`, recorded as a dependency (`full`: a directory whose entries are read; see stampOf). */
-  private lstat(p: string, full = false): fs.BigIntStats | null {
+  /** lstat of `p`, recorded as a dependency (see StampKind); a stronger kind replaces a weaker one. */
+  private lstat(p: string, kind: StampKind = 'path'): fs.BigIntStats | null {
     const had = this.stamps.get(p);
-    if (this.stats.has(p) && (!full || had === undefined || !had.startsWith('d:'))) return this.stats.get(p) ?? null;
-    const { stamp, st } = stampOf(p, full);
-    if (had !== stamp) {
+    if (this.stats.has(p) && had !== undefined && (kind === 'path' || had.startsWith('f:') || had === 'absent' || had.startsWith('error:'))) {
+      return this.stats.get(p) ?? null;
+    }
+    const { stamp, st } = stampOf(p, kind);
+    if (had !== stamp && !(had?.startsWith('f:') && !stamp.startsWith('f:'))) {
       this.stamps.set(p, stamp);
       this.dirty = true;
     }
@@ -225,7 +238,7 @@ export class DerivedCache {
   /** A directory whose entries the computation reads: resolved, and stamped whole. */
   private listed(p: string): string | null {
     const dir = this.chain(p);
-    if (dir !== null) this.lstat(dir, true);
+    if (dir !== null) this.lstat(dir, 'listing');
     return dir;
   }
 
@@ -288,7 +301,8 @@ export class DerivedCache {
       this.listings.set(dir, names);
     }
     if (names && !names.has(posix.basename(p))) return;
-    this.chain(p);
+    const real = this.chain(p);
+    if (real !== null) this.lstat(real, 'node');
   }
 
   /** The evaluator's context: answers from the entry, else from `base`, recorded with their dependencies. */
@@ -348,7 +362,7 @@ export class DerivedCache {
     const io: PlanIo = {
       lstat: (p) => {
         this.chain(posix.dirname(p));
-        this.lstat(p);
+        this.lstat(p, 'node');
         return DEFAULT_PLAN_IO.lstat(p);
       },
       readdir: (p) => {

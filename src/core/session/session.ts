@@ -1006,10 +1006,20 @@ export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolic
   return warnings;
 }
 
+/** The write grants' canonical paths, once per policy: the workspace guard asks about each of its ~100
+ *  paths at start (a realpath of every grant for each was ~40 % of a start's Node CPU). Landlock resolved the
+ *  grants when the session's ruleset was made, so the first answer is also the kernel's. */
+const writeRootsOf = new WeakMap<FilesystemPolicy, string[]>();
+
 function isWritableByAgent(file: string, fsPolicy: FilesystemPolicy): boolean {
   if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return true;
+  let roots = writeRootsOf.get(fsPolicy);
+  if (!roots) {
+    roots = fsPolicy.grants.filter((g) => g.rights.includes('w')).map((g) => realpathOfNearest(g.path));
+    writeRootsOf.set(fsPolicy, roots);
+  }
   const real = realpathOfNearest(file);
-  return fsPolicy.grants.some((g) => g.rights.includes('w') && isUnder(real, realpathOfNearest(g.path)));
+  return roots.some((r) => isUnder(real, r));
 }
 
 
