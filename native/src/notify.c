@@ -293,7 +293,7 @@ static void on_memfd_create(struct seccomp_notif *n)
 		.newfd_flags = (flags & MFD_CLOEXEC) ? O_CLOEXEC : 0,
 	};
 	/* Returns the descriptor number in the target, which the call returns: the syscall is answered. */
-	if (ioctl(cur->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) == 0 || errno == ENOENT)
+	if (ioctl(cur->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) >= 0 || errno == ENOENT)
 		return;
 	if (errno == EINVAL) {
 		/* Before Linux 5.14 (no ADDFD_FLAG_SEND): add the descriptor, then answer with its number. */

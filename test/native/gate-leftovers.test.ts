@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { denyCurlPolicy, makeDirs, prepare, runCli, type CliRun } from './gate-progs/cli';
+import { liveWithToken } from './helpers/procs';
 
 let dirs: ReturnType<typeof makeDirs>;
 let n = 0;
@@ -28,22 +29,6 @@ afterAll(() => {
   dirs?.cleanup();
 });
 
-/** Pids of live processes whose command line holds `token`. */
-function withToken(token: string): number[] {
-  const out: number[] = [];
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'latin1');
-      const state = fs.readFileSync(`/proc/${e}/stat`, 'latin1').replace(/^.*\) /s, '')[0];
-      if (cmd.includes(token) && state !== 'Z') out.push(Number(e));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
 function workspace(extraPolicy = ''): { ws: string; policy: string } {
   const ws = path.join(dirs.root, `ws-${++n}`);
   fs.mkdirSync(ws);
@@ -63,7 +48,7 @@ describe('gate: the session\'s processes end with the agent', () => {
     const t2 = token();
     await new Promise<void>((resolve) => spawn('bash', ['-c', `(setsid bash -c 'sleep 300; : ${t2}' &) ; exit 0`], { stdio: 'ignore' }).on('close', () => resolve()));
     await new Promise((r) => setTimeout(r, 200));
-    const alive = withToken(t2);
+    const alive = liveWithToken(t2);
     strays.push(...alive);
     expect(alive.length).toBeGreaterThan(0);
     for (const pid of alive) process.kill(pid, 'SIGKILL');
@@ -75,7 +60,7 @@ describe('gate: the session\'s processes end with the agent', () => {
     const r = await gated(w, `(setsid bash -c 'sleep 300; : ${t}' &); sleep 0.2; echo started`);
     expect(r.stdout).toContain('started');
     expect(r.code).toBe(0);
-    expect(withToken(t)).toEqual([]);
+    expect(liveWithToken(t)).toEqual([]);
     // The detached shell and its sleep: every process is counted.
     expect(r.end?.leftovers).toMatchObject({ ended: 2 });
     expect((r.end?.leftovers as { names: string[] }).names).toEqual(['bash', 'sleep']);
@@ -98,7 +83,7 @@ while True: time.sleep(1)
     fs.writeFileSync(path.join(w.ws, 'daemon.py'), daemon);
     const r = await gated(w, `python3 ${path.join(w.ws, 'daemon.py')} ${t}; sleep 0.3; echo daemonized`);
     expect(r.stdout).toContain('daemonized');
-    expect(withToken(t)).toEqual([]);
+    expect(liveWithToken(t)).toEqual([]);
     expect(r.end?.leftovers).toMatchObject({ ended: 1 });
   });
 
@@ -117,7 +102,7 @@ while True: time.sleep(1)
     const r = await gated(w, script);
     expect(r.stdout).toContain('spawned');
     await new Promise((res) => setTimeout(res, 200));
-    expect(withToken(t)).toEqual([]);
+    expect(liveWithToken(t)).toEqual([]);
     const left = r.end?.leftovers as { ended: number; remaining?: number };
     expect(left.ended).toBeGreaterThanOrEqual(3);
     expect(left.remaining).toBeUndefined();
@@ -151,7 +136,7 @@ describe('gate: keep_leftovers', () => {
       };
       await until('the agent to finish', () => fs.existsSync(path.join(w.ws, 'agent-done')));
       await new Promise((r) => setTimeout(r, 500)); // the agent has exited; the daemon goes on
-      const alive = withToken(t);
+      const alive = liveWithToken(t);
       strays.push(...alive);
       expect(alive.length).toBeGreaterThanOrEqual(1);
       const before = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
@@ -185,11 +170,11 @@ describe('gate: keep_leftovers', () => {
     const run = runCli(['bash', '-c', `(setsid bash -c 'while :; do sleep 0.1; : ${t}; done' </dev/null >/dev/null 2>&1 &); echo started; touch agent-done`], { policy: w.policy, audit: dirs.audit(`left-${++n}`), cwd: w.ws, onSpawn: (pid) => (cli = pid) });
     for (let i = 0; i < 200 && !fs.existsSync(path.join(w.ws, 'agent-done')); i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 500));
-    strays.push(...withToken(t));
+    strays.push(...liveWithToken(t));
     process.kill(cli, 'SIGTERM');
     const r = await run;
     expect(r.stdout).toContain('started');
-    expect(withToken(t)).toEqual([]);
+    expect(liveWithToken(t)).toEqual([]);
     expect((r.end?.leftovers as { kept: number }).kept).toBeGreaterThanOrEqual(1);
   });
 });

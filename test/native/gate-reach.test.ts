@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, makeDirs, prepare, prog, PROGS, runCli, SUPERVISOR, type CliRun } from './gate-progs/cli';
+import { ownedWorkspace } from './helpers/procs';
 
 const NOBODY = 65534;
 const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
@@ -34,15 +35,7 @@ afterAll(() => {
 
 /** A workspace (and state directory) the user `who` owns. */
 function workspace(who: Who): { ws: string; state: string; policy: string } {
-  const base = path.join(dirs.root, `${who}-${++n}`);
-  const ws = path.join(base, 'ws');
-  const state = path.join(base, 'state');
-  fs.mkdirSync(ws, { recursive: true });
-  fs.mkdirSync(state);
-  const policy = path.join(ws, '.gate.toml');
-  fs.writeFileSync(policy, STRICT);
-  if (who === 'nobody') for (const p of [base, ws, state, policy]) fs.chownSync(p, NOBODY, NOBODY);
-  return { ws, state, policy };
+  return ownedWorkspace(path.join(dirs.root, `${who}-${++n}`), STRICT, { owner: who === 'nobody' ? NOBODY : undefined, policyInWorkspace: true });
 }
 
 /** Files, execution, TCP and unix sockets sealed; everything readable (the files tried are readable). */

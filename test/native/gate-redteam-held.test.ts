@@ -19,6 +19,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDirs, prepare, ROOT, runCli, type CliRun } from './gate-progs/cli';
+import { liveWithToken, ownedWorkspace } from './helpers/procs';
 
 const NOBODY = 65534;
 const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
@@ -93,15 +94,7 @@ afterAll(() => {
 
 /** A workspace, state directory and policy the user `who` owns. */
 function workspace(who: Who, policyText: string): { ws: string; state: string; policy: string } {
-  const base = path.join(dirs.root, `${who}-${++n}`);
-  const ws = path.join(base, 'ws');
-  const state = path.join(base, 'state');
-  fs.mkdirSync(ws, { recursive: true });
-  fs.mkdirSync(state);
-  const policy = path.join(base, 'gate.toml');
-  fs.writeFileSync(policy, policyText);
-  if (who === 'nobody') for (const p of [base, ws, state, policy]) fs.chownSync(p, NOBODY, NOBODY);
-  return { ws, state, policy };
+  return ownedWorkspace(path.join(dirs.root, `${who}-${++n}`), policyText, { owner: who === 'nobody' ? NOBODY : undefined });
 }
 
 const SEALED_WRITES = `[meta]
@@ -160,29 +153,13 @@ describe('gate (red-team, held): signals by I/O ownership do not reach a process
 });
 
 describe('gate (red-team, held): a clone(CLONE_PARENT) sibling is a leftover like any other', () => {
-  /** Pids of live processes whose command line holds `token`. */
-  function withToken(token: string): number[] {
-    const out: number[] = [];
-    for (const e of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(e)) continue;
-      try {
-        const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'latin1');
-        const state = fs.readFileSync(`/proc/${e}/stat`, 'latin1').replace(/^.*\) /s, '')[0];
-        if (cmd.includes(token) && state !== 'Z') out.push(Number(e));
-      } catch {
-        // exited meanwhile
-      }
-    }
-    return out;
-  }
-
   for (const who of ['root', 'nobody'] as const) {
     it(`the supervisor's other child, setsid'd, ends with the session and is counted (${who})`, async () => {
       // Control: ungated, the sibling outlives the program that made it.
       const ctoken = `agent-gate-redteam-clone-control-${process.pid}-${++n}`;
       spawnSync(path.join(bin, 'cloneparent'), [ctoken], { stdio: 'ignore' });
       await settle(200);
-      const strays = withToken(ctoken);
+      const strays = liveWithToken(ctoken);
       for (const pid of strays) process.kill(pid, 'SIGKILL');
       expect(strays.length, 'the ungated sibling must outlive its maker').toBeGreaterThan(0);
 
@@ -190,7 +167,7 @@ describe('gate (red-team, held): a clone(CLONE_PARENT) sibling is a leftover lik
       const r = await gated(who, [path.join(bin, 'cloneparent'), token]);
       expect(results(r.stdout)[0], r.stderr).toMatch(/^RESULT sibling \d+$/);
       await settle(200);
-      const left = withToken(token);
+      const left = liveWithToken(token);
       for (const pid of left) process.kill(pid, 'SIGKILL');
       expect(left).toEqual([]);
       expect((r.end?.leftovers as { ended: number } | undefined)?.ended).toBeGreaterThanOrEqual(1);

@@ -77,7 +77,9 @@ function gated(who: Who, h: Home, argv: string[], abiMax?: number): Promise<CliR
     policy: h.policy,
     audit: h.audit,
     cwd: h.ws,
-    env: { HOME: h.home, XDG_CACHE_HOME: '', XDG_STATE_HOME: '', XDG_RUNTIME_DIR: '', TMPDIR: '', ...(abiMax !== undefined ? { AGENT_GATE_LANDLOCK_ABI_MAX: String(abiMax) } : {}) },
+    // SHELL: tmux runs a window's command with $SHELL, else the user's login shell — nobody's is nologin, so
+    // without it the agent's own tmux would end at once, as it does ungated.
+    env: { HOME: h.home, SHELL: '/bin/sh', XDG_CACHE_HOME: '', XDG_STATE_HOME: '', XDG_RUNTIME_DIR: '', TMPDIR: '', ...(abiMax !== undefined ? { AGENT_GATE_LANDLOCK_ABI_MAX: String(abiMax) } : {}) },
     wrap: who === 'nobody' ? AS_NOBODY : undefined,
   });
 }

@@ -135,6 +135,23 @@ class UserShell {
   }
 }
 
+/** A fresh workspace and the user's shell in it, ready for a command line; the shell is ended afterwards. */
+async function inUserShell(fn: (w: { ws: string; policy: string }, sh: UserShell) => Promise<void>, policyText?: string): Promise<void> {
+  const w = workspace(policyText);
+  const sh = new UserShell(w.ws);
+  try {
+    await sh.run('true');
+    await fn(w, sh);
+  } finally {
+    sh.close();
+  }
+}
+
+/** The user's terminal mode, as `stty -g` prints it. */
+async function termMode(sh: UserShell): Promise<string | undefined> {
+  return /(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1];
+}
+
 function cliLine(w: { ws: string; policy: string }, audit: string, argv: string[], extra: string[] = []): string {
   const q = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
   return [process.execPath, CLI, 'run', '--policy', w.policy, '--accept-policy', '--audit', audit, '--supervisor', SUPERVISOR, ...extra, '--', ...argv].map(q).join(' ');
@@ -146,24 +163,16 @@ function decisionsOf(audit: string): DecisionRecord[] {
 
 describe('gate: the agent on its own terminal (agent-gate run in the user\'s shell)', () => {
   it('control: ungated, TIOCSTI into the shell\'s own terminal types a command the shell runs after the program exits', async () => {
-    const w = workspace();
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
+    await inUserShell(async (w, sh) => {
       const marker = path.join(w.ws, 'ungated');
       await sh.run(`${prog('ttyinject')} sti /dev/tty 'touch ${marker}\r'`);
       await sh.run('true');
       expect(fs.existsSync(marker)).toBe(true);
-    } finally {
-      sh.close();
-    }
+    });
   });
 
   it('TIOCSTI into its own terminal (/dev/tty, fd 0, the cmd with high bits) is refused, and nothing reaches the user\'s shell', async () => {
-    const w = workspace();
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
+    await inUserShell(async (w, sh) => {
       const marker = path.join(w.ws, 'pwned');
       const audit = dirs.audit(`own-${++n}`);
       const script = ['/dev/tty', 'fd:0', 'fd:1'].flatMap((t) => [`${prog('ttyinject')} sti ${t} 'touch ${marker}\r'`, `${prog('ttyinject')} sti ${t} 'touch ${marker}\r' high`]).join('; ');
@@ -172,16 +181,11 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       // The user's shell reads on: nothing was queued for it.
       await sh.run('true');
       expect(fs.existsSync(marker)).toBe(false);
-    } finally {
-      sh.close();
-    }
+    });
   });
 
   it('the agent cannot open the user\'s terminal by path; its own pty is the only one granted', async () => {
-    const w = workspace();
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
+    await inUserShell(async (w, sh) => {
       const audit = dirs.audit(`open-${++n}`);
       const out = await sh.run(cliLine(w, audit, ['bash', '-c', `tty; ${prog('ttyinject')} sti ${sh.pts} x; cat ${sh.pts} </dev/null; ls /dev/pts`]));
       // Its own terminal is another pty than the user's.
@@ -190,16 +194,11 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       expect(own).not.toBe(sh.pts);
       expect(out).toContain('RESULT open errno=EACCES');
       expect(out).toMatch(/cat: \/dev\/pts\/\d+: Permission denied/);
-    } finally {
-      sh.close();
-    }
+    });
   });
 
   it('TIOCSTI into the approval prompt (its own terminal, the user\'s by path) cannot answer it: only the user\'s key does', async () => {
-    const w = workspace(denyCurlPolicy({ curlAction: 'ask' }));
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
+    await inUserShell(async (w, sh) => {
       const audit = dirs.audit(`prompt-${++n}`);
       // In the background, while curl's question is up, try every way to type "y": into the agent's own
       // terminal, into the user's terminal by path, and as plain output.
@@ -215,16 +214,11 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       expect(sh.out.match(/RESULT sti errno=EPERM|RESULT open errno=EACCES/g)).toHaveLength(2);
       const asked = decisionsOf(audit).filter((d) => d.rule_id === 'no-curl');
       expect(asked.map((d) => [d.verdict, d.layer, d.reason])).toEqual([['deny', 'approval', 'denied by the user (asked by rule no-curl)']]);
-    } finally {
-      sh.close();
-    }
+    }, denyCurlPolicy({ curlAction: 'ask' }));
   });
 
   it('the approval question is not framed by the agent\'s terminal state: a scroll region and origin mode it set are reset before the question (red-team R30; the CLI\'s SANE_SCREEN through the relay)', async () => {
-    const w = workspace(denyCurlPolicy({ curlAction: 'ask' }));
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
+    await inUserShell(async (w, sh) => {
       // The spoof: a fake question painted, then a two-line scroll region (and origin mode) so the real one
       // scrolls inside the last two rows, under the fake.
       const spoof = "printf '\\033[2J\\033[10;1Hallow git status --short? [y/n]\\033[29;30r\\033[?6h'";
@@ -244,16 +238,11 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       sh.term.write('n\r');
       await until('the end', () => sh.out.includes('FINISHED', from));
       expect(sh.out.slice(from)).toContain('curl-rc=126');
-    } finally {
-      sh.close();
-    }
+    }, denyCurlPolicy({ curlAction: 'ask' }));
   });
 
   it('terminal sequences that act outside the terminal never reach it: OSC 52 (clipboard), iTerm2\'s OSC 1337, kitty\'s DCS remote control, APC, by ESC or by C1 code point; titles, hyperlinks and colours pass (red-team R41)', async () => {
-    const w = workspace();
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
+    await inUserShell(async (w, sh) => {
       // Each bad one carries BAD<n>, each good one GOOD<n> (printed as B%sD / G%sOD, so the echoed command line
       // never holds them); one is split over two writes to try the filter's state across reads.
       const agent = [
@@ -273,9 +262,7 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       // Control: the same bytes, ungated, carry every one of them.
       const raw = spawnSync('bash', ['-c', agent], { encoding: 'latin1' }).stdout;
       for (const bad of ['BAD1', 'BAD2', 'BAD3', 'BAD4', 'BAD5', 'BAD6']) expect(raw).toContain(bad);
-    } finally {
-      sh.close();
-    }
+    });
   });
 
   // Red-team R58: an agent that leaves a string or sequence open (a title it never ends) or a mode that hides
@@ -298,10 +285,7 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
     ['the default foreground made the background (OSC 10/11, red-team R68)', '\\033]10;rgb:00/00/00\\007\\033]11;rgb:00/00/00\\007'],
   ];
   it.each(openers)('the gate\'s question and end lines reach the screen readable after the agent printed %s (red-team R58)', async (_what, opener) => {
-    const w = workspace(denyCurlPolicy({ curlAction: 'ask' }));
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
+    await inUserShell(async (w, sh) => {
       const line = cliLine(w, dirs.audit(`open-${++n}`), ['bash', '-c', `printf '${opener}'; curl --version >/dev/null; printf '${opener}'`], ['--on-ask', 'prompt']);
       const from = sh.out.length;
       sh.term.write(`${line}; echo FIN''ISHED\r`);
@@ -317,16 +301,11 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       expect(end.onAltScreen).toBe(false);
       expect(end.normal).toMatch(/agent-gate: audit log ends with sha256 [0-9a-f]{64}/);
       expect(end.normal).toContain('FINISHED');
-    } finally {
-      sh.close();
-    }
+    }, denyCurlPolicy({ curlAction: 'ask' }));
   });
 
   it('a C1 code point inside a title does not smuggle an OSC past the filter: the terminal ends the title there and starts the next string (red-team R58, R41)', async () => {
-    const w = workspace();
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
+    await inUserShell(async (w, sh) => {
       // U+009D (OSC) and U+009C (ST) then U+009D, U+0090 (DCS) inside a passed title; each carries B…D<n>.
       const agent = [
         "printf '\\033]0;t\\302\\23552;c;QkFE;B%sD1\\007' A",
@@ -346,9 +325,7 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       const raw = new VtModel();
       raw.feedBytes(spawnSync('bash', ['-c', agent]).stdout);
       expect(raw.oscs.some((o) => o.startsWith('52;c;'))).toBe(true);
-    } finally {
-      sh.close();
-    }
+    });
   });
 
   it('vhangup cannot hang up the user\'s terminal (control: ungated, it kills the shell)', async () => {
@@ -373,10 +350,7 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
   });
 
   it('^Z pushed at the supervisor\'s process group (a signal, or TIOCSTI of \\x1a) stops neither the supervisor nor the CLI', async () => {
-    const w = workspace();
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
+    await inUserShell(async (w, sh) => {
       // The supervisor's process group is the CLI's (the shell's job): the test tells the agent its number
       // (a root agent's /proc does not show processes outside its session) and watches both from outside.
       const pgFile = path.join(w.ws, 'pgid');
@@ -408,39 +382,29 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       expect(out).toContain('RESULT sti errno=EPERM');
       expect(out).toContain('kill-rc=1');
       expect(out).not.toMatch(/Stopped/);
-    } finally {
-      sh.close();
-    }
+    });
   });
 
   it('the user\'s terminal mode is restored on exit, also when the supervisor is killed', async () => {
-    const w = workspace();
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
-      const before = /(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1];
+    await inUserShell(async (w, sh) => {
+      const before = await termMode(sh);
       expect(before).toBeDefined();
       // The agent changes its own terminal's mode; the user's is raw while the relay runs.
       await sh.run(cliLine(w, dirs.audit(`mode-${++n}`), ['bash', '-c', 'stty raw -echo; echo agent-ran']));
-      expect(/(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1]).toBe(before);
+      expect(await termMode(sh)).toBe(before);
       // The supervisor killed from outside mid-session (SIGKILL: no cleanup of its own): the CLI restores.
       const from = sh.out.length;
       sh.term.write(`${cliLine(w, dirs.audit(`mode-${++n}`), ['bash', '-c', 'echo "sup=$PPID"; sleep 30'])}; echo KILL''ED\r`);
       await until('the supervisor pid', () => /sup=(\d+)/.test(sh.out.slice(from)));
       process.kill(Number(/sup=(\d+)/.exec(sh.out.slice(from))![1]), 'SIGKILL');
       await until('the CLI to end', () => sh.out.indexOf('KILLED', from) >= 0);
-      expect(/(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1]).toBe(before);
-    } finally {
-      sh.close();
-    }
+      expect(await termMode(sh)).toBe(before);
+    });
   });
 
   it('with only stdout and stderr on the user\'s terminal (stdin redirected), the agent still gets a pty of its own: it can neither change the user\'s terminal mode nor read its input', async () => {
-    const w = workspace();
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
-      const before = /(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1];
+    await inUserShell(async (w, sh) => {
+      const before = await termMode(sh);
       expect(before).toBeDefined();
       // The agent works on its fd 1: which terminal it is, its mode changed (-echo -icanon: what the user
       // types next would be hidden), and a read of what is typed there.
@@ -450,25 +414,18 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
       const inner = /inner=(\S+)/.exec(out)?.[1];
       expect(inner).toMatch(/^\/dev\/pts\/\d+$/);
       expect(inner).not.toBe(sh.pts);
-      expect(/(\S+:\S+)/.exec(await sh.run('stty -g'))?.[1]).toBe(before);
-    } finally {
-      sh.close();
-    }
+      expect(await termMode(sh)).toBe(before);
+    });
   });
 
   it('a resize of the user\'s terminal reaches the agent', async () => {
-    const w = workspace();
-    const sh = new UserShell(w.ws);
-    try {
-      await sh.run('true');
+    await inUserShell(async (w, sh) => {
       const from = sh.out.length;
       sh.term.write(`${cliLine(w, dirs.audit(`winch-${++n}`), ['bash', '-c', "trap 'echo size=$(stty size)' WINCH; echo start=$(stty size); for i in $(seq 60); do sleep 0.05; done"])}; echo RE''SIZED\r`);
       await until('the agent to start', () => sh.out.indexOf('start=30 100', from) >= 0);
       sh.term.resize(120, 40);
       await until('the new size in the agent', () => sh.out.indexOf('size=40 120', from) >= 0);
       await until('the end', () => sh.out.indexOf('RESIZED', from) >= 0);
-    } finally {
-      sh.close();
-    }
+    });
   });
 });

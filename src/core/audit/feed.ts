@@ -42,16 +42,26 @@ export interface FeedItem {
   record: DecisionRecord;
 }
 
-/** An approval waiting for an answer (display forms only). */
+/**
+ * An approval waiting for an answer. Every string field is a display form: redacted, then escaped (control
+ * characters, ANSI, bidi overrides and invisible characters made visible), so a UI renders them as they are.
+ */
 export interface FeedPending {
+  /** Request id of the first exec that raised this prompt (later identical ones join it). */
   id: number;
+  /** The command exactly as it will run: argv redacted, then escaped and quoted shell-style. */
   command: string;
+  /** `command` shortened in the middle to fit a notification's first line (the whole is in `command`). */
   commandShort: string;
+  /** Canonical executable path (escaped), or the requested path when it did not resolve. */
   exe: string;
   cwd: string;
+  /** The programs that led here, outermost first, ending with this one: ['claude', 'bash', 'curl']. */
   chain: string[];
+  /** The rule that asked (null: the default action is `ask`) and its reason. */
   ruleId: string | null;
   reason: string;
+  /** When it was raised (ms since the epoch). */
   time: number;
 }
 

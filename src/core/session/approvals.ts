@@ -5,6 +5,7 @@
 // requests, and session-scoped "always" answers.
 import * as path from 'node:path';
 import { elide, escapeForDisplay, escapeText } from '../audit/display';
+import type { FeedPending } from '../audit/feed';
 import { redactArgv, redactText } from '../audit/redact';
 import type { ExecFacts } from '../exec/facts';
 import type { ApprovalPolicy, BinaryAction } from '../policy/types';
@@ -13,28 +14,11 @@ import type { TerminalRelay } from './wire';
 export type ApprovalAnswer = 'allow-once' | 'always' | 'deny';
 
 /**
- * What an approver is asked. Every string field is a display form: redacted, then escaped (control
- * characters, ANSI, bidi overrides and invisible characters made visible), so a UI renders them as they are
- * and never renders `facts` (the raw exec, kept for the policy engine and rule suggestions).
+ * What an approver is asked: the display forms of FeedPending (a UI renders those as they are), and `facts`,
+ * the raw exec, kept for the policy engine and rule suggestions and never rendered.
  */
-export interface ApprovalRequest {
-  /** Request id of the first exec that raised this prompt (later identical ones join it). */
-  id: number;
+export interface ApprovalRequest extends FeedPending {
   facts: ExecFacts;
-  /** The command exactly as it will run: argv redacted, then escaped and quoted shell-style. */
-  command: string;
-  /** `command` shortened in the middle to fit a notification's first line (the whole is in `command`). */
-  commandShort: string;
-  /** Canonical executable path (escaped), or the requested path when it did not resolve. */
-  exe: string;
-  cwd: string;
-  /** The programs that led here, outermost first, ending with this one: ['claude', 'bash', 'curl']. */
-  chain: string[];
-  /** The rule that asked (null: the default action is `ask`) and its reason. */
-  ruleId: string | null;
-  reason: string;
-  /** When it was raised (ms since the epoch). */
-  time: number;
 }
 
 /** Why a command line cut for length is denied without a question. */
