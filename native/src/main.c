@@ -401,7 +401,8 @@ static const char *plan_sockets(const struct config *c, const struct landlock_pl
 	bool diag = false;
 	const char *missing = sockets_probe(&diag);
 	struct sockets_mode m = { .net_sealed = c->net_handled_set, .unix_sealed = c->unix_sealed, .diag = diag };
-	m.mediated = !missing && (m.net_sealed || (c->unix_sealed && !plan->unix_landlock));
+	m.loop_sealed = !missing && c->loopback_sealed;
+	m.mediated = !missing && (m.net_sealed || m.loop_sealed || (c->unix_sealed && !plan->unix_landlock));
 	if (m.mediated)
 		*when |= SC_WHEN_SOCKETS_MEDIATED;
 	if (m.net_sealed)
@@ -412,13 +413,19 @@ static const char *plan_sockets(const struct config *c, const struct landlock_pl
 		*when |= SC_WHEN_NO_UNIX_DGRAM;
 	/* Clients from outside the gate never reach the agent's listeners (sockets.c, accept): whenever unix
 	 * sockets are sealed and we can take the agent's socket (also with Landlock's RESOLVE_UNIX). */
-	if (!missing && c->unix_sealed)
+	if (!missing && (c->unix_sealed || m.loop_sealed))
 		*when |= SC_WHEN_ACCEPT_CHECKED;
+	if (m.loop_sealed)
+		*when |= SC_WHEN_LOOPBACK_SEALED;
+	if (m.loop_sealed || (*when & SC_WHEN_NET_DNS))
+		*when |= SC_WHEN_SENDS_MEDIATED;
 	g_session.sockets = m;
 	char msg[256];
-	if (missing && (m.net_sealed || c->unix_sealed)) {
+	if (missing && (m.net_sealed || c->unix_sealed || c->loopback_sealed)) {
 		snprintf(msg, sizeof(msg), "the kernel lacks %s: connect(2) cannot be mediated, so %s", missing,
-			 m.net_sealed ? "UDP is refused and listen(2) is not checked" : "unix sockets are not sealed");
+			 m.net_sealed ? "UDP is refused and listen(2) is not checked"
+			 : c->unix_sealed ? "unix sockets and services on this host are not sealed"
+					  : "services on this host are not sealed");
 		collect_warning(msg);
 	}
 	if (m.mediated && c->unix_sealed && !diag)
@@ -545,14 +552,16 @@ int main(int argc, char **argv)
 	buf_printf(&b,
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
 		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s memfd=%s arch=x86_64 filter_insns=%zu "
-		   "devices=%s sockets=%s accept=%s caps=%#llx audit=%s unix=%s net_filter=%s dns=%s proc=%s protect=%s metadata=%s\n",
+		   "devices=%s sockets=%s accept=%s caps=%#llx audit=%s unix=%s net_filter=%s dns=%s proc=%s protect=%s metadata=%s "
+		   "loopback=%s\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
 		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
 		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", when & SC_WHEN_EXEC_SEALED ? "noexec" : "any",
 		   filter->len, plan.devices, plan.sockets, when & SC_WHEN_ACCEPT_CHECKED ? "session" : "any", (unsigned long long)(privs_kept() & effective_caps()), audit_state(),
 		   unix_state, when & SC_WHEN_NET_SEALED ? "sealed" : "off", when & SC_WHEN_NET_DNS ? "resolvers" : "off",
 		   g_mountns ? "session" : "shared", g_mountns && cfg.nprotect ? "readonly" : "detect",
-		   when & SC_WHEN_WRITES_SEALED ? "mediated" : "owner");
+		   when & SC_WHEN_WRITES_SEALED ? "mediated" : "owner",
+		   when & SC_WHEN_LOOPBACK_SEALED ? "sealed" : cfg.loopback_sealed ? "unsupported" : "off");
 	send_or_die(&b);
 	if (g_warnings.len)
 		send_or_die(&g_warnings);
@@ -605,7 +614,7 @@ int main(int argc, char **argv)
 		die_errno("fork");
 	if (pid == 0) {
 		close(sp[0]);
-		run_agent(sp[1], &plan, filter, sc.killable, &old, agent_argv, agent_env, (when & SC_WHEN_NET_DNS) != 0);
+		run_agent(sp[1], &plan, filter, sc.killable, &old, agent_argv, agent_env, (when & SC_WHEN_SENDS_MEDIATED) != 0);
 	}
 	close(sp[1]);
 	if (plan.ruleset_fd >= 0)

@@ -333,6 +333,47 @@ void proto_read_config(struct line_reader *r, struct config *c)
 			d.port = (uint16_t)port;
 			c->dns = xrealloc(c->dns, (c->ndns + 1) * sizeof(*c->dns));
 			c->dns[c->ndns++] = d;
+		} else if (strcmp(type, "LOOPBACK_SEALED") == 0) {
+			c->loopback_sealed = true;
+		} else if (strcmp(type, "LOOPBACK_PORT") == 0) {
+			struct net_port p = { 0, false, false };
+			uint64_t port = 0;
+			bool have_port = false;
+			while (proto_next_token(&cur, &t)) {
+				if (is_key(&t, "port"))
+					have_port = proto_u64(&t, &port) && port > 0 && port <= 65535;
+				else if (is_key(&t, "connect"))
+					p.connect = bool_val(&t, type);
+				else if (is_key(&t, "accept"))
+					p.bind = bool_val(&t, type);
+			}
+			if (!have_port)
+				die("protocol error: LOOPBACK_PORT needs port=<1..65535>");
+			p.port = (uint16_t)port;
+			c->loop_ports = xrealloc(c->loop_ports, (c->nloop_ports + 1) * sizeof(*c->loop_ports));
+			c->loop_ports[c->nloop_ports++] = p;
+		} else if (strcmp(type, "LOOPBACK_DNS") == 0) {
+			struct dns_server d = { 0 };
+			uint64_t port = 0;
+			bool have_port = false;
+			while (proto_next_token(&cur, &t)) {
+				if (is_key(&t, "addr")) {
+					size_t len = 0;
+					char *a = proto_hex_dup(&t, &len);
+					if (!a || (len != 4 && len != 16))
+						die("protocol error: LOOPBACK_DNS addr must be 4 or 16 bytes in hex");
+					d.family = len == 4 ? AF_INET : AF_INET6;
+					memcpy(d.addr, a, len);
+					free(a);
+				} else if (is_key(&t, "port")) {
+					have_port = proto_u64(&t, &port) && port > 0 && port <= 65535;
+				}
+			}
+			if (!d.family || !have_port)
+				die("protocol error: LOOPBACK_DNS needs addr=<hex> port=<1..65535>");
+			d.port = (uint16_t)port;
+			c->loop_dns = xrealloc(c->loop_dns, (c->nloop_dns + 1) * sizeof(*c->loop_dns));
+			c->loop_dns[c->nloop_dns++] = d;
 		} else if (strcmp(type, "UNIX_SEALED") == 0) {
 			c->unix_sealed = true;
 		} else if (strcmp(type, "UNIX_GRANT") == 0) {

@@ -69,6 +69,14 @@ struct config {
 	size_t ndns;
 	bool unix_sealed; /* UNIX_SEALED: a unix socket not made in this session is connected to only on the
 			   * broker's word (SOCKET … VERDICT) */
+	bool loopback_sealed; /* LOOPBACK_SEALED: connects to this host (loopback and its own addresses) reach only the
+			       * session's own listeners, the resolvers (LOOPBACK_DNS) and the ports LOOPBACK_PORT lets through;
+			       * accept hands over a connection from this host only when the session made it */
+	struct net_port *loop_ports; /* LOOPBACK_PORT: connect = may reach a service outside on it; bind = outside
+				      * clients may reach the agent's listener on it */
+	size_t nloop_ports;
+	struct dns_server *loop_dns; /* LOOPBACK_DNS: resolvers on this host (port 53, UDP and TCP) */
+	size_t nloop_dns;
 	char **unix_grants; /* UNIX_GRANT: with Landlock's RESOLVE_UNIX (ABI 9), where sockets may be resolved */
 	size_t nunix_grants;
 	unsigned timeout_ms; /* 0: no supervisor deadline */

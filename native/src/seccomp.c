@@ -121,6 +121,8 @@ struct sc_entry {
 #define DNS SC_WHEN_NET_DNS
 #define NODGRAM SC_WHEN_NO_UNIX_DGRAM
 #define ACCEPTS SC_WHEN_ACCEPT_CHECKED
+#define LOOP SC_WHEN_LOOPBACK_SEALED
+#define SENDS SC_WHEN_SENDS_MEDIATED
 
 static const struct sc_entry TABLE[] = {
 	/* Truncation, when Landlock seals writes (it stands in for Landlock's TRUNCATE right, which landlock.c
@@ -251,13 +253,20 @@ static const struct sc_entry TABLE[] = {
 	 * allowed, a send that can carry an address (sendto with one, every sendmsg and sendmmsg) is sent by the
 	 * supervisor after it checked the destination; sendto without one goes to the connected peer, which
 	 * connect(2) checked. */
+	/* With services on this host sealed (LOOP, red-team R59) the same: fast open is refused (its SYN could go
+	 * to a service outside the gate on this host), and a send that can carry an address is sent by the
+	 * supervisor (a UDP datagram to a local service outside the gate is refused there). */
 	RULE_IF(NET, sendto, DENY(EOPNOTSUPP), ARG_ANY_BITS(3, MSG_FASTOPEN)),
-	RULE_IF(NET | DNS, sendto, NOTIFY, ARG64_ANY_BITS(4, ~0ull)),
+	RULE_IF(LOOP, sendto, DENY(EOPNOTSUPP), ARG_ANY_BITS(3, MSG_FASTOPEN)),
+	RULE_IF(SENDS, sendto, NOTIFY, ARG64_ANY_BITS(4, ~0ull)),
 	RULE_IF(NET, sendmsg, DENY(EOPNOTSUPP), ARG_ANY_BITS(2, MSG_FASTOPEN)),
-	RULE_IF(NET | DNS, sendmsg, NOTIFY),
+	RULE_IF(LOOP, sendmsg, DENY(EOPNOTSUPP), ARG_ANY_BITS(2, MSG_FASTOPEN)),
+	RULE_IF(SENDS, sendmsg, NOTIFY),
 	RULE_IF(NET, sendmmsg, DENY(EOPNOTSUPP), ARG_ANY_BITS(3, MSG_FASTOPEN)),
-	RULE_IF(NET | DNS, sendmmsg, NOTIFY),
+	RULE_IF(LOOP, sendmmsg, DENY(EOPNOTSUPP), ARG_ANY_BITS(3, MSG_FASTOPEN)),
+	RULE_IF(SENDS, sendmmsg, NOTIFY),
 	RULE_IF(NET, setsockopt, DENY(ENOPROTOOPT), ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_FASTOPEN_CONNECT)),
+	RULE_IF(LOOP, setsockopt, DENY(ENOPROTOOPT), ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_FASTOPEN_CONNECT)),
 	/* Sharing a port with a socket outside the session: SO_REUSEADDR/SO_REUSEPORT are refused on UDP sockets
 	 * (Landlock does not check a UDP bind) and set by the supervisor on others (sockets.c on_setsockopt). A
 	 * TCP listen beside an outside listener is refused at listen(2). The level and name are ints. */

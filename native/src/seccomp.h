@@ -40,6 +40,13 @@ enum seccomp_when {
 	/* Unix sockets are sealed: accept(2) and accept4(2) go to the supervisor, which hands the agent only the
 	 * connections the session made (sockets.c: a client outside the gate never reaches the agent). */
 	SC_WHEN_ACCEPT_CHECKED = 1u << 6,
+	/* Services on this host outside the gate are sealed (sockets.c, red-team R59): connect, listen and accept
+	 * are mediated, a send that can carry an address goes to the supervisor (UDP to a local service), and TCP
+	 * fast open (data in a SYN connect(2) never checked) is refused. */
+	SC_WHEN_LOOPBACK_SEALED = 1u << 7,
+	/* A send that can carry an address (sendto with one, sendmsg, sendmmsg) goes to the supervisor: DNS under
+	 * a sealed network, or services on this host sealed. */
+	SC_WHEN_SENDS_MEDIATED = 1u << 8,
 };
 
 /* The program for one session, built in the supervisor before the fork (so its length is reported). */

@@ -42,6 +42,9 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -624,6 +627,371 @@ static void report_refused(pid_t tid, const char *op, int family, const struct t
 	g_out.len = 0;
 }
 
+/* ---- services on this host ([loopback] seals; red-team R59) ----
+ *
+ * A process outside the gate that listens on a TCP port of this host (a Node inspector, Jupyter, code-server,
+ * VS Code's Remote-SSH server, a Gradle or Bazel daemon, Chrome's remote debugging, docker on tcp) runs code
+ * for whoever connects, outside the gate. Landlock's TCP rules name ports, not hosts, and see no UDP. So a
+ * connect (or a datagram) to an address of this host — 127.0.0.0/8, ::1, the wildcard, v4-mapped forms, the
+ * addresses of its interfaces (a listener on 0.0.0.0 is reached through them too), their broadcast addresses
+ * and multicast — goes through only when every socket on the destination port is the session's own: a TCP
+ * listener this session made listen (its SO_COOKIE, recorded in on_listen), a UDP socket a session process
+ * holds. Else the resolvers (DNS) and the ports the policy names ([loopback] connect_ports). The check is
+ * on the port, whatever local address the outside socket is bound to: stricter than the kernel's lookup,
+ * never looser. The other way, accept (below) hands the agent a connection from an address of this host only
+ * when the client socket is one the session connected (its cookie, recorded here), unless [loopback]
+ * accept_ports names the port: a browser outside the gate cannot reach a port the agent squats (an OAuth
+ * callback). */
+
+static bool loop_port(uint16_t port, bool connect)
+{
+	for (size_t i = 0; i < g_cfg->nloop_ports; i++)
+		if (g_cfg->loop_ports[i].port == port && (connect ? g_cfg->loop_ports[i].connect : g_cfg->loop_ports[i].bind))
+			return true;
+	return false;
+}
+
+static bool loop_resolver(int family, const unsigned char ip[16], uint16_t port)
+{
+	for (size_t i = 0; i < g_cfg->nloop_dns; i++) {
+		const struct dns_server *d = &g_cfg->loop_dns[i];
+		if (d->family == family && d->port == port && memcmp(d->addr, ip, family == AF_INET ? 4 : 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* This host's interface addresses (and broadcast addresses), read again at most once a second: the agent
+ * cannot add one (no CAP_NET_ADMIN), and a DHCP change is not its doing. */
+#define HOST_ADDRS_MAX 256
+static struct {
+	int family;
+	unsigned char ip[16];
+} host_addrs[HOST_ADDRS_MAX];
+static size_t nhost_addrs;
+static uint64_t host_addrs_at;
+
+static void host_addr_add(const struct sockaddr *sa)
+{
+	if (!sa || nhost_addrs >= HOST_ADDRS_MAX)
+		return;
+	if (sa->sa_family == AF_INET) {
+		host_addrs[nhost_addrs].family = AF_INET;
+		memcpy(host_addrs[nhost_addrs++].ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		host_addrs[nhost_addrs].family = AF_INET6;
+		memcpy(host_addrs[nhost_addrs++].ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+}
+
+/* -1 when the addresses cannot be read (then every address counts as this host's: fail closed). */
+static int host_addrs_refresh(void)
+{
+	uint64_t now = monotonic_us();
+	if (host_addrs_at && now - host_addrs_at < 1000000u)
+		return 0;
+	struct ifaddrs *list = NULL;
+	if (getifaddrs(&list) < 0)
+		return -1;
+	nhost_addrs = 0;
+	for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+		host_addr_add(i->ifa_addr);
+		if (i->ifa_flags & IFF_BROADCAST)
+			host_addr_add(i->ifa_broadaddr);
+	}
+	freeifaddrs(list);
+	host_addrs_at = now;
+	return 0;
+}
+
+/* Whether a destination (inet_dest's form: v4-mapped as IPv4) is this host. */
+static bool is_this_host(int family, const unsigned char ip[16])
+{
+	static const unsigned char zero[16] = { 0 };
+	if (family == AF_INET) {
+		if (ip[0] == 127 || ip[0] == 0 || (ip[0] & 0xf0) == 0xe0 || memcmp(ip, "\xff\xff\xff\xff", 4) == 0)
+			return true; /* loopback, 0.0.0.0/8 (this host), multicast, broadcast */
+	} else {
+		if (memcmp(ip, zero, 16) == 0 || (memcmp(ip, zero, 15) == 0 && ip[15] == 1) || ip[0] == 0xff)
+			return true; /* ::, ::1, multicast */
+		if (memcmp(ip, zero, 12) == 0)
+			return true; /* IPv4-compatible ::a.b.c.d (deprecated; kernels treat some as v4): never a remote host here */
+	}
+	if (host_addrs_refresh() < 0)
+		return true;
+	for (size_t i = 0; i < nhost_addrs; i++)
+		if (host_addrs[i].family == family && memcmp(host_addrs[i].ip, ip, family == AF_INET ? 4 : 16) == 0)
+			return true;
+	return false;
+}
+
+/* One inet sock_diag dump (inet_diag(7)) of a protocol's sockets in the given states, both families: fn is
+ * called for each socket until it returns false. 0, or -errno when the dump fails. */
+static int inet_dump(int protocol, uint32_t states, bool (*fn)(const struct inet_diag_msg *m, void *ctx), void *ctx)
+{
+	static char buf[65536];
+	const int families[] = { AF_INET, AF_INET6 };
+	for (size_t f = 0; f < 2; f++) {
+		int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		if (fd < 0)
+			return -errno;
+		struct {
+			struct nlmsghdr nlh;
+			struct inet_diag_req_v2 r;
+		} req = {
+			.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+				 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+			.r = { .sdiag_family = (uint8_t)families[f], .sdiag_protocol = (uint8_t)protocol, .idiag_states = states },
+		};
+		if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req)) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		bool done = false;
+		while (!done) {
+			ssize_t got = recv(fd, buf, sizeof(buf), 0);
+			if (got < 0) {
+				if (errno == EINTR)
+					continue;
+				int e = errno;
+				close(fd);
+				return -e;
+			}
+			for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)got); h = NLMSG_NEXT(h, got)) {
+				if (h->nlmsg_type == NLMSG_DONE) {
+					done = true;
+					break;
+				}
+				if (h->nlmsg_type == NLMSG_ERROR) {
+					close(fd);
+					return -EIO;
+				}
+				if (!fn(NLMSG_DATA(h), ctx)) {
+					close(fd);
+					return 0;
+				}
+			}
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static uint64_t diag_cookie(const struct inet_diag_msg *m)
+{
+	return (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32;
+}
+
+static bool inet_ours_has(uint64_t cookie)
+{
+	for (size_t i = 0; i < ninet_ours; i++)
+		if (inet_ours[i] == cookie)
+			return true;
+	return false;
+}
+
+/* Inodes of sockets some process of the session holds (every process that is the supervisor's descendant:
+ * /proc/PID/fd/N → socket:[INODE]). Whether any of `want` is among them. */
+static bool in_session(pid_t pid);
+static bool session_holds(const uint32_t *want, size_t nwant)
+{
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return false;
+	bool found = false;
+	struct dirent *d;
+	while (!found && (d = readdir(proc))) {
+		char *end;
+		long pid = strtol(d->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == getpid() || !in_session((pid_t)pid))
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+		DIR *fds = opendir(path);
+		if (!fds)
+			continue;
+		struct dirent *f;
+		while (!found && (f = readdir(fds))) {
+			char text[64];
+			ssize_t n = readlinkat(dirfd(fds), f->d_name, text, sizeof(text) - 1);
+			if (n <= 8 || memcmp(text, "socket:[", 8) != 0)
+				continue;
+			text[n] = '\0';
+			uint32_t ino = (uint32_t)strtoul(text + 8, NULL, 10);
+			for (size_t i = 0; i < nwant && !found; i++)
+				found = want[i] == ino;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return found;
+}
+
+struct port_scan {
+	uint16_t port;
+	int protocol;
+	bool foreign;    /* a TCP listener not ours */
+	uint32_t ino[64]; /* UDP sockets on the port (checked against the session's after the dump) */
+	size_t nino;
+};
+
+static bool port_scan_one(const struct inet_diag_msg *m, void *ctx)
+{
+	struct port_scan *s = ctx;
+	if (ntohs(m->id.idiag_sport) != s->port)
+		return true;
+	if (s->protocol == IPPROTO_TCP) {
+		if (!inet_ours_has(diag_cookie(m)))
+			s->foreign = true;
+		return !s->foreign;
+	}
+	if (m->idiag_inode == 0 || s->nino == sizeof(s->ino) / sizeof(s->ino[0])) {
+		s->foreign = true; /* no file (nobody we could name holds it), or too many to check: outside */
+		return false;
+	}
+	s->ino[s->nino++] = m->idiag_inode;
+	return true;
+}
+
+/* Whether a socket outside the session serves this port of this host: 1 yes, 0 no, -errno when it cannot be
+ * told. TCP: a listener this session did not make listen. UDP: a bound socket no session process holds. */
+static int outside_service(int protocol, uint16_t port)
+{
+	struct port_scan s = { .port = port, .protocol = protocol };
+	int r = inet_dump(protocol, protocol == IPPROTO_TCP ? 1u << 10 /* TCP_LISTEN */ : ~0u, port_scan_one, &s);
+	if (r < 0)
+		return r;
+	if (s.foreign)
+		return 1;
+	for (size_t i = 0; i < s.nino; i++)
+		if (!session_holds(&s.ino[i], 1))
+			return 1;
+	return 0;
+}
+
+/* Why a connect or datagram to this destination is refused, or NULL. type: the socket's. */
+static const char *loop_refusal(const struct target_addr *a, int type, char *why, size_t len)
+{
+	int fam;
+	unsigned char ip[16];
+	uint16_t port;
+	if (!inet_dest(a, &fam, ip, &port) || !is_this_host(fam, ip))
+		return NULL;
+	if (loop_port(port, true) || loop_resolver(fam, ip, port) || (g_mode.net_sealed && port == 53 && is_resolver(fam, ip, port)))
+		return NULL;
+	if (type != SOCK_STREAM && type != SOCK_DGRAM) {
+		snprintf(why, len, "only TCP and UDP to this host's own addresses ([loopback])");
+		return why;
+	}
+	int r = outside_service(type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP, port);
+	if (r == 0)
+		return NULL;
+	if (r < 0)
+		snprintf(why, len, "cannot tell who serves %s port %u of this host (inet sock_diag failed: %s): refused",
+			 type == SOCK_STREAM ? "TCP" : "UDP", port, strerror(-r));
+	else
+		snprintf(why, len,
+			 "a process outside the gate serves %s port %u on this host (the agent's own servers are reached; a "
+			 "service outside would act for the agent outside the gate): [loopback] connect_ports names the ports "
+			 "an agent may use",
+			 type == SOCK_STREAM ? "TCP" : "UDP", port);
+	return why;
+}
+
+/* The TCP sockets the session connected to this host (their cookies), for accept: the last CONNECTED_MAX. */
+#define CONNECTED_MAX 4096
+static uint64_t connected[CONNECTED_MAX];
+static size_t nconnected, connected_next;
+
+static void connected_add(int sfd)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	if (getsockopt(sfd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+		return;
+	connected[connected_next] = cookie;
+	connected_next = (connected_next + 1) % CONNECTED_MAX;
+	if (nconnected < CONNECTED_MAX)
+		nconnected++;
+}
+
+static bool connected_has(uint64_t cookie)
+{
+	for (size_t i = 0; i < nconnected; i++)
+		if (connected[i] == cookie)
+			return true;
+	return false;
+}
+
+/* The client end of an accepted connection: the socket whose source is the peer and whose destination is our
+ * end (v4-mapped compared as IPv4). */
+struct client_find {
+	int fam_src, fam_dst;
+	unsigned char src[16], dst[16];
+	uint16_t sport, dport;
+	uint64_t cookie;
+	bool found;
+};
+
+static bool client_find_one(const struct inet_diag_msg *m, void *ctx)
+{
+	struct client_find *c = ctx;
+	if (ntohs(m->id.idiag_sport) != c->sport || ntohs(m->id.idiag_dport) != c->dport)
+		return true;
+	struct target_addr s = { .len = m->idiag_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6) };
+	struct target_addr d = s;
+	if (m->idiag_family == AF_INET) {
+		struct sockaddr_in *si = (struct sockaddr_in *)&s.ss, *di = (struct sockaddr_in *)&d.ss;
+		si->sin_family = di->sin_family = AF_INET;
+		memcpy(&si->sin_addr, m->id.idiag_src, 4);
+		memcpy(&di->sin_addr, m->id.idiag_dst, 4);
+	} else {
+		struct sockaddr_in6 *si = (struct sockaddr_in6 *)&s.ss, *di = (struct sockaddr_in6 *)&d.ss;
+		si->sin6_family = di->sin6_family = AF_INET6;
+		memcpy(&si->sin6_addr, m->id.idiag_src, 16);
+		memcpy(&di->sin6_addr, m->id.idiag_dst, 16);
+	}
+	int fs, fd;
+	unsigned char ips[16], ipd[16];
+	uint16_t p;
+	if (!inet_dest(&s, &fs, ips, &p) || !inet_dest(&d, &fd, ipd, &p))
+		return true;
+	size_t ls = fs == AF_INET ? 4 : 16, ld = fd == AF_INET ? 4 : 16;
+	if (fs != c->fam_src || fd != c->fam_dst || memcmp(ips, c->src, ls) != 0 || memcmp(ipd, c->dst, ld) != 0)
+		return true;
+	c->cookie = diag_cookie(m);
+	c->found = true;
+	return false;
+}
+
+/* Whether an accepted inet connection may go to the agent: from another host (the network's, which [network]
+ * governs), from a socket the session connected, or on a port [loopback] accept_ports names. */
+static bool loop_peer_ok(int nfd, const struct sockaddr_storage *peer, socklen_t plen, char *why, size_t len)
+{
+	struct target_addr p = { .len = plen }, me = { .len = sizeof(me.ss) };
+	memcpy(&p.ss, peer, plen);
+	struct client_find c = { 0 };
+	if (!inet_dest(&p, &c.fam_src, c.src, &c.sport) || getsockname(nfd, (struct sockaddr *)&me.ss, &me.len) < 0 ||
+	    !inet_dest(&me, &c.fam_dst, c.dst, &c.dport)) {
+		snprintf(why, len, "the peer's address cannot be read: refused");
+		return false;
+	}
+	if (!is_this_host(c.fam_src, c.src) || loop_port(c.dport, false))
+		return true;
+	int r = inet_dump(IPPROTO_TCP, ~(1u << 10), client_find_one, &c);
+	if (r == 0 && c.found && connected_has(c.cookie))
+		return true;
+	char text[INET6_ADDRSTRLEN] = "?";
+	inet_ntop(c.fam_src, c.src, text, sizeof(text));
+	snprintf(why, len,
+		 "a process outside the gate (from %s port %u) connected to the agent's TCP port %u: closed before the agent "
+		 "could accept it (a program outside must never talk to the agent through a port it thinks is another's); "
+		 "[loopback] accept_ports names the ports outside clients may reach",
+		 text, c.sport, c.dport);
+	return false;
+}
+
 /* ---- operations that wait ---- */
 
 enum wait_kind { WAIT_VERDICT, WAIT_CONNECT, WAIT_RETRY, WAIT_SEND, WAIT_ACCEPT };
@@ -826,14 +1194,16 @@ static void on_connect(const struct seccomp_notif *n)
 			}
 			debug("connect by tid %d to a session listener: %s%s", (int)tid, kind == UN_ABSTRACT ? "@" : "", name);
 		}
-	} else if ((family == AF_INET || family == AF_INET6) && g_mode.net_sealed && op.addr.ss.ss_family != AF_UNSPEC) {
+	} else if ((family == AF_INET || family == AF_INET6) && (g_mode.net_sealed || g_mode.loop_sealed) &&
+		   op.addr.ss.ss_family != AF_UNSPEC) {
 		int fam;
 		unsigned char ip[16];
 		uint16_t port;
 		const char *why = NULL;
+		char text[512];
 		bool tcp = type == SOCK_STREAM && proto == IPPROTO_TCP;
 		bool udp = type == SOCK_DGRAM && proto == IPPROTO_UDP;
-		if (!inet_dest(&op.addr, &fam, ip, &port)) {
+		if (!inet_dest(&op.addr, &fam, ip, &port) || !g_mode.net_sealed) {
 			why = NULL; /* a malformed address: the kernel says what is wrong with it */
 		} else if (tcp) {
 			if (!port_allowed(port, true) && !(port == 53 && is_resolver(fam, ip, port)))
@@ -844,6 +1214,11 @@ static void on_connect(const struct seccomp_notif *n)
 		} else {
 			why = "only TCP, and UDP to the resolvers, when [network] seals";
 		}
+		/* Services on this host outside the gate (MPTCP's too: its type is SOCK_STREAM). */
+		if (!why && g_mode.loop_sealed)
+			why = loop_refusal(&op.addr, type, text, sizeof(text));
+		if (!why && g_mode.loop_sealed && type == SOCK_STREAM && inet_dest(&op.addr, &fam, ip, &port) && is_this_host(fam, ip))
+			connected_add(op.sfd); /* the session's own client: accept hands its connection over */
 		if (why) {
 			report_refused(tid, "connect", family, &op.addr, why);
 			op_release(&op);
@@ -941,10 +1316,19 @@ static bool peer_in_session(int nfd, pid_t pid)
 	return ok;
 }
 
-/* A connection the agent may not have: a unix peer outside the session (recorded). */
-static bool outside_peer(const struct sock_op *op, int nfd)
+/* A connection the agent may not have: a unix peer outside the session, or a TCP peer on this host that the
+ * session did not connect (recorded). */
+static bool outside_peer(const struct sock_op *op, int nfd, const struct sockaddr_storage *ss, socklen_t len)
 {
-	if (!g_mode.unix_sealed || sockopt_int(nfd, SOL_SOCKET, SO_DOMAIN) != AF_UNIX)
+	int family = sockopt_int(nfd, SOL_SOCKET, SO_DOMAIN);
+	if ((family == AF_INET || family == AF_INET6) && g_mode.loop_sealed) {
+		char why[512];
+		if (loop_peer_ok(nfd, ss, len, why, sizeof(why)))
+			return false;
+		report_refused(op->tid, "accept", family, NULL, why);
+		return true;
+	}
+	if (!g_mode.unix_sealed || family != AF_UNIX)
 		return false;
 	struct ucred cr = { 0, 0, 0 };
 	socklen_t l = sizeof(cr);
@@ -1038,7 +1422,7 @@ static bool do_accept(struct sock_op *op)
 			answer(op->cookie, e, 0);
 			return false;
 		}
-		if (outside_peer(op, nfd)) {
+		if (outside_peer(op, nfd, &ss, len)) {
 			close(nfd);
 			continue;
 		}
@@ -1084,7 +1468,7 @@ static void on_listen(const struct seccomp_notif *n)
 		return;
 	}
 	int family = sockopt_int(sfd, SOL_SOCKET, SO_DOMAIN);
-	if ((family == AF_INET || family == AF_INET6) && g_mode.net_sealed) {
+	if ((family == AF_INET || family == AF_INET6) && (g_mode.net_sealed || g_mode.loop_sealed)) {
 		struct target_addr a = { .len = sizeof(a.ss) };
 		int fam;
 		unsigned char ip[16];
@@ -1092,7 +1476,7 @@ static void on_listen(const struct seccomp_notif *n)
 		if (getsockname(sfd, (struct sockaddr *)&a.ss, &a.len) == 0)
 			inet_dest(&a, &fam, ip, &port);
 		/* Unbound, listen(2) would bind an ephemeral port that no Landlock bind rule ever saw. */
-		if (port == 0 && !port_allowed(0, false)) {
+		if (g_mode.net_sealed && port == 0 && !port_allowed(0, false)) {
 			report_refused(tid, "listen", family, NULL, "listen on a socket not bound to an allowed port ([network] bind_tcp_ports)");
 			answer(n->id, EACCES, 0);
 			return;
@@ -1114,7 +1498,7 @@ static void on_listen(const struct seccomp_notif *n)
 	int e = r < 0 ? errno : 0;
 	if (r == 0 && family == AF_UNIX && g_mode.unix_sealed)
 		listener_add(sfd);
-	if (r == 0 && (family == AF_INET || family == AF_INET6) && g_mode.net_sealed)
+	if (r == 0 && (family == AF_INET || family == AF_INET6) && (g_mode.net_sealed || g_mode.loop_sealed))
 		inet_listener_add(sfd);
 	answer(n->id, e, 0);
 }
@@ -1263,7 +1647,7 @@ static int copy_msg(pid_t tid, int pidfd, const struct user_msghdr64 *u, int typ
 
 /* The destination a message may not have: with [network] sealed, a UDP datagram with an address goes only
  * to a resolver (a connected socket's peer was checked at connect). NULL when it may be sent. */
-static const char *send_refusal(int family, int type, const struct send_msg *m)
+static const char *send_refusal(int family, int type, const struct send_msg *m, char *why, size_t len)
 {
 	if (!m->h.msg_name || !m->h.msg_namelen)
 		return NULL;
@@ -1273,8 +1657,10 @@ static const char *send_refusal(int family, int type, const struct send_msg *m)
 		int fam;
 		unsigned char ip[16];
 		uint16_t port;
-		if (inet_dest(&a, &fam, ip, &port) && !is_resolver(fam, ip, port))
+		if (g_mode.net_sealed && inet_dest(&a, &fam, ip, &port) && !is_resolver(fam, ip, port))
 			return "UDP only to the DNS resolvers ([network] dns)";
+		if (g_mode.loop_sealed)
+			return loop_refusal(&a, type, why, len);
 	}
 	if (family == AF_UNIX && type == SOCK_DGRAM && g_mode.unix_sealed)
 		return "datagrams to unix sockets are sealed";
@@ -1384,7 +1770,8 @@ static void on_send(const struct seccomp_notif *n)
 	if (!err && !id_valid(n->id))
 		err = ESRCH;
 	for (unsigned i = 0; i < op.nmsgs && !err; i++) {
-		const char *why = send_refusal(family, type, &op.msgs[i]);
+		char text[512];
+		const char *why = send_refusal(family, type, &op.msgs[i], text, sizeof(text));
 		if (why) {
 			struct target_addr a = { .len = op.msgs[i].h.msg_namelen };
 			memcpy(&a.ss, op.msgs[i].h.msg_name, a.len);

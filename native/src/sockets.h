@@ -13,6 +13,8 @@ struct sockets_mode {
 	bool mediated;   /* connect and listen are notified (SC_WHEN_SOCKETS_MEDIATED) */
 	bool net_sealed; /* [network]: TCP ports, UDP only to the resolvers, listen only on a bound allowed port */
 	bool unix_sealed; /* unix sockets not made in this session need the broker's word */
+	bool loop_sealed; /* connects to this host reach only the session's listeners (and LOOPBACK_PORT, resolvers);
+			   * accept hands over only the session's own connections from this host */
 	bool diag;       /* sock_diag for unix sockets works (CONFIG_UNIX_DIAG): the session's listeners are known */
 };
 

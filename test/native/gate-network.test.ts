@@ -76,9 +76,11 @@ afterAll(() => {
   dirs?.cleanup();
 });
 
-function policy(network: string): string {
+// The listeners stand in for hosts on the network but are services outside the gate on this host, which
+// [loopback] refuses (gate-loopback.test.ts) unless it names them: the granted ports are named there too.
+function policy(network: string, loopbackPorts: number[] = [allowed.port]): string {
   const file = path.join(dirs.ws, `.gate-${++n}.toml`);
-  fs.writeFileSync(file, `[meta]\nversion = 1\ndefault_action = "allow"\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["\${WORKSPACE}/**"]\n\n${network}`);
+  fs.writeFileSync(file, `[meta]\nversion = 1\ndefault_action = "allow"\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["\${WORKSPACE}/**"]\n\n${network}\n[loopback]\nconnect_ports = [${loopbackPorts.join(', ')}]\n`);
   return file;
 }
 
@@ -318,7 +320,7 @@ print('RESULT sent', sent)`;
     fs.writeFileSync(path.join(dirs.ws, 'proxied.py'), script);
     fs.writeFileSync(path.join(dirs.ws, 'secret.txt'), 'the passed file\n');
     try {
-      const p = policy(`[network]\nconnect_tcp_ports = [${allowed.port}, ${big.port}]\nbind_tcp_ports = []\ndns = true\ndns_servers = ["127.0.0.1"]\n`);
+      const p = policy(`[network]\nconnect_tcp_ports = [${allowed.port}, ${big.port}]\nbind_tcp_ports = []\ndns = true\ndns_servers = ["127.0.0.1"]\n`, [allowed.port, big.port]);
       const r = await gated(`/usr/bin/python3 proxied.py secret.txt ${big.port}`, p);
       expect(results(r), r.stderr).toEqual(['RESULT fds take this the passed file', `RESULT sent ${3 << 20}`]);
       await until('3 MiB to arrive', () => big.got() === 3 << 20);
@@ -363,7 +365,7 @@ print('RESULT sent', sent)`;
 describe('gate: without [network], nothing of this is sealed', () => {
   it('UDP anywhere, any TCP port, listen() without bind work; unix datagram sockets stay refused (unix sockets are sealed by default)', async () => {
     const before = other.received.length;
-    const r = await gated([probe('udp-sendto', '127.0.0.1', other.port, 'open'), probe('tcp-connect', '127.0.0.1', denied.port), probe('listen-unbound'), probe('unix-dgram-pair')].join('; '), policy(''));
+    const r = await gated([probe('udp-sendto', '127.0.0.1', other.port, 'open'), probe('tcp-connect', '127.0.0.1', denied.port), probe('listen-unbound'), probe('unix-dgram-pair')].join('; '), policy('', [other.port, denied.port]));
     expect(results(r).slice(0, 2)).toEqual(['RESULT sendto ok', 'RESULT connect ok read=hello']);
     expect(results(r)[2]).toMatch(/^RESULT listen ok port=\d+$/);
     expect(results(r)[3]).toBe('RESULT socketpair errno=EACCES');

@@ -414,7 +414,8 @@ describe('gate: a multi-threaded agent racing the check', () => {
     await new Promise<void>((res) => tcp.listen(0, '127.0.0.1', () => res()));
     const port = (tcp.address() as { port: number }).port;
     try {
-      const r = await gated(`${prog('sockrace')} fd 127.0.0.1 ${port} ${out}/race-fd.sock 1.5`);
+      // The TCP listener is outside the gate on this host: [loopback] names its port so the TCP side connects.
+      const r = await gated(`${prog('sockrace')} fd 127.0.0.1 ${port} ${out}/race-fd.sock 1.5`, { policy: policy(`[loopback]\nconnect_ports = [${port}]\n`) });
       const m = /RESULT race ok tries=(\d+) connected=(\d+)/.exec(r.stdout);
       expect(m, r.stdout + r.stderr).not.toBeNull();
       expect(Number(m?.[1])).toBeGreaterThan(100);

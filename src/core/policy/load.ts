@@ -38,7 +38,7 @@ import { tomlKey } from './toml-text';
 import { enableRegexBacktrackLimit, findCatastrophicRegex } from './regex-safety';
 import { expandVariables, type VariableEnv } from './variables';
 import { envPatternProblem, type EnvPolicy } from './env';
-import { ipBytes, resolvConfServers, unixAllowProblem, type UnixSocketPolicy } from './sockets';
+import { ipBytes, resolvConfServers, unixAllowProblem, type LoopbackPolicy, type UnixSocketPolicy } from './sockets';
 import {
   compileFilesystemSpec,
   compileNetworkSpec,
@@ -243,6 +243,12 @@ class PolicyLoader {
       dnsServers: this.dnsServers(netTable),
     };
     const unixSockets = this.unixSockets(doc.unix_sockets as Table | undefined);
+    const loopbackTable = doc.loopback as Table | undefined;
+    const loopback: LoopbackPolicy = {
+      sealed: (loopbackTable?.sealed as boolean | undefined) ?? defaultOf<boolean>('loopback', 'sealed'),
+      connectPorts: (loopbackTable?.connect_ports as number[] | undefined) ?? [],
+      acceptPorts: (loopbackTable?.accept_ports as number[] | undefined) ?? [],
+    };
     if (netSpec.present && netSpec.connectTcpPorts.length > 0 && netTable?.dns === undefined) {
       this.warning('no-dns', ['network', 'connect_tcp_ports'], '[network] lets TCP out but does not set dns: host names resolve only from /etc/hosts (UDP is sealed). Add dns = true to allow the resolvers of /etc/resolv.conf, or dns = false to say it is meant', 'key');
     }
@@ -280,6 +286,7 @@ class PolicyLoader {
       ruleIds: rules.map((r) => r.id),
       env: envPolicy,
       unixSockets,
+      loopback,
       ...(agent ? { agent } : {}),
     };
     const positions = (): TomlPositionIndex => this.positions;

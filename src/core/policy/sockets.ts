@@ -15,6 +15,21 @@ export interface UnixSocketPolicy {
 
 export const DEFAULT_UNIX_SOCKETS: UnixSocketPolicy = { sealed: true, allow: [], requireEnforced: true };
 
+/** [loopback]: services on this host outside the gate (red-team R59). The supervisor lets a connect (or a
+ *  datagram) to an address of this host through when the port is served only by the session's own sockets,
+ *  by a resolver (DNS), or named in connectPorts; and hands the agent a connection from this host only when
+ *  the session made it, or on a port in acceptPorts. */
+export interface LoopbackPolicy {
+  /** False: neither direction is checked ([loopback] sealed = false). */
+  sealed: boolean;
+  /** Ports of services outside the gate on this host the agent may use (TCP and UDP). */
+  connectPorts: number[];
+  /** Ports of the agent's listeners that clients outside the gate on this host may reach (a browser on a dev server). */
+  acceptPorts: number[];
+}
+
+export const DEFAULT_LOOPBACK: LoopbackPolicy = { sealed: true, connectPorts: [], acceptPorts: [] };
+
 /** Why an allow entry (already expanded) is not usable, or null. */
 export function unixAllowProblem(glob: string): string | null {
   if (glob.startsWith('@')) return glob.length > 1 ? null : 'names no abstract socket (write @name or @prefix*)';

@@ -3,9 +3,9 @@
 import type { ExecFacts } from '../exec/facts';
 import type { DiagnosticCode } from './diagnostic-codes';
 import type { EnvPolicy } from './env';
-import type { UnixSocketPolicy } from './sockets';
+import type { LoopbackPolicy, UnixSocketPolicy } from './sockets';
 
-export type { EnvPolicy, UnixSocketPolicy };
+export type { EnvPolicy, LoopbackPolicy, UnixSocketPolicy };
 
 export type Action = 'allow' | 'deny' | 'ask';
 export type BinaryAction = 'allow' | 'deny';
@@ -132,6 +132,8 @@ export interface Policy {
   env?: EnvPolicy;
   /** [unix_sockets] (absent: sealed, nothing outside allowed; see sockets.ts). */
   unixSockets?: UnixSocketPolicy;
+  /** [loopback] (absent: sealed, nothing outside allowed; see sockets.ts). */
+  loopback?: LoopbackPolicy;
   /** [agent]: present in an agent profile (policies/agents/), and in a policy merged with one. */
   agent?: AgentSection;
 }

@@ -304,6 +304,18 @@ export const POLICY_FORMAT = {
         },
       },
     },
+    loopback: {
+      type: 'table',
+      doc: "Services on this host outside the gate (a Node inspector, Jupyter, code-server, VS Code's Remote-SSH server, Gradle and Bazel daemons, Chrome's remote debugging, docker on tcp): a TCP connect or UDP datagram to an address of this host (127.0.0.0/8, ::1, 0.0.0.0, its interfaces' addresses) reaches only what the agent's own processes serve in this session, the DNS resolvers, and the ports connect_ports names. The other way, a client outside the gate on this host (a browser) never reaches the agent's listeners, except on the ports accept_ports names. Absent: sealed, nothing outside allowed. TCP fast open is refused while this is sealed.",
+      snippet: '[loopback]\nconnect_ports = [${1:5432}]\naccept_ports = [$2]\n$0',
+      table: {
+        keys: {
+          connect_ports: { type: 'int-list', min: 1, max: 65535, default: [], example: '[5432, 6379]', doc: 'Ports of services outside the gate on this host the agent may connect (or send datagrams) to, e.g. a database the user runs. Each one runs whatever that service does for the agent, outside the gate.' },
+          accept_ports: { type: 'int-list', min: 1, max: 65535, default: [], example: '[3000]', doc: "Ports on which clients outside the gate on this host may reach the agent's listeners, e.g. a dev server the user opens in a browser. A client there may be talking to the agent, not to what it expects." },
+          sealed: { type: 'bool', default: true, doc: 'false: services on this host are not sealed in either direction (what an agent could reach before; red-team R59).' },
+        },
+      },
+    },
     env: {
       type: 'table',
       doc: "The agent's environment. Variables that name a channel to something outside the gate (SSH_AUTH_SOCK, DBUS_SESSION_BUS_ADDRESS, TMUX, VSCODE_IPC_HOOK_CLI and the other VSCODE_*, GIT_ASKPASS, DISPLAY, XDG_RUNTIME_DIR, DOCKER_HOST…), the dynamic loader's LD_* and the gate's own AGENT_GATE_* are always removed, and the start banner names them; API keys and tokens are kept. Patterns match whole variable names: * any run of characters, ? one character, case-sensitive.",

@@ -181,6 +181,7 @@ export function enforcementGaps(report: EnforcementReport, policy: Policy): stri
     notif: ['ok'],
     wait_killable: ['1'],
     unix: ['mediated', 'landlock', 'off'],
+    loopback: ['sealed', 'off'],
   };
   const gaps: string[] = [];
   for (const [key, ok] of Object.entries(good)) {
@@ -229,6 +230,16 @@ export function describeEnforcement(report: EnforcementReport, policy: Policy): 
         : unix === 'mediated' || unix === 'landlock'
           ? `unix sockets outside the gate refused (${unix})`
           : `unix sockets ${unix}`,
+    );
+  }
+  const loopback = report.loopback;
+  if (loopback !== undefined) {
+    parts.push(
+      loopback === 'sealed'
+        ? "services on this host outside the gate refused ([loopback])"
+        : loopback === 'off'
+          ? 'services on this host not sealed ([loopback] sealed = false)'
+          : `services on this host ${loopback}`,
     );
   }
   // Where the agent can make a socket or FIFO a program outside the gate might connect to (socket-dir.ts).

@@ -29,7 +29,7 @@ import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
 import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
-import { DEFAULT_UNIX_SOCKETS, decideUnixSocket, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
+import { DEFAULT_LOOPBACK, DEFAULT_UNIX_SOCKETS, decideUnixSocket, resolvConfServers, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, Leftovers, SocketRefusal, SocketRequest, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
 import type { SupervisorLinkOptions } from './supervisor-link';
@@ -988,16 +988,29 @@ export function supervisorConfig(policy: Policy, plan?: ExecutePlan | null): Sup
     else ports.set(p, { port: p, connect: false, bind: true });
   }
   const unix = policy.unixSockets ?? DEFAULT_UNIX_SOCKETS;
+  const loopback = policy.loopback ?? DEFAULT_LOOPBACK;
   return {
     fs: plan?.fs ?? (fsPolicy.enabled ? { handled: fsPolicy.handled, grants: fsPolicy.grants } : null),
     net: net.enabled
       ? { connect: true, bind: true, ports: [...ports.values()].sort((a, b) => a.port - b.port), ...(net.dns ? { dns: net.dnsServers ?? [] } : {}) }
       : null,
     unix: unix.sealed ? { grants: unixSocketGrants(unix) } : null,
+    loopback: loopback.sealed ? { connectPorts: loopback.connectPorts, acceptPorts: loopback.acceptPorts, resolvers: loopbackResolvers(net) } : null,
     // require_enforced is about the sealing the policy asks for: nothing to require when a class is off.
     require: { fs: fsPolicy.enabled && fsPolicy.requireEnforced, net: net.enabled && net.requireEnforced, unix: unix.sealed && unix.requireEnforced },
     timeout: { ms: policy.meta.onSupervisorTimeoutMs, action: policy.meta.onPolicyError },
   };
+}
+
+/** The resolvers DNS may go to on this host while [loopback] seals: [network]'s when it names them, else the
+ *  nameservers of /etc/resolv.conf (127.0.0.53 for systemd-resolved), read when the session starts. */
+function loopbackResolvers(net: Policy['network']): string[] {
+  if (net.enabled && net.dns) return net.dnsServers ?? [];
+  try {
+    return resolvConfServers(fs.readFileSync('/etc/resolv.conf', 'utf8'));
+  } catch {
+    return [];
+  }
 }
 
 /** The [env] policy with TMPDIR and TMUX_TMPDIR naming the session's directory; the policy's own `set` comes

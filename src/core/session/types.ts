@@ -18,6 +18,8 @@ export interface SupervisorConfig {
   socketDir?: { path: string; rights: string } | null;
   /** [unix_sockets] seals: Landlock RESOLVE_UNIX grants (ABI 9; prefixes of the allow globs). */
   unix?: { grants: string[] } | null;
+  /** [loopback] seals: services on this host outside the gate (LOOPBACK_*, docs/protocol.md). */
+  loopback?: { connectPorts: number[]; acceptPorts: number[]; resolvers: string[] } | null;
   require: { fs: boolean; net: boolean; unix?: boolean };
   timeout: { ms: number; action: BinaryAction };
   /** The agent's environment, decided by the link once the supervisor has said which names it has (HELLO). */

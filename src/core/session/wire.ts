@@ -538,6 +538,21 @@ export function encodeConfig(
     if (!bytes) throw new WireError(`bad DNS server address '${server}'`);
     lines.push(`NET_DNS addr=${bytes.toString('hex')} port=53`);
   }
+  if (config.loopback) {
+    lines.push('LOOPBACK_SEALED');
+    const ports = new Map<number, { connect: boolean; accept: boolean }>();
+    for (const p of config.loopback.connectPorts) ports.set(p, { connect: true, accept: ports.get(p)?.accept ?? false });
+    for (const p of config.loopback.acceptPorts) ports.set(p, { connect: ports.get(p)?.connect ?? false, accept: true });
+    for (const [port, p] of [...ports].sort((a, b) => a[0] - b[0])) {
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new WireError(`bad port ${port}`);
+      lines.push(`LOOPBACK_PORT port=${port} connect=${p.connect ? 1 : 0} accept=${p.accept ? 1 : 0}`);
+    }
+    for (const server of config.loopback.resolvers) {
+      const bytes = ipBytes(server);
+      if (!bytes) throw new WireError(`bad DNS server address '${server}'`);
+      lines.push(`LOOPBACK_DNS addr=${bytes.toString('hex')} port=53`);
+    }
+  }
   if (config.unix) {
     lines.push('UNIX_SEALED');
     for (const g of config.unix.grants) lines.push(`UNIX_GRANT path=${absPath(g)}`);

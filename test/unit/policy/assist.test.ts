@@ -16,7 +16,7 @@ const hover = (t: string) => hoverAt(...cursor(t));
 
 describe('completion', () => {
   it('section names in a header, only those not written yet ([[…]] always)', () => {
-    expect(labels('[meta]\nversion = 1\n[|]')).toEqual(['filesystem', 'network', 'unix_sockets', 'env', 'env.set', 'approval', 'session', 'agent']);
+    expect(labels('[meta]\nversion = 1\n[|]')).toEqual(['filesystem', 'network', 'unix_sockets', 'loopback', 'env', 'env.set', 'approval', 'session', 'agent']);
     expect(labels('[[|]]')).toEqual(['rule']);
     const unclosed = complete('[[ru|');
     expect(unclosed.map((c) => [c.label, c.insertText])).toEqual([['rule', 'rule]]']]);
@@ -26,7 +26,7 @@ describe('completion', () => {
   it('at the top of an empty file: snippets for new sections, [[rule]] and [filesystem] among them', () => {
     const items = complete('|');
     expect(items.every((c) => c.kind === 'snippet')).toBe(true);
-    expect(items.map((c) => c.label)).toEqual(['[meta]', '[[rule]]', '[filesystem]', '[network]', '[unix_sockets]', '[env]', '[approval]', '[session]', '[agent]']);
+    expect(items.map((c) => c.label)).toEqual(['[meta]', '[[rule]]', '[filesystem]', '[network]', '[unix_sockets]', '[loopback]', '[env]', '[approval]', '[session]', '[agent]']);
     const rule = items.find((c) => c.label === '[[rule]]')!;
     expect(rule.insertText).toBe('[[rule]]\nid = "${1:rule-id}"\naction = "${2|allow,deny,ask|}"\nreason = "${3:why this rule exists}"\nexe_basename = "${4:program}"\n$0');
     expect(items.find((c) => c.label === '[filesystem]')?.insertText).toContain('"\\${WORKSPACE}/**"');

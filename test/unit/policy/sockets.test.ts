@@ -86,6 +86,21 @@ describe('sockets on the wire', () => {
     expect(text).toContain('REQUIRE fs=0 net=1 unix=1\n');
     expect(encodeConfig({ ...base, net: null, unix: null }, [])).not.toMatch(/UNIX|NET_DNS|unix=/);
   });
+  it('CONFIG carries [loopback]: the sealing, its ports (connect and accept merged per port) and the resolvers on this host', () => {
+    const text = encodeConfig({ ...base, net: null, loopback: { connectPorts: [5432, 3000], acceptPorts: [3000], resolvers: ['127.0.0.53'] } }, []);
+    expect(text).toContain('LOOPBACK_SEALED\nLOOPBACK_PORT port=3000 connect=1 accept=1\nLOOPBACK_PORT port=5432 connect=1 accept=0\nLOOPBACK_DNS addr=7f000035 port=53\n');
+    expect(text).not.toContain('NET_DNS');
+    expect(encodeConfig({ ...base, net: null, loopback: null }, [])).not.toContain('LOOPBACK');
+    expect(() => encodeConfig({ ...base, net: null, loopback: { connectPorts: [0], acceptPorts: [], resolvers: [] } }, [])).toThrow(/bad port 0/);
+  });
+  it('[loopback] loads: absent is sealed with nothing named; ports are checked', () => {
+    const load = (t: string) => loadPolicyText(t, '/w/.gate.toml', { env: {}, resolvConf: () => '' });
+    expect(load('[meta]\nversion = 1\n').policy?.loopback).toEqual({ sealed: true, connectPorts: [], acceptPorts: [] });
+    expect(load('[loopback]\nconnect_ports = [5432]\naccept_ports = [3000]\nsealed = true\n').policy?.loopback).toEqual({ sealed: true, connectPorts: [5432], acceptPorts: [3000] });
+    expect(load('[loopback]\nsealed = false\n').policy?.loopback?.sealed).toBe(false);
+    expect(load('[loopback]\nconnect_ports = [0]\n').diagnostics.some((d) => d.severity === 'error')).toBe(true);
+    expect(load('[loopback]\nconnect_ports = ["5432"]\n').diagnostics.some((d) => d.severity === 'error')).toBe(true);
+  });
   it('decodes SOCKET requests and SOCKET_REFUSED reports', () => {
     const hex = (s: string): string => Buffer.from(s).toString('hex');
     expect(decodeSupervisorLine(`SOCKET id=7 tid=10 pid=9 op=connect family=unix type=stream abstract=0 name=${hex('./s.sock')} canon=${hex('/tmp/x/s.sock')}`)).toEqual({

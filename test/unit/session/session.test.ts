@@ -364,12 +364,16 @@ describe('supervisorConfig / hashUnder', () => {
       fs: { handled: 'rwx', grants: p.filesystem.grants },
       net: { connect: true, bind: true, ports: [{ port: 80, connect: true, bind: false }, { port: 443, connect: true, bind: true }, { port: 8080, connect: false, bind: true }], dns: ['127.0.0.53'] },
       unix: { grants: ['/run/user', '/var/run/docker.sock'] },
+      // [loopback] absent: sealed; DNS to this host's resolvers goes to [network]'s when it names them.
+      loopback: { connectPorts: [], acceptPorts: [], resolvers: ['127.0.0.53'] },
       require: { fs: true, net: false, unix: true },
       timeout: { ms: 750, action: 'deny' },
     });
     // Without [unix_sockets] the sockets are sealed all the same; "/**" turns it off.
     expect(supervisorConfig(policy())).toMatchObject({ unix: { grants: [] }, require: { unix: true } });
     expect(supervisorConfig(policy({ unixSockets: { sealed: false, allow: ['/**'], requireEnforced: true } }))).toMatchObject({ unix: null, require: { unix: false } });
+    expect(supervisorConfig(policy({ loopback: { sealed: true, connectPorts: [5432], acceptPorts: [3000] } }))).toMatchObject({ loopback: { connectPorts: [5432], acceptPorts: [3000] } });
+    expect(supervisorConfig(policy({ loopback: { sealed: false, connectPorts: [], acceptPorts: [] } }))).toMatchObject({ loopback: null });
     expect(hashUnder(p.filesystem)).toEqual(['/ws']);
     expect(hashUnder(policy().filesystem)).toEqual(['/']);
     expect(supervisorConfig(policy())).toMatchObject({ fs: null, net: null });
