@@ -105,6 +105,8 @@ describe('default policy: the XDG cache holds programs too (red-team R69)', () =
       bazel: `${c}/bazel/_bazel_root/install/x`,
       gobuild: `${c}/go-build/00/x-d`,
       precommit: `${c}/pre-commit/repo/x`,
+      typescript: `${c}/typescript/5.9/package.json`,
+      nodegyp: `${c}/node-gyp/22.0.0/include/node/node.h`,
       top: `${c}/x`,
     };
     // The directories exist (as on a machine that uses these tools): Landlock would otherwise refuse for lack of them.

@@ -105,7 +105,9 @@ describe('default.gate.toml', () => {
   });
 
   // The download caches under the XDG cache, not the whole of it (red-team R69).
-  const XDG = ['pip', 'yarn', 'pnpm', 'node-gyp', 'typescript', 'pypoetry/cache', 'pypoetry/artifacts', 'agent-gate/tools'];
+  // Not typescript (VS Code's TS server runs npm there by itself: red-team R92) nor node-gyp (headers compiled
+  // into the user's next native addon): the agent's node-gyp gets its own (npm_config_devdir).
+  const XDG = ['pip', 'yarn', 'pnpm', 'pypoetry/cache', 'pypoetry/artifacts', 'agent-gate/tools'];
 
   it('seals writes to the workspace, /dev/shm and the package managers\' download caches: no shared /tmp or /var/tmp (red-team R60), not all of ~/.cache (R69)', () => {
     const writable = policy.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
@@ -114,7 +116,7 @@ describe('default.gate.toml', () => {
     expect(writable).not.toContain('/tmp');
     expect(writable).not.toContain('/var/tmp');
     expect(writable).not.toContain('/root/.cache');
-    expect(policy.filesystem.createDirs).toEqual(['/root/.npm', '/root/.cache', ...['pip', 'yarn', 'pnpm', 'node-gyp', 'typescript', 'pypoetry', 'pypoetry/cache', 'pypoetry/artifacts', 'agent-gate', 'agent-gate/tools'].map((d) => `/root/.cache/${d}`), '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
+    expect(policy.filesystem.createDirs).toEqual(['/root/.npm', '/root/.cache', ...['pip', 'yarn', 'pnpm', 'pypoetry', 'pypoetry/cache', 'pypoetry/artifacts', 'agent-gate', 'agent-gate/tools'].map((d) => `/root/.cache/${d}`), '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
     // read_globs = ["/**"]: reads are open everywhere but /dev (only its everyday devices: not the user's
     // other terminals), so Landlock handles reads too.
     expect(policy.filesystem.handled).toBe('rw');
@@ -132,7 +134,7 @@ describe('default.gate.toml', () => {
     expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm').slice(2)).toEqual(['/c/npm', ...XDG.map((d) => `/c/xdg/${d}`), '/c/cargo/registry', '/c/cargo/git', '/c/go/pkg/mod']);
     // The tools whose caches hold programs keep the agent's apart, inside its own granted directory.
     const set = new Map(loaded.policy!.env!.set);
-    for (const k of ['GOCACHE', 'UV_CACHE_DIR', 'DENO_DIR', 'COREPACK_HOME', 'PLAYWRIGHT_BROWSERS_PATH', 'PUPPETEER_CACHE_DIR']) {
+    for (const k of ['GOCACHE', 'UV_CACHE_DIR', 'DENO_DIR', 'COREPACK_HOME', 'PLAYWRIGHT_BROWSERS_PATH', 'PUPPETEER_CACHE_DIR', 'npm_config_devdir']) {
       expect(set.get(k), k).toMatch(/^\/c\/xdg\/agent-gate\/tools\//);
     }
   });
