@@ -313,6 +313,12 @@ export async function runGate(args: string[]): Promise<number> {
       onWarning: (w) => err(`warning: ${w}`),
       ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
       ...(o.keepLeftovers ? { keepLeftovers: true } : {}),
+      // The script agent-gate was started as (node_modules/.bin/agent-gate is a link the agent could replace)
+      // and the Node.js running it: both run outside the gate at the next start.
+      gateFiles: [
+        ...(process.argv[1] ? [{ path: path.resolve(process.argv[1]), what: 'the agent-gate command' }] : []),
+        { path: process.execPath, what: 'the Node.js that runs agent-gate' },
+      ],
       ...(o.verbose ? { onPrepared: (state: { created: string[] }) => state.created.forEach((c) => err(`made ${escapeText(c)} (so its grant applies)`)) } : {}),
     });
   } catch (e) {

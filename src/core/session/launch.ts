@@ -17,7 +17,7 @@ import { auditPathFor, defaultAuditDirectory, defaultHeadDirectory } from '../au
 import type { EnforcementReport } from '../exec/enforcement';
 import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type AgentSection, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
 import type { Approver } from './approvals';
-import { GateSession, GateSetupError, newSessionId, type StartLink } from './session';
+import { gateEnvFiles, GateSession, GateSetupError, newSessionId, type GateFile, type StartLink } from './session';
 import { applyAgentProfile, prepareState } from '../agents/profiles';
 import { textToBytes } from '../exec/facts';
 import { spawnable } from '../exec/raw-process';
@@ -80,6 +80,22 @@ export function resolveWorkspace(explicit: string | undefined, cwd: string = pro
 /** The native supervisor: given, else $AGENT_GATE_SUPERVISOR, else next to the bundle (dist/). */
 export function supervisorPathFor(explicit?: string, env: NodeJS.ProcessEnv = process.env, bundleDir: string = __dirname): string {
   return path.resolve(explicit ?? (env.AGENT_GATE_SUPERVISOR || path.join(bundleDir, 'agent-gate-supervisor')));
+}
+
+/** The gate's own files as installed beside this bundle (dist/): the bundle directory (the CLI's loader, bundle
+ *  and V8 code cache, or the extension's code), the supervisor, and beside dist/ the shipped policies and
+ *  profiles, the launcher (bin/) and the package manifest (which names the code Node or VS Code loads). The
+ *  session refuses to start when any is inside a write grant (GateSession gateFilesPlacement, red-team R70). */
+export function gateOwnFiles(supervisorPath: string, bundleDir: string = __dirname, exists: (p: string) => boolean = fs.existsSync): GateFile[] {
+  const root = path.dirname(bundleDir);
+  const out: GateFile[] = [
+    { path: bundleDir, what: "the gate's code (loader, bundle, V8 code cache)" },
+    { path: supervisorPath, what: 'the native supervisor' },
+  ];
+  if (exists(path.join(root, 'policies'))) out.push({ path: path.join(root, 'policies'), what: 'the shipped policies and agent profiles' });
+  if (exists(path.join(root, 'bin'))) out.push({ path: path.join(root, 'bin'), what: 'the launcher' });
+  if (exists(path.join(root, 'package.json'))) out.push({ path: path.join(root, 'package.json'), what: 'the package manifest (it names the code that is loaded)' });
+  return out;
 }
 
 /** Null when the supervisor can run; else what is wrong and what to do. */
@@ -403,6 +419,8 @@ export interface StartOptions {
   keepLeftovers?: boolean;
   /** What was made before the start so that grants apply (prepareState), and what was left out. */
   onPrepared?: (state: { created: string[]; skipped: string[]; failed: string[] }) => void;
+  /** More of the gate's own files than gateOwnFiles finds (the CLI: the script it was started as, Node). */
+  gateFiles?: readonly GateFile[];
 }
 
 /**
@@ -438,6 +456,7 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
       ...(o.keepLeftovers ? { keepLeftovers: true } : {}),
       workspace: plan.workspace,
+      gateFiles: [...gateOwnFiles(plan.supervisorPath), ...gateEnvFiles(plan.env), ...(o.gateFiles ?? [])],
     });
   } catch (e) {
     if (sockets.path) removeSocketDir(sockets.path);
