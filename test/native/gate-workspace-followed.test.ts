@@ -273,6 +273,22 @@ describe('gate: what a direnv .envrc loads, and .env (red-team R80, R84)', () =>
     expect(recs.some((x) => x.path.endsWith('.env.example'))).toBe(false);
   });
 
+  it('a .envrc in a subdirectory (direnv loads the one where the shell is): its .env and what it names are put back too', async () => {
+    const w = repo((_g, ws) => {
+      fs.mkdirSync(path.join(ws, 'svc'));
+      fs.writeFileSync(path.join(ws, 'svc', '.envrc'), 'dotenv\nwatch_file tools.nix\n');
+    });
+    const home = direnvHome();
+    execFileSync('direnv', ['allow', 'svc'], { cwd: w.ws, env: direnvEnv(w, home), stdio: 'ignore' });
+    const r = await gated(w, `printf 'PATH=%s/.cache/bin\\n' "$PWD" > svc/.env; echo x > svc/tools.nix; sleep 0.3`);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['svc/.env', 'svc/tools.nix']) expect(fs.existsSync(path.join(w.ws, f)), f).toBe(false);
+    const recs = protectedRecords(r);
+    expect(recs.find((x) => x.path === path.join(w.ws, 'svc', '.env'))).toMatchObject({ class: 'direnv', reverted: true });
+    const out = spawnSync('bash', ['-c', 'eval "$(direnv export bash 2>/dev/null)"; echo "PATH=$PATH"'], { cwd: path.join(w.ws, 'svc'), env: direnvEnv(w, home), encoding: 'utf8' }).stdout;
+    expect(out).not.toContain('.cache/bin');
+  });
+
   it('without .envrc, .env is what aider loads: AIDER_* and PATH put back and kept for review; an app\'s own settings are the agent\'s (no record)', async () => {
     const w = repo();
     const r = await gated(w, `printf 'DATABASE_URL=postgres://localhost/app\\nAPP_PORT=3000\\n' > .env; sleep 0.3; cat .env > /dev/null`);

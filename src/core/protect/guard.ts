@@ -308,6 +308,13 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
     } catch {
       continue;
     }
+    // A `.envrc` below the root (direnv loads the one of the directory the shell is in; the root's is
+    // protectedPaths'): it, what it loads and the `.env*` beside it (red-team R80).
+    if (dir !== ws && entries.some((e) => e.name === '.envrc' && !e.isDirectory())) {
+      const rc = path.join(dir, '.envrc');
+      const beside = entries.filter((e) => DOTENV_NAME.test(e.name) && !DOTENV_EXAMPLE.test(e.name)).map((e) => path.join(dir, e.name));
+      for (const f of [rc, ...envrcLoads(rc), ...beside]) push({ path: f, rel: path.relative(ws, f), class: 'direnv', kind: 'file' });
+    }
     const dotgit = entries.some((e) => e.name === '.git') ? gitdirOf(dir) : null;
     // The repositories git status recurses into from this one (its index's gitlinks), where the walk does not
     // look (node_modules) as well.
