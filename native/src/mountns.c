@@ -11,6 +11,11 @@
  * of outside processes are refused by that same scoping, and cmdline and stat stay readable, as for any
  * process on the machine.)
  *
+ * /dev/shm of the session's own: a private tmpfs, so POSIX shared memory and semaphores of processes outside
+ * are out of reach by name (red-team R63). (Not /tmp: a workspace, a checkout or the programs the agent runs
+ * may be under the host's /tmp, and the supervisor resolves the agent's paths in the host's namespace; the
+ * default policy grants no shared /tmp instead, R60.)
+ *
  * Workspace files that tools outside the gate run (src/core/protect/guard.ts, sent as PROTECT lines): each
  * one that exists is bind-mounted read-only over itself, so the kernel refuses the write (EROFS) or the
  * replacement (EBUSY) outright. Files that do not exist yet cannot be covered this way: the broker's guard
@@ -83,6 +88,22 @@ int mountns_setup(const struct config *c, const struct landlock_plan *plan, char
 	if (r < 0) {
 		snprintf(err, errlen, "granting the session's /proc: %s", strerror(-r));
 		return -1;
+	}
+	/* POSIX shared memory and named semaphores (shm_open, sem_open: files in /dev/shm) of processes outside
+	 * the session, found by name (red-team R63): a tmpfs of the session's own over /dev/shm, noexec (what the
+	 * agent puts there cannot be run: the supervisor resolves paths in the host's namespace, where /dev/shm is
+	 * the shared one) and sticky like the original, with the policy's grants on /dev/shm applied to it. */
+	struct stat shm;
+	if (stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode)) {
+		if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777") < 0) {
+			snprintf(err, errlen, "mounting the session's /dev/shm: %s", strerror(errno));
+			return -1;
+		}
+		r = landlock_regrant(plan, c, "/dev/shm");
+		if (r < 0) {
+			snprintf(err, errlen, "granting the session's /dev/shm: %s", strerror(-r));
+			return -1;
+		}
 	}
 	for (size_t i = 0; i < c->nprotect; i++) {
 		const char *p = c->protect[i];

@@ -137,7 +137,7 @@ describe('gate: the agent\'s environment', () => {
     const names = run.stdout.split('\0').filter(Boolean).map((e) => e.slice(0, e.indexOf('='))).sort();
     // sh itself adds PWD; nothing else survives but what pass names and set adds, and the session's own
     // temporary directory (the one place it may make sockets: gate-socket-squat).
-    expect(names.filter((k) => k !== 'PWD' && k !== 'SHLVL' && k !== '_')).toEqual(['ANTHROPIC_API_KEY', 'HOME', 'PATH', 'TMPDIR', 'TMUX_TMPDIR']);
+    expect(names.filter((k) => k !== 'PWD' && k !== 'SHLVL' && k !== '_')).toEqual(['ANTHROPIC_API_KEY', 'HOME', 'PATH', 'SQLITE_TMPDIR', 'TMPDIR', 'TMUX_TMPDIR']);
   });
 
   it('nothing removed: no banner line', async () => {

@@ -125,19 +125,20 @@ describe('gate: run uses a policy file only as the user accepted it (R43)', () =
   });
 
   it('the shipped default policy in a place the agent may write (here the workspace is the checkout that ships it: an npx install in ~/.npm is the same) is reviewed like any other; elsewhere it needs nothing (R70)', async () => {
-    // State and audit outside every grant of the default policy (it lets the agent write /tmp).
+    // State and audit outside every grant of the default policy.
     fs.mkdirSync(path.join(os.homedir(), '.local', 'state'), { recursive: true });
     const home = fs.mkdtempSync(path.join(os.homedir(), '.local', 'state', 'gate-e2e-trust-'));
     try {
-      const marker = path.join(dirs.root, `ran-default-${++n}`);
+      // In the workspace of the second run (the default policy grants no shared /tmp).
+      const marker = path.join(dirs.ws, `ran-default-${++n}`);
       const writable = await runCli(['bash', '-c', `touch ${marker}`], { cwd: dirs.ws, audit: path.join(home, 'a.jsonl'), accept: false, extra: ['--workspace', ROOT], env: { XDG_STATE_HOME: home } });
       expect(writable.code).toBe(126);
       expect(writable.stderr).toContain(`the policy ${path.join(ROOT, 'policies', 'default.gate.toml')} (a shipped policy, but in a place the agent of this run may write, so it is reviewed like any other) has not been accepted yet`);
       expect(fs.existsSync(marker)).toBe(false);
       const elsewhere = await runCli(['bash', '-c', `touch ${marker}`], { cwd: dirs.ws, audit: path.join(home, 'b.jsonl'), accept: false, env: { XDG_STATE_HOME: home } });
-      // A checkout in a temp directory (CI clones into /tmp) is writable under the default policy from any
-      // workspace: reviewed there too. Elsewhere the shipped default needs nothing.
-      const checkoutInTemp = ['/tmp/', '/var/tmp/', '/dev/shm/'].some((t) => `${ROOT}/`.startsWith(t));
+      // A checkout in /dev/shm is writable under the default policy from any workspace: reviewed there too.
+      // Elsewhere (/tmp included: no shared /tmp grant since red-team R60) the shipped default needs nothing.
+      const checkoutInTemp = ['/dev/shm/'].some((t) => `${ROOT}/`.startsWith(t));
       expect(elsewhere.code, elsewhere.stderr).toBe(checkoutInTemp ? 126 : 0);
       expect(fs.existsSync(marker)).toBe(!checkoutInTemp);
     } finally {

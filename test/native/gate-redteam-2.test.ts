@@ -10,6 +10,9 @@
 //   the agent made, whose config has core.fsmonitor; R75/R86's shape for submodules): the user's `git status` in
 //   the superproject recurses into the submodule (VS Code runs it by itself) — the guard puts the file back at
 //   once and git runs nothing;
+// - a service outside the gate on the wildcard address (R59 held-out forms, after loopback's [loopback] sealing):
+//   TCP through ::, ::127.0.0.1, v4-mapped interface addresses, the IPv6 ULA and link-local (with its scope)
+//   interface addresses and the subnet broadcast, and UDP to the interface address, reach nothing;
 // - scheduling outside the gate (#13.7) with the program copied under another name: the default policy's
 //   deny-schedule-outside rule names systemd-run by basename, and a copy in the workspace is recognised by its
 //   content, not its name.
@@ -202,11 +205,102 @@ describe('gate (red-team 2, held): a submodule\'s git directory pointed at a com
         wrap: who === 'nobody' ? AS_NOBODY : undefined,
       });
       expect(r.code, r.stderr).toBe(0);
-      expect(fs.existsSync(path.join(w.ws, '.git', 'modules', 'sub', 'commondir'))).toBe(false);
-      const rec = r.records.find((x) => x.type === 'protected' && (x as { path?: string }).path === path.join(w.ws, '.git', 'modules', 'sub', 'commondir'));
-      expect(rec, r.stderr).toMatchObject({ change: 'created', reverted: true });
+      // Put back: gone, or — when the guard first saw the file between the agent's creat and its write — the
+      // empty file it then was (harmless: an empty commondir names the git dir itself) and the write reverted.
+      const commondir = path.join(w.ws, '.git', 'modules', 'sub', 'commondir');
+      expect(fs.existsSync(commondir) ? fs.readFileSync(commondir, 'utf8').trim() : '', r.stderr).toBe('');
+      const rec = r.records.find((x) => x.type === 'protected' && (x as { path?: string }).path === commondir);
+      expect(rec, r.stderr).toMatchObject({ reverted: true });
+      expect(['created', 'modified']).toContain((rec as { change?: string }).change);
       userStatus(who, w.ws);
       expect(fs.existsSync(w.marker)).toBe(false);
+    });
+  }
+});
+
+describe('gate (red-team 2, held): a service outside the gate on a wildcard address, through every address form of this host', () => {
+  /** The agent's tries: TCP to each form (R59 held-out: the IPv6 wildcard and IPv4-compatible forms, a ULA and a
+   *  link-local interface address with its scope, the subnet broadcast, v4-mapped interface address), UDP sendto
+   *  to the interface address. Prints RESULT <form> connected|refused. */
+  const AGENT = String.raw`
+import socket, sys
+port, uport = int(sys.argv[1]), int(sys.argv[2])
+v4 = [a for a in sys.argv[3].split(',') if a]
+v6 = [a for a in sys.argv[4].split(',') if a]
+def tcp(fam, addr, label):
+    s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(2)
+    try: s.connect(addr); s.send(b'agent'); print('RESULT', label, 'connected')
+    except OSError: print('RESULT', label, 'refused')
+    s.close()
+for a in ['0.0.0.0'] + v4: tcp(socket.AF_INET, (a, port), a)
+for a in ['::', '::127.0.0.1'] + ['::ffff:' + x for x in v4 if '.' in x and not x.endswith('.255')]: tcp(socket.AF_INET6, (a, port, 0, 0), a)
+for a in v6:
+    addr, _, ifname = a.partition('%')
+    tcp(socket.AF_INET6, (addr, port, 0, socket.if_nametoindex(ifname) if ifname else 0), a)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for a in v4:
+    try: u.sendto(b'agent', (a, uport)); print('RESULT udp', a, 'sent')
+    except OSError: print('RESULT udp', a, 'refused')
+`;
+
+  /** This host's non-loopback addresses: IPv4 (and each subnet's broadcast), IPv6 global/ULA, IPv6 link-local
+   *  with its interface. */
+  function hostAddresses(): { v4: string[]; v6: string[] } {
+    const v4: string[] = [];
+    const v6: string[] = [];
+    for (const line of execFileSync('ip', ['-o', 'addr', 'show'], { encoding: 'utf8' }).split('\n')) {
+      const m = /^\d+:\s+(\S+)\s+(inet6?)\s+(\S+)\/\d+(?:\s+brd\s+(\S+))?/.exec(line);
+      if (!m || m[1] === 'lo') continue;
+      if (m[2] === 'inet') v4.push(m[3]!, ...(m[4] ? [m[4]] : []));
+      else v6.push(m[3]!.startsWith('fe80:') ? `${m[3]}%${m[1]}` : m[3]!);
+    }
+    return { v4, v6 };
+  }
+
+  for (const who of ['root', 'nobody'] as const) {
+    it(`TCP through ::, ::127.0.0.1, v4-mapped, interface (ULA, link-local%if, broadcast) addresses and UDP reach nothing (${who})`, async () => {
+      const heard: string[] = [];
+      const tcp = net.createServer((c) => {
+        heard.push(`tcp ${c.remoteAddress}`);
+        c.destroy();
+      });
+      await new Promise<void>((res, rej) => tcp.once('error', rej).listen({ host: '::', port: 0, ipv6Only: false }, res));
+      const udp = (await import('node:dgram')).createSocket('udp4');
+      udp.on('message', (_m, r) => heard.push(`udp ${r.address}`));
+      await new Promise<void>((res) => udp.bind(0, '0.0.0.0', res));
+      const port = (tcp.address() as net.AddressInfo).port;
+      const uport = udp.address().port;
+      const { v4, v6 } = hostAddresses();
+      const args = [String(port), String(uport), v4.join(','), v6.join(',')];
+      const script = path.join(dirs.root, `lb-${++n}.py`);
+      fs.writeFileSync(script, AGENT, { mode: 0o644 });
+      try {
+        // Control: ungated, the service is reached through the wildcard forms at least.
+        const ctl = spawnSync(who === 'nobody' ? AS_NOBODY[0]! : '/usr/bin/python3', [...(who === 'nobody' ? [...AS_NOBODY.slice(1), '/usr/bin/python3'] : []), script, ...args], { encoding: 'utf8' });
+        expect(results(ctl.stdout), ctl.stderr).toContain('RESULT 0.0.0.0 connected');
+        expect(results(ctl.stdout)).toContain('RESULT :: connected');
+        await new Promise((r) => setTimeout(r, 200));
+        expect(heard.length).toBeGreaterThan(0);
+        heard.length = 0;
+
+        const w = workspace(who, SEALED_WRITES);
+        const r = await runCli(['/usr/bin/python3', script, ...args], {
+          policy: w.policy,
+          audit: path.join(w.state, 'audit.jsonl'),
+          cwd: w.ws,
+          env: { HOME: path.dirname(w.ws) },
+          wrap: who === 'nobody' ? AS_NOBODY : undefined,
+        });
+        expect(r.code, r.stderr).toBe(0);
+        const out = results(r.stdout);
+        expect(out.length, r.stdout + r.stderr).toBeGreaterThanOrEqual(4);
+        expect(out.filter((l) => / (connected|sent)$/.test(l)), r.stderr).toEqual([]);
+        await new Promise((res) => setTimeout(res, 200));
+        expect(heard).toEqual([]);
+      } finally {
+        tcp.close();
+        udp.close();
+      }
     });
   }
 });

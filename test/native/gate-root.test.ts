@@ -180,3 +180,46 @@ describe('gate: root without filesystem sealing', () => {
     expect(r2.code).toBe(0);
   });
 });
+
+describe('gate: a root agent with write grants on the system\'s own files (red-team R71)', () => {
+  // Each grant reaches a place where what root writes is run later outside the gate: kernel settings, the
+  // system's configuration, programs and libraries, boot, cron's spool, systemd's units.
+  const cases: [string, string, string][] = [
+    ['/proc/**', '/proc/sys/kernel/core_pattern', '/proc/sys'],
+    ['/proc/sys/kernel/**', '/proc/sys/kernel/core_pattern', '/proc/sys'],
+    ['/etc/**', '/etc/agent-gate-r71-probe', '/etc'],
+    ['/etc/cron.d/**', '/etc/cron.d/agent-gate-r71-probe', '/etc'],
+    ['/usr/local/**', '/usr/local/agent-gate-r71-probe', '/usr'],
+    ['/var/**', '/var/spool/agent-gate-r71-probe', '/var/spool'],
+    ['/var/spool/**', '/var/spool/agent-gate-r71-probe', '/var/spool'],
+    ['/sys/**', '/sys/kernel/agent-gate-r71-probe', '/sys'],
+    ['/run/**', '/run/systemd/agent-gate-r71-probe', '/run/systemd'],
+  ];
+  it.each(cases)('write_globs %s: refused at start, nothing runs, the message names the grant and the place', async (glob, target, dir) => {
+    const ws = workspace();
+    const policy = path.join(ws, '.gate.toml');
+    fs.writeFileSync(policy, denyCurlPolicy({ writeGlobs: ['${WORKSPACE}/**', glob] }));
+    const marker = path.join(ws, 'ran');
+    const r = await gated(ws, ['bash', '-c', `touch ${marker}; echo x > ${target}`], [], policy);
+    expect(r.code, r.stderr).toBe(126);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(r.stderr).toContain("refusing to run the agent as root with write grants on the system's own files");
+    expect(r.stderr).toContain(`reaches ${dir}`);
+    expect(r.stderr).toContain('--allow-root-without-filesystem');
+    expect(r.decisions).toEqual([]);
+  });
+
+  it('the same override as for / lets it run; a grant beside them (/var/tmp, /opt) needs none', async () => {
+    const ws = workspace();
+    const policy = path.join(ws, '.gate.toml');
+    fs.writeFileSync(policy, denyCurlPolicy({ writeGlobs: ['${WORKSPACE}/**', '/etc/cron.d/**'] }));
+    const r = await gated(ws, ['bash', '-c', 'echo ran'], ['--allow-root-without-filesystem'], policy);
+    expect(r.stdout).toContain('ran');
+    expect(r.code).toBe(0);
+    fs.mkdirSync('/opt', { recursive: true });
+    fs.writeFileSync(policy, denyCurlPolicy({ writeGlobs: ['${WORKSPACE}/**', '/var/tmp/**', '/opt/**'] }));
+    const r2 = await gated(ws, ['bash', '-c', 'echo ran'], [], policy);
+    expect(r2.stdout).toContain('ran');
+    expect(r2.code, r2.stderr).toBe(0);
+  });
+});

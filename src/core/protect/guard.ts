@@ -21,10 +21,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeText } from '../audit/display';
 import { unifiedDiff } from './diff';
+import { DOTENV_EXAMPLE, DOTENV_NAME, dotenvHarmless, envrcLoads, FIXED_FILES, gitConfigRefs, noNewExec, resolveHooksPath, TODO_FILES, userGitConfigs } from './followed';
 import { SafeFs } from './safe-fs';
 
 /** Why a path is protected: which tool outside the gate runs or obeys it. */
-export type ProtectedClass = 'git' | 'git-hooks' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'gate-policy' | 'submodules' | 'agent-config';
+export type ProtectedClass = 'git' | 'git-hooks' | 'git-rebase' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'dotenv' | 'gate-policy' | 'submodules' | 'agent-config' | 'tool-config';
 
 export interface ProtectedPath {
   /** Absolute path. */
@@ -38,6 +39,11 @@ export interface ProtectedPath {
   /** A repository below the workspace (VS Code's git extension opens those one level down by itself): a
    *  change that only makes it what `git init`/`git clone` make is the agent's to keep (nestedHarmless). */
   nested?: boolean;
+  /** A change the agent may keep when it passes this check (else put back as always): 'rebase' — a paused
+   *  rebase's or cherry-pick's state with no new `exec` line and the same strategy and signing options (the
+   *  agent resolves conflicts and continues); 'dotenv' — a `.env` whose variables that make programs run
+   *  something else are as they were (followed.ts). Never a read-only bind mount (existing()). */
+  keep?: 'rebase' | 'dotenv';
 }
 
 interface Spec {
@@ -75,32 +81,106 @@ export const PROTECTED: readonly Spec[] = [
   { rel: '.aider.conf.yml', kind: 'file', class: 'agent-config' },
   { rel: '.cursor', kind: 'dir', class: 'agent-config' },
   { rel: '.continue', kind: 'dir', class: 'agent-config' },
+  // More agents' project settings that name commands (red-team R84; SECURITY.md says what each runs):
+  // opencode's MCP servers and plugins (JavaScript it loads), Kiro's hooks and MCP servers, Windsurf's hooks,
+  // Roo Code's MCP servers, Cline's hooks, Amazon Q's MCP servers, Junie's MCP servers, Crush's MCP and LSP
+  // commands.
+  { rel: 'opencode.json', kind: 'file', class: 'agent-config' },
+  { rel: 'opencode.jsonc', kind: 'file', class: 'agent-config' },
+  { rel: '.opencode', kind: 'dir', class: 'agent-config' },
+  { rel: '.kiro', kind: 'dir', class: 'agent-config' },
+  { rel: '.windsurf', kind: 'dir', class: 'agent-config' },
+  { rel: '.roo', kind: 'dir', class: 'agent-config' },
+  { rel: '.clinerules', kind: 'dir', class: 'agent-config' },
+  { rel: '.amazonq', kind: 'dir', class: 'agent-config' },
+  { rel: '.junie', kind: 'dir', class: 'agent-config' },
+  { rel: '.crush.json', kind: 'file', class: 'agent-config' },
+  { rel: 'crush.json', kind: 'file', class: 'agent-config' },
+  // Tools that obey the project's config by themselves (red-team R74): mise trusts a config by its path
+  // (`[hooks] enter`, `[env] _.source`, tasks, on the next `cd`), and puts a `path:` tool of `.tool-versions`
+  // first on PATH; cargo (run by rust-analyzer on folder open) obeys `build.rustc-wrapper`, linkers and
+  // runners, and rustup a `path` toolchain.
+  { rel: 'mise.toml', kind: 'file', class: 'tool-config' },
+  { rel: '.mise.toml', kind: 'file', class: 'tool-config' },
+  { rel: 'mise.local.toml', kind: 'file', class: 'tool-config' },
+  { rel: '.mise.local.toml', kind: 'file', class: 'tool-config' },
+  { rel: 'mise', kind: 'dir', class: 'tool-config' },
+  { rel: '.mise', kind: 'dir', class: 'tool-config' },
+  { rel: '.config/mise.toml', kind: 'file', class: 'tool-config' },
+  { rel: '.config/mise', kind: 'dir', class: 'tool-config' },
+  { rel: '.tool-versions', kind: 'file', class: 'tool-config' },
+  { rel: '.cargo/config.toml', kind: 'file', class: 'tool-config' },
+  { rel: '.cargo/config', kind: 'file', class: 'tool-config' },
+  { rel: 'rust-toolchain.toml', kind: 'file', class: 'tool-config' },
+  { rel: 'rust-toolchain', kind: 'file', class: 'tool-config' },
+  // Editors that run language servers and tasks the project names (Zed, Helix), and (Neo)Vim's local rc
+  // files (`exrc`).
+  { rel: '.zed', kind: 'dir', class: 'editor' },
+  { rel: '.helix', kind: 'dir', class: 'editor' },
+  { rel: '.nvim.lua', kind: 'file', class: 'editor' },
+  { rel: '.nvimrc', kind: 'file', class: 'editor' },
+  { rel: '.exrc', kind: 'file', class: 'editor' },
 ];
+
+/** A git directory's state of a paused rebase, `git am`, cherry-pick or revert (red-team R79): its todo list's
+ *  `exec` lines run on the user's `git rebase --continue`. */
+const GIT_STATE_DIRS = ['rebase-merge', 'rebase-apply', 'sequencer'] as const;
+
+function gitStatePaths(ws: string, gitdir: string, nested = false): ProtectedPath[] {
+  return GIT_STATE_DIRS.map((d) => {
+    const full = path.join(gitdir, d);
+    return { path: full, rel: path.relative(ws, full), class: 'git-rebase' as const, kind: 'dir' as const, keep: 'rebase' as const, ...(nested ? { nested: true } : {}) };
+  });
+}
 
 /** What tool outside the gate runs or obeys each class (for messages and the review). */
 export const CLASS_WHY: Readonly<Record<ProtectedClass, string>> = {
-  git: 'git runs commands from its config (core.fsmonitor, core.pager, core.sshCommand, aliases, filters) on every git command, VS Code\'s own included',
+  git: 'git runs commands from its config (core.fsmonitor, core.pager, core.sshCommand, aliases, filters) and the files it includes on every git command, VS Code\'s own included',
   'git-hooks': 'git runs its hooks on commit, checkout, merge and push',
+  'git-rebase': 'git runs the exec lines of a paused rebase\'s plan on the next `git rebase --continue`',
   'hook-manager': 'the configured commands run on the next git commit',
   editor: 'the editor runs tasks and obeys settings from it (a folder-open task runs by itself)',
   devcontainer: 'its initializeCommand runs on the host when the folder is reopened in a container',
   direnv: 'direnv loads it into the shell when you enter the directory',
+  dotenv: 'aider (and programs like it) load it into their environment: AIDER_LINT_CMD, PATH and the like run commands',
   'gate-policy': 'it is the policy of the next session',
   submodules: 'git fetches and checks out what it names on the next submodule update',
   'agent-config': 'the agent runs its hooks, MCP servers and commands on its next start, ungated when started outside the gate',
+  'tool-config': 'mise, cargo (rust-analyzer runs it on folder open) and rustup run the commands and programs it names by themselves',
 };
 
 /** Workspace-root names matched by pattern (created or existing): VS Code workspace files (tasks, settings). */
-const ROOT_PATTERNS: readonly { re: RegExp; class: ProtectedClass }[] = [{ re: /\.code-workspace$/, class: 'editor' }];
+const ROOT_PATTERNS: readonly { re: RegExp; class: ProtectedClass; not?: RegExp }[] = [
+  { re: /\.code-workspace$/, class: 'editor' },
+  // mise's per-environment configs (MISE_ENV): mise.<env>.toml, .mise.<env>.toml, and their .local.
+  { re: /^\.?mise\.[^/]+\.toml$/, class: 'tool-config' },
+];
+/** With a `.envrc` at the root (direnv): every `.env*` there but examples and templates (red-team R80: the
+ *  usual `.envrc` is `dotenv`, and direnv's allow covers only the `.envrc`). */
+const DIRENV_PATTERN = { re: DOTENV_NAME, class: 'direnv' as const, not: DOTENV_EXAMPLE };
+
+/** The root patterns in force for a workspace (decided at the start: a `.envrc` the agent makes is put back). */
+function rootPatterns(ws: string): (typeof ROOT_PATTERNS)[number][] {
+  return fs.existsSync(path.join(ws, '.envrc')) ? [...ROOT_PATTERNS, DIRENV_PATTERN] : [...ROOT_PATTERNS];
+}
 
 /** The protected paths of a workspace, with the git directory a `.git` file points to and core.hooksPath. */
 export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(workspace)): ProtectedPath[] {
   const ws = path.resolve(workspace);
   const out: ProtectedPath[] = PROTECTED.map((s) => ({ path: path.join(ws, s.rel), rel: s.rel, class: s.class, kind: s.kind }));
+  const add = (p: ProtectedPath): void => {
+    if (!out.some((o) => o.path === p.path)) out.push(p);
+  };
+  const patterns = rootPatterns(ws);
   for (const name of safeReaddir(ws)) {
-    const m = ROOT_PATTERNS.find((p) => p.re.test(name));
-    if (m) out.push({ path: path.join(ws, name), rel: name, class: m.class, kind: 'file' });
+    const m = patterns.find((p) => p.re.test(name) && !p.not?.test(name));
+    if (m) add({ path: path.join(ws, name), rel: name, class: m.class, kind: 'file' });
   }
+  // direnv (red-team R80): what the `.envrc` loads is what the shell gets, allowed or not. Without one, the
+  // root's `.env` is still what aider loads (R84): there only the variables that run something are kept.
+  const envrc = path.join(ws, '.envrc');
+  if (fs.existsSync(envrc)) for (const f of envrcLoads(envrc)) add({ path: f, rel: path.relative(ws, f), class: 'direnv', kind: 'file' });
+  else add({ path: path.join(ws, '.env'), rel: '.env', class: 'dotenv', kind: 'file', keep: 'dotenv' });
   // `.git` as a file names the real git directory (a worktree, a submodule): protect its config and hooks,
   // and those of the common directory a worktree's `commondir` names (where its config and hooks live).
   const gitdir = gitdirOf(ws);
@@ -113,14 +193,30 @@ export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(wor
       if (!out.some((p) => p.path === full)) out.push({ path: full, rel: path.relative(ws, full), class: cls, kind });
     }
   }
-  // core.hooksPath (husky and friends): git runs the hooks there.
-  const hooksPath = gitdir ? hooksPathOf(path.join(common ?? gitdir, 'config'), ws) : null;
-  if (hooksPath && !out.some((p) => p.path === hooksPath)) out.push({ path: hooksPath, rel: path.relative(ws, hooksPath), class: 'git-hooks', kind: 'dir' });
+  // The files the configs include, and core.hooksPath (husky and friends): git obeys and runs them. The user's
+  // global and system configs too (red-team R64): a relative hooksPath there is a directory of every worktree.
+  if (gitdir) {
+    const configs = [path.join(common ?? gitdir, 'config'), path.join(gitdir, 'config.worktree'), ...userGitConfigs()];
+    for (const cfg of configs) {
+      const refs = gitConfigRefs(cfg);
+      for (const inc of refs.includes) add({ path: inc, rel: path.relative(ws, inc), class: 'git', kind: 'file' });
+      if (refs.hooksPath) {
+        const h = resolveHooksPath(refs.hooksPath, ws);
+        add({ path: h, rel: path.relative(ws, h), class: 'git-hooks', kind: 'dir' });
+      }
+    }
+    // A paused rebase, am, cherry-pick or revert of this worktree and of every linked worktree of the
+    // repository (their git directories are in the common one), and of submodules (below).
+    for (const d of new Set([gitdir, ...(common ? [common] : [])])) for (const p of gitStatePaths(ws, d)) add(p);
+    const worktrees = path.join(common ?? gitdir, 'worktrees');
+    for (const name of safeReaddir(worktrees)) for (const p of gitStatePaths(ws, path.join(worktrees, name))) add(p);
+  }
   // Submodules' git directories: their config and hooks run when git works inside a submodule.
   if (gitdir) {
     for (const sub of submoduleGitdirs(path.join(gitdir, 'modules'))) {
       out.push({ path: path.join(sub, 'config'), rel: path.relative(ws, path.join(sub, 'config')), class: 'git', kind: 'file' });
       out.push({ path: path.join(sub, 'hooks'), rel: path.relative(ws, path.join(sub, 'hooks')), class: 'git-hooks', kind: 'dir' });
+      for (const p of gitStatePaths(ws, sub)) add(p);
     }
   }
   for (const p of scan.repos) if (!out.some((o) => o.path === p.path)) out.push(p);
@@ -165,16 +261,33 @@ export interface RepoScan {
  * a git directory anywhere), or a bare one (HEAD, objects/, refs/; git uses it when run inside). Symlinks are
  * not followed; node_modules and .git directories are not looked into.
  */
-export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_DIRS): RepoScan {
+export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_DIRS, packages: boolean | PackageCache = true): RepoScan {
   const ws = path.resolve(workspace);
   const out: RepoScan = { repos: [], dirs: [], complete: true };
   const seen = new Set<string>();
+  const push = (p: ProtectedPath): void => {
+    if (seen.has(p.path)) return;
+    seen.add(p.path);
+    out.repos.push(p);
+  };
+  // The user's global hooksPath, when relative, names a directory of every repository's worktree (R64).
+  const userHooks = userGitConfigs()
+    .map((c) => gitConfigRefs(c).hooksPath)
+    .filter((h): h is string => !!h && !path.isAbsolute(h) && !h.startsWith('~'));
   const add = (gitdir: string, depth = 0): void => {
     for (const [rel, kind, cls] of [['config', 'file', 'git'], ['config.worktree', 'file', 'git'], ['commondir', 'file', 'git'], ['hooks', 'dir', 'git-hooks']] as const) {
       const full = path.join(gitdir, rel);
-      if (seen.has(full)) continue;
-      seen.add(full);
-      out.repos.push({ path: full, rel: path.relative(ws, full), class: cls, kind, nested: true });
+      push({ path: full, rel: path.relative(ws, full), class: cls, kind, nested: true });
+    }
+    for (const p of gitStatePaths(ws, gitdir, true)) push(p);
+    // What its config includes (an include is never harmless in a config the agent changes, but one there at
+    // the start names a file the agent could change: R64), and its hooksPath.
+    const refs = gitConfigRefs(path.join(gitdir, 'config'));
+    for (const inc of refs.includes) push({ path: inc, rel: path.relative(ws, inc), class: 'git', kind: 'file' });
+    const top = path.basename(gitdir) === '.git' ? path.dirname(gitdir) : gitdir;
+    for (const h of [...(refs.hooksPath ? [refs.hooksPath] : []), ...userHooks]) {
+      const dir = resolveHooksPath(h, top);
+      push({ path: dir, rel: path.relative(ws, dir), class: 'git-hooks', kind: 'dir' });
     }
     // The common directory a `commondir` names (a linked worktree's): its config and hooks are the ones git
     // obeys there (R75: a root made a worktree git directory pointing at a config in /tmp).
@@ -195,6 +308,13 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
     } catch {
       continue;
     }
+    // A `.envrc` below the root (direnv loads the one of the directory the shell is in; the root's is
+    // protectedPaths'): it, what it loads and the `.env*` beside it (red-team R80).
+    if (dir !== ws && entries.some((e) => e.name === '.envrc' && !e.isDirectory())) {
+      const rc = path.join(dir, '.envrc');
+      const beside = entries.filter((e) => DOTENV_NAME.test(e.name) && !DOTENV_EXAMPLE.test(e.name)).map((e) => path.join(dir, e.name));
+      for (const f of [rc, ...envrcLoads(rc), ...beside]) push({ path: f, rel: path.relative(ws, f), class: 'direnv', kind: 'file' });
+    }
     const dotgit = entries.some((e) => e.name === '.git') ? gitdirOf(dir) : null;
     // The repositories git status recurses into from this one (its index's gitlinks), where the walk does not
     // look (node_modules) as well.
@@ -209,9 +329,72 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
       continue; // a git directory's insides are its own (hooks are above)
     }
     // Dirent types come from the directory itself (lstat's view: a symlink is not a directory here).
-    for (const e of entries) if (e.isDirectory() && !NOT_NESTED.has(e.name)) stack.push(path.join(dir, e.name));
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      if (e.name === 'node_modules') {
+        if (packages) packageRepos(path.join(dir, e.name), add, packages === true ? undefined : packages);
+      }
+      else if (!NOT_NESTED.has(e.name)) stack.push(path.join(dir, e.name));
+    }
   }
   return out;
+}
+
+/** The most packages looked at in one node_modules tree (beyond: not looked into). */
+const MAX_PACKAGES = 50000;
+
+/**
+ * Repositories at the top of packages in a node_modules tree (red-team R85): not walked like the workspace
+ * (too large), but a package made a repository (`.git`, or HEAD of a bare one) is where VS Code's git runs
+ * when the user opens a file of it (Go to Definition). Looked at: `node_modules/<pkg>/`,
+ * `node_modules/@scope/<pkg>/`, pnpm's `.pnpm/<id>/node_modules/…`, and nested node_modules below packages —
+ * two or three lstat per package, no readdir of a package itself.
+ */
+/** Packages looked at before and found no repository: their directory's ctime then (a `.git` or HEAD made in
+ *  it changes it; no one can set it back), and whether they have a node_modules of their own. */
+export type PackageCache = Map<string, { ctime: number; nested: boolean }>;
+
+function packageRepos(nm: string, add: (gitdir: string) => void, cache?: PackageCache, budget = { left: MAX_PACKAGES }, depth = 0): void {
+  if (depth > 8) return;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(nm, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  const has = (f: string): fs.Stats | undefined => fs.lstatSync(f, { throwIfNoEntry: false });
+  const pkg = (dir: string): void => {
+    if (--budget.left < 0) return;
+    const st = cache ? has(dir) : undefined;
+    const known = st && cache!.get(dir);
+    if (known && known.ctime === st.ctimeMs) {
+      if (known.nested) packageRepos(path.join(dir, 'node_modules'), add, cache, budget, depth + 1);
+      return;
+    }
+    let found = false;
+    if (has(path.join(dir, '.git'))) {
+      const g = gitdirOf(dir);
+      if (g) add(g);
+      found = true;
+    } else if (has(path.join(dir, 'HEAD'))?.isFile() && isGitDirectory(dir)) {
+      add(dir);
+      found = true;
+    }
+    const nested = has(path.join(dir, 'node_modules'))?.isDirectory() ?? false;
+    if (nested) packageRepos(path.join(dir, 'node_modules'), add, cache, budget, depth + 1);
+    // Only a ctime a second old is remembered: the kernel's file times are coarse, a change in the same tick
+    // would leave it the same.
+    if (cache && st && !found && st.ctimeMs < Date.now() - 1000) cache.set(dir, { ctime: st.ctimeMs, nested });
+  };
+  for (const e of entries) {
+    if (!e.isDirectory() || budget.left < 0) continue;
+    const full = path.join(nm, e.name);
+    if (e.name === '.pnpm') {
+      for (const id of safeReaddir(full)) packageRepos(path.join(full, id, 'node_modules'), add, cache, budget, depth + 1);
+    } else if (e.name.startsWith('@')) {
+      for (const s of fs.readdirSync(full, { withFileTypes: true })) if (s.isDirectory()) pkg(path.join(full, s.name));
+    } else if (!e.name.startsWith('.')) pkg(full);
+  }
 }
 
 /**
@@ -357,29 +540,6 @@ function commondirOf(gitdir: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** core.hooksPath of a git config file, resolved (relative to the workspace, as git does for a worktree). */
-function hooksPathOf(config: string, ws: string): string | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(config, 'utf8');
-  } catch {
-    return null;
-  }
-  let section = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    const sec = /^\[\s*([A-Za-z0-9.-]+)/.exec(line);
-    if (sec) section = sec[1]!.toLowerCase();
-    const kv = /^hookspath\s*=\s*(.*)$/i.exec(line);
-    if (section === 'core' && kv) {
-      let v = kv[1]!.replace(/\s*[#;].*$/, '').replace(/^"(.*)"$/, '$1');
-      if (v.startsWith('~/')) v = path.join(process.env.HOME ?? '/', v.slice(2));
-      return path.resolve(ws, v);
-    }
-  }
-  return null;
 }
 
 function submoduleGitdirs(modules: string, depth = 0): string[] {
@@ -528,6 +688,9 @@ export interface WorkspaceGuardEvents {
   change: [ProtectedChange];
 }
 
+/** How long a harmless version of a `keep` path stays unchanged before it is the original (keepLater). */
+const KEEP_STABLE_MS = 300;
+
 /** How long after expect() a protected file may be seen half-written by the user's save (see awaitingExpected). */
 const EXPECT_WRITE_MS = 2000;
 
@@ -544,14 +707,20 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   /** Paths an event named in a watched directory, looked at together (a directory made: walked). */
   private readonly treeQueue = new Set<string>();
   private polls = 0;
+  /** node_modules packages without a repository, as last seen (scanRepos). */
+  private readonly packages: PackageCache = new Map();
   /** A second before the guard started (ms since the epoch): a file changed before is not the agent's. The
    *  margin: file times come from the kernel's coarse clock, a tick behind (a file the agent made at once would
    *  otherwise look older than the guard). */
   private readonly startedAt = Date.now() - 1000;
+  /** Root-level names guarded as they appear (rootPatterns, decided at the start). */
+  private readonly patterns: ReturnType<typeof rootPatterns>;
 
   private constructor(private readonly o: WorkspaceGuardOptions) {
     super();
-    this.scan = scanRepos(o.workspace);
+    // Packages' tops in node_modules are looked at right after the start, off its path (watch()).
+    this.scan = scanRepos(o.workspace, o.workspace, MAX_TREE_DIRS, false);
+    this.patterns = rootPatterns(path.resolve(o.workspace));
     const all = protectedPaths(o.workspace, this.scan);
     for (const a of o.also ?? []) {
       const abs = path.resolve(a.path);
@@ -561,7 +730,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     // Before the agent runs: the symlinks on the way to the workspace and to each path are the user's.
     this.sfs.anchor(o.workspace);
     for (const p of this.paths) this.sfs.anchor(path.dirname(p.path));
-    for (const p of this.paths) this.snaps.set(p.path, snapshot(this.sfs, p));
+    // Most protected paths do not exist: a plain lstat says so (before the agent runs, the symlinks on the
+    // way are the user's) without the descriptor walk of a safe look.
+    for (const p of this.paths) this.snaps.set(p.path, fs.lstatSync(p.path, { throwIfNoEntry: false }) ? snapshot(this.sfs, p) : new Map<string, Entry>());
   }
 
   /** Snapshot the protected paths the agent can write and start watching them. */
@@ -574,7 +745,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   /** The guarded paths that exist now (a root agent gets them read-only in its mount namespace; the
    *  entry `.git` itself is not one of them: the agent writes inside it). */
   existing(): string[] {
-    return this.paths.filter((p) => p.kind !== 'entry' && fs.existsSync(p.path)).map((p) => p.path);
+    // A path whose change may be kept (a paused rebase's state, `.env`) is not made read-only: the agent
+    // continues the rebase, writes the app's settings.
+    return this.paths.filter((p) => p.kind !== 'entry' && !p.keep && fs.existsSync(p.path)).map((p) => p.path);
   }
 
   /** The changes so far, one per protected path (the last version the agent wrote). */
@@ -658,6 +831,11 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     for (const dir of dirs) this.watchDir(dir);
     for (const p of this.paths) this.stamps.set(p.path, this.stamp(p));
     this.addRepos(this.scan);
+    // node_modules' packages (R85), once the agent is on its way: one made a repository by then has a ctime
+    // after the start, so it has no original (addRepos) — nothing of the agent's is taken for the user's.
+    setImmediate(() => {
+      if (!this.stopped) this.addRepos(scanRepos(this.o.workspace, this.o.workspace, MAX_TREE_DIRS, this.packages));
+    });
     this.poller = setInterval(() => this.poll(), POLL_MS);
     this.poller.unref();
   }
@@ -719,7 +897,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     if (this.stopped) return;
     // The floor for repositories inotify did not report (a watch limit, a directory made and filled between
     // two looks): the whole walk again every REPO_SCAN_POLLS polls.
-    if (++this.polls % REPO_SCAN_POLLS === 0) this.addRepos(scanRepos(this.o.workspace));
+    if (++this.polls % REPO_SCAN_POLLS === 0) this.addRepos(scanRepos(this.o.workspace, this.o.workspace, MAX_TREE_DIRS, this.packages));
     for (const p of [...this.paths]) {
       const st = this.stamp(p);
       if (this.stamps.get(p.path) === st) continue;
@@ -767,7 +945,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   private checkNewRootFiles(): void {
     const ws = path.resolve(this.o.workspace);
     for (const name of safeReaddir(ws)) {
-      const m = ROOT_PATTERNS.find((r) => r.re.test(name));
+      const m = this.patterns.find((r) => r.re.test(name) && !r.not?.test(name));
       const full = path.join(ws, name);
       if (!m || this.paths.some((p) => p.path === full) || !this.o.writable(full)) continue;
       const p: ProtectedPath = { path: full, rel: name, class: m.class, kind: 'file' };
@@ -790,6 +968,11 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     const now = snapshot(this.sfs, p);
     if (p.kind === 'entry' ? sameTop(p.kind, before, now) : sameSnapshot(before, now)) return;
     if (this.adoptExpected(p, before, now)) return;
+    if (p.keep && keptChange(p.keep, before, now)) {
+      this.keepLater(p, now, final);
+      return;
+    }
+    this.pendingKeep.delete(p.path);
     if (p.nested && this.nestedHarmless(p, now)) {
       this.snaps.set(p.path, now);
       return;
@@ -813,6 +996,29 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     setTimeout(() => {
       if (this.finalizers.delete(finalize)) finalize();
     }, FINALIZE_MS).unref();
+  }
+
+  /** Harmless versions of `keep` paths not yet taken as the original (keepLater). */
+  private readonly pendingKeep = new Map<string, { snap: Snapshot; at: number }>();
+
+  /**
+   * A harmless version of a `keep` path (a rebase continued, an app's `.env`) is left as it is, and becomes
+   * the original — what a later harmful change is put back to — only once it has stayed the same for
+   * KEEP_STABLE_MS (or at the end): a shell's `> .env` or an editor's save truncates first, and an empty file
+   * taken as the original would be what the agent's next, harmful, version is put back to (the user's file
+   * lost).
+   */
+  private keepLater(p: ProtectedPath, now: Snapshot, final: boolean): void {
+    const pend = this.pendingKeep.get(p.path);
+    if (final || (pend && sameSnapshot(pend.snap, now) && Date.now() - pend.at >= KEEP_STABLE_MS)) {
+      this.pendingKeep.delete(p.path);
+      this.snaps.set(p.path, now);
+      return;
+    }
+    if (!pend || !sameSnapshot(pend.snap, now)) this.pendingKeep.set(p.path, { snap: now, at: Date.now() });
+    setTimeout(() => {
+      if (!this.stopped) this.check(p);
+    }, KEEP_STABLE_MS + 5).unref();
   }
 
   /** A descriptor of the agent's file, for reading its version later (nothing on the way followed). */
@@ -1045,6 +1251,35 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       fs.renameSync(`${dir}/${name}`, dest);
     });
   }
+}
+
+/** Whether a change to a path with `keep` is the agent's to keep (ProtectedPath.keep). */
+function keptChange(keep: NonNullable<ProtectedPath['keep']>, before: Snapshot, now: Snapshot): boolean {
+  const text = (e: Entry | undefined): string | null => (e?.type === 'file' && e.content ? e.content.toString('utf8') : null);
+  if (keep === 'dotenv') {
+    const b = before.get('');
+    const n = now.get('');
+    if (n && (n.type !== 'file' || !n.content)) return false;
+    if (b && b.type === 'file' && !b.content) return false;
+    return dotenvHarmless(b?.type === 'file' ? b.content : null, n ? n.content : null);
+  }
+  // A rebase's state: no symlink, every todo list a readable file, no exec line the plans did not have, and
+  // the files that name programs as they were.
+  const todos = (snap: Snapshot): string | null => {
+    const parts: string[] = [];
+    for (const [rel, e] of snap) {
+      if (!TODO_FILES.has(path.basename(rel))) continue;
+      const t = text(e);
+      if (t === null) return null;
+      parts.push(t);
+    }
+    return parts.join('\n');
+  };
+  if ([...now.values()].some((e) => e.type === 'symlink' || (e.type === 'file' && !e.content))) return false;
+  const names = new Set([...before.keys(), ...now.keys()]);
+  if ([...names].some((rel) => FIXED_FILES.has(path.basename(rel)) && !sameEntry(before.get(rel), now.get(rel)))) return false;
+  const nowTodo = todos(now);
+  return nowTodo !== null && noNewExec(todos(before) ?? '', nowTodo);
 }
 
 function sameSnapshot(a: Snapshot, b: Snapshot): boolean {

@@ -15,9 +15,11 @@ import { escapeText } from '../audit/display';
 import type { SocketRecord } from '../audit/records';
 import { auditPathFor, defaultAuditDirectory, defaultHeadDirectory } from '../audit/paths';
 import type { EnforcementReport } from '../exec/enforcement';
-import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type AgentSection, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
+import { createEvaluator, defaultEvaluationContext, defaultPolicyPath, formatDiagnostic, loadPolicyText, PolicyEvaluator, type AgentSection, type CliGrants, type Diagnostic, type Evaluator, type FilesystemPolicy, type Policy } from '../policy/index';
+import { DerivedCache } from '../policy/derived-cache';
+import { isUnder, realpathOfNearest } from './canonical';
 import type { Approver } from './approvals';
-import { GateSession, GateSetupError, newSessionId, type StartLink } from './session';
+import { gateEnvFiles, GateSession, GateSetupError, newSessionId, type GateFile, type StartLink } from './session';
 import { applyAgentProfile, prepareState } from '../agents/profiles';
 import { textToBytes } from '../exec/facts';
 import { spawnable } from '../exec/raw-process';
@@ -80,6 +82,22 @@ export function resolveWorkspace(explicit: string | undefined, cwd: string = pro
 /** The native supervisor: given, else $AGENT_GATE_SUPERVISOR, else next to the bundle (dist/). */
 export function supervisorPathFor(explicit?: string, env: NodeJS.ProcessEnv = process.env, bundleDir: string = __dirname): string {
   return path.resolve(explicit ?? (env.AGENT_GATE_SUPERVISOR || path.join(bundleDir, 'agent-gate-supervisor')));
+}
+
+/** The gate's own files as installed beside this bundle (dist/): the bundle directory (the CLI's loader, bundle
+ *  and V8 code cache, or the extension's code), the supervisor, and beside dist/ the shipped policies and
+ *  profiles, the launcher (bin/) and the package manifest (which names the code Node or VS Code loads). The
+ *  session refuses to start when any is inside a write grant (GateSession gateFilesPlacement, red-team R70). */
+export function gateOwnFiles(supervisorPath: string, bundleDir: string = __dirname, exists: (p: string) => boolean = fs.existsSync): GateFile[] {
+  const root = path.dirname(bundleDir);
+  const out: GateFile[] = [
+    { path: bundleDir, what: "the gate's code (loader, bundle, V8 code cache)" },
+    { path: supervisorPath, what: 'the native supervisor' },
+  ];
+  if (exists(path.join(root, 'policies'))) out.push({ path: path.join(root, 'policies'), what: 'the shipped policies and agent profiles' });
+  if (exists(path.join(root, 'bin'))) out.push({ path: path.join(root, 'bin'), what: 'the launcher' });
+  if (exists(path.join(root, 'package.json'))) out.push({ path: path.join(root, 'package.json'), what: 'the package manifest (it names the code that is loaded)' });
+  return out;
 }
 
 /** Null when the supervisor can run; else what is wrong and what to do. */
@@ -311,6 +329,9 @@ export interface LaunchOptions {
   sessionId?: string;
   /** Overrides for tests (which policy is the shipped default). */
   defaultPolicy?: string;
+  /** The derived-data cache's directory (derived-cache.ts; the CLI: derivedCacheDirectory()): used only when
+   *  the policy seals writes and no write grant reaches it. Absent: everything is computed. */
+  derivedCacheDir?: string;
 }
 
 /** A run ready to start: every decision made, nothing started yet. */
@@ -336,6 +357,8 @@ export interface LaunchPlan {
    *  (GateSession.envRemoved names what went). */
   env: NodeJS.ProcessEnv;
   rawEnv?: readonly (readonly [string, string])[];
+  /** The derived-data cache this start uses (its execute plan, and saving what was new), when it may. */
+  derived?: DerivedCache;
 }
 
 export type LaunchPlanResult = ({ ok: true } & LaunchPlan) | { ok: false; error: string; diagnostics: Diagnostic[]; source: PolicySource | null };
@@ -370,6 +393,10 @@ export function planLaunch(o: LaunchOptions): LaunchPlanResult {
   });
   if (!applied.ok) return { ok: false, error: applied.error, diagnostics: [...loaded.diagnostics, ...applied.diagnostics], source };
   const sessionId = o.sessionId ?? newSessionId();
+  const derived = o.derivedCacheDir !== undefined && derivedCacheUsable(o.derivedCacheDir, applied.policy.filesystem) === null
+    ? DerivedCache.open(o.derivedCacheDir, { policy: applied.policy, path: process.env.PATH ?? '', cwd: o.cwd ?? o.workspace, workspace: o.workspace })
+    : undefined;
+  const evaluator = derived ? new PolicyEvaluator(applied.policy, derived.context(defaultEvaluationContext(applied.policy.filesystem))) : applied.agent ? createEvaluator(applied.policy) : loaded.evaluator;
   return {
     ok: true,
     sessionId,
@@ -380,14 +407,36 @@ export function planLaunch(o: LaunchOptions): LaunchPlanResult {
     source,
     policy: applied.policy,
     text: loaded.text,
-    evaluator: applied.agent ? createEvaluator(applied.policy) : loaded.evaluator,
+    evaluator,
     diagnostics: [...loaded.diagnostics, ...applied.diagnostics],
     auditPath: path.resolve(o.auditPath ?? auditPathFor(sessionId, o.auditDir ?? defaultAuditDirectory(o.env))),
     headDir: path.resolve(o.headDir ?? defaultHeadDirectory(o.auditDir ?? defaultAuditDirectory(o.env))),
     supervisorPath,
     env: o.env,
     ...(o.rawEnv?.length ? { rawEnv: o.rawEnv } : {}),
+    ...(derived ? { derived } : {}),
   };
+}
+
+/** The derived-data cache's directory: beside the accepted policies and the audit logs. */
+export function derivedCacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(defaultAuditDirectory(env), 'derived-cache');
+}
+
+/**
+ * Null when the cache in `dir` may be used under this policy; else why not. An agent that could write there
+ * could plant an entry that leaves a denied program in the execute set, so: not when writes are not sealed,
+ * and not when a write grant covers the directory or lies inside it.
+ */
+export function derivedCacheUsable(dir: string, fsPolicy: FilesystemPolicy): string | null {
+  if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return 'filesystem writes are not sealed';
+  const real = realpathOfNearest(dir);
+  for (const g of fsPolicy.grants) {
+    if (!g.rights.includes('w')) continue;
+    const root = realpathOfNearest(g.path);
+    if (isUnder(real, root) || isUnder(root, real)) return `the agent may write ${g.path} (${g.source})`;
+  }
+  return null;
 }
 
 export interface StartOptions {
@@ -403,6 +452,8 @@ export interface StartOptions {
   keepLeftovers?: boolean;
   /** What was made before the start so that grants apply (prepareState), and what was left out. */
   onPrepared?: (state: { created: string[]; skipped: string[]; failed: string[] }) => void;
+  /** More of the gate's own files than gateOwnFiles finds (the CLI: the script it was started as, Node). */
+  gateFiles?: readonly GateFile[];
 }
 
 /**
@@ -438,6 +489,8 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       ...(o.allowRootWithoutFilesystem ? { allowRootWithoutFilesystem: true } : {}),
       ...(o.keepLeftovers ? { keepLeftovers: true } : {}),
       workspace: plan.workspace,
+      gateFiles: [...gateOwnFiles(plan.supervisorPath), ...gateEnvFiles(plan.env), ...(o.gateFiles ?? [])],
+      ...(plan.derived ? { derived: plan.derived } : {}),
     });
   } catch (e) {
     if (sockets.path) removeSocketDir(sockets.path);

@@ -26,6 +26,7 @@ import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './po
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import { PolicyEvaluator } from '../policy/evaluator';
 import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
+import type { DerivedCache } from '../policy/derived-cache';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
 import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
@@ -71,6 +72,9 @@ export type StartLink = (options: StartLinkOptions) => Promise<GateLink>;
 export interface GateSessionOptions {
   policy: Policy;
   evaluator: Evaluator;
+  /** The derived-data cache (policy/derived-cache.ts): the execute plan from it, and what was new saved once
+   *  the agent runs. */
+  derived?: Pick<DerivedCache, 'planExecuteSet' | 'save'>;
   /** The policy text the policy was loaded from (its sha256 goes into the session record). */
   policyText?: string;
   auditPath: string;
@@ -114,6 +118,9 @@ export interface GateSessionOptions {
    *  sockets and FIFOs, its TMPDIR, removed at the end when nothing of the session runs. Absent: sockets and
    *  FIFOs can be made nowhere. */
   socketDir?: { path: string; rights: string };
+  /** The gate's own files (launch.ts gateOwnFiles): refused when any is inside a write grant (red-team R70).
+   *  Absent: not checked (test doubles). */
+  gateFiles?: readonly GateFile[];
 }
 
 /** What updatePolicy() could and could not change in a running session. */
@@ -320,9 +327,11 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   static async start(options: GateSessionOptions): Promise<GateSession> {
     const refusal = rootRefusal(options);
     if (refusal) throw new GateSetupError(refusal);
+    const own = options.gateFiles ? gateFilesPlacement(options.gateFiles, options.policy.filesystem) : null;
+    if (own?.refusal) throw new GateSetupError(own.refusal);
     const id = options.sessionId ?? newSessionId();
     const auditPath = path.resolve(options.auditPath);
-    const setupWarnings = checkAuditPlacement(auditPath, options.policy.filesystem);
+    const setupWarnings = [...(own?.warnings ?? []), ...checkAuditPlacement(auditPath, options.policy.filesystem)];
     let audit: AuditLog;
     try {
       audit = AuditLog.open(auditPath);
@@ -365,7 +374,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     // calls the config function once it has spawned it), applied by the supervisor's Landlock.
     let executePlan: ExecutePlan | null = null;
     const config = (): SupervisorConfig => {
-      executePlan = options.evaluator instanceof PolicyEvaluator ? planExecuteSet(options.policy, options.evaluator) : null;
+      const ev = options.evaluator;
+      executePlan = ev instanceof PolicyEvaluator ? (options.derived ? options.derived.planExecuteSet(options.policy, ev) : planExecuteSet(options.policy, ev)) : null;
       session.kernelExcluded = executePlan?.excluded.map((e) => e.path) ?? [];
       for (const w of executePlan?.warnings ?? []) session.warn(w);
       return {
@@ -444,6 +454,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       throw new GateSetupError(msg);
     }
     writeStart(session.link.report, session.link.warnings, session.link.envPlan); // a link that has no READY step (test doubles)
+    // What this start learnt for the next one, now that the agent runs (a miss only writes).
+    options.derived?.save();
     // Replay what arrived while the link was starting.
     const early = session.early ?? [];
     session.early = null;
@@ -910,25 +922,63 @@ export function leftoversMessage(l: Leftovers): string {
   return `ended ${l.count} process${l.count === 1 ? '' : 'es'} the agent left running${names}${stuck}; set keep_leftovers = true in [session] (or --keep-leftovers) to keep them`;
 }
 
+/** Where root's writes make the kernel, the service manager or a later program run what root wrote, outside
+ *  the gate (red-team R71): kernel settings (core_pattern, modprobe, binfmt_misc), the system's configuration
+ *  (cron.d, ld.so.preload, systemd units, sudoers, profile.d), its programs and libraries, the boot loader,
+ *  spools that cron and at run, and systemd's state and runtime units. */
+export const ROOT_SYSTEM_DIRS = [
+  '/proc/sys', '/sys', '/etc', '/usr', '/lib', '/lib32', '/lib64', '/libx32', '/bin', '/sbin', '/boot',
+  '/var/spool', '/var/lib/systemd', '/run/systemd',
+] as const;
+
+/** The write grants of a sealed policy that cover one of ROOT_SYSTEM_DIRS, or lie inside one. */
+export function rootSystemGrants(fsPolicy: FilesystemPolicy, realpath: (p: string) => string = realpathOfNearest): { grant: string; source: string; dir: string }[] {
+  const out: { grant: string; source: string; dir: string }[] = [];
+  // The built-in grants (/dev/null…) are none of these. /bin may be a link to /usr/bin (merged /usr): both
+  // the name and where it leads are compared.
+  const dirs = ROOT_SYSTEM_DIRS.flatMap((d) => [...new Set([d, realpath(d)])].map((p) => ({ name: d, p })));
+  for (const g of fsPolicy.grants) {
+    if (!g.rights.includes('w')) continue;
+    const roots = [...new Set([path.resolve(g.path), realpath(g.path)])];
+    const hit = dirs.find((d) => roots.some((r) => isUnder(d.p, r) || isUnder(r, d.p)));
+    if (hit) out.push({ grant: g.path, source: g.source, dir: hit.name });
+  }
+  return out;
+}
+
 /**
  * Why a root agent may not start with this policy, or null. Root whose writes are not sealed by Landlock can
  * make the kernel or another service run its programs outside the gate — /proc/sys/kernel/core_pattern (the
  * kernel runs it on the next crash), /etc/cron.d, systemd units, another user's shell startup files — so it
- * runs only when the user says so (the gate still drops root's dangerous capabilities and syscalls).
+ * runs only when the user says so (the gate still drops root's dangerous capabilities and syscalls). A sealed
+ * policy whose write grants reach one of ROOT_SYSTEM_DIRS is the same thing in parts (red-team R71), refused
+ * the same way.
  */
 export function rootRefusal(options: Pick<GateSessionOptions, 'policy' | 'allowRootWithoutFilesystem' | 'uid'>): string | null {
   const uid = options.uid ?? process.getuid?.() ?? -1;
   const fsPolicy = options.policy.filesystem;
-  if (uid !== 0 || (fsPolicy.enabled && fsPolicy.handled.includes('w'))) return null;
+  if (uid !== 0) return null;
   if (options.allowRootWithoutFilesystem || options.policy.session.allowRootWithoutFilesystem) return null;
+  const override = `to accept the risk, pass --allow-root-without-filesystem (CLI) or set allow_root_without_filesystem = true in [session].`;
+  if (fsPolicy.enabled && fsPolicy.handled.includes('w')) {
+    const system = rootSystemGrants(fsPolicy);
+    if (system.length === 0) return null;
+    const list = system.map((s) => `${s.grant} (from ${s.source}) reaches ${s.dir}`).join('; ');
+    return (
+      `refusing to run the agent as root with write grants on the system's own files: ${list}. ` +
+      `Root that can write there makes the kernel or other services run its programs outside the gate: ` +
+      `/proc/sys/kernel/core_pattern (the kernel runs it on the next crash), /etc/cron.d, /var/spool/cron, a systemd unit, /etc/ld.so.preload, or a program in /usr/bin the user runs later. ` +
+      `Narrow write_globs to the workspace and the caches the agent needs, or run as a normal user; ${override}`
+    );
+  }
   const why = fsPolicy.enabled
     ? `its [filesystem] grants writes on / (so Landlock seals no writes)`
     : `the policy has no [filesystem] section`;
   return (
     `refusing to run the agent as root without filesystem write sealing (${why}). Root that can write anywhere can make the kernel or other services run its programs outside the gate: ` +
     `writing /proc/sys/kernel/core_pattern makes the kernel run a program of its choice on the next crash, and /etc/cron.d or a systemd unit does the same later. ` +
-    `Add [filesystem] with write_globs limited to the workspace (e.g. write_globs = ["\${WORKSPACE}/**", "/tmp/**"]), or run as a normal user; ` +
-    `to accept the risk, pass --allow-root-without-filesystem (CLI) or set allow_root_without_filesystem = true in [session].`
+    `Add [filesystem] with write_globs limited to the workspace (e.g. write_globs = ["\${WORKSPACE}/**"]), or run as a normal user; ` +
+    override
   );
 }
 
@@ -985,6 +1035,80 @@ export function hashUnder(fsPolicy: FilesystemPolicy): string[] {
   return fsPolicy.grants.filter((g) => g.rights.includes('w')).map((g) => g.path);
 }
 
+/** One of the gate's own files (or directories) and what it is, for gateFilesPlacement. */
+export interface GateFile {
+  path: string;
+  what: string;
+}
+
+/**
+ * The gate's own files against the agent's write grants (red-team R70): the CLI's loader, bundle and V8 code
+ * cache, the native supervisor, the shipped policies and profiles, the extension's install — whatever runs
+ * or decides outside the gate the next time the user starts it. One of them inside a write grant (or a grant
+ * inside one of them) lets the agent replace it, and the user's next run starts the agent's program as the
+ * gate, outside any gate: refused, saying which and why. Writes not sealed: the agent can write wherever the
+ * user can, so a warning names the ones this user may write.
+ */
+export function gateFilesPlacement(
+  files: readonly GateFile[],
+  fsPolicy: FilesystemPolicy,
+  o: { realpath?: (p: string) => string; writable?: (p: string) => boolean } = {},
+): { refusal: string | null; warnings: string[] } {
+  const realpath = o.realpath ?? realpathOfNearest;
+  if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) {
+    const writable = o.writable ?? writableByUser;
+    const hit = files.filter((f) => writable(f.path));
+    return {
+      refusal: null,
+      warnings: hit.length
+        ? [`filesystem writes are not sealed (no [filesystem] in the policy): the agent may change the gate's own files, which run outside the gate on the next start: ${hit.map((f) => `${f.what} ${f.path}`).join('; ')}`]
+        : [],
+    };
+  }
+  const problems: string[] = [];
+  const reported: string[] = [];
+  for (const f of files) {
+    // Both the name (a symlink such as node_modules/.bin/agent-gate can itself be replaced) and the file.
+    const names = [...new Set([path.resolve(f.path), realpath(f.path)])];
+    // A file in a directory already named (the supervisor in dist/) adds nothing to the message.
+    if (names.some((n) => reported.some((r) => isUnder(n, r)))) continue;
+    for (const g of fsPolicy.grants) {
+      if (!g.rights.includes('w')) continue;
+      const root = realpath(g.path);
+      if (names.some((n) => isUnder(n, root) || isUnder(root, n))) {
+        problems.push(`${f.what} ${f.path} is inside the write grant ${g.path} (from ${g.source})`);
+        reported.push(...names);
+        break;
+      }
+    }
+  }
+  if (problems.length === 0) return { refusal: null, warnings: [] };
+  return {
+    refusal:
+      `refusing to start: the gate's own files are where the agent may write — ${problems.join('; ')}. ` +
+      `The agent could replace them, and the next agent-gate run would start its program outside any gate. ` +
+      `Install agent-gate where the agent cannot write (npm install -g, or a directory outside the workspace and the caches; not npx, whose ~/.npm/_npx is a cache the agent writes), or narrow the grant.`,
+    warnings: [],
+  };
+}
+
+function writableByUser(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Variables of the gate's own environment that name a file the gate runs or reads (AGENT_GATE_SUPERVISOR,
+ *  the test switches that name a directory): any AGENT_GATE_* set to an absolute path (red-team R80). */
+export function gateEnvFiles(env: NodeJS.ProcessEnv): GateFile[] {
+  return Object.entries(env)
+    .filter(([k, v]) => k.startsWith('AGENT_GATE_') && typeof v === 'string' && v.startsWith('/'))
+    .map(([k, v]) => ({ path: v!, what: `${k} in the gate's environment names` }));
+}
+
 /** Errors (GateSetupError) and warnings about where the audit log is, relative to the agent's grants. */
 export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolicy): string[] {
   const real = realpathOfNearest(auditPath);
@@ -1012,10 +1136,20 @@ export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolic
   return warnings;
 }
 
+/** The write grants' canonical paths, once per policy: the workspace guard asks about each of its ~100
+ *  paths at start (a realpath of every grant for each was ~40 % of a start's Node CPU). Landlock resolved the
+ *  grants when the session's ruleset was made, so the first answer is also the kernel's. */
+const writeRootsOf = new WeakMap<FilesystemPolicy, string[]>();
+
 function isWritableByAgent(file: string, fsPolicy: FilesystemPolicy): boolean {
   if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return true;
+  let roots = writeRootsOf.get(fsPolicy);
+  if (!roots) {
+    roots = fsPolicy.grants.filter((g) => g.rights.includes('w')).map((g) => realpathOfNearest(g.path));
+    writeRootsOf.set(fsPolicy, roots);
+  }
   const real = realpathOfNearest(file);
-  return fsPolicy.grants.some((g) => g.rights.includes('w') && isUnder(real, realpathOfNearest(g.path)));
+  return roots.some((r) => isUnder(real, r));
 }
 
 

@@ -5,8 +5,9 @@
 // Landlock's MAKE_SOCK and MAKE_FIFO are granted in this directory only (native/src/landlock.c: the 's' right,
 // and why its directories cannot be moved out). The directory's own Landlock rule moves with it when it is
 // renamed, so it is made where the agent can write neither it nor any directory above it; and TMPDIR (and
-// TMUX_TMPDIR: tmux does not read TMPDIR) point at it, so the agent's programs make their sockets — Python's
-// multiprocessing, a test's server, its own tmux — where they may. Ordinary files in /tmp keep working.
+// TMUX_TMPDIR: tmux does not read TMPDIR; SQLITE_TMPDIR, which SQLite tries before TMPDIR) point at it, so the
+// agent's programs make their sockets — Python's multiprocessing, a test's server, its own tmux — and their
+// temporary files where they may (the default policy grants no shared /tmp: red-team R60).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isUnder, realpathOfNearest } from './canonical';
@@ -19,7 +20,7 @@ import { defaultAuditDirectory } from '../audit/paths';
 export const SOCKET_DIR_MAX_LENGTH = 79;
 
 /** Variables that name the directory for the agent (set before the policy's [env] set, which wins). */
-export const SOCKET_DIR_VARIABLES = ['TMPDIR', 'TMUX_TMPDIR'] as const;
+export const SOCKET_DIR_VARIABLES = ['TMPDIR', 'TMUX_TMPDIR', 'SQLITE_TMPDIR'] as const;
 
 export interface SocketDir {
   /** The directory made for this session (mode 0700), or null: none could be made (sockets nowhere). */

@@ -104,11 +104,19 @@ describe('default.gate.toml', () => {
     expect(verdict(explain(argv))).toBe(expected);
   });
 
-  it('seals writes to the workspace, the temp dirs and the package managers\' caches', () => {
+  // The download caches under the XDG cache, not the whole of it (red-team R69).
+  // Not typescript (VS Code's TS server runs npm there by itself: red-team R92) nor node-gyp (headers compiled
+  // into the user's next native addon): the agent's node-gyp gets its own (npm_config_devdir).
+  const XDG = ['pip', 'yarn', 'pnpm', 'pypoetry/cache', 'pypoetry/artifacts', 'agent-gate/tools'];
+
+  it('seals writes to the workspace, /dev/shm and the package managers\' download caches: no shared /tmp or /var/tmp (red-team R60), not all of ~/.cache (R69)', () => {
     const writable = policy.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
     // The everyday devices of /dev (bootstrap) also get read from read_globs = ["/**"] split around /dev.
-    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm')).toEqual([workspace, '/tmp', '/var/tmp', '/dev/shm', '/root/.npm', '/root/.cache', '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
-    expect(policy.filesystem.createDirs).toEqual(['/root/.npm', '/root/.cache', '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
+    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm')).toEqual([workspace, '/dev/shm', '/root/.npm', ...XDG.map((d) => `/root/.cache/${d}`), '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
+    expect(writable).not.toContain('/tmp');
+    expect(writable).not.toContain('/var/tmp');
+    expect(writable).not.toContain('/root/.cache');
+    expect(policy.filesystem.createDirs).toEqual(['/root/.npm', '/root/.cache', ...['pip', 'yarn', 'pnpm', 'pypoetry', 'pypoetry/cache', 'pypoetry/artifacts', 'agent-gate', 'agent-gate/tools'].map((d) => `/root/.cache/${d}`), '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
     // read_globs = ["/**"]: reads are open everywhere but /dev (only its everyday devices: not the user's
     // other terminals), so Landlock handles reads too.
     expect(policy.filesystem.handled).toBe('rw');
@@ -123,7 +131,12 @@ describe('default.gate.toml', () => {
     });
     const writable = loaded.policy!.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
     // (The everyday devices of /dev are bootstrap grants that read_globs = ["/**"] also reaches.)
-    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm').slice(4)).toEqual(['/c/npm', '/c/xdg', '/c/cargo/registry', '/c/cargo/git', '/c/go/pkg/mod']);
+    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm').slice(2)).toEqual(['/c/npm', ...XDG.map((d) => `/c/xdg/${d}`), '/c/cargo/registry', '/c/cargo/git', '/c/go/pkg/mod']);
+    // The tools whose caches hold programs keep the agent's apart, inside its own granted directory.
+    const set = new Map(loaded.policy!.env!.set);
+    for (const k of ['GOCACHE', 'UV_CACHE_DIR', 'DENO_DIR', 'COREPACK_HOME', 'PLAYWRIGHT_BROWSERS_PATH', 'PUPPETEER_CACHE_DIR', 'npm_config_devdir']) {
+      expect(set.get(k), k).toMatch(/^\/c\/xdg\/agent-gate\/tools\//);
+    }
   });
 
   it('a program the agent built or installed in the workspace runs, unless it is a listed program by content', () => {
@@ -160,8 +173,18 @@ describe('strict.gate.toml', () => {
     [['git', 'push'], 'deny default'],
     [['curl', 'https://github.com'], 'deny deny-network-tools'],
     [['npm', 'install', 'left-pad'], 'deny default'],
-    [['npm', 'test'], 'allow allow-build-and-test'],
+    [['npm', 'test'], 'allow allow-npm-scripts'],
+    // npm's aliases and prefixes, npx, and code on the command line (red-team R82).
+    [['npm', 'i', 'left-pad'], 'deny default'],
+    [['npm', 'isntall', 'left-pad'], 'deny default'],
+    [['npx', 'cowsay'], 'deny default'],
+    [['node', '-p', '1'], 'deny default'],
+    [['node', '--eval=1'], 'deny default'],
+    [['node', 'x.js'], 'allow allow-node-scripts'],
     [['python3.11', '-c', 'print(1)'], 'deny default'],
+    [['python3.11', '-c1'], 'deny default'],
+    [['python3.11', '-m', 'pytest'], 'allow allow-python-scripts'],
+    [['make', 'test'], 'allow allow-build-and-test'],
     [['ls', '-la'], 'allow allow-read-only-tools'],
     [['xxd', '/etc/hostname'], 'deny default'],
   ])('%j → %s', (argv, expected) => {

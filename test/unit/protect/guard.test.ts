@@ -45,7 +45,7 @@ describe('protectedPaths', () => {
 });
 
 describe('scanRepos (red-team R32)', () => {
-  it('finds repositories at any depth, bare ones and the git directory a .git file names; not in node_modules, not through a symlink', () => {
+  it('finds repositories at any depth, bare ones and the git directory a .git file names, packages in node_modules made repositories (R85); not through a symlink', () => {
     const mk = (rel: string, content = ''): void => {
       fs.mkdirSync(path.dirname(path.join(ws, rel)), { recursive: true });
       fs.writeFileSync(path.join(ws, rel), content);
@@ -62,8 +62,8 @@ describe('scanRepos (red-team R32)', () => {
     fs.symlinkSync(path.join(ws, 'outside'), path.join(ws, 'link'));
     const scan = scanRepos(ws);
     const rels = scan.repos.map((p) => p.rel).sort();
-    const each = (d: string): string[] => [`${d}/commondir`, `${d}/config`, `${d}/config.worktree`, `${d}/hooks`];
-    expect(rels).toEqual(['a/b/c/.git', 'm/x.git', 'outside/repo/.git', 'p/store'].flatMap(each));
+    const each = (d: string): string[] => [`${d}/commondir`, `${d}/config`, `${d}/config.worktree`, `${d}/hooks`, `${d}/rebase-apply`, `${d}/rebase-merge`, `${d}/sequencer`];
+    expect(rels).toEqual(['a/b/c/.git', 'm/x.git', 'node_modules/dep/.git', 'outside/repo/.git', 'p/store'].flatMap(each).sort());
     expect(scan.repos.every((p) => p.nested)).toBe(true);
     expect(scan.complete).toBe(true);
     // The walk stops at its limit and says so.

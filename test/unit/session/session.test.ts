@@ -8,7 +8,7 @@ import type { ExecFacts } from '../../../src/core/exec/facts';
 import type { Decision, Evaluator, Policy } from '../../../src/core/policy/types';
 import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type ApprovalSettlement, type Approver } from '../../../src/core/session/approvals';
 import { spawn } from 'node:child_process';
-import { GateSession, GateSetupError, hashUnder, rootRefusal, supervisorConfig, type GateLink, type StartLinkOptions } from '../../../src/core/session/session';
+import { gateEnvFiles, gateFilesPlacement, GateSession, GateSetupError, hashUnder, rootRefusal, rootSystemGrants, supervisorConfig, type GateLink, type StartLinkOptions } from '../../../src/core/session/session';
 import type { SupervisorLinkHandlers } from '../../../src/core/session/types';
 
 function policy(over: Partial<Policy> = {}): Policy {
@@ -400,6 +400,23 @@ describe('rootRefusal', () => {
     expect(rootRefusal({ policy: policy(), uid: 0 })).toBeNull();
   });
 
+  it("refuses a sealed policy whose write grants reach the system's own files (red-team R71), through a symlink too", () => {
+    const fsWith = (...paths: string[]) => ({ ...sealedFs, grants: paths.map((p) => ({ path: p, rights: 'rw', source: `write_globs ${p}/**`, widened: false })) });
+    const strictRoot = (paths: string[]) => policy({ session: { allowRootWithoutFilesystem: false, keepLeftovers: false }, filesystem: fsWith(...paths) });
+    for (const [grant, dir] of [['/proc', '/proc/sys'], ['/proc/sys/kernel', '/proc/sys'], ['/etc/cron.d', '/etc'], ['/usr/local/lib', '/usr'], ['/var', '/var/spool'], ['/run', '/run/systemd'], ['/lib64', '']] as const) {
+      const msg = rootRefusal({ policy: strictRoot(['/w', grant]), uid: 0 });
+      // /lib64 is /usr/lib64 on a merged /usr: either name.
+      expect(msg, grant).toContain(`${grant} (from write_globs ${grant}/**) reaches ${dir || '/'}`);
+      expect(msg).toContain('--allow-root-without-filesystem');
+    }
+    expect(rootRefusal({ policy: strictRoot(['/w', '/var/tmp', '/opt/x', '/srv']), uid: 0 })).toBeNull();
+    expect(rootRefusal({ policy: strictRoot(['/etc']), uid: 1000 })).toBeNull();
+    expect(rootRefusal({ policy: strictRoot(['/etc']), uid: 0, allowRootWithoutFilesystem: true })).toBeNull();
+    // A grant that leads there through a symlink (merged /usr: /bin → /usr/bin) is the place it leads to.
+    const realpath = (p: string): string => (p.startsWith('/link') ? p.replace('/link', '/usr/bin') : p);
+    expect(rootSystemGrants(fsWith('/link'), realpath)).toEqual([{ grant: '/link', source: 'write_globs /link/**', dir: '/usr' }]);
+  });
+
   it('GateSession.start throws it before anything starts (no audit log, no supervisor)', async () => {
     let started = false;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gate-root-refusal-'));
@@ -426,5 +443,47 @@ describe('rootRefusal', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('gateFilesPlacement (red-team R70)', () => {
+  const fsOf = (...paths: string[]) => ({ enabled: true, grants: paths.map((p) => ({ path: p, rights: 'rw', source: `write_globs ${p}/**`, widened: false })), handled: 'rw', requireEnforced: true });
+  const files = [
+    { path: '/ws/node_modules/agent-gate/dist', what: "the gate's code" },
+    { path: '/ws/node_modules/agent-gate/dist/agent-gate-supervisor', what: 'the native supervisor' },
+    { path: '/ws/node_modules/agent-gate/policies', what: 'the shipped policies' },
+  ];
+  const id = (p: string): string => p;
+
+  it('refuses when a file is inside a write grant, naming each once (the supervisor in dist/ is covered by dist/)', () => {
+    const r = gateFilesPlacement(files, fsOf('/ws'), { realpath: id });
+    expect(r.refusal).toContain("the gate's code /ws/node_modules/agent-gate/dist is inside the write grant /ws (from write_globs /ws/**)");
+    expect(r.refusal).toContain('the shipped policies /ws/node_modules/agent-gate/policies');
+    expect(r.refusal).not.toContain('the native supervisor');
+  });
+
+  it('refuses a grant inside one of them; lets through grants beside them and read grants', () => {
+    expect(gateFilesPlacement(files, fsOf('/ws/node_modules/agent-gate/policies/agents'), { realpath: id }).refusal).toContain('the shipped policies');
+    expect(gateFilesPlacement(files, fsOf('/ws/src', '/ws/node_modules/other'), { realpath: id })).toEqual({ refusal: null, warnings: [] });
+    const read = { ...fsOf(), grants: [{ path: '/', rights: 'r', source: 'read_globs /**', widened: false }] };
+    expect(gateFilesPlacement(files, read, { realpath: id }).refusal).toBeNull();
+  });
+
+  it('a symlink is judged by its name and by where it leads', () => {
+    const realpath = (p: string): string => p.replace('/usr/local/bin/agent-gate', '/ws/node_modules/agent-gate/dist/cli.js');
+    const r = gateFilesPlacement([{ path: '/usr/local/bin/agent-gate', what: 'the agent-gate command' }], fsOf('/ws'), { realpath });
+    expect(r.refusal).toContain('the agent-gate command /usr/local/bin/agent-gate is inside the write grant /ws');
+  });
+
+  it('writes not sealed: no refusal, a warning for the files this user may write', () => {
+    const r = gateFilesPlacement(files, { enabled: false, grants: [], handled: '', requireEnforced: false }, { writable: (p) => p.endsWith('dist') });
+    expect(r.refusal).toBeNull();
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toContain("the gate's code /ws/node_modules/agent-gate/dist");
+    expect(r.warnings[0]).not.toContain('policies');
+  });
+
+  it('gateEnvFiles: every AGENT_GATE_* that names an absolute path, nothing else', () => {
+    expect(gateEnvFiles({ AGENT_GATE_SUPERVISOR: '/ws/sup', AGENT_GATE_BINFMT_MISC: '/x', AGENT_GATE_DEBUG: '1', OTHER: '/y' }).map((f) => f.path)).toEqual(['/ws/sup', '/x']);
   });
 });

@@ -76,11 +76,12 @@ describe("the session's socket directory (R31)", () => {
     expect(short.warnings).toEqual([]);
   });
 
-  it("TMPDIR and TMUX_TMPDIR name it; the policy's own [env] set comes after and wins", () => {
+  it("TMPDIR, TMUX_TMPDIR and SQLITE_TMPDIR name it; the policy's own [env] set comes after and wins", () => {
     const env = withSocketDir({ remove: [], pass: [], set: [['TMPDIR', '/mine']] }, { path: '/s' });
     expect(env.set).toEqual([
       ['TMPDIR', '/s'],
       ['TMUX_TMPDIR', '/s'],
+      ['SQLITE_TMPDIR', '/s'],
       ['TMPDIR', '/mine'],
     ]);
     expect(withSocketDir(undefined, undefined).set).toEqual([]);

@@ -1,0 +1,213 @@
+// The shipped policies' grants, tried for real through `agent-gate run` (red-team R60 R63 R67 R69 R81 R82):
+// no shared /tmp or /var/tmp (the session's $TMPDIR instead: Node's compile cache goes there), a root agent's
+// own /dev/shm, the XDG cache's download caches but not the ones that hold programs, Claude Code's shell
+// snapshots read-only, and the strict policy's token patterns and refused command lines. Each case has a
+// control: the same write or value where it is meant to work, or ungated.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, makeDirs, prepare, runCli, type CliRun } from './gate-progs/cli';
+
+const isRoot = process.getuid?.() === 0;
+let dirs: ReturnType<typeof makeDirs>;
+let home = '';
+let n = 0;
+beforeAll(async () => {
+  await prepare();
+  dirs = makeDirs('grants');
+  // A home of the test's own (its caches are what the default policy grants), outside /tmp.
+  fs.mkdirSync(path.join(os.homedir(), '.local', 'state'), { recursive: true });
+  home = fs.mkdtempSync(path.join(os.homedir(), '.local', 'state', 'gate-e2e-grants-home-'));
+});
+afterAll(() => {
+  dirs?.cleanup();
+  if (home) fs.rmSync(home, { recursive: true, force: true });
+});
+
+/** Under the shipped default policy (no --policy, no .gate.toml), with the test's home. */
+function underDefault(script: string, o: { extra?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+  const ws = path.join(dirs.root, `ws-${++n}`);
+  fs.mkdirSync(ws);
+  const env = { HOME: home, XDG_CACHE_HOME: '', npm_config_cache: '', XDG_STATE_HOME: path.join(home, '.local', 'state'), ...o.env };
+  return runCli(['bash', '-c', script], { cwd: ws, audit: path.join(dirs.state, `grants-${n}.jsonl`), env, extra: ['--agent', 'none', '--on-ask', 'deny', ...(o.extra ?? [])] });
+}
+
+function lines(out: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [, k, v] of out.matchAll(/^(\S+)=(.*)$/gm)) m.set(k!, v!);
+  return m;
+}
+
+/** `write NAME PATH`: a shell line that prints NAME=ok or NAME=refused. */
+const tryWrite = (name: string, file: string): string => `mkdir -p "$(dirname ${file})" 2>/dev/null; if echo x > ${file} 2>/dev/null; then echo ${name}=ok; else echo ${name}=refused; fi`;
+
+describe('default policy: no shared /tmp (red-team R60)', () => {
+  it('the agent writes neither /tmp nor /var/tmp (so not /tmp/node-compile-cache, which npm outside runs from); its $TMPDIR works, and Node\'s compile cache goes there', async () => {
+    const tag = `gate-r60-${process.pid}-${Date.now()}`;
+    const planted = [`/tmp/node-compile-cache/${tag}`, `/tmp/${tag}`, `/var/tmp/${tag}`];
+    // Control: ungated, these places are writable here.
+    const control = spawnSync('bash', ['-c', [tryWrite('c1', planted[0]!), tryWrite('c2', planted[1]!), tryWrite('c3', planted[2]!)].join('; ')], { encoding: 'utf8' }).stdout;
+    expect(control).toContain('c1=ok');
+    expect(control).toContain('c3=ok');
+    for (const f of planted) fs.rmSync(f, { force: true });
+    const r = await underDefault(
+      [
+        tryWrite('cache', planted[0]!),
+        tryWrite('tmp', planted[1]!),
+        tryWrite('vartmp', planted[2]!),
+        tryWrite('tmpdir', '$TMPDIR/x'),
+        'echo "TMPDIR=$TMPDIR"; echo "SQLITE_TMPDIR=$SQLITE_TMPDIR"',
+        `node -e 'const m=require("node:module"); const r=m.enableCompileCache&&m.enableCompileCache(); console.log("CC="+(r&&r.directory))'`,
+      ].join('\n'),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout);
+    expect(out.get('cache')).toBe('refused');
+    expect(out.get('tmp')).toBe('refused');
+    expect(out.get('vartmp')).toBe('refused');
+    expect(out.get('tmpdir')).toBe('ok');
+    const tmpdir = out.get('TMPDIR')!;
+    expect(tmpdir.startsWith('/tmp')).toBe(false);
+    expect(out.get('SQLITE_TMPDIR')).toBe(tmpdir);
+    // Node ≥ 22.1: the compile cache is made under os.tmpdir(), the session's own directory.
+    const cc = out.get('CC');
+    if (cc && cc !== 'undefined') expect(cc.startsWith(`${tmpdir}/`), cc).toBe(true);
+    for (const f of planted) expect(fs.existsSync(f), f).toBe(false);
+    expect(r.decisions.filter((d) => d.verdict !== 'allow')).toEqual([]);
+  });
+
+  it('tools at work still pass with no ask and no denial: a C build run from $TMPDIR, python tempfile and sqlite temp store, git', async () => {
+    const r = await underDefault(
+      [
+        'set -e',
+        'printf "int main(void){return 0;}" > "$TMPDIR/t.c" && cc -o "$TMPDIR/t" "$TMPDIR/t.c" && "$TMPDIR/t" && echo build=ok',
+        `python3 -c 'import tempfile,sqlite3; tempfile.NamedTemporaryFile(); c=sqlite3.connect(":memory:"); c.execute("pragma temp_store=file"); c.execute("create temp table t(x)"); c.executemany("insert into t values (?)", [(i,) for i in range(1000)]); print("py=ok")'`,
+        'git init -q r && cd r && git -c user.email=a@b -c user.name=a commit -q --allow-empty -m x && echo git=ok',
+      ].join('\n'),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('build=ok');
+    expect(r.stdout).toContain('py=ok');
+    expect(r.stdout).toContain('git=ok');
+    expect(r.decisions.filter((d) => d.verdict !== 'allow' || d.layer === 'approval')).toEqual([]);
+  });
+});
+
+describe('default policy: the XDG cache holds programs too (red-team R69)', () => {
+  it('the download caches are writable; Poetry\'s environments, uv\'s archive, Playwright\'s browsers, Bazel and Go\'s build cache are not; the agent\'s Go/uv/… caches are its own', async () => {
+    const c = path.join(home, '.cache');
+    const refused = {
+      poetry: `${c}/pypoetry/virtualenvs/p-py3.11/bin/python`,
+      uv: `${c}/uv/archive-v0/abc/bin/tool`,
+      playwright: `${c}/ms-playwright/chromium-1/chrome-linux/chrome`,
+      bazel: `${c}/bazel/_bazel_root/install/x`,
+      gobuild: `${c}/go-build/00/x-d`,
+      precommit: `${c}/pre-commit/repo/x`,
+      typescript: `${c}/typescript/5.9/package.json`,
+      nodegyp: `${c}/node-gyp/22.0.0/include/node/node.h`,
+      top: `${c}/x`,
+    };
+    // The directories exist (as on a machine that uses these tools): Landlock would otherwise refuse for lack of them.
+    for (const f of Object.values(refused)) fs.mkdirSync(path.dirname(f), { recursive: true });
+    const r = await underDefault(
+      [
+        ...Object.entries(refused).map(([k, f]) => tryWrite(k, f)),
+        tryWrite('pip', `${c}/pip/http/x`),
+        tryWrite('npm', `${home}/.npm/_cacache/x`),
+        'echo "GOCACHE=$GOCACHE"; echo "UV_CACHE_DIR=$UV_CACHE_DIR"; echo "PLAYWRIGHT_BROWSERS_PATH=$PLAYWRIGHT_BROWSERS_PATH"',
+        tryWrite('own', '$GOCACHE/00/x-d'),
+      ].join('\n'),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout);
+    for (const k of Object.keys(refused)) expect(out.get(k), k).toBe('refused');
+    expect(out.get('pip')).toBe('ok');
+    expect(out.get('npm')).toBe('ok');
+    expect(out.get('GOCACHE')).toBe(`${c}/agent-gate/tools/go-build`);
+    expect(out.get('UV_CACHE_DIR')).toBe(`${c}/agent-gate/tools/uv`);
+    expect(out.get('PLAYWRIGHT_BROWSERS_PATH')).toBe(`${c}/agent-gate/tools/ms-playwright`);
+    expect(out.get('own')).toBe('ok');
+    for (const f of Object.values(refused)) expect(fs.existsSync(f), f).toBe(false);
+  });
+});
+
+describe('Claude Code profile: shell snapshots and session env are read-only (red-team R67)', () => {
+  it('a snapshot another Claude Code session sources cannot be rewritten; transcripts can be written', async () => {
+    const snaps = path.join(home, '.claude', 'shell-snapshots');
+    fs.mkdirSync(snaps, { recursive: true });
+    fs.mkdirSync(path.join(home, '.claude', 'session-env', 'other'), { recursive: true });
+    const other = path.join(snaps, 'snapshot-bash-1-abc.sh');
+    fs.writeFileSync(other, 'export PATH=/usr/bin:/bin\n');
+    const r = await underDefault(
+      [tryWrite('snapshot', other), tryWrite('newsnap', `${snaps}/snapshot-bash-2-def.sh`), tryWrite('sessionenv', `${home}/.claude/session-env/other/hook-0.sh`), tryWrite('projects', `${home}/.claude/projects/p/t.jsonl`)].join('\n'),
+      { extra: ['--agent', 'claude'] },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout);
+    expect(out.get('snapshot')).toBe('refused');
+    expect(out.get('newsnap')).toBe('refused');
+    expect(out.get('sessionenv')).toBe('refused');
+    expect(out.get('projects')).toBe('ok');
+    expect(fs.readFileSync(other, 'utf8')).toBe('export PATH=/usr/bin:/bin\n');
+  });
+});
+
+describe.runIf(isRoot)('a root agent\'s own /dev/shm (red-team R63)', () => {
+  it('POSIX shared memory of a process outside is out of reach by name; the agent\'s own shared memory and semaphores (Python multiprocessing) work', async () => {
+    const name = `gate-r63-${process.pid}-${Date.now()}`;
+    const outside = path.join('/dev/shm', name);
+    fs.writeFileSync(outside, 'outside-value');
+    try {
+      const r = await underDefault(
+        [
+          `if cat ${outside} >/dev/null 2>&1; then echo read=ok; else echo read=refused; fi`,
+          `if printf agent > ${outside} 2>/dev/null; then echo write=ok; else echo write=refused; fi`,
+          `python3 -c 'from multiprocessing import shared_memory, Lock; l=Lock(); l.acquire(); l.release(); s=shared_memory.SharedMemory(create=True,size=16); s.buf[:2]=b"hi"; print("mp="+bytes(s.buf[:2]).decode()); s.close(); s.unlink()'`,
+        ].join('\n'),
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const out = lines(r.stdout);
+      // Not there (the session's own /dev/shm); what the agent writes under that name is its own file.
+      expect(out.get('read')).toBe('refused');
+      expect(out.get('write')).toBe('ok');
+      expect(out.get('mp')).toBe('hi');
+      expect(fs.readFileSync(outside, 'utf8')).toBe('outside-value');
+    } finally {
+      fs.rmSync(outside, { force: true });
+    }
+  });
+});
+
+describe('strict policy (red-team R81 R82)', () => {
+  const strict = path.join(ROOT, 'policies', 'strict.gate.toml');
+  const runStrict = (script: string, env: NodeJS.ProcessEnv = {}): Promise<CliRun> => {
+    const ws = path.join(dirs.root, `ws-${++n}`);
+    fs.mkdirSync(ws);
+    fs.writeFileSync(path.join(ws, 'x.js'), 'console.log("script=ok")\n');
+    return runCli(['bash', '-c', script], { policy: strict, cwd: ws, audit: path.join(dirs.state, `strict-${n}.jsonl`), env: { HOME: home, ...env }, extra: ['--agent', 'none', '--on-ask', 'deny'] });
+  };
+
+  it('tokens by the shapes of their names are removed; the agent\'s own API key is kept', async () => {
+    const secrets: Record<string, string> = {
+      'npm_config_//registry.npmjs.org/:_authToken': 'x', npm_config__auth: 'x', GITHUB_PAT: 'x', HOMEBREW_GITHUB_API_TOKEN: 'x',
+      GITLAB_PRIVATE_TOKEN: 'x', CI_JOB_TOKEN: 'x', HF_TOKEN: 'x', SENTRY_AUTH_TOKEN: 'x', CODECOV_TOKEN: 'x', SLACK_BOT_TOKEN: 'x',
+      DOCKER_PASSWORD: 'x', PGPASSWORD: 'x', MYSQL_PWD: 'x', DATABASE_URL: 'postgres://u:pw@h/db', STRIPE_SECRET_KEY: 'x',
+    };
+    const r = await runStrict('env', { ...secrets, ANTHROPIC_API_KEY: 'sk-ant-kept', OPENAI_API_KEY: 'sk-kept' });
+    expect(r.code, r.stderr).toBe(0);
+    const names = new Set(r.stdout.split('\n').map((l) => l.split('=')[0]));
+    for (const k of Object.keys(secrets)) expect(names.has(k), k).toBe(false);
+    expect(r.stdout).toContain('ANTHROPIC_API_KEY=sk-ant-kept');
+    expect(r.stdout).toContain('OPENAI_API_KEY=sk-kept');
+  });
+
+  it('npm\'s install aliases, npx, node -p/--eval=, python3 -c1 are refused; npm test, node x.js run', async () => {
+    const refused = ['npm i left-pad', 'npm isntall left-pad', 'npm add left-pad', 'npx cowsay hi', 'node -p 1', 'node --eval=1', 'node -pe 1', 'python3 -c1', 'python3 -Ic1'];
+    const r = await runStrict([...refused.map((c, i) => `${c} >/dev/null 2>&1; echo "r${i}=$?"`), 'node x.js'].join('\n'));
+    const out = lines(r.stdout);
+    refused.forEach((c, i) => expect(out.get(`r${i}`), c).toBe('126'));
+    expect(r.stdout).toContain('script=ok');
+  });
+});
