@@ -6,7 +6,7 @@ import { escapeText } from '../core/audit/display';
 import { formatProtectedChanges } from '../core/protect/guard';
 import { suggestRules, writableRoots, type CliGrants, type Policy } from '../core/policy/index';
 import { AutoApprover, type ApprovalAnswer, type ApprovalRequest, type Approver } from '../core/session/approvals';
-import { enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, ruleTarget, socketLine, startBanner, startPlannedSession, type LaunchOptions, type LaunchPlan } from '../core/session/launch';
+import { derivedCacheDirectory, enforcementGaps, formatDiagnostic, planLaunch, resolveWorkspace, ruleTarget, socketLine, startBanner, startPlannedSession, type LaunchOptions, type LaunchPlan } from '../core/session/launch';
 import { acceptedPolicyDirectory, storePlacement } from '../core/session/policy-review';
 import { GateSetupError, type GateSession } from '../core/session/session';
 import { GATE_END_START, GATE_LINE_START } from '../core/session/terminal-text';
@@ -225,6 +225,8 @@ export async function runGate(args: string[]): Promise<number> {
     ...(o.supervisor !== undefined ? { supervisorPath: o.supervisor } : {}),
     env,
     ...(rawEnv.length ? { rawEnv } : {}),
+    // AGENT_GATE_DERIVED_CACHE=0: every start computes (benchmarks, comparing a verdict with and without it).
+    ...(env.AGENT_GATE_DERIVED_CACHE === '0' ? {} : { derivedCacheDir: derivedCacheDirectory(env) }),
   };
   // An agent profile given as a file is reviewed like a policy (R78): its text as read before planning.
   const profileFile = o.agent?.includes('/') ? path.resolve(o.agent) : null;
@@ -340,6 +342,9 @@ export async function runGate(args: string[]): Promise<number> {
       if (a.prepended.length) err(`started as: ${plan.argv.map((w) => escapeText(w)).join(' ')}`);
     }
     for (const line of describeGrants(session.currentPolicy)) err(line);
+    const d = plan.derived;
+    const saved = d?.lastSaveSkipped === null ? ', saved' : d?.lastSaveSkipped === 'unchanged' ? '' : `, not saved (${d?.lastSaveSkipped})`;
+    err(d ? `derived-data cache: ${d.state}${saved} (${d.file})` : 'derived-data cache: not used (AGENT_GATE_DERIVED_CACHE=0, unsealed writes, or a write grant reaches it)');
   }
   const gaps = enforcementGaps(session.report, policy);
   if (gaps.length > 0) err(`enforcement gaps (not fatal; set require_enforced to make them fatal): ${gaps.join(' ')}`);

@@ -13,6 +13,9 @@
 // - a service outside the gate on the wildcard address (R59 held-out forms, after loopback's [loopback] sealing):
 //   TCP through ::, ::127.0.0.1, v4-mapped interface addresses, the IPv6 ULA and link-local (with its scope)
 //   interface addresses and the subnet broadcast, and UDP to the interface address, reach nothing;
+// - the derived-data cache (#12, startup's): from inside a session the agent cannot overwrite an entry, link into
+//   the cache directory or move it; an entry that is a symlink, writable by others or owned by another user is
+//   not used (the same content as the user's own 0600 file is);
 // - scheduling outside the gate (#13.7) with the program copied under another name: the default policy's
 //   deny-schedule-outside rule names systemd-run by basename, and a copy in the workspace is recognised by its
 //   content, not its name.
@@ -303,4 +306,55 @@ for a in v4:
       }
     });
   }
+});
+
+describe('gate (red-team 2, held): the derived-data cache (#12) cannot be planted or widened from inside a session', () => {
+  /** `run -v`'s line about the cache: its state and file. */
+  const cacheLine = (r: CliRun): { state: string; file: string } | null => {
+    const m = /derived-data cache: (\w+)[^(]*\(([^)]+\.json)\)/.exec(r.stderr);
+    return m ? { state: m[1]!, file: m[2]! } : null;
+  };
+
+  it('the agent cannot write, replace or link into the cache; an entry that is a symlink, writable by others or not the user\'s is not used', async () => {
+    const w = workspace('root', SEALED_WRITES);
+    const home = path.dirname(w.ws);
+    const run = (argv: string[]): Promise<CliRun> =>
+      runCli(argv, { policy: w.policy, audit: path.join(w.state, `audit-${++n}.jsonl`), cwd: w.ws, env: { HOME: home, XDG_STATE_HOME: '' }, extra: ['-v'] });
+    const first = cacheLine(await run(['true']));
+    expect(first?.state).toBe('miss');
+    const file = first!.file;
+    expect(file.startsWith(path.join(home, '.local', 'state', 'agent-gate', 'derived-cache') + path.sep)).toBe(true);
+    // The 2-second rule: a recording this close to a change is not stored; wait until it is.
+    let hit = cacheLine(await run(['true']));
+    for (let i = 0; i < 3 && hit?.state !== 'hit'; i++) {
+      await new Promise((r) => setTimeout(r, 2100));
+      hit = cacheLine(await run(['true']));
+    }
+    expect(hit?.state).toBe('hit');
+    const good = fs.readFileSync(file, 'utf8');
+
+    // From inside: overwrite the entry, add a file beside it, move the directory away.
+    const dir = path.dirname(file);
+    const inside = await run(['sh', '-c', `(echo '{}' > ${file}) 2>/dev/null && echo "RESULT wrote"; ln -s /tmp ${dir}/x 2>/dev/null && echo "RESULT linked"; mv ${dir} ${dir}.moved 2>/dev/null && echo "RESULT moved"; true`]);
+    expect(inside.code, inside.stderr).toBe(0);
+    expect(results(inside.stdout)).toEqual([]);
+    expect(fs.readFileSync(file, 'utf8')).toBe(good);
+
+    // An entry as someone else could leave it: each is refused (recomputed), never used.
+    const copy = path.join(w.state, 'entry-copy.json');
+    fs.writeFileSync(copy, good, { mode: 0o600 });
+    fs.rmSync(file);
+    fs.symlinkSync(copy, file);
+    expect(cacheLine(await run(['true']))?.state).not.toBe('hit');
+    for (const spoil of [(f: string) => fs.chmodSync(f, 0o666), (f: string) => fs.chownSync(f, NOBODY, NOBODY)]) {
+      fs.rmSync(file, { force: true });
+      fs.writeFileSync(file, good, { mode: 0o600 });
+      spoil(file);
+      expect(cacheLine(await run(['true']))?.state).not.toBe('hit');
+    }
+    // Control: the same content as the user's own 0600 file is used.
+    fs.rmSync(file, { force: true });
+    fs.writeFileSync(file, good, { mode: 0o600 });
+    expect(cacheLine(await run(['true']))?.state).toBe('hit');
+  });
 });

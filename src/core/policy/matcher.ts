@@ -63,6 +63,9 @@ export interface EvaluationContext {
   hashProgram(path: string): string | null;
   /** Canonical form of a path whose tail may not exist: realpath of the longest existing prefix. */
   canonicalize(path: string): string;
+  /** The programs an exe_basename name resolves to (resolveProgramName), when the context knows them
+   *  already (the derived-data cache, derived-cache.ts); absent: looked up in every PATH directory. */
+  resolveName?(name: string): ProgramIdentity[];
 }
 
 /** Per-exec precomputed view, so each key test is a few comparisons. */
@@ -223,6 +226,11 @@ class KnownPrograms {
 const searchDirs = new WeakMap<EvaluationContext, string[]>();
 
 export function resolveProgramName(name: string, ctx: EvaluationContext): ProgramIdentity[] {
+  return ctx.resolveName ? ctx.resolveName(name) : lookUpProgramName(name, ctx);
+}
+
+/** resolveProgramName without the context's own answer: each PATH directory (then the standard ones) asked. */
+export function lookUpProgramName(name: string, ctx: EvaluationContext): ProgramIdentity[] {
   let dirs = searchDirs.get(ctx);
   if (!dirs) {
     dirs = [...new Set([...ctx.path.split(':').filter((d) => d.startsWith('/')), ...STANDARD_PROGRAM_DIRS])];

@@ -15,7 +15,9 @@ import { escapeText } from '../audit/display';
 import type { SocketRecord } from '../audit/records';
 import { auditPathFor, defaultAuditDirectory, defaultHeadDirectory } from '../audit/paths';
 import type { EnforcementReport } from '../exec/enforcement';
-import { createEvaluator, defaultPolicyPath, formatDiagnostic, loadPolicyText, type AgentSection, type CliGrants, type Diagnostic, type Evaluator, type Policy } from '../policy/index';
+import { createEvaluator, defaultEvaluationContext, defaultPolicyPath, formatDiagnostic, loadPolicyText, PolicyEvaluator, type AgentSection, type CliGrants, type Diagnostic, type Evaluator, type FilesystemPolicy, type Policy } from '../policy/index';
+import { DerivedCache } from '../policy/derived-cache';
+import { isUnder, realpathOfNearest } from './canonical';
 import type { Approver } from './approvals';
 import { gateEnvFiles, GateSession, GateSetupError, newSessionId, type GateFile, type StartLink } from './session';
 import { applyAgentProfile, prepareState } from '../agents/profiles';
@@ -327,6 +329,9 @@ export interface LaunchOptions {
   sessionId?: string;
   /** Overrides for tests (which policy is the shipped default). */
   defaultPolicy?: string;
+  /** The derived-data cache's directory (derived-cache.ts; the CLI: derivedCacheDirectory()): used only when
+   *  the policy seals writes and no write grant reaches it. Absent: everything is computed. */
+  derivedCacheDir?: string;
 }
 
 /** A run ready to start: every decision made, nothing started yet. */
@@ -352,6 +357,8 @@ export interface LaunchPlan {
    *  (GateSession.envRemoved names what went). */
   env: NodeJS.ProcessEnv;
   rawEnv?: readonly (readonly [string, string])[];
+  /** The derived-data cache this start uses (its execute plan, and saving what was new), when it may. */
+  derived?: DerivedCache;
 }
 
 export type LaunchPlanResult = ({ ok: true } & LaunchPlan) | { ok: false; error: string; diagnostics: Diagnostic[]; source: PolicySource | null };
@@ -386,6 +393,10 @@ export function planLaunch(o: LaunchOptions): LaunchPlanResult {
   });
   if (!applied.ok) return { ok: false, error: applied.error, diagnostics: [...loaded.diagnostics, ...applied.diagnostics], source };
   const sessionId = o.sessionId ?? newSessionId();
+  const derived = o.derivedCacheDir !== undefined && derivedCacheUsable(o.derivedCacheDir, applied.policy.filesystem) === null
+    ? DerivedCache.open(o.derivedCacheDir, { policy: applied.policy, path: process.env.PATH ?? '', cwd: o.cwd ?? o.workspace, workspace: o.workspace })
+    : undefined;
+  const evaluator = derived ? new PolicyEvaluator(applied.policy, derived.context(defaultEvaluationContext(applied.policy.filesystem))) : applied.agent ? createEvaluator(applied.policy) : loaded.evaluator;
   return {
     ok: true,
     sessionId,
@@ -396,14 +407,36 @@ export function planLaunch(o: LaunchOptions): LaunchPlanResult {
     source,
     policy: applied.policy,
     text: loaded.text,
-    evaluator: applied.agent ? createEvaluator(applied.policy) : loaded.evaluator,
+    evaluator,
     diagnostics: [...loaded.diagnostics, ...applied.diagnostics],
     auditPath: path.resolve(o.auditPath ?? auditPathFor(sessionId, o.auditDir ?? defaultAuditDirectory(o.env))),
     headDir: path.resolve(o.headDir ?? defaultHeadDirectory(o.auditDir ?? defaultAuditDirectory(o.env))),
     supervisorPath,
     env: o.env,
     ...(o.rawEnv?.length ? { rawEnv: o.rawEnv } : {}),
+    ...(derived ? { derived } : {}),
   };
+}
+
+/** The derived-data cache's directory: beside the accepted policies and the audit logs. */
+export function derivedCacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(defaultAuditDirectory(env), 'derived-cache');
+}
+
+/**
+ * Null when the cache in `dir` may be used under this policy; else why not. An agent that could write there
+ * could plant an entry that leaves a denied program in the execute set, so: not when writes are not sealed,
+ * and not when a write grant covers the directory or lies inside it.
+ */
+export function derivedCacheUsable(dir: string, fsPolicy: FilesystemPolicy): string | null {
+  if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return 'filesystem writes are not sealed';
+  const real = realpathOfNearest(dir);
+  for (const g of fsPolicy.grants) {
+    if (!g.rights.includes('w')) continue;
+    const root = realpathOfNearest(g.path);
+    if (isUnder(real, root) || isUnder(root, real)) return `the agent may write ${g.path} (${g.source})`;
+  }
+  return null;
 }
 
 export interface StartOptions {
@@ -457,6 +490,7 @@ export async function startPlannedSession(plan: LaunchPlan, o: StartOptions): Pr
       ...(o.keepLeftovers ? { keepLeftovers: true } : {}),
       workspace: plan.workspace,
       gateFiles: [...gateOwnFiles(plan.supervisorPath), ...gateEnvFiles(plan.env), ...(o.gateFiles ?? [])],
+      ...(plan.derived ? { derived: plan.derived } : {}),
     });
   } catch (e) {
     if (sockets.path) removeSocketDir(sockets.path);

@@ -26,6 +26,7 @@ import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './po
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import { PolicyEvaluator } from '../policy/evaluator';
 import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
+import type { DerivedCache } from '../policy/derived-cache';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
 import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
@@ -71,6 +72,9 @@ export type StartLink = (options: StartLinkOptions) => Promise<GateLink>;
 export interface GateSessionOptions {
   policy: Policy;
   evaluator: Evaluator;
+  /** The derived-data cache (policy/derived-cache.ts): the execute plan from it, and what was new saved once
+   *  the agent runs. */
+  derived?: Pick<DerivedCache, 'planExecuteSet' | 'save'>;
   /** The policy text the policy was loaded from (its sha256 goes into the session record). */
   policyText?: string;
   auditPath: string;
@@ -370,7 +374,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     // calls the config function once it has spawned it), applied by the supervisor's Landlock.
     let executePlan: ExecutePlan | null = null;
     const config = (): SupervisorConfig => {
-      executePlan = options.evaluator instanceof PolicyEvaluator ? planExecuteSet(options.policy, options.evaluator) : null;
+      const ev = options.evaluator;
+      executePlan = ev instanceof PolicyEvaluator ? (options.derived ? options.derived.planExecuteSet(options.policy, ev) : planExecuteSet(options.policy, ev)) : null;
       session.kernelExcluded = executePlan?.excluded.map((e) => e.path) ?? [];
       for (const w of executePlan?.warnings ?? []) session.warn(w);
       return {
@@ -449,6 +454,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       throw new GateSetupError(msg);
     }
     writeStart(session.link.report, session.link.warnings, session.link.envPlan); // a link that has no READY step (test doubles)
+    // What this start learnt for the next one, now that the agent runs (a miss only writes).
+    options.derived?.save();
     // Replay what arrived while the link was starting.
     const early = session.early ?? [];
     session.early = null;
@@ -1129,10 +1136,20 @@ export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolic
   return warnings;
 }
 
+/** The write grants' canonical paths, once per policy: the workspace guard asks about each of its ~100
+ *  paths at start (a realpath of every grant for each was ~40 % of a start's Node CPU). Landlock resolved the
+ *  grants when the session's ruleset was made, so the first answer is also the kernel's. */
+const writeRootsOf = new WeakMap<FilesystemPolicy, string[]>();
+
 function isWritableByAgent(file: string, fsPolicy: FilesystemPolicy): boolean {
   if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return true;
+  let roots = writeRootsOf.get(fsPolicy);
+  if (!roots) {
+    roots = fsPolicy.grants.filter((g) => g.rights.includes('w')).map((g) => realpathOfNearest(g.path));
+    writeRootsOf.set(fsPolicy, roots);
+  }
   const real = realpathOfNearest(file);
-  return fsPolicy.grants.some((g) => g.rights.includes('w') && isUnder(real, realpathOfNearest(g.path)));
+  return roots.some((r) => isUnder(real, r));
 }
 
 
