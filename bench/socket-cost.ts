@@ -30,8 +30,11 @@ fs.mkdirSync(stateDir, { recursive: true });
 const audits = fs.mkdtempSync(path.join(stateDir, 'agent-gate-socket-cost-'));
 
 const TCP_PORT = 47999;
-type Variant = 'ungated' | 'unix-open' | 'unix-sealed' | 'unix+net-sealed';
-const VARIANTS: Variant[] = ['ungated', 'unix-open', 'unix-sealed', 'unix+net-sealed'];
+// unix-open: nothing mediated (unix sockets and services on this host not sealed); unix-sealed: the default
+// before R59 ([loopback] sealed = false); default: unix sockets and services on this host sealed (every
+// addressed send mediated too); unix+net-sealed: the default plus a sealed [network] with DNS.
+type Variant = 'ungated' | 'unix-open' | 'unix-sealed' | 'default' | 'unix+net-sealed';
+const VARIANTS: Variant[] = ['ungated', 'unix-open', 'unix-sealed', 'default', 'unix+net-sealed'];
 
 function policyFor(v: Variant): string | null {
   if (v === 'ungated') return null;
@@ -40,6 +43,7 @@ function policyFor(v: Variant): string | null {
     if (!/^allow = \[\]$/m.test(text)) throw new Error('the default policy has no "allow = []" line in [unix_sockets]');
     text = text.replace(/^allow = \[\]$/m, 'allow = ["/**"]');
   }
+  if (v === 'unix-open' || v === 'unix-sealed') text += '\n[loopback]\nsealed = false\n';
   // 47999: the loopback listener the connect loop makes (granted, as a dev server's port would be);
   // 127.0.0.1 as the resolver, for the UDP loop (nothing needs to listen there: a datagram is sent or not).
   if (v === 'unix+net-sealed') text += `\n[network]\nconnect_tcp_ports = [443, ${TCP_PORT}]\nbind_tcp_ports = [${TCP_PORT}]\ndns = true\ndns_servers = ["127.0.0.1"]\n`;
@@ -71,9 +75,10 @@ const WORKLOADS: Workload[] = [
     name: '2000 × connect to its own unix listener',
     inner: true,
     prepare: () => undefined,
-    script: loop(`s = socket.socket(socket.AF_UNIX); s.bind('own.sock'); s.listen(128)
+    // In $TMPDIR: the session's socket directory, the one place a gated agent may make a socket (R31).
+    script: loop(`import os; p = os.path.join(os.environ.get('TMPDIR', '.'), 'own-%d.sock' % os.getpid()); s = socket.socket(socket.AF_UNIX); s.bind(p); s.listen(128)
 def once():
-    c = socket.socket(socket.AF_UNIX); c.connect('own.sock'); s.accept()[0].close(); c.close()`),
+    c = socket.socket(socket.AF_UNIX); c.connect(p); s.accept()[0].close(); c.close()`),
   },
   {
     name: '2000 × TCP connect to its own loopback listener',

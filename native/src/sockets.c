@@ -725,9 +725,12 @@ static bool is_this_host(int family, const unsigned char ip[16])
 	return false;
 }
 
-/* One inet sock_diag dump (inet_diag(7)) of a protocol's sockets in the given states, both families: fn is
- * called for each socket until it returns false. 0, or -errno when the dump fails. */
-static int inet_dump(int protocol, uint32_t states, bool (*fn)(const struct inet_diag_msg *m, void *ctx), void *ctx)
+/* One inet sock_diag dump (inet_diag(7)) of a protocol's sockets in the given states, both families, only
+ * those with this local port (and this remote port, when dport is not 0: an inet_diag bytecode filter, so the
+ * kernel sends only them): fn is called for each socket until it returns false. 0, or -errno when the dump
+ * fails. */
+static int inet_dump(int protocol, uint32_t states, uint16_t sport, uint16_t dport,
+		     bool (*fn)(const struct inet_diag_msg *m, void *ctx), void *ctx)
 {
 	static char buf[65536];
 	const int families[] = { AF_INET, AF_INET6 };
@@ -735,15 +738,28 @@ static int inet_dump(int protocol, uint32_t states, bool (*fn)(const struct inet
 		int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 		if (fd < 0)
 			return -errno;
+		/* The bytecode: "sport == S" then, optionally, "dport == D"; each test is two ops (the port rides in
+		 * the second's `no`), and a failed test jumps 4 bytes past the end: rejected (inet_diag_bc_run). */
+		struct inet_diag_bc_op bc[4];
+		uint16_t bclen = dport ? 16 : 8;
+		bc[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_EQ, 8, (uint16_t)(bclen + 4) };
+		bc[1] = (struct inet_diag_bc_op){ 0, 0, sport };
+		bc[2] = (struct inet_diag_bc_op){ INET_DIAG_BC_D_EQ, 8, 12 };
+		bc[3] = (struct inet_diag_bc_op){ 0, 0, dport };
 		struct {
 			struct nlmsghdr nlh;
 			struct inet_diag_req_v2 r;
+			struct rtattr rta;
+			struct inet_diag_bc_op bc[4];
 		} req = {
-			.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-				 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+			.nlh = { .nlmsg_len = (uint32_t)(NLMSG_LENGTH(sizeof(struct inet_diag_req_v2)) + RTA_LENGTH(bclen)),
+				 .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
 			.r = { .sdiag_family = (uint8_t)families[f], .sdiag_protocol = (uint8_t)protocol, .idiag_states = states },
+			.rta = { .rta_len = (unsigned short)RTA_LENGTH(bclen), .rta_type = INET_DIAG_REQ_BYTECODE },
 		};
-		if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req)) {
+		_Static_assert(offsetof(__typeof__(req), rta) == NLMSG_LENGTH(sizeof(struct inet_diag_req_v2)), "no padding before the attribute");
+		memcpy(req.bc, bc, bclen);
+		if (send(fd, &req, req.nlh.nlmsg_len, 0) != (ssize_t)req.nlh.nlmsg_len) {
 			int e = errno;
 			close(fd);
 			return -e;
@@ -859,7 +875,7 @@ static bool port_scan_one(const struct inet_diag_msg *m, void *ctx)
 static int outside_service(int protocol, uint16_t port)
 {
 	struct port_scan s = { .port = port, .protocol = protocol };
-	int r = inet_dump(protocol, protocol == IPPROTO_TCP ? 1u << 10 /* TCP_LISTEN */ : ~0u, port_scan_one, &s);
+	int r = inet_dump(protocol, protocol == IPPROTO_TCP ? 1u << 10 /* TCP_LISTEN */ : ~0u, port, 0, port_scan_one, &s);
 	if (r < 0)
 		return r;
 	if (s.foreign)
@@ -924,8 +940,8 @@ static bool connected_has(uint64_t cookie)
 	return false;
 }
 
-/* The client end of an accepted connection: the socket whose source is the peer and whose destination is our
- * end (v4-mapped compared as IPv4). */
+/* The client end of an accepted connection: the socket whose local address is the peer's and whose remote
+ * address is our end (v4-mapped as IPv4: a dual-stack socket talking IPv4 is found in the IPv4 table). */
 struct client_find {
 	int fam_src, fam_dst;
 	unsigned char src[16], dst[16];
@@ -934,35 +950,60 @@ struct client_find {
 	bool found;
 };
 
-static bool client_find_one(const struct inet_diag_msg *m, void *ctx)
+/* One exact inet sock_diag lookup by the 4-tuple (inet_diag_find_one_icsk: a hash lookup, not a walk of every
+ * socket). 0 (c->found, c->cookie), or -errno. */
+static int client_find(struct client_find *c)
 {
-	struct client_find *c = ctx;
-	if (ntohs(m->id.idiag_sport) != c->sport || ntohs(m->id.idiag_dport) != c->dport)
-		return true;
-	struct target_addr s = { .len = m->idiag_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6) };
-	struct target_addr d = s;
-	if (m->idiag_family == AF_INET) {
-		struct sockaddr_in *si = (struct sockaddr_in *)&s.ss, *di = (struct sockaddr_in *)&d.ss;
-		si->sin_family = di->sin_family = AF_INET;
-		memcpy(&si->sin_addr, m->id.idiag_src, 4);
-		memcpy(&di->sin_addr, m->id.idiag_dst, 4);
-	} else {
-		struct sockaddr_in6 *si = (struct sockaddr_in6 *)&s.ss, *di = (struct sockaddr_in6 *)&d.ss;
-		si->sin6_family = di->sin6_family = AF_INET6;
-		memcpy(&si->sin6_addr, m->id.idiag_src, 16);
-		memcpy(&di->sin6_addr, m->id.idiag_dst, 16);
+	if (c->fam_src != c->fam_dst)
+		return -EAFNOSUPPORT;
+	if (diag_fd < 0) {
+		diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		if (diag_fd < 0)
+			return -errno;
 	}
-	int fs, fd;
-	unsigned char ips[16], ipd[16];
-	uint16_t p;
-	if (!inet_dest(&s, &fs, ips, &p) || !inet_dest(&d, &fd, ipd, &p))
-		return true;
-	size_t ls = fs == AF_INET ? 4 : 16, ld = fd == AF_INET ? 4 : 16;
-	if (fs != c->fam_src || fd != c->fam_dst || memcmp(ips, c->src, ls) != 0 || memcmp(ipd, c->dst, ld) != 0)
-		return true;
-	c->cookie = diag_cookie(m);
-	c->found = true;
-	return false;
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST,
+			 .nlmsg_seq = ++diag_seq },
+		.r = { .sdiag_family = (uint8_t)c->fam_src, .sdiag_protocol = IPPROTO_TCP, .idiag_states = ~0u,
+		       .id = { .idiag_sport = htons(c->sport), .idiag_dport = htons(c->dport),
+			       .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
+	};
+	memcpy(req.r.id.idiag_src, c->src, c->fam_src == AF_INET ? 4 : 16);
+	memcpy(req.r.id.idiag_dst, c->dst, c->fam_dst == AF_INET ? 4 : 16);
+	if (send(diag_fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
+		return -errno;
+	union {
+		char buf[8192];
+		struct nlmsghdr align;
+	} u;
+	for (;;) {
+		ssize_t got = recv(diag_fd, u.buf, sizeof(u.buf), 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (struct nlmsghdr *h = &u.align; NLMSG_OK(h, (size_t)got); h = NLMSG_NEXT(h, got)) {
+			if (h->nlmsg_seq != diag_seq)
+				continue; /* an answer to an earlier question that was not read to the end */
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+				return e->error == -ENOENT || e->error == 0 ? 0 : e->error;
+			}
+			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+				continue;
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+			/* The lookup falls back to a listener on the address: only the connected socket counts. */
+			if (ntohs(m->id.idiag_sport) == c->sport && ntohs(m->id.idiag_dport) == c->dport) {
+				c->cookie = diag_cookie(m);
+				c->found = true;
+			}
+			return 0;
+		}
+	}
 }
 
 /* Whether an accepted inet connection may go to the agent: from another host (the network's, which [network]
@@ -979,7 +1020,7 @@ static bool loop_peer_ok(int nfd, const struct sockaddr_storage *peer, socklen_t
 	}
 	if (!is_this_host(c.fam_src, c.src) || loop_port(c.dport, false))
 		return true;
-	int r = inet_dump(IPPROTO_TCP, ~(1u << 10), client_find_one, &c);
+	int r = client_find(&c);
 	if (r == 0 && c.found && connected_has(c.cookie))
 		return true;
 	char text[INET6_ADDRSTRLEN] = "?";
