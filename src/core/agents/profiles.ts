@@ -158,12 +158,14 @@ function findingOf(file: string, env: LoadOptions['env'] & object): { commands: 
 
 const matchers = new Map<string, { base: string; test: (s: string) => boolean }>();
 
-/** A pattern compiled once; `base` is its static prefix, which a path must start with to be worth testing. */
+/** A pattern compiled once; `base` is its static prefix, which a path must start with to be worth testing.
+ *  The regex is made on the first test: detection tries every profile's patterns on every start, and most
+ *  fail on the prefix (compiling them all was most of detection's ~8 ms). */
 function matcher(pattern: string): { base: string; test: (s: string) => boolean } {
   let m = matchers.get(pattern);
   if (!m) {
-    const re = picomatch.makeRe(pattern, { dot: true });
-    m = { base: picomatch.scan(pattern).base, test: (s) => re.test(s) };
+    let re: RegExp | undefined;
+    m = { base: picomatch.scan(pattern).base, test: (s) => (re ??= picomatch.makeRe(pattern, { dot: true })).test(s) };
     matchers.set(pattern, m);
   }
   return m;

@@ -357,7 +357,8 @@ export class DerivedCache {
     const t0 = performance.now();
     const k = sha256(fsDigest(policy));
     const stored = this.entry.plans[k];
-    if (stored && evaluator.context === this.ctx) return { ...structuredClone(stored), ms: performance.now() - t0 };
+    // (Not copied: nothing changes a plan, and the entry is written again only with what this start added.)
+    if (stored && evaluator.context === this.ctx) return { ...stored, ms: performance.now() - t0 };
     if (this.saved || evaluator.context !== this.ctx) return planExecuteSet(policy, evaluator);
     const io: PlanIo = {
       lstat: (p) => {

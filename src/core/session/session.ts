@@ -1067,14 +1067,15 @@ export function gateFilesPlacement(
   }
   const problems: string[] = [];
   const reported: string[] = [];
+  // Each write grant resolved once (this runs at every start); not the built-in device files (/dev/null, /dev/tty…),
+  // which hold nothing and lie inside nothing of the gate's.
+  const roots = fsPolicy.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => ({ g, root: realpath(g.path) }));
   for (const f of files) {
     // Both the name (a symlink such as node_modules/.bin/agent-gate can itself be replaced) and the file.
     const names = [...new Set([path.resolve(f.path), realpath(f.path)])];
     // A file in a directory already named (the supervisor in dist/) adds nothing to the message.
     if (names.some((n) => reported.some((r) => isUnder(n, r)))) continue;
-    for (const g of fsPolicy.grants) {
-      if (!g.rights.includes('w')) continue;
-      const root = realpath(g.path);
+    for (const { g, root } of roots) {
       if (names.some((n) => isUnder(n, root) || isUnder(root, n))) {
         problems.push(`${f.what} ${f.path} is inside the write grant ${g.path} (from ${g.source})`);
         reported.push(...names);
