@@ -886,17 +886,22 @@ static int outside_service(int protocol, uint16_t port)
 	return 0;
 }
 
-/* Why a connect or datagram to this destination is refused, or NULL. type: the socket's. */
-static const char *loop_refusal(const struct target_addr *a, int type, char *why, size_t len)
+/* Why a connect or datagram to this destination is refused, or NULL. type, proto: the socket's. A ping
+ * socket (ICMP echo) reaches the kernel, not a service: let through. SCTP, UDP-Lite and the rest have no
+ * check here (their services are not in the TCP or UDP tables): refused on this host. */
+static const char *loop_refusal(const struct target_addr *a, int type, int proto, char *why, size_t len)
 {
 	int fam;
 	unsigned char ip[16];
 	uint16_t port;
 	if (!inet_dest(a, &fam, ip, &port) || !is_this_host(fam, ip))
 		return NULL;
+	if (type == SOCK_DGRAM && (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6))
+		return NULL;
 	if (loop_port(port, true) || loop_resolver(fam, ip, port) || (g_mode.net_sealed && port == 53 && is_resolver(fam, ip, port)))
 		return NULL;
-	if (type != SOCK_STREAM && type != SOCK_DGRAM) {
+	if (!(type == SOCK_STREAM && (proto == IPPROTO_TCP || proto == 262 /* MPTCP: a TCP listener serves it */)) &&
+	    !(type == SOCK_DGRAM && proto == IPPROTO_UDP)) {
 		snprintf(why, len, "only TCP and UDP to this host's own addresses ([loopback])");
 		return why;
 	}
@@ -1257,7 +1262,7 @@ static void on_connect(const struct seccomp_notif *n)
 		}
 		/* Services on this host outside the gate (MPTCP's too: its type is SOCK_STREAM). */
 		if (!why && g_mode.loop_sealed)
-			why = loop_refusal(&op.addr, type, text, sizeof(text));
+			why = loop_refusal(&op.addr, type, proto, text, sizeof(text));
 		if (!why && g_mode.loop_sealed && type == SOCK_STREAM && inet_dest(&op.addr, &fam, ip, &port) && is_this_host(fam, ip))
 			connected_add(op.sfd); /* the session's own client: accept hands its connection over */
 		if (why) {
@@ -1688,7 +1693,7 @@ static int copy_msg(pid_t tid, int pidfd, const struct user_msghdr64 *u, int typ
 
 /* The destination a message may not have: with [network] sealed, a UDP datagram with an address goes only
  * to a resolver (a connected socket's peer was checked at connect). NULL when it may be sent. */
-static const char *send_refusal(int family, int type, const struct send_msg *m, char *why, size_t len)
+static const char *send_refusal(int family, int type, int proto, const struct send_msg *m, char *why, size_t len)
 {
 	if (!m->h.msg_name || !m->h.msg_namelen)
 		return NULL;
@@ -1701,7 +1706,7 @@ static const char *send_refusal(int family, int type, const struct send_msg *m, 
 		if (g_mode.net_sealed && inet_dest(&a, &fam, ip, &port) && !is_resolver(fam, ip, port))
 			return "UDP only to the DNS resolvers ([network] dns)";
 		if (g_mode.loop_sealed)
-			return loop_refusal(&a, type, why, len);
+			return loop_refusal(&a, type, proto, why, len);
 	}
 	if (family == AF_UNIX && type == SOCK_DGRAM && g_mode.unix_sealed)
 		return "datagrams to unix sockets are sealed";
@@ -1756,6 +1761,7 @@ static void on_send(const struct seccomp_notif *n)
 	}
 	int family = sockopt_int(op.sfd, SOL_SOCKET, SO_DOMAIN);
 	int type = sockopt_int(op.sfd, SOL_SOCKET, SO_TYPE);
+	int proto = sockopt_int(op.sfd, SOL_SOCKET, SO_PROTOCOL);
 	AUTOCLOSE int pidfd = thread_pidfd(tid);
 	struct user_msghdr64 u;
 	unsigned count = 1;
@@ -1812,7 +1818,7 @@ static void on_send(const struct seccomp_notif *n)
 		err = ESRCH;
 	for (unsigned i = 0; i < op.nmsgs && !err; i++) {
 		char text[512];
-		const char *why = send_refusal(family, type, &op.msgs[i], text, sizeof(text));
+		const char *why = send_refusal(family, type, proto, &op.msgs[i], text, sizeof(text));
 		if (why) {
 			struct target_addr a = { .len = op.msgs[i].h.msg_namelen };
 			memcpy(&a.ss, op.msgs[i].h.msg_name, a.len);

@@ -169,6 +169,30 @@ describe.each([
     expect(udp.received.filter((m) => m.startsWith(tag))).toEqual([]);
   });
 
+  it('other protocols to this host (UDP-Lite, SCTP) are refused whatever listens; a ping socket to 127.0.0.1 (the kernel answers) is not', async () => {
+    const py = `import socket, errno
+def t(name, fam, typ, proto, addr):
+    try:
+        s = socket.socket(fam, typ, proto)
+    except OSError as e:
+        print('RESULT', name, 'nosocket', errno.errorcode[e.errno]); return
+    try:
+        s.connect(addr); print('RESULT', name, 'ok')
+    except OSError as e:
+        print('RESULT', name, errno.errorcode[e.errno])
+t('udplite', socket.AF_INET, socket.SOCK_DGRAM, 136, ('127.0.0.1', ${udp.port}))
+t('sctp', socket.AF_INET, socket.SOCK_STREAM, 132, ('127.0.0.1', ${v4.port}))
+t('ping', socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP, ('127.0.0.1', 0))`;
+    const r = await gated('python3 probe.py', { nobody, files: { 'probe.py': py } });
+    const got = results(r);
+    // Where the kernel has the protocol, the connect is refused; where it has not, nothing can be tried.
+    expect(got[0], r.stderr).toMatch(/^RESULT udplite (EACCES|nosocket EPROTONOSUPPORT)$/);
+    expect(got[1]).toMatch(/^RESULT sctp (EACCES|nosocket EPROTONOSUPPORT)$/);
+    // ping sockets need net.ipv4.ping_group_range to cover the group: root's usually, 65534's not.
+    expect(got[2]).toMatch(/^RESULT ping (ok|nosocket EACCES)$/);
+    for (const s of refusals(r)) expect(s.reason).toMatch(/only TCP and UDP/);
+  });
+
   it("the agent's own servers and clients work with no question: node http (127.0.0.1 and localhost) and python", async () => {
     const nodeScript = `const http = require('http');
 for (const host of ['127.0.0.1', 'localhost']) {

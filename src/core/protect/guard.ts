@@ -1209,7 +1209,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
         const extra = [...now.keys()].filter((rel) => !before.has(rel) || before.get(rel)!.type !== now.get(rel)!.type).sort((x, y) => y.length - x.length);
         for (const rel of extra) {
           hold(rel);
-          this.sfs.rm(rel ? path.join(p.path, rel) : p.path);
+          const full = rel ? path.join(p.path, rel) : p.path;
+          if (now.get(rel)?.type === 'dir') this.removeDir(full, rel, replaced);
+          else this.sfs.rm(full);
         }
         // What was there: put it back, shallowest first.
         for (const [rel, e] of [...before.entries()].sort((x, y) => x[0].length - y[0].length)) {
@@ -1229,6 +1231,40 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     } catch (e) {
       return { reverted: false, reason: `could not put it back: ${(e as Error).message}` };
     }
+  }
+
+  /**
+   * Remove a directory the agent made: first moved aside in one step (a file it makes in it afterwards fails,
+   * ENOENT), then every file in it — also one made between the look and the move — held open for the review
+   * (replaced, read by finalize), then removed.
+   */
+  private removeDir(full: string, rel: string, replaced: Map<string, number>): void {
+    const parent = path.dirname(full);
+    const aside = path.join(parent, `.agent-gate-removed-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    try {
+      this.sfs.at(full, (name, dir) => fs.renameSync(name, `${dir}/${path.basename(aside)}`));
+    } catch {
+      this.sfs.rm(full);
+      return;
+    }
+    const walk = (dir: string, r: string, depth: number): void => {
+      if (depth > 16) return;
+      for (const name of this.sfs.readdir(dir)) {
+        const f = path.join(dir, name);
+        const st = this.sfs.lstat(f);
+        const fr = r ? `${r}/${name}` : name;
+        if (st?.isDirectory()) walk(f, fr, depth + 1);
+        else if (st?.isFile() && !replaced.has(fr) && replaced.size < MAX_ENTRIES) {
+          try {
+            replaced.set(fr, this.openForReview(f));
+          } catch {
+            // gone
+          }
+        }
+      }
+    };
+    walk(aside, rel, 0);
+    this.sfs.rm(aside);
   }
 
   /** After .git was put back as a directory, its protected files are put back too (in whatever directory is
