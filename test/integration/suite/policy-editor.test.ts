@@ -272,7 +272,8 @@ suite('Policy editor', () => {
     const state = fs.mkdtempSync(path.join(tmp, 'state-'));
     process.env.XDG_STATE_HOME = state;
     const uri = scratch('.gate.toml', '[meta]\ndefault_action = "deny"\n\n[[rule]]\nid = "shells"\naction = "allow"\nexe_basename = ["sh", "dash"]\n\n[[rule]]\nid = "listing"\naction = "allow"\nexe_basename = "ls"\n\n[[rule]]\nid = "no-curl"\naction = "deny"\nexe_basename = "curl"\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["${WORKSPACE}/**"]\n');
-    const run = cli(['run', '--policy', uri.fsPath, '--accept-policy', '--', '/bin/sh', '-c', 'ls / >/dev/null; ls / >/dev/null; curl --version >/dev/null 2>&1; true'], { ...process.env, XDG_STATE_HOME: state });
+    // The session's workspace is the scratch folder (run's ${WORKSPACE} is --workspace, else the cwd).
+    const run = cli(['run', '--policy', uri.fsPath, '--workspace', path.dirname(uri.fsPath), '--accept-policy', '--', '/bin/sh', '-c', 'ls / >/dev/null; ls / >/dev/null; curl --version >/dev/null 2>&1; true'], { ...process.env, XDG_STATE_HOME: state });
     assert.equal(run.status, 0, `agent-gate run failed:\n${run.stderr}`);
     const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(doc);
@@ -296,7 +297,7 @@ suite('Policy editor', () => {
     process.env.XDG_STATE_HOME = state;
     const original = '[meta]\ndefault_action = "deny"\n\n[[rule]]\nid = "shells"\naction = "allow"\nexe_basename = ["sh", "dash", "sleep"]\n\n[filesystem]\nread_globs = ["/**"]\nwrite_globs = ["${WORKSPACE}/**"]\n';
     const uri = scratch('.gate.toml', original);
-    const session = spawn(process.execPath, [path.join(root(), 'dist', 'cli.js'), 'run', '--policy', uri.fsPath, '--accept-policy', '--', '/bin/sh', '-c', 'sleep 60'], { env: { ...process.env, XDG_STATE_HOME: state }, detached: true, stdio: 'ignore' });
+    const session = spawn(process.execPath, [path.join(root(), 'dist', 'cli.js'), 'run', '--policy', uri.fsPath, '--workspace', path.dirname(uri.fsPath), '--accept-policy', '--', '/bin/sh', '-c', 'sleep 60'], { env: { ...process.env, XDG_STATE_HOME: state }, detached: true, stdio: 'ignore' });
     try {
       // The session is running once its start record and snapshot are written.
       let exited: number | null = null;
