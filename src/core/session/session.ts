@@ -1088,7 +1088,7 @@ export function gateFilesPlacement(
     refusal:
       `refusing to start: the gate's own files are where the agent may write — ${problems.join('; ')}. ` +
       `The agent could replace them, and the next agent-gate run would start its program outside any gate. ` +
-      `Install agent-gate where the agent cannot write (npm install -g, or a directory outside the workspace and the caches; not npx, whose ~/.npm/_npx is a cache the agent writes), or narrow the grant.`,
+      `Install agent-gate where the agent cannot write (npm install -g, or a directory outside the workspace and the caches the agent writes; not an npx run by the agent, whose _npx is in its own npm cache), or narrow the grant.`,
     warnings: [],
   };
 }
