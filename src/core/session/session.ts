@@ -26,6 +26,7 @@ import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './po
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import { PolicyEvaluator } from '../policy/evaluator';
 import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
+import { hashUnderPaths } from '../policy/grants';
 import type { DerivedCache } from '../policy/derived-cache';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
@@ -1029,10 +1030,9 @@ export function withSocketDir(env: EnvPolicy | undefined, dir: { path: string } 
 }
 
 /** Where a copy of another program could have been planted: the write grants, or everything when
- *  writes are not sealed. */
+ *  writes are not sealed (one definition with `explain`'s: hashUnderPaths). */
 export function hashUnder(fsPolicy: FilesystemPolicy): string[] {
-  if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return ['/'];
-  return fsPolicy.grants.filter((g) => g.rights.includes('w')).map((g) => g.path);
+  return hashUnderPaths(fsPolicy);
 }
 
 /** One of the gate's own files (or directories) and what it is, for gateFilesPlacement. */
