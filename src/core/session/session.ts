@@ -26,6 +26,7 @@ import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './po
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import { PolicyEvaluator } from '../policy/evaluator';
 import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
+import { hashUnderPaths } from '../policy/grants';
 import type { DerivedCache } from '../policy/derived-cache';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
@@ -340,8 +341,15 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     }
     const session = new GateSession(id, options, audit);
     audit.onDeferredError = (err) => session.auditFailed(err);
-    // Before the agent exists: its protected workspace files as they are now.
-    if (options.workspace) session.startGuard(options.workspace, options.reviewDir ?? path.join(path.dirname(auditPath), `review-${id}`));
+    // Before the agent exists: its protected workspace files as they are now. Done while the supervisor starts
+    // (config() below runs right after it is spawned, and returns the guard's list in the CONFIG the
+    // supervisor needs before it forks the agent), so the snapshot always precedes the agent.
+    let guardStarted = false;
+    const startGuard = (): void => {
+      if (guardStarted) return;
+      guardStarted = true;
+      if (options.workspace) session.startGuard(options.workspace, options.reviewDir ?? path.join(path.dirname(auditPath), `review-${id}`));
+    };
     for (const w of [...setupWarnings, ...audit.repairs]) session.warn(w);
     for (const w of testSwitchWarnings(options.env ?? process.env)) session.warn(w);
     // The supervisor writes the log while the session runs (docs/protocol.md "The audit log"): it gets the
@@ -369,11 +377,18 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
           : `the agent can write the policy file ${policyFile}: edits take effect only in a new session (the policy in force was loaded at start, sha256 in the audit log); review changes to ${path.basename(policyFile)} before restarting`,
       );
     }
-    warmUp(options.evaluator);
     // Program-only denies become the kernel's (execute-set.ts): planned while the supervisor starts (the link
-    // calls the config function once it has spawned it), applied by the supervisor's Landlock.
+    // calls the config function once it has spawned it), applied by the supervisor's Landlock. The guard's
+    // snapshot and the evaluator's warm-up are done there too: the supervisor's exec and kernel probes take
+    // that long, so the agent's first exec waits for neither.
     let executePlan: ExecutePlan | null = null;
+    let warmed = false;
     const config = (): SupervisorConfig => {
+      startGuard();
+      if (!warmed) {
+        warmed = true;
+        warmUp(options.evaluator);
+      }
       const ev = options.evaluator;
       executePlan = ev instanceof PolicyEvaluator ? (options.derived ? options.derived.planExecuteSet(options.policy, ev) : planExecuteSet(options.policy, ev)) : null;
       session.kernelExcluded = executePlan?.excluded.map((e) => e.path) ?? [];
@@ -453,6 +468,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       audit.close();
       throw new GateSetupError(msg);
     }
+    startGuard(); // a link that did not ask for the config (test doubles)
     writeStart(session.link.report, session.link.warnings, session.link.envPlan); // a link that has no READY step (test doubles)
     // What this start learnt for the next one, now that the agent runs (a miss only writes).
     options.derived?.save();
@@ -1060,10 +1076,9 @@ export function withSocketDir(env: EnvPolicy | undefined, dir: { path: string } 
 }
 
 /** Where a copy of another program could have been planted: the write grants, or everything when
- *  writes are not sealed. */
+ *  writes are not sealed (one definition with `explain`'s: hashUnderPaths). */
 export function hashUnder(fsPolicy: FilesystemPolicy): string[] {
-  if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return ['/'];
-  return fsPolicy.grants.filter((g) => g.rights.includes('w')).map((g) => g.path);
+  return hashUnderPaths(fsPolicy);
 }
 
 /** One of the gate's own files (or directories) and what it is, for gateFilesPlacement. */
@@ -1119,7 +1134,7 @@ export function gateFilesPlacement(
     refusal:
       `refusing to start: the gate's own files are where the agent may write — ${problems.join('; ')}. ` +
       `The agent could replace them, and the next agent-gate run would start its program outside any gate. ` +
-      `Install agent-gate where the agent cannot write (npm install -g, or a directory outside the workspace and the caches; not npx, whose ~/.npm/_npx is a cache the agent writes), or narrow the grant.`,
+      `Install agent-gate where the agent cannot write (npm install -g, or a directory outside the workspace and the caches the agent writes; not an npx run by the agent, whose _npx is in its own npm cache), or narrow the grant.`,
     warnings: [],
   };
 }
