@@ -25,7 +25,7 @@ import { DOTENV_EXAMPLE, DOTENV_NAME, dotenvHarmless, envrcLoads, FIXED_FILES, g
 import { SafeFs } from './safe-fs';
 
 /** Why a path is protected: which tool outside the gate runs or obeys it. */
-export type ProtectedClass = 'git' | 'git-hooks' | 'git-rebase' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'dotenv' | 'gate-policy' | 'submodules' | 'agent-config' | 'tool-config';
+export type ProtectedClass = 'git' | 'git-hooks' | 'git-rebase' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'dotenv' | 'gate-policy' | 'submodules' | 'agent-config' | 'tool-config' | 'agent-home';
 
 export interface ProtectedPath {
   /** Absolute path. */
@@ -147,6 +147,7 @@ export const CLASS_WHY: Readonly<Record<ProtectedClass, string>> = {
   submodules: 'git fetches and checks out what it names on the next submodule update',
   'agent-config': 'the agent runs its hooks, MCP servers and commands on its next start, ungated when started outside the gate',
   'tool-config': 'mise, cargo (rust-analyzer runs it on folder open) and rustup run the commands and programs it names by themselves',
+  'agent-home': 'the agent obeys it on every later start, ungated when started outside the gate: only its keys that run programs were put back (agent-home.ts), the rest of the change is kept',
 };
 
 /** Workspace-root names matched by pattern (created or existing): VS Code workspace files (tasks, settings). */
