@@ -67,7 +67,7 @@ describe("gate: agents' own config in the home directory", () => {
     // Put back while the session ran, before anything outside the gate could start Claude Code on it.
     expect(r.stdout).toContain('"numStartups": 4');
     expect(r.stdout).not.toContain(EVIL);
-    const now = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, any>;
+    const now = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
     expect(now).toEqual({
       numStartups: 4,
       tipsHistory: { 'new-user-warmup': 1 },

@@ -214,6 +214,9 @@ function guardedView(doc: Doc, rules: readonly Rule[], workspace: string): Map<s
   for (const rule of rules) {
     for (const [keys, v] of expand(doc, rule.at)) {
       if (rule.exceptWorkspace !== undefined && samePath(keys[rule.exceptWorkspace], workspace)) continue;
+      // An empty value runs nothing: the same as none (Claude Code writes `mcpServers: {}`, `allowedTools: []`
+      // and `hasTrustDialogAccepted: false` into every project it records).
+      if (v === null || v === false || v === '' || (Array.isArray(v) && !v.length) || (isObject(v) && !Object.keys(v).length)) continue;
       view.set(JSON.stringify(keys), canonical(v));
     }
   }
