@@ -454,7 +454,9 @@ export class AgentHomeGuard extends EventEmitter<{ change: [ProtectedChange] }> 
     try {
       const merged = keys && x.doc && content ? merge(x.doc, parseDoc(x.file.format, content)!, keys) : null;
       if (merged && (x.content !== null || Object.keys(merged).length)) {
-        this.write(p, serialize(x.file.format, merged, x.content), st.mode & 0o7777, x);
+        // Only guarded keys changed: the original bytes (comments and layout as they were).
+        const same = x.content !== null && canonical(merged) === canonical(x.doc);
+        this.write(p, same ? x.content! : serialize(x.file.format, merged, x.content), st.mode & 0o7777, x);
       } else if (x.content === null) {
         this.sfs.rm(p);
       } else {
