@@ -16,7 +16,12 @@
  * root supervisor could do that the agent could not is refused here: extended attributes in the security.
  * and trusted. namespaces (CAP_SYS_ADMIN, CAP_SETFCAP: dropped), and setuid/setgid modes never reach us (the
  * filter refuses them first). Descriptors that name no file (pipes, sockets, anonymous inodes) and memfds are
- * the agent's own: changed as asked. setxattrat/removexattrat (6.13) are answered ENOSYS by the filter. */
+ * the agent's own: changed as asked. setxattrat/removexattrat (6.13) are answered ENOSYS by the filter.
+ *
+ * Inode flags and attributes (ioctl FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR, FS_IOC_SETVERSION: chattr; red-team
+ * R90) go the same way, on the target's descriptor. The kernel's own test for them is a capability as much as
+ * ownership (CAP_LINUX_IMMUTABLE for i and a, CAP_SYS_RESOURCE for ext4's j), so the call is made with the
+ * agent's effective capabilities, not ours (ioctl_as_caller): +i stays refused to a root agent. */
 #include "meta.h"
 #include "facts.h"
 #include "procmem.h"
@@ -24,6 +29,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
 #include <linux/limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,10 +80,64 @@ bool meta_handles(int nr)
 	case __NR_removexattr:
 	case __NR_lremovexattr:
 	case __NR_fremovexattr:
+	case __NR_ioctl: /* the inode-flag commands only (seccomp.c) */
 		return true;
 	default:
 		return false;
 	}
+}
+
+#ifndef EXT4_IOC_SETVERSION_OLD
+#define EXT4_IOC_SETVERSION_OLD _IOW('f', 4, long)
+#endif
+
+/* The ioctl commands the filter sends here, and the size of what their argument points to. 0: not one. */
+static size_t ioctl_arg_size(unsigned cmd)
+{
+	switch (cmd) {
+	case FS_IOC_SETFLAGS: /* the kernel reads an int, whatever the number says */
+	case FS_IOC_SETVERSION:
+	case EXT4_IOC_SETVERSION_OLD:
+		return sizeof(int);
+	case FS_IOC_FSSETXATTR:
+		return sizeof(struct fsxattr);
+	default:
+		return 0;
+	}
+}
+
+/* The caller's effective capabilities (proc(5) CapEff); 0 when unknown (fail closed: none). */
+static uint64_t caller_caps(pid_t tid)
+{
+	char path[64], text[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (read_small_file(AT_FDCWD, path, text, sizeof(text)) < 0)
+		return 0;
+	const char *p = strstr(text, "\nCapEff:");
+	unsigned long long v;
+	return p && sscanf(p + 8, "%llx", &v) == 1 ? (uint64_t)v : 0;
+}
+
+/* ioctl(fd, cmd, arg) with our effective capabilities cut to the caller's for the call (capset(2) changes the
+ * calling thread only), so the kernel decides as it would for the agent. */
+static int ioctl_as_caller(pid_t tid, int fd, unsigned cmd, void *arg)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct ours[2], cut[2];
+	if (syscall(__NR_capget, &hdr, ours) < 0)
+		return -1;
+	uint64_t theirs = caller_caps(tid);
+	memcpy(cut, ours, sizeof(cut));
+	cut[0].effective &= (uint32_t)theirs;
+	cut[1].effective &= (uint32_t)(theirs >> 32);
+	if (syscall(__NR_capset, &hdr, cut) < 0)
+		return -1;
+	int res = ioctl(fd, cmd, arg);
+	int e = errno;
+	if (syscall(__NR_capset, &hdr, ours) < 0)
+		die_errno("capset (restoring the supervisor's capabilities after a metadata change)");
+	errno = e;
+	return res;
 }
 
 static bool still_valid(int listener, uint64_t id)
@@ -277,6 +338,12 @@ int meta_perform(int listener, const struct seccomp_notif *n, const struct confi
 		fd_call = true;
 		r = take_fd(listener, n, (int)a[0], &fd);
 		break;
+	case __NR_ioctl:
+		if (!ioctl_arg_size((unsigned)a[1]))
+			return EPERM; /* not one the filter sends here: never performed */
+		fd_call = true;
+		r = take_fd(listener, n, (int)a[0], &fd);
+		break;
 	case __NR_chmod:
 	case __NR_chown:
 	case __NR_utime:
@@ -328,7 +395,7 @@ int meta_perform(int listener, const struct seccomp_notif *n, const struct confi
 	if (fd_call && (fcntl(fd, F_GETFL) & O_PATH) && nr != __NR_utimensat)
 		return EBADF;
 	if (!may_change(fd, c)) {
-		debug("%s by tid %d outside the write grants: refused", nr == __NR_chmod ? "chmod" : "metadata change", (int)tid);
+		debug("%s by tid %d outside the write grants: refused", nr == __NR_chmod ? "chmod" : nr == __NR_ioctl ? "inode flags" : "metadata change", (int)tid);
 		return EACCES;
 	}
 	r = owner_rules(nr, a, tid, &st);
@@ -364,6 +431,10 @@ int meta_perform(int listener, const struct seccomp_notif *n, const struct confi
 	case __NR_lremovexattr:
 	case __NR_fremovexattr:
 		r = read_name(tid, a[1], name);
+		break;
+	case __NR_ioctl:
+		if (procmem_read(tid, a[2], value, ioctl_arg_size((unsigned)a[1])) < 0)
+			r = errno == ESRCH ? -1 : EFAULT;
 		break;
 	default:
 		break;
@@ -417,6 +488,9 @@ int meta_perform(int listener, const struct seccomp_notif *n, const struct confi
 		if (link)
 			return EPERM;
 		res = fd_call ? fremovexattr(fd, name) : removexattr(proc, name);
+		break;
+	case __NR_ioctl:
+		res = ioctl_as_caller(tid, fd, (unsigned)a[1], value);
 		break;
 	default:
 		return ENOSYS;

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -239,25 +240,44 @@ static int ring_write(struct ring *r, int fd)
  * The relay passes the agent's output to the user's terminal byte for byte, and some terminal sequences act
  * outside the terminal: OSC 52 writes the clipboard (pasted later into the user's shell), iTerm2's OSC 1337
  * writes files and the clipboard, kitty's DCS remote control launches programs, DCS/APC/PM/SOS strings carry
- * such commands for other terminals. The relay keeps the OSCs a program needs — titles, colours, the working
- * directory, hyperlinks, notifications, shell integration (133, VS Code's 633) — and drops every other OSC and
- * every DCS, APC, PM and SOS string, whether introduced by ESC or by its C1 code point (U+0090..U+009F, which
- * UTF-8 terminals such as xterm.js honour). Raw bytes 0x80..0x9F are UTF-8 continuation bytes and pass. The
- * state carries over between reads. */
-enum fstate { F_GROUND, F_ESC, F_C2, F_OSC_NUM, F_OSC_PASS, F_OSC_PASS_ESC, F_OSC_PASS_C2, F_DROP, F_DROP_ESC, F_DROP_C2 };
+ * such commands for other terminals. The relay keeps the OSCs a program needs — titles and colours — and
+ * drops every other OSC and every DCS, APC, PM and SOS string, whether introduced by ESC or by its C1 code
+ * point (U+0090..U+009F, which UTF-8 terminals such as xterm.js honour). Raw bytes 0x80..0x9F are UTF-8
+ * continuation bytes and pass. The state carries over between reads.
+ * Shell integration (OSC 133, VS Code's 633), the working directory (OSC 7) and notifications (OSC 9) describe
+ * the user's shell, not the agent: VS Code adds each "command" they report to its application-wide recent
+ * command and directory history, offered later in the user's ungated terminals (red-team R93): dropped. A
+ * hyperlink (OSC 8) passes only to a file:, http: or https: URI; one to any other scheme (vscode:// opens an
+ * extension's URI handler on Ctrl+click, with no prompt) loses its link and keeps its text. */
+enum fstate { F_GROUND, F_ESC, F_C2, F_OSC_NUM, F_OSC8, F_OSC_PASS, F_OSC_PASS_ESC, F_OSC_PASS_C2, F_DROP, F_DROP_ESC, F_DROP_C2 };
 static struct {
 	enum fstate st;
-	char held[32]; /* ESC ] or C2 9D and the OSC's number, until it is known */
+	/* ESC ] or C2 9D and the OSC's number, until it is known; for OSC 8, up to its URI's scheme (a link whose
+	 * parameters do not fit is dropped: its text stays) */
+	char held[256];
 	size_t nheld;
+	unsigned semis; /* OSC 8: the ';' seen after the number (2: the URI has begun, at uri) */
+	size_t uri;
 	bool closing; /* the held ESC or C1 ends a string we passed: when we drop what it starts, a BEL ends it */
 } flt;
 
 static bool osc_allowed(const char *num, size_t n)
 {
-	static const char *const ok[] = { "0", "1", "2", "4", "7", "8", "9", "10", "11", "12", "17", "19", "104", "110",
-					  "111", "112", "117", "119", "133", "633" };
+	static const char *const ok[] = { "0", "1", "2", "4", "10", "11", "12", "17", "19", "104", "110", "111", "112", "117", "119" };
 	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
 		if (strlen(ok[i]) == n && memcmp(ok[i], num, n) == 0)
+			return true;
+	return false;
+}
+
+/* OSC 8 held up to its URI's scheme (flt.uri .. the ':' just held): one the user may follow safely. */
+static bool link_scheme_allowed(void)
+{
+	static const char *const ok[] = { "file", "http", "https" };
+	const char *sch = flt.held + flt.uri;
+	size_t n = flt.nheld - flt.uri - 1;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
+		if (strlen(ok[i]) == n && strncasecmp(ok[i], sch, n) == 0)
 			return true;
 	return false;
 }
@@ -305,6 +325,11 @@ static size_t filter_out(const unsigned char *in, size_t n, char *out)
 				flt.held[flt.nheld++] = (char)c;
 				break;
 			}
+			if (flt.nheld == 3 && flt.held[2] == '8') {
+				flt.semis = 0;
+				flt.st = F_OSC8; /* the link's scheme decides */
+				goto again;
+			}
 			if (osc_allowed(flt.held + 2, flt.nheld - 2)) {
 				memcpy(out + k, flt.held, flt.nheld);
 				k += flt.nheld;
@@ -316,6 +341,55 @@ static size_t filter_out(const unsigned char *in, size_t n, char *out)
 			}
 			flt.closing = false;
 			goto again;
+		case F_OSC8: {
+			/* ESC ] 8 ; params ; URI ST: held until the URI's scheme is known. An empty URI ends a link (passed);
+			 * a string that ends, or a byte that cannot be part of a scheme, before the ':' drops it. */
+			bool ends = c == 0x07 || c == 0x18 || c == 0x1a || c == 0x1b || c == 0xc2;
+			int verdict = 0; /* 1 pass, -1 drop, 0 hold on */
+			if (ends || flt.nheld >= sizeof(flt.held))
+				verdict = flt.semis == 2 && flt.nheld == flt.uri && ends ? 1 : -1;
+			else if (flt.semis < 2 && flt.nheld == 3 && c != ';')
+				verdict = -1; /* ESC ] 8 and no parameters: not a link */
+			if (verdict == 0) {
+				flt.held[flt.nheld++] = (char)c;
+				if (flt.semis < 2) {
+					if (c == ';' && ++flt.semis == 2)
+						flt.uri = flt.nheld;
+					break;
+				}
+				if (c == ':')
+					verdict = flt.nheld - 1 > flt.uri && link_scheme_allowed() ? 1 : -1;
+				else if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.')
+					verdict = -1;
+				else if (flt.nheld - flt.uri > 5)
+					verdict = -1; /* longer than "https" */
+				if (verdict == 0)
+					break;
+				if (verdict == 1) {
+					memcpy(out + k, flt.held, flt.nheld);
+					k += flt.nheld;
+					flt.closing = false;
+					flt.st = F_OSC_PASS;
+					break;
+				}
+				if (flt.closing)
+					out[k++] = 0x07;
+				flt.closing = false;
+				flt.st = F_DROP; /* the rest of the URI, up to its end */
+				break;
+			}
+			if (verdict == 1) {
+				memcpy(out + k, flt.held, flt.nheld);
+				k += flt.nheld;
+				flt.st = F_OSC_PASS;
+			} else {
+				if (flt.closing)
+					out[k++] = 0x07;
+				flt.st = F_DROP;
+			}
+			flt.closing = false;
+			goto again;
+		}
 		case F_OSC_PASS:
 			if (c == 0x1b) {
 				flt.st = F_OSC_PASS_ESC; /* ST, or the terminal ends the string and starts another */

@@ -43,6 +43,9 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
+#include <linux/fscrypt.h>
+#include <linux/fsverity.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -79,6 +82,16 @@
 #ifndef __NR_removexattrat
 #define __NR_removexattrat 466
 #endif
+#ifndef __NR_file_setattr
+#define __NR_file_setattr 469 /* Linux 6.17 */
+#endif
+#ifndef EXT4_IOC_SETVERSION_OLD
+#define EXT4_IOC_SETVERSION_OLD _IOW('f', 4, long) /* ext4 still answers it (FS_IOC_SETVERSION's old number) */
+#define EXT4_IOC32_SETVERSION_OLD _IOW('f', 4, int)
+#endif
+/* A btrfs ioctl by its direction, type and number, whatever the size of its argument (v1/v2, 32-bit layouts). */
+#define BTRFS_CMD_MASK 0xc000ffffu
+#define BTRFS_CMD(dir, nr) (((unsigned)(dir) << 30) | 0x9400u | (nr))
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -151,6 +164,38 @@ static const struct sc_entry TABLE[] = {
 	RULE(ioctl, DENY(EPERM), ARG_EQ(1, TIOCSTI)),
 	RULE(ioctl, DENY(EPERM), ARG_EQ(1, TIOCLINUX)),
 	RULE(ioctl, DENY(EPERM), ARG_EQ(1, TIOCSCTTY), ARG_EQ(2, 1)),
+	/* Inode flags and attributes outside the write grants, when writes are sealed (red-team R90): Landlock
+	 * checks no ioctl of a regular file, and these change a file the agent may only read (open O_RDONLY: the
+	 * kernel asks ownership or CAP_FOWNER, not write access): chattr's S, A, d (dump skips the file), D, t, C;
+	 * the project id and extent size hints; the generation. The supervisor performs them inside the grants
+	 * only, with the agent's capabilities (meta.c). Their 32-bit numbers mean nothing to a 64-bit caller
+	 * (only compat_ioctl translates them): ENOTTY, what the kernel answers. fs-verity makes a file read-only
+	 * for good and an encryption policy claims an empty directory: refused inside the grants too (EOPNOTSUPP:
+	 * what a filesystem without the feature answers; no build needs them). btrfs subvolumes are made, removed and set read-only by ioctl
+	 * past Landlock's directory checks: refused. file_setattr(2) (6.17) takes its attributes behind a
+	 * pointer: ENOSYS, like setxattrat; chattr uses the ioctl. */
+	RULE_IF(SEALED, ioctl, NOTIFY, ARG_EQ(1, FS_IOC_SETFLAGS)),
+	RULE_IF(SEALED, ioctl, NOTIFY, ARG_EQ(1, FS_IOC_FSSETXATTR)),
+	RULE_IF(SEALED, ioctl, NOTIFY, ARG_EQ(1, FS_IOC_SETVERSION)),
+	RULE_IF(SEALED, ioctl, NOTIFY, ARG_EQ(1, EXT4_IOC_SETVERSION_OLD)),
+	RULE_IF(SEALED, ioctl, DENY(ENOTTY), ARG_EQ(1, FS_IOC32_SETFLAGS)),
+	RULE_IF(SEALED, ioctl, DENY(ENOTTY), ARG_EQ(1, FS_IOC32_SETVERSION)),
+	RULE_IF(SEALED, ioctl, DENY(ENOTTY), ARG_EQ(1, EXT4_IOC32_SETVERSION_OLD)),
+	RULE_IF(SEALED, ioctl, DENY(EOPNOTSUPP), ARG_EQ(1, FS_IOC_ENABLE_VERITY)),
+	RULE_IF(SEALED, ioctl, DENY(EOPNOTSUPP), ARG_EQ(1, FS_IOC_SET_ENCRYPTION_POLICY)),
+	RULE_IF(SEALED, ioctl, DENY(EPERM), ARG_MASKED_EQ(1, BTRFS_CMD_MASK, BTRFS_CMD(_IOC_WRITE, 1))),  /* SNAP_CREATE */
+	RULE_IF(SEALED, ioctl, DENY(EPERM), ARG_MASKED_EQ(1, BTRFS_CMD_MASK, BTRFS_CMD(_IOC_WRITE, 14))), /* SUBVOL_CREATE */
+	RULE_IF(SEALED, ioctl, DENY(EPERM), ARG_MASKED_EQ(1, BTRFS_CMD_MASK, BTRFS_CMD(_IOC_WRITE, 15))), /* SNAP_DESTROY */
+	RULE_IF(SEALED, ioctl, DENY(EPERM), ARG_MASKED_EQ(1, BTRFS_CMD_MASK, BTRFS_CMD(_IOC_WRITE, 23))), /* SNAP_CREATE_V2 */
+	RULE_IF(SEALED, ioctl, DENY(EPERM), ARG_MASKED_EQ(1, BTRFS_CMD_MASK, BTRFS_CMD(_IOC_WRITE, 24))), /* SUBVOL_CREATE_V2 */
+	RULE_IF(SEALED, ioctl, DENY(EPERM), ARG_MASKED_EQ(1, BTRFS_CMD_MASK, BTRFS_CMD(_IOC_WRITE, 26))), /* SUBVOL_SETFLAGS */
+	RULE_IF(SEALED, ioctl, DENY(EPERM), ARG_MASKED_EQ(1, BTRFS_CMD_MASK, BTRFS_CMD(_IOC_READ | _IOC_WRITE, 37))), /* SET_RECEIVED_SUBVOL */
+	RULE_IF(SEALED, ioctl, DENY(EPERM), ARG_MASKED_EQ(1, BTRFS_CMD_MASK, BTRFS_CMD(_IOC_WRITE, 63))), /* SNAP_DESTROY_V2 */
+	/* The user's fscrypt keys are the filesystem's, not the session's (as the keyrings, below): removing the
+	 * user's claim locks the user's encrypted directories. */
+	RULE(ioctl, DENY(EPERM), ARG_EQ(1, FS_IOC_ADD_ENCRYPTION_KEY)),
+	RULE(ioctl, DENY(EPERM), ARG_EQ(1, FS_IOC_REMOVE_ENCRYPTION_KEY)),
+	RULE(ioctl, DENY(EPERM), ARG_EQ(1, FS_IOC_REMOVE_ENCRYPTION_KEY_ALL_USERS)),
 	/* New namespaces (Docker's profile): a user namespace gives back every capability inside it, a network
 	 * namespace hides traffic from the network rules, and the others change what paths and processes mean
 	 * to the supervisor. clone's flags are an unsigned long of which the kernel reads the low 32 bits
@@ -205,6 +250,7 @@ static const struct sc_entry TABLE[] = {
 	RULE_IF(SEALED, fremovexattr, NOTIFY),
 	RULE_IF(SEALED, setxattrat, DENY(ENOSYS)),
 	RULE_IF(SEALED, removexattrat, DENY(ENOSYS)),
+	RULE_IF(SEALED, file_setattr, DENY(ENOSYS)), /* inode flags (6.17), with the ioctls above */
 	/* personality: the values Docker's profile allows (PER_LINUX, PER_LINUX32, UNAME26, both, and the
 	 * query); others (READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE…) are old, little-tested kernel paths. */
 	RULE(personality, ALLOW, ARG_EQ(0, 0)),

@@ -191,7 +191,15 @@ async function startOnce(opts) {
     }
     void exited;
     live.delete(child.pid);
-    if (!opts.profileDir) rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
+    // Guarded sessions are in sessions of their own, so the group kill does not reach them: their supervisors
+    // end them when the extension host goes, and may still write their logs here for a moment.
+    if (!opts.profileDir) {
+      try {
+        rmSync(tmp, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+      } catch (e) {
+        process.stderr.write(`code-server: could not remove ${tmp}: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+    }
   };
   try {
     await waitForHealthz(url, child, opts.startupTimeoutMs ?? 60_000, () => out);

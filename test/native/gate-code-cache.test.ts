@@ -70,6 +70,35 @@ describe('the CLI loader and its code cache', () => {
     expect(fs.statSync(cacheFile()).mtimeMs).toBe(made.mtimeMs);
   });
 
+  it('every public built-in module a run loads is loaded before the V8 flags are set (Node\'s own code cache for them is refused after)', () => {
+    // A preload that notes which modules are loaded when the loader first sets a V8 flag, and at the end.
+    const probe = path.join(base, 'probe.js');
+    const out = path.join(base, 'modules.json');
+    fs.writeFileSync(
+      probe,
+      `const v8 = require('v8'); const set = v8.setFlagsFromString; let atFlags = null;
+       v8.setFlagsFromString = (f) => { atFlags ??= process.moduleLoadList.slice(); return set(f); };
+       process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify({ atFlags, atExit: process.moduleLoadList })));`,
+    );
+    const audit = path.join(state, `audit-probe-${Date.now()}.jsonl`);
+    const r = spawnSync(process.execPath, ['--require', probe, path.join(dist, 'cli.js'), 'run', '-q', '--on-ask', 'deny', '--audit', audit, '--supervisor', SUPERVISOR, '--', '/bin/echo', 'probed'], {
+      cwd: ws,
+      encoding: 'utf8',
+      env: { ...process.env, CI: '1' },
+      timeout: 60_000,
+    });
+    expect(r.stdout).toBe('probed\n');
+    const { atFlags, atExit } = JSON.parse(fs.readFileSync(out, 'utf8')) as { atFlags: string[] | null; atExit: string[] };
+    expect(atFlags).not.toBeNull();
+    const publicModules = (l: string[]): string[] => l.filter((m) => m.startsWith('NativeModule ') && !m.startsWith('NativeModule internal/'));
+    const before = new Set(publicModules(atFlags as string[]));
+    const late = publicModules(atExit).filter((m) => !before.has(m));
+    expect(late).toEqual([]);
+    // The run loaded what the bundle needs (the check above is not vacuous).
+    expect(before.has('NativeModule net')).toBe(true);
+    expect(before.has('NativeModule child_process')).toBe(true);
+  });
+
   it('a damaged cache, or one made for another bundle, is refused by V8, never run, and made again', () => {
     // Damaged: random bytes of the same length.
     fs.writeFileSync(cacheFile(), Buffer.from(Array.from({ length: fs.statSync(cacheFile()).size }, () => Math.floor(Math.random() * 256))));

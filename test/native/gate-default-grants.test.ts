@@ -96,7 +96,7 @@ describe('default policy: no shared /tmp (red-team R60)', () => {
 });
 
 describe('default policy: the XDG cache holds programs too (red-team R69)', () => {
-  it('the download caches are writable; Poetry\'s environments, uv\'s archive, Playwright\'s browsers, Bazel and Go\'s build cache are not; the agent\'s Go/uv/… caches are its own', async () => {
+  it('the user\'s caches are not writable: Poetry\'s environments, uv\'s archive, Playwright\'s browsers, Bazel and Go\'s build cache are not; the agent\'s Go/uv/… caches are its own', async () => {
     const c = path.join(home, '.cache');
     const refused = {
       poetry: `${c}/pypoetry/virtualenvs/p-py3.11/bin/python`,
@@ -108,14 +108,15 @@ describe('default policy: the XDG cache holds programs too (red-team R69)', () =
       typescript: `${c}/typescript/5.9/package.json`,
       nodegyp: `${c}/node-gyp/22.0.0/include/node/node.h`,
       top: `${c}/x`,
+      // The user's package caches too (red-team R99): the next test.
+      pip: `${c}/pip/http/x`,
+      npm: `${home}/.npm/_cacache/x`,
     };
     // The directories exist (as on a machine that uses these tools): Landlock would otherwise refuse for lack of them.
     for (const f of Object.values(refused)) fs.mkdirSync(path.dirname(f), { recursive: true });
     const r = await underDefault(
       [
         ...Object.entries(refused).map(([k, f]) => tryWrite(k, f)),
-        tryWrite('pip', `${c}/pip/http/x`),
-        tryWrite('npm', `${home}/.npm/_cacache/x`),
         'echo "GOCACHE=$GOCACHE"; echo "UV_CACHE_DIR=$UV_CACHE_DIR"; echo "PLAYWRIGHT_BROWSERS_PATH=$PLAYWRIGHT_BROWSERS_PATH"',
         tryWrite('own', '$GOCACHE/00/x-d'),
       ].join('\n'),
@@ -123,13 +124,81 @@ describe('default policy: the XDG cache holds programs too (red-team R69)', () =
     expect(r.code, r.stderr).toBe(0);
     const out = lines(r.stdout);
     for (const k of Object.keys(refused)) expect(out.get(k), k).toBe('refused');
-    expect(out.get('pip')).toBe('ok');
-    expect(out.get('npm')).toBe('ok');
     expect(out.get('GOCACHE')).toBe(`${c}/agent-gate/tools/go-build`);
     expect(out.get('UV_CACHE_DIR')).toBe(`${c}/agent-gate/tools/uv`);
     expect(out.get('PLAYWRIGHT_BROWSERS_PATH')).toBe(`${c}/agent-gate/tools/ms-playwright`);
     expect(out.get('own')).toBe('ok');
     for (const f of Object.values(refused)) expect(fs.existsSync(f), f).toBe(false);
+  });
+});
+
+describe('default policy: the user\'s package caches hold installed programs (red-team R99)', () => {
+  it('npx\'s installs, cargo\'s unpacked crates, pip\'s wheels and Go\'s modules of the user cannot be changed; the agent\'s npx, npm, pip, cargo and go use caches of its own, which the user\'s npx never sees', async () => {
+    // A tool published as a tarball (no registry needed): `npx --package=<tgz>` installs it into <cache>/_npx.
+    const pkg = path.join(dirs.root, 'r99-pkg');
+    fs.mkdirSync(pkg, { recursive: true });
+    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'gate-r99-tool', version: '1.0.0', bin: { 'gate-r99-tool': 'cli.js' } }));
+    fs.writeFileSync(path.join(pkg, 'cli.js'), '#!/usr/bin/env node\nconsole.log("tool=" + (process.env.R99_MARK || "user"))\n', { mode: 0o755 });
+    expect(spawnSync('npm', ['pack', '-q'], { cwd: pkg, encoding: 'utf8' }).status).toBe(0);
+    const tgz = path.join(pkg, 'gate-r99-tool-1.0.0.tgz');
+    const npx = `npx -y --package=${tgz} gate-r99-tool`;
+    // The user, outside the gate, with their own ~/.npm (npm_config_cache unset): an MCP server started as `npx -y …`.
+    const userEnv: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+    delete userEnv.npm_config_cache;
+    delete userEnv.XDG_CACHE_HOME;
+    const first = spawnSync('bash', ['-c', npx], { cwd: dirs.root, env: userEnv, encoding: 'utf8' });
+    expect(first.stdout, first.stderr).toContain('tool=user');
+    const npxDir = path.join(home, '.npm', '_npx');
+    const installed = fs.readdirSync(npxDir).map((h) => path.join(npxDir, h, 'node_modules', 'gate-r99-tool', 'cli.js')).find((f) => fs.existsSync(f));
+    expect(installed).toBeDefined();
+    const before = fs.readFileSync(installed!, 'utf8');
+    // The same class elsewhere, as on a machine that uses these tools: an unpacked crate (its build.rs runs in
+    // the user's next build of any project using it: cargo never re-checks src/), a built wheel, a Go module.
+    const c = path.join(home, '.cache');
+    const planted = {
+      cratesrc: `${home}/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde-1.0.0/build.rs`,
+      cratecache: `${home}/.cargo/registry/cache/index.crates.io-1949cf8c6b5b557f/serde-1.0.0.crate`,
+      crateindex: `${home}/.cargo/registry/index/index.crates.io-1949cf8c6b5b557f/.cache/se/rd/serde`,
+      cargogit: `${home}/.cargo/git/checkouts/x-0123/abc/build.rs`,
+      wheel: `${c}/pip/wheels/ab/cd/x-1.0-py3-none-any.whl`,
+      gomod: `${home}/go/pkg/mod/example.com/x@v1.0.0/x.go`,
+      yarn: `${c}/yarn/v6/npm-x-1.0.0/node_modules/x/index.js`,
+      pnpm: `${c}/pnpm/dlx/abc/node_modules/x/index.js`,
+    };
+    for (const f of Object.values(planted)) {
+      fs.mkdirSync(path.dirname(f), { recursive: true });
+      fs.writeFileSync(f, 'original\n');
+    }
+    const r = await underDefault(
+      [
+        // R99's attack: one line into the installed tool, then the same into each planted file.
+        `if sed -i '1a console.log("tool=agent")' ${installed} 2>/dev/null; then echo npx=ok; else echo npx=refused; fi`,
+        ...Object.entries(planted).map(([k, f]) => `if echo agent > ${f} 2>/dev/null; then echo ${k}=ok; else echo ${k}=refused; fi`),
+        // The agent's own tools: each cache inside its own tree.
+        'echo "NPMCACHE=$(npm config get cache)"; echo "CARGO_HOME=$CARGO_HOME"; echo "PIP_CACHE_DIR=$PIP_CACHE_DIR"; echo "GOMODCACHE=$GOMODCACHE"',
+        `R99_MARK=gated ${npx} | sed 's/^/agent-/'`,
+        'ls -d "$npm_config_cache"/_npx/*/node_modules/gate-r99-tool >/dev/null && echo ownnpx=ok',
+        tryWrite('owncargo', '$CARGO_HOME/registry/src/x/build.rs'),
+      ].join('\n'),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout);
+    expect(out.get('npx')).toBe('refused');
+    for (const k of Object.keys(planted)) expect(out.get(k), k).toBe('refused');
+    const own = `${c}/agent-gate/tools`;
+    expect(out.get('NPMCACHE')).toBe(`${own}/npm`);
+    expect(out.get('CARGO_HOME')).toBe(`${own}/cargo`);
+    expect(out.get('PIP_CACHE_DIR')).toBe(`${own}/pip`);
+    expect(out.get('GOMODCACHE')).toBe(`${own}/go-mod`);
+    expect(out.get('agent-tool')).toBe('gated');
+    expect(out.get('ownnpx')).toBe('ok');
+    expect(out.get('owncargo')).toBe('ok');
+    expect(r.decisions.filter((d) => d.verdict !== 'allow')).toEqual([]);
+    // Outside again: the user's tree is as it was, and the user's next npx runs the user's tool.
+    expect(fs.readFileSync(installed!, 'utf8')).toBe(before);
+    for (const f of Object.values(planted)) expect(fs.readFileSync(f, 'utf8'), f).toBe('original\n');
+    const again = spawnSync('bash', ['-c', npx], { cwd: dirs.root, env: userEnv, encoding: 'utf8' });
+    expect(again.stdout.trim(), again.stderr).toBe('tool=user');
   });
 });
 

@@ -101,17 +101,21 @@ describe('gate: the gate\'s own files inside a write grant are refused at start 
     expect(fs.existsSync(proof)).toBe(false);
   });
 
-  it('npx: an install in ~/.npm/_npx under the shipped default policy (~/.npm is its npm cache grant) is refused', async () => {
+  it('npx: an install in the agent\'s own npm cache (~/.cache/agent-gate/tools/npm/_npx, the shipped default policy\'s grant) is refused; one in the user\'s ~/.npm/_npx, which the agent cannot write (red-team R99), runs', async () => {
     const { ws } = workspace();
     const home = path.join(dirs.root, `home-${n}`);
     fs.mkdirSync(home);
-    const cli = install(path.join(home, '.npm', '_npx', '0123abcd', 'node_modules', 'agent-gate'));
+    const cli = install(path.join(home, '.cache', 'agent-gate', 'tools', 'npm', '_npx', '0123abcd', 'node_modules', 'agent-gate'));
     // The CLI's state (accepted policies) outside every default grant.
     const env = { HOME: home, npm_config_cache: '', XDG_CACHE_HOME: '', XDG_STATE_HOME: stateHome };
     const r = await runInstalled(cli, ['true'], { cwd: ws, env });
     expect(r.code).toBe(126);
     expect(r.stderr).toContain("the gate's own files are where the agent may write");
-    expect(r.stderr).toContain('${npm_config_cache:-${HOME}/.npm}/**');
+    expect(r.stderr).toContain('${XDG_CACHE_HOME:-${HOME}/.cache}/agent-gate/tools/**');
+    const user = install(path.join(home, '.npm', '_npx', '0123abcd', 'node_modules', 'agent-gate'));
+    const r2 = await runInstalled(user, ['true'], { cwd: ws, env });
+    expect(r2.stderr).not.toContain("the gate's own files");
+    expect(r2.code, r2.stderr).toBe(0);
   });
 
   it('a command-line write grant over the install (-w), and a grant inside it, are refused too', async () => {

@@ -216,6 +216,53 @@ describe.each<Who>(['root', 'nobody'])('gate: metadata of files outside the writ
   });
 });
 
+describe.each<Who>(['root', 'nobody'])('gate: inode flags of files outside the write grants (agent as %s; red-team R90)', (who) => {
+  const EXTENTS = 0x80000; // what ext4 shows of a plain file
+  function outsideFile(): string {
+    const f = path.join(dirs.root, `flags-${++n}`);
+    fs.writeFileSync(f, 'content\n', { mode: 0o644 });
+    if (who === 'nobody') fs.chownSync(f, NOBODY, NOBODY);
+    return f;
+  }
+  const flagsOf = (f: string): string => results(ungated('root', [prog('reach'), 'flagsof', f])).get('flags') ?? '?';
+  const PIPE = ['verity-pipe', 'encpolicy-pipe', 'fscrypt-add-key-pipe', 'fscrypt-remove-key-pipe', 'btrfs-subvol-create-pipe', 'btrfs-snap-destroy-v2-pipe', 'btrfs-subvol-setflags-pipe'];
+
+  it('control: ungated, a read-only descriptor sets S, A, d, the xflags and the generation; file_setattr(2) too', () => {
+    const f = outsideFile();
+    const r = results(ungated(who, [prog('reach'), 'flags', f]));
+    for (const k of ['getflags', 'setflags', 'fssetxattr', 'setversion', 'file-setattr']) expect(r.get(k), k).toBe('ok');
+    for (const k of ['setflags32', ...PIPE]) expect(r.get(k), k).toBe('errno=ENOTTY');
+    expect(flagsOf(f)).not.toBe(`0x${EXTENTS.toString(16)}`);
+  });
+
+  it('gated, every change is refused (EACCES; file_setattr ENOSYS, the 32-bit number ENOTTY) and the flags are as they were; fs-verity, encryption policies and keys, btrfs subvolumes refused by the filter', async () => {
+    const f = outsideFile();
+    const run = await gated(who, [prog('reach'), 'flags', f]);
+    const r = results(run.stdout);
+    expect(r.get('getflags'), run.stderr).toBe('ok');
+    expect(r.get('fsgetxattr')).toBe('ok');
+    for (const k of ['setflags', 'fssetxattr', 'setversion']) expect(r.get(k), k).toBe('errno=EACCES');
+    expect(r.get('setflags32')).toBe('errno=ENOTTY');
+    expect(r.get('file-setattr')).toBe('errno=ENOSYS');
+    for (const k of ['verity-pipe', 'encpolicy-pipe']) expect(r.get(k), k).toBe('errno=EOPNOTSUPP');
+    for (const k of PIPE.filter((k) => k.startsWith('btrfs') || k.startsWith('fscrypt'))) expect(r.get(k), k).toBe('errno=EPERM');
+    expect(flagsOf(f)).toBe(`0x${EXTENTS.toString(16)}`);
+  });
+
+  it('inside the write grants chattr works, performed by the supervisor with the agent\'s capabilities: +i and +a stay refused', async () => {
+    const run = await gated(who, ['bash', '-c', `echo hi > f; ${prog('reach')} flags f i; ${prog('reach')} flagsof f; echo hi > g; chattr +d +A g && lsattr g`]);
+    const r = results(run.stdout);
+    for (const k of ['setflags', 'fssetxattr', 'setversion']) expect(r.get(k), `${k} ${run.stderr}`).toBe('ok');
+    expect(r.get('file-setattr')).toBe('errno=ENOSYS'); // libc and chattr use the ioctl
+    expect(r.get('setflags-immutable')).toBe('errno=EPERM');
+    expect(r.get('setflags-append')).toBe('errno=EPERM');
+    const flags = Number(r.get('flags'));
+    expect(flags & 0x40, r.get('flags')).toBe(0x40); // nodump, set
+    expect(flags & 0x30).toBe(0); // neither immutable nor append-only
+    expect(run.stdout).toMatch(/^-+dA-+e-* g$/m);
+  });
+});
+
 describe('gate: metadata changes by an agent that switched user (red-team R46)', () => {
   it('a root-started agent that became uid 65534 gets the owner\'s rules only: another user\'s and root\'s files in its grants keep owner and mode; its own still change', async () => {
     const w = workspace('root');

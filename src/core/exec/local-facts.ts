@@ -4,7 +4,21 @@
 import { createHash } from 'node:crypto';
 import { accessSync, closeSync, constants, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, posix } from 'node:path';
+import { isUnder } from '../policy/landlock';
 import { loaderProgramIndex, type ExecFacts, type FileFacts } from './facts';
+
+/**
+ * Which files the supervisor hashes (native/src/facts.c file_facts_of, told by HASH_UNDER and HASH_SIZES): a
+ * file under one of `under` (the places the agent can write, where a name proves nothing) whose size is one of
+ * `sizes` (the programs the policy knows by content), and there the prefix of an ELF with bytes appended
+ * (R34). Any other file is known by its path and dev/ino alone: a program in a place the agent cannot write
+ * carries its own name, even when its bytes are another's (pyenv's shims: one script under every name, R96).
+ * `agent-gate explain` identifies the program by this rule so that it answers what `run` decides.
+ */
+export interface HashRule {
+  under: readonly string[];
+  sizes: readonly number[];
+}
 
 /** glibc's execvp default when PATH is unset (confstr _CS_PATH). */
 const DEFAULT_PATH = '/bin:/usr/bin';
@@ -15,8 +29,9 @@ export interface LocalFactsOptions {
   path?: string;
   uid?: number;
   parent?: { exe: string; argv: string[] } | null;
-  /** Compute sha256 of the program and interpreter (default true). */
-  hash?: boolean;
+  /** Compute sha256 of the program and interpreter: always (true, the default), never, or as the supervisor
+   *  would in a session (a HashRule). */
+  hash?: boolean | HashRule;
 }
 
 /**
@@ -57,13 +72,20 @@ function isExecutableFile(p: string): boolean {
 
 const hashCache = new Map<string, string | null>();
 
-/** Identify a file as the supervisor does: canonical path, dev/ino, size, optional sha256. */
-export function localFileFacts(path: string, hash = true): FileFacts | null {
+/** Identify a file as the supervisor does: canonical path, dev/ino, size, optional sha256 (and, by a HashRule,
+ *  the prefix hash of an ELF with bytes appended). */
+export function localFileFacts(path: string, hash: boolean | HashRule = true): FileFacts | null {
   try {
     const real = realpathSync(path);
     const st = statSync(real, { bigint: true });
     if (!st.isFile()) return null;
     const facts: FileFacts = { path: real, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) };
+    if (typeof hash === 'object') {
+      if (!hash.under.some((u) => isUnder(real, u))) return facts;
+      const prefix = elfPrefix(real, facts.size, hash.sizes);
+      if (prefix) facts.prefix = prefix;
+      if (!hash.sizes.includes(facts.size)) return facts;
+    }
     if (hash) {
       // The same file is often hashed many times in one process (a policy's examples name node, git, curl
       // again and again; /usr/bin/node is ~100 MB): keep each hash while the file is unchanged.
@@ -79,6 +101,37 @@ export function localFileFacts(path: string, hash = true): FileFacts | null {
     return facts;
   } catch {
     return null;
+  }
+}
+
+/** R34, as facts.c prefix_hash: an ELF (little-endian) whose section header table ends before the file does
+ *  runs as the ELF up to that end; its hash when that end is a size the policy knows by content. */
+function elfPrefix(path: string, size: number, sizes: readonly number[]): { size: number; sha256: string } | undefined {
+  if (size < 64) return undefined;
+  const h = Buffer.alloc(64);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    if (readSync(fd, h, 0, 64, 0) !== 64 || h.readUInt32BE(0) !== 0x7f454c46 || h[5] !== 1) return undefined;
+    const end = h[4] === 2 ? Number(h.readBigUInt64LE(0x28)) + h.readUInt16LE(0x3c) * h.readUInt16LE(0x3a) : h[4] === 1 ? h.readUInt32LE(0x20) + h.readUInt16LE(0x30) * h.readUInt16LE(0x2e) : 0;
+    if (end < 64 || end >= size || !sizes.includes(end)) return undefined;
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let off = 0; off < end; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, end - off), off);
+      if (n <= 0) return undefined;
+      hash.update(buf.subarray(0, n));
+      off += n;
+    }
+    return { size: end, sha256: hash.digest('hex') };
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

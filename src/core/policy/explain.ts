@@ -1,8 +1,8 @@
 // Human-readable account of a Decision, shared by `agent-gate explain`, the extension and the audit view.
 import type { ExecFacts } from '../exec/facts';
-import { gatherLocalFacts } from '../exec/local-facts';
+import { gatherLocalFacts, type HashRule } from '../exec/local-facts';
 import type { Decision, Policy } from './types';
-import { compileFilesystem } from './grants';
+import { compileFilesystem, hashUnderPaths } from './grants';
 import { createEvaluator, type CompiledRule, type PolicyEvaluator } from './evaluator';
 import { ExecView } from './matcher';
 import { isUnder } from './landlock';
@@ -68,7 +68,11 @@ export interface Explanation {
 export function explainCommand(policy: Policy, argv: string[], options: ExplainOptions): Explanation {
   const { filesystem } = compileFilesystem(policy, options.cliGrants ?? {});
   const evaluator = createEvaluator(policy, options.path !== undefined ? { path: options.path } : undefined, { filesystem });
-  const facts = gatherLocalFacts(argv, { cwd: options.cwd, ...(options.path !== undefined ? { path: options.path } : {}) });
+  // The program identified as the supervisor identifies it in a run of this policy (the same HASH_UNDER and
+  // HASH_SIZES the session sends it): hashed only where the agent can write, so a file elsewhere is known by
+  // its name, never as another program with the same bytes (red-team R96: pyenv's shims).
+  const hash: HashRule = { under: hashUnderPaths(filesystem), sizes: evaluator.contentSizes() };
+  const facts = gatherLocalFacts(argv, { cwd: options.cwd, hash, ...(options.path !== undefined ? { path: options.path } : {}) });
   const decision = evaluator.evaluate(facts);
   const spec = decision.ruleId === null ? undefined : policyInternals(policy).rules.find((r) => r.id === decision.ruleId);
   return {

@@ -26,6 +26,7 @@ import { forgetPolicyInForce, notePolicyInForce, savePolicySnapshot } from './po
 import type { BinaryAction, Decision, Evaluator, FilesystemPolicy, Policy } from '../policy/types';
 import { PolicyEvaluator } from '../policy/evaluator';
 import { planExecuteSet, type ExecutePlan } from '../policy/execute-set';
+import { hashUnderPaths } from '../policy/grants';
 import type { DerivedCache } from '../policy/derived-cache';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
@@ -1041,10 +1042,9 @@ export function withSocketDir(env: EnvPolicy | undefined, dir: { path: string } 
 }
 
 /** Where a copy of another program could have been planted: the write grants, or everything when
- *  writes are not sealed. */
+ *  writes are not sealed (one definition with `explain`'s: hashUnderPaths). */
 export function hashUnder(fsPolicy: FilesystemPolicy): string[] {
-  if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return ['/'];
-  return fsPolicy.grants.filter((g) => g.rights.includes('w')).map((g) => g.path);
+  return hashUnderPaths(fsPolicy);
 }
 
 /** One of the gate's own files (or directories) and what it is, for gateFilesPlacement. */
@@ -1100,7 +1100,7 @@ export function gateFilesPlacement(
     refusal:
       `refusing to start: the gate's own files are where the agent may write — ${problems.join('; ')}. ` +
       `The agent could replace them, and the next agent-gate run would start its program outside any gate. ` +
-      `Install agent-gate where the agent cannot write (npm install -g, or a directory outside the workspace and the caches; not npx, whose ~/.npm/_npx is a cache the agent writes), or narrow the grant.`,
+      `Install agent-gate where the agent cannot write (npm install -g, or a directory outside the workspace and the caches the agent writes; not an npx run by the agent, whose _npx is in its own npm cache), or narrow the grant.`,
     warnings: [],
   };
 }

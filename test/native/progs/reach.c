@@ -6,12 +6,20 @@
  *   reach meta FILE        metadata of FILE: mode, owner (to itself), times, extended attributes and an
  *                          ACL, by path and through a read-only descriptor; then the setuid bit on FILE
  *   reach setuid DIR       a setuid file made in DIR (open, creat, mknod with S_ISUID; chmod u+s)
+ *   reach flags FILE [i]   inode flags of FILE through a read-only descriptor (chattr's ioctls: S, A, d; the
+ *                          xflags' nodump; the generation; the 32-bit number), file_setattr(2) by path, then
+ *                          the ioctls refused whole, on a pipe (where the kernel answers ENOTTY); i: also +i
+ *   reach flagsof FILE     FILE's inode flags (RESULT flags 0x…)
  * Exit status 0 (the tests read the lines). */
 #include "result.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/fscrypt.h>
+#include <linux/fsverity.h>
 #include <linux/ioprio.h>
+#include <sys/ioctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -134,8 +142,71 @@ static int setuid_files(const char *dir)
 	return 0;
 }
 
+/* file_setattr(2), Linux 6.17 (include/uapi/linux/fs.h struct file_attr, FILE_ATTR_SIZE_VER0). */
+struct file_attr_v0 {
+	uint64_t fa_xflags;
+	uint32_t fa_extsize, fa_nextents, fa_projid, fa_cowextsize;
+};
+
+static int flags(const char *file, int immutable)
+{
+	int fd = open(file, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return result_errno("open", errno);
+	int f = 0;
+	report("getflags", ioctl(fd, FS_IOC_GETFLAGS, &f));
+	int set = f | FS_SYNC_FL | FS_NOATIME_FL | FS_NODUMP_FL;
+	report("setflags", ioctl(fd, FS_IOC_SETFLAGS, &set));
+	struct fsxattr fa;
+	memset(&fa, 0, sizeof(fa));
+	report("fsgetxattr", ioctl(fd, FS_IOC_FSGETXATTR, &fa));
+	fa.fsx_xflags |= FS_XFLAG_NODUMP | FS_XFLAG_NOATIME;
+	report("fssetxattr", ioctl(fd, FS_IOC_FSSETXATTR, &fa));
+	int gen = 7;
+	report("setversion", ioctl(fd, FS_IOC_SETVERSION, &gen));
+	report("setflags32", ioctl(fd, FS_IOC32_SETFLAGS, &set));
+	struct file_attr_v0 attr = { .fa_xflags = FS_XFLAG_NODUMP | FS_XFLAG_SYNC };
+	report("file-setattr", (int)syscall(469, AT_FDCWD, file, &attr, sizeof(attr), 0));
+	if (immutable) {
+		int imm = f | FS_IMMUTABLE_FL;
+		report("setflags-immutable", ioctl(fd, FS_IOC_SETFLAGS, &imm));
+		int app = f | FS_APPEND_FL;
+		report("setflags-append", ioctl(fd, FS_IOC_SETFLAGS, &app));
+	}
+	close(fd);
+	/* Refused by the filter whatever the file: tried on a pipe, which the kernel answers ENOTTY. */
+	int p[2];
+	if (pipe(p) < 0)
+		return result_errno("pipe", errno);
+	char buf[256] = { 0 };
+	struct fsverity_enable_arg va = { .version = 1, .hash_algorithm = FS_VERITY_HASH_ALG_SHA256, .block_size = 4096 };
+	report("verity-pipe", ioctl(p[0], FS_IOC_ENABLE_VERITY, &va));
+	report("encpolicy-pipe", ioctl(p[0], FS_IOC_SET_ENCRYPTION_POLICY, buf));
+	report("fscrypt-add-key-pipe", ioctl(p[0], FS_IOC_ADD_ENCRYPTION_KEY, buf));
+	report("fscrypt-remove-key-pipe", ioctl(p[0], FS_IOC_REMOVE_ENCRYPTION_KEY, buf));
+	/* btrfs: SUBVOL_CREATE (v1, 4096-byte args), SNAP_DESTROY_V2, SUBVOL_SETFLAGS, by their numbers. */
+	static char big[4096];
+	report("btrfs-subvol-create-pipe", ioctl(p[0], _IOW(0x94, 14, char[4096]), big));
+	report("btrfs-snap-destroy-v2-pipe", ioctl(p[0], _IOW(0x94, 63, char[4096]), big));
+	report("btrfs-subvol-setflags-pipe", ioctl(p[0], _IOW(0x94, 26, uint64_t), buf));
+	return 0;
+}
+
+static int flagsof(const char *file)
+{
+	int fd = open(file, O_RDONLY | O_NONBLOCK), f = 0;
+	if (fd < 0 || ioctl(fd, FS_IOC_GETFLAGS, &f) < 0)
+		return result_errno("flags", errno);
+	printf("RESULT flags %#x\n", (unsigned)f);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "flags"))
+		return flags(argv[2], argc == 4);
+	if (argc == 3 && !strcmp(argv[1], "flagsof"))
+		return flagsof(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "fds"))
 		return fds();
 	if (argc >= 3 && !strcmp(argv[1], "procs"))
@@ -144,6 +215,6 @@ int main(int argc, char **argv)
 		return meta(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "setuid"))
 		return setuid_files(argv[2]);
-	fprintf(stderr, "usage: reach fds | procs PID [user] | meta FILE | setuid DIR\n");
+	fprintf(stderr, "usage: reach fds | procs PID [user] | meta FILE | setuid DIR | flags FILE [i] | flagsof FILE\n");
 	return 2;
 }

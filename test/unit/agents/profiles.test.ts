@@ -252,11 +252,10 @@ describe('prepareState', () => {
     expect(fs.readFileSync(path.join(h, '.claude.json'), 'utf8')).toBe('{}\n');
     expect(fs.statSync(path.join(h, '.claude')).mode & 0o777).toBe(0o700);
     expect(fs.statSync(path.join(h, '.claude.json')).mode & 0o777).toBe(0o600);
-    // No Rust or Go here: ~/.cargo and ~/go are not made, and their grants are left out.
-    expect(state.skipped).toEqual([path.join(h, '.cargo', 'registry'), path.join(h, '.cargo', 'git'), path.join(h, 'go', 'pkg', 'mod')]);
-    expect(fs.existsSync(path.join(h, '.cargo'))).toBe(false);
-    expect(state.policy.filesystem.grants.some((g) => g.path.startsWith(path.join(h, '.cargo')))).toBe(false);
-    expect(state.policy.filesystem.grants.some((g) => g.path === path.join(h, '.npm'))).toBe(true);
+    // The agent's own package caches (red-team R99): made under ~/.cache; the user's ~/.npm, ~/.cargo, ~/go are not.
+    expect(state.created).toContain(path.join(h, '.cache', 'agent-gate', 'tools'));
+    for (const d of ['.npm', '.cargo', 'go']) expect(fs.existsSync(path.join(h, d)), d).toBe(false);
+    expect(state.policy.filesystem.grants.some((g) => g.path === path.join(h, '.cache', 'agent-gate', 'tools'))).toBe(true);
     // Nothing that exists is touched.
     fs.writeFileSync(path.join(h, '.claude.json'), '{"kept":true}');
     expect(prepareState(merged).created).toEqual([]);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { gatherLocalFacts, isDynamicLoader, readShebang, resolveProgram } from '../../../src/core/exec/local-facts';
+import { gatherLocalFacts, isDynamicLoader, localFileFacts, readShebang, resolveProgram } from '../../../src/core/exec/local-facts';
 import { createEvaluator, statProgramOnDisk } from '../../../src/core/policy/evaluator';
 import { loadPolicyText } from '../../../src/core/policy/load';
 
@@ -71,6 +71,33 @@ describe('local exec facts', () => {
     const f = gatherLocalFacts(['no-such-program-xyz'], { cwd: '/', path: '/usr/bin' });
     expect(f.exe).toBeNull();
     expect(f.requestedPath).toBe('no-such-program-xyz');
+  });
+});
+
+describe('local exec facts by the supervisor\'s hashing rule (HASH_UNDER, HASH_SIZES; red-team R96)', () => {
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  it('a file is hashed only under a HASH_UNDER directory and only at a size the policy knows by content', () => {
+    const d = join(dir, 'hashrule');
+    mkdirSync(join(d, 'w'), { recursive: true });
+    mkdirSync(join(d, 'elsewhere'));
+    for (const where of ['w', 'elsewhere']) writeFileSync(join(d, where, 'p'), '#!/bin/sh\n');
+    const size = 10;
+    expect(localFileFacts(join(d, 'w', 'p'), { under: [join(d, 'w')], sizes: [size] })?.sha256).toBe(sha(Buffer.from('#!/bin/sh\n')));
+    expect(localFileFacts(join(d, 'elsewhere', 'p'), { under: [join(d, 'w')], sizes: [size] })?.sha256).toBeUndefined();
+    expect(localFileFacts(join(d, 'w', 'p'), { under: [join(d, 'w')], sizes: [size + 1] })?.sha256).toBeUndefined();
+    expect(localFileFacts(join(d, 'elsewhere', 'p'), { under: ['/'], sizes: [size] })?.sha256).toBeDefined(); // writes not sealed
+    expect(localFileFacts(join(d, 'elsewhere', 'p'), true)?.sha256).toBeDefined();
+  });
+
+  it('an ELF with bytes appended, under HASH_UNDER: the hash of the ELF up to its end, when that size is known (R34)', () => {
+    const elf = readFileSync('/usr/bin/true');
+    const d = join(dir, 'prefix');
+    mkdirSync(d);
+    writeFileSync(join(d, 'grown'), Buffer.concat([elf, Buffer.from('appended')]));
+    const f = localFileFacts(join(d, 'grown'), { under: [d], sizes: [elf.length] });
+    expect(f?.prefix).toEqual({ size: elf.length, sha256: sha(elf) });
+    expect(f?.sha256).toBeUndefined();
+    expect(localFileFacts(join(d, 'grown'), { under: [join(d, 'x')], sizes: [elf.length] })?.prefix).toBeUndefined();
   });
 });
 

@@ -104,26 +104,27 @@ describe('default.gate.toml', () => {
     expect(verdict(explain(argv))).toBe(expected);
   });
 
-  // The download caches under the XDG cache, not the whole of it (red-team R69).
-  // Not typescript (VS Code's TS server runs npm there by itself: red-team R92) nor node-gyp (headers compiled
-  // into the user's next native addon): the agent's node-gyp gets its own (npm_config_devdir).
-  const XDG = ['pip', 'yarn', 'pnpm', 'pypoetry/cache', 'pypoetry/artifacts', 'agent-gate/tools'];
+  // The agent's own package caches only (red-team R69 R99): not the user's ~/.npm (npx's installs), pip's built
+  // wheels, cargo's unpacked crates, Go's modules, nor the rest of ~/.cache (typescript: VS Code's TS server
+  // runs npm there by itself, R92; node-gyp's headers are compiled into the user's next native addon).
+  const OWN = ['npm_config_cache', 'PIP_CACHE_DIR', 'YARN_CACHE_FOLDER', 'POETRY_CACHE_DIR', 'CARGO_HOME', 'GOMODCACHE',
+    'GOCACHE', 'UV_CACHE_DIR', 'DENO_DIR', 'COREPACK_HOME', 'PLAYWRIGHT_BROWSERS_PATH', 'PUPPETEER_CACHE_DIR', 'npm_config_devdir'];
 
-  it('seals writes to the workspace, /dev/shm and the package managers\' download caches: no shared /tmp or /var/tmp (red-team R60), not all of ~/.cache (R69)', () => {
+  it('seals writes to the workspace, /dev/shm and the agent\'s own package caches: no shared /tmp or /var/tmp (red-team R60), not all of ~/.cache (R69), not the user\'s package caches (R99)', () => {
     const writable = policy.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
     // The everyday devices of /dev (bootstrap) also get read from read_globs = ["/**"] split around /dev.
-    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm')).toEqual([workspace, '/dev/shm', '/root/.npm', ...XDG.map((d) => `/root/.cache/${d}`), '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
+    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm')).toEqual([workspace, '/dev/shm', '/root/.cache/agent-gate/tools']);
     expect(writable).not.toContain('/tmp');
     expect(writable).not.toContain('/var/tmp');
     expect(writable).not.toContain('/root/.cache');
-    expect(policy.filesystem.createDirs).toEqual(['/root/.npm', '/root/.cache', ...['pip', 'yarn', 'pnpm', 'pypoetry', 'pypoetry/cache', 'pypoetry/artifacts', 'agent-gate', 'agent-gate/tools'].map((d) => `/root/.cache/${d}`), '/root/.cargo/registry', '/root/.cargo/git', '/root/go/pkg/mod']);
+    expect(policy.filesystem.createDirs).toEqual(['/root/.cache', '/root/.cache/agent-gate', '/root/.cache/agent-gate/tools']);
     // read_globs = ["/**"]: reads are open everywhere but /dev (only its everyday devices: not the user's
     // other terminals), so Landlock handles reads too.
     expect(policy.filesystem.handled).toBe('rw');
     expect(policy.filesystem.grants.filter((g) => ['/', '/dev', '/dev/pts'].includes(g.path)).map((g) => g.rights)).toEqual(['l']);
   });
 
-  it('each cache follows its tool\'s own variable', () => {
+  it('each package tool\'s cache is the agent\'s own, whatever the user\'s variables say', () => {
     const loaded = loadPolicyFile(join(POLICIES, 'default.gate.toml'), {
       workspace,
       env: { HOME: '/root', PATH, npm_config_cache: '/c/npm', XDG_CACHE_HOME: '/c/xdg', CARGO_HOME: '/c/cargo', GOPATH: '/c/go' },
@@ -131,12 +132,11 @@ describe('default.gate.toml', () => {
     });
     const writable = loaded.policy!.filesystem.grants.filter((g) => g.rights.includes('w') && g.source !== 'bootstrap').map((g) => g.path);
     // (The everyday devices of /dev are bootstrap grants that read_globs = ["/**"] also reaches.)
-    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm').slice(2)).toEqual(['/c/npm', ...XDG.map((d) => `/c/xdg/${d}`), '/c/cargo/registry', '/c/cargo/git', '/c/go/pkg/mod']);
-    // The tools whose caches hold programs keep the agent's apart, inside its own granted directory.
+    expect(writable.filter((p) => !p.startsWith('/dev/') || p === '/dev/shm').slice(2)).toEqual(['/c/xdg/agent-gate/tools']);
+    // Each tool is pointed at a directory of its own inside the agent's granted one (set after the user's value).
     const set = new Map(loaded.policy!.env!.set);
-    for (const k of ['GOCACHE', 'UV_CACHE_DIR', 'DENO_DIR', 'COREPACK_HOME', 'PLAYWRIGHT_BROWSERS_PATH', 'PUPPETEER_CACHE_DIR', 'npm_config_devdir']) {
-      expect(set.get(k), k).toMatch(/^\/c\/xdg\/agent-gate\/tools\//);
-    }
+    for (const k of OWN) expect(set.get(k), k).toMatch(/^\/c\/xdg\/agent-gate\/tools\/[a-z-]+$/);
+    expect(new Set(OWN.map((k) => set.get(k))).size).toBe(OWN.length);
   });
 
   it('a program the agent built or installed in the workspace runs, unless it is a listed program by content', () => {
