@@ -1072,6 +1072,7 @@ int notify_loop(struct session *s)
 				case __NR_memfd_create:
 					on_memfd_create(notif);
 					break;
+				case __NR_socket:
 				case __NR_connect:
 				case __NR_listen:
 				case __NR_accept:
