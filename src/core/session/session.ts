@@ -341,8 +341,15 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     }
     const session = new GateSession(id, options, audit);
     audit.onDeferredError = (err) => session.auditFailed(err);
-    // Before the agent exists: its protected workspace files as they are now.
-    if (options.workspace) session.startGuard(options.workspace, options.reviewDir ?? path.join(path.dirname(auditPath), `review-${id}`));
+    // Before the agent exists: its protected workspace files as they are now. Done while the supervisor starts
+    // (config() below runs right after it is spawned, and returns the guard's list in the CONFIG the
+    // supervisor needs before it forks the agent), so the snapshot always precedes the agent.
+    let guardStarted = false;
+    const startGuard = (): void => {
+      if (guardStarted) return;
+      guardStarted = true;
+      if (options.workspace) session.startGuard(options.workspace, options.reviewDir ?? path.join(path.dirname(auditPath), `review-${id}`));
+    };
     for (const w of [...setupWarnings, ...audit.repairs]) session.warn(w);
     for (const w of testSwitchWarnings(options.env ?? process.env)) session.warn(w);
     // The supervisor writes the log while the session runs (docs/protocol.md "The audit log"): it gets the
@@ -370,11 +377,18 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
           : `the agent can write the policy file ${policyFile}: edits take effect only in a new session (the policy in force was loaded at start, sha256 in the audit log); review changes to ${path.basename(policyFile)} before restarting`,
       );
     }
-    warmUp(options.evaluator);
     // Program-only denies become the kernel's (execute-set.ts): planned while the supervisor starts (the link
-    // calls the config function once it has spawned it), applied by the supervisor's Landlock.
+    // calls the config function once it has spawned it), applied by the supervisor's Landlock. The guard's
+    // snapshot and the evaluator's warm-up are done there too: the supervisor's exec and kernel probes take
+    // that long, so the agent's first exec waits for neither.
     let executePlan: ExecutePlan | null = null;
+    let warmed = false;
     const config = (): SupervisorConfig => {
+      startGuard();
+      if (!warmed) {
+        warmed = true;
+        warmUp(options.evaluator);
+      }
       const ev = options.evaluator;
       executePlan = ev instanceof PolicyEvaluator ? (options.derived ? options.derived.planExecuteSet(options.policy, ev) : planExecuteSet(options.policy, ev)) : null;
       session.kernelExcluded = executePlan?.excluded.map((e) => e.path) ?? [];
@@ -454,6 +468,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       audit.close();
       throw new GateSetupError(msg);
     }
+    startGuard(); // a link that did not ask for the config (test doubles)
     writeStart(session.link.report, session.link.warnings, session.link.envPlan); // a link that has no READY step (test doubles)
     // What this start learnt for the next one, now that the agent runs (a miss only writes).
     options.derived?.save();

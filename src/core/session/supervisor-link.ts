@@ -2,8 +2,7 @@
 // connection, the handshake, then EXEC events in and VERDICT/HOLD lines out. This is the per-exec hot path:
 // lines are framed incrementally without copying complete chunks, and each verdict is one socket write.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { closeSync, constants as fsConstants, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, mkdtempSync, openSync, readSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,22 +122,34 @@ export class SupervisorLink {
    */
   static async start(opts: SupervisorLinkOptions): Promise<SupervisorLink> {
     // mkdtemp creates the directory 0700: nobody else can reach the socket while it exists.
-    const dir = await mkdtemp(join(tmpdir(), 'agent-gate-'));
+    // (Synchronous, as the removal below: each is a system call or three, and a trip through libuv's thread
+    // pool costs more, on the path to the agent's start.)
+    const dir = mkdtempSync(join(tmpdir(), 'agent-gate-'));
     const socketPath = join(dir, 'broker.sock');
     const recordsPath = join(dir, 'records');
     const server = net.createServer({ allowHalfOpen: false });
     // Runs once; every caller awaits the same removal (start() must not resolve before the directory is gone).
     let cleaning: Promise<void> | null = null;
-    const cleanup = (): Promise<void> =>
-      (cleaning ??= (async () => {
-        server.close();
+    const remove = (): void => {
+      server.close();
+      for (const f of [socketPath, recordsPath]) {
         try {
-          unlinkSync(socketPath);
+          unlinkSync(f);
         } catch {
-          // already gone
+          // already gone, or never made
         }
-        await rm(dir, { recursive: true, force: true });
-      })());
+      }
+      try {
+        rmdirSync(dir);
+      } catch {
+        rmSync(dir, { recursive: true, force: true }); // something else in it
+      }
+    };
+    const cleanup = (): Promise<void> =>
+      (cleaning ??= new Promise<void>((resolve) => {
+        remove();
+        resolve();
+      }));
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
