@@ -266,3 +266,164 @@ function isDir(p: string): boolean {
     return false;
   }
 }
+
+// ---- JSON with comments (VS Code's .code-workspace, devcontainer.json)
+
+/** JSONC as VS Code reads it: `//` and `/* *\/` comments and trailing commas allowed. null: unreadable. */
+export function parseJsonc(text: string): unknown {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      const start = i;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      out += text.slice(start, i + 1);
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+      out += '\n';
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      if (end < 0) return null;
+      i = end + 1;
+      out += ' ';
+    } else out += c;
+  }
+  try {
+    return JSON.parse(out.replace(/^\uFEFF/, '').replace(/,(\s*[}\]])/g, '$1'));
+  } catch {
+    return null;
+  }
+}
+
+function readJsonc(file: string): Record<string, unknown> | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const v = parseJsonc(text);
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+/** The folders a VS Code `.code-workspace` file names (`folders[].path`, relative to the file's directory;
+ *  a `uri` folder is not local): each one's `.vscode/` is obeyed when the workspace is opened (red-team R87). */
+export function codeWorkspaceFolders(file: string): string[] {
+  const j = readJsonc(file);
+  const folders = j?.folders;
+  if (!Array.isArray(folders)) return [];
+  const out: string[] = [];
+  for (const f of folders) {
+    const p = f && typeof f === 'object' ? (f as Record<string, unknown>).path : undefined;
+    if (typeof p === 'string' && p) out.push(path.resolve(path.dirname(file), expandHome(p)));
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * The files a devcontainer.json makes Dev Containers run on the host's container engine (red-team R94):
+ * `dockerComposeFile` (a string or a list, relative to the devcontainer.json), the compose project's `.env`
+ * (beside the first compose file: compose reads it for `${VAR}` substitution and COMPOSE_* settings),
+ * `build.dockerfile` and the older top-level `dockerFile`. An unreadable file names nothing (it is itself
+ * guarded: a change to it is put back).
+ */
+export function devcontainerRefs(file: string): string[] {
+  const j = readJsonc(file);
+  if (!j) return [];
+  const dir = path.dirname(file);
+  const out: string[] = [];
+  const dc = j.dockerComposeFile;
+  const composeFiles = (typeof dc === 'string' ? [dc] : Array.isArray(dc) ? dc : []).filter((x): x is string => typeof x === 'string' && !!x);
+  for (const c of composeFiles) out.push(path.resolve(dir, c));
+  if (composeFiles.length) out.push(path.join(path.dirname(path.resolve(dir, composeFiles[0]!)), '.env'));
+  const build = j.build && typeof j.build === 'object' ? (j.build as Record<string, unknown>) : null;
+  for (const d of [build?.dockerfile, build?.dockerFile, j.dockerFile]) if (typeof d === 'string' && d) out.push(path.resolve(dir, d));
+  return [...new Set(out)];
+}
+
+// ---- other version control systems (red-team R97)
+
+/**
+ * The files a Mercurial or Sapling config includes (`%include path`, relative to the including file, `~/`),
+ * followed recursively: hg reads them as its config.
+ */
+export function hgIncludes(file: string, depth = 0, seen = new Set<string>()): string[] {
+  if (depth > MAX_DEPTH || seen.has(file)) return [];
+  seen.add(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const m = /^%include\s+(.+?)\s*$/.exec(raw);
+    if (!m || m[1]!.includes('$')) continue;
+    const target = path.resolve(path.dirname(file), expandHome(m[1]!));
+    out.push(target, ...hgIncludes(target, depth + 1, seen));
+  }
+  return out;
+}
+
+/**
+ * Whether a new repository's config of another VCS runs nothing: what `hg clone`/`sl clone` write (a `[paths]`
+ * section of URLs) and comments; a jj repository config, empty (jj writes none). Anything else — hooks,
+ * extensions, `%include`, a pager, a merge tool — is not harmless.
+ */
+export function vcsConfigHarmless(file: string, text: string): boolean {
+  const toml = file.endsWith('.toml');
+  let section: string | null = null;
+  for (const raw of text.replace(/^\uFEFF/, '').split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || (!toml && line.startsWith(';'))) continue;
+    if (toml) return false;
+    const h = /^\[([^\]]+)\]$/.exec(line);
+    if (h) {
+      section = h[1]!.trim().toLowerCase();
+      continue;
+    }
+    if (section !== 'paths' || !/^[A-Za-z0-9_.:-]+\s*=/.test(line) || /^\s/.test(raw)) return false;
+  }
+  return true;
+}
+
+// ---- git's replace refs (red-team R91)
+
+/** The `refs/replace/` lines of a packed-refs file (a replace ref makes git show another object in place of
+ *  one: the agent's edit disappears from `git status`/`git diff`). */
+export function packedReplaceRefs(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (/^[0-9a-f]{40,64}\s+refs\/replace\//.test(line)) out.add(line.replace(/\s+/, ' '));
+  }
+  return out;
+}
+
+// ---- direnv's PATH_add (left-over of R80)
+
+/** The directories an `.envrc` puts first on the shell's PATH (`PATH_add`/`path_add PATH`), absolute; words
+ *  with `$` are the shell's and not followed. */
+export function envrcPathDirs(envrc: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(envrc, 'utf8');
+  } catch {
+    return [];
+  }
+  const dir = path.dirname(envrc);
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const words = shellWords(raw);
+    for (let i = 0; i < words.length; i++) {
+      const cmd = words[i]!;
+      const args: string[] = [];
+      for (let j = i + 1; j < words.length && words[j] !== ';'; j++) args.push(words[j]!);
+      const dirs = cmd === 'PATH_add' ? args : cmd === 'path_add' && args[0] === 'PATH' ? args.slice(1) : [];
+      for (const a of dirs) if (!a.includes('$') && !a.includes('`')) out.push(path.resolve(dir, expandHome(a)));
+      while (i < words.length && words[i] !== ';') i++;
+    }
+  }
+  return [...new Set(out)];
+}

@@ -21,11 +21,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeText } from '../audit/display';
 import { unifiedDiff } from './diff';
-import { DOTENV_EXAMPLE, DOTENV_NAME, dotenvHarmless, envrcLoads, FIXED_FILES, gitConfigRefs, noNewExec, resolveHooksPath, TODO_FILES, userGitConfigs } from './followed';
+import { codeWorkspaceFolders, devcontainerRefs, DOTENV_EXAMPLE, DOTENV_NAME, dotenvHarmless, envrcLoads, envrcPathDirs, FIXED_FILES, gitConfigRefs, hgIncludes, noNewExec, packedReplaceRefs, resolveHooksPath, TODO_FILES, userGitConfigs, vcsConfigHarmless } from './followed';
 import { SafeFs } from './safe-fs';
 
 /** Why a path is protected: which tool outside the gate runs or obeys it. */
-export type ProtectedClass = 'git' | 'git-hooks' | 'git-rebase' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'dotenv' | 'gate-policy' | 'submodules' | 'agent-config' | 'tool-config';
+export type ProtectedClass = 'git' | 'git-hooks' | 'git-rebase' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'dotenv' | 'gate-policy' | 'submodules' | 'agent-config' | 'tool-config' | 'vcs';
 
 export interface ProtectedPath {
   /** Absolute path. */
@@ -42,8 +42,11 @@ export interface ProtectedPath {
   /** A change the agent may keep when it passes this check (else put back as always): 'rebase' — a paused
    *  rebase's or cherry-pick's state with no new `exec` line and the same strategy and signing options (the
    *  agent resolves conflicts and continues); 'dotenv' — a `.env` whose variables that make programs run
-   *  something else are as they were (followed.ts). Never a read-only bind mount (existing()). */
-  keep?: 'rebase' | 'dotenv';
+   *  something else are as they were (followed.ts); 'packed-refs' — git's packed refs with no replace ref they
+   *  did not have (git gc, fetch and branch deletions rewrite the file; red-team R91); 'pathdir' — a directory
+   *  an `.envrc` puts first on PATH, where no name the user's PATH already has (a `git`, an `ls`) is added or
+   *  changed. Never a read-only bind mount (existing()). */
+  keep?: 'rebase' | 'dotenv' | 'packed-refs' | 'pathdir';
 }
 
 interface Spec {
@@ -120,7 +123,73 @@ export const PROTECTED: readonly Spec[] = [
   { rel: '.nvim.lua', kind: 'file', class: 'editor' },
   { rel: '.nvimrc', kind: 'file', class: 'editor' },
   { rel: '.exrc', kind: 'file', class: 'editor' },
+  // Emacs applies a directory's local variables to every file opened below it (`eval` runs Lisp; it asks
+  // unless the form was accepted once, or `enable-local-variables` is :all).
+  { rel: '.dir-locals.el', kind: 'file', class: 'editor' },
+  { rel: '.dir-locals-2.el', kind: 'file', class: 'editor' },
+  // Other version control systems (red-team R97): Mercurial and Sapling read the repository's config on every
+  // command (`[hooks]`, `[extensions]` load Python; shell prompts run `hg status` by themselves), and a share's
+  // `sharedpath` names the repository whose config that is; jj's repository config (`ui.pager`, `fix.tools`);
+  // a jj workspace's `.jj/repo` as a file names another repository.
+  { rel: '.hg/hgrc', kind: 'file', class: 'vcs' },
+  { rel: '.hg/hgrc-not-shared', kind: 'file', class: 'vcs' },
+  { rel: '.hg/sharedpath', kind: 'file', class: 'vcs' },
+  { rel: '.sl/config', kind: 'file', class: 'vcs' },
+  { rel: '.sl/sharedpath', kind: 'file', class: 'vcs' },
+  { rel: '.jj/repo', kind: 'entry', class: 'vcs' },
+  { rel: '.jj/repo/config.toml', kind: 'file', class: 'vcs' },
 ];
+
+/** The config files of another VCS's repository directory, relative to the worktree (PROTECTED's `vcs`). */
+const VCS_FILES = ['.hg/hgrc', '.hg/hgrc-not-shared', '.hg/sharedpath', '.sl/config', '.sl/sharedpath', '.jj/repo/config.toml'] as const;
+
+/** What a linked worktree's git directory (`<common>/worktrees/<name>/`) holds that git obeys (red-team R86):
+ *  `commondir` names the directory whose config and hooks git uses there, `config.worktree` is a config,
+ *  `gitdir` the way back to the worktree, `config` the config git reads when `commondir` is gone. */
+const WORKTREE_FILES = ['commondir', 'config.worktree', 'gitdir', 'config'] as const;
+
+/** A git directory's linked worktrees' files (WORKTREE_FILES) and their paused-rebase state. */
+function worktreePaths(ws: string, common: string, nested: boolean): ProtectedPath[] {
+  const out: ProtectedPath[] = [];
+  for (const name of safeReaddir(path.join(common, 'worktrees'))) {
+    const d = path.join(common, 'worktrees', name);
+    for (const f of WORKTREE_FILES) out.push({ path: path.join(d, f), rel: path.relative(ws, path.join(d, f)), class: 'git', kind: 'file', ...(nested ? { nested: true } : {}) });
+    out.push(...gitStatePaths(ws, d, nested));
+  }
+  return out;
+}
+
+/** A repository's replace refs (red-team R91: `git replace` shows another commit in place of HEAD, and the
+ *  agent's edit disappears from `git status`, `git diff` and VS Code's Source Control): the loose ones and the
+ *  packed ones. */
+function replaceRefPaths(ws: string, common: string, nested: boolean): ProtectedPath[] {
+  const n = nested ? { nested: true } : {};
+  return [
+    { path: path.join(common, 'refs', 'replace'), rel: path.relative(ws, path.join(common, 'refs', 'replace')), class: 'git', kind: 'dir', ...n },
+    { path: path.join(common, 'packed-refs'), rel: path.relative(ws, path.join(common, 'packed-refs')), class: 'git', kind: 'file', keep: 'packed-refs' },
+  ];
+}
+
+/** A directory's editor and devcontainer settings (PROTECTED's, for folders other than the root: red-team R87). */
+function folderEditorPaths(ws: string, dir: string): ProtectedPath[] {
+  return [
+    { rel: '.vscode', kind: 'dir' as const, class: 'editor' as const },
+    { rel: '.devcontainer', kind: 'dir' as const, class: 'devcontainer' as const },
+    { rel: '.devcontainer.json', kind: 'file' as const, class: 'devcontainer' as const },
+  ].map((s) => ({ path: path.join(dir, s.rel), rel: path.relative(ws, path.join(dir, s.rel)), class: s.class, kind: s.kind }));
+}
+
+/** The devcontainer.json files of a folder: `.devcontainer/devcontainer.json`, `.devcontainer.json`, and
+ *  `.devcontainer/<name>/devcontainer.json` (one configuration each). */
+function devcontainerFiles(dir: string): string[] {
+  const out = [path.join(dir, '.devcontainer', 'devcontainer.json'), path.join(dir, '.devcontainer.json')];
+  for (const name of safeReaddir(path.join(dir, '.devcontainer'))) out.push(path.join(dir, '.devcontainer', name, 'devcontainer.json'));
+  return out.filter((f) => fs.existsSync(f));
+}
+
+/** Files a package manifest marks as a folder a user opens on its own (a monorepo's package: its `.vscode/`
+ *  and `.devcontainer/` are obeyed then, red-team R87). */
+const PACKAGE_MANIFESTS = new Set(['package.json', 'Cargo.toml', 'pyproject.toml', 'go.mod', 'pom.xml', 'build.gradle', 'build.gradle.kts', 'composer.json', 'Gemfile', 'deno.json']);
 
 /** A git directory's state of a paused rebase, `git am`, cherry-pick or revert (red-team R79): its todo list's
  *  `exec` lines run on the user's `git rebase --continue`. */
@@ -147,6 +216,7 @@ export const CLASS_WHY: Readonly<Record<ProtectedClass, string>> = {
   submodules: 'git fetches and checks out what it names on the next submodule update',
   'agent-config': 'the agent runs its hooks, MCP servers and commands on its next start, ungated when started outside the gate',
   'tool-config': 'mise, cargo (rust-analyzer runs it on folder open) and rustup run the commands and programs it names by themselves',
+  vcs: 'Mercurial, Sapling and jj run the hooks, extensions and commands of the repository\'s config on every command (shell prompts run `hg status` by themselves)',
 };
 
 /** Workspace-root names matched by pattern (created or existing): VS Code workspace files (tasks, settings). */
@@ -172,18 +242,43 @@ export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(wor
     if (!out.some((o) => o.path === p.path)) out.push(p);
   };
   const patterns = rootPatterns(ws);
+  const folders = new Set<string>([ws]);
   for (const name of safeReaddir(ws)) {
     const m = patterns.find((p) => p.re.test(name) && !p.not?.test(name));
     if (m) add({ path: path.join(ws, name), rel: name, class: m.class, kind: 'file' });
+    // A multi-root workspace (red-team R87): VS Code obeys each folder's own .vscode/ (a folder-open task runs
+    // when the workspace is opened) and offers its .devcontainer/.
+    if (name.endsWith('.code-workspace')) for (const f of codeWorkspaceFolders(path.join(ws, name))) if (f !== ws) folders.add(f);
+  }
+  for (const f of folders) {
+    if (f !== ws) for (const e of folderEditorPaths(ws, f)) add(e);
+    for (const e of devcontainerRefPaths(ws, f)) add(e);
   }
   // direnv (red-team R80): what the `.envrc` loads is what the shell gets, allowed or not. Without one, the
   // root's `.env` is still what aider loads (R84): there only the variables that run something are kept.
   const envrc = path.join(ws, '.envrc');
-  if (fs.existsSync(envrc)) for (const f of envrcLoads(envrc)) add({ path: f, rel: path.relative(ws, f), class: 'direnv', kind: 'file' });
+  if (fs.existsSync(envrc)) for (const e of envrcPaths(ws, envrc)) add(e);
   else add({ path: path.join(ws, '.env'), rel: '.env', class: 'dotenv', kind: 'file', keep: 'dotenv' });
+  // Mercurial's and Sapling's `%include`s (R97): read as the repository's config.
+  for (const rc of ['.hg/hgrc', '.hg/hgrc-not-shared', '.sl/config']) for (const f of hgIncludes(path.join(ws, rc))) add({ path: f, rel: path.relative(ws, f), class: 'vcs', kind: 'file' });
   // `.git` as a file names the real git directory (a worktree, a submodule): protect its config and hooks,
   // and those of the common directory a worktree's `commondir` names (where its config and hooks live).
-  const gitdir = gitdirOf(ws);
+  let gitdir = gitdirOf(ws);
+  // The workspace inside a repository (a package of a monorepo opened on its own): that repository's git
+  // directory and its top's `.env` (aider loads the git root's) are what git and aider obey there — guarded when
+  // the grants reach them.
+  if (!gitdir) {
+    const top = enclosingRepo(ws);
+    if (top) {
+      gitdir = gitdirOf(top);
+      add({ path: path.join(top, '.git'), rel: path.relative(ws, path.join(top, '.git')), class: 'git', kind: 'entry' });
+      if (gitdir === path.join(top, '.git')) for (const rel of ['config', 'config.worktree', 'commondir', 'hooks', 'info'] as const) {
+        const full = path.join(gitdir, rel);
+        add({ path: full, rel: path.relative(ws, full), class: rel === 'hooks' ? 'git-hooks' : 'git', kind: rel === 'hooks' || rel === 'info' ? 'dir' : 'file' });
+      }
+      if (!fs.existsSync(path.join(top, '.envrc'))) add({ path: path.join(top, '.env'), rel: path.relative(ws, path.join(top, '.env')), class: 'dotenv', kind: 'file', keep: 'dotenv' });
+    }
+  }
   const dirs = gitdir && gitdir !== path.join(ws, '.git') ? [gitdir] : [];
   const common = gitdir ? commondirOf(gitdir) : null;
   if (common && common !== path.join(ws, '.git')) dirs.push(common);
@@ -192,6 +287,15 @@ export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(wor
       const full = path.join(d, rel);
       if (!out.some((p) => p.path === full)) out.push({ path: full, rel: path.relative(ws, full), class: cls, kind });
     }
+  }
+  // The agent in a linked worktree (red-team R86): its git directory's `commondir` names where git finds the
+  // config and hooks it obeys there, `gitdir` the way back.
+  if (gitdir && common) for (const f of ['commondir', 'gitdir']) add({ path: path.join(gitdir, f), rel: path.relative(ws, path.join(gitdir, f)), class: 'git', kind: 'file' });
+  if (gitdir) {
+    // Every linked worktree's git directory (R86: a `commondir` pointed at a config the agent made ran its
+    // fsmonitor on the user's `git status` there), and the replace refs (R91).
+    for (const p of worktreePaths(ws, common ?? gitdir, false)) add(p);
+    for (const p of replaceRefPaths(ws, common ?? gitdir, false)) add(p);
   }
   // The files the configs include, and core.hooksPath (husky and friends): git obeys and runs them. The user's
   // global and system configs too (red-team R64): a relative hooksPath there is a directory of every worktree.
@@ -208,8 +312,6 @@ export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(wor
     // A paused rebase, am, cherry-pick or revert of this worktree and of every linked worktree of the
     // repository (their git directories are in the common one), and of submodules (below).
     for (const d of new Set([gitdir, ...(common ? [common] : [])])) for (const p of gitStatePaths(ws, d)) add(p);
-    const worktrees = path.join(common ?? gitdir, 'worktrees');
-    for (const name of safeReaddir(worktrees)) for (const p of gitStatePaths(ws, path.join(worktrees, name))) add(p);
   }
   // Submodules' git directories: their config and hooks run when git works inside a submodule.
   if (gitdir) {
@@ -217,6 +319,8 @@ export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(wor
       out.push({ path: path.join(sub, 'config'), rel: path.relative(ws, path.join(sub, 'config')), class: 'git', kind: 'file' });
       out.push({ path: path.join(sub, 'hooks'), rel: path.relative(ws, path.join(sub, 'hooks')), class: 'git-hooks', kind: 'dir' });
       for (const p of gitStatePaths(ws, sub)) add(p);
+      for (const p of worktreePaths(ws, sub, false)) add(p);
+      for (const p of replaceRefPaths(ws, sub, false)) add(p);
     }
   }
   for (const p of scan.repos) if (!out.some((o) => o.path === p.path)) out.push(p);
@@ -225,7 +329,28 @@ export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(wor
 
 /** Directory names never looked into for repositories: the workspace's own git directory (its paths are
  *  above), and package trees (too large to watch; no tool opens a repository there by itself). */
-const NOT_NESTED = new Set(['.git', 'node_modules']);
+const NOT_NESTED = new Set(['.git', 'node_modules', '.hg', '.jj', '.sl']);
+
+/** The `.envrc` of a directory, what it loads (R80), and the directories it puts first on PATH. */
+function envrcPaths(ws: string, envrc: string): ProtectedPath[] {
+  return [
+    ...envrcLoads(envrc).map((f) => ({ path: f, rel: path.relative(ws, f), class: 'direnv' as const, kind: 'file' as const })),
+    // `PATH_add bin`: a program the agent adds there under a name the user's PATH already has (`git`, `ls`)
+    // is what the user's shell runs by that name. The rest of the directory is the agent's.
+    ...envrcPathDirs(envrc).map((d) => ({ path: d, rel: path.relative(ws, d), class: 'direnv' as const, kind: 'dir' as const, keep: 'pathdir' as const })),
+  ];
+}
+
+/** What the devcontainer.json files of a folder name (R94: the compose files, their `.env`, the Dockerfile). */
+function devcontainerRefPaths(ws: string, dir: string): ProtectedPath[] {
+  return devcontainerFiles(dir).flatMap((f) => devcontainerRefs(f)).map((f) => ({ path: f, rel: path.relative(ws, f), class: 'devcontainer' as const, kind: 'file' as const }));
+}
+
+/** The nearest directory above ws with a `.git` (ws itself has none), or null. */
+function enclosingRepo(ws: string): string | null {
+  for (let d = path.dirname(ws); d !== path.dirname(d); d = path.dirname(d)) if (fs.existsSync(path.join(d, '.git'))) return d;
+  return null;
+}
 /** The most directories of the workspace walked and watched for repositories (beyond: not looked into). */
 const MAX_TREE_DIRS = 20000;
 
@@ -275,11 +400,19 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
     .map((c) => gitConfigRefs(c).hooksPath)
     .filter((h): h is string => !!h && !path.isAbsolute(h) && !h.startsWith('~'));
   const add = (gitdir: string, depth = 0): void => {
-    for (const [rel, kind, cls] of [['config', 'file', 'git'], ['config.worktree', 'file', 'git'], ['commondir', 'file', 'git'], ['hooks', 'dir', 'git-hooks']] as const) {
+    // A linked worktree's git directory (`<common>/worktrees/<name>`, one the agent's `git worktree add` makes
+    // included: R86): its own files; config and hooks are the common directory's (below).
+    const linked = path.basename(path.dirname(gitdir)) === 'worktrees';
+    const files = linked ? ([['commondir', 'file', 'git'], ['config.worktree', 'file', 'git'], ['gitdir', 'file', 'git'], ['config', 'file', 'git']] as const) : ([['config', 'file', 'git'], ['config.worktree', 'file', 'git'], ['commondir', 'file', 'git'], ['hooks', 'dir', 'git-hooks']] as const);
+    for (const [rel, kind, cls] of files) {
       const full = path.join(gitdir, rel);
       push({ path: full, rel: path.relative(ws, full), class: cls, kind, nested: true });
     }
     for (const p of gitStatePaths(ws, gitdir, true)) push(p);
+    if (!linked && depth < 2) {
+      for (const p of replaceRefPaths(ws, gitdir, true)) push(p);
+      for (const p of worktreePaths(ws, gitdir, true)) push(p);
+    }
     // What its config includes (an include is never harmless in a config the agent changes, but one there at
     // the start names a file the agent could change: R64), and its hooksPath.
     const refs = gitConfigRefs(path.join(gitdir, 'config'));
@@ -313,9 +446,33 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
     if (dir !== ws && entries.some((e) => e.name === '.envrc' && !e.isDirectory())) {
       const rc = path.join(dir, '.envrc');
       const beside = entries.filter((e) => DOTENV_NAME.test(e.name) && !DOTENV_EXAMPLE.test(e.name)).map((e) => path.join(dir, e.name));
-      for (const f of [rc, ...envrcLoads(rc), ...beside]) push({ path: f, rel: path.relative(ws, f), class: 'direnv', kind: 'file' });
+      for (const f of [rc, ...beside]) push({ path: f, rel: path.relative(ws, f), class: 'direnv', kind: 'file' });
+      for (const p of envrcPaths(ws, rc)) push(p);
     }
-    const dotgit = entries.some((e) => e.name === '.git') ? gitdirOf(dir) : null;
+    const names = new Set(entries.map((e) => e.name));
+    if (dir !== ws) {
+      // Another VCS's repository (R97), like git's: its config, what it includes.
+      for (const rel of VCS_FILES) if (names.has(rel.split('/')[0]!)) push({ path: path.join(dir, rel), rel: path.relative(ws, path.join(dir, rel)), class: 'vcs', kind: 'file', nested: true });
+      for (const rc of ['.hg/hgrc', '.sl/config']) if (names.has(rc.split('/')[0]!)) for (const f of hgIncludes(path.join(dir, rc))) push({ path: f, rel: path.relative(ws, f), class: 'vcs', kind: 'file' });
+      // A folder the user opens on its own (R87): one level down, a package, or one with editor settings
+      // already — its .vscode/ and .devcontainer/, and what its devcontainer.json names (R94).
+      const depth = path.relative(ws, dir).split(path.sep).length;
+      if ((depth <= 1 && !path.basename(dir).startsWith('.')) || [...names].some((x) => PACKAGE_MANIFESTS.has(x) || x === '.vscode' || x === '.devcontainer' || x === '.devcontainer.json')) {
+        for (const p of folderEditorPaths(ws, dir)) push(p);
+        for (const p of devcontainerRefPaths(ws, dir)) push(p);
+      }
+      if (names.has('.dir-locals.el')) push({ path: path.join(dir, '.dir-locals.el'), rel: path.relative(ws, path.join(dir, '.dir-locals.el')), class: 'editor', kind: 'file' });
+    }
+    const dotgit = names.has('.git') ? gitdirOf(dir) : null;
+    if (dir === ws && dotgit) {
+      // Linked worktrees the agent adds during the session (`git worktree add`, R86): new ones, judged as a
+      // new repository is (nestedHarmless); the directory is watched for them.
+      const common = commondirOf(dotgit) ?? dotgit;
+      for (const c of [common, ...submoduleGitdirs(path.join(common, 'modules'))]) {
+        for (const p of worktreePaths(ws, c, true)) push(p);
+        if (isDir(path.join(c, 'worktrees'))) out.dirs.push(path.join(c, 'worktrees'));
+      }
+    }
     // The repositories git status recurses into from this one (its index's gitlinks), where the walk does not
     // look (node_modules) as well.
     if (dotgit) for (const g of gitlinkGitdirs(dir, dotgit)) add(g);
@@ -411,19 +568,40 @@ export function indexGitlinks(indexFile: string, hashLen = 20): string[] {
   } catch {
     return [];
   }
+  return indexEntries(b, hashLen)
+    .filter((e) => (e.mode & 0o170000) === 0o160000)
+    .map((e) => e.name);
+}
+
+export interface IndexEntry {
+  name: string;
+  mode: number;
+  /** Where the entry's 16-bit flags are (assume-unchanged: 0x8000), and its extended flags when it has them
+   *  (skip-worktree: 0x4000). */
+  flagsAt: number;
+  extAt: number | null;
+  assumeUnchanged: boolean;
+  skipWorktree: boolean;
+}
+
+/** The entries of a git index (gitformat-index(5), versions 2 to 4), as far as they can be read. */
+export function indexEntries(b: Buffer, hashLen = 20): IndexEntry[] {
   if (b.length < 12 || b.toString('latin1', 0, 4) !== 'DIRC') return [];
   const version = b.readUInt32BE(4);
   const count = b.readUInt32BE(8);
   if (version < 2 || version > 4) return [];
-  const out: string[] = [];
+  const out: IndexEntry[] = [];
   let o = 12;
   let prev = '';
   for (let i = 0; i < count; i++) {
     const fixed = 40 + hashLen + 2;
     if (o + fixed > b.length) return out;
     const mode = b.readUInt32BE(o + 24);
-    const flags = b.readUInt16BE(o + 40 + hashLen);
+    const flagsAt = o + 40 + hashLen;
+    const flags = b.readUInt16BE(flagsAt);
     const ext = version >= 3 && flags & 0x4000 ? 2 : 0;
+    const extAt = ext ? flagsAt + 2 : null;
+    const extFlags = extAt !== null && extAt + 2 <= b.length ? b.readUInt16BE(extAt) : 0;
     let p = o + fixed + ext;
     let name: string;
     if (version === 4) {
@@ -445,8 +623,21 @@ export function indexGitlinks(indexFile: string, hashLen = 20): string[] {
       o += (fixed + ext + (end - p) + 8) & ~7;
     }
     prev = name;
-    if ((mode & 0o170000) === 0o160000) out.push(name);
+    out.push({ name, mode, flagsAt, extAt, assumeUnchanged: (flags & 0x8000) !== 0, skipWorktree: (extFlags & 0x4000) !== 0 });
   }
+  return out;
+}
+
+/** The index with the assume-unchanged and skip-worktree bits of `entries` cleared and its checksum made
+ *  again (left all zeros when it was: index.skipHash). */
+export function clearIndexFlags(b: Buffer, entries: readonly IndexEntry[], hashLen = 20): Buffer {
+  const out = Buffer.from(b);
+  for (const e of entries) {
+    out.writeUInt16BE(out.readUInt16BE(e.flagsAt) & ~0x8000, e.flagsAt);
+    if (e.extAt !== null) out.writeUInt16BE(out.readUInt16BE(e.extAt) & ~0x4000, e.extAt);
+  }
+  const body = out.length - hashLen;
+  if (out.subarray(body).some((x) => x !== 0)) createHash(hashLen === 32 ? 'sha256' : 'sha1').update(out.subarray(0, body)).digest().copy(out, body);
   return out;
 }
 
@@ -602,15 +793,21 @@ function readEntry(sfs: SafeFs, p: string): Entry | null {
   }
 }
 
+const INFO_SERVER_FILES = new Set(['refs', 'packs']);
+
 function snapshot(sfs: SafeFs, p: ProtectedPath): Snapshot {
   const snap: Snapshot = new Map();
   const top = readEntry(sfs, p.path);
   if (!top) return snap;
   snap.set('', top);
   if (p.kind !== 'dir' || top.type !== 'dir') return snap;
+  // A git directory's info/: `refs` and `packs` are what `git update-server-info` (run by git gc) writes for
+  // dumb HTTP servers; git reads neither.
+  const skip = p.class === 'git' && path.basename(p.path) === 'info' ? INFO_SERVER_FILES : null;
   const walk = (dir: string, rel: string): void => {
     for (const name of sfs.readdir(dir).sort()) {
       if (snap.size >= MAX_ENTRIES) return;
+      if (!rel && skip?.has(name)) continue;
       const r = rel ? `${rel}/${name}` : name;
       const e = readEntry(sfs, path.join(dir, name));
       if (!e) continue;
@@ -732,7 +929,81 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     for (const p of this.paths) this.sfs.anchor(path.dirname(p.path));
     // Most protected paths do not exist: a plain lstat says so (before the agent runs, the symlinks on the
     // way are the user's) without the descriptor walk of a safe look.
-    for (const p of this.paths) this.snaps.set(p.path, fs.lstatSync(p.path, { throwIfNoEntry: false }) ? snapshot(this.sfs, p) : new Map<string, Entry>());
+    for (const p of this.paths) {
+      // (ENOTDIR: a path below a `.git` that is a file — a linked worktree's, a submodule's — is not there.)
+      const snap = lstatOrNull(p.path) ? snapshot(this.sfs, p) : new Map<string, Entry>();
+      this.snaps.set(p.path, snap);
+      if (snap.size) this.original.add(p.path);
+    }
+    // The index as it is before the agent runs (its entries' skip-worktree and assume-unchanged bits, R91): read
+    // as bytes now, parsed at the end only.
+    this.indexAtStart = readIndex(this.indexFile());
+  }
+
+  /** Paths that existed when the guard first saw them (at the start, or older than it): the user's. A nested
+   *  repository's harmless state is taken as the original only for the others (red-team R98: the user's own
+   *  config truncated by the agent must stay what a later change is put back to). */
+  private readonly original = new Set<string>();
+  private readonly indexAtStart: Buffer | null;
+
+  /** The index of the workspace's repository and that repository's worktree top, or null. */
+  private indexFile(): { file: string; top: string; hashLen: number } | null {
+    const ws = path.resolve(this.o.workspace);
+    const top = gitdirOf(ws) ? ws : enclosingRepo(ws);
+    const gitdir = top ? gitdirOf(top) : null;
+    if (!top || !gitdir) return null;
+    let hashLen = 20;
+    try {
+      if (/objectformat\s*=\s*sha256/i.test(fs.readFileSync(path.join(commondirOf(gitdir) ?? gitdir, 'config'), 'utf8'))) hashLen = 32;
+    } catch {
+      // no config: sha1
+    }
+    const file = path.join(gitdir, 'index');
+    return this.o.writable(file) ? { file, top, hashLen } : null;
+  }
+
+  /**
+   * Index entries the agent marked skip-worktree or assume-unchanged (red-team R91: `git update-index
+   * --skip-worktree package.json`, then an edit — `git status`, `git diff` and VS Code's Source Control show
+   * nothing). At the end: the marks it added are cleared where the file is in the worktree (a sparse checkout's
+   * entries, whose files are not there, are left), and listed in the review either way.
+   */
+  private checkIndexFlags(): void {
+    const ix = this.indexFile();
+    if (!ix) return;
+    const now = readIndex(ix);
+    if (!now) return;
+    const had = new Map(indexEntries(this.indexAtStart ?? Buffer.alloc(0), ix.hashLen).map((e) => [e.name, e]));
+    const marked = indexEntries(now, ix.hashLen).filter((e) => (e.skipWorktree && !had.get(e.name)?.skipWorktree) || (e.assumeUnchanged && !had.get(e.name)?.assumeUnchanged));
+    if (!marked.length) return;
+    const inTree = marked.filter((e) => lstatOrNull(path.join(ix.top, e.name)));
+    let cleared = false;
+    let reason: string | undefined;
+    if (inTree.length) {
+      if (fs.existsSync(`${ix.file}.lock`)) reason = 'git is writing the index (index.lock): the marks are left; clear them with git update-index --no-skip-worktree --no-assume-unchanged';
+      else {
+        try {
+          this.sfs.anchor(path.dirname(ix.file));
+          const again = this.sfs.readFile(ix.file);
+          if (!again.equals(now)) throw new Error('the index changed meanwhile');
+          this.sfs.replace(ix.file, { content: clearIndexFlags(now, inTree, ix.hashLen), mode: (this.sfs.lstat(ix.file)?.mode ?? 0o644) & 0o777 });
+          cleared = true;
+        } catch (e) {
+          reason = `could not clear the marks: ${(e as Error).message}`;
+        }
+      }
+    }
+    const rel = path.relative(path.resolve(this.o.workspace), ix.file);
+    const diff = marked
+      .map((e) => {
+        const what = [e.skipWorktree && !had.get(e.name)?.skipWorktree ? 'skip-worktree' : '', e.assumeUnchanged && !had.get(e.name)?.assumeUnchanged ? 'assume-unchanged' : ''].filter(Boolean).join(' and ');
+        const done = inTree.includes(e) ? (cleared ? 'cleared' : 'NOT cleared') : 'left: the file is not in the worktree (a sparse checkout)';
+        return `${rel}: ${e.name} marked ${what} by the agent (git status, git diff and Source Control would not show its changes) — ${done}\n`;
+      })
+      .join('');
+    const c: ProtectedChange = { path: ix.file, rel, class: 'git', change: 'modified', diff, attempt: diff, saved: {}, reverted: cleared || !inTree.length, ...(reason ? { reason } : {}), times: 1, time: new Date().toISOString() };
+    this.changes.set(ix.file, c);
+    this.emit('change', c);
   }
 
   /** Snapshot the protected paths the agent can write and start watching them. */
@@ -761,6 +1032,11 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     this.addRepos(scanRepos(this.o.workspace));
     for (const p of this.paths) this.check(p, true);
     this.checkNewRootFiles();
+    try {
+      this.checkIndexFlags();
+    } catch (e) {
+      this.emit('change', { path: '', rel: '.git/index', class: 'git', change: 'modified', diff: '', attempt: '', saved: {}, reverted: false, reason: `the index could not be looked at: ${(e as Error).message}`, times: 1, time: new Date().toISOString() });
+    }
     for (const f of [...this.finalizers]) {
       this.finalizers.delete(f);
       f();
@@ -769,6 +1045,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     // original (an attempt overtaken and put back later is put back; one still different is not).
     for (const c of this.changes.values()) {
       const p = this.paths.find((q) => q.path === c.path);
+      if (c.path.endsWith('/index') && !p) continue;
       if (!p) continue;
       const before = this.snaps.get(p.path) ?? new Map<string, Entry>();
       const now = snapshot(this.sfs, p);
@@ -917,7 +1194,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     const ws = path.resolve(this.o.workspace);
     if (dir === ws) this.checkNewRootFiles();
     // A repository's index changed (git add, update-index): its gitlinks are looked at again (R72).
-    if (name === 'index' && this.paths.some((p) => p.kind === 'entry' && p.path === dir)) {
+    if ((name === 'index' || name === 'worktrees') && this.paths.some((p) => p.kind === 'entry' && p.path === dir)) {
       const ws = path.resolve(this.o.workspace);
       setImmediate(() => {
         if (!this.stopped) this.addRepos(scanRepos(ws, ws, 1));
@@ -968,12 +1245,12 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     const now = snapshot(this.sfs, p);
     if (p.kind === 'entry' ? sameTop(p.kind, before, now) : sameSnapshot(before, now)) return;
     if (this.adoptExpected(p, before, now)) return;
-    if (p.keep && keptChange(p.keep, before, now)) {
+    if (p.keep && keptChange(p, before, now)) {
       this.keepLater(p, now, final);
       return;
     }
     this.pendingKeep.delete(p.path);
-    if (p.nested && this.nestedHarmless(p, now)) {
+    if (p.nested && !this.original.has(p.path) && this.nestedHarmless(p, now)) {
       this.snaps.set(p.path, now);
       return;
     }
@@ -1030,7 +1307,20 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   private nestedHarmless(p: ProtectedPath, now: Snapshot): boolean {
     if (p.kind === 'file') {
       const e = now.get('');
-      return !e || (e.type === 'file' && e.content !== null && gitConfigHarmless(e.content.toString('utf8')));
+      if (!e) return true;
+      if (e.type !== 'file' || e.content === null) return false;
+      const text = e.content.toString('utf8');
+      if (p.class === 'vcs') return vcsConfigHarmless(p.path, text);
+      const name = path.basename(p.path);
+      const dir = path.dirname(p.path);
+      const linked = path.basename(path.dirname(dir)) === 'worktrees';
+      // What `git worktree add` writes (R86): `commondir` naming the directory that holds this worktrees/
+      // (empty while git writes it: git then reads this directory's own `config`, which is guarded too), and
+      // `gitdir`, the way back (git runs nothing from it).
+      if (linked && name === 'commondir') return !text.trim() || path.resolve(dir, text.trim()) === path.dirname(path.dirname(dir));
+      if (linked && name === 'gitdir') return !text.includes('\0');
+      if (name === 'commondir') return false;
+      return gitConfigHarmless(text);
     }
     return [...now].every(([rel, e]) => rel === '' ? e.type === 'dir' : e.type === 'dir' || rel.endsWith('.sample'));
   }
@@ -1050,7 +1340,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       // which no one can set, is older than the guard: a `config` file of the project's own at the root that
       // the agent's HEAD, objects/ and refs/ made a git config); otherwise it is the agent's, with no original.
       const st = this.sfs.lstat(p.path);
-      this.snaps.set(p.path, st && st.ctimeMs < this.startedAt ? snapshot(this.sfs, p) : new Map<string, Entry>());
+      const old = !!st && st.ctimeMs < this.startedAt;
+      this.snaps.set(p.path, old ? snapshot(this.sfs, p) : new Map<string, Entry>());
+      if (old) this.original.add(p.path);
       this.stamps.set(p.path, '');
       this.check(p);
     }
@@ -1290,8 +1582,29 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
 }
 
 /** Whether a change to a path with `keep` is the agent's to keep (ProtectedPath.keep). */
-function keptChange(keep: NonNullable<ProtectedPath['keep']>, before: Snapshot, now: Snapshot): boolean {
+function keptChange(p: ProtectedPath, before: Snapshot, now: Snapshot): boolean {
+  const keep = p.keep!;
   const text = (e: Entry | undefined): string | null => (e?.type === 'file' && e.content ? e.content.toString('utf8') : null);
+  if (keep === 'packed-refs') {
+    // No replace ref the file did not have (one removed un-hides: fine). A file over MAX_FILE is read here.
+    const n = now.get('');
+    if (!n) return true;
+    if (n.type !== 'file') return false;
+    const big = (e: Entry | undefined): string | null => (e?.type === 'file' && !e.content && !e.sha256.startsWith('special:') ? readSmall(p.path, 64 << 20) : null);
+    const nowText = text(n) ?? big(n);
+    if (nowText === null) return false;
+    const had = packedReplaceRefs(text(before.get('')) ?? '');
+    return [...packedReplaceRefs(nowText)].every((l) => had.has(l));
+  }
+  if (keep === 'pathdir') {
+    // Only the directory's own names are looked up by the shell: a name added or changed there that the user's
+    // PATH has elsewhere would be run in its place.
+    for (const [rel, e] of now) {
+      if (!rel || rel.includes('/') || sameEntry(before.get(rel), e)) continue;
+      if (e.type !== 'dir' && commandElsewhere(rel, p.path)) return false;
+    }
+    return true;
+  }
   if (keep === 'dotenv') {
     const b = before.get('');
     const n = now.get('');
@@ -1316,6 +1629,48 @@ function keptChange(keep: NonNullable<ProtectedPath['keep']>, before: Snapshot, 
   if ([...names].some((rel) => FIXED_FILES.has(path.basename(rel)) && !sameEntry(before.get(rel), now.get(rel)))) return false;
   const nowTodo = todos(now);
   return nowTodo !== null && noNewExec(todos(before) ?? '', nowTodo);
+}
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** An index file's bytes (at most 64 MiB), or null. */
+function readIndex(file: { file: string } | null): Buffer | null {
+  if (!file) return null;
+  try {
+    const st = fs.lstatSync(file.file);
+    return st.isFile() && st.size <= 64 << 20 ? fs.readFileSync(file.file) : null;
+  } catch {
+    return null;
+  }
+}
+
+function readSmall(file: string, max: number): string | null {
+  try {
+    const st = fs.lstatSync(file);
+    return st.isFile() && st.size <= max ? fs.readFileSync(file, 'utf8') : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `name` is a program in a directory of the guard's PATH (the user's) other than `dir`. */
+function commandElsewhere(name: string, dir: string): boolean {
+  for (const d of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    if (!d || path.resolve(d) === dir) continue;
+    try {
+      fs.accessSync(path.join(d, name), fs.constants.X_OK);
+      return true;
+    } catch {
+      // not there
+    }
+  }
+  return false;
 }
 
 function sameSnapshot(a: Snapshot, b: Snapshot): boolean {

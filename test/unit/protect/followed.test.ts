@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dotenvHarmless, envrcLoads, gitConfigRefs, noNewExec, userGitConfigs } from '../../../src/core/protect/followed';
+import { codeWorkspaceFolders, devcontainerRefs, dotenvHarmless, envrcLoads, envrcPathDirs, gitConfigRefs, hgIncludes, noNewExec, packedReplaceRefs, parseJsonc, userGitConfigs, vcsConfigHarmless } from '../../../src/core/protect/followed';
 
 let dir: string;
 beforeEach(() => {
@@ -80,5 +80,43 @@ describe('noNewExec (red-team R79)', () => {
     expect(noNewExec(plan, 'exec id\npick b c2\n')).toBe(false);
     expect(noNewExec(plan, 'x id\n')).toBe(false);
     expect(noNewExec(plan, '  exec make test\nexec make test\n')).toBe(false);
+  });
+});
+
+describe('JSONC files VS Code reads: .code-workspace folders (R87), what a devcontainer.json names (R94)', () => {
+  it('comments and trailing commas are read as VS Code does; a comment marker inside a string is text', () => {
+    expect(parseJsonc('{ "a": "x // y", /* c */ "b": [1, 2,], // z\n }')).toEqual({ a: 'x // y', b: [1, 2] });
+    expect(parseJsonc('{ "a": ')).toBeNull();
+  });
+
+  it('folders resolve against the workspace file; devcontainer names its compose files, their .env and Dockerfiles', () => {
+    const ws = write('proj.code-workspace', '{ "folders": [ { "path": "." }, { "path": "apps/web" }, { "uri": "vscode-remote://x" }, ], }');
+    expect(codeWorkspaceFolders(ws)).toEqual([dir, path.join(dir, 'apps/web')]);
+    const dc = write('.devcontainer/devcontainer.json', '{ // c\n "dockerComposeFile": ["../compose/a.yml", "b.yml"], "build": { "dockerfile": "Dockerfile" }, "dockerFile": "../Old" }');
+    expect(devcontainerRefs(dc)).toEqual([path.join(dir, 'compose/a.yml'), path.join(dir, '.devcontainer/b.yml'), path.join(dir, 'compose/.env'), path.join(dir, '.devcontainer/Dockerfile'), path.join(dir, 'Old')]);
+    expect(devcontainerRefs(write('x.json', 'not json'))).toEqual([]);
+  });
+});
+
+describe('other VCSs (R97), replace refs (R91), PATH_add (R80 left-over)', () => {
+  it('hg %include is followed; a clone\'s [paths] is harmless, hooks, extensions and any jj setting are not', () => {
+    const rc = write('.hg/hgrc', '[paths]\ndefault = x\n%include ../a.rc\n');
+    write('a.rc', '%include sub/b.rc\n');
+    expect(hgIncludes(rc)).toEqual([path.join(dir, 'a.rc'), path.join(dir, 'sub/b.rc')]);
+    expect(vcsConfigHarmless('/r/.hg/hgrc', '# c\n[paths]\ndefault = https://x\ndefault-push = ssh://y\n')).toBe(true);
+    expect(vcsConfigHarmless('/r/.hg/hgrc', '[hooks]\npre-status = id\n')).toBe(false);
+    expect(vcsConfigHarmless('/r/.hg/hgrc', '[paths]\n%include x\n')).toBe(false);
+    expect(vcsConfigHarmless('/r/.jj/repo/config.toml', '')).toBe(true);
+    expect(vcsConfigHarmless('/r/.jj/repo/config.toml', '[ui]\npager = "x"\n')).toBe(false);
+  });
+
+  it('packed replace refs are found among the others', () => {
+    const sha = 'a'.repeat(40);
+    expect([...packedReplaceRefs(`# pack-refs with: peeled fully-peeled sorted\n${sha} refs/heads/main\n${sha} refs/replace/${'b'.repeat(40)}\n^${sha}\n`)]).toEqual([`${sha} refs/replace/${'b'.repeat(40)}`]);
+  });
+
+  it('PATH_add and path_add PATH directories, relative to the .envrc; $ words are the shell\'s', () => {
+    const rc = write('.envrc', 'PATH_add bin tools/bin\npath_add PATH ./x\npath_add MANPATH man\nPATH_add "$HOME/y"\n');
+    expect(envrcPathDirs(rc)).toEqual([path.join(dir, 'bin'), path.join(dir, 'tools/bin'), path.join(dir, 'x')]);
   });
 });

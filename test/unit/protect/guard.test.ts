@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unifiedDiff } from '../../../src/core/protect/diff';
-import { formatProtectedChanges, gitConfigHarmless, indexGitlinks, protectedPaths, scanRepos, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
+import { clearIndexFlags, formatProtectedChanges, gitConfigHarmless, indexEntries, indexGitlinks, protectedPaths, scanRepos, WorkspaceGuard, type ProtectedChange } from '../../../src/core/protect/guard';
 
 let ws = '';
 let review = '';
@@ -62,9 +62,12 @@ describe('scanRepos (red-team R32)', () => {
     fs.symlinkSync(path.join(ws, 'outside'), path.join(ws, 'link'));
     const scan = scanRepos(ws);
     const rels = scan.repos.map((p) => p.rel).sort();
-    const each = (d: string): string[] => [`${d}/commondir`, `${d}/config`, `${d}/config.worktree`, `${d}/hooks`, `${d}/rebase-apply`, `${d}/rebase-merge`, `${d}/sequencer`];
-    expect(rels).toEqual(['a/b/c/.git', 'm/x.git', 'node_modules/dep/.git', 'outside/repo/.git', 'p/store'].flatMap(each).sort());
-    expect(scan.repos.every((p) => p.nested)).toBe(true);
+    const each = (d: string): string[] => [`${d}/commondir`, `${d}/config`, `${d}/config.worktree`, `${d}/hooks`, `${d}/packed-refs`, `${d}/rebase-apply`, `${d}/rebase-merge`, `${d}/refs/replace`, `${d}/sequencer`];
+    // And the editor settings of each folder one level down (R87).
+    const folder = (d: string): string[] => [`${d}/.devcontainer`, `${d}/.devcontainer.json`, `${d}/.vscode`];
+    expect(rels).toEqual([...['a/b/c/.git', 'm/x.git', 'node_modules/dep/.git', 'outside/repo/.git', 'p/store'].flatMap(each), ...['a', 'm', 'outside', 'p'].flatMap(folder)].sort());
+    // A repository's files are judged as a new repository's when it is new (packed refs: by their replace refs).
+    expect(scan.repos.filter((p) => p.class !== 'editor' && p.class !== 'devcontainer').every((p) => p.nested || p.keep === 'packed-refs')).toBe(true);
     expect(scan.complete).toBe(true);
     // The walk stops at its limit and says so.
     expect(scanRepos(ws, ws, 3).complete).toBe(false);
@@ -105,6 +108,29 @@ describe('scanRepos (red-team R32)', () => {
     for (const v of ['2', '4']) {
       git('update-index', '--index-version', v);
       expect(indexGitlinks(path.join(ws, '.git', 'index')).sort()).toEqual(['node_modules/@s/x/deep', 'node_modules/left-pad', 'z']);
+    }
+  });
+
+  it('reads skip-worktree and assume-unchanged marks of a real index, and clears them into an index git reads as unmarked (red-team R91)', () => {
+    const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+    const git = (...a: string[]): string => execFileSync('git', a, { cwd: ws, env, encoding: 'utf8' });
+    fs.rmSync(path.join(ws, '.git'), { recursive: true });
+    git('init', '-q');
+    for (const f of ['a', 'b', 'c']) fs.writeFileSync(path.join(ws, f), f);
+    git('add', 'a', 'b', 'c');
+    git('update-index', '--skip-worktree', 'a');
+    git('update-index', '--assume-unchanged', 'b');
+    const file = path.join(ws, '.git', 'index');
+    for (const v of ['3', '4']) {
+      git('update-index', '--index-version', v);
+      const b = fs.readFileSync(file);
+      const e = indexEntries(b);
+      expect(e.map((x) => [x.name, x.skipWorktree, x.assumeUnchanged])).toEqual([['a', true, false], ['b', false, true], ['c', false, false]]);
+      fs.writeFileSync(file, clearIndexFlags(b, e.filter((x) => x.name !== 'c')));
+      // git accepts the checksum and sees no marks (`git ls-files -v`: lowercase = assume-unchanged, S = skip).
+      expect(git('ls-files', '-v')).toBe('H a\nH b\nH c\n');
+      git('update-index', '--skip-worktree', 'a');
+      git('update-index', '--assume-unchanged', 'b');
     }
   });
 
