@@ -409,55 +409,95 @@ async function main(): Promise<void> {
 /**
  * Start-up: what a user waits for before the agent's first exec, and after its last. Side by side with Node
  * starting and doing nothing, interleaved, in a directory with no .gate.toml (the shipped default); with
- * --baseline, another build's CLI in the same rounds.
+ * --baseline, another build's CLI in the same rounds. Wall time, and CPU (user + system of the process and
+ * its children: the supervisor, the agent), which a shared machine inflates less than wall time.
  */
 async function reportStartup(base: string, stateDir: string, quick: boolean, baseline: string | null): Promise<void> {
   const startupWs = path.join(base, 'startup');
   fs.mkdirSync(startupWs);
   const startupRounds = quick ? 10 : 30;
-  const st = await measureStartup(startupWs, stateDir, startupRounds, baseline);
-  const d = pairedDiff(st.gate, st.node);
-  const dn = pairedDiff(st.gateNoProfile, st.node);
-  console.log(`\nStart-up: agent-gate run -- /bin/true with the default policy, against node -e 0 (${startupRounds} interleaved rounds; wall ms, medians; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
-  const rows = [
-    ['command', 'median ms', 'IQR', '− node -e 0 (median of per-round differences)', 'target'],
-    ['node -e 0', st.node.length ? median(st.node).toFixed(1) : '-', iqr(st.node), '', ''],
-    ['agent-gate run -q -- /bin/true', median(st.gate).toFixed(1), iqr(st.gate), `${d.median.toFixed(1)} (IQR ${d.q1.toFixed(1)}–${d.q3.toFixed(1)})`, `≤ 40 ms ${d.median <= 40 ? 'ok' : 'MISSED'}`],
-    ['agent-gate run -q --agent none -- /bin/true', median(st.gateNoProfile).toFixed(1), iqr(st.gateNoProfile), `${dn.median.toFixed(1)} (IQR ${dn.q1.toFixed(1)}–${dn.q3.toFixed(1)})`, ''],
-  ];
-  if (baseline && st.baseline.length) {
-    const db = pairedDiff(st.baseline, st.node);
-    rows.push([`baseline (${baseline}) run -q -- /bin/true`, median(st.baseline).toFixed(1), iqr(st.baseline), `${db.median.toFixed(1)} (IQR ${db.q1.toFixed(1)}–${db.q3.toFixed(1)})`, '']);
-  }
+  // The timer: a static helper that forks, execs and wait4()s (wall and the child tree's CPU).
+  const timeit = path.join(base, 'timeit');
+  execFileSync('cc', ['-O2', '-static', '-o', timeit, path.join(PROG_SRC, 'timeit.c')], { stdio: 'inherit' });
+  // A developer's PATH: 10 directories of their own (real, empty) before the system's.
+  const devPath = [...['.local/bin', 'bin', '.cargo/bin', 'go/bin', '.pyenv/shims', '.pyenv/bin', '.nvm/versions/node/v20/bin', '.npm-global/bin', '.deno/bin', '.bun/bin'].map((d) => path.join(base, 'start-home', d)), WORKLOAD_PATH];
+  for (const d of devPath.slice(0, -1)) fs.mkdirSync(d, { recursive: true });
+  const st = await measureStartup(startupWs, stateDir, startupRounds, baseline, timeit, devPath.join(':'));
+  const loads = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`\nStart-up: agent-gate run -q -- /bin/true with the default policy, against node -e 0 (${startupRounds} interleaved rounds; medians; load ${loads})`);
+  const nodeCpu = st.node.map((x) => x.cpu);
+  const nodeWall = st.node.map((x) => x.wall);
+  const rows = [['command', 'wall ms', 'wall − node -e 0 (IQR)', 'CPU ms', 'CPU − node -e 0 (IQR)', 'CPU ÷ node -e 0', 'target']];
+  rows.push(['node -e 0', median(nodeWall).toFixed(1), '', median(nodeCpu).toFixed(1), '', '', '']);
+  const row = (label: string, xs: Sample[], target: boolean): void => {
+    if (!xs.length) return;
+    const wall = xs.map((x) => x.wall);
+    const cpu = xs.map((x) => x.cpu);
+    const dw = pairedDiff(wall, nodeWall);
+    const dc = pairedDiff(cpu, nodeCpu);
+    rows.push([
+      label,
+      median(wall).toFixed(1),
+      `${dw.median.toFixed(1)} (${dw.q1.toFixed(1)}–${dw.q3.toFixed(1)})`,
+      median(cpu).toFixed(1),
+      `${dc.median.toFixed(1)} (${dc.q1.toFixed(1)}–${dc.q3.toFixed(1)})`,
+      (median(cpu) / median(nodeCpu)).toFixed(2),
+      target ? `≤ +40 ms ${dw.median <= 40 ? 'ok' : 'MISSED'}` : '',
+    ]);
+  };
+  row('agent-gate run -q -- /bin/true', st.gate, true);
+  row('  the same, --agent none', st.gateNoProfile, false);
+  row('  the same, PATH of 16 directories (10 of the user\'s)', st.gateLongPath, false);
+  if (baseline) row(`baseline (${baseline}) run -q -- /bin/true`, st.baseline, false);
   printTable(rows);
+  if (process.env.NODE_EXTRA_CA_CERTS) console.log(`NODE_EXTRA_CA_CERTS is set: every Node start here (node -e 0 too) reads and parses ${process.env.NODE_EXTRA_CA_CERTS} first (~90 ms of CPU for a full CA bundle), which inflates both sides alike`);
+  console.log('(Each difference is the median of per-round differences. CPU counts the CLI, the supervisor and /bin/true. The derived-data cache is warm after the two first rounds, as on any repeat start.)');
 }
 
-/** `node -e 0` and `agent-gate run -- /bin/true` (with and without agent detection, and another build's),
- *  interleaved, wall ms. */
-async function measureStartup(ws: string, stateDir: string, rounds: number, baseline: string | null): Promise<{ node: number[]; gate: number[]; gateNoProfile: number[]; baseline: number[] }> {
+interface Sample {
+  wall: number;
+  cpu: number;
+}
+
+/** `node -e 0` and `agent-gate run -- /bin/true` (with and without agent detection, with a long PATH, and
+ *  another build's), interleaved: wall and CPU ms of each, through the timer. */
+async function measureStartup(
+  ws: string,
+  stateDir: string,
+  rounds: number,
+  baseline: string | null,
+  timeit: string,
+  devPath: string,
+): Promise<{ node: Sample[]; gate: Sample[]; gateNoProfile: Sample[]; gateLongPath: Sample[]; baseline: Sample[] }> {
   const audit = path.join(stateDir, 'startup.jsonl');
-  const variants: [keyof Awaited<ReturnType<typeof measureStartup>>, string[]][] = [
-    ['node', ['-e', '0']],
-    ['gate', [CLI, 'run', '-q', '--on-ask', 'deny', '--audit', audit, '--supervisor', SUPERVISOR, '--', '/bin/true']],
-    ['gateNoProfile', [CLI, 'run', '-q', '--agent', 'none', '--on-ask', 'deny', '--audit', audit, '--supervisor', SUPERVISOR, '--', '/bin/true']],
+  const out = { node: [] as Sample[], gate: [] as Sample[], gateNoProfile: [] as Sample[], gateLongPath: [] as Sample[], baseline: [] as Sample[] };
+  const variants: [keyof typeof out, string[], string][] = [
+    ['node', ['-e', '0'], WORKLOAD_PATH],
+    ['gate', [CLI, 'run', '-q', '--on-ask', 'deny', '--audit', audit, '--supervisor', SUPERVISOR, '--', '/bin/true'], WORKLOAD_PATH],
+    ['gateNoProfile', [CLI, 'run', '-q', '--agent', 'none', '--on-ask', 'deny', '--audit', audit, '--supervisor', SUPERVISOR, '--', '/bin/true'], WORKLOAD_PATH],
+    ['gateLongPath', [CLI, 'run', '-q', '--on-ask', 'deny', '--audit', audit, '--supervisor', SUPERVISOR, '--', '/bin/true'], devPath],
     ...(baseline
-      ? [['baseline', [path.join(baseline, 'cli.js'), 'run', '-q', '--on-ask', 'deny', '--audit', audit, '--supervisor', path.join(baseline, 'agent-gate-supervisor'), '--', '/bin/true']] as (typeof variants)[number]]
+      ? [['baseline', [path.join(baseline, 'cli.js'), 'run', '-q', '--on-ask', 'deny', '--audit', audit, '--supervisor', path.join(baseline, 'agent-gate-supervisor'), '--', '/bin/true'], WORKLOAD_PATH] as (typeof variants)[number]]
       : []),
   ];
-  const out = { node: [] as number[], gate: [] as number[], gateNoProfile: [] as number[], baseline: [] as number[] };
-  const once = (args: string[]): Promise<number> =>
+  const once = (args: string[], pathVar: string): Promise<Sample> =>
     new Promise((resolve, reject) => {
-      const t0 = process.hrtime.bigint();
-      const child = spawn(process.execPath, args, { cwd: ws, stdio: 'ignore', env: { ...process.env, PATH: WORKLOAD_PATH } });
+      const child = spawn(timeit, [process.execPath, ...args], { cwd: ws, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, PATH: pathVar } });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
       child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`start-up run ${args.join(' ')} exited ${code}`))));
+      child.on('close', () => {
+        const m = /TIMEIT_NS (\d+) STATUS (\d+) CPU_US (\d+)/.exec(text);
+        if (!m || m[2] !== '0') reject(new Error(`start-up run ${args.join(' ')} failed: ${text.trim()}`));
+        else resolve({ wall: Number(m[1]) / 1e6, cpu: Number(m[3]) / 1e3 });
+      });
     });
   for (let r = 0; r < rounds + 2; r++) {
     for (let i = 0; i < variants.length; i++) {
-      const [name, args] = variants[(i + r) % variants.length] as (typeof variants)[number];
-      const ms = await once(args);
+      const [name, args, pathVar] = variants[(i + r) % variants.length] as (typeof variants)[number];
+      const sample = await once(args, pathVar);
       fs.rmSync(audit, { force: true });
-      if (r >= 2) out[name].push(ms); // two rounds to warm the page cache
+      if (r >= 2) out[name].push(sample); // two rounds to warm the page cache and the derived-data cache
     }
   }
   return out;
@@ -466,10 +506,6 @@ async function measureStartup(ws: string, stateDir: string, rounds: number, base
 function pairedDiff(xs: number[], base: number[]): { median: number; q1: number; q3: number } {
   const d = xs.map((x, i) => x - (base[i] as number));
   return { median: median(d), q1: percentile(d, 25), q3: percentile(d, 75) };
-}
-
-function iqr(xs: number[]): string {
-  return `${percentile(xs, 25).toFixed(1)}–${percentile(xs, 75).toFixed(1)}`;
 }
 
 function printTable(rows: string[][]): void {
