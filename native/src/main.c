@@ -419,6 +419,8 @@ static const char *plan_sockets(const struct config *c, const struct landlock_pl
 		*when |= SC_WHEN_LOOPBACK_SEALED;
 	if (m.loop_sealed || (*when & SC_WHEN_NET_DNS))
 		*when |= SC_WHEN_SENDS_MEDIATED;
+	if (m.loop_sealed && !m.net_sealed)
+		*when |= SC_WHEN_FAMILIES_CHECKED;
 	g_session.sockets = m;
 	char msg[256];
 	if (missing && (m.net_sealed || c->unix_sealed || c->loopback_sealed)) {

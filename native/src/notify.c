@@ -152,10 +152,8 @@ void session_kill_agent(struct session *s)
 		kill(-s->agent, SIGKILL);
 		kill(s->agent, SIGKILL);
 		/* And every other process of the session (we are its subreaper). */
-		struct buf ignored = { 0 };
 		size_t remaining;
-		reap_all(&ignored, 2000, &remaining);
-		buf_free(&ignored);
+		reap_all(NULL, &remaining, NULL);
 	}
 }
 
@@ -980,10 +978,8 @@ int notify_loop(struct session *s)
 			on_signal(&st);
 			if (kept.stop) {
 				/* A terminating signal: the user ends the session, and the kept processes with it. */
-				struct buf ignored = { 0 };
 				size_t remaining;
-				reap_all(&ignored, 2000, &remaining);
-				buf_free(&ignored);
+				reap_all(NULL, &remaining, NULL);
 			}
 			struct buf none = { 0 };
 			size_t left = reap_count(&none);
@@ -1006,12 +1002,17 @@ int notify_loop(struct session *s)
 				int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 				/* What the agent left running: ended (its listener stays open meanwhile, so a leftover's
 				 * exec is still decided until it dies), or counted and kept. */
-				struct buf names = { 0 };
+				struct buf names = { 0 }, stuck = { 0 };
 				size_t remaining = 0, leftovers;
 				if (s->cfg->keep_leftovers)
 					leftovers = reap_count(&names);
 				else
-					leftovers = reap_all(&names, 5000, &remaining);
+					leftovers = reap_all(&names, &remaining, &stuck);
+				if (stuck.len) {
+					buf_puts(&names, " leftovers_stuck=");
+					buf_hex(&names, stuck.p, stuck.len);
+				}
+				buf_free(&stuck);
 				if (s->cfg->keep_leftovers && leftovers > 0) {
 					/* Kept (red-team R54): the session goes on while any of them lives — we stay their
 					 * subreaper and their gate (every exec still judged), the broker keeps guarding the
@@ -1071,6 +1072,7 @@ int notify_loop(struct session *s)
 				case __NR_memfd_create:
 					on_memfd_create(notif);
 					break;
+				case __NR_socket:
 				case __NR_connect:
 				case __NR_listen:
 				case __NR_accept:

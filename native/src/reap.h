@@ -6,11 +6,11 @@
 
 /* Make the supervisor the child subreaper of everything the agent starts. Before the fork. */
 void reap_init(void);
-/* After the agent exited: SIGKILL everything left of the session, layer by layer, reaping as it goes, for at
- * most timeout_ms. Returns how many processes were ended; appends " leftover=<hex comm>" for the first 20 to
- * names; *remaining is how many were still there at the deadline (unkillable: a process stuck in the
- * kernel). */
-size_t reap_all(struct buf *names, int timeout_ms, size_t *remaining);
-/* How many processes of the session are left (keep_leftovers: they are counted, not ended); the names of
- * our direct children go to names as with reap_all. */
+/* End every process of the session: the whole subtree below us stopped, then killed, pass after pass until
+ * none is left. Returns how many processes were ended; appends " leftover=<hex comm>" for the first 20
+ * distinct names to names (may be NULL). *remaining is how many could not be ended: all of them in
+ * uninterruptible sleep for seconds (their SIGKILL pending); stuck (may be NULL) then says which, and where. */
+size_t reap_all(struct buf *names, size_t *remaining, struct buf *stuck);
+/* How many processes of the session are left (keep_leftovers: they are counted, not ended), named as with
+ * reap_all. */
 size_t reap_count(struct buf *names);

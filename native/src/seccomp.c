@@ -136,6 +136,7 @@ struct sc_entry {
 #define ACCEPTS SC_WHEN_ACCEPT_CHECKED
 #define LOOP SC_WHEN_LOOPBACK_SEALED
 #define SENDS SC_WHEN_SENDS_MEDIATED
+#define FAMILIES SC_WHEN_FAMILIES_CHECKED
 
 static const struct sc_entry TABLE[] = {
 	/* Truncation, when Landlock seals writes (it stands in for Landlock's TRUNCATE right, which landlock.c
@@ -284,6 +285,24 @@ static const struct sc_entry TABLE[] = {
 	RULE_IF(NET, socket, DENY(EACCES), ARG_EQ(0, AF_INET)),  /* UDP without DNS; SEQPACKET, RDM */
 	RULE_IF(NET, socket, DENY(EACCES), ARG_EQ(0, AF_INET6)),
 	RULE_IF(NET, socket, DENY(EAFNOSUPPORT)), /* vsock, bluetooth, CAN, TIPC, RDS, SMC, XDP, ALG, key… */
+	/* With services on this host sealed and the network open (FAMILIES, red-team R103): only the families whose
+	 * connects and sends the supervisor checks. vsock reaches services of this machine (CID 1) and of its
+	 * hypervisor host (CID 2: WSL2, Docker Desktop, Lima, Firecracker and Kata agents, Nitro's vsock-proxy)
+	 * outside the gate; TIPC, RDS, CAN, Bluetooth, SMC… are other transports to other endpoints. inet only as
+	 * TCP or UDP (a root agent's raw or packet socket writes datagrams to this host's ports with no send
+	 * check; SCTP's one-to-many sends by address). The other families are notified: the supervisor refuses
+	 * them (EAFNOSUPPORT, what a kernel without the family answers) with the family in the record. */
+	RULE_IF(FAMILIES, socket, ALLOW, ARG_EQ(0, AF_UNIX)),
+	RULE_IF(FAMILIES, socket, ALLOW, ARG_EQ(0, AF_NETLINK)),
+	RULE_IF(FAMILIES, socket, DENY(EPERM), ARG_MASKED_EQ(1, 0xf, SOCK_RAW)),
+	RULE_IF(FAMILIES, socket, DENY(EPERM), ARG_MASKED_EQ(1, 0xf, SOCK_PACKET)),
+	RULE_IF(FAMILIES, socket, ALLOW, ARG_EQ(0, AF_INET), ARG_MASKED_EQ(1, 0xf, SOCK_STREAM)),
+	RULE_IF(FAMILIES, socket, ALLOW, ARG_EQ(0, AF_INET6), ARG_MASKED_EQ(1, 0xf, SOCK_STREAM)),
+	RULE_IF(FAMILIES, socket, ALLOW, ARG_EQ(0, AF_INET), ARG_MASKED_EQ(1, 0xf, SOCK_DGRAM)),
+	RULE_IF(FAMILIES, socket, ALLOW, ARG_EQ(0, AF_INET6), ARG_MASKED_EQ(1, 0xf, SOCK_DGRAM)),
+	RULE_IF(FAMILIES, socket, DENY(EACCES), ARG_EQ(0, AF_INET)), /* SEQPACKET (SCTP one-to-many), RDM */
+	RULE_IF(FAMILIES, socket, DENY(EACCES), ARG_EQ(0, AF_INET6)),
+	RULE_IF(FAMILIES, socket, NOTIFY),
 	RULE_IF(NODGRAM, socketpair, DENY(EACCES), ARG_EQ(0, AF_UNIX), ARG_MASKED_EQ(1, 0xf, SOCK_DGRAM)),
 	RULE_IF(NODGRAM, socketpair, DENY(EACCES), ARG_EQ(0, AF_UNIX), ARG_MASKED_EQ(1, 0xf, SOCK_RAW)),
 	/* connect and listen are performed by the supervisor (never continued: the address is behind a pointer,
@@ -651,7 +670,7 @@ void seccomp_print_table(FILE *out)
 	} sessions[] = { { 0, "nothing sealed" },
 			{ SC_WHEN_WRITES_SEALED, "writes sealed" },
 			{ SC_WHEN_EXEC_SEALED, "execution sealed" },
-			{ ~0u, "everything on" } };
+			{ ~SC_WHEN_FAMILIES_CHECKED, "everything on" } }; /* FAMILIES: never with NET, whose list is longer */
 	char buf[64];
 
 	for (size_t i = 0; i < ARRAY_LEN(TABLE); i++) {

@@ -47,6 +47,10 @@ enum seccomp_when {
 	/* A send that can carry an address (sendto with one, sendmsg, sendmmsg) goes to the supervisor: DNS under
 	 * a sealed network, or services on this host sealed. */
 	SC_WHEN_SENDS_MEDIATED = 1u << 8,
+	/* [loopback] seals and [network] does not (red-team R103): only unix, netlink, TCP and UDP sockets are
+	 * made; other families go to the supervisor, which refuses them with the family in the record. Never
+	 * with NET_SEALED, whose own list ends in an unconditional refusal. */
+	SC_WHEN_FAMILIES_CHECKED = 1u << 9,
 };
 
 /* The program for one session, built in the supervisor before the fork (so its length is reported). */

@@ -584,6 +584,68 @@ static const char *family_word(int family)
 		return "inet6";
 	case AF_NETLINK:
 		return "netlink";
+	case AF_VSOCK:
+		return "vsock";
+	case AF_TIPC:
+		return "tipc";
+	case AF_RDS:
+		return "rds";
+	case AF_CAN:
+		return "can";
+	case AF_BLUETOOTH:
+		return "bluetooth";
+	case AF_PACKET:
+		return "packet";
+#ifdef AF_SMC
+	case AF_SMC:
+		return "smc";
+#endif
+#ifdef AF_XDP
+	case AF_XDP:
+		return "xdp";
+#endif
+	case AF_ALG:
+		return "alg";
+	case AF_KEY:
+		return "key";
+#ifdef AF_QIPCRTR
+	case AF_QIPCRTR:
+		return "qipcrtr";
+#endif
+	case AF_RXRPC:
+		return "rxrpc";
+#ifdef AF_KCM
+	case AF_KCM:
+		return "kcm";
+#endif
+	case AF_LLC:
+		return "llc";
+	case AF_APPLETALK:
+		return "appletalk";
+	case AF_X25:
+		return "x25";
+	case AF_AX25:
+		return "ax25";
+	case AF_NFC:
+		return "nfc";
+	case AF_IEEE802154:
+		return "ieee802154";
+	case AF_PPPOX:
+		return "pppox";
+	case AF_ISDN:
+		return "isdn";
+	case AF_PHONET:
+		return "phonet";
+	case AF_CAIF:
+		return "caif";
+#ifdef AF_IB
+	case AF_IB:
+		return "ib";
+#endif
+#ifdef AF_MCTP
+	case AF_MCTP:
+		return "mctp";
+#endif
 	default:
 		return "other";
 	}
@@ -1271,9 +1333,13 @@ static void on_connect(const struct seccomp_notif *n)
 			answer(n->id, EACCES, 0);
 			return;
 		}
-	} else if (g_mode.net_sealed && family != AF_UNIX && family != AF_NETLINK && family != AF_INET && family != AF_INET6) {
+	} else if ((g_mode.net_sealed || g_mode.loop_sealed) && family != AF_UNIX && family != AF_NETLINK && family != AF_INET &&
+		   family != AF_INET6) {
 		/* A family the filter refuses to create (the descriptor came from elsewhere). */
-		report_refused(tid, "connect", family, NULL, "socket family sealed by [network]");
+		report_refused(tid, "connect", family, NULL,
+			       g_mode.net_sealed ? "socket family sealed by [network]"
+						 : "socket family sealed by [loopback]: only unix, netlink, TCP and UDP, whose "
+						   "connects and sends the gate checks");
 		op_release(&op);
 		answer(n->id, EACCES, 0);
 		return;
@@ -1710,6 +1776,8 @@ static const char *send_refusal(int family, int type, int proto, const struct se
 	}
 	if (family == AF_UNIX && type == SOCK_DGRAM && g_mode.unix_sealed)
 		return "datagrams to unix sockets are sealed";
+	if (g_mode.loop_sealed && family != AF_UNIX && family != AF_NETLINK && family != AF_INET && family != AF_INET6)
+		return "socket family sealed by [loopback]"; /* a descriptor from elsewhere: the filter creates none */
 	return NULL;
 }
 
@@ -1875,9 +1943,26 @@ void sockets_init(int listener, const struct config *c, const struct sockets_mod
 	g_new_id = new_id;
 }
 
+/* socket(2) of a family the filter does not create while [loopback] seals (red-team R103): refused as a kernel
+ * without it would, and recorded with the family's name. */
+static void on_socket(const struct seccomp_notif *n)
+{
+	int family = (int)(uint32_t)n->data.args[0];
+	char why[200];
+	snprintf(why, sizeof(why),
+		 "socket family %s (%d) sealed by [loopback]: only unix, netlink, TCP and UDP, whose connects and "
+		 "sends the gate checks (vsock and the like reach services outside the gate)",
+		 family_word(family), family);
+	report_refused((pid_t)n->pid, "socket", family, NULL, why);
+	answer(n->id, EAFNOSUPPORT, 0);
+}
+
 void sockets_on_notification(const struct seccomp_notif *n)
 {
 	switch (n->data.nr) {
+	case __NR_socket:
+		on_socket(n);
+		break;
 	case __NR_connect:
 		on_connect(n);
 		break;

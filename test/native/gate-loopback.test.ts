@@ -193,6 +193,39 @@ t('ping', socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP, ('127.0.0.1', 
     for (const s of refusals(r)) expect(s.reason).toMatch(/only TCP and UDP/);
   });
 
+  it('other socket families (vsock, TIPC, RDS, CAN, Bluetooth, packet) and raw inet sockets are refused at socket(2), each family named in the record; unix, netlink, TCP and UDP sockets are made (red-team R103)', async () => {
+    // vsock reaches services of this machine (CID 1) and of a VM's host (CID 2) outside the gate. The others
+    // may be missing from this kernel (then EAFNOSUPPORT either way): the record shows the gate refused them.
+    const py = `import socket, errno
+def t(name, fam, typ, proto=0):
+    try:
+        socket.socket(fam, typ, proto).close(); print('RESULT', name, 'ok')
+    except OSError as e:
+        print('RESULT', name, errno.errorcode[e.errno])
+t('vsock', 40, socket.SOCK_STREAM)
+t('vsock-dgram', 40, socket.SOCK_DGRAM)
+t('tipc', 30, socket.SOCK_RDM)
+t('rds', 21, socket.SOCK_SEQPACKET)
+t('can', 29, socket.SOCK_DGRAM, 2)
+t('bluetooth', 31, socket.SOCK_STREAM, 3)
+t('packet-dgram', 17, socket.SOCK_DGRAM)
+t('packet-raw', 17, socket.SOCK_RAW)
+t('raw-udp', socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+t('raw6-tcp', socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_TCP)
+t('unix', socket.AF_UNIX, socket.SOCK_STREAM)
+t('netlink', socket.AF_NETLINK, socket.SOCK_RAW, 0)
+t('tcp', socket.AF_INET, socket.SOCK_STREAM)
+t('udp6', socket.AF_INET6, socket.SOCK_DGRAM)`;
+    const r = await gated('python3 families.py', { nobody, files: { 'families.py': py } });
+    const got = new Map(results(r).map((l) => [l.split(' ')[1], l.split(' ')[2]]));
+    for (const f of ['vsock', 'vsock-dgram', 'tipc', 'rds', 'can', 'bluetooth', 'packet-dgram']) expect(got.get(f), `${f}: ${r.stderr}`).toBe('EAFNOSUPPORT');
+    for (const f of ['packet-raw', 'raw-udp', 'raw6-tcp']) expect(got.get(f), f).toBe('EPERM');
+    for (const f of ['unix', 'netlink', 'tcp', 'udp6']) expect(got.get(f), f).toBe('ok');
+    const refused = refusals(r).filter((x) => x.op === 'socket');
+    expect(refused.map((x) => x.family).sort()).toEqual(['bluetooth', 'can', 'packet', 'rds', 'tipc', 'vsock', 'vsock']);
+    for (const x of refused) expect(x.reason).toMatch(/sealed by \[loopback\]/);
+  });
+
   it("the agent's own servers and clients work with no question: node http (127.0.0.1 and localhost) and python", async () => {
     const nodeScript = `const http = require('http');
 for (const host of ['127.0.0.1', 'localhost']) {
@@ -230,6 +263,11 @@ describe('gate: [loopback] names what may pass', () => {
     expect(results(r), r.stderr).toEqual(['RESULT connect ok read=outside']);
     expect(r.start?.enforcement).toMatchObject({ loopback: 'off' });
     await until('the connection', () => v4.accepted === before + 1);
+  });
+
+  it('sealed = false: a vsock socket is made (the control of R103: this kernel has vsock, and the seal is what refuses it)', async () => {
+    const r = await gated(`python3 -c "import socket; socket.socket(40, socket.SOCK_STREAM); print('RESULT vsock ok')"`, { extra: '[loopback]\nsealed = false\n' });
+    expect(results(r), r.stderr).toEqual(['RESULT vsock ok']);
   });
 
   it('DNS to the resolver on this host keeps working ([network] dns_servers names 127.0.0.53); UDP to another port of it is refused', async () => {

@@ -75,8 +75,9 @@ export interface SessionRecord {
    *  them, whatever races the exec), the number of Landlock rules and the time the plan took. */
   kernel_denies?: { programs: string[]; landlock_rules: number; plan_ms: number };
   /** End: the processes the agent left running — ended (default) or kept (keep_leftovers), how many were
-   *  still there when ending them gave up (stuck in the kernel), and the command names of the first 20. */
-  leftovers?: { ended?: number; kept?: number; remaining?: number; names: string[] };
+   *  left that could not be ended (all in uninterruptible sleep for seconds) and which (stuck), and the first
+   *  20 distinct command names. */
+  leftovers?: { ended?: number; kept?: number; remaining?: number; stuck?: string; names: string[] };
   /** End: protected workspace files the agent changed during the session (put back; see ProtectedRecord). */
   protected_changes?: { path: string; class: string; change: string; times: number; reverted: boolean; overtaken?: number }[];
 }

@@ -831,8 +831,31 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   }
 
   private finish(code: number | null, signal: number | null, failure: string | null, leftovers?: Leftovers): void {
-    if (this.endResult) return;
-    // Every protected path once more (an event could have been missed), then no more watching.
+    if (this.endResult || this.ending) return;
+    this.ending = true;
+    const link = this.link;
+    if (failure !== null && link?.exited) {
+      // The agent did not exit on its own (the session was stopped, or the gate failed): the supervisor ends
+      // every process of the session as it goes (fail closed). The guard's last check waits for that, so what a
+      // last survivor wrote before it died is still caught, put back and offered for review (red-team R88).
+      link.close();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), SUPERVISOR_END_MS)));
+      void Promise.race([link.exited, late]).then((how) => {
+        clearTimeout(timer);
+        if (how === 'late') this.warn(`the supervisor did not exit within ${SUPERVISOR_END_MS / 1000} s of the session's end: the workspace files were checked a last time before every process of the session was known to have ended`);
+        this.finishNow(code, signal, failure, leftovers);
+      });
+      return;
+    }
+    this.finishNow(code, signal, failure, leftovers);
+  }
+
+  private ending = false;
+
+  private finishNow(code: number | null, signal: number | null, failure: string | null, leftovers?: Leftovers): void {
+    // After the supervisor ended every process of the session (EXIT comes after its reap; a failure waited for
+    // it above): every protected path once more (an event could have been missed), then no more watching.
     this.lateRecords = [];
     const changes = this.guard ? this.guard.checkAll() : [];
     this.guard?.stop();
@@ -858,7 +881,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       ...(failure !== null ? { reason: failure } : {}),
       ...(policyNow !== null ? { policy_changed: true, policy_sha256_now: policyNow } : {}),
       stats: { decisions: m.decisions, allowed: m.allowed, denied: m.denied },
-      ...(leftovers ? { leftovers: { [leftovers.kept ? 'kept' : 'ended']: leftovers.count, ...(leftovers.remaining ? { remaining: leftovers.remaining } : {}), names: leftovers.names } } : {}),
+      ...(leftovers ? { leftovers: { [leftovers.kept ? 'kept' : 'ended']: leftovers.count, ...(leftovers.remaining ? { remaining: leftovers.remaining } : {}), ...(leftovers.stuck ? { stuck: leftovers.stuck } : {}), names: leftovers.names } } : {}),
       ...(changes.length ? { protected_changes: changes.map((c) => ({ path: c.path, class: c.class, change: c.change, times: c.times, reverted: c.reverted, ...(c.overtaken ? { overtaken: c.overtaken } : {}) })) } : {}),
     });
     void this.writeLast(last, failure === null).then(() => {
@@ -927,6 +950,10 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   }
 }
 
+/** How long the end of a stopped or failed session waits for the supervisor to end the session's processes and
+ *  exit (its reap has no deadline while one can still be ended; uninterruptible sleep stops it after 3 s). */
+const SUPERVISOR_END_MS = 15_000;
+
 /** What the user is told about the processes the agent left running. */
 export function leftoversMessage(l: Leftovers): string {
   // Names are the agent's own (prctl PR_SET_NAME): shown escaped (red-team R52).
@@ -934,7 +961,11 @@ export function leftoversMessage(l: Leftovers): string {
   if (l.kept) {
     return `${l.count} process${l.count === 1 ? '' : 'es'} the agent started ${l.count === 1 ? 'was' : 'were'} kept${names} (keep_leftovers): the session lasted until they ended (red-team R54: their programs judged and the workspace files guarded meanwhile)`;
   }
-  const stuck = l.remaining ? `; ${l.remaining} could not be ended (stuck in the kernel)` : '';
+  // Only ever said of processes the supervisor saw in uninterruptible sleep (D) for seconds (red-team R88:
+  // survivors were once called stuck that were not); their SIGKILL is pending, so none runs its own code again.
+  const stuck = l.remaining
+    ? `; ${l.remaining} could NOT be ended: in uninterruptible sleep in the kernel${l.stuck ? ` (${escapeText(l.stuck)})` : ''}, they end as soon as the kernel lets them go — check with ps before trusting the workspace`
+    : '';
   return `ended ${l.count} process${l.count === 1 ? '' : 'es'} the agent left running${names}${stuck}; set keep_leftovers = true in [session] (or --keep-leftovers) to keep them`;
 }
 

@@ -37,8 +37,10 @@ export interface Leftovers {
   count: number;
   /** Kept running (keep_leftovers); they can exec nothing once the supervisor is gone. */
   kept: boolean;
-  /** Ended: still there at the deadline (stuck in the kernel). */
+  /** Could not be ended: every one left sat in uninterruptible sleep (state D) for seconds, SIGKILL pending. */
   remaining: number;
+  /** Which ones those were and where in the kernel (`pid N in WCHAN`, read from /proc), when any. */
+  stuck?: string;
   /** Command names of the first 20. */
   names: string[];
 }

@@ -239,6 +239,7 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
                 kept: flagValue('leftovers_kept', m.get('leftovers_kept') ?? '0'),
                 remaining: intValue('leftovers_remaining', m.get('leftovers_remaining') ?? '0'),
                 names: pairs.filter(([k]) => k === 'leftover').map(([k, v]) => hexValue(k, v)),
+                ...(m.has('leftovers_stuck') ? { stuck: hexValue('leftovers_stuck', m.get('leftovers_stuck') ?? '') } : {}),
               },
             }),
       };
