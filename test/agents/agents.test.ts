@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAuditLog } from '../../src/core/audit/audit-log';
 import { AGENT_BIN, filesUnder, gated, marker, prepare, processesWith, run, scratch, timings } from './helpers';
 
 let area: ReturnType<typeof scratch>;
@@ -140,6 +141,7 @@ describe.each(CASES)('$name under its profile and the default policy', (c) => {
     expect(r.asks).toEqual([]);
     expect(r.denials).toEqual([]);
     expect(r.decisions.some((d) => d.rule_id === `agent-${c.id}`)).toBe(true);
+    expect(readAuditLog(g.audit).filter((x) => x.type === 'protected')).toEqual([]);
     expect(await processesWith(mark)).toEqual([]);
   });
 
@@ -161,6 +163,9 @@ describe.each(CASES)('$name under its profile and the default policy', (c) => {
     }
     expect(r.asks).toEqual([]);
     expect(r.denials).toEqual([]);
+    // Nothing it wrote to its own config was put back or offered for review (agent-home.ts: only keys that
+    // run programs are, and the agent's ordinary writes change none).
+    expect(readAuditLog(g.audit).filter((x) => x.type === 'protected')).toEqual([]);
     c.state(filesUnder(g.home), g.home, g.ws);
     c.gatedState?.(filesUnder(g.home));
     // The ungated run wrote the same kinds of state: the profile's grants cover what the agent writes.

@@ -61,15 +61,15 @@ exe_basename = ["sh", "dash"]
 });
 afterAll(() => dirs?.cleanup());
 
-function explain(argv: string[]): { action: string; rule_id: string | null; exe: string | null } {
-  const r = spawnSync(process.execPath, [CLI, 'explain', '--policy', policy, '--json', '--', ...argv], { cwd: dirs.ws, env: { ...process.env, ...env }, encoding: 'utf8' });
+function explain(argv: string[], file = policy): { action: string; rule_id: string | null; exe: string | null } {
+  const r = spawnSync(process.execPath, [CLI, 'explain', '--policy', file, '--json', '--', ...argv], { cwd: dirs.ws, env: { ...process.env, ...env }, encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as { action: string; rule_id: string | null; exe: string | null };
 }
 
 let k = 0;
-async function run(argv: string[]): Promise<{ verdict: string; rule_id: string | null; exe: string | null; stdout: string }> {
-  const r = await runCli(argv, { policy, audit: dirs.audit(`run-${++k}`), cwd: dirs.ws, env });
+async function run(argv: string[], file = policy): Promise<{ verdict: string; rule_id: string | null; exe: string | null; stdout: string }> {
+  const r = await runCli(argv, { policy: file, audit: dirs.audit(`run-${++k}`), cwd: dirs.ws, env });
   const first = r.decisions[0];
   expect(first, r.stderr).toBeDefined();
   return { verdict: first!.verdict, rule_id: first!.rule_id, exe: first!.exe ?? null, stdout: r.stdout };
@@ -96,5 +96,18 @@ describe('gate: explain answers what run decides, over programs with the same co
     expect({ exe: e.exe, verdict: e.action, rule: e.rule_id }).toEqual({ exe: r.exe, verdict: r.verdict, rule: r.rule_id });
     expect([r.verdict, r.rule_id]).toEqual([verdict, rule]);
     if (verdict === 'allow') expect(r.stdout).toContain('SHIM-RAN');
+  });
+
+  it('the program is searched in the agent\'s PATH, as the supervisor\'s execvp searches it ([env] set PATH)', async () => {
+    const alt = path.join(dirs.root, 'alt');
+    fs.mkdirSync(alt);
+    fs.writeFileSync(path.join(alt, 'python3'), '#!/bin/sh\necho "ALT-RAN $*"\n', { mode: 0o755 });
+    const withEnv = path.join(dirs.state, 'env.gate.toml');
+    fs.writeFileSync(withEnv, `${fs.readFileSync(policy, 'utf8')}\n[env]\nset = { PATH = ${JSON.stringify(`${alt}:/usr/bin:/bin`)} }\n`);
+    const e = explain(['python3', 'x.py'], withEnv);
+    const r = await run(['python3', 'x.py'], withEnv);
+    expect(r.stdout).toContain('ALT-RAN');
+    expect({ exe: e.exe, verdict: e.action, rule: e.rule_id }).toEqual({ exe: path.join(alt, 'python3'), verdict: r.verdict, rule: r.rule_id });
+    expect(r.exe).toBe(path.join(alt, 'python3'));
   });
 });

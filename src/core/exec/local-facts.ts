@@ -21,7 +21,7 @@ export interface HashRule {
 }
 
 /** glibc's execvp default when PATH is unset (confstr _CS_PATH). */
-const DEFAULT_PATH = '/bin:/usr/bin';
+export const DEFAULT_PATH = '/bin:/usr/bin';
 
 export interface LocalFactsOptions {
   cwd?: string;

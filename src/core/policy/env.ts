@@ -203,3 +203,9 @@ export function applyEnvPlan(env: Readonly<Record<string, string | undefined>>, 
   for (const [k, v] of plan.set) out[k] = v;
   return out;
 }
+
+/** The PATH the agent's first program is searched in (the supervisor's execvp runs after the plan is applied,
+ *  so an [env] `set` or `remove` of PATH applies to the search); undefined when the agent has none. */
+export function agentSearchPath(env: Readonly<Record<string, string | undefined>>, policy: EnvPolicy | undefined): string | undefined {
+  return applyEnvPlan(env, planEnvironment(Object.keys(env), policy ?? EMPTY_ENV_POLICY)).PATH;
+}

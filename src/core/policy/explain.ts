@@ -1,6 +1,7 @@
 // Human-readable account of a Decision, shared by `agent-gate explain`, the extension and the audit view.
 import type { ExecFacts } from '../exec/facts';
-import { gatherLocalFacts, type HashRule } from '../exec/local-facts';
+import { DEFAULT_PATH, gatherLocalFacts, type HashRule } from '../exec/local-facts';
+import { agentSearchPath } from './env';
 import type { Decision, Policy } from './types';
 import { compileFilesystem, hashUnderPaths } from './grants';
 import { createEvaluator, type CompiledRule, type PolicyEvaluator } from './evaluator';
@@ -72,7 +73,9 @@ export function explainCommand(policy: Policy, argv: string[], options: ExplainO
   // HASH_SIZES the session sends it): hashed only where the agent can write, so a file elsewhere is known by
   // its name, never as another program with the same bytes (red-team R96: pyenv's shims).
   const hash: HashRule = { under: hashUnderPaths(filesystem), sizes: evaluator.contentSizes() };
-  const facts = gatherLocalFacts(argv, { cwd: options.cwd, hash, ...(options.path !== undefined ? { path: options.path } : {}) });
+  // And found as the supervisor's execvp finds it: in the agent's PATH, after [env].
+  const inherited = options.path !== undefined ? { ...process.env, PATH: options.path } : process.env;
+  const facts = gatherLocalFacts(argv, { cwd: options.cwd, hash, path: agentSearchPath(inherited, policy.env) ?? DEFAULT_PATH });
   const decision = evaluator.evaluate(facts);
   const spec = decision.ruleId === null ? undefined : policyInternals(policy).rules.find((r) => r.id === decision.ruleId);
   return {

@@ -25,7 +25,7 @@ import { codeWorkspaceFolders, devcontainerRefs, DOTENV_EXAMPLE, DOTENV_NAME, do
 import { SafeFs } from './safe-fs';
 
 /** Why a path is protected: which tool outside the gate runs or obeys it. */
-export type ProtectedClass = 'git' | 'git-hooks' | 'git-rebase' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'dotenv' | 'gate-policy' | 'submodules' | 'agent-config' | 'tool-config' | 'vcs';
+export type ProtectedClass = 'git' | 'git-hooks' | 'git-rebase' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'dotenv' | 'gate-policy' | 'submodules' | 'agent-config' | 'tool-config' | 'vcs' | 'agent-home';
 
 export interface ProtectedPath {
   /** Absolute path. */
@@ -217,6 +217,7 @@ export const CLASS_WHY: Readonly<Record<ProtectedClass, string>> = {
   'agent-config': 'the agent runs its hooks, MCP servers and commands on its next start, ungated when started outside the gate',
   'tool-config': 'mise, cargo (rust-analyzer runs it on folder open) and rustup run the commands and programs it names by themselves',
   vcs: 'Mercurial, Sapling and jj run the hooks, extensions and commands of the repository\'s config on every command (shell prompts run `hg status` by themselves)',
+  'agent-home': 'the agent obeys it on every later start, ungated when started outside the gate: only its keys that run programs were put back (agent-home.ts), the rest of the change is kept',
 };
 
 /** Workspace-root names matched by pattern (created or existing): VS Code workspace files (tasks, settings). */

@@ -30,6 +30,7 @@ import { hashUnderPaths } from '../policy/grants';
 import type { DerivedCache } from '../policy/derived-cache';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
+import { AgentHomeGuard } from '../protect/agent-home';
 import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
 import { DEFAULT_LOOPBACK, DEFAULT_UNIX_SOCKETS, decideUnixSocket, resolvConfServers, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
@@ -790,23 +791,12 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   }
 
   private guard: WorkspaceGuard | null = null;
+  private homeGuard: AgentHomeGuard | null = null;
   /** Set while the session ends: protected-file records found then join its last records. */
   private lateRecords: AuditRecord[] | null = null;
 
   private startGuard(workspace: string, reviewDir: string): void {
-    try {
-      const policyFile = this.policy.file;
-      this.guard = WorkspaceGuard.start({
-        workspace,
-        reviewDir,
-        writable: (p) => isWritableByAgent(p, this.policy.filesystem),
-        ...(policyFile && fs.existsSync(policyFile) ? { also: [{ path: policyFile, class: 'gate-policy' as const }] } : {}),
-      });
-    } catch (e) {
-      this.warn(`cannot guard the workspace files that tools outside the gate run (.git/config, hooks, .vscode…): ${(e as Error).message}`);
-      return;
-    }
-    this.guard.on('change', (c) => {
+    const onChange = (c: ProtectedChange): void => {
       const rec: AuditRecord = {
         type: 'protected',
         time: c.time,
@@ -823,12 +813,33 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       if (this.lateRecords) this.lateRecords.push(rec);
       else this.writeRecord(rec);
       this.emit('protectedChange', c);
-    });
+    };
+    const writable = (p: string): boolean => isWritableByAgent(p, this.policy.filesystem);
+    try {
+      const policyFile = this.policy.file;
+      this.guard = WorkspaceGuard.start({
+        workspace,
+        reviewDir,
+        writable,
+        ...(policyFile && fs.existsSync(policyFile) ? { also: [{ path: policyFile, class: 'gate-policy' as const }] } : {}),
+      });
+      this.guard.on('change', onChange);
+    } catch (e) {
+      this.warn(`cannot guard the workspace files that tools outside the gate run (.git/config, hooks, .vscode…): ${(e as Error).message}`);
+    }
+    // The agents' own config in the home directory (~/.claude.json, ~/.codex/config.toml, ~/.gemini/settings.json…):
+    // only the keys that make a later run execute something are put back (agent-home.ts).
+    try {
+      this.homeGuard = AgentHomeGuard.start({ env: this.options.env ?? process.env, workspace, reviewDir, writable });
+      this.homeGuard.on('change', onChange);
+    } catch (e) {
+      this.warn(`cannot guard the agents' own config in the home directory (~/.claude.json, ~/.codex/config.toml…): ${(e as Error).message}`);
+    }
   }
 
   /** Protected workspace files the agent changed so far (each put back; its version kept for review). */
   protectedChanges(): ProtectedChange[] {
-    return this.guard?.list() ?? [];
+    return [...(this.guard?.list() ?? []), ...(this.homeGuard?.list() ?? [])];
   }
 
   /** The user is about to write `content` to `file` (VS Code saving it): not the agent's change. */
@@ -863,8 +874,9 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     // After the supervisor ended every process of the session (EXIT comes after its reap; a failure waited for
     // it above): every protected path once more (an event could have been missed), then no more watching.
     this.lateRecords = [];
-    const changes = this.guard ? this.guard.checkAll() : [];
+    const changes = [...(this.guard ? this.guard.checkAll() : []), ...(this.homeGuard ? this.homeGuard.checkAll() : [])];
     this.guard?.stop();
+    this.homeGuard?.stop();
     const late = this.lateRecords;
     const exitCode = failure !== null ? 126 : signal ? 128 + signal : (code ?? 126);
     this.endResult = { exitCode, code, signal: signal || null, failure, ...(leftovers ? { leftovers } : {}), ...(changes.length ? { protectedChanges: changes } : {}) };
