@@ -272,6 +272,28 @@ describe('strict policy (red-team R81 R82)', () => {
     expect(r.stdout).toContain('OPENAI_API_KEY=sk-kept');
   });
 
+  it('keys, sessions, URIs and webhooks by name, and any variable whose value is a URL with a user or password, are removed; the banner names the URL ones; the agent\'s own key and a plain URL are kept (red-team R100)', async () => {
+    const named: Record<string, string> = {
+      RAILS_MASTER_KEY: 'x', SOPS_AGE_KEY: 'AGE-SECRET-KEY-1x', DOTENV_KEY: 'dotenv://:key_x@dotenv.org/vault/.env.vault?environment=production',
+      JWT_SIGNING_KEY: 'x', ENCRYPTION_KEY: 'x', CI_DEPLOY_KEY: 'x', SSH_KEY_PASSPHRASE: 'x', BW_SESSION: 'x', OP_SESSION_my: 'x', OP_SESSION_work_2: 'x',
+      MONGODB_URI: 'mongodb://localhost/db', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x', DISCORD_WEBHOOK: 'https://discord.com/api/webhooks/1/x',
+    };
+    const byValue: Record<string, string> = {
+      PIP_INDEX_URL: 'https://user:tok@pypi.example/simple', UV_INDEX_URL: 'https://__token__:tok@idx.example/simple', HTTPS_PROXY: 'http://u:p@proxy.example:3128',
+      https_proxy: 'http://u:p@proxy.example:3128', REDIS_URL: 'redis://:pw@cache.example:6379/0', GIT_REMOTE: 'https://ghp_x@github.com/o/r.git',
+    };
+    const kept: Record<string, string> = { ANTHROPIC_API_KEY: 'sk-ant-kept', PLAIN_INDEX_URL: 'https://pypi.org/simple', NO_PROXY: 'localhost,127.0.0.1' };
+    const r = await runStrict('env', { ...named, ...byValue, ...kept });
+    expect(r.code, r.stderr).toBe(0);
+    const names = new Set(r.stdout.split('\n').map((l) => l.split('=')[0]));
+    for (const k of [...Object.keys(named), ...Object.keys(byValue)]) expect(names.has(k), k).toBe(false);
+    for (const [k, v] of Object.entries(kept)) expect(r.stdout, k).toContain(`${k}=${v}\n`);
+    // Said in the start banner, names only (never a value).
+    const banner = r.stderr.split('\n').find((l) => l.includes("removed from the agent's environment")) ?? '';
+    for (const k of Object.keys(byValue)) expect(banner, k).toMatch(new RegExp(`; [^;]*\\b${k}\\b[^;]*: a user or password in a URL`));
+    expect(r.stderr).not.toContain('tok@');
+  });
+
   it('npm\'s install aliases, npx, node -p/--eval=, python3 -c1 are refused; npm test, node x.js run', async () => {
     const refused = ['npm i left-pad', 'npm isntall left-pad', 'npm add left-pad', 'npx cowsay hi', 'node -p 1', 'node --eval=1', 'node -pe 1', 'python3 -c1', 'python3 -Ic1'];
     const r = await runStrict([...refused.map((c, i) => `${c} >/dev/null 2>&1; echo "r${i}=$?"`), 'node x.js'].join('\n'));

@@ -89,6 +89,8 @@ export interface EnvPolicy {
   pass: readonly string[];
   /** Variables set for the agent after removal, in order. */
   set: readonly (readonly [string, string])[];
+  /** Remove a variable whose value holds a URL with userinfo (`remove_url_credentials`), unless `pass` keeps it. */
+  removeUrlCredentials?: boolean;
 }
 
 export const EMPTY_ENV_POLICY: EnvPolicy = { remove: [], pass: [], set: [] };
@@ -131,6 +133,16 @@ export function decideEnvName(name: string, policy: EnvPolicy): EnvNameDecision 
   return { keep: true };
 }
 
+/**
+ * Whether a value holds a URL with a user name or password (`scheme://user:secret@host`, `scheme://token@host`,
+ * `redis://:pw@host`): the credential is inside the value whatever the variable is called (red-team R100:
+ * PIP_INDEX_URL, HTTPS_PROXY, REDIS_URL, MONGODB_URI). Anywhere in the value (a list of URLs, a DSN after a
+ * prefix); the userinfo is what lies between `//` and the first `@` before the next `/`, `?`, `#` or space.
+ */
+export function valueHasUrlCredentials(value: string): boolean {
+  return /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#@\s]+@/.test(value);
+}
+
 /** The agent's environment for a set of inherited names: what to unset, what to set. */
 export interface EnvPlan {
   /** Inherited names removed, in the order given. */
@@ -141,18 +153,30 @@ export interface EnvPlan {
   set: [string, string][];
 }
 
-export function planEnvironment(names: Iterable<string>, policy: EnvPolicy): EnvPlan {
+/**
+ * `valueOf` gives an inherited value, for `remove_url_credentials` (the only rule that looks at values; a name
+ * it cannot give a value for is decided by its name alone).
+ */
+export function planEnvironment(names: Iterable<string>, policy: EnvPolicy, valueOf?: (name: string) => string | undefined): EnvPlan {
   const plan: EnvPlan = { removed: [], removedBy: [], set: policy.set.map(([k, v]) => [k, v]) };
   const seen = new Set<string>();
   for (const name of names) {
     if (seen.has(name)) continue;
     seen.add(name);
-    const d = decideEnvName(name, policy);
-    if (d.keep) continue;
+    const by = envRemovedBy(name, policy, valueOf?.(name));
+    if (by === null) continue;
     plan.removed.push(name);
-    plan.removedBy.push(d.by?.key === 'builtin' ? d.by.class : 'remove');
+    plan.removedBy.push(by);
   }
   return plan;
+}
+
+/** Why an inherited variable is removed ('remove', a built-in class id, or 'url-credentials'), or null. */
+export function envRemovedBy(name: string, policy: EnvPolicy, value: string | undefined): string | null {
+  const d = decideEnvName(name, policy);
+  if (!d.keep) return d.by?.key === 'builtin' ? d.by.class : 'remove';
+  if (d.by?.key !== 'pass' && policy.removeUrlCredentials && value !== undefined && valueHasUrlCredentials(value)) return 'url-credentials';
+  return null;
 }
 
 /**
@@ -161,7 +185,14 @@ export function planEnvironment(names: Iterable<string>, policy: EnvPolicy): Env
  */
 export function envBannerLine(plan: EnvPlan, escape: (s: string) => string = (s) => s): string | null {
   if (plan.removed.length === 0) return null;
-  return `removed from the agent's environment: ${plan.removed.map(escape).join(', ')} (channels out of the gate; [env] pass keeps one)`;
+  const url = plan.removed.filter((_, i) => plan.removedBy[i] === 'url-credentials');
+  return `removed from the agent's environment: ${plan.removed.map(escape).join(', ')} (${envRemovedWhy(url.map(escape))})`;
+}
+
+/** Why the banner's names went: channels, and the ones whose value held a URL with credentials (named). */
+export function envRemovedWhy(urlNames: readonly string[]): string {
+  const url = urlNames.length ? `; ${urlNames.join(', ')}: a user or password in a URL, [env] remove_url_credentials` : '';
+  return `channels out of the gate${url}; [env] pass keeps one`;
 }
 
 /** Apply a plan to a NodeJS-style environment (for callers that start a program themselves, and tests). */

@@ -133,5 +133,6 @@ function mergeEnv(base: EnvPolicy | undefined, profile: EnvPolicy | undefined): 
     remove: [...own.remove, ...profile.remove.filter((r) => !own.remove.includes(r))],
     pass: own.pass,
     set: [...profile.set.filter(([k]) => !baseNames.has(k)), ...own.set],
+    ...(own.removeUrlCredentials || profile.removeUrlCredentials ? { removeUrlCredentials: true } : {}),
   };
 }

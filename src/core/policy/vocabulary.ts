@@ -342,6 +342,11 @@ export const POLICY_FORMAT = {
             doc: 'Variables set for the agent (after removal), e.g. GIT_TERMINAL_PROMPT = "0" so git fails instead of waiting for a password nobody types. ${VAR} is expanded from the environment the gate was started in.',
             table: { keys: {}, otherKeys: { type: 'string', example: '"0"', doc: 'The value.' } },
           },
+          remove_url_credentials: {
+            type: 'bool',
+            default: false,
+            doc: 'Remove every variable whose value holds a URL with a user name or password in it (https://user:token@host, a proxy\'s http://user:pass@host, redis://:pw@host), whatever its name — PIP_INDEX_URL, HTTPS_PROXY, REDIS_URL, MONGODB_URI — unless pass keeps it. The start banner names them (never their values).',
+          },
         },
       },
     },

@@ -17,6 +17,7 @@ import { auditPathFor, defaultAuditDirectory, defaultHeadDirectory } from '../au
 import type { EnforcementReport } from '../exec/enforcement';
 import { createEvaluator, defaultEvaluationContext, defaultPolicyPath, formatDiagnostic, loadPolicyText, PolicyEvaluator, type AgentSection, type CliGrants, type Diagnostic, type Evaluator, type FilesystemPolicy, type Policy } from '../policy/index';
 import { DerivedCache } from '../policy/derived-cache';
+import { envRemovedWhy } from '../policy/env';
 import { isUnder, realpathOfNearest } from './canonical';
 import type { Approver } from './approvals';
 import { gateEnvFiles, GateSession, GateSetupError, newSessionId, type GateFile, type StartLink } from './session';
@@ -259,6 +260,8 @@ export interface BannerInput {
   auditFile: string;
   /** Environment variables removed before the agent started (the [env] filter: GateSession.envRemoved). */
   envRemoved?: readonly string[];
+  /** Of those, the ones whose value held a URL with a user or password (GateSession.envRemovedUrl). */
+  envRemovedUrl?: readonly string[];
   /** The agent profile in use, when there is one. */
   agent?: string;
 }
@@ -268,7 +271,7 @@ export function startBanner(b: BannerInput): string[] {
   const policy = b.source.kind === 'default' ? `policy: built-in default ${b.source.file} (${b.source.why})` : `policy: ${b.source.file}${b.source.kind === 'explicit' ? ` (${b.source.why})` : ''}`;
   const agent = b.agent ? `; agent profile: ${b.agent}` : '';
   const removed = (b.envRemoved ?? []).map(escapeText);
-  const env = removed.length === 0 ? '' : `; removed from the agent's environment: ${removed.join(', ')} (channels out of the gate; [env] pass keeps one)`;
+  const env = removed.length === 0 ? '' : `; removed from the agent's environment: ${removed.join(', ')} (${envRemovedWhy((b.envRemovedUrl ?? []).map(escapeText))})`;
   return [`${policy}${agent}`, `kernel: ${describeEnforcement(b.report, b.policy)}`, `audit log: ${b.auditFile}${env}`];
 }
 

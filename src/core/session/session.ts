@@ -309,6 +309,12 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     return this.link?.envPlan?.removed ?? this.envPlanAtReady?.removed ?? [];
   }
 
+  /** Of those, the ones removed because their value held a URL with a user or password ([env] remove_url_credentials). */
+  get envRemovedUrl(): string[] {
+    const plan = this.link?.envPlan ?? this.envPlanAtReady;
+    return plan ? plan.removed.filter((_, i) => plan.removedBy[i] === 'url-credentials') : [];
+  }
+
   get report(): EnforcementReport {
     return this.link?.report ?? {};
   }

@@ -6,7 +6,7 @@ import { closeSync, constants as fsConstants, mkdtempSync, openSync, readSync, r
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EMPTY_ENV_POLICY, decideEnvName, planEnvironment, type EnvPlan, type EnvPolicy } from '../policy/env';
+import { EMPTY_ENV_POLICY, envRemovedBy, planEnvironment, type EnvPlan, type EnvPolicy } from '../policy/env';
 import type { BinaryAction } from '../policy/types';
 import type {
   EnforcementReport,
@@ -295,7 +295,8 @@ export class SupervisorLink {
             this.hello = { pid: m.pid, landlockAbi: m.abi, notif: m.notif, killable: m.killable };
             // The names the supervisor has (exact bytes), and those of the environment it was given in case it
             // did not say (an older supervisor): whatever the agent inherits is filtered.
-            this.envPlan = planEnvironment([...(m.envNames ?? []), ...Object.keys(opts.env ?? process.env)], opts.envPolicy ?? EMPTY_ENV_POLICY);
+            const given = opts.env ?? process.env;
+            this.envPlan = planEnvironment([...(m.envNames ?? []), ...Object.keys(given)], opts.envPolicy ?? EMPTY_ENV_POLICY, (k) => given[k]);
             addRawEnvironment(this.envPlan, opts.rawEnv ?? [], opts.envPolicy ?? EMPTY_ENV_POLICY);
             sentConfig = true;
             // CONFIG only once the socket file and its directory are gone: the supervisor forks the agent
@@ -709,10 +710,10 @@ function addRawEnvironment(plan: EnvPlan, raw: readonly (readonly [string, strin
   const setByPolicy = new Set(plan.set.map(([k]) => k));
   const back: [string, string][] = [];
   for (const [name, value] of raw) {
-    const d = decideEnvName(name, policy);
-    if (!d.keep) {
+    const by = envRemovedBy(name, policy, value);
+    if (by !== null) {
       plan.removed.push(name);
-      plan.removedBy.push(d.by?.key === 'builtin' ? d.by.class : 'remove');
+      plan.removedBy.push(by);
     } else if (!setByPolicy.has(name)) {
       back.push([name, value]);
     }

@@ -2,7 +2,7 @@
 // checks, and the wire lines that carry the result to the supervisor (which applies them to raw bytes).
 import { describe, expect, it } from 'vitest';
 import { textToHex } from '../../../src/core/exec/facts';
-import { ENV_CHANNELS, EMPTY_ENV_POLICY, applyEnvPlan, decideEnvName, envBannerLine, envNameMatches, planEnvironment, type EnvPolicy } from '../../../src/core/policy/env';
+import { ENV_CHANNELS, EMPTY_ENV_POLICY, applyEnvPlan, decideEnvName, envBannerLine, envNameMatches, planEnvironment, valueHasUrlCredentials, type EnvPolicy } from '../../../src/core/policy/env';
 import { loadPolicyText } from '../../../src/core/policy/index';
 import { decodeSupervisorLine, encodeConfig } from '../../../src/core/session/wire';
 
@@ -118,5 +118,29 @@ describe('[env] on the wire', () => {
     expect(text).toContain('ENV_UNSET name=57ff\n');
     expect(text).toContain(`ENV_SET name=41 value=${Buffer.from('b c=d\u00e9').toString('hex')}\n`);
     expect(() => encodeConfig({ fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'deny' }, envPlan: { removed: ['A=B'], removedBy: [], set: [] } }, [])).toThrow();
+  });
+});
+
+describe('[env] remove_url_credentials: a credential inside a URL goes by its value (red-team R100)', () => {
+  it('finds a user or password in a URL anywhere in the value, and nothing else', () => {
+    for (const v of ['https://user:tok@pypi.example/simple', 'http://u:p@proxy:3128', 'redis://:pw@cache:6379/0', 'https://ghp_x@github.com/o/r.git',
+      'mongodb+srv://app:pw@cluster0.example.net/db', 'https://pypi.org/simple https://me:tok@extra.example/simple']) expect(valueHasUrlCredentials(v), v).toBe(true);
+    for (const v of ['https://pypi.org/simple', 'http://proxy:3128', 'redis://cache:6379', 'https://registry.npmjs.org/@scope%2fpkg', 'https://x.example/a@b',
+      'git@github.com:o/r.git', 'user@example.com', 'https://x.example/?q=a@b', '']) expect(valueHasUrlCredentials(v), v).toBe(false);
+  });
+  it('removes those variables whatever their names unless pass keeps them; names only without the key; the banner names them', () => {
+    const env: Record<string, string> = { PIP_INDEX_URL: 'https://u:t@idx.example/simple', HTTPS_PROXY: 'http://u:p@proxy:3128', NO_CREDS_URL: 'https://idx.example/', KEPT_PROXY: 'http://u:p@p:1' };
+    const on = policy({ removeUrlCredentials: true, pass: ['KEPT_PROXY'] });
+    const plan = planEnvironment(Object.keys(env), on, (k) => env[k]);
+    expect(plan.removed).toEqual(['PIP_INDEX_URL', 'HTTPS_PROXY']);
+    expect(plan.removedBy).toEqual(['url-credentials', 'url-credentials']);
+    expect(envBannerLine(plan)).toBe("removed from the agent's environment: PIP_INDEX_URL, HTTPS_PROXY (channels out of the gate; PIP_INDEX_URL, HTTPS_PROXY: a user or password in a URL, [env] remove_url_credentials; [env] pass keeps one)");
+    expect(planEnvironment(Object.keys(env), policy({}), (k) => env[k]).removed).toEqual([]);
+    expect(planEnvironment(Object.keys(env), on).removed).toEqual([]);
+  });
+  it('is read from the policy; a value of another type is an error', () => {
+    const loaded = loadPolicyText('[env]\nremove_url_credentials = true\n', '/p/.gate.toml', { env: {} });
+    expect(loaded.policy?.env?.removeUrlCredentials).toBe(true);
+    expect(loadPolicyText('[env]\nremove_url_credentials = "yes"\n', '/p/.gate.toml', { env: {} }).policy).toBeNull();
   });
 });
