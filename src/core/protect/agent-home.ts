@@ -153,6 +153,25 @@ export function agentHomeFiles(env: NodeJS.ProcessEnv = process.env): AgentHomeF
   return out;
 }
 
+/**
+ * Directories of the agents' home state that a later run loads whole and that the agents do not write in
+ * normal use: guarded like workspace files (guard.ts: any change put back, kept for review). Codex's
+ * `rules/` (execpolicy `prefix_rule(…, decision="allow")`: commands run without asking; Codex writes
+ * `default.rules` when you approve a command for good, which is then put back and offered for review);
+ * Gemini CLI's `extensions/` (enabled by default: their MCP servers, hooks and commands run) and `policies/`
+ * (its policy engine's allow rules; "always allow" answers go to `auto-saved.toml`) — red-team R108.
+ */
+export function agentHomeDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const home = env.HOME || '/';
+  const out = new Set<string>();
+  for (const dir of [env.CODEX_HOME, path.join(home, '.codex')]) if (dir) out.add(path.resolve(dir, 'rules'));
+  for (const dir of [...(env.GEMINI_CLI_HOME ? [path.join(env.GEMINI_CLI_HOME, '.gemini')] : []), path.join(home, '.gemini')]) {
+    out.add(path.resolve(dir, 'extensions'));
+    out.add(path.resolve(dir, 'policies'));
+  }
+  return [...out];
+}
+
 // ---- parsing and comparing
 
 type Doc = Record<string, unknown>;

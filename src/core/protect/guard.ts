@@ -891,7 +891,7 @@ export interface WorkspaceGuardOptions {
   /** Paths the kernel already keeps read-only (a root agent's bind mounts): watched all the same. */
   readOnly?: readonly string[];
   /** More files to guard, wherever they are (the policy file in force). */
-  also?: readonly { path: string; class: ProtectedClass }[];
+  also?: readonly { path: string; class: ProtectedClass; kind?: 'file' | 'dir' }[];
 }
 
 export interface WorkspaceGuardEvents {
@@ -934,7 +934,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     const all = protectedPaths(o.workspace, this.scan);
     for (const a of o.also ?? []) {
       const abs = path.resolve(a.path);
-      if (!all.some((p) => p.path === abs)) all.push({ path: abs, rel: path.relative(path.resolve(o.workspace), abs), class: a.class, kind: 'file' });
+      if (!all.some((p) => p.path === abs)) all.push({ path: abs, rel: path.relative(path.resolve(o.workspace), abs), class: a.class, kind: a.kind ?? 'file' });
     }
     this.paths = all.filter((p) => o.writable(p.path));
     // Before the agent runs: the symlinks on the way to the workspace and to each path are the user's.

@@ -30,7 +30,7 @@ import { hashUnderPaths } from '../policy/grants';
 import type { DerivedCache } from '../policy/derived-cache';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
-import { AgentHomeGuard } from '../protect/agent-home';
+import { AgentHomeGuard, agentHomeDirs } from '../protect/agent-home';
 import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
 import { DEFAULT_LOOPBACK, DEFAULT_UNIX_SOCKETS, decideUnixSocket, resolvConfServers, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
@@ -821,7 +821,8 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         workspace,
         reviewDir,
         writable,
-        ...(policyFile && fs.existsSync(policyFile) ? { also: [{ path: policyFile, class: 'gate-policy' as const }] } : {}),
+        // The agents' own directories of rules, extensions and policies in the home directory: guarded whole.
+        also: [...(policyFile && fs.existsSync(policyFile) ? [{ path: policyFile, class: 'gate-policy' as const }] : []), ...agentHomeDirs(this.options.env ?? process.env).map((d) => ({ path: d, class: 'agent-home' as const, kind: 'dir' as const }))],
       });
       this.guard.on('change', onChange);
     } catch (e) {
