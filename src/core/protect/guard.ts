@@ -360,7 +360,7 @@ const MAX_TREE_DIRS = 20000;
  *  bare repository, or a git directory that a `.git` file elsewhere points to — HEAD, objects/ and refs/. */
 function isGitDirectory(dir: string): boolean {
   try {
-    if (!fs.lstatSync(path.join(dir, 'HEAD')).isFile()) return false;
+    if (!fs.lstatSync(path.join(dir, 'HEAD'), { throwIfNoEntry: false })?.isFile()) return false;
   } catch {
     return false;
   }
@@ -759,7 +759,7 @@ function submoduleGitdirs(modules: string, depth = 0): string[] {
 
 function isDir(p: string): boolean {
   try {
-    return fs.lstatSync(p).isDirectory();
+    return fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
   } catch {
     return false;
   }
@@ -1170,8 +1170,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   private stamp(p: ProtectedPath): string {
     const one = (f: string): string => {
       try {
-        const st = fs.lstatSync(f, { bigint: true });
-        return `${st.ino}:${st.mode}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+        // (No exception for an absent path: most are, and this runs for each of them every poll.)
+        const st = fs.lstatSync(f, { bigint: true, throwIfNoEntry: false });
+        return st ? `${st.ino}:${st.mode}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '-';
       } catch {
         return '-';
       }
@@ -1646,7 +1647,9 @@ function keptChange(p: ProtectedPath, before: Snapshot, now: Snapshot): boolean 
 
 function lstatOrNull(p: string): fs.Stats | null {
   try {
-    return fs.lstatSync(p);
+    // No exception for the usual absent path (most protected paths are): an exception per path was most of
+    // the start's cost.
+    return fs.lstatSync(p, { throwIfNoEntry: false }) ?? null;
   } catch {
     return null;
   }
