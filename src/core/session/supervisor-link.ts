@@ -290,7 +290,7 @@ export class SupervisorLink {
       };
       this.onHandshake = (m) => {
         switch (m.type) {
-          case 'HELLO':
+          case 'HELLO': {
             if (m.version !== 1) return fail(`the supervisor speaks protocol ${m.version}, the broker speaks 1`);
             this.hello = { pid: m.pid, landlockAbi: m.abi, notif: m.notif, killable: m.killable };
             // The names the supervisor has (exact bytes), and those of the environment it was given in case it
@@ -313,6 +313,7 @@ export class SupervisorLink {
                 }));
             });
             return;
+          }
           case 'REPORT':
             this.report = m.report;
             return;
