@@ -245,7 +245,8 @@ static NORETURN void run_agent(int sock, const struct landlock_plan *plan, const
 			fcntl(fd, F_SETFD, FD_CLOEXEC);
 	}
 
-	/* A root agent: a mount namespace of its own (/proc scoped to the session, protected files read-only). */
+	/* A mount namespace of its own (a root agent's /proc scoped to the session; protected files read-only, for a
+	 * non-root agent through a user namespace of its own: mountns.c). */
 	if (g_mountns) {
 		char merr[PATH_MAX + 128];
 		if (mountns_setup(g_cfg, plan, merr, sizeof(merr)) < 0)
@@ -555,15 +556,16 @@ int main(int argc, char **argv)
 		   "REPORT landlock_abi=%d fs=%s net=%s scope_signal=%s scope_abstract_unix=%s notif=%s "
 		   "wait_killable=%d sync_wakeup=%d io_uring=denied truncate=%s memfd=%s arch=x86_64 filter_insns=%zu "
 		   "devices=%s sockets=%s accept=%s caps=%#llx audit=%s unix=%s net_filter=%s dns=%s proc=%s protect=%s metadata=%s "
-		   "loopback=%s\n",
+		   "loopback=%s mountns=%s\n",
 		   abi, plan.fs, plan.net, plan.scope_signal, plan.scope_unix,
 		   !sc.notif ? "unsupported" : sc.ebusy ? "ebusy" : "ok", sc.killable, sc.sync_wakeup,
 		   when & SC_WHEN_WRITES_SEALED ? "sealed" : "off", when & SC_WHEN_EXEC_SEALED ? "noexec" : "any",
 		   filter->len, plan.devices, plan.sockets, when & SC_WHEN_ACCEPT_CHECKED ? "session" : "any", (unsigned long long)(privs_kept() & effective_caps()), audit_state(),
 		   unix_state, when & SC_WHEN_NET_SEALED ? "sealed" : "off", when & SC_WHEN_NET_DNS ? "resolvers" : "off",
-		   g_mountns ? "session" : "shared", g_mountns && cfg.nprotect ? "readonly" : "detect",
+		   g_mountns && !mountns_in_userns() ? "session" : "shared", g_mountns && cfg.nprotect ? "readonly" : "detect",
 		   when & SC_WHEN_WRITES_SEALED ? "mediated" : "owner",
-		   when & SC_WHEN_LOOPBACK_SEALED ? "sealed" : cfg.loopback_sealed ? "unsupported" : "off");
+		   when & SC_WHEN_LOOPBACK_SEALED ? "sealed" : cfg.loopback_sealed ? "unsupported" : "off",
+		   !g_mountns ? "none" : mountns_in_userns() ? "user" : "root");
 	send_or_die(&b);
 	if (g_warnings.len)
 		send_or_die(&g_warnings);

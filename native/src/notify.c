@@ -6,6 +6,7 @@
  * fail closed) and then answered; everything else becomes a pending request answered on VERDICT, or on
  * its deadline with the TIMEOUT action. */
 #include "notify.h"
+#include "mountns.h"
 #include "meta.h"
 #include "audit.h"
 #include "facts.h"
@@ -654,6 +655,35 @@ static void on_terminal(char *cursor)
 	send_line();
 }
 
+/* READONLY path=<hex>: the broker's guard put a protected path back (red-team R106): bind it read-only in the
+ * agent's mount namespace, so the agent cannot write it again (mountns.c). Answered with the same line and
+ * ok=1, or ok=0 and why=<hex>: the broker then ends the session at the next change instead. */
+static void on_readonly(char *cursor)
+{
+	struct token t;
+	char *p = NULL;
+	size_t len = 0;
+
+	while (proto_next_token(&cursor, &t))
+		if (t.val && strcmp(t.key, "path") == 0 && !p)
+			p = proto_hex_dup(&t, &len);
+	if (!p || len == 0 || strlen(p) != len || p[0] != '/')
+		fail_closed("protocol error: READONLY needs path=<hex of an absolute path>");
+	char err[PATH_MAX + 128];
+	int r = mountns_readonly_in(cur->agent, p, err, sizeof(err));
+	buf_puts(&out, "READONLY path=");
+	buf_hex(&out, p, len);
+	if (r == 0) {
+		buf_puts(&out, " ok=1\n");
+	} else {
+		buf_puts(&out, " ok=0 why=");
+		buf_hex(&out, err, strlen(err));
+		buf_puts(&out, "\n");
+	}
+	free(p);
+	send_line();
+}
+
 static void on_broker_line(char *line)
 {
 	char *cursor;
@@ -672,6 +702,10 @@ static void on_broker_line(char *line)
 	}
 	if (strcmp(type, "TERMINAL") == 0) {
 		on_terminal(cursor);
+		return;
+	}
+	if (strcmp(type, "READONLY") == 0) {
+		on_readonly(cursor);
 		return;
 	}
 	if (strcmp(type, "FLUSH") == 0) {

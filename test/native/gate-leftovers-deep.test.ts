@@ -126,7 +126,8 @@ describe('gate: a stopped session (the guarded terminal closed) checks the works
       headDir: path.join(w.state, 'heads'),
       supervisorPath: SUPERVISOR,
       agent: null,
-      env: { ...process.env, HOME: path.dirname(w.ws) },
+      // Writers that go on until the session is stopped: not ended by the guard at the second put-back (R106).
+      env: { ...process.env, HOME: path.dirname(w.ws), AGENT_GATE_GUARD_DETECT_ONLY: '1' },
     });
     if (!plan.ok) throw new Error(plan.error);
     const session = await startPlannedSession(plan, { approver: new AutoApprover('deny'), spawn: spawnWithChildProcess });

@@ -107,12 +107,12 @@ write_globs = ["\${WORKSPACE}/**"]
 require_enforced = true
 `;
 
-function gated(who: Who, argv: string[], w = workspace(who, SEALED_WRITES)): Promise<CliRun> {
+function gated(who: Who, argv: string[], w = workspace(who, SEALED_WRITES), env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   return runCli(argv, {
     policy: w.policy,
     audit: path.join(w.state, 'audit.jsonl'),
     cwd: w.ws,
-    env: { HOME: path.dirname(w.ws) },
+    env: { HOME: path.dirname(w.ws), ...env },
     wrap: who === 'nobody' ? AS_NOBODY : undefined,
   });
 }
@@ -238,7 +238,9 @@ describe('gate (red-team, held): a FIFO planted as a protected file does not sto
       `printf '[core]\\n\\tfsmonitor = "echo fsmonitor"\\n' >> .git/config && echo RESULT config`,
       'sleep 1',
     ].join('; ');
-    const r = await gated('nobody', ['/bin/sh', '-c', script], w);
+    // Detection alone: without the mount namespace a uid 65534 agent now gets through a user namespace (R106),
+    // and without the end of the session at a second put-back.
+    const r = await gated('nobody', ['/bin/sh', '-c', script], w, { AGENT_GATE_NO_MOUNTNS: '1', AGENT_GATE_GUARD_DETECT_ONLY: '1' });
     expect(results(r.stdout), r.stderr).toEqual(['RESULT no-fifo', 'RESULT hook', 'RESULT config']);
     expect(fs.existsSync(path.join(w.ws, '.git', 'hooks', 'pre-commit'))).toBe(false);
     expect(fs.readFileSync(path.join(w.ws, '.git', 'config'), 'utf8')).toBe(config);

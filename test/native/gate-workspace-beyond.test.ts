@@ -65,7 +65,7 @@ function repo(o: { setup?: (git: (...a: string[]) => string, top: string) => voi
 
 /** The agent's script inside the gate (detection: AGENT_GATE_NO_MOUNTNS=1 unless kernel, as root). */
 function gated(w: Ws, script: string, kernel = false): Promise<CliRun> {
-  return runCli(['bash', '-c', script], { policy: w.policy, audit: dirs.audit(`wsb-${++n}`), cwd: w.ws, env: { ...GIT_ENV, ...(kernel ? {} : { AGENT_GATE_NO_MOUNTNS: '1' }) } });
+  return runCli(['bash', '-c', script], { policy: w.policy, audit: dirs.audit(`wsb-${++n}`), cwd: w.ws, env: { ...GIT_ENV, ...(kernel ? {} : { AGENT_GATE_NO_MOUNTNS: '1', AGENT_GATE_GUARD_DETECT_ONLY: '1' }) } });
 }
 
 /** The same script without the gate (the control). */

@@ -49,12 +49,12 @@ function repo(): { ws: string; policy: string; marker: string } {
 }
 
 /**
- * These tests try the guard: detection and putting back, which is what holds for a non-root agent, and for
+ * These tests try the guard: detection and putting back, which is what holds where the agent has no mount namespace, and for
  * files that do not exist yet. As root the supervisor would also make the existing protected paths read-only
  * in the agent's mount namespace (tried in the last describe): AGENT_GATE_NO_MOUNTNS=1 turns that off here.
  */
 function gated(w: { ws: string; policy: string }, script: string, extra: string[] = [], kernel = false): Promise<CliRun> {
-  return runCli(['bash', '-c', script], { policy: w.policy, audit: dirs.audit(`wsf-${++n}`), cwd: w.ws, extra, env: { ...GIT_ENV, ...(kernel ? {} : { AGENT_GATE_NO_MOUNTNS: '1' }) } });
+  return runCli(['bash', '-c', script], { policy: w.policy, audit: dirs.audit(`wsf-${++n}`), cwd: w.ws, extra, env: { ...GIT_ENV, ...(kernel ? {} : { AGENT_GATE_NO_MOUNTNS: '1', AGENT_GATE_GUARD_DETECT_ONLY: '1' }) } });
 }
 
 function protectedRecords(r: CliRun): ProtectedRecord[] {

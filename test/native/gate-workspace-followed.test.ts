@@ -63,7 +63,7 @@ function repo(setup?: (git: (...a: string[]) => string, ws: string) => void, env
 
 /** The agent's script inside the gate (detection: AGENT_GATE_NO_MOUNTNS=1 unless kernel, as root). */
 function gated(w: Ws, script: string, kernel = false): Promise<CliRun> {
-  return runCli(['bash', '-c', script], { policy: w.policy, audit: dirs.audit(`wsf-${++n}`), cwd: w.ws, env: { ...w.env, ...(kernel ? {} : { AGENT_GATE_NO_MOUNTNS: '1' }) } });
+  return runCli(['bash', '-c', script], { policy: w.policy, audit: dirs.audit(`wsf-${++n}`), cwd: w.ws, env: { ...w.env, ...(kernel ? {} : { AGENT_GATE_NO_MOUNTNS: '1', AGENT_GATE_GUARD_DETECT_ONLY: '1' }) } });
 }
 
 /** The same script without the gate (the control: what the class is about happens). */

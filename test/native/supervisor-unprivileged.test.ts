@@ -37,12 +37,12 @@ interface Result {
   stats: Record<string, number> | null;
 }
 
-function runUnprivileged(argv: string[]): Result {
+function runUnprivileged(argv: string[], env: NodeJS.ProcessEnv = {}): Result {
   const script = [bundle, JSON.stringify({ argv })];
   const asRoot = process.getuid?.() === 0;
   const cmd = asRoot ? 'setpriv' : process.execPath;
   const args = asRoot ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...script] : script;
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HOME: '/tmp', TMPDIR: '/tmp' }, timeout: 60_000 });
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HOME: '/tmp', TMPDIR: '/tmp', ...env }, timeout: 60_000 });
   if (r.status !== 0) throw new Error(`unprivileged run failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as Result;
 }
@@ -59,7 +59,9 @@ describe('supervisor: as an unprivileged user', () => {
   });
 
   it('denies (fail closed) an exec by a non-dumpable process and says why', () => {
-    const r = runUnprivileged([prog('nodump'), '/usr/bin/true']);
+    // Without the agent's user namespace (R106; as where the kernel refuses unprivileged ones): in it, the
+    // supervisor, whose user namespace owns the agent's, may read a non-dumpable process and judges its exec.
+    const r = runUnprivileged([prog('nodump'), '/usr/bin/true'], { AGENT_GATE_NO_MOUNTNS: '1' });
     expect(r.stdout).toContain('RESULT execv errno=EACCES');
     expect(r.events.map((e) => e.path)).toEqual([prog('nodump')]);
     expect(r.stats?.n_local).toBe(1);

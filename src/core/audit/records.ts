@@ -79,7 +79,7 @@ export interface SessionRecord {
    *  20 distinct command names. */
   leftovers?: { ended?: number; kept?: number; remaining?: number; stuck?: string; names: string[] };
   /** End: protected workspace files the agent changed during the session (put back; see ProtectedRecord). */
-  protected_changes?: { path: string; class: string; change: string; times: number; reverted: boolean; overtaken?: number }[];
+  protected_changes?: { path: string; class: string; change: string; times: number; reverted: boolean; overtaken?: number; held?: 'readonly' | 'ended' }[];
 }
 
 /** The supervisor answered a request itself, past on_supervisor_timeout_ms, before the broker's verdict
@@ -122,6 +122,9 @@ export interface ProtectedRecord {
   diff: string;
   /** Where the agent's version of each file is kept for review. */
   saved: string[];
+  /** What kept the agent from writing it again after it was put back (red-team R106): 'readonly' — a read-only
+   *  bind mount in its mount namespace from the first put-back on; 'ended' — the session, at the second. */
+  held?: 'readonly' | 'ended';
 }
 
 /** A socket operation the gate decided (docs/protocol.md, "Sockets"): a connect to a unix socket no process of

@@ -880,6 +880,24 @@ export interface ProtectedChange {
   /** How many times it was changed and put back during the session. */
   times: number;
   time: string;
+  /** What kept the agent from writing it again once it had been put back (red-team R106), when something did:
+   *  'readonly' — a read-only bind mount in the agent's mount namespace after the first put-back; 'ended' — the
+   *  session was ended at the second (no kernel mechanism for this path here). */
+  held?: ProtectedHold;
+}
+
+/** What held a protected path after its first put-back (ProtectedChange.held). */
+export type ProtectedHold = 'readonly' | 'ended';
+
+/** A protected path was just put back (emitted at once, before the review is written: `change` follows). */
+export interface PutBack {
+  path: string;
+  rel: string;
+  class: ProtectedClass;
+  /** How many times this path has been put back in this session, this one included. */
+  times: number;
+  /** Whether the path exists now that it is put back (a file the agent created is put back by removing it). */
+  present: boolean;
 }
 
 export interface WorkspaceGuardOptions {
@@ -896,6 +914,7 @@ export interface WorkspaceGuardOptions {
 
 export interface WorkspaceGuardEvents {
   change: [ProtectedChange];
+  putBack: [PutBack];
 }
 
 /** How long a harmless version of a `keep` path stays unchanged before it is the original (keepLater). */
@@ -1282,11 +1301,28 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     }
     const replaced = new Map<string, number>();
     const outcome = this.restore(p, before, replaced);
+    // At once, not after the review's delay: a path put back a second time ends the session unless the kernel
+    // holds it by then (GateSession.onPutBack, red-team R106).
+    const times = (this.putBacks.get(p.path) ?? 0) + 1;
+    this.putBacks.set(p.path, times);
+    if (!final) this.emit('putBack', { path: p.path, rel: p.rel, class: p.class, times, present: before.has('') });
     const finalize = (): void => this.finalize(p, before, now, held, replaced, outcome);
     this.finalizers.add(finalize);
     setTimeout(() => {
       if (this.finalizers.delete(finalize)) finalize();
     }, FINALIZE_MS).unref();
+  }
+
+  /** How many times each path was put back (PutBack.times). */
+  private readonly putBacks = new Map<string, number>();
+  /** What holds each path after its first put-back (hold()). */
+  private readonly holds = new Map<string, ProtectedHold>();
+
+  /** Say what keeps the agent from writing `file` again (the end record and the review say it). */
+  hold(file: string, how: ProtectedHold): void {
+    this.holds.set(file, how);
+    const c = this.changes.get(file);
+    if (c) c.held = how;
   }
 
   /** Harmless versions of `keep` paths not yet taken as the original (keepLater). */
@@ -1469,6 +1505,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       ...(overtaken ? { overtaken } : {}),
       times: (prev?.times ?? 0) + 1,
       time: new Date().toISOString(),
+      ...(this.holds.has(p.path) ? { held: this.holds.get(p.path) } : {}),
     };
     this.changes.set(p.path, c);
     this.emit('change', c);

@@ -31,7 +31,7 @@ import type { DerivedCache } from '../policy/derived-cache';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
 import { AgentHomeGuard, agentHomeDirs } from '../protect/agent-home';
-import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
+import { WorkspaceGuard, type ProtectedChange, type PutBack } from '../protect/guard';
 import { DEFAULT_LOOPBACK, DEFAULT_UNIX_SOCKETS, decideUnixSocket, resolvConfServers, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
 import type { EnforcementReport, ExecEvent, Leftovers, SocketRefusal, SocketRequest, SpawnSupervisor, SupervisorConfig, SupervisorLinkHandlers } from './types';
@@ -64,6 +64,9 @@ export interface GateLink {
   close(): void;
   /** Hold ('broker') or resume ('agent') the supervisor's terminal relay (SupervisorLink.terminal). */
   terminal?(owner: 'broker' | 'agent'): Promise<TerminalRelay | undefined>;
+  /** Make a path read-only in the agent's mount namespace from now on (SupervisorLink.readOnly): null when
+   *  done, else why not. Absent: the link cannot. */
+  readOnly?(file: string): Promise<string | null>;
 }
 
 /** What the session gives the link it starts (SupervisorLink.start, or a test double). */
@@ -806,6 +809,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         change: c.change,
         reverted: c.reverted,
         ...(c.reason ? { reason: c.reason } : {}),
+        ...(c.held ? { held: c.held } : {}),
         diff: c.attempt.length > 16384 ? `${c.attempt.slice(0, 16384)}\n… (cut at 16 KiB; the agent's version is kept in full)\n` : c.attempt,
         saved: Object.values(c.saved),
       };
@@ -825,6 +829,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         also: [...(policyFile && fs.existsSync(policyFile) ? [{ path: policyFile, class: 'gate-policy' as const }] : []), ...agentHomeDirs(this.options.env ?? process.env).map((d) => ({ path: d, class: 'agent-home' as const, kind: 'dir' as const }))],
       });
       this.guard.on('change', onChange);
+      this.guard.on('putBack', (b) => this.onPutBack(b));
     } catch (e) {
       this.warn(`cannot guard the workspace files that tools outside the gate run (.git/config, hooks, .vscode…): ${(e as Error).message}`);
     }
@@ -836,6 +841,59 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     } catch (e) {
       this.warn(`cannot guard the agents' own config in the home directory (~/.claude.json, ~/.codex/config.toml…): ${(e as Error).message}`);
     }
+  }
+
+  /** Paths being made read-only in the agent's mount namespace (asked after the first put-back), and those done. */
+  private readonly holding = new Set<string>();
+  private readonly readOnlyNow = new Set<string>();
+
+  /**
+   * A protected path was put back (red-team R106). Detection alone leaves a window of about a millisecond per
+   * write, and an agent that rewrites the file in a loop turns those windows into a race that a tool outside
+   * the gate (VS Code's git extension runs `git status` because .git changed) wins now and then. So after the
+   * first put-back the kernel refuses the next write where it can: the supervisor bind-mounts the put-back
+   * path read-only in the agent's mount namespace. Where it cannot (no mount namespace of the agent's, a path
+   * the agent created, which is absent once put back, or .git itself), a second put-back of the same path ends
+   * the session, fail closed: the windows are two per path, not as many as the agent likes.
+   */
+  private onPutBack(b: PutBack): void {
+    if (this.ending || this.endResult) return;
+    if (b.times === 1) {
+      const kind = this.guard?.paths.find((p) => p.path === b.path)?.kind;
+      // Only where the agent has a mount namespace of its own (REPORT mountns=root, or user: a non-root agent's
+      // made through a user namespace).
+      const ns = this.link?.report.mountns;
+      if (!b.present || kind === 'entry' || !this.link?.readOnly || (ns !== 'root' && ns !== 'user')) return;
+      this.holding.add(b.path);
+      void this.link.readOnly(b.path).then((why) => {
+        this.holding.delete(b.path);
+        if (why === null) {
+          this.readOnlyNow.add(b.path);
+          this.guard?.hold(b.path, 'readonly');
+        } else if (!this.ending && !this.endResult) {
+          this.warn(`${b.rel} could not be made read-only for the agent after it was put back (${why}): a second change ends the session`);
+        }
+      });
+      return;
+    }
+    // A write that came before the read-only mount was in place (a loop) is a second offence all the same.
+    // (The test switch: tests of detection alone write one protected file several times.)
+    if (this.readOnlyNow.has(b.path) || (this.options.env ?? process.env).AGENT_GATE_GUARD_DETECT_ONLY === '1') return;
+    this.guard?.hold(b.path, 'ended');
+    const why = `the agent changed ${b.rel} again after it was put back (${b.times} times): a file that tools outside the gate run, rewritten in a loop, races the put-back (red-team R106); the session was ended, fail closed`;
+    // Stopped at once, here: the supervisor ends every process of the session when the link closes, but by the
+    // time it has read that, a loop has written dozens of times more (each a window). The agent's process group
+    // (its own, the supervisor made it) is stopped now; what left the group, the supervisor's end finds.
+    const pid = this.link?.agentPid ?? 0;
+    if (pid > 1) {
+      try {
+        process.kill(-pid, 'SIGSTOP');
+      } catch {
+        // gone, or not ours to signal: the supervisor's end follows all the same
+      }
+    }
+    // After the guard's check returns (stop() ends with its last look at every path).
+    queueMicrotask(() => this.stop(why));
   }
 
   /** Protected workspace files the agent changed so far (each put back; its version kept for review). */
@@ -901,7 +959,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       ...(policyNow !== null ? { policy_changed: true, policy_sha256_now: policyNow } : {}),
       stats: { decisions: m.decisions, allowed: m.allowed, denied: m.denied },
       ...(leftovers ? { leftovers: { [leftovers.kept ? 'kept' : 'ended']: leftovers.count, ...(leftovers.remaining ? { remaining: leftovers.remaining } : {}), ...(leftovers.stuck ? { stuck: leftovers.stuck } : {}), names: leftovers.names } } : {}),
-      ...(changes.length ? { protected_changes: changes.map((c) => ({ path: c.path, class: c.class, change: c.change, times: c.times, reverted: c.reverted, ...(c.overtaken ? { overtaken: c.overtaken } : {}) })) } : {}),
+      ...(changes.length ? { protected_changes: changes.map((c) => ({ path: c.path, class: c.class, change: c.change, times: c.times, reverted: c.reverted, ...(c.overtaken ? { overtaken: c.overtaken } : {}), ...(c.held ? { held: c.held } : {}) })) } : {}),
     });
     void this.writeLast(last, failure === null).then(() => {
       this.removeSocketDir(leftovers);
@@ -1312,13 +1370,14 @@ function readOrEmpty(file: string): string {
  * in its start warnings (banner, start record).
  */
 const TEST_SWITCHES: Readonly<Record<string, string>> = {
-  AGENT_GATE_NO_MOUNTNS: "a root agent's read-only bind mounts, private /proc and IPC namespace are off",
+  AGENT_GATE_NO_MOUNTNS: "the agent's mount namespace is off (read-only bind mounts of protected files, a root agent's private /proc and IPC namespace)",
   AGENT_GATE_LANDLOCK_ABI_MAX: 'the Landlock ABI the gate uses is capped',
   AGENT_GATE_BINFMT_MISC: 'binfmt_misc registrations are read from another directory',
   AGENT_GATE_NO_PIDFD_INFO: 'process facts are read as on a kernel before 6.13',
   AGENT_GATE_NO_WAIT_KILLABLE: 'the supervisor behaves as on a kernel before 5.19',
   AGENT_GATE_SYNC_WAKEUP: 'seccomp notifications use synchronous wake-up',
   AGENT_GATE_DEBUG: 'the supervisor writes debugging lines',
+  AGENT_GATE_GUARD_DETECT_ONLY: 'a protected file put back a second time does not end the session (red-team R106: detection alone)',
 };
 
 export function testSwitchWarnings(env: NodeJS.ProcessEnv): string[] {

@@ -15,7 +15,7 @@ import type {
   SupervisorLinkHandlers,
   SupervisorProcess,
 } from './types';
-import { decodeSupervisorLine, encodeConfig, encodeFlush, encodeHold, encodeLog, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type AuditHandOff, type SupervisorMessage, type SupervisorStats, type TerminalRelay } from './wire';
+import { decodeSupervisorLine, encodeConfig, encodeFlush, encodeHold, encodeLog, encodeReadOnly, encodeTerminal, encodeVerdict, MAX_LINE_BYTES, WireError, type AuditHandOff, type SupervisorMessage, type SupervisorStats, type TerminalRelay } from './wire';
 
 export interface SupervisorLinkOptions {
   supervisorPath: string;
@@ -415,8 +415,23 @@ export class SupervisorLink {
 
   private terminalAcks: ((relay: TerminalRelay | undefined) => void)[] = [];
 
+  /**
+   * Make a protected path read-only in the agent's mount namespace from now on (the guard put it back: red-team
+   * R106). Resolves null once done, or why not (the link is over, the agent has no mount namespace of its own).
+   */
+  readOnly(file: string): Promise<string | null> {
+    if (this.ended || !this.socket) return Promise.resolve('the session is ending');
+    return new Promise((resolve) => {
+      this.readOnlyAcks.push(resolve);
+      this.write(encodeReadOnly(file));
+    });
+  }
+
+  private readOnlyAcks: ((why: string | null) => void)[] = [];
+
   private releaseTerminalAcks(): void {
     for (const r of this.terminalAcks.splice(0)) r(undefined);
+    for (const r of this.readOnlyAcks.splice(0)) r('the session ended');
   }
 
   /** Forget every cached verdict (the policy changed): later execs of those files are asked again. */
@@ -657,6 +672,9 @@ export class SupervisorLink {
         return;
       case 'BYE':
         this.byeWaiter?.({ head: m.head, size: m.size });
+        return;
+      case 'READONLY':
+        this.readOnlyAcks.shift()?.(m.ok ? null : (m.why ?? 'refused'));
         return;
       default:
         this.protocolError(`unexpected ${m.type} after STARTED`);

@@ -38,7 +38,10 @@ export type SupervisorMessage =
   /** The supervisor did what a TERMINAL line asked (held or resumed its relay). */
   | { type: 'TERMINAL'; owner: 'broker' | 'agent'; relay?: TerminalRelay }
   | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats; leftovers?: Leftovers }
-  | { type: 'BYE'; head: string; size: number };
+  | { type: 'BYE'; head: string; size: number }
+  /** The supervisor did what a READONLY line asked (a protected path read-only in the agent's mount
+   *  namespace), or says why not. */
+  | { type: 'READONLY'; path: string; ok: boolean; why?: string };
 
 /**
  * Counters the supervisor reports on EXIT (all optional): n_asked (decided by the broker), n_cached
@@ -211,6 +214,11 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
     case 'BYE': {
       const m = single(pairs);
       return { type, head: sha('head', m.get('head') ?? ''), size: intValue('size', m.get('size')) };
+    }
+    case 'READONLY': {
+      const m = single(pairs);
+      const ok = flagValue('ok', m.get('ok'));
+      return { type, path: hexValue('path', m.get('path') ?? ''), ok, ...(ok ? {} : { why: hexValue('why', m.get('why') ?? '') }) };
     }
     case 'TERMINAL': {
       const m = single(pairs);
@@ -619,6 +627,11 @@ export function encodeHold(id: number): string {
 /** Who owns the agent's terminal (a broker prompting on that terminal takes it while it reads). */
 export function encodeTerminal(owner: 'broker' | 'agent'): string {
   return `TERMINAL owner=${owner}\n`;
+}
+
+/** READONLY: the supervisor binds a protected path read-only in the agent's mount namespace (red-team R106). */
+export function encodeReadOnly(file: string): string {
+  return `READONLY path=${absPath(file)}\n`;
 }
 
 /** FLUSH: the supervisor forgets its cached verdicts (the broker's policy changed). */
