@@ -23,9 +23,12 @@ export class SafeFs {
   /** Trust the symlinks on the way to dir as they are now (call before the agent runs). */
   anchor(dir: string): void {
     const abs = path.resolve(dir);
+    // Once per directory (the guard anchors the directory of each of its ~130 paths: a few distinct ones), and
+    // a missing one without realpath's exception.
+    if (this.anchors.some(([a]) => a === abs) || !fs.existsSync(abs)) return;
     try {
       const real = fs.realpathSync(abs);
-      if (!this.anchors.some(([a]) => a === abs)) this.anchors.push([abs, real]);
+      this.anchors.push([abs, real]);
       this.anchors.sort((x, y) => y[0].length - x[0].length);
     } catch {
       // not there (yet): its parent's anchor applies

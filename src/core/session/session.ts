@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isUnder, realpathOfNearest } from './canonical';
+import { isUnder, realpathOfNearest, type RealpathMemo } from './canonical';
 import { AuditLog, AuditWriteError, chainHeadFile } from '../audit/audit-log';
 import { buildDecisionRecord, originJson, redactSupervisorRecord, type AuditRecord, type DecisionLayer, type DecisionRecord, type SocketRecord } from '../audit/records';
 import { redactArgv, redactText, SECRET_LITERALS } from '../audit/redact';
@@ -814,7 +814,16 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       else this.writeRecord(rec);
       this.emit('protectedChange', c);
     };
-    const writable = (p: string): boolean => isWritableByAgent(p, this.policy.filesystem);
+    // The guards ask about each of their ~130 paths in one synchronous run (start, a poll): the directories'
+    // real paths are shared by that run's questions only.
+    let memo: RealpathMemo | null = null;
+    const writable = (p: string): boolean => {
+      if (!memo) {
+        memo = new Map();
+        process.nextTick(() => (memo = null));
+      }
+      return isWritableByAgent(p, this.policy.filesystem, memo);
+    };
     try {
       const policyFile = this.policy.file;
       this.guard = WorkspaceGuard.start({
@@ -1207,14 +1216,14 @@ export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolic
  *  grants when the session's ruleset was made, so the first answer is also the kernel's. */
 const writeRootsOf = new WeakMap<FilesystemPolicy, string[]>();
 
-function isWritableByAgent(file: string, fsPolicy: FilesystemPolicy): boolean {
+function isWritableByAgent(file: string, fsPolicy: FilesystemPolicy, memo?: RealpathMemo): boolean {
   if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return true;
   let roots = writeRootsOf.get(fsPolicy);
   if (!roots) {
     roots = fsPolicy.grants.filter((g) => g.rights.includes('w')).map((g) => realpathOfNearest(g.path));
     writeRootsOf.set(fsPolicy, roots);
   }
-  const real = realpathOfNearest(file);
+  const real = realpathOfNearest(file, memo);
   return roots.some((r) => isUnder(real, r));
 }
 
