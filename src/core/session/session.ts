@@ -1390,7 +1390,7 @@ const TEST_SWITCHES: Readonly<Record<string, string>> = {
   AGENT_GATE_NO_WAIT_KILLABLE: 'the supervisor behaves as on a kernel before 5.19',
   AGENT_GATE_SYNC_WAKEUP: 'seccomp notifications use synchronous wake-up',
   AGENT_GATE_DEBUG: 'the supervisor writes debugging lines',
-  AGENT_GATE_GUARD_DETECT_ONLY: 'a protected file put back a second time does not end the session (red-team R106: detection alone)',
+  AGENT_GATE_GUARD_DETECT_ONLY: 'a second change of a protected file does not end the session (red-team R106: detection alone)',
 };
 
 export function testSwitchWarnings(env: NodeJS.ProcessEnv): string[] {
