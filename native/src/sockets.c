@@ -911,6 +911,7 @@ struct port_scan {
 	uint16_t port;
 	int protocol;
 	bool foreign;    /* a TCP listener not ours */
+	bool seen;       /* any TCP listener on the port */
 	uint32_t ino[64]; /* UDP sockets on the port (checked against the session's after the dump) */
 	size_t nino;
 };
@@ -921,6 +922,7 @@ static bool port_scan_one(const struct inet_diag_msg *m, void *ctx)
 	if (ntohs(m->id.idiag_sport) != s->port)
 		return true;
 	if (s->protocol == IPPROTO_TCP) {
+		s->seen = true;
 		if (!inet_ours_has(diag_cookie(m)))
 			s->foreign = true;
 		return !s->foreign;
@@ -933,8 +935,9 @@ static bool port_scan_one(const struct inet_diag_msg *m, void *ctx)
 	return true;
 }
 
-/* Whether a socket outside the session serves this port of this host: 1 yes, 0 no, -errno when it cannot be
- * told. TCP: a listener this session did not make listen. UDP: a bound socket no session process holds. */
+/* Whether a socket outside the session serves this port of this host: 1 yes, 0 no, 2 no TCP listener at all,
+ * -errno when it cannot be told. TCP: a listener this session did not make listen. UDP: a bound socket no
+ * session process holds. */
 static int outside_service(int protocol, uint16_t port)
 {
 	struct port_scan s = { .port = port, .protocol = protocol };
@@ -943,6 +946,8 @@ static int outside_service(int protocol, uint16_t port)
 		return r;
 	if (s.foreign)
 		return 1;
+	if (protocol == IPPROTO_TCP && !s.seen)
+		return 2;
 	for (size_t i = 0; i < s.nino; i++)
 		if (!session_holds(&s.ino[i], 1))
 			return 1;
@@ -981,8 +986,26 @@ static enum host_where where_is(int family, const unsigned char ip[16], int oif,
 /* Why a connect or datagram to this destination is refused, or NULL. sfd: the socket (-1: unknown); type,
  * proto: its. A ping socket (ICMP echo) reaches the kernel, not a service: let through. SCTP, UDP-Lite and the
  * rest have no check here (their services are not in the TCP or UDP tables): refused on this host. */
-static const char *loop_refusal(int sfd, const struct target_addr *a, int type, int proto, char *why, size_t len)
+/* The TCP ports of this host a "nobody listens" refusal was recorded for (each once: a client polling for its
+ * server to start would fill the log). */
+static uint16_t nobody_ports[64];
+static size_t nnobody_ports;
+
+static bool nobody_recorded(uint16_t port)
 {
+	for (size_t i = 0; i < nnobody_ports; i++)
+		if (nobody_ports[i] == port)
+			return true;
+	if (nnobody_ports < sizeof(nobody_ports) / sizeof(nobody_ports[0]))
+		nobody_ports[nnobody_ports++] = port;
+	return false;
+}
+
+static const char *loop_refusal(int sfd, const struct target_addr *a, int type, int proto, char *why, size_t len, int *err,
+				bool *quiet)
+{
+	*err = EACCES;
+	*quiet = false;
 	int fam;
 	unsigned char ip[16];
 	uint16_t port;
@@ -1018,6 +1041,19 @@ static const char *loop_refusal(int sfd, const struct target_addr *a, int type, 
 	int r = outside_service(type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP, port);
 	if (r == 0)
 		return NULL;
+	if (r == 2) {
+		/* Without a listener the kernel answers ECONNREFUSED, unless a NAT rule passes the connect on: a port
+		 * published to a container or VM without a proxy process (docker with userland-proxy off, rootful podman,
+		 * LXD's nat proxies) — its service acts for the agent as much as one listening here. */
+		*err = ECONNREFUSED;
+		*quiet = nobody_recorded(port);
+		snprintf(why, len,
+			 "nothing on this host listens on TCP port %u: refused with ECONNREFUSED, what the kernel answers, since a "
+			 "NAT rule could pass the connect on to a container or VM (a port published without a proxy); "
+			 "[loopback] connect_ports names the ports an agent may use",
+			 port);
+		return why;
+	}
 	if (r < 0)
 		snprintf(why, len, "cannot tell who serves %s port %u of this host (inet sock_diag failed: %s): refused",
 			 type == SOCK_STREAM ? "TCP" : "UDP", port, strerror(-r));
@@ -1375,6 +1411,8 @@ static void on_connect(const struct seccomp_notif *n)
 		uint16_t port;
 		const char *why = NULL;
 		char text[512];
+		int refuse_err = EACCES;
+		bool quiet = false;
 		bool tcp = type == SOCK_STREAM && proto == IPPROTO_TCP;
 		bool udp = type == SOCK_DGRAM && proto == IPPROTO_UDP;
 		if (!inet_dest(&op.addr, &fam, ip, &port) || !g_mode.net_sealed) {
@@ -1390,13 +1428,14 @@ static void on_connect(const struct seccomp_notif *n)
 		}
 		/* Services on this host outside the gate (MPTCP's too: its type is SOCK_STREAM). */
 		if (!why && g_mode.loop_sealed)
-			why = loop_refusal(op.sfd, &op.addr, type, proto, text, sizeof(text));
+			why = loop_refusal(op.sfd, &op.addr, type, proto, text, sizeof(text), &refuse_err, &quiet);
 		if (!why && g_mode.loop_sealed && type == SOCK_STREAM && inet_dest(&op.addr, &fam, ip, &port) && is_this_host(fam, ip))
 			connected_add(op.sfd); /* the session's own client: accept hands its connection over */
 		if (why) {
-			report_refused(tid, "connect", family, &op.addr, why);
+			if (!quiet)
+				report_refused(tid, "connect", family, &op.addr, why);
 			op_release(&op);
-			answer(n->id, EACCES, 0);
+			answer(n->id, refuse_err, 0);
 			return;
 		}
 	} else if ((g_mode.net_sealed || g_mode.loop_sealed) && family != AF_UNIX && family != AF_NETLINK && family != AF_INET &&
@@ -1837,8 +1876,10 @@ static const char *send_refusal(int sfd, int family, int type, int proto, const 
 		uint16_t port;
 		if (g_mode.net_sealed && inet_dest(&a, &fam, ip, &port) && !is_resolver(fam, ip, port))
 			return "UDP only to the DNS resolvers ([network] dns)";
+		int err;
+		bool quiet;
 		if (g_mode.loop_sealed)
-			return loop_refusal(sfd, &a, type, proto, why, len);
+			return loop_refusal(sfd, &a, type, proto, why, len, &err, &quiet); /* UDP: always EACCES, recorded */
 	}
 	if (family == AF_UNIX && type == SOCK_DGRAM && g_mode.unix_sealed)
 		return "datagrams to unix sockets are sealed";

@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocketRecord } from '../../src/core/audit/records';
@@ -33,6 +34,10 @@ const C1 = { v4: `10.105.${o3}.2`, v6: `fd05:105:${o3}::2`, host4: `10.105.${o3}
 const C2 = { v4: `10.106.${o3}.2`, v6: `fd05:106:${o3}::2` };
 const TAP_PEER = `10.107.${o3}.2`;
 const TUN_PEER = `10.108.${o3}.2`;
+const NAT_TABLE = `agr105${tag}`;
+/** nft makes the NAT rule of the "published without a proxy" case (the nftables package; the kernel's NAT is
+ *  built in here). */
+const HAS_NFT = spawnSync('nft', ['--version']).status === 0;
 
 function sh(cmd: string, allowFail = false): string {
   const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
@@ -90,6 +95,7 @@ beforeAll(async () => {
 function cleanupNet(): void {
   for (const dev of [VETH, BPORT, BRIDGE, TAP, TUN]) sh(`ip link del ${dev} 2>/dev/null`, true);
   for (const ns of [NS1, NS2]) sh(`ip netns del ${ns} 2>/dev/null`, true);
+  if (HAS_NFT) sh(`nft delete table ip ${NAT_TABLE} 2>/dev/null`, true);
 }
 
 afterAll(() => {
@@ -277,5 +283,48 @@ print('RESULT accepted ' + ','.join(sorted(got)))`;
     const r = await listenRun(free, `[loopback]\naccept_ports = [${free}]\n`, false);
     expect(results(r), r.stderr).toEqual(['RESULT accepted container-secret,container-secret6,own']);
     expect(refusals(r)).toEqual([]);
+  });
+});
+
+/** This machine's own non-loopback IPv4 address. */
+function hostAddress(): string {
+  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('10.10')) return a.address;
+  throw new Error('this machine has no non-loopback IPv4 address to try');
+}
+
+// A port of this host published to a container by a NAT rule alone, with no process listening on the host
+// (docker with `userland-proxy: false`, rootful podman, LXD's nat proxies): the connect to this host's address
+// is passed on to the container's service. Nothing listens on that port here, so the gate answers what the
+// kernel would without the rule (ECONNREFUSED), recorded once per port.
+describe.skipIf(!HAS_NFT)('gate: a port published to a container by NAT alone (needs nft, the nftables package)', () => {
+  const NAT_PORT = PORT + 1000;
+  let host = '';
+  beforeAll(() => {
+    host = hostAddress();
+    sh(`nft add table ip ${NAT_TABLE} && nft add chain ip ${NAT_TABLE} out '{ type nat hook output priority -100 ; }' && nft add rule ip ${NAT_TABLE} out ip daddr ${host} tcp dport ${NAT_PORT} dnat to ${C1.v4}:${PORT}`);
+  });
+  afterAll(() => sh(`nft delete table ip ${NAT_TABLE} 2>/dev/null`, true));
+
+  it.each([
+    ['root', false],
+    ['uid 65534', true],
+  ])('the connect to the published port is refused as ECONNREFUSED, recorded once, and reaches nothing (%s)', async (_who, nobody) => {
+    const before = server1.count(/^ACCEPT/);
+    const r = await gated([probe('tcp-connect', host, NAT_PORT), probe('tcp-connect', host, NAT_PORT)].join('; '), { nobody });
+    expect(results(r), r.stderr).toEqual(['RESULT connect errno=ECONNREFUSED', 'RESULT connect errno=ECONNREFUSED']);
+    expect(refusals(r).map((x) => x.target)).toEqual([`${host}:${NAT_PORT}`]);
+    expect(refusals(r)[0]?.reason).toMatch(new RegExp(`nothing on this host listens on TCP port ${NAT_PORT}: refused with ECONNREFUSED`));
+    await settle();
+    expect(server1.count(/^ACCEPT/)).toBe(before);
+  });
+
+  it('the controls: sealed = false reaches the container through the rule; connect_ports names the port', async () => {
+    const before = server1.count(/^ACCEPT/);
+    const off = await gated(probe('tcp-connect', host, NAT_PORT), { extra: '[loopback]\nsealed = false\n' });
+    expect(results(off), off.stderr).toEqual(['RESULT connect ok read=outside']);
+    const named = await gated(probe('tcp-connect', host, NAT_PORT), { extra: `[loopback]\nconnect_ports = [${NAT_PORT}]\n` });
+    expect(results(named), named.stderr).toEqual(['RESULT connect ok read=outside']);
+    expect(refusals(named)).toEqual([]);
+    await until('both connections', () => server1.count(/^ACCEPT/) === before + 2);
   });
 });
