@@ -332,7 +332,7 @@ export async function runGate(args: string[]): Promise<number> {
     throw e;
   }
   if (!o.quiet) {
-    for (const line of startBanner({ source: plan.source, policy, report: session.report, auditFile: session.auditFile, envRemoved: session.envRemoved, envRemovedUrl: session.envRemovedUrl, ...(plan.agent ? { agent: plan.agent } : {}) })) err(line);
+    for (const line of startBanner({ source: plan.source, policy, report: session.report, auditFile: session.auditFile, envRemoved: session.envRemoved, envRemovedUrl: session.envRemovedUrl, envRemovedToken: session.envRemovedToken, ...(plan.agent ? { agent: plan.agent } : {}) })) err(line);
   }
   if (o.verbose) {
     const a = plan.agentProfile;
