@@ -144,20 +144,50 @@ static uint64_t grant_rights(const char *letters, int abi, uint64_t handled)
 	return m & handled;
 }
 
-/* One path-beneath rule for a grant, resolved in the calling process's mount namespace. -errno when the path
- * cannot be opened (skipped); a refused rule is fatal. */
-/* The outermost write grant strictly above path, or NULL. */
-static const char *enclosing_write_grant(const struct config *c, const char *path)
+/* The write grants' paths, listed once per ruleset: each grant looks for the outermost one above it, and with
+ * the execute set split into ~900 grants a scan of every grant per grant was ~850 000 strchr/strlen, ~8 ms of
+ * the supervisor's start. */
+struct write_roots {
+	const char **path;
+	size_t *len;
+	size_t n;
+};
+
+static void write_roots_of(const struct config *c, struct write_roots *w)
 {
-	const char *best = NULL;
+	w->n = 0;
+	w->path = calloc(c->ngrants ? c->ngrants : 1, sizeof(*w->path));
+	w->len = calloc(c->ngrants ? c->ngrants : 1, sizeof(*w->len));
+	if (!w->path || !w->len)
+		die("out of memory");
 	for (size_t i = 0; i < c->ngrants; i++) {
-		const char *r = c->grants[i].path;
-		size_t n = strlen(r);
+		size_t n = strlen(c->grants[i].path);
 		if (!strchr(c->grants[i].rights, 'w') || n == 0)
 			continue;
+		w->path[w->n] = c->grants[i].path;
+		w->len[w->n++] = n;
+	}
+}
+
+static void write_roots_free(struct write_roots *w)
+{
+	free(w->path);
+	free(w->len);
+}
+
+/* The outermost write grant strictly above path, or NULL. */
+static const char *enclosing_write_grant(const struct write_roots *w, const char *path)
+{
+	const char *best = NULL;
+	size_t best_n = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		const char *r = w->path[i];
+		size_t n = w->len[i];
 		bool under = (n == 1 && r[0] == '/') ? path[1] != '\0' : strncmp(path, r, n) == 0 && path[n] == '/';
-		if (under && (!best || n < strlen(best)))
+		if (under && (!best || n < best_n)) {
 			best = r;
+			best_n = n;
+		}
 	}
 	return best;
 }
@@ -167,9 +197,9 @@ static const char *enclosing_write_grant(const struct config *c, const char *pat
  * directory turned the next session's grant into a grant of the home directory): from that grant down no
  * symlink is followed (openat2(2) RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH; ELOOP then, and the grant is
  * skipped with a warning). Above it, the user's own symlinks are followed as before. */
-static int open_grant(const struct config *c, const char *path)
+static int open_grant(const struct write_roots *w, const char *path)
 {
-	const char *root = c ? enclosing_write_grant(c, path) : NULL;
+	const char *root = enclosing_write_grant(w, path);
 	if (!root)
 		return open(path, O_PATH | O_CLOEXEC);
 	AUTOCLOSE int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -185,16 +215,24 @@ static int open_grant(const struct config *c, const char *path)
 	return fd;
 }
 
-static int add_grant(const struct landlock_plan *plan, const struct grant *g, const struct config *c)
+/* One path-beneath rule for a grant, resolved in the calling process's mount namespace. -errno when the path
+ * cannot be opened (skipped); a refused rule is fatal. */
+static int add_grant(const struct landlock_plan *plan, const struct grant *g, const struct write_roots *w)
 {
-	AUTOCLOSE int pfd = open_grant(c, g->path);
+	uint64_t access = grant_rights(g->rights, plan->abi, plan->handled_fs) & ~FS_MAKE_DEV;
+	AUTOCLOSE int pfd = open_grant(w, g->path);
 	struct stat st;
 
-	if (pfd < 0 || fstat(pfd, &st) < 0)
+	if (pfd < 0)
 		return -errno;
-	uint64_t access = grant_rights(g->rights, plan->abi, plan->handled_fs) & ~FS_MAKE_DEV;
-	if (!S_ISDIR(st.st_mode))
-		access &= FS_FILE_RIGHTS;
+	/* A directory-only right on a file is EINVAL: rights beyond a file's need the file's type. Rights a file
+	 * can have (the execute set's ~900 'x' grants) are valid on either, so those need no fstat. */
+	if (access & ~FS_FILE_RIGHTS) {
+		if (fstat(pfd, &st) < 0)
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			access &= FS_FILE_RIGHTS;
+	}
 	if (!access)
 		return 0;
 	struct ll_path_beneath pb = { .allowed_access = access, .parent_fd = pfd };
@@ -207,18 +245,19 @@ static int add_grant(const struct landlock_plan *plan, const struct grant *g, co
 int landlock_regrant(const struct landlock_plan *plan, const struct config *c, const char *prefix)
 {
 	size_t n = strlen(prefix);
+	struct write_roots w;
+	int r = 0;
 
 	if (plan->ruleset_fd < 0 || !plan->handled_fs)
 		return 0;
-	for (size_t i = 0; i < c->ngrants; i++) {
+	write_roots_of(c, &w);
+	for (size_t i = 0; i < c->ngrants && (r == 0 || r == -ENOENT); i++) {
 		const char *p = c->grants[i].path;
-		if (strncmp(p, prefix, n) == 0 && (p[n] == '\0' || p[n] == '/')) {
-			int r = add_grant(plan, &c->grants[i], c);
-			if (r < 0 && r != -ENOENT)
-				return r;
-		}
+		if (strncmp(p, prefix, n) == 0 && (p[n] == '\0' || p[n] == '/'))
+			r = add_grant(plan, &c->grants[i], &w);
 	}
-	return 0;
+	write_roots_free(&w);
+	return r == -ENOENT ? 0 : r;
 }
 
 void landlock_build(const struct config *c, int abi, struct landlock_plan *plan, void (*warn)(const char *msg))
@@ -302,9 +341,11 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 	plan->ruleset_fd = fd;
 	plan->handled_fs = attr.handled_access_fs;
 
+	struct write_roots w;
+	write_roots_of(c, &w);
 	for (size_t i = 0; attr.handled_access_fs && i < c->ngrants; i++) {
 		const struct grant *g = &c->grants[i];
-		int r = add_grant(plan, g, c);
+		int r = add_grant(plan, g, &w);
 		if (r == -ELOOP || r == -EXDEV) {
 			snprintf(msg, sizeof(msg), "filesystem grant '%s' (%s) skipped: a symlink on its way inside another write "
 				 "grant, which the agent could have made (an earlier session?), is not followed", g->path, g->rights);
@@ -314,6 +355,7 @@ void landlock_build(const struct config *c, int abi, struct landlock_plan *plan,
 			warn(msg);
 		}
 	}
+	write_roots_free(&w);
 	if (refer_everywhere) {
 		AUTOCLOSE int root = open("/", O_PATH | O_CLOEXEC);
 		struct ll_path_beneath pb = { .allowed_access = FS_REFER, .parent_fd = root };

@@ -185,6 +185,32 @@ static char *path_val(const struct token *t, const char *line)
 	return p;
 }
 
+/* A resolver line's fields (NET_DNS, LOOPBACK_DNS): addr=<4 or 16 bytes in hex> port=<1..65535>. */
+static struct dns_server dns_val(char **cur, const char *type)
+{
+	struct dns_server d = { 0 };
+	struct token t;
+	uint64_t port = 0;
+	bool have_port = false;
+	while (proto_next_token(cur, &t)) {
+		if (is_key(&t, "addr")) {
+			size_t len = 0;
+			char *a = proto_hex_dup(&t, &len);
+			if (!a || (len != 4 && len != 16))
+				die("protocol error: %s addr must be 4 or 16 bytes in hex", type);
+			d.family = len == 4 ? AF_INET : AF_INET6;
+			memcpy(d.addr, a, len);
+			free(a);
+		} else if (is_key(&t, "port")) {
+			have_port = proto_u64(&t, &port) && port > 0 && port <= 65535;
+		}
+	}
+	if (!d.family || !have_port)
+		die("protocol error: %s needs addr=<hex> port=<1..65535>", type);
+	d.port = (uint16_t)port;
+	return d;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -312,27 +338,8 @@ void proto_read_config(struct line_reader *r, struct config *c)
 				c->session_json = js.p;
 			}
 		} else if (strcmp(type, "NET_DNS") == 0) {
-			struct dns_server d = { 0 };
-			uint64_t port = 0;
-			bool have_port = false;
-			while (proto_next_token(&cur, &t)) {
-				if (is_key(&t, "addr")) {
-					size_t len = 0;
-					char *a = proto_hex_dup(&t, &len);
-					if (!a || (len != 4 && len != 16))
-						die("protocol error: NET_DNS addr must be 4 or 16 bytes in hex");
-					d.family = len == 4 ? AF_INET : AF_INET6;
-					memcpy(d.addr, a, len);
-					free(a);
-				} else if (is_key(&t, "port")) {
-					have_port = proto_u64(&t, &port) && port > 0 && port <= 65535;
-				}
-			}
-			if (!d.family || !have_port)
-				die("protocol error: NET_DNS needs addr=<hex> port=<1..65535>");
-			d.port = (uint16_t)port;
 			c->dns = xrealloc(c->dns, (c->ndns + 1) * sizeof(*c->dns));
-			c->dns[c->ndns++] = d;
+			c->dns[c->ndns++] = dns_val(&cur, type);
 		} else if (strcmp(type, "LOOPBACK_SEALED") == 0) {
 			c->loopback_sealed = true;
 		} else if (strcmp(type, "LOOPBACK_PORT") == 0) {
@@ -353,27 +360,8 @@ void proto_read_config(struct line_reader *r, struct config *c)
 			c->loop_ports = xrealloc(c->loop_ports, (c->nloop_ports + 1) * sizeof(*c->loop_ports));
 			c->loop_ports[c->nloop_ports++] = p;
 		} else if (strcmp(type, "LOOPBACK_DNS") == 0) {
-			struct dns_server d = { 0 };
-			uint64_t port = 0;
-			bool have_port = false;
-			while (proto_next_token(&cur, &t)) {
-				if (is_key(&t, "addr")) {
-					size_t len = 0;
-					char *a = proto_hex_dup(&t, &len);
-					if (!a || (len != 4 && len != 16))
-						die("protocol error: LOOPBACK_DNS addr must be 4 or 16 bytes in hex");
-					d.family = len == 4 ? AF_INET : AF_INET6;
-					memcpy(d.addr, a, len);
-					free(a);
-				} else if (is_key(&t, "port")) {
-					have_port = proto_u64(&t, &port) && port > 0 && port <= 65535;
-				}
-			}
-			if (!d.family || !have_port)
-				die("protocol error: LOOPBACK_DNS needs addr=<hex> port=<1..65535>");
-			d.port = (uint16_t)port;
 			c->loop_dns = xrealloc(c->loop_dns, (c->nloop_dns + 1) * sizeof(*c->loop_dns));
-			c->loop_dns[c->nloop_dns++] = d;
+			c->loop_dns[c->nloop_dns++] = dns_val(&cur, type);
 		} else if (strcmp(type, "UNIX_SEALED") == 0) {
 			c->unix_sealed = true;
 		} else if (strcmp(type, "UNIX_GRANT") == 0) {
