@@ -518,7 +518,8 @@ int main(int argc, char **argv)
 		sc.sync_wakeup = false;
 	int abi = landlock_probe_abi();
 	struct buf b = { 0 };
-	buf_printf(&b, "HELLO %d pid=%d abi=%d notif=%d killable=%d env=", PROTO_VERSION, (int)getpid(), abi,
+	/* pid: the process the broker started and the socket's peer (the keeper, our parent; supervisor= is us). */
+	buf_printf(&b, "HELLO %d pid=%d supervisor=%d abi=%d notif=%d killable=%d env=", PROTO_VERSION, (int)getppid(), (int)getpid(), abi,
 		   sc.notif && !sc.ebusy, sc.killable);
 	hello_env_names(&b);
 	buf_put(&b, "\n", 1);
