@@ -41,7 +41,10 @@ export type SupervisorMessage =
   | { type: 'BYE'; head: string; size: number }
   /** The supervisor did what a READONLY line asked (a protected path read-only in the agent's mount
    *  namespace), or says why not. */
-  | { type: 'READONLY'; path: string; ok: boolean; why?: string };
+  | { type: 'READONLY'; path: string; ok: boolean; why?: string }
+  /** From the keeper (native/src/keeper.c), after the supervisor exited: how it exited, and what of the session
+   *  the keeper had to end (count, names, and what could not be ended). */
+  | { type: 'REAPED'; code: number; signal: number; ended: number; remaining: number; names: string[]; stuck?: string };
 
 /**
  * Counters the supervisor reports on EXIT (all optional): n_asked (decided by the broker), n_cached
@@ -250,6 +253,18 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
                 ...(m.has('leftovers_stuck') ? { stuck: hexValue('leftovers_stuck', m.get('leftovers_stuck') ?? '') } : {}),
               },
             }),
+      };
+    }
+    case 'REAPED': {
+      const m = single(pairs);
+      return {
+        type,
+        code: intValue('code', m.get('code')),
+        signal: intValue('signal', m.get('signal')),
+        ended: intValue('ended', m.get('ended')),
+        remaining: intValue('remaining', m.get('remaining') ?? '0'),
+        names: pairs.filter(([k]) => k === 'leftover').map(([k, v]) => hexValue(k, v)),
+        ...(m.has('stuck') ? { stuck: hexValue('stuck', m.get('stuck') ?? '') } : {}),
       };
     }
     default:
