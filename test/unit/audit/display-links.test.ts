@@ -2,9 +2,12 @@
 // The oracles are VS Code's own parsers, as VS Code 1.139.1 ships them (workbench.js): parseLinkedText's
 // LINK_REGEX (src/vs/base/common/linkedText.ts) and renderLabelWithIcons' icon syntax (iconLabels.ts), and a
 // CommonMark + GFM-linkify renderer for the Markdown tooltips.
-import MarkdownIt from 'markdown-it';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { escapeForDisplay, markdownText, neutraliseLinks, quoteArg } from '../../../src/core/audit/display';
+
+// markdown-it ships no types: only its constructor and render are used.
+const MarkdownIt = createRequire(__filename)('markdown-it') as new (options: { html: boolean; linkify: boolean }) => { render(src: string): string };
 
 const LINK_REGEX = /\[([^\]]+)\]\(((?:https?:\/\/|command:|file:)[^)\s]+)(?: (["'])(.+?)(\3))?\)/gi;
 const ICON_REGEX = /(\\)?\$\(([A-Za-z0-9-]+(?:~[A-Za-z]+)?)\)/g;
