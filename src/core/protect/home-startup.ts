@@ -43,21 +43,13 @@ export function homeStartupPaths(home: string): HomeStartupPath[] {
   const add = (rel: string, kind: 'file' | 'dir'): void => {
     const at = path.join(home, rel);
     // Most are absent: a plain lstat says so without an exception (this runs at every start).
-    // A home this user cannot look into (EACCES: the CLI run as another user than the home's, as the tests' uid
-    // 65534 with HOME=/root) is one the agent, the same user, cannot write either: guarded where it would be.
-    const exists = (p: string): boolean => {
-      try {
-        return !!fs.lstatSync(p, { throwIfNoEntry: false });
-      } catch {
-        return false;
-      }
-    };
-    const there = exists(at) ? at : exists(path.dirname(at)) ? path.dirname(at) : null;
     let real = at;
     try {
+      const there = fs.lstatSync(at, { throwIfNoEntry: false }) ? at : fs.lstatSync(path.dirname(at), { throwIfNoEntry: false }) ? path.dirname(at) : null;
       if (there) real = there === at ? fs.realpathSync(at) : path.join(fs.realpathSync(there), path.basename(at));
     } catch {
-      // a dangling link: guarded where it would be made
+      // A dangling link, or a home this user cannot look into (EACCES: then the agent cannot write it either):
+      // guarded where it would be made.
     }
     if (!out.some((x) => x.path === real)) out.push({ path: real, rel: `~/${rel}`, kind });
   };
