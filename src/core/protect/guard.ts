@@ -941,13 +941,16 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     this.sfs.anchor(o.workspace);
     for (const p of this.paths) this.sfs.anchor(path.dirname(p.path));
     // Most protected paths do not exist: a plain lstat says so (before the agent runs, the symlinks on the
-    // way are the user's) without the descriptor walk of a safe look.
-    for (const p of this.paths) {
-      // (ENOTDIR: a path below a `.git` that is a file — a linked worktree's, a submodule's — is not there.)
-      const snap = lstatOrNull(p.path) ? snapshot(this.sfs, p) : new Map<string, Entry>();
-      this.snaps.set(p.path, snap);
-      if (snap.size) this.original.add(p.path);
-    }
+    // way are the user's) without the descriptor walk of a safe look, and those that do share their
+    // directories' descriptors (looks()).
+    this.sfs.looks(() => {
+      for (const p of this.paths) {
+        // (ENOTDIR: a path below a `.git` that is a file — a linked worktree's, a submodule's — is not there.)
+        const snap = lstatOrNull(p.path) ? snapshot(this.sfs, p) : new Map<string, Entry>();
+        this.snaps.set(p.path, snap);
+        if (snap.size) this.original.add(p.path);
+      }
+    });
     // The index as it is before the agent runs (its entries' skip-worktree and assume-unchanged bits, R91): read
     // as bytes now, parsed at the end only.
     this.indexAtStart = readIndex(this.indexFile());
@@ -1043,7 +1046,11 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   checkAll(): ProtectedChange[] {
     // The last word: nothing waits for an announced write any more; every repository there now is looked at.
     this.addRepos(scanRepos(this.o.workspace));
-    for (const p of this.paths) this.check(p, true);
+    // Every path looked at in one run that shares the directories' descriptors (safe-fs.ts looks()); a path
+    // that differs from its snapshot is then checked on its own, looked at afresh, and put back (check()
+    // returns at once for the others; and no watch is renewed at the last word).
+    const differ = this.sfs.looks(() => this.paths.filter((p) => !this.unchanged(p, snapshot(this.sfs, p))));
+    for (const p of differ) this.check(p, true);
     this.checkNewRootFiles();
     try {
       this.checkIndexFlags();
@@ -1135,8 +1142,9 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   private watchDir(dir: string): void {
     let ino: number;
     try {
-      const st = fs.lstatSync(dir);
-      if (!st.isDirectory()) return;
+      // (No exception for an absent directory: most protected paths' directories are, at each start.)
+      const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+      if (!st?.isDirectory()) return;
       ino = st.ino;
     } catch {
       return;
@@ -1254,10 +1262,16 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     }
   }
 
+  /** Whether p is as its snapshot has it (nothing to check). */
+  private unchanged(p: ProtectedPath, now: Snapshot): boolean {
+    const before = this.snaps.get(p.path) ?? new Map<string, Entry>();
+    return p.kind === 'entry' ? sameTop(p.kind, before, now) : sameSnapshot(before, now);
+  }
+
   private checkOnce(p: ProtectedPath, final: boolean): void {
     const before = this.snaps.get(p.path) ?? new Map<string, Entry>();
     const now = snapshot(this.sfs, p);
-    if (p.kind === 'entry' ? sameTop(p.kind, before, now) : sameSnapshot(before, now)) return;
+    if (this.unchanged(p, now)) return;
     if (this.adoptExpected(p, before, now)) return;
     if (p.keep && keptChange(p, before, now)) {
       this.keepLater(p, now, final);

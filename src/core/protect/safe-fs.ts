@@ -23,9 +23,12 @@ export class SafeFs {
   /** Trust the symlinks on the way to dir as they are now (call before the agent runs). */
   anchor(dir: string): void {
     const abs = path.resolve(dir);
+    // Once per directory (the guard anchors the directory of each of its ~130 paths: a few distinct ones), and
+    // a missing one without realpath's exception.
+    if (this.anchors.some(([a]) => a === abs) || !fs.existsSync(abs)) return;
     try {
       const real = fs.realpathSync(abs);
-      if (!this.anchors.some(([a]) => a === abs)) this.anchors.push([abs, real]);
+      this.anchors.push([abs, real]);
       this.anchors.sort((x, y) => y[0].length - x[0].length);
     } catch {
       // not there (yet): its parent's anchor applies
@@ -69,6 +72,7 @@ export class SafeFs {
 
   /** fn with p named through its parent's descriptor (/proc/self/fd/N/NAME). */
   at<T>(p: string, fn: (name: string, dir: string) => T, create = false): T {
+    this.dropLooks();
     const fd = this.openDir(path.dirname(path.resolve(p)), create);
     try {
       const dir = `/proc/self/fd/${fd}`;
@@ -78,9 +82,59 @@ export class SafeFs {
     }
   }
 
+  /** While looks() runs: the directories reached so far, by real path (a descriptor, or why it could not be). */
+  private looking: Map<string, number | Error> | null = null;
+
+  /**
+   * fn, whose looks (lstat, readdir, readlink, readFile) share the directories they reach: each is reached
+   * once, one component at a time without following a symlink, from its parent's descriptor, instead of a
+   * walk from `/` per look (the final check looks at ~130 paths in a handful of directories). For looks only:
+   * a change (rm, mkdir, replace, at()) closes them first and walks afresh, so nothing is written through a
+   * descriptor older than the change.
+   */
+  looks<T>(fn: () => T): T {
+    if (this.looking) return fn();
+    this.looking = new Map();
+    try {
+      return fn();
+    } finally {
+      this.dropLooks();
+      this.looking = null;
+    }
+  }
+
+  private dropLooks(): void {
+    if (!this.looking) return;
+    for (const v of this.looking.values()) if (typeof v === 'number') fs.closeSync(v);
+    this.looking.clear();
+  }
+
+  /** The descriptor of a directory by its real path, reached as openDir does (looks() only; not to be closed). */
+  private lookDir(real: string, seen: Map<string, number | Error>): number {
+    const had = seen.get(real);
+    if (typeof had === 'number') return had;
+    if (had) throw had;
+    let fd: number;
+    try {
+      fd = real === '/' ? fs.openSync('/', O_PATH | O_DIRECTORY) : fs.openSync(`/proc/self/fd/${this.lookDir(path.dirname(real), seen)}/${path.basename(real)}`, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    } catch (e) {
+      seen.set(real, e as Error);
+      throw e;
+    }
+    seen.set(real, fd);
+    return fd;
+  }
+
+  /** fn with p named through its parent's descriptor, for a look (shared while looks() runs). */
+  private look<T>(p: string, fn: (name: string) => T): T {
+    if (!this.looking) return this.at(p, fn);
+    const fd = this.lookDir(this.real(path.dirname(path.resolve(p))), this.looking);
+    return fn(`/proc/self/fd/${fd}/${path.basename(p)}`);
+  }
+
   lstat(p: string): fs.Stats | null {
     try {
-      return this.at(p, (name) => fs.lstatSync(name));
+      return this.look(p, (name) => fs.lstatSync(name));
     } catch {
       return null;
     }
@@ -88,6 +142,7 @@ export class SafeFs {
 
   readdir(dir: string): string[] {
     try {
+      if (this.looking) return fs.readdirSync(`/proc/self/fd/${this.lookDir(this.real(dir), this.looking)}`);
       const fd = this.openDir(dir);
       try {
         return fs.readdirSync(`/proc/self/fd/${fd}`);
@@ -100,12 +155,12 @@ export class SafeFs {
   }
 
   readlink(p: string): string {
-    return this.at(p, (name) => fs.readlinkSync(name));
+    return this.look(p, (name) => fs.readlinkSync(name));
   }
 
   /** A regular file's content, read through an O_NOFOLLOW descriptor (never a FIFO's wait). */
   readFile(p: string): Buffer {
-    return this.at(p, (name) => {
+    return this.look(p, (name) => {
       const fd = fs.openSync(name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
       try {
         if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error(`${p} is not a regular file`), { code: 'EINVAL' });

@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isUnder, realpathOfNearest } from './canonical';
+import { isUnder, realpathOfNearest, type RealpathMemo } from './canonical';
 import { AuditLog, AuditWriteError, chainHeadFile } from '../audit/audit-log';
 import { buildDecisionRecord, originJson, redactSupervisorRecord, type AuditRecord, type DecisionLayer, type DecisionRecord, type SocketRecord } from '../audit/records';
 import { redactArgv, redactText, SECRET_LITERALS } from '../audit/redact';
@@ -333,13 +333,17 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
    * Throws GateSetupError when the gate cannot be set up (nothing was started then).
    */
   static async start(options: GateSessionOptions): Promise<GateSession> {
-    const refusal = rootRefusal(options);
+    // The placement checks below resolve the same grants again and again: their real paths are shared until
+    // the first await (nothing but this start, which makes no symlink, changes them meanwhile).
+    const memo: RealpathMemo = new Map();
+    const realpath = (p: string): string => realpathOfNearest(p, memo);
+    const refusal = rootRefusal(options, realpath);
     if (refusal) throw new GateSetupError(refusal);
-    const own = options.gateFiles ? gateFilesPlacement(options.gateFiles, options.policy.filesystem) : null;
+    const own = options.gateFiles ? gateFilesPlacement(options.gateFiles, options.policy.filesystem, { realpath }) : null;
     if (own?.refusal) throw new GateSetupError(own.refusal);
     const id = options.sessionId ?? newSessionId();
     const auditPath = path.resolve(options.auditPath);
-    const setupWarnings = [...(own?.warnings ?? []), ...checkAuditPlacement(auditPath, options.policy.filesystem)];
+    const setupWarnings = [...(own?.warnings ?? []), ...checkAuditPlacement(auditPath, options.policy.filesystem, realpath)];
     let audit: AuditLog;
     try {
       audit = AuditLog.open(auditPath);
@@ -363,7 +367,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     // file, the space to reserve ahead of it, and where to keep the chain's head.
     const headFile = options.headDir ? chainHeadFile(options.headDir, auditPath) : undefined;
     session.headFile = headFile;
-    if (options.headDir && isWritableByAgent(path.resolve(options.headDir), options.policy.filesystem)) {
+    if (options.headDir && isWritableByAgent(path.resolve(options.headDir), options.policy.filesystem, memo)) {
       session.warn(`the audit log's chain head is kept in ${options.headDir}, which the agent can write: a log cut short or rewritten whole could go unnoticed`);
     }
     const ident = audit.identity();
@@ -372,12 +376,12 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       dev: ident.dev,
       ino: ident.ino,
       reserve: options.auditReserve ?? reserveFromEnv(options.env) ?? DEFAULT_AUDIT_RESERVE,
-      requireReserve: logFilesystemWritableByAgent(auditPath, options.policy.filesystem),
+      requireReserve: logFilesystemWritableByAgent(auditPath, options.policy.filesystem, undefined, realpath),
       ...(headFile ? { headFile } : {}),
       redact: SECRET_LITERALS,
     };
     const policyFile = options.policy.file;
-    if (policyFile && isWritableByAgent(path.resolve(policyFile), options.policy.filesystem)) {
+    if (policyFile && isWritableByAgent(path.resolve(policyFile), options.policy.filesystem, memo)) {
       session.warn(
         options.workspace
           ? `the agent can write the policy file ${policyFile}: a change it makes is put back at once and kept for your review (the policy in force was loaded at start, sha256 in the audit log)`
@@ -814,7 +818,16 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       else this.writeRecord(rec);
       this.emit('protectedChange', c);
     };
-    const writable = (p: string): boolean => isWritableByAgent(p, this.policy.filesystem);
+    // The guards ask about each of their ~130 paths in one synchronous run (start, a poll): the directories'
+    // real paths are shared by that run's questions only.
+    let memo: RealpathMemo | null = null;
+    const writable = (p: string): boolean => {
+      if (!memo) {
+        memo = new Map();
+        process.nextTick(() => (memo = null));
+      }
+      return isWritableByAgent(p, this.policy.filesystem, memo);
+    };
     try {
       const policyFile = this.policy.file;
       this.guard = WorkspaceGuard.start({
@@ -1020,14 +1033,14 @@ export function rootSystemGrants(fsPolicy: FilesystemPolicy, realpath: (p: strin
  * policy whose write grants reach one of ROOT_SYSTEM_DIRS is the same thing in parts (red-team R71), refused
  * the same way.
  */
-export function rootRefusal(options: Pick<GateSessionOptions, 'policy' | 'allowRootWithoutFilesystem' | 'uid'>): string | null {
+export function rootRefusal(options: Pick<GateSessionOptions, 'policy' | 'allowRootWithoutFilesystem' | 'uid'>, realpath: (p: string) => string = realpathOfNearest): string | null {
   const uid = options.uid ?? process.getuid?.() ?? -1;
   const fsPolicy = options.policy.filesystem;
   if (uid !== 0) return null;
   if (options.allowRootWithoutFilesystem || options.policy.session.allowRootWithoutFilesystem) return null;
   const override = `to accept the risk, pass --allow-root-without-filesystem (CLI) or set allow_root_without_filesystem = true in [session].`;
   if (fsPolicy.enabled && fsPolicy.handled.includes('w')) {
-    const system = rootSystemGrants(fsPolicy);
+    const system = rootSystemGrants(fsPolicy, realpath);
     if (system.length === 0) return null;
     const list = system.map((s) => `${s.grant} (from ${s.source}) reaches ${s.dir}`).join('; ');
     return (
@@ -1176,8 +1189,8 @@ export function gateEnvFiles(env: NodeJS.ProcessEnv): GateFile[] {
 }
 
 /** Errors (GateSetupError) and warnings about where the audit log is, relative to the agent's grants. */
-export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolicy): string[] {
-  const real = realpathOfNearest(auditPath);
+export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolicy, realpath: (p: string) => string = realpathOfNearest): string[] {
+  const real = realpath(auditPath);
   const dir = path.dirname(real);
   const warnings: string[] = [];
   if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) {
@@ -1185,7 +1198,7 @@ export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolic
     return warnings;
   }
   for (const g of fsPolicy.grants) {
-    const root = realpathOfNearest(g.path);
+    const root = realpath(g.path);
     if (g.rights.includes('w') && (isUnder(real, root) || isUnder(dir, root))) {
       throw new GateSetupError(
         `the audit log ${auditPath} is inside a path the agent may write (${g.path}, from ${g.source}): the agent could rewrite its own audit trail. Put the log elsewhere (--audit FILE; the default is under ~/.local/state/agent-gate) or narrow the grant.`,
@@ -1194,7 +1207,7 @@ export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolic
   }
   for (const g of fsPolicy.grants) {
     // Not for a read grant on / (the user let the agent read everything; its pieces are marked `everywhere`).
-    if (g.rights.includes('r') && !g.everywhere && isUnder(dir, realpathOfNearest(g.path))) {
+    if (g.rights.includes('r') && !g.everywhere && isUnder(dir, realpath(g.path))) {
       warnings.push(`the agent may read the audit log directory ${dir} (grant ${g.path} from ${g.source}): it can see past commands`);
       break;
     }
@@ -1207,14 +1220,14 @@ export function checkAuditPlacement(auditPath: string, fsPolicy: FilesystemPolic
  *  grants when the session's ruleset was made, so the first answer is also the kernel's. */
 const writeRootsOf = new WeakMap<FilesystemPolicy, string[]>();
 
-function isWritableByAgent(file: string, fsPolicy: FilesystemPolicy): boolean {
+function isWritableByAgent(file: string, fsPolicy: FilesystemPolicy, memo?: RealpathMemo): boolean {
   if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return true;
   let roots = writeRootsOf.get(fsPolicy);
   if (!roots) {
-    roots = fsPolicy.grants.filter((g) => g.rights.includes('w')).map((g) => realpathOfNearest(g.path));
+    roots = fsPolicy.grants.filter((g) => g.rights.includes('w')).map((g) => realpathOfNearest(g.path, memo));
     writeRootsOf.set(fsPolicy, roots);
   }
-  const real = realpathOfNearest(file);
+  const real = realpathOfNearest(file, memo);
   return roots.some((r) => isUnder(real, r));
 }
 
@@ -1343,17 +1356,23 @@ function reserveFromEnv(env: NodeJS.ProcessEnv | undefined): number | undefined 
  * is on that filesystem, or has it mounted somewhere below it. The agent could then fill it and stop the log,
  * so the session starts only with space reserved for the log (AUDIT require_reserve).
  */
-export function logFilesystemWritableByAgent(auditPath: string, fsPolicy: FilesystemPolicy, mountinfo: () => string = () => fs.readFileSync('/proc/self/mountinfo', 'utf8')): boolean {
+export function logFilesystemWritableByAgent(
+  auditPath: string,
+  fsPolicy: FilesystemPolicy,
+  mountinfo: () => string = () => fs.readFileSync('/proc/self/mountinfo', 'utf8'),
+  realpath: (p: string) => string = realpathOfNearest,
+): boolean {
   if (!fsPolicy.enabled || !fsPolicy.handled.includes('w')) return true;
   let logDev: number;
   try {
-    logDev = fs.statSync(path.dirname(realpathOfNearest(auditPath))).dev;
+    logDev = fs.statSync(path.dirname(realpath(auditPath))).dev;
   } catch {
     return true;
   }
   const devOf = (p: string): number | null => {
     try {
-      return fs.statSync(p).dev;
+      // (No exception for a grant that does not exist yet.)
+      return fs.statSync(p, { throwIfNoEntry: false })?.dev ?? null;
     } catch {
       return null;
     }
@@ -1375,7 +1394,7 @@ export function logFilesystemWritableByAgent(auditPath: string, fsPolicy: Filesy
   const logMm = mm(logDev);
   for (const g of fsPolicy.grants) {
     if (!g.rights.includes('w')) continue;
-    const root = realpathOfNearest(g.path);
+    const root = realpath(g.path);
     if (devOf(root) === logDev) return true;
     if (mounts.some((m) => m.dev === logMm && isUnder(m.point, root))) return true;
   }
