@@ -31,6 +31,7 @@ import type { DerivedCache } from '../policy/derived-cache';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
 import { AgentHomeGuard, agentHomeDirs } from '../protect/agent-home';
+import { homeStartupPaths } from '../protect/home-startup';
 import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
 import { DEFAULT_LOOPBACK, DEFAULT_UNIX_SOCKETS, decideUnixSocket, resolvConfServers, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
@@ -380,6 +381,10 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       ...(headFile ? { headFile } : {}),
       redact: SECRET_LITERALS,
     };
+    const home = (options.env ?? process.env).HOME;
+    if (home && home !== '/' && options.policy.filesystem.enabled && options.policy.filesystem.handled.includes('w') && isWritableByAgent(path.resolve(home, '.local', 'share'), options.policy.filesystem, memo)) {
+      session.warn(`the agent can write your home directory ${home} (the workspace holds it, or a grant covers it): your shell's, git's and ssh's start-up files are put back when it changes them, but your caches and programs under ~/.local and ~/.cache are its to write; start it in a project directory instead`);
+    }
     const policyFile = options.policy.file;
     if (policyFile && isWritableByAgent(path.resolve(policyFile), options.policy.filesystem, memo)) {
       session.warn(
@@ -835,7 +840,13 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         reviewDir,
         writable,
         // The agents' own directories of rules, extensions and policies in the home directory: guarded whole.
-        also: [...(policyFile && fs.existsSync(policyFile) ? [{ path: policyFile, class: 'gate-policy' as const }] : []), ...agentHomeDirs(this.options.env ?? process.env).map((d) => ({ path: d, class: 'agent-home' as const, kind: 'dir' as const }))],
+        // The user's own start-up files (a shell's rc, ~/.ssh/config, ~/.gitconfig…), when the agent can write
+        // them (the workspace is the home directory, a dotfiles repository, no write sealing): kept whole (R109).
+        also: [
+          ...(policyFile && fs.existsSync(policyFile) ? [{ path: policyFile, class: 'gate-policy' as const }] : []),
+          ...agentHomeDirs(this.options.env ?? process.env).map((d) => ({ path: d, class: 'agent-home' as const, kind: 'dir' as const })),
+          ...homeStartupPaths((this.options.env ?? process.env).HOME ?? '').map((h) => ({ ...h, class: 'home-startup' as const })),
+        ],
       });
       this.guard.on('change', onChange);
     } catch (e) {
