@@ -32,6 +32,7 @@ import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
 import { AgentHomeGuard, agentHomeDirs } from '../protect/agent-home';
 import { homeStartupPaths } from '../protect/home-startup';
+import { ToolCaches } from '../protect/tool-caches';
 import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
 import { DEFAULT_LOOPBACK, DEFAULT_UNIX_SOCKETS, decideUnixSocket, resolvConfServers, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
@@ -804,6 +805,9 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   /** Set while the session ends: protected-file records found then join its last records. */
   private lateRecords: AuditRecord[] | null = null;
 
+  private toolCaches: ToolCaches | null = null;
+  private onProtected: ((c: ProtectedChange) => void) | null = null;
+
   private startGuard(workspace: string, reviewDir: string): void {
     const onChange = (c: ProtectedChange): void => {
       const rec: AuditRecord = {
@@ -849,6 +853,11 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         ],
       });
       this.guard.on('change', onChange);
+      // aider's repo-map cache (pickles), at the workspace and at the repository's top: removed at the end when
+      // the session made or changed it (tool-caches.ts, R110).
+      const top = enclosingRepoTop(workspace);
+      this.toolCaches = new ToolCaches(top && top !== path.resolve(workspace) ? [path.resolve(workspace), top] : [path.resolve(workspace)], writable, workspace);
+      this.onProtected = onChange;
     } catch (e) {
       this.warn(`cannot guard the workspace files that tools outside the gate run (.git/config, hooks, .vscode…): ${(e as Error).message}`);
     }
@@ -899,7 +908,9 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     // After the supervisor ended every process of the session (EXIT comes after its reap; a failure waited for
     // it above): every protected path once more (an event could have been missed), then no more watching.
     this.lateRecords = [];
-    const changes = [...(this.guard ? this.guard.checkAll() : []), ...(this.homeGuard ? this.homeGuard.checkAll() : [])];
+    const cacheChanges = this.toolCaches?.end() ?? [];
+    for (const c of cacheChanges) this.onProtected?.(c);
+    const changes = [...(this.guard ? this.guard.checkAll() : []), ...(this.homeGuard ? this.homeGuard.checkAll() : []), ...cacheChanges];
     this.guard?.stop();
     this.homeGuard?.stop();
     const late = this.lateRecords;
@@ -1410,4 +1421,10 @@ export function logFilesystemWritableByAgent(
     if (mounts.some((m) => m.dev === logMm && isUnder(m.point, root))) return true;
   }
   return false;
+}
+
+/** The top of the git repository the workspace is in, when that is above it (aider keeps its cache there). */
+function enclosingRepoTop(workspace: string): string | null {
+  for (let d = path.resolve(workspace); d !== path.dirname(d); d = path.dirname(d)) if (fs.existsSync(path.join(d, '.git'))) return d;
+  return null;
 }
