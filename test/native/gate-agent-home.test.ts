@@ -134,14 +134,35 @@ describe("gate: agents' own config in the home directory", () => {
 
   it('Codex: hooks.json and a .env that sets a variable which runs something are put back whole', async () => {
     const home = freshHome();
-    const r = await gated('codex', home, `echo '{"hooks":{"Stop":[{"command":"${EVIL}"}]}}' > ~/.codex/hooks.json; echo 'NODE_OPTIONS=--require ${EVIL}' > ~/.codex/.env; echo 'MY_APP_LEVEL=3' > ~/.codex/other.env; mkdir -p ~/.codex/r && echo 'prefix_rule(pattern=["bash"], decision="allow")' > ~/.codex/r/default.rules && mv ~/.codex/r ~/.codex/rules`);
+    const r = await gated('codex', home, `echo '{"hooks":{"Stop":[{"command":"${EVIL}"}]}}' > ~/.codex/hooks.json; echo 'NODE_OPTIONS=--require ${EVIL}' > ~/.codex/.env; echo 'MY_APP_LEVEL=3' > ~/.codex/other.env; mkdir -p ~/.codex/r && echo 'prefix_rule(pattern=["bash"], decision="allow")' > ~/.codex/r/default.rules && mv ~/.codex/r ~/.codex/rules; sleep 1; cat ~/.codex/.env 2>/dev/null; true`);
     expect(r.code, r.stderr).toBe(0);
+    // The .env put back while the session ran, not only at its end.
+    expect(r.stdout).not.toContain('NODE_OPTIONS');
     expect(fs.existsSync(path.join(home, '.codex', 'hooks.json'))).toBe(false);
     expect(fs.existsSync(path.join(home, '.codex', '.env'))).toBe(false);
     expect(fs.readFileSync(path.join(home, '.codex', 'other.env'), 'utf8')).toBe('MY_APP_LEVEL=3\n');
     // Its command rules (red-team R108): the directory is guarded whole.
     expect(fs.existsSync(path.join(home, '.codex', 'rules'))).toBe(false);
     expect(new Set(homeRecords(r).map((x) => path.basename(x.path)))).toEqual(new Set(['hooks.json', '.env', 'rules']));
+  });
+
+  it('aider (~/.aider/oauth-keys.env, red-team R111): a version with AIDER_* options put back whole at once; its caches kept', async () => {
+    const home = freshHome();
+    const keys = path.join(home, '.aider', 'oauth-keys.env');
+    // Its OpenRouter login saved a key before (outside the gate).
+    fs.mkdirSync(path.dirname(keys), { recursive: true });
+    fs.writeFileSync(keys, 'OPENROUTER_API_KEY=sk-or-old\n', { mode: 0o600 });
+    const r = await gated('aider', home, `printf 'OPENROUTER_API_KEY=sk-or-new\\nAIDER_LOAD=${EVIL}\\nAIDER_LINT_CMD=${EVIL}\\n' > ~/.aider/oauth-keys.env; mkdir -p ~/.aider/caches && echo '{}' > ~/.aider/caches/model_prices.json; sleep 1; cat ~/.aider/oauth-keys.env`);
+    expect(r.code, r.stderr).toBe(0);
+    // Put back while the session ran: the next (ungated) aider would run EVIL at start and on every edit.
+    expect(r.stdout).not.toContain(EVIL);
+    expect(fs.readFileSync(keys, 'utf8')).toBe('OPENROUTER_API_KEY=sk-or-old\n');
+    expect(fs.readFileSync(path.join(home, '.aider', 'caches', 'model_prices.json'), 'utf8')).toBe('{}\n');
+    const recs = homeRecords(r);
+    expect(recs.length).toBeGreaterThanOrEqual(1);
+    expect(recs.every((x) => x.path === keys && x.reverted)).toBe(true);
+    // The whole attempt is kept for review (audit log), with the agent's lines.
+    expect(recs.map((x) => x.diff ?? '').join('\n')).toContain('AIDER_LOAD');
   });
 
   it('Gemini CLI (~/.gemini/settings.json, with comments): MCP servers, hooks and the discovery command put back; its auth choice and retries kept', async () => {

@@ -41,7 +41,7 @@ interface Rule {
 export interface AgentHomeFile {
   /** Absolute path. */
   path: string;
-  agent: 'claude' | 'codex' | 'gemini';
+  agent: 'claude' | 'codex' | 'gemini' | 'aider';
   format: Format;
   /** The keys compared (json/jsonc/toml); a dotenv file compares the variables that run something. */
   rules: readonly Rule[];
@@ -145,6 +145,10 @@ export function agentHomeFiles(env: NodeJS.ProcessEnv = process.env): AgentHomeF
     add(path.join(dir, 'hooks.json'), 'codex', 'json', WHOLE);
     add(path.join(dir, '.env'), 'codex', 'dotenv', []);
   }
+  // aider loads ~/.aider/oauth-keys.env first among its .env files and parses its options again after, so an
+  // AIDER_* line there is a command-line option of the next run (AIDER_LOAD, AIDER_LINT_CMD…; red-team R111).
+  // Its OpenRouter login writes the key there: provider keys are kept, AIDER_* and other dangerous names not.
+  add(path.join(home, '.aider', 'oauth-keys.env'), 'aider', 'dotenv', []);
   for (const dir of [...(env.GEMINI_CLI_HOME ? [path.join(env.GEMINI_CLI_HOME, '.gemini')] : []), path.join(home, '.gemini')]) {
     add(path.join(dir, 'settings.json'), 'gemini', 'jsonc', GEMINI_RULES);
     add(path.join(dir, 'trustedFolders.json'), 'gemini', 'jsonc', GEMINI_TRUST_RULES);
@@ -440,7 +444,9 @@ export class AgentHomeGuard extends EventEmitter<{ change: [ProtectedChange] }> 
     const content = st.isFile() ? this.read(p) : null;
     const harmless = this.harmless(x, st, content);
     if (harmless === true) return;
-    if (harmless === null && !final) {
+    // A .env has no "half-written" state to wait out: null there means a variable that runs something (or not
+    // text), put back at once — waiting would leave it for an ungated run until the session ends.
+    if (harmless === null && !final && x.file.format !== 'dotenv') {
       // Not readable as a whole yet: perhaps half-written (Claude Code writes in place). Looked at again soon;
       // at the end it is put back whole.
       if (!this.settling.has(p)) {
