@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, chmodSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shareToESM, shippedTomlDefine } from './bundle-steps.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const common = {
@@ -17,6 +18,8 @@ const common = {
   sourcemap: 'linked',
   logLevel: 'warning',
   absWorkingDir: root,
+  // The shipped policies and profiles parsed now (src/core/policy/shipped-toml.ts).
+  define: shippedTomlDefine(root),
 };
 
 mkdirSync(join(root, 'dist'), { recursive: true });
@@ -28,6 +31,9 @@ await Promise.all([
   // The policy editor checks in a worker thread, so the extension host never waits for it.
   build({ ...common, entryPoints: ['src/extension/policy/check-worker.ts'], outfile: 'dist/policy-check-worker.js' }),
 ]);
+
+// The CLI's start-up is the one that counts (issue 12); the extension bundle is left as esbuild makes it.
+shareToESM(join(root, 'dist', 'cli-bundle.js'));
 
 // A new bundle: the old one's code caches go (they are named after it, so they would only take room).
 for (const f of readdirSync(join(root, 'dist'))) if (/^cli-bundle\..*\.v8cache$/.test(f)) rmSync(join(root, 'dist', f), { force: true });

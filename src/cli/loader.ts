@@ -16,8 +16,10 @@ import { enableRegexBacktrackLimit } from '../core/policy/regex-safety';
 
 const bundle = path.join(__dirname, 'cli-bundle.js');
 /** The built-in modules the bundle's top level loads (test/native/gate-code-cache.test.ts keeps this list
- *  whole), and those `run` loads later (its socket server loads cluster; timing, perf_hooks). */
-const PRELOAD = ['node:child_process', 'node:crypto', 'node:events', 'node:fs', 'node:fs/promises', 'node:net', 'node:os', 'node:path', 'node:tty', 'node:v8', 'node:vm', 'node:worker_threads'];
+ *  whole), and those `run` loads later (its socket server loads cluster; timing, perf_hooks). Not
+ *  worker_threads: only a policy regex that needs the time-limited worker loads it (regex-guard.ts), and
+ *  loading it on every start cost more than compiling it then. */
+const PRELOAD = ['node:child_process', 'node:crypto', 'node:events', 'node:fs', 'node:fs/promises', 'node:net', 'node:os', 'node:path', 'node:tty', 'node:v8', 'node:vm'];
 const PRELOAD_RUN = ['node:cluster', 'node:perf_hooks'];
 const CACHE_NAME = /^cli-bundle\.([0-9a-f]{16})\..*\.v8cache$/;
 

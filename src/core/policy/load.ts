@@ -11,11 +11,13 @@ interface SmolToml {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { parse, TomlError } = require('smol-toml') as SmolToml;
 
-/** Plain TOML parse (no validation), for tools and tests that need the raw document. */
+/** Plain TOML parse (no validation), for tools and tests that need the raw document. A shipped file's text
+ *  comes parsed at build time (shipped-toml.ts). */
 export function parseToml(text: string): Record<string, unknown> {
-  return parse(text);
+  return shippedDocument(text) ?? parse(text);
 }
 import picomatch from 'picomatch';
+import { shippedDocument } from './shipped-toml';
 import type { Action, AgentSection, BinaryAction, Diagnostic, DiagnosticCode, Fix, LoadedPolicy, Policy } from './types';
 import {
   ARGV_MATCH_KEYS,
@@ -191,7 +193,7 @@ class PolicyLoader {
   load(): LoadedPolicy {
     let doc: Table;
     try {
-      doc = parse(this.text);
+      doc = parseToml(this.text);
     } catch (e) {
       if (e instanceof TomlError) {
         let first = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? e.message;

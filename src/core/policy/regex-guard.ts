@@ -10,7 +10,7 @@
 //   thread waits at most BUDGET_MS (Atomics.wait); past it the worker is terminated (V8 interrupts a running
 //   regex) and RegexBudgetExceeded is thrown. The evaluator then treats the rule's argv keys as it treats a
 //   cut argv: a deny or ask rule matches, an allow rule does not (fail closed), and the reason says why.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { enableRegexBacktrackLimit, linearCapable } from './regex-safety';
 
 /** Longest text tested inline (UTF-16 units). */
@@ -75,7 +75,11 @@ class RegexWorker {
   }
 
   private start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    // Loaded here, not at the top: most sessions never need a worker, and every CLI start paid for the module
+    // (issue 12: start-up).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Worker: WorkerThread } = require('node:worker_threads') as typeof import('node:worker_threads');
+    const w = new WorkerThread(WORKER_SOURCE, { eval: true });
     // Never keeps the process alive, and an error there surfaces as a timeout here.
     w.unref();
     w.on('error', () => {
