@@ -25,7 +25,7 @@ import { codeWorkspaceFolders, devcontainerRefs, DOTENV_EXAMPLE, DOTENV_NAME, do
 import { SafeFs } from './safe-fs';
 
 /** Why a path is protected: which tool outside the gate runs or obeys it. */
-export type ProtectedClass = 'git' | 'git-hooks' | 'git-rebase' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'dotenv' | 'gate-policy' | 'submodules' | 'agent-config' | 'tool-config' | 'vcs' | 'agent-home';
+export type ProtectedClass = 'git' | 'git-hooks' | 'git-rebase' | 'hook-manager' | 'editor' | 'devcontainer' | 'direnv' | 'dotenv' | 'gate-policy' | 'submodules' | 'agent-config' | 'tool-config' | 'vcs' | 'agent-home' | 'home-startup';
 
 export interface ProtectedPath {
   /** Absolute path. */
@@ -215,6 +215,7 @@ export const CLASS_WHY: Readonly<Record<ProtectedClass, string>> = {
   'tool-config': 'mise, cargo (rust-analyzer runs it on folder open) and rustup run the commands and programs it names by themselves',
   vcs: 'Mercurial, Sapling and jj run the hooks, extensions and commands of the repository\'s config on every command (shell prompts run `hg status` by themselves)',
   'agent-home': 'the agent obeys it on every later start, ungated when started outside the gate: only its keys that run programs were put back (agent-home.ts), the rest of the change is kept',
+  'home-startup': 'your next shell, login, git, ssh, pip or editor runs or obeys it, outside the gate (home-startup.ts)',
 };
 
 /** Workspace-root names matched by pattern (created or existing): VS Code workspace files (tasks, settings). */
@@ -891,7 +892,7 @@ export interface WorkspaceGuardOptions {
   /** Paths the kernel already keeps read-only (a root agent's bind mounts): watched all the same. */
   readOnly?: readonly string[];
   /** More files to guard, wherever they are (the policy file in force). */
-  also?: readonly { path: string; class: ProtectedClass; kind?: 'file' | 'dir' }[];
+  also?: readonly { path: string; class: ProtectedClass; kind?: 'file' | 'dir'; rel?: string }[];
 }
 
 export interface WorkspaceGuardEvents {
@@ -934,7 +935,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     const all = protectedPaths(o.workspace, this.scan);
     for (const a of o.also ?? []) {
       const abs = path.resolve(a.path);
-      if (!all.some((p) => p.path === abs)) all.push({ path: abs, rel: path.relative(path.resolve(o.workspace), abs), class: a.class, kind: a.kind ?? 'file' });
+      if (!all.some((p) => p.path === abs)) all.push({ path: abs, rel: a.rel ?? path.relative(path.resolve(o.workspace), abs), class: a.class, kind: a.kind ?? 'file' });
     }
     this.paths = all.filter((p) => o.writable(p.path));
     // Before the agent runs: the symlinks on the way to the workspace and to each path are the user's.
@@ -1491,7 +1492,8 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   /** Where the agent's version of a file is kept: the last one of each path (each attempt's diff is in the
    *  audit log). */
   private save(p: ProtectedPath, rel: string, content: Buffer): string {
-    const dest = path.join(this.o.reviewDir, p.rel.replace(/^\.\.(\/|$)/g, '_up$1'), rel);
+    // Every `..` (a path outside the workspace) and `~` made a plain name: the copy stays inside the review directory.
+    const dest = path.join(this.o.reviewDir, ...p.rel.split('/').map((s) => (s === '..' ? '_up' : s === '~' ? '_home' : s)), rel);
     fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
     fs.writeFileSync(dest, content, { mode: 0o600 });
     return dest;

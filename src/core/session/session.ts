@@ -31,6 +31,8 @@ import type { DerivedCache } from '../policy/derived-cache';
 import { EMPTY_ENV_POLICY, type EnvPlan, type EnvPolicy } from '../policy/env';
 import { removeSocketDir, SOCKET_DIR_VARIABLES } from './socket-dir';
 import { AgentHomeGuard, agentHomeDirs } from '../protect/agent-home';
+import { homeStartupPaths } from '../protect/home-startup';
+import { ToolCaches } from '../protect/tool-caches';
 import { WorkspaceGuard, type ProtectedChange } from '../protect/guard';
 import { DEFAULT_LOOPBACK, DEFAULT_UNIX_SOCKETS, decideUnixSocket, resolvConfServers, unixSocketGrants, unixSocketTarget } from '../policy/sockets';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettlement, type Approver } from './approvals';
@@ -380,6 +382,10 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       ...(headFile ? { headFile } : {}),
       redact: SECRET_LITERALS,
     };
+    const home = (options.env ?? process.env).HOME;
+    if (home && home !== '/' && options.policy.filesystem.enabled && options.policy.filesystem.handled.includes('w') && isWritableByAgent(path.resolve(home, '.local', 'share'), options.policy.filesystem, memo)) {
+      session.warn(`the agent can write your home directory ${home} (the workspace holds it, or a grant covers it): your shell's, git's and ssh's start-up files are put back when it changes them, but your caches and programs under ~/.local and ~/.cache are its to write; start it in a project directory instead`);
+    }
     const policyFile = options.policy.file;
     if (policyFile && isWritableByAgent(path.resolve(policyFile), options.policy.filesystem, memo)) {
       session.warn(
@@ -802,6 +808,9 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
   /** Set while the session ends: protected-file records found then join its last records. */
   private lateRecords: AuditRecord[] | null = null;
 
+  private toolCaches: ToolCaches | null = null;
+  private onProtected: ((c: ProtectedChange) => void) | null = null;
+
   private startGuard(workspace: string, reviewDir: string): void {
     const onChange = (c: ProtectedChange): void => {
       const rec: AuditRecord = {
@@ -838,9 +847,20 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         reviewDir,
         writable,
         // The agents' own directories of rules, extensions and policies in the home directory: guarded whole.
-        also: [...(policyFile && fs.existsSync(policyFile) ? [{ path: policyFile, class: 'gate-policy' as const }] : []), ...agentHomeDirs(this.options.env ?? process.env).map((d) => ({ path: d, class: 'agent-home' as const, kind: 'dir' as const }))],
+        // The user's own start-up files (a shell's rc, ~/.ssh/config, ~/.gitconfig…), when the agent can write
+        // them (the workspace is the home directory, a dotfiles repository, no write sealing): kept whole (R109).
+        also: [
+          ...(policyFile && fs.existsSync(policyFile) ? [{ path: policyFile, class: 'gate-policy' as const }] : []),
+          ...agentHomeDirs(this.options.env ?? process.env).map((d) => ({ path: d, class: 'agent-home' as const, kind: 'dir' as const })),
+          ...homeStartupPaths((this.options.env ?? process.env).HOME ?? '').map((h) => ({ ...h, class: 'home-startup' as const })),
+        ],
       });
       this.guard.on('change', onChange);
+      // aider's repo-map cache (pickles), at the workspace and at the repository's top: removed at the end when
+      // the session made or changed it (tool-caches.ts, R110).
+      const top = enclosingRepoTop(workspace);
+      this.toolCaches = new ToolCaches(top && top !== path.resolve(workspace) ? [path.resolve(workspace), top] : [path.resolve(workspace)], writable, workspace);
+      this.onProtected = onChange;
     } catch (e) {
       this.warn(`cannot guard the workspace files that tools outside the gate run (.git/config, hooks, .vscode…): ${(e as Error).message}`);
     }
@@ -891,7 +911,9 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     // After the supervisor ended every process of the session (EXIT comes after its reap; a failure waited for
     // it above): every protected path once more (an event could have been missed), then no more watching.
     this.lateRecords = [];
-    const changes = [...(this.guard ? this.guard.checkAll() : []), ...(this.homeGuard ? this.homeGuard.checkAll() : [])];
+    const cacheChanges = this.toolCaches?.end() ?? [];
+    for (const c of cacheChanges) this.onProtected?.(c);
+    const changes = [...(this.guard ? this.guard.checkAll() : []), ...(this.homeGuard ? this.homeGuard.checkAll() : []), ...cacheChanges];
     this.guard?.stop();
     this.homeGuard?.stop();
     const late = this.lateRecords;
@@ -1402,4 +1424,10 @@ export function logFilesystemWritableByAgent(
     if (mounts.some((m) => m.dev === logMm && isUnder(m.point, root))) return true;
   }
   return false;
+}
+
+/** The top of the git repository the workspace is in, when that is above it (aider keeps its cache there). */
+function enclosingRepoTop(workspace: string): string | null {
+  for (let d = path.resolve(workspace); d !== path.dirname(d); d = path.dirname(d)) if (fs.existsSync(path.join(d, '.git'))) return d;
+  return null;
 }
