@@ -38,6 +38,7 @@
  * to the target does not interrupt it. A blocking send waits the same way. */
 #include "sockets.h"
 #include "audit.h"
+#include "hostnet.h"
 #include "procmem.h"
 #include "util.h"
 
@@ -910,6 +911,7 @@ struct port_scan {
 	uint16_t port;
 	int protocol;
 	bool foreign;    /* a TCP listener not ours */
+	bool seen;       /* any TCP listener on the port */
 	uint32_t ino[64]; /* UDP sockets on the port (checked against the session's after the dump) */
 	size_t nino;
 };
@@ -920,6 +922,7 @@ static bool port_scan_one(const struct inet_diag_msg *m, void *ctx)
 	if (ntohs(m->id.idiag_sport) != s->port)
 		return true;
 	if (s->protocol == IPPROTO_TCP) {
+		s->seen = true;
 		if (!inet_ours_has(diag_cookie(m)))
 			s->foreign = true;
 		return !s->foreign;
@@ -932,8 +935,9 @@ static bool port_scan_one(const struct inet_diag_msg *m, void *ctx)
 	return true;
 }
 
-/* Whether a socket outside the session serves this port of this host: 1 yes, 0 no, -errno when it cannot be
- * told. TCP: a listener this session did not make listen. UDP: a bound socket no session process holds. */
+/* Whether a socket outside the session serves this port of this host: 1 yes, 0 no, 2 no TCP listener at all,
+ * -errno when it cannot be told. TCP: a listener this session did not make listen. UDP: a bound socket no
+ * session process holds. */
 static int outside_service(int protocol, uint16_t port)
 {
 	struct port_scan s = { .port = port, .protocol = protocol };
@@ -942,34 +946,114 @@ static int outside_service(int protocol, uint16_t port)
 		return r;
 	if (s.foreign)
 		return 1;
+	if (protocol == IPPROTO_TCP && !s.seen)
+		return 2;
 	for (size_t i = 0; i < s.nino; i++)
 		if (!session_holds(&s.ino[i], 1))
 			return 1;
 	return 0;
 }
 
-/* Why a connect or datagram to this destination is refused, or NULL. type, proto: the socket's. A ping
- * socket (ICMP echo) reaches the kernel, not a service: let through. SCTP, UDP-Lite and the rest have no
- * check here (their services are not in the TCP or UDP tables): refused on this host. */
-static const char *loop_refusal(const struct target_addr *a, int type, int proto, char *why, size_t len)
+/* The device a socket's packets to this address must leave through, or 0: an IPv6 link-local or multicast
+ * address's scope (the kernel binds the socket to it), else the device the socket is bound to
+ * (SO_BINDTODEVICE, which needs no privilege on an unbound socket). sfd -1: none. */
+static int dest_oif(int sfd, const struct target_addr *a)
 {
+	if (a->ss.ss_family == AF_INET6 && a->len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&a->ss;
+		if (s->sin6_scope_id && (IN6_IS_ADDR_LINKLOCAL(&s->sin6_addr) || IN6_IS_ADDR_MULTICAST(&s->sin6_addr)))
+			return (int)s->sin6_scope_id;
+	}
+	int oif = 0;
+	socklen_t len = sizeof(oif);
+	if (sfd >= 0 && getsockopt(sfd, SOL_SOCKET, SO_BINDTOIFINDEX, &oif, &len) < 0)
+		oif = 0;
+	return oif;
+}
+
+/* Where a destination is (inet_dest's form): this host (its own addresses, quickly from the interface list,
+ * else by the route the kernel takes), a container or VM on this machine (red-team R105: hostnet.c), or
+ * elsewhere. */
+static enum host_where where_is(int family, const unsigned char ip[16], int oif, struct host_route *g)
+{
+	memset(g, 0, sizeof(*g));
+	if (is_this_host(family, ip))
+		return g->where = WHERE_SELF;
+	hostnet_where(family, ip, oif, g);
+	return g->where;
+}
+
+/* Why a connect or datagram to this destination is refused, or NULL. sfd: the socket (-1: unknown); type,
+ * proto: its. A ping socket (ICMP echo) reaches the kernel, not a service: let through. SCTP, UDP-Lite and the
+ * rest have no check here (their services are not in the TCP or UDP tables): refused on this host. */
+/* The TCP ports of this host a "nobody listens" refusal was recorded for (each once: a client polling for its
+ * server to start would fill the log). */
+static uint16_t nobody_ports[64];
+static size_t nnobody_ports;
+
+static bool nobody_recorded(uint16_t port)
+{
+	for (size_t i = 0; i < nnobody_ports; i++)
+		if (nobody_ports[i] == port)
+			return true;
+	if (nnobody_ports < sizeof(nobody_ports) / sizeof(nobody_ports[0]))
+		nobody_ports[nnobody_ports++] = port;
+	return false;
+}
+
+static const char *loop_refusal(int sfd, const struct target_addr *a, int type, int proto, char *why, size_t len, int *err,
+				bool *quiet)
+{
+	*err = EACCES;
+	*quiet = false;
 	int fam;
 	unsigned char ip[16];
 	uint16_t port;
-	if (!inet_dest(a, &fam, ip, &port) || !is_this_host(fam, ip))
+	struct host_route g;
+	char text[INET6_ADDRSTRLEN] = "?";
+	if (!inet_dest(a, &fam, ip, &port) || where_is(fam, ip, dest_oif(sfd, a), &g) == WHERE_ELSEWHERE)
 		return NULL;
 	if (type == SOCK_DGRAM && (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6))
 		return NULL;
 	if (loop_port(port, true) || loop_resolver(fam, ip, port) || (g_mode.net_sealed && port == 53 && is_resolver(fam, ip, port)))
 		return NULL;
+	inet_ntop(fam, ip, text, sizeof(text));
+	if (g.where == WHERE_UNKNOWN) {
+		snprintf(why, len,
+			 "cannot tell whether %s is this machine or a container or VM on it (the routing table or the network "
+			 "devices could not be read: %s): refused",
+			 text, strerror(g.err));
+		return why;
+	}
 	if (!(type == SOCK_STREAM && (proto == IPPROTO_TCP || proto == 262 /* MPTCP: a TCP listener serves it */)) &&
 	    !(type == SOCK_DGRAM && proto == IPPROTO_UDP)) {
-		snprintf(why, len, "only TCP and UDP to this host's own addresses ([loopback])");
+		snprintf(why, len, "only TCP and UDP to this host's own addresses and its containers and VMs ([loopback])");
+		return why;
+	}
+	if (g.where == WHERE_GUEST) {
+		/* Nothing of the session listens there (its processes live in this network namespace). */
+		snprintf(why, len,
+			 "%s is a container or VM on this machine (reached through %s, a local %s): its services act for the agent "
+			 "outside the gate; [loopback] connect_ports names the ports an agent may use",
+			 text, g.dev, g.kind);
 		return why;
 	}
 	int r = outside_service(type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP, port);
 	if (r == 0)
 		return NULL;
+	if (r == 2) {
+		/* Without a listener the kernel answers ECONNREFUSED, unless a NAT rule passes the connect on: a port
+		 * published to a container or VM without a proxy process (docker with userland-proxy off, rootful podman,
+		 * LXD's nat proxies) — its service acts for the agent as much as one listening here. */
+		*err = ECONNREFUSED;
+		*quiet = nobody_recorded(port);
+		snprintf(why, len,
+			 "nothing on this host listens on TCP port %u: refused with ECONNREFUSED, what the kernel answers, since a "
+			 "NAT rule could pass the connect on to a container or VM (a port published without a proxy); "
+			 "[loopback] connect_ports names the ports an agent may use",
+			 port);
+		return why;
+	}
 	if (r < 0)
 		snprintf(why, len, "cannot tell who serves %s port %u of this host (inet sock_diag failed: %s): refused",
 			 type == SOCK_STREAM ? "TCP" : "UDP", port, strerror(-r));
@@ -1085,13 +1169,31 @@ static bool loop_peer_ok(int nfd, const struct sockaddr_storage *peer, socklen_t
 		snprintf(why, len, "the peer's address cannot be read: refused");
 		return false;
 	}
-	if (!is_this_host(c.fam_src, c.src) || loop_port(c.dport, false))
-		return true;
-	int r = client_find(&c);
-	if (r == 0 && c.found && connected_has(c.cookie))
+	struct host_route g;
+	enum host_where where = where_is(c.fam_src, c.src, 0, &g);
+	if (where == WHERE_ELSEWHERE || loop_port(c.dport, false))
 		return true;
 	char text[INET6_ADDRSTRLEN] = "?";
 	inet_ntop(c.fam_src, c.src, text, sizeof(text));
+	if (where == WHERE_UNKNOWN) {
+		snprintf(why, len,
+			 "cannot tell whether the client %s is this machine or a container or VM on it (%s): closed before the "
+			 "agent could accept it",
+			 text, strerror(g.err));
+		return false;
+	}
+	if (where == WHERE_GUEST) {
+		/* A container's or VM's program (Xdebug connecting back to the IDE's port) talking to the agent. */
+		snprintf(why, len,
+			 "a container or VM on this machine (%s port %u, through %s, a local %s) connected to the agent's TCP "
+			 "port %u: closed before the agent could accept it (a program outside must never talk to the agent "
+			 "through a port it thinks is another's); [loopback] accept_ports names the ports outside clients may reach",
+			 text, c.sport, g.dev, g.kind, c.dport);
+		return false;
+	}
+	int r = client_find(&c);
+	if (r == 0 && c.found && connected_has(c.cookie))
+		return true;
 	snprintf(why, len,
 		 "a process outside the gate (from %s port %u) connected to the agent's TCP port %u: closed before the agent "
 		 "could accept it (a program outside must never talk to the agent through a port it thinks is another's); "
@@ -1309,6 +1411,8 @@ static void on_connect(const struct seccomp_notif *n)
 		uint16_t port;
 		const char *why = NULL;
 		char text[512];
+		int refuse_err = EACCES;
+		bool quiet = false;
 		bool tcp = type == SOCK_STREAM && proto == IPPROTO_TCP;
 		bool udp = type == SOCK_DGRAM && proto == IPPROTO_UDP;
 		if (!inet_dest(&op.addr, &fam, ip, &port) || !g_mode.net_sealed) {
@@ -1324,13 +1428,14 @@ static void on_connect(const struct seccomp_notif *n)
 		}
 		/* Services on this host outside the gate (MPTCP's too: its type is SOCK_STREAM). */
 		if (!why && g_mode.loop_sealed)
-			why = loop_refusal(&op.addr, type, proto, text, sizeof(text));
+			why = loop_refusal(op.sfd, &op.addr, type, proto, text, sizeof(text), &refuse_err, &quiet);
 		if (!why && g_mode.loop_sealed && type == SOCK_STREAM && inet_dest(&op.addr, &fam, ip, &port) && is_this_host(fam, ip))
 			connected_add(op.sfd); /* the session's own client: accept hands its connection over */
 		if (why) {
-			report_refused(tid, "connect", family, &op.addr, why);
+			if (!quiet)
+				report_refused(tid, "connect", family, &op.addr, why);
 			op_release(&op);
-			answer(n->id, EACCES, 0);
+			answer(n->id, refuse_err, 0);
 			return;
 		}
 	} else if ((g_mode.net_sealed || g_mode.loop_sealed) && family != AF_UNIX && family != AF_NETLINK && family != AF_INET &&
@@ -1759,7 +1864,7 @@ static int copy_msg(pid_t tid, int pidfd, const struct user_msghdr64 *u, int typ
 
 /* The destination a message may not have: with [network] sealed, a UDP datagram with an address goes only
  * to a resolver (a connected socket's peer was checked at connect). NULL when it may be sent. */
-static const char *send_refusal(int family, int type, int proto, const struct send_msg *m, char *why, size_t len)
+static const char *send_refusal(int sfd, int family, int type, int proto, const struct send_msg *m, char *why, size_t len)
 {
 	if (!m->h.msg_name || !m->h.msg_namelen)
 		return NULL;
@@ -1771,8 +1876,10 @@ static const char *send_refusal(int family, int type, int proto, const struct se
 		uint16_t port;
 		if (g_mode.net_sealed && inet_dest(&a, &fam, ip, &port) && !is_resolver(fam, ip, port))
 			return "UDP only to the DNS resolvers ([network] dns)";
+		int err;
+		bool quiet;
 		if (g_mode.loop_sealed)
-			return loop_refusal(&a, type, proto, why, len);
+			return loop_refusal(sfd, &a, type, proto, why, len, &err, &quiet); /* UDP: always EACCES, recorded */
 	}
 	if (family == AF_UNIX && type == SOCK_DGRAM && g_mode.unix_sealed)
 		return "datagrams to unix sockets are sealed";
@@ -1886,7 +1993,7 @@ static void on_send(const struct seccomp_notif *n)
 		err = ESRCH;
 	for (unsigned i = 0; i < op.nmsgs && !err; i++) {
 		char text[512];
-		const char *why = send_refusal(family, type, proto, &op.msgs[i], text, sizeof(text));
+		const char *why = send_refusal(op.sfd, family, type, proto, &op.msgs[i], text, sizeof(text));
 		if (why) {
 			struct target_addr a = { .len = op.msgs[i].h.msg_namelen };
 			memcpy(&a.ss, op.msgs[i].h.msg_name, a.len);

@@ -66,6 +66,13 @@ export const PROTECTED: readonly Spec[] = [
   { rel: '.gitmodules', kind: 'file', class: 'submodules' },
   // Every name each git hook manager reads (red-team R104; followed.ts says which and why).
   ...HOOK_MANAGER_FILES.map((f) => ({ rel: f.rel, kind: f.kind, class: 'hook-manager' as const })),
+  // prek reads `.pre-commit-config.yml` as well; hk the first of its four names it finds from the directory it
+  // runs in upwards (hk.jdx.dev/configuration); mise's file tasks, which a `mise generate git-pre-commit` hook
+  // and the user's `mise run` execute (red-team R104, guard2's e0a4e85 that never landed).
+  { rel: '.pre-commit-config.yml', kind: 'file', class: 'hook-manager' },
+  ...['hk.pkl', 'hk.local.pkl', '.config/hk.pkl', '.config/hk.local.pkl'].map((rel) => ({ rel, kind: 'file' as const, class: 'hook-manager' as const })),
+  { rel: 'mise-tasks', kind: 'dir', class: 'tool-config' },
+  { rel: '.mise-tasks', kind: 'dir', class: 'tool-config' },
   { rel: '.vscode', kind: 'dir', class: 'editor' },
   { rel: '.idea', kind: 'dir', class: 'editor' },
   { rel: '.devcontainer', kind: 'dir', class: 'devcontainer' },
@@ -224,6 +231,45 @@ const ROOT_PATTERNS: readonly { re: RegExp; class: ProtectedClass; not?: RegExp 
   // mise's per-environment configs (MISE_ENV): mise.<env>.toml, .mise.<env>.toml, and their .local.
   { re: /^\.?mise\.[^/]+\.toml$/, class: 'tool-config' },
 ];
+/**
+ * The classes that tools read in the directory they run in (or the nearest one upwards), or in each project of
+ * the folder, applied at every directory the walk visits and every one made during the session (red-team
+ * R107): rustup and cargo take the nearest rust-toolchain(.toml) and every .cargo/config upwards, and
+ * rust-analyzer runs `cargo metadata` in each Cargo project of the folder on open; mise, hk and direnv-style
+ * tools read from the directory of the shell up; an agent started in a subdirectory obeys that directory's
+ * settings; prek's workspace mode runs every .pre-commit-config.yaml below the root; an editor opened on a
+ * subfolder obeys its .idea/, .zed/, .vscode/. Every directory rather than only those with a project manifest:
+ * the upward search does not need one (a `rust-toolchain.toml` in `src/` applies to cargo run there), and the
+ * cost is a name lookup per entry the walk reads anyway — only entries that exist become guarded paths, an
+ * absent one is seen when it appears (its directory is watched; docs/performance.md has the figures).
+ */
+const DEPTH_CLASSES = new Set<ProtectedClass>(['tool-config', 'agent-config', 'hook-manager', 'editor', 'devcontainer', 'gate-policy']);
+/** PROTECTED's specs of DEPTH_CLASSES by their first component (what a directory listing shows). */
+const DEPTH_BY_TOP = new Map<string, Spec[]>();
+for (const s of PROTECTED) {
+  if (!DEPTH_CLASSES.has(s.class)) continue;
+  const top = s.rel.split('/')[0]!;
+  DEPTH_BY_TOP.set(top, [...(DEPTH_BY_TOP.get(top) ?? []), s]);
+}
+/** Names matched by pattern at every depth: mise's per-environment configs (mise reads them upwards too). */
+const DEPTH_PATTERNS = ROOT_PATTERNS.filter((p) => p.class === 'tool-config');
+
+/** The DEPTH_CLASSES paths of a directory below the root, from its entries' names; and, for a directory
+ *  walked on its own (one made during the session: `crates/foo/.cargo`), its own specs seen from its parent. */
+function depthPaths(ws: string, dir: string, names: readonly string[]): ProtectedPath[] {
+  const out: ProtectedPath[] = [];
+  const at = (base: string, s: Spec): ProtectedPath => ({ path: path.join(base, s.rel), rel: path.relative(ws, path.join(base, s.rel)), class: s.class, kind: s.kind });
+  for (const name of names) {
+    for (const s of DEPTH_BY_TOP.get(name) ?? []) out.push(at(dir, s));
+    const m = DEPTH_PATTERNS.find((p) => p.re.test(name));
+    if (m) out.push({ path: path.join(dir, name), rel: path.relative(ws, path.join(dir, name)), class: m.class, kind: 'file' });
+  }
+  // (At the root they are PROTECTED's.)
+  const parent = path.dirname(dir);
+  if (parent.startsWith(ws + path.sep)) for (const s of DEPTH_BY_TOP.get(path.basename(dir)) ?? []) out.push(at(parent, s));
+  return out;
+}
+
 /** With a `.envrc` at the root (direnv): every `.env*` there but examples and templates (red-team R80: the
  *  usual `.envrc` is `dotenv`, and direnv's allow covers only the `.envrc`). */
 const DIRENV_PATTERN = { re: DOTENV_NAME, class: 'direnv' as const, not: DOTENV_EXAMPLE };
@@ -237,8 +283,12 @@ function rootPatterns(ws: string): (typeof ROOT_PATTERNS)[number][] {
 export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(workspace)): ProtectedPath[] {
   const ws = path.resolve(workspace);
   const out: ProtectedPath[] = PROTECTED.map((s) => ({ path: path.join(ws, s.rel), rel: s.rel, class: s.class, kind: s.kind }));
+  // (A set beside the list: a big tree has thousands of paths, a search of the list for each was quadratic.)
+  const have = new Set(out.map((o) => o.path));
   const add = (p: ProtectedPath): void => {
-    if (!out.some((o) => o.path === p.path)) out.push(p);
+    if (have.has(p.path)) return;
+    have.add(p.path);
+    out.push(p);
   };
   const patterns = rootPatterns(ws);
   const folders = new Set<string>([ws]);
@@ -284,7 +334,7 @@ export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(wor
   for (const d of dirs) {
     for (const [rel, kind, cls] of [['config', 'file', 'git'], ['config.worktree', 'file', 'git'], ['hooks', 'dir', 'git-hooks'], ['info', 'dir', 'git']] as const) {
       const full = path.join(d, rel);
-      if (!out.some((p) => p.path === full)) out.push({ path: full, rel: path.relative(ws, full), class: cls, kind });
+      add({ path: full, rel: path.relative(ws, full), class: cls, kind });
     }
   }
   // The agent in a linked worktree (red-team R86): its git directory's `commondir` names where git finds the
@@ -315,8 +365,8 @@ export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(wor
   // Submodules' git directories: their config and hooks run when git works inside a submodule.
   if (gitdir) {
     for (const sub of submoduleGitdirs(path.join(gitdir, 'modules'))) {
-      out.push({ path: path.join(sub, 'config'), rel: path.relative(ws, path.join(sub, 'config')), class: 'git', kind: 'file' });
-      out.push({ path: path.join(sub, 'hooks'), rel: path.relative(ws, path.join(sub, 'hooks')), class: 'git-hooks', kind: 'dir' });
+      add({ path: path.join(sub, 'config'), rel: path.relative(ws, path.join(sub, 'config')), class: 'git', kind: 'file' });
+      add({ path: path.join(sub, 'hooks'), rel: path.relative(ws, path.join(sub, 'hooks')), class: 'git-hooks', kind: 'dir' });
       for (const p of gitStatePaths(ws, sub)) add(p);
       for (const p of worktreePaths(ws, sub, false)) add(p);
       for (const p of replaceRefPaths(ws, sub, false)) add(p);
@@ -326,7 +376,7 @@ export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(wor
   // overcommit's plugin directory, the config a pre-commit hook was installed with.
   const hooksDirs = out.filter((p) => p.class === 'git-hooks').map((p) => p.path);
   for (const r of hookManagerRefs(ws, hooksDirs)) add({ path: r.path, rel: path.relative(ws, r.path), class: 'hook-manager', kind: r.kind });
-  for (const p of scan.repos) if (!out.some((o) => o.path === p.path)) out.push(p);
+  for (const p of scan.repos) add(p);
   return out;
 }
 
@@ -474,7 +524,8 @@ export function scanRepos(workspace: string, root = workspace, limit = MAX_TREE_
         for (const p of folderEditorPaths(ws, dir)) push(p);
         for (const p of devcontainerRefPaths(ws, dir)) push(p);
       }
-      if (names.has('.dir-locals.el')) push({ path: path.join(dir, '.dir-locals.el'), rel: path.relative(ws, path.join(dir, '.dir-locals.el')), class: 'editor', kind: 'file' });
+      // Tool, agent, hook-manager and editor configs (R107; `.dir-locals.el` among them).
+      for (const p of depthPaths(ws, dir, [...names])) push(p);
     }
     const dotgit = names.has('.git') ? gitdirOf(dir) : null;
     if (dir === ws && dotgit) {
@@ -907,6 +958,8 @@ const EXPECT_WRITE_MS = 2000;
 
 export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
   readonly paths: ProtectedPath[];
+  /** paths' paths (looked up for every path each walk finds). */
+  private readonly pathSet = new Set<string>();
   private readonly snaps = new Map<string, Snapshot>();
   private readonly changes = new Map<string, ProtectedChange>();
   private readonly sfs = new SafeFs();
@@ -938,6 +991,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       if (!all.some((p) => p.path === abs)) all.push({ path: abs, rel: a.rel ?? path.relative(path.resolve(o.workspace), abs), class: a.class, kind: a.kind ?? 'file' });
     }
     this.paths = all.filter((p) => o.writable(p.path));
+    for (const p of this.paths) this.pathSet.add(p.path);
     // Before the agent runs: the symlinks on the way to the workspace and to each path are the user's.
     this.sfs.anchor(o.workspace);
     for (const p of this.paths) this.sfs.anchor(path.dirname(p.path));
@@ -1197,7 +1251,7 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     if (this.stopped) return;
     // The floor for repositories inotify did not report (a watch limit, a directory made and filled between
     // two looks): the whole walk again every REPO_SCAN_POLLS polls.
-    if (++this.polls % REPO_SCAN_POLLS === 0) this.addRepos(scanRepos(this.o.workspace, this.o.workspace, MAX_TREE_DIRS, this.packages));
+    if (++this.polls % REPO_SCAN_POLLS === 0) this.addRepos(scanRepos(this.o.workspace, this.o.workspace, MAX_TREE_DIRS, this.packages), true);
     for (const p of [...this.paths]) {
       const st = this.stamp(p);
       if (this.stamps.get(p.path) === st) continue;
@@ -1236,8 +1290,8 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     this.treeQueue.clear();
     if (this.stopped) return;
     for (const q of queued) {
-      if (isDir(q) && !NOT_NESTED.has(path.basename(q))) this.addRepos(scanRepos(this.o.workspace, q, Math.max(0, MAX_TREE_DIRS - this.tree.size)));
-      else this.addRepos(scanRepos(this.o.workspace, path.dirname(q), 1));
+      if (isDir(q) && !NOT_NESTED.has(path.basename(q))) this.addRepos(scanRepos(this.o.workspace, q, Math.max(0, MAX_TREE_DIRS - this.tree.size)), true);
+      else this.addRepos(scanRepos(this.o.workspace, path.dirname(q), 1), true);
     }
   }
 
@@ -1247,9 +1301,10 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
     for (const name of safeReaddir(ws)) {
       const m = this.patterns.find((r) => r.re.test(name) && !r.not?.test(name));
       const full = path.join(ws, name);
-      if (!m || this.paths.some((p) => p.path === full) || !this.o.writable(full)) continue;
+      if (!m || this.pathSet.has(full) || !this.o.writable(full)) continue;
       const p: ProtectedPath = { path: full, rel: name, class: m.class, kind: 'file' };
       this.paths.push(p);
+      this.pathSet.add(full);
       this.snaps.set(full, new Map());
       this.check(p);
     }
@@ -1356,15 +1411,21 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
 
   /** Repositories a walk found: guarded from then on (one made during the session has no original: it is
    *  kept only while nestedHarmless), and the directories walked watched for more. */
-  private addRepos(scan: RepoScan): void {
+  private addRepos(scan: RepoScan, again = false): void {
+    const fresh: string[] = [];
     for (const d of scan.dirs) {
       if (this.tree.size >= MAX_TREE_DIRS && !this.tree.has(d)) break;
+      if (!this.tree.has(d)) fresh.push(d);
       this.tree.add(d);
       this.watchDir(d);
     }
+    // A directory made during the session is read once more now that it is watched: what the agent made in it
+    // between the walk's look and the watch (`mkdir -p a/b && echo … > a/b/rust-toolchain.toml`) has no event.
+    if (again) for (const d of fresh) this.addRepos(scanRepos(this.o.workspace, d, 1));
     for (const p of scan.repos) {
-      if (this.paths.some((q) => q.path === p.path) || !this.o.writable(p.path)) continue;
+      if (this.pathSet.has(p.path) || !this.o.writable(p.path)) continue;
       this.paths.push(p);
+      this.pathSet.add(p.path);
       // Not known at the start: what is there is the original only when nothing changed it since (its ctime,
       // which no one can set, is older than the guard: a `config` file of the project's own at the root that
       // the agent's HEAD, objects/ and refs/ made a git config); otherwise it is the agent's, with no original.

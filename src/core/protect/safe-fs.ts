@@ -18,31 +18,31 @@ const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 const O_PATH = 0o10000000;
 
 export class SafeFs {
-  private readonly anchors: [string, string][] = [];
+  /** Anchored directory → its real path. */
+  private readonly anchored = new Map<string, string>();
 
   /** Trust the symlinks on the way to dir as they are now (call before the agent runs). */
   anchor(dir: string): void {
     const abs = path.resolve(dir);
-    // Once per directory (the guard anchors the directory of each of its ~130 paths: a few distinct ones), and
-    // a missing one without realpath's exception.
-    if (this.anchors.some(([a]) => a === abs) || !fs.existsSync(abs)) return;
+    // Once per directory, and a missing one without realpath's exception.
+    if (this.anchored.has(abs) || !fs.existsSync(abs)) return;
     try {
-      const real = fs.realpathSync(abs);
-      this.anchors.push([abs, real]);
-      this.anchors.sort((x, y) => y[0].length - x[0].length);
+      this.anchored.set(abs, fs.realpathSync(abs));
     } catch {
       // not there (yet): its parent's anchor applies
     }
   }
 
-  /** p with the longest anchored prefix replaced by its real path. */
+  /** p with the longest anchored prefix replaced by its real path (looked up ancestor by ancestor: a big
+   *  workspace anchors thousands of directories at the start, a sorted list searched for each was most of the
+   *  guard's start). */
   private real(p: string): string {
     const abs = path.resolve(p);
-    for (const [a, r] of this.anchors) {
-      if (abs === a) return r;
-      if (abs.startsWith(a === '/' ? a : `${a}/`)) return path.join(r, abs.slice(a.length));
+    for (let a = abs; ; a = path.dirname(a)) {
+      const r = this.anchored.get(a);
+      if (r !== undefined) return a === abs ? r : path.join(r, abs.slice(a.length));
+      if (a === path.dirname(a)) return abs;
     }
-    return abs;
   }
 
   /** An O_PATH descriptor of directory dir, every component opened without following a symlink (create:

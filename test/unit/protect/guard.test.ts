@@ -45,6 +45,22 @@ describe('protectedPaths', () => {
 });
 
 describe('scanRepos (red-team R32)', () => {
+  it('the tool, agent, hook-manager and editor names in every directory (R107): what exists, and a directory walked on its own seen from its parent', () => {
+    for (const rel of ['crates/foo/rust-toolchain.toml', 'crates/foo/.cargo/config.toml', 'crates/foo/src/mise.dev.toml', 'a/b/.claude/settings.json', 'a/b/hk.pkl', 'a/.idea/x.xml', 'a/notes.txt']) {
+      fs.mkdirSync(path.dirname(path.join(ws, rel)), { recursive: true });
+      fs.writeFileSync(path.join(ws, rel), '');
+    }
+    const rels = scanRepos(ws).repos.map((p) => `${p.rel}:${p.class}:${p.kind}`);
+    for (const r of ['crates/foo/rust-toolchain.toml:tool-config:file', 'crates/foo/.cargo/config.toml:tool-config:file', 'crates/foo/.cargo/config:tool-config:file', 'crates/foo/src/mise.dev.toml:tool-config:file', 'a/b/.claude:agent-config:dir', 'a/b/hk.pkl:hook-manager:file', 'a/.idea:editor:dir']) expect(rels).toContain(r);
+    expect(rels.filter((r) => r.startsWith('a/notes.txt'))).toEqual([]);
+    // Only names that exist (an absent one is seen when it appears: its directory is watched).
+    expect(rels.filter((r) => r.startsWith('crates/foo/.mcp.json'))).toEqual([]);
+    // `crates/foo/.cargo` made during the session is walked alone: its config paths come from its parent's view.
+    expect(scanRepos(ws, path.join(ws, 'crates', 'foo', '.cargo'), 1).repos.map((p) => p.rel)).toEqual(expect.arrayContaining(['crates/foo/.cargo/config.toml', 'crates/foo/.cargo/config']));
+    // The root's own are PROTECTED's (protectedPaths), not the walk's.
+    expect(scanRepos(ws, path.join(ws, '.vscode'), 1).repos.map((p) => p.rel)).not.toContain('.vscode');
+  });
+
   it('finds repositories at any depth, bare ones and the git directory a .git file names, packages in node_modules made repositories (R85); not through a symlink', () => {
     const mk = (rel: string, content = ''): void => {
       fs.mkdirSync(path.dirname(path.join(ws, rel)), { recursive: true });
