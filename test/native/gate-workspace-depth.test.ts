@@ -61,12 +61,20 @@ const FILES = [
   '.zed/settings.json',
   '.dir-locals.el',
   '.gate.toml',
+  // JavaScript package managers (red-team R113).
+  '.yarnrc',
+  '.yarnrc.yml',
+  '.yarn/releases/yarn-4.5.0.cjs',
+  '.yarn/plugins/plugin.cjs',
+  '.pnpmfile.cjs',
+  'bunfig.toml',
+  '.npmrc',
 ];
 
 /** The path a record is about for a file of FILES: the guarded directory for the classes guarded whole. */
 function guardedPath(dir: string, f: string): string {
-  const top = f.split('/')[0]!;
-  return ['mise-tasks', '.claude', '.gemini', '.idea', '.zed'].includes(top) ? path.join(dir, top) : path.join(dir, f);
+  const whole = ['mise-tasks', '.claude', '.gemini', '.idea', '.zed', '.yarn/releases', '.yarn/plugins'].find((d) => f === d || f.startsWith(`${d}/`));
+  return whole ? path.join(dir, whole) : path.join(dir, f);
 }
 
 function setup(who: 'root' | 'nobody'): { ws: string; state: string; policy: string } {

@@ -12,8 +12,8 @@
 // the table's answer is the parser's answer.
 import { createHash } from 'node:crypto';
 
-// Replaced by a string literal in the bundles (esbuild `define`); absent under the test runner and run-ts,
-// which then parse every file.
+// Replaced by a string literal in the bundles (esbuild `define`: scripts/build.mjs, scripts/run-ts.mjs); absent
+// under the test runner, which then parses every file.
 declare const AGENT_GATE_SHIPPED_TOML: string | undefined;
 
 /** sha256 (hex) of the text → its document as JSON; grouped by the text's length, so that a text of no

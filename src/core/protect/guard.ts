@@ -118,6 +118,13 @@ export const PROTECTED: readonly Spec[] = [
   { rel: '.tool-versions', kind: 'file', class: 'tool-config' },
   { rel: '.cargo/config.toml', kind: 'file', class: 'tool-config' },
   { rel: '.cargo/config', kind: 'file', class: 'tool-config' },
+  // JavaScript package managers' project config that names a program they run before any script (red-team
+  // R113): yarn's `yarn-path`/`yarnPath` (every yarn command, in this directory and below, runs that file) and
+  // the release and plugin files it loads, pnpm's `.pnpmfile.cjs` (required on every install, with
+  // --ignore-scripts too), bun's `preload`, npm's `script-shell`, `node-options` and `git`.
+  ...['.yarnrc', '.yarnrc.yml', '.pnpmfile.cjs', '.pnpmfile.mjs', 'bunfig.toml', '.npmrc'].map((rel) => ({ rel, kind: 'file' as const, class: 'tool-config' as const })),
+  { rel: '.yarn/releases', kind: 'dir', class: 'tool-config' },
+  { rel: '.yarn/plugins', kind: 'dir', class: 'tool-config' },
   { rel: 'rust-toolchain.toml', kind: 'file', class: 'tool-config' },
   { rel: 'rust-toolchain', kind: 'file', class: 'tool-config' },
   // Editors that run language servers and tasks the project names (Zed, Helix), and (Neo)Vim's local rc

@@ -43,12 +43,13 @@ export function homeStartupPaths(home: string): HomeStartupPath[] {
   const add = (rel: string, kind: 'file' | 'dir'): void => {
     const at = path.join(home, rel);
     // Most are absent: a plain lstat says so without an exception (this runs at every start).
-    const there = fs.lstatSync(at, { throwIfNoEntry: false }) ? at : fs.lstatSync(path.dirname(at), { throwIfNoEntry: false }) ? path.dirname(at) : null;
     let real = at;
     try {
+      const there = fs.lstatSync(at, { throwIfNoEntry: false }) ? at : fs.lstatSync(path.dirname(at), { throwIfNoEntry: false }) ? path.dirname(at) : null;
       if (there) real = there === at ? fs.realpathSync(at) : path.join(fs.realpathSync(there), path.basename(at));
     } catch {
-      // a dangling link: guarded where it would be made
+      // A dangling link, or a home this user cannot look into (EACCES: then the agent cannot write it either):
+      // guarded where it would be made.
     }
     if (!out.some((x) => x.path === real)) out.push({ path: real, rel: `~/${rel}`, kind });
   };

@@ -26,14 +26,24 @@ function fingerprint(dir: string): string | null {
     }
     for (const name of names) {
       if (++n > MAX_ENTRIES) return false;
-      const st = fs.lstatSync(path.join(d, name), { bigint: true, throwIfNoEntry: false });
+      let st: fs.BigIntStats | undefined;
+      try {
+        st = fs.lstatSync(path.join(d, name), { bigint: true, throwIfNoEntry: false });
+      } catch {
+        return false;
+      }
       if (!st) continue;
       h.update(`${rel}/${name}\0${st.ino}\0${st.mode}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\n`);
       if (st.isDirectory() && !walk(path.join(d, name), `${rel}/${name}`)) return false;
     }
     return true;
   };
-  const top = fs.lstatSync(dir, { bigint: true, throwIfNoEntry: false });
+  let top: fs.BigIntStats | undefined;
+  try {
+    top = fs.lstatSync(dir, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return null;
+  }
   if (!top) return null;
   h.update(`${top.ino}\0${top.mode}\0${top.mtimeNs}\0${top.ctimeNs}\n`);
   if (top.isDirectory() && !walk(dir, '')) return null;

@@ -65,7 +65,7 @@ describe('shipped policies parsed at build time', () => {
     expect(isDeepStrictEqual(b, parseToml(text))).toBe(true);
   });
 
-  it('without a table (the test runner, run-ts) every text is parsed', () => {
+  it('without a table (under the test runner) every text is parsed', () => {
     const text = fs.readFileSync(path.join(ROOT, 'policies', 'default.gate.toml'), 'utf8');
     expect(shippedDocument(text, shippedTomlTable(undefined))).toBeUndefined();
     expect(shippedDocument(text)).toBeUndefined();
