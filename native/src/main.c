@@ -2,7 +2,7 @@
  *
  *   agent-gate-supervisor [--version | --print-filter] --socket PATH -- PROGRAM [ARGS…]
  *
- * 1. connect to the broker (before anything is forked), HELLO, read CONFIG … START;
+ * 1. connect to the broker (before anything is forked), fork the keeper off (keeper.c), HELLO, read CONFIG … START;
  * 2. probe the kernel, build the Landlock ruleset, REPORT/WARN, refuse gaps the policy requires;
  * 3. fork the agent: own session on its own pty (pty.c), capabilities dropped, NO_NEW_PRIVS, Landlock, seccomp filter
  *    with a listener that comes back to us over SCM_RIGHTS; READY pid=…, and on the broker's GO the agent
@@ -10,6 +10,7 @@
  * 4. the notification loop (notify.c) until the agent exits; exit with its status. */
 #include "audit.h"
 #include "facts.h"
+#include "keeper.h"
 #include "landlock.h"
 #include "mountns.h"
 #include "notify.h"
@@ -501,6 +502,9 @@ int main(int argc, char **argv)
 		explicit_bzero(a.p, a.cap);
 		buf_free(&a);
 	}
+	/* From here on the process the broker started is the keeper, and the supervisor its child (keeper.c): the
+	 * session's processes end even if the supervisor is SIGKILLed. */
+	keeper_start(g_broker);
 
 	struct seccomp_support sc;
 	seccomp_probe(&sc);
@@ -514,7 +518,8 @@ int main(int argc, char **argv)
 		sc.sync_wakeup = false;
 	int abi = landlock_probe_abi();
 	struct buf b = { 0 };
-	buf_printf(&b, "HELLO %d pid=%d abi=%d notif=%d killable=%d env=", PROTO_VERSION, (int)getpid(), abi,
+	/* pid: the process the broker started and the socket's peer (the keeper, our parent; supervisor= is us). */
+	buf_printf(&b, "HELLO %d pid=%d supervisor=%d abi=%d notif=%d killable=%d env=", PROTO_VERSION, (int)getppid(), (int)getpid(), abi,
 		   sc.notif && !sc.ebusy, sc.killable);
 	hello_env_names(&b);
 	buf_put(&b, "\n", 1);

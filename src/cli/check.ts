@@ -10,7 +10,7 @@ import {
   type Diagnostic,
 } from '../core/policy/index';
 import { resolvePolicySource, resolveWorkspace, type PolicySource } from '../core/session/launch';
-import { scanOptions, UsageError } from './options';
+import { policyOption, scanOptions, UsageError } from './options';
 import { acceptanceNote } from './policy';
 
 export { UsageError, formatDiagnostic };
@@ -46,31 +46,20 @@ export interface CommonOptions {
 export function parseCommonOptions(args: string[], allowCwd: boolean): CommonOptions {
   const o: Omit<CommonOptions, 'grants' | 'help' | 'rest'> = { json: false };
   const scanned = scanOptions(args, (name, value) => {
+    if (policyOption(o, name, value, allowCwd)) return true;
     switch (name) {
-      case '--policy':
-      case '-p':
-        o.policy = value();
-        return true;
       case '--json':
         o.json = true;
-        return true;
-      case '--workspace':
-        o.workspace = resolve(value());
         return true;
       case '--cwd':
         if (!allowCwd) return false;
         o.cwd = resolve(value());
         return true;
-      case '--agent': {
-        if (!allowCwd) return false;
-        const v = value();
-        o.agent = v === 'none' ? null : v;
-        return true;
-      }
       default:
         return false;
     }
   });
+  if (o.workspace !== undefined) o.workspace = resolve(o.workspace);
   return { ...o, ...scanned };
 }
 

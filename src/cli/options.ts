@@ -12,6 +12,37 @@ export interface ScannedOptions {
   rest: string[];
 }
 
+/** The options that name the policy, the workspace and the agent profile: the same for every command that
+ *  takes them (run, check, explain). */
+export interface PolicyOptions {
+  policy?: string;
+  /** As written (each command resolves it: run against the current directory's raw bytes). */
+  workspace?: string;
+  /** --agent NAME, none (null), or not given (undefined: detected from the program). */
+  agent?: string | null;
+}
+
+/** Handle `name` when it is one of PolicyOptions (--agent only where the command takes it); false otherwise. */
+export function policyOption(o: PolicyOptions, name: string, value: () => string, takesAgent: boolean): boolean {
+  switch (name) {
+    case '--policy':
+    case '-p':
+      o.policy = value();
+      return true;
+    case '--workspace':
+      o.workspace = value();
+      return true;
+    case '--agent': {
+      if (!takesAgent) return false;
+      const v = value();
+      o.agent = v === 'none' ? null : v;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 /**
  * Scan `args`. `own(name, value)` handles a command's own option and returns false when it does not know
  * it (then it is a usage error); `value()` consumes the option's value.

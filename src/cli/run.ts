@@ -13,7 +13,7 @@ import { GATE_END_START, GATE_LINE_START } from '../core/session/terminal-text';
 import { spawnWithChildProcess } from '../core/session/spawn';
 import type { SpawnSupervisor, SupervisorProcess } from '../core/session/types';
 import { rawCwd, rawEnvironment } from '../core/exec/raw-process';
-import { scanOptions, UsageError } from './options';
+import { policyOption, scanOptions, UsageError } from './options';
 import { reviewForRun, reviewProfileForRun } from './policy';
 import { TerminalApprover } from './terminal-approver';
 
@@ -78,11 +78,9 @@ interface RunOptions {
 export function parseRunOptions(args: string[]): RunOptions {
   const o: Omit<RunOptions, 'grants' | 'help' | 'program'> = { verbose: false, quiet: false };
   const scanned = scanOptions(args, (name, value) => {
+    // --workspace is resolved against the current directory's bytes (rawCwd) in runGate.
+    if (policyOption(o, name, value, true)) return true;
     switch (name) {
-      case '--policy':
-      case '-p':
-        o.policy = value();
-        return true;
       case '--audit':
         o.audit = value();
         return true;
@@ -90,11 +88,6 @@ export function parseRunOptions(args: string[]): RunOptions {
         const v = value();
         if (v !== 'prompt' && v !== 'deny' && v !== 'allow') throw new UsageError(`--on-ask must be prompt, deny or allow (got '${v}')`);
         o.onAsk = v;
-        return true;
-      }
-      case '--agent': {
-        const v = value();
-        o.agent = v === 'none' ? null : v;
         return true;
       }
       case '-v':
@@ -110,9 +103,6 @@ export function parseRunOptions(args: string[]): RunOptions {
         return true;
       case '--metrics':
         o.metrics = path.resolve(value());
-        return true;
-      case '--workspace':
-        o.workspace = value(); // resolved against the current directory's bytes (rawCwd) in runGate
         return true;
       case '--allow-root-without-filesystem':
         o.allowRootWithoutFilesystem = true;
@@ -332,7 +322,7 @@ export async function runGate(args: string[]): Promise<number> {
     throw e;
   }
   if (!o.quiet) {
-    for (const line of startBanner({ source: plan.source, policy, report: session.report, auditFile: session.auditFile, envRemoved: session.envRemoved, envRemovedUrl: session.envRemovedUrl, ...(plan.agent ? { agent: plan.agent } : {}) })) err(line);
+    for (const line of startBanner({ source: plan.source, policy, report: session.report, auditFile: session.auditFile, envRemoved: session.envRemoved, envRemovedUrl: session.envRemovedUrl, envRemovedToken: session.envRemovedToken, ...(plan.agent ? { agent: plan.agent } : {}) })) err(line);
   }
   if (o.verbose) {
     const a = plan.agentProfile;

@@ -294,6 +294,28 @@ describe('strict policy (red-team R81 R82)', () => {
     expect(r.stderr).not.toContain('tok@');
   });
 
+  it('a token of a known shape under an innocent name is removed by its value, named in the banner (never its value); the agent\'s own key, passed by name, stays', async () => {
+    // Built from parts (a literal would trip secret scanners); each has its issuer's documented shape.
+    const rep = (s: string, n: number): string => s.repeat(Math.ceil(n / s.length)).slice(0, n);
+    const jwt = `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"sub":"agent-gate-test"}').toString('base64url')}.${rep('sIg_', 43)}`;
+    const byShape: Record<string, string> = {
+      FOO: `ghp_${rep('aB3', 36)}`, X: `sk-ant-api03-${rep('Zq9_', 93)}AA`, BUILD_ID: `AKIA${rep('QRST2345', 16)}`, SOME_VALUE: `glpat-${rep('x1Y', 20)}`,
+      CHAT: `xoxb-${rep('1234', 12)}-${rep('5678', 13)}-${rep('aZ', 24)}`, REGISTRY: `npm_${rep('Np0', 36)}`, DEPLOY: '-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRIVATE KEY-----\n',
+      SESSION_BLOB: jwt, HEADER: `Authorization: Bearer ghs_${rep('Hh7', 36)}`,
+    };
+    const kept: Record<string, string> = { ANTHROPIC_API_KEY: `sk-ant-api03-${rep('kEpT', 93)}AA`, GIT_SHA: 'da39a3ee5e6b4b0d3255bfef95601890afd80709', NOTE: 'ghp_short' };
+    // The agent looks everywhere a value could show: its environment, and a child's.
+    const r = await runStrict('env; echo ---; sh -c env', { ...byShape, ...kept });
+    expect(r.code, r.stderr).toBe(0);
+    const names = new Set(r.stdout.split('\n').map((l) => l.split('=')[0]));
+    for (const k of Object.keys(byShape)) expect(names.has(k), k).toBe(false);
+    for (const v of Object.values(byShape)) expect(r.stdout).not.toContain(v.split('\n')[0]);
+    for (const [k, v] of Object.entries(kept)) expect(r.stdout, k).toContain(`${k}=${v}\n`);
+    const banner = r.stderr.split('\n').find((l) => l.includes("removed from the agent's environment")) ?? '';
+    for (const k of Object.keys(byShape)) expect(banner, k).toMatch(new RegExp(`; [^;]*\\b${k}\\b[^;]*: a token's shape in the value`));
+    for (const v of [...Object.values(byShape), ...Object.values(kept)]) expect(r.stderr).not.toContain((v.split('\n')[0] ?? v).slice(0, 16));
+  });
+
   it('npm\'s install aliases, npx, node -p/--eval=, python3 -c1 are refused; npm test, node x.js run', async () => {
     const refused = ['npm i left-pad', 'npm isntall left-pad', 'npm add left-pad', 'npx cowsay hi', 'node -p 1', 'node --eval=1', 'node -pe 1', 'python3 -c1', 'python3 -Ic1'];
     const r = await runStrict([...refused.map((c, i) => `${c} >/dev/null 2>&1; echo "r${i}=$?"`), 'node x.js'].join('\n'));

@@ -154,7 +154,9 @@ describe('gate: fail closed', () => {
     let cliPid = 0;
     const running = gated(ws, `touch ready; read x < go; /bin/sh -c "echo ran > ran"; echo "rc=$?" > result`, { onSpawn: (p) => (cliPid = p) });
     await until('the agent to start', () => fs.existsSync(path.join(ws, 'ready')));
-    const supervisor = await until('the supervisor', () => childrenOf(cliPid)[0]);
+    // The CLI's child is the keeper (native/src/keeper.c); the supervisor is its child.
+    const keeper = await until('the keeper', () => childrenOf(cliPid)[0]);
+    const supervisor = await until('the supervisor', () => childrenOf(keeper)[0]);
     const agent = await until('the agent', () => childrenOf(supervisor)[0]);
     process.kill(supervisor, 'SIGKILL');
     await until('the supervisor to die', () => !fs.existsSync(`/proc/${supervisor}/cmdline`) || fs.readFileSync(`/proc/${supervisor}/stat`, 'utf8').split(' ')[2] === 'Z');
@@ -191,7 +193,8 @@ describe('gate: fail closed', () => {
     let cliPid = 0;
     const running = gated(ws, 'touch ready; for i in $(seq 20000); do /bin/true && echo ok >> ran.log || break; done', { onSpawn: (p) => (cliPid = p) });
     await until('the agent to start', () => fs.existsSync(path.join(ws, 'ready')));
-    const supervisor = await until('the supervisor', () => childrenOf(cliPid)[0]);
+    const keeper = await until('the keeper', () => childrenOf(cliPid)[0]);
+    const supervisor = await until('the supervisor', () => childrenOf(keeper)[0]);
     const ran = path.join(ws, 'ran.log');
     await until('300 execs', () => fs.existsSync(ran) && fs.readFileSync(ran, 'utf8').length >= 300 * 3);
     process.kill(supervisor, 'SIGKILL');

@@ -105,12 +105,22 @@ describe('supervisor: fail closed', () => {
     expect(alive).toEqual([]);
   });
 
-  it('SIGKILL of the supervisor leaves the agent unable to exec anything', async () => {
+  it('SIGKILL of the supervisor and its keeper together leaves the agent unable to exec anything', async () => {
+    // The supervisor alone killed, the keeper ends the agent (gate-supervisor-killed.test.ts); both killed, the
+    // agent lives on under init, and the filter still stands: its exec fails. The keeper is held still (SIGSTOP)
+    // so that it cannot end the agent between the two kills.
     const out = join(dir, 'killed.txt');
     const r = await runGated({
       argv: ['bash', '-c', `sleep 0.4; /bin/true; echo rc=$? > ${out}`],
       onEvent: (e, link) => {
-        if (e.facts.argv[0] === 'sleep') setTimeout(() => link.process.kill('SIGKILL'), 50);
+        if (e.facts.argv[0] !== 'sleep') return;
+        setTimeout(() => {
+          const keeper = link.process.pid;
+          const sup = Number(readFileSync(`/proc/${keeper}/task/${keeper}/children`, 'utf8').trim().split(' ')[0]);
+          process.kill(keeper, 'SIGSTOP');
+          process.kill(sup, 'SIGKILL');
+          link.process.kill('SIGKILL');
+        }, 50);
       },
     });
     expect(r.status.signal).toBe(9);

@@ -91,6 +91,8 @@ export interface EnvPolicy {
   set: readonly (readonly [string, string])[];
   /** Remove a variable whose value holds a URL with userinfo (`remove_url_credentials`), unless `pass` keeps it. */
   removeUrlCredentials?: boolean;
+  /** Remove a variable whose value holds a token of a known shape (`remove_token_values`), unless `pass` keeps it. */
+  removeTokenValues?: boolean;
 }
 
 export const EMPTY_ENV_POLICY: EnvPolicy = { remove: [], pass: [], set: [] };
@@ -143,19 +145,79 @@ export function valueHasUrlCredentials(value: string): boolean {
   return /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#@\s]+@/.test(value);
 }
 
+/** One shape of credential that a value can be recognised by, whatever the variable is called. */
+export interface TokenShape {
+  id: string;
+  /** What it is, for policies/README.md and the tests. */
+  what: string;
+  re: RegExp;
+}
+
+// Not preceded by a letter or digit: a prefix inside a longer word is not a token's start. A trailing bound is
+// only put where the issuer's length is fixed and documented (a longer run of the same alphabet is something else).
+const B = '(?<![A-Za-z0-9])';
+const E = '(?![A-Za-z0-9])';
+
+/**
+ * Credentials that announce themselves by a prefix or structure the issuer chose so that scanners find them
+ * (the shapes gitleaks and GitHub's secret scanning look for). No entropy guessing: a random-looking value
+ * with no known shape (an AWS secret access key, a Cloudflare token) is not recognised here — the strict
+ * policy's name patterns catch those by name. Each regex is linear (no nested quantifiers) and runs over a
+ * value bounded by the environment's size.
+ */
+export const TOKEN_SHAPES: readonly TokenShape[] = [
+  { id: 'github', what: 'GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)', re: new RegExp(`${B}(?:gh[pousr]_[A-Za-z0-9]{36}${E}|github_pat_[A-Za-z0-9_]{82}${E})`) },
+  { id: 'gitlab', what: 'GitLab token (glpat-, gldt-, glrt-, glptt-, glcbt-, glft-, glimt-, glsoat-, gloas-, glagent-)', re: new RegExp(`${B}gl(?:pat|dt|rt|ptt|cbt|ft|imt|soat|oas|agent)-[A-Za-z0-9_-]{20,}`) },
+  { id: 'anthropic', what: 'Anthropic API key (sk-ant-)', re: new RegExp(`${B}sk-ant-[A-Za-z0-9_-]{20,}`) },
+  { id: 'openai', what: 'OpenAI key (sk-proj-, sk-svcacct-, sk-admin-, the older sk-…T3BlbkFJ…)', re: new RegExp(`${B}sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})`) },
+  { id: 'openrouter', what: 'OpenRouter key (sk-or-v1-)', re: new RegExp(`${B}sk-or-v1-[a-f0-9]{64}${E}`) },
+  { id: 'aws-access-key-id', what: 'AWS access key id (AKIA, ASIA, ABIA, ACCA, A3T…)', re: new RegExp(`${B}(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}${E}`) },
+  { id: 'google-api-key', what: 'Google API key (AIza)', re: new RegExp(`${B}AIza[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])`) },
+  { id: 'google-oauth-secret', what: 'Google OAuth client secret (GOCSPX-)', re: new RegExp(`${B}GOCSPX-[A-Za-z0-9_-]{28}`) },
+  { id: 'slack', what: 'Slack token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxe-, xapp-)', re: new RegExp(`${B}(?:xox[abeoprs]-[0-9A-Za-z-]{10,}|xapp-[0-9]-[A-Z0-9]+-[0-9]+-[a-z0-9]+)`) },
+  { id: 'npm', what: 'npm access token (npm_)', re: new RegExp(`${B}npm_[A-Za-z0-9]{36}${E}`) },
+  { id: 'pypi', what: 'PyPI upload token (pypi-AgEIcHlwaS5vcmc)', re: /pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}/ },
+  { id: 'huggingface', what: 'Hugging Face token (hf_)', re: new RegExp(`${B}hf_[A-Za-z]{34}${E}`) },
+  { id: 'stripe', what: 'Stripe secret or restricted key (sk_live_, rk_live_, sk_test_, rk_test_)', re: new RegExp(`${B}[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`) },
+  { id: 'docker-hub', what: 'Docker Hub token (dckr_pat_, dckr_oat_)', re: new RegExp(`${B}dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,}`) },
+  { id: 'sendgrid', what: 'SendGrid key (SG.)', re: new RegExp(`${B}SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}`) },
+  { id: 'digitalocean', what: 'DigitalOcean token (dop_v1_, doo_v1_, dor_v1_)', re: new RegExp(`${B}do[opr]_v1_[a-f0-9]{64}${E}`) },
+  { id: 'shopify', what: 'Shopify token (shpat_, shpca_, shppa_, shpss_)', re: new RegExp(`${B}shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}${E}`) },
+  { id: 'vault', what: 'HashiCorp Vault token (hvs., hvb., hvr.)', re: new RegExp(`${B}hv[sbr]\\.[A-Za-z0-9_-]{24,}`) },
+  { id: 'grafana', what: 'Grafana token (glc_, glsa_)', re: new RegExp(`${B}(?:glc_[A-Za-z0-9+/]{32,}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})`) },
+  { id: 'sentry', what: 'Sentry token (sntrys_, sntryu_)', re: new RegExp(`${B}(?:sntrys_eyJ[A-Za-z0-9+/=_-]{20,}|sntryu_[a-f0-9]{64}${E})`) },
+  { id: 'databricks', what: 'Databricks token (dapi)', re: new RegExp(`${B}dapi[a-f0-9]{32}(?:-[0-9])?${E}`) },
+  { id: 'linear', what: 'Linear API key (lin_api_)', re: new RegExp(`${B}lin_api_[A-Za-z0-9]{40}${E}`) },
+  { id: 'postman', what: 'Postman key (PMAK-)', re: new RegExp(`${B}PMAK-[a-f0-9]{24}-[a-f0-9]{34}${E}`) },
+  { id: 'pulumi', what: 'Pulumi token (pul-)', re: new RegExp(`${B}pul-[a-f0-9]{40}${E}`) },
+  { id: 'supabase', what: 'Supabase token (sbp_, sb_secret_)', re: new RegExp(`${B}(?:sbp_[a-f0-9]{40}${E}|sb_secret_[A-Za-z0-9_-]{20,})`) },
+  { id: 'doppler', what: 'Doppler token (dp.pt., dp.st., dp.sa., dp.ct.)', re: new RegExp(`${B}dp\\.(?:pt|st|sa|ct|scim|audit)\\.[A-Za-z0-9]{40,}`) },
+  { id: 'age-secret-key', what: 'age secret key (AGE-SECRET-KEY-1)', re: /AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}/ },
+  { id: 'private-key', what: 'PEM or OpenSSH private key (-----BEGIN … PRIVATE KEY-----)', re: /-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----/ },
+  // Header and payload are base64url JSON objects, so each starts with "ey" ('{"'); the signature may be empty
+  // (alg "none"). A JWT is a bearer credential whoever issued it.
+  { id: 'jwt', what: 'JSON Web Token (eyJ….eyJ….…)', re: new RegExp(`${B}eyJ[A-Za-z0-9_-]{10,}\\.eyJ[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]*`) },
+];
+
+/** The shape of the first known token in a value (never the token itself), or null. */
+export function valueTokenShape(value: string): string | null {
+  for (const s of TOKEN_SHAPES) if (s.re.test(value)) return s.id;
+  return null;
+}
+
 /** The agent's environment for a set of inherited names: what to unset, what to set. */
 export interface EnvPlan {
   /** Inherited names removed, in the order given. */
   removed: string[];
-  /** The built-in class (or 'remove' from the policy) that removed each name, same order. */
+  /** The built-in class, 'remove' from the policy, 'url-credentials' or 'token-value' that removed each name, same order. */
   removedBy: string[];
   /** Set after removal (overrides an inherited value of the same name). */
   set: [string, string][];
 }
 
 /**
- * `valueOf` gives an inherited value, for `remove_url_credentials` (the only rule that looks at values; a name
- * it cannot give a value for is decided by its name alone).
+ * `valueOf` gives an inherited value, for `remove_url_credentials` and `remove_token_values` (the rules that look
+ * at values; a name it cannot give a value for is decided by its name alone).
  */
 export function planEnvironment(names: Iterable<string>, policy: EnvPolicy, valueOf?: (name: string) => string | undefined): EnvPlan {
   const plan: EnvPlan = { removed: [], removedBy: [], set: policy.set.map(([k, v]) => [k, v]) };
@@ -171,11 +233,13 @@ export function planEnvironment(names: Iterable<string>, policy: EnvPolicy, valu
   return plan;
 }
 
-/** Why an inherited variable is removed ('remove', a built-in class id, or 'url-credentials'), or null. */
+/** Why an inherited variable is removed ('remove', a built-in class id, 'url-credentials' or 'token-value'), or null. */
 export function envRemovedBy(name: string, policy: EnvPolicy, value: string | undefined): string | null {
   const d = decideEnvName(name, policy);
   if (!d.keep) return d.by?.key === 'builtin' ? d.by.class : 'remove';
-  if (d.by?.key !== 'pass' && policy.removeUrlCredentials && value !== undefined && valueHasUrlCredentials(value)) return 'url-credentials';
+  if (d.by?.key === 'pass' || value === undefined) return null;
+  if (policy.removeUrlCredentials && valueHasUrlCredentials(value)) return 'url-credentials';
+  if (policy.removeTokenValues && valueTokenShape(value) !== null) return 'token-value';
   return null;
 }
 
@@ -185,14 +249,15 @@ export function envRemovedBy(name: string, policy: EnvPolicy, value: string | un
  */
 export function envBannerLine(plan: EnvPlan, escape: (s: string) => string = (s) => s): string | null {
   if (plan.removed.length === 0) return null;
-  const url = plan.removed.filter((_, i) => plan.removedBy[i] === 'url-credentials');
-  return `removed from the agent's environment: ${plan.removed.map(escape).join(', ')} (${envRemovedWhy(url.map(escape))})`;
+  const by = (why: string): string[] => plan.removed.filter((_, i) => plan.removedBy[i] === why).map(escape);
+  return `removed from the agent's environment: ${plan.removed.map(escape).join(', ')} (${envRemovedWhy(by('url-credentials'), by('token-value'))})`;
 }
 
-/** Why the banner's names went: channels, and the ones whose value held a URL with credentials (named). */
-export function envRemovedWhy(urlNames: readonly string[]): string {
+/** Why the banner's names went: channels, and the ones removed for their value (named; the value never is). */
+export function envRemovedWhy(urlNames: readonly string[], tokenNames: readonly string[] = []): string {
   const url = urlNames.length ? `; ${urlNames.join(', ')}: a user or password in a URL, [env] remove_url_credentials` : '';
-  return `channels out of the gate${url}; [env] pass keeps one`;
+  const token = tokenNames.length ? `; ${tokenNames.join(', ')}: a token's shape in the value, [env] remove_token_values` : '';
+  return `channels out of the gate${url}${token}; [env] pass keeps one`;
 }
 
 /** Apply a plan to a NodeJS-style environment (for callers that start a program themselves, and tests). */

@@ -579,7 +579,7 @@ class PolicyLoader {
       }
       set.push([name, v]);
     }
-    return { remove: patterns('remove'), pass: patterns('pass'), set, ...(t?.remove_url_credentials === true ? { removeUrlCredentials: true } : {}) };
+    return { remove: patterns('remove'), pass: patterns('pass'), set, ...(t?.remove_url_credentials === true ? { removeUrlCredentials: true } : {}), ...(t?.remove_token_values === true ? { removeTokenValues: true } : {}) };
   }
 
   // ---- rules

@@ -134,5 +134,6 @@ function mergeEnv(base: EnvPolicy | undefined, profile: EnvPolicy | undefined): 
     pass: own.pass,
     set: [...profile.set.filter(([k]) => !baseNames.has(k)), ...own.set],
     ...(own.removeUrlCredentials || profile.removeUrlCredentials ? { removeUrlCredentials: true } : {}),
+    ...(own.removeTokenValues || profile.removeTokenValues ? { removeTokenValues: true } : {}),
   };
 }

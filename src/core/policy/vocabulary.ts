@@ -347,6 +347,11 @@ export const POLICY_FORMAT = {
             default: false,
             doc: 'Remove every variable whose value holds a URL with a user name or password in it (https://user:token@host, a proxy\'s http://user:pass@host, redis://:pw@host), whatever its name — PIP_INDEX_URL, HTTPS_PROXY, REDIS_URL, MONGODB_URI — unless pass keeps it. The start banner names them (never their values).',
           },
+          remove_token_values: {
+            type: 'bool',
+            default: false,
+            doc: 'Remove every variable whose value holds a credential of a known shape, whatever its name: GitHub (ghp_, github_pat_…), GitLab (glpat-…), Anthropic (sk-ant-), OpenAI (sk-proj-…), AWS access key ids (AKIA…), Slack (xoxb-…), npm (npm_…), PyPI, Stripe, Google (AIza…), a PEM private key, a JWT and more (policies/README.md) — by prefix and structure, no entropy guessing — unless pass keeps it. The strict policy sets it; the agent\'s own key, passed by name, stays. The start banner names them (never their values).',
+          },
         },
       },
     },

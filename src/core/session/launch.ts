@@ -262,6 +262,8 @@ export interface BannerInput {
   envRemoved?: readonly string[];
   /** Of those, the ones whose value held a URL with a user or password (GateSession.envRemovedUrl). */
   envRemovedUrl?: readonly string[];
+  /** Of those, the ones whose value held a token of a known shape (GateSession.envRemovedToken). */
+  envRemovedToken?: readonly string[];
   /** The agent profile in use, when there is one. */
   agent?: string;
 }
@@ -271,7 +273,7 @@ export function startBanner(b: BannerInput): string[] {
   const policy = b.source.kind === 'default' ? `policy: built-in default ${b.source.file} (${b.source.why})` : `policy: ${b.source.file}${b.source.kind === 'explicit' ? ` (${b.source.why})` : ''}`;
   const agent = b.agent ? `; agent profile: ${b.agent}` : '';
   const removed = (b.envRemoved ?? []).map(escapeText);
-  const env = removed.length === 0 ? '' : `; removed from the agent's environment: ${removed.join(', ')} (${envRemovedWhy((b.envRemovedUrl ?? []).map(escapeText))})`;
+  const env = removed.length === 0 ? '' : `; removed from the agent's environment: ${removed.join(', ')} (${envRemovedWhy((b.envRemovedUrl ?? []).map(escapeText), (b.envRemovedToken ?? []).map(escapeText))})`;
   return [`${policy}${agent}`, `kernel: ${describeEnforcement(b.report, b.policy)}`, `audit log: ${b.auditFile}${env}`];
 }
 

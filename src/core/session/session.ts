@@ -317,6 +317,12 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     return plan ? plan.removed.filter((_, i) => plan.removedBy[i] === 'url-credentials') : [];
   }
 
+  /** Of those, the ones removed because their value held a token of a known shape ([env] remove_token_values). */
+  get envRemovedToken(): string[] {
+    const plan = this.link?.envPlan ?? this.envPlanAtReady;
+    return plan ? plan.removed.filter((_, i) => plan.removedBy[i] === 'token-value') : [];
+  }
+
   get report(): EnforcementReport {
     return this.link?.report ?? {};
   }

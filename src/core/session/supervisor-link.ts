@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EMPTY_ENV_POLICY, envRemovedBy, planEnvironment, type EnvPlan, type EnvPolicy } from '../policy/env';
 import type { BinaryAction } from '../policy/types';
+import { escapeText } from '../audit/display';
 import type {
   EnforcementReport,
   SpawnSupervisor,
@@ -577,6 +578,11 @@ export class SupervisorLink {
       this.protocolError(`the record pipe carried a ${m.type} line, which only the socket carries: another process wrote to the pipe`);
       return;
     }
+    // The keeper's word after the supervisor is gone (native/src/keeper.c): said when the link fails.
+    if (m.type === 'REAPED') {
+      this.reaped = m;
+      return;
+    }
     if (!this.started) {
       this.onHandshake?.(m);
       return;
@@ -687,9 +693,11 @@ export class SupervisorLink {
     const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 2000)));
     void Promise.race([this.exited, late]).then((st) => {
       clearTimeout(timer);
-      if (!st) return this.fail('the supervisor closed the connection without reporting the agent\'s exit');
+      const kept = keeperLine(this.reaped);
+      if (this.reaped?.signal) return this.fail(`the supervisor was killed by signal ${this.reaped.signal} without reporting the agent's exit${kept}`);
+      if (!st) return this.fail(`the supervisor closed the connection without reporting the agent's exit${kept}`);
       const how = st.signal !== null ? `was killed by signal ${st.signal}` : `exited with code ${st.code}`;
-      this.fail(`the supervisor ${how} without reporting the agent's exit`);
+      this.fail(`the supervisor ${how} without reporting the agent's exit${kept}`);
     });
   }
 
@@ -704,6 +712,19 @@ export class SupervisorLink {
   }
 
   private failedReported = false;
+
+  /** The keeper's REAPED, when the supervisor died (or left processes behind). */
+  private reaped: Extract<SupervisorMessage, { type: 'REAPED' }> | null = null;
+}
+
+/** What the keeper did about the session's processes when the supervisor was gone, for the failure message
+ *  (and so the end record): how many it ended, which, and what it could not end. */
+export function keeperLine(r: Extract<SupervisorMessage, { type: 'REAPED' }> | null): string {
+  if (!r) return '';
+  if (r.ended === 0 && r.remaining === 0) return '; no process of the session was left';
+  const names = r.names.length ? ` (${r.names.map(escapeText).join(', ')})` : '';
+  const ended = `; ${r.ended} process${r.ended === 1 ? '' : 'es'} of the session ended by the gate's keeper${names}`;
+  return r.remaining ? `${ended}; ${r.remaining} could not be ended: in uninterruptible sleep, SIGKILL pending${r.stuck ? ` (${escapeText(r.stuck)})` : ''}` : ended;
 }
 
 // The spawners moved to ./spawn (one exit-handling path); re-exported for existing importers.

@@ -38,7 +38,10 @@ export type SupervisorMessage =
   /** The supervisor did what a TERMINAL line asked (held or resumed its relay). */
   | { type: 'TERMINAL'; owner: 'broker' | 'agent'; relay?: TerminalRelay }
   | { type: 'EXIT'; id: number; code: number; signal: number; stats: SupervisorStats; leftovers?: Leftovers }
-  | { type: 'BYE'; head: string; size: number };
+  | { type: 'BYE'; head: string; size: number }
+  /** From the keeper (native/src/keeper.c), after the supervisor exited: how it exited, and what of the session
+   *  the keeper had to end (count, names, and what could not be ended). */
+  | { type: 'REAPED'; code: number; signal: number; ended: number; remaining: number; names: string[]; stuck?: string };
 
 /**
  * Counters the supervisor reports on EXIT (all optional): n_asked (decided by the broker), n_cached
@@ -242,6 +245,18 @@ export function decodeSupervisorLine(line: string): SupervisorMessage {
                 ...(m.has('leftovers_stuck') ? { stuck: hexValue('leftovers_stuck', m.get('leftovers_stuck') ?? '') } : {}),
               },
             }),
+      };
+    }
+    case 'REAPED': {
+      const m = single(pairs);
+      return {
+        type,
+        code: intValue('code', m.get('code')),
+        signal: intValue('signal', m.get('signal')),
+        ended: intValue('ended', m.get('ended')),
+        remaining: intValue('remaining', m.get('remaining') ?? '0'),
+        names: pairs.filter(([k]) => k === 'leftover').map(([k, v]) => hexValue(k, v)),
+        ...(m.has('stuck') ? { stuck: hexValue('stuck', m.get('stuck') ?? '') } : {}),
       };
     }
     default:

@@ -104,6 +104,8 @@ export class GatedProcess extends EventEmitter<GatedProcessEvents> {
       report: session.report,
       auditFile: session.auditFile,
       envRemoved: session.envRemoved,
+      envRemovedUrl: session.envRemovedUrl,
+      envRemovedToken: session.envRemovedToken,
       ...(this.o.plan.agent ? { agent: this.o.plan.agent } : {}),
     });
     let text = gateLines([...(this.o.preface ?? []), ...banner]);

@@ -2,7 +2,7 @@
 // checks, and the wire lines that carry the result to the supervisor (which applies them to raw bytes).
 import { describe, expect, it } from 'vitest';
 import { textToHex } from '../../../src/core/exec/facts';
-import { ENV_CHANNELS, EMPTY_ENV_POLICY, applyEnvPlan, decideEnvName, envBannerLine, envNameMatches, planEnvironment, valueHasUrlCredentials, type EnvPolicy } from '../../../src/core/policy/env';
+import { ENV_CHANNELS, EMPTY_ENV_POLICY, TOKEN_SHAPES, applyEnvPlan, decideEnvName, envBannerLine, envNameMatches, planEnvironment, valueHasUrlCredentials, valueTokenShape, type EnvPolicy } from '../../../src/core/policy/env';
 import { loadPolicyText } from '../../../src/core/policy/index';
 import { decodeSupervisorLine, encodeConfig } from '../../../src/core/session/wire';
 
@@ -142,5 +142,85 @@ describe('[env] remove_url_credentials: a credential inside a URL goes by its va
     const loaded = loadPolicyText('[env]\nremove_url_credentials = true\n', '/p/.gate.toml', { env: {} });
     expect(loaded.policy?.env?.removeUrlCredentials).toBe(true);
     expect(loadPolicyText('[env]\nremove_url_credentials = "yes"\n', '/p/.gate.toml', { env: {} }).policy).toBeNull();
+  });
+});
+
+describe('[env] remove_token_values: a token under an innocent name goes by its shape', () => {
+  // Built from parts so that no scanner mistakes this file for a leak; each is the issuer's documented shape.
+  const r = (alphabet: string, n: number, seed = 7): string => Array.from({ length: n }, (_, i) => alphabet[(i * 31 + seed) % alphabet.length]).join('');
+  const AN = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const HEX = '0123456789abcdef';
+  const jwtPart = (json: string): string => Buffer.from(json).toString('base64url');
+  const tokens = {
+    github: ['ghp_' + r(AN, 36), 'gho_' + r(AN, 36), 'ghs_' + r(AN, 36), 'github_pat_' + r(AN + '_', 82)],
+    gitlab: ['glpat-' + r(AN, 20), 'glrt-' + r(AN + '_-', 27), 'gldt-' + r(AN, 20)],
+    anthropic: ['sk-ant-api03-' + r(AN + '_-', 93) + 'AA', 'sk-ant-oat01-' + r(AN, 40)],
+    openai: ['sk-proj-' + r(AN + '_-', 120), 'sk-svcacct-' + r(AN, 40), 'sk-' + r(AN, 20) + 'T3BlbkFJ' + r(AN, 20)],
+    openrouter: ['sk-or-v1-' + r(HEX, 64)],
+    'aws-access-key-id': ['AKIA' + r('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16), 'ASIA' + r('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16, 3)],
+    'google-api-key': ['AIza' + r(AN + '_-', 35)],
+    'google-oauth-secret': ['GOCSPX-' + r(AN, 28)],
+    slack: ['xoxb-' + r('0123456789', 12) + '-' + r('0123456789', 13) + '-' + r(AN, 24), 'xoxp-1-' + r(AN, 30), 'xapp-1-A0' + r('ABCDEFGHIJ0123456789', 9) + '-' + r('0123456789', 13) + '-' + r(HEX, 64)],
+    npm: ['npm_' + r(AN, 36)],
+    pypi: ['pypi-AgEIcHlwaS5vcmc' + r(AN + '_-', 60)],
+    huggingface: ['hf_' + r('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 34)],
+    stripe: ['sk_live_' + r(AN, 24), 'rk_test_' + r(AN, 24)],
+    'docker-hub': ['dckr_pat_' + r(AN + '_-', 27)],
+    sendgrid: ['SG.' + r(AN, 22) + '.' + r(AN, 43)],
+    digitalocean: ['dop_v1_' + r(HEX, 64)],
+    shopify: ['shpat_' + r(HEX, 32)],
+    vault: ['hvs.' + r(AN + '_-', 90)],
+    grafana: ['glsa_' + r(AN, 32) + '_' + r(HEX, 8), 'glc_' + r(AN, 40)],
+    sentry: ['sntryu_' + r(HEX, 64)],
+    databricks: ['dapi' + r(HEX, 32)],
+    linear: ['lin_api_' + r(AN, 40)],
+    postman: ['PMAK-' + r(HEX, 24) + '-' + r(HEX, 34)],
+    pulumi: ['pul-' + r(HEX, 40)],
+    supabase: ['sbp_' + r(HEX, 40)],
+    doppler: ['dp.pt.' + r(AN, 43)],
+    'age-secret-key': ['AGE-SECRET-KEY-1' + r('QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L', 58)],
+    'private-key': ['-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----', '-----BEGIN RSA PRIVATE KEY-----\nMIIE', '-----BEGIN PRIVATE KEY-----', '-----BEGIN ENCRYPTED PRIVATE KEY-----', '-----BEGIN PGP PRIVATE KEY BLOCK-----'],
+    jwt: [`${jwtPart('{"alg":"HS256","typ":"JWT"}')}.${jwtPart('{"sub":"1234567890","name":"x"}')}.${r(AN + '_-', 43)}`, `${jwtPart('{"alg":"none"}')}.${jwtPart('{"sub":"1234567890"}')}.`],
+  } satisfies Record<string, [string, ...string[]]>;
+  it('has a test value for every shape', () => {
+    expect(Object.keys(tokens).sort()).toEqual(TOKEN_SHAPES.map((t) => t.id).sort());
+  });
+  it.each(Object.entries(tokens) as [string, string[]][])('%s: alone, and inside a longer value (a header, a list, a config line)', (id, values) => {
+    for (const v of values) {
+      expect(valueTokenShape(v), v).toBe(id);
+      expect(valueTokenShape(`Authorization: Bearer ${v}`), v).toBe(id);
+      expect(valueTokenShape(`a,${v},b`), v).toBe(id);
+      expect(valueTokenShape(`--token=${v}\n`), v).toBe(id);
+    }
+  });
+  it('leaves ordinary values alone: paths, hashes, UUIDs, base64, short or embedded prefixes, public keys and certificates', () => {
+    const ordinary = [
+      '', '/usr/local/bin:/usr/bin:/bin', '/home/u/.cache/agent-gate/tools/npm', 'en_US.UTF-8', 'xterm-256color', 'di=01;34:ln=01;36:so=01;35',
+      'ghp_short', 'ghp_' + 'a'.repeat(35), 'xghp_' + 'a'.repeat(36), 'ghp_' + 'a'.repeat(37), 'npm_config_cache', 'npm_' + 'a'.repeat(35), 'npm_run_build_' + 'a'.repeat(30),
+      'sk-ant-kept', 'sk-kept', 'task-runner', 'disk-ant-' + 'a'.repeat(30), 'AKIA', 'AKIA' + 'a'.repeat(16), 'XAKIA' + 'A'.repeat(16), 'AKIA' + 'A'.repeat(17),
+      'da39a3ee5e6b4b0d3255bfef95601890afd80709', '3f2a1c9e-8b7d-4e6f-9a1b-2c3d4e5f6a7b', Buffer.from('x'.repeat(60)).toString('base64'),
+      '-----BEGIN PUBLIC KEY-----', '-----BEGIN CERTIFICATE-----', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI user@host', 'eyJhbGciOiJIUzI1NiJ9', 'eyJ.eyJ.x',
+      'glpat-short', 'hf_' + 'a'.repeat(10), 'xoxb-1', 'sk_live_x', 'SG.abc.def', 'dapi', 'AIzaShort', 'hvs.x', 'pypi-token', 'ANTHROPIC_API_KEY',
+    ];
+    for (const v of ordinary) expect(valueTokenShape(v), v).toBeNull();
+  });
+  it('removes those variables whatever their names unless pass keeps them; names (never values) in the banner; off by default', () => {
+    const env: Record<string, string> = { FOO: tokens.github[0], X: tokens.anthropic[0], AWS_HINT: tokens['aws-access-key-id'][0], DEPLOY: tokens['private-key'][0], PATH: '/usr/bin', ANTHROPIC_API_KEY: tokens.anthropic[1] };
+    const on = policy({ removeTokenValues: true, pass: ['ANTHROPIC_API_KEY'] });
+    const plan = planEnvironment(Object.keys(env), on, (k) => env[k]);
+    expect(plan.removed).toEqual(['FOO', 'X', 'AWS_HINT', 'DEPLOY']);
+    expect(plan.removedBy).toEqual(['token-value', 'token-value', 'token-value', 'token-value']);
+    const line = envBannerLine(plan) ?? '';
+    expect(line).toBe("removed from the agent's environment: FOO, X, AWS_HINT, DEPLOY (channels out of the gate; FOO, X, AWS_HINT, DEPLOY: a token's shape in the value, [env] remove_token_values; [env] pass keeps one)");
+    for (const v of Object.values(env)) if (v !== '/usr/bin') expect(line).not.toContain(v.slice(0, 12));
+    expect(planEnvironment(Object.keys(env), policy({}), (k) => env[k]).removed).toEqual([]);
+    // A value that is both a URL with credentials and a token is named once, for the URL.
+    const both = planEnvironment(['R'], policy({ removeTokenValues: true, removeUrlCredentials: true }), () => `https://x:${tokens.github[0]}@github.com/o/r`);
+    expect(both.removedBy).toEqual(['url-credentials']);
+  });
+  it('is read from the policy, merged from a profile, and set by the strict policy only', () => {
+    expect(loadPolicyText('[env]\nremove_token_values = true\n', '/p/.gate.toml', { env: {} }).policy?.env?.removeTokenValues).toBe(true);
+    expect(loadPolicyText('[env]\nremove_token_values = "yes"\n', '/p/.gate.toml', { env: {} }).policy).toBeNull();
+    expect(loadPolicyText('[env]\n', '/p/.gate.toml', { env: {} }).policy?.env?.removeTokenValues).toBeUndefined();
   });
 });

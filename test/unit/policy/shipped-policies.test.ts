@@ -193,6 +193,10 @@ describe('strict.gate.toml', () => {
   it('limits TCP connect to 443', () => {
     expect(policy.network).toMatchObject({ enabled: true, connectTcpPorts: [443], bindTcpPorts: [] });
   });
+  it('removes credentials by value (URLs with a user, tokens of a known shape); the default does not', () => {
+    expect(policy.env).toMatchObject({ removeUrlCredentials: true, removeTokenValues: true });
+    expect(engine(join(POLICIES, 'default.gate.toml')).policy.env?.removeTokenValues).toBeUndefined();
+  });
 });
 
 describe('permissive.gate.toml', () => {

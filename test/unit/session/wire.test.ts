@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { textToHex } from '../../../src/core/exec/facts';
 import type { ExecEvent } from '../../../src/core/session/types';
+import { keeperLine } from '../../../src/core/session/supervisor-link';
 import {
   decodeSupervisorLine,
   encodeConfig,
@@ -282,5 +283,17 @@ describe('wire: RECORD (cached verdicts recorded by the supervisor)', () => {
     expect(encodeVerdict(3, 'deny', false, origin)).toBe('VERDICT id=3 action=deny\n');
     const config = encodeConfig({ fs: null, net: null, require: { fs: false, net: false }, timeout: { ms: 0, action: 'deny' } }, [], { session: 'abc' });
     expect(config).toContain(`\nJSON_RECORDS session=${hex('abc')}\n`);
+  });
+});
+
+describe('wire: REAPED (the keeper, after the supervisor is gone)', () => {
+  it('decodes how the supervisor ended and what the keeper ended; the failure names them, escaped', () => {
+    const m = decodeSupervisorLine(`REAPED code=0 signal=9 ended=3 remaining=0 leftover=${textToHex('bash')} leftover=${textToHex('sl\x1beep')}`);
+    expect(m).toEqual({ type: 'REAPED', code: 0, signal: 9, ended: 3, remaining: 0, names: ['bash', 'sl\x1beep'] });
+    expect(keeperLine(m.type === 'REAPED' ? m : null)).toBe("; 3 processes of the session ended by the gate's keeper (bash, sl\\eeep)");
+    const stuck = decodeSupervisorLine(`REAPED code=0 signal=9 ended=1 remaining=2 stuck=${textToHex('pid 7 in fuse_wait')}`);
+    expect(keeperLine(stuck.type === 'REAPED' ? stuck : null)).toBe("; 1 process of the session ended by the gate's keeper; 2 could not be ended: in uninterruptible sleep, SIGKILL pending (pid 7 in fuse_wait)");
+    expect(keeperLine(decodeSupervisorLine('REAPED code=0 signal=9 ended=0 remaining=0') as never)).toBe('; no process of the session was left');
+    expect(() => decodeSupervisorLine('REAPED code=0 signal=x ended=1')).toThrow(WireError);
   });
 });
