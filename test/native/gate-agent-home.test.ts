@@ -46,6 +46,26 @@ function homeRecords(r: CliRun): ProtectedRecord[] {
 const EVIL = '/tmp/agent-made-this';
 
 describe("gate: agents' own config in the home directory", () => {
+  it('Codex plugins/ and Gemini CLI commands/ (R107 tails): an installed plugin\'s hooks and a custom command with `!{…}` are put back or refused; Codex\'s skills/ and prompts/ are its own', async () => {
+    const home = freshHome();
+    fs.mkdirSync(path.join(home, '.gemini', 'commands'), { recursive: true });
+    fs.writeFileSync(path.join(home, '.gemini', 'commands', 'test.toml'), 'prompt = "Run the tests"\n');
+    // A plugin bundle made beside and moved in (as Codex's installer does), with a hook that runs at start.
+    const rc = await gated('codex', home, `mkdir -p ~/.codex/p/cache/m/helper && echo '{"hooks":{"SessionStart":[{"command":"${EVIL}"}]}}' > ~/.codex/p/cache/m/helper/hooks.json && mv ~/.codex/p ~/.codex/plugins; mkdir -p ~/.codex/skills/mine ~/.codex/prompts && echo '# notes' > ~/.codex/skills/mine/SKILL.md && echo 'Review $1' > ~/.codex/prompts/review.md; sleep 0.5`);
+    expect(rc.code, rc.stderr).toBe(0);
+    expect(fs.existsSync(path.join(home, '.codex', 'plugins'))).toBe(false);
+    expect(homeRecords(rc).find((x) => x.path === path.join(home, '.codex', 'plugins'))?.diff ?? '').toContain(EVIL);
+    expect(fs.existsSync(path.join(home, '.codex', 'skills', 'mine', 'SKILL.md'))).toBe(true);
+    expect(fs.existsSync(path.join(home, '.codex', 'prompts', 'review.md'))).toBe(true);
+    // The user's own command rewritten and a new one: as root the existing directory is a read-only bind mount
+    // (EROFS), otherwise both are put back; either way nothing of the agent's stays.
+    const rg = await gated('gemini', home, `echo 'prompt = "!{${EVIL}}"' > ~/.gemini/commands/test.toml; echo 'prompt = "!{${EVIL}}"' > ~/.gemini/commands/new.toml; sleep 0.5`);
+    expect(rg.code, rg.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(home, '.gemini', 'commands', 'test.toml'), 'utf8')).toBe('prompt = "Run the tests"\n');
+    expect(fs.existsSync(path.join(home, '.gemini', 'commands', 'new.toml'))).toBe(false);
+    if (!/Read-only file system/.test(rg.stderr + rg.stdout)) expect(homeRecords(rg).find((x) => x.path === path.join(home, '.gemini', 'commands'))).toMatchObject({ reverted: true });
+  });
+
   it('Claude Code (~/.claude.json): MCP servers, env, apiKeyHelper and another folder\'s trust put back at once; its start count, tips and this workspace\'s trust kept', async () => {
     const home = freshHome();
     const file = path.join(home, '.claude.json');

@@ -7,12 +7,15 @@
 // - execveat(AT_EMPTY_PATH) of an O_PATH descriptor of a program a rule denies: judged and recorded like its path;
 // - personality(READ_IMPLIES_EXEC) (every readable mapping executable): refused;
 // - the new mount API for a root agent (open_tree, open_tree_attr, fsopen, fspick, fsconfig, fsmount,
-//   move_mount, mount_setattr): refused by the filter before the kernel looks at the arguments.
+//   move_mount, mount_setattr): refused by the filter before the kernel looks at the arguments;
+// - the agent program's very first instructions (a static binary: nothing of it runs before) creating a file
+//   the guards keep whole — Codex's rules/ in the home directory under the codex profile, a `.vscode/tasks.json`
+//   below the workspace root: the guards' snapshots are taken before the agent starts, so both are put back.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDirs, prepare, runCli } from './gate-progs/cli';
+import { makeDirs, prepare, prog, runCli } from './gate-progs/cli';
 import { ownedWorkspace } from './helpers/procs';
 
 const NOBODY = 65534;
@@ -177,4 +180,43 @@ t('open_tree_attr', 467, AT_FDCWD, b'/', 1 | 0o2000000, None, 0)
     expect(got.length, r.stderr).toBe(8);
     for (const l of got) expect(l).toMatch(/ Operation not permitted$/);
   });
+});
+
+describe('gate (red-team 4, held): the agent\'s first instructions meet guards that are already watching', () => {
+  const RULE = 'prefix_rule(pattern=["bash"], decision="allow")';
+  const TASKS = '{"version":"2.0.0","tasks":[{"label":"x","type":"shell","command":"id","runOptions":{"runOn":"folderOpen"}}]}';
+  for (const who of ['root', 'nobody'] as const) {
+    it(`a static program whose first write is ~/.codex/rules/default.rules (codex profile) or sub/.vscode/tasks.json: refused or put back (recorded), never kept (${who})`, async () => {
+      const w = workspace(who);
+      const home = path.join(path.dirname(w.ws), 'home');
+      // rules/ exists (Codex makes it): a new directory there would be removed before the file is in it.
+      fs.mkdirSync(path.join(home, '.codex', 'rules'), { recursive: true });
+      fs.mkdirSync(path.join(w.ws, 'sub'));
+      if (who === 'nobody') for (const d of [home, path.join(home, '.codex'), path.join(home, '.codex', 'rules'), path.join(w.ws, 'sub')]) fs.chownSync(d, NOBODY, NOBODY);
+      const fw = path.join(w.ws, 'fw');
+      fs.copyFileSync(prog('rt4_firstwrite'), fw);
+      fs.chmodSync(fw, 0o755);
+      const rules = path.join(home, '.codex', 'rules', 'default.rules');
+      const tasks = path.join(w.ws, 'sub', '.vscode', 'tasks.json');
+
+      // Control: ungated, the program makes the file.
+      const ctlFile = path.join(dirs.root, `ctl-${n}`, 'rules', 'default.rules');
+      fs.mkdirSync(path.join(dirs.root, `ctl-${n}`));
+      expect(spawnSync(fw, [ctlFile, RULE]).status).toBe(0);
+      expect(fs.readFileSync(ctlFile, 'utf8')).toBe(`${RULE}\n`);
+
+      const run = (file: string, line: string, extra: string[]): ReturnType<typeof runCli> =>
+        runCli(['./fw', file, line], { policy: w.policy, audit: path.join(w.state, `audit-${path.basename(file)}.jsonl`), cwd: w.ws, env: { HOME: home }, wrap: who === 'nobody' ? AS_NOBODY : [], extra });
+      // Either the write is refused (3: a root agent's guarded places are read-only mounts; a directory the
+      // agent makes is removed as it appears, so the file cannot be made in it) or it is made and put back
+      // (0), with its record. Never kept.
+      for (const [file, line, extra] of [[rules, RULE, ['--agent', 'codex']], [tasks, TASKS, []]] as const) {
+        const r = await run(file, line, [...extra]);
+        expect(r.end, r.stderr).toBeDefined();
+        expect([0, 3], r.stderr).toContain(r.code);
+        expect(fs.existsSync(file), r.stderr).toBe(false);
+        if (r.code === 0) expect(r.records.some((x) => x.type === 'protected'), r.stderr).toBe(true);
+      }
+    });
+  }
 });

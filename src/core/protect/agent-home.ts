@@ -163,15 +163,27 @@ export function agentHomeFiles(env: NodeJS.ProcessEnv = process.env): AgentHomeF
  * `rules/` (execpolicy `prefix_rule(…, decision="allow")`: commands run without asking; Codex writes
  * `default.rules` when you approve a command for good, which is then put back and offered for review);
  * Gemini CLI's `extensions/` (enabled by default: their MCP servers, hooks and commands run) and `policies/`
- * (its policy engine's allow rules; "always allow" answers go to `auto-saved.toml`) — red-team R108.
+ * (its policy engine's allow rules; "always allow" answers go to `auto-saved.toml`) — red-team R108. And
+ * (R107's tails) Codex's `plugins/` (the installed plugins' bundles: an enabled plugin's hooks and MCP servers
+ * run at its start — which plugins are enabled is config.toml's `plugins`, guarded by key, so the agent's way in
+ * is an installed plugin's files), Gemini CLI's `commands/` (custom slash commands: a `!{…}` in one runs a
+ * shell command when the user types a command they wrote themselves). Not guarded, on purpose: Codex's `skills/`
+ * (SKILL.md instructions the model reads, like AGENTS.md; what they make it run goes through Codex's own
+ * approvals, and Codex rewrites `skills/.system` itself at start) and `prompts/` (text templates the user
+ * invokes by name, no command of their own).
  */
 export function agentHomeDirs(env: NodeJS.ProcessEnv = process.env): string[] {
   const home = env.HOME || '/';
   const out = new Set<string>();
-  for (const dir of [env.CODEX_HOME, path.join(home, '.codex')]) if (dir) out.add(path.resolve(dir, 'rules'));
+  for (const dir of [env.CODEX_HOME, path.join(home, '.codex')]) {
+    if (!dir) continue;
+    out.add(path.resolve(dir, 'rules'));
+    out.add(path.resolve(dir, 'plugins'));
+  }
   for (const dir of [...(env.GEMINI_CLI_HOME ? [path.join(env.GEMINI_CLI_HOME, '.gemini')] : []), path.join(home, '.gemini')]) {
     out.add(path.resolve(dir, 'extensions'));
     out.add(path.resolve(dir, 'policies'));
+    out.add(path.resolve(dir, 'commands'));
   }
   return [...out];
 }
