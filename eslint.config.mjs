@@ -24,6 +24,15 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { paths: ['vscode'] }] },
   },
   {
+    // Notification text is parsed for command links and icons: every message goes through notify.ts, which
+    // makes agent-controlled text in it inert (R112).
+    files: ['src/extension/**/*.ts'],
+    ignores: ['src/extension/notify.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: 'MemberExpression[property.name=/^show(Information|Warning|Error)Message$/]', message: 'use showInfo/showWarning/showError from src/extension/notify.ts (agent text in a notification becomes a link otherwise)' }],
+    },
+  },
+  {
     files: ['**/*.mjs', '**/*.js', '**/*.cjs'],
     languageOptions: {
       sourceType: 'module',

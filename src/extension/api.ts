@@ -37,6 +37,9 @@ export interface AuditApi {
   /** The status bar item's text ('' when hidden) and the view's badge. */
   status(): { text: string; visible: boolean; badge: number };
   auditFileOf(sessionId: string): string | undefined;
+  /** The view's own node for a verdict (`seq`) or a pending request (`requestId`) of a session, as its menus
+   *  pass it to the item commands (which refuse a node the view did not hand out). */
+  nodeOf(sessionId: string, what: { seq: number } | { requestId: number }): AuditNode | undefined;
   /** Verification of an ended session's audit log (core audit/verify.ts), when done. */
   verified(sessionId: string): { ok: boolean; problem: string | null } | undefined;
 }
@@ -111,6 +114,19 @@ export function auditApi(ui: AuditUi): AuditApi {
     },
     status: () => ({ text: ui.statusVisible() ? ui.status.text : '', visible: ui.statusVisible(), badge: ui.view.badge?.value ?? 0 }),
     auditFileOf: (id) => ui.auditFileOf(id),
+    nodeOf: (id, what) => {
+      ui.tree.flush();
+      const match = (n: AuditNode): boolean => ('seq' in what ? n.kind === 'item' && n.seq === what.seq : n.kind === 'pending' && n.request.id === what.requestId);
+      const search = (nodes: AuditNode[]): AuditNode | undefined => {
+        for (const n of nodes) {
+          if (match(n)) return n;
+          const inner = n.kind === 'session' || n.kind === 'pendingGroup' || n.kind === 'item' ? search(ui.tree.getChildren(n)) : undefined;
+          if (inner) return inner;
+        }
+        return undefined;
+      };
+      return search(ui.tree.getChildren(ui.tree.sessionNode(id)));
+    },
     verified: (id) => {
       const v = ui.tree.verify.get(id);
       if (!v || v.state === 'checking') return undefined;

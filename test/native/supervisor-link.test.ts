@@ -46,6 +46,28 @@ describe('SupervisorLink', () => {
     expect(sink.failed).toEqual([]);
   });
 
+  it('calls afterConfig once, after the config function and once CONFIG is out, before start() resolves', async () => {
+    const sink = newSink();
+    const order: string[] = [];
+    const base = options('echo-config', sink);
+    const config = base.config as Exclude<SupervisorLinkOptions['config'], () => unknown>;
+    const started = SupervisorLink.start({
+      ...base,
+      config: () => {
+        order.push('config');
+        return config;
+      },
+      afterConfig: () => order.push('afterConfig'),
+    }).then((l) => {
+      order.push('started');
+      return l;
+    });
+    const link = await started;
+    await link.exited;
+    expect(order).toEqual(['config', 'afterConfig', 'started']);
+    expect(sink.warns[0]).toBe('CONFIG 1');
+  });
+
   it('reassembles a large EXEC line that arrives in many chunks', async () => {
     const sink = newSink();
     const link = await SupervisorLink.start(options('chunked', sink));

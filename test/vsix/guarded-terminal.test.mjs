@@ -3,7 +3,8 @@
 // denies (curl: `Permission denied` in the terminal), one it asks about (git push: the real notification,
 // **Allow once**), see both verdicts in the Agent Gate audit tree (newest first, then as the process tree:
 // both under the shell), answer the next ask with **Always allow…**
-// and find the rule in .gate.toml, then close the terminal and find no process of the session left.
+// and find the rule in .gate.toml; a directory named like a command link stays text in the notification
+// (R112); then close the terminal and find no process of the session left.
 // Screenshots of each step go to test/artifacts/guarded-*.png; the README shows media/guarded-terminal.png
 // (copied by hand from guarded-ask.png) and media/guarded-always-allow.png (from guarded-always-rule.png).
 // Needs dist/agent-gate-linux-x64.vsix: `npm run test:vsix` packages first.
@@ -273,6 +274,73 @@ describe('guarded terminal from the installed VSIX', () => {
       await waitForTerminalText(page, /No configured push destination/, 30_000);
       await waitForStatusBar(page, /pending/, { absent: true });
       assert.equal(await notification(page, 'allow git push?').isVisible(), false);
+    });
+  });
+
+  test('a working directory named like a command link is shown as text: no link in the notification, nothing runs when clicked (R112)', { timeout: 120_000 }, async (t) => {
+    await step('guarded-link', async () => {
+      // The red-team repro: an npm script, and a directory whose name is `[Details](command:…runTask…)`. The
+      // script is written here (outside the gate), so the test does not rest on the workspace guard.
+      const proof = join(run, 'link-proof');
+      const pkg = join(workspace, 'package.json');
+      const pkgBefore = existsSync(pkg) ? readFileSync(pkg, 'utf8') : null;
+      writeFileSync(pkg, JSON.stringify({ name: 'w', scripts: { x: `id > '${proof}'` } }));
+      const target = `command:workbench.action.tasks.runTask?${encodeURIComponent(JSON.stringify({ type: 'npm', script: 'x' }))}`;
+      const dir = `[Details](${target})`;
+      mkdirSync(join(workspace, dir));
+      try {
+        await clearTerminal(page);
+        // Not `git push` alone: "Always allow…" above made a rule for exactly that.
+        await typeInTerminal(page, `cd '${dir}' && git push origin`);
+        const note = notification(page, 'allow git push origin?');
+        await note.waitFor({ state: 'visible', timeout: 30_000 });
+        await page.waitForTimeout(500); // the toast slides in
+        const text = unwrapped(await note.innerText());
+        // The directory is there, readable, with the visible mark between "]" and "(".
+        assert.ok(text.includes(`[Details]\\(${target})`), `the directory is not shown as text in: ${text}`);
+        const message = note.locator('.notification-list-item-message');
+        assert.equal(await message.locator('a, .monaco-link').count(), 0, `a link in the notification: ${await message.innerHTML()}`);
+        t.diagnostic(`screenshot: ${await screenshot(page, 'guarded-link')}`);
+        // Click where the link was: the word "Details" inside the path.
+        const box = await message.evaluate((el) => {
+          const walker = document.createTreeWalker(el, 4 /* NodeFilter.SHOW_TEXT */);
+          for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+            const at = n.textContent.indexOf('[Details]');
+            if (at < 0) continue;
+            const range = document.createRange();
+            range.setStart(n, at + 1);
+            range.setEnd(n, at + 8);
+            const r = range.getBoundingClientRect();
+            return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+          }
+          return null;
+        });
+        assert.ok(box, 'the word Details is not in the message');
+        await page.mouse.click(box.x, box.y);
+        for (let i = 0; i < 10 && !existsSync(proof); i++) {
+          // Were a task started, VS Code could ask about a problem matcher: let it go on, to prove it did not.
+          const cont = quickPickRow(page, 'Continue without scanning');
+          if (await cont.count()) await cont.first().click().catch(() => {});
+          await page.waitForTimeout(500);
+        }
+        assert.equal(existsSync(proof), false, `the npm script ran outside the gate: ${existsSync(proof) ? readFileSync(proof, 'utf8') : ''}`);
+        // Details shows the whole request in a dialog, as plain text (the directory exactly, no mark), no link.
+        await clickNotificationButton(page, 'allow git push origin?', 'Details');
+        const dialog = page.locator('.monaco-dialog-box');
+        await dialog.waitFor({ state: 'visible', timeout: 30_000 });
+        const detail = unwrapped(await dialog.innerText());
+        assert.ok(detail.includes(`${dir}'`), `the dialog does not show the directory exactly: ${detail}`);
+        assert.equal(await dialog.locator('.dialog-message-container a, .dialog-message-container .monaco-link').count(), 0);
+        t.diagnostic(`screenshot: ${await screenshot(page, 'guarded-link-details')}`);
+        await dialog.locator('.monaco-button').filter({ hasText: /^Deny$/ }).first().click();
+        await waitForTerminalText(page, /Permission denied/, 30_000);
+        await waitForStatusBar(page, /pending/, { absent: true });
+        assert.equal(existsSync(proof), false);
+      } finally {
+        await typeInTerminal(page, `cd '${workspace}'`).catch(() => {});
+        if (pkgBefore === null) rmSync(pkg, { force: true });
+        else writeFileSync(pkg, pkgBefore);
+      }
     });
   });
 

@@ -134,3 +134,35 @@ function safeCut(text: string, n: number): number {
 function isLowSurrogate(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
+
+/**
+ * Agent-controlled text for VS Code's notification renderer, which is not plain text: it turns
+ * `[label](command:…|https://…|file:…)` into a link it opens with commands allowed (parseLinkedText in
+ * src/vs/base/common/linkedText.ts) and `$(name)` into an icon that hides the words (renderLabelWithIcons).
+ * A directory named `[Details](command:…)` would otherwise be a button that runs a VS Code command outside
+ * the gate.
+ *
+ * After a `]`, a backslash escapes: `](` becomes `]\(` (whatever the scheme, so a scheme VS Code adds later is
+ * covered too — the link form needs `]` and `(` adjacent) and a `\` that is really there becomes `\\`, so the
+ * mark is never ambiguous (a single-quoted display form shows backslashes as they are). A `$(` that would be
+ * an icon becomes `\$(`, which the icon renderer itself shows as `$(`: what is read there is the text unchanged.
+ * The mark is a visible ASCII backslash, not an invisible break: what the user reads is what "Copy Text"
+ * copies, and the text never looks like something it is not. VS Code's own OSC 99 sanitiser drops the target
+ * and keeps the label instead; that would show a different path, so it is not done here. Only what is shown
+ * changes: what is compared, answered or written into a rule is the request's own text.
+ */
+// renderLabelWithIcons' `$(name)` / `$(name~modifier)` (ThemeIcon.iconNameExpression, iconModifierExpression).
+const ICON_SYNTAX = /\$\((?=[A-Za-z0-9-]+(?:~[A-Za-z]+)?\))/g;
+
+export function neutraliseLinks(text: string): string {
+  return text.replace(/\](?=[\\(])/g, ']\\').replace(ICON_SYNTAX, '\\$(');
+}
+
+/**
+ * Text for a Markdown string (hovers, tooltips): every ASCII punctuation character Markdown or its GFM
+ * extensions give a meaning is backslash-escaped — links, images, HTML, entities, emphasis, and autolinks
+ * (`https\://`, `www\.`, `a@b\.c` are not recognised) — so the renderer shows the characters themselves.
+ */
+export function markdownText(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>~&:@$%"'=?^;,/]/g, (c) => `\\${c}`).replace(/\n/g, '  \n');
+}

@@ -402,16 +402,18 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
     }
     // Program-only denies become the kernel's (execute-set.ts): planned while the supervisor starts (the link
     // calls the config function once it has spawned it), applied by the supervisor's Landlock. The guard's
-    // snapshot and the evaluator's warm-up are done there too: the supervisor's exec and kernel probes take
-    // that long, so the agent's first exec waits for neither.
+    // snapshot is done there too: the supervisor's exec and kernel probes take that long. The evaluator's
+    // warm-up comes once CONFIG is sent (afterConfig), while the supervisor builds its Landlock ruleset (~900
+    // rules), so neither CONFIG nor the agent's first exec waits for it.
     let executePlan: ExecutePlan | null = null;
     let warmed = false;
+    const warm = (): void => {
+      if (warmed) return;
+      warmed = true;
+      warmUp(options.evaluator);
+    };
     const config = (): SupervisorConfig => {
       startGuard();
-      if (!warmed) {
-        warmed = true;
-        warmUp(options.evaluator);
-      }
       const ev = options.evaluator;
       executePlan = ev instanceof PolicyEvaluator ? (options.derived ? options.derived.planExecuteSet(options.policy, ev) : planExecuteSet(options.policy, ev)) : null;
       session.kernelExcluded = executePlan?.excluded.map((e) => e.path) ?? [];
@@ -473,6 +475,7 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
         ...(options.rawEnv?.length ? { rawEnv: options.rawEnv } : {}),
         handlers: session.handlers(),
         onReady: writeStart,
+        afterConfig: warm,
         audit: auditHandOff,
         ...(options.recordsMaxDelayMs !== undefined ? { recordsMaxDelayMs: options.recordsMaxDelayMs } : {}),
       });

@@ -55,6 +55,9 @@ export interface SupervisorLinkOptions {
   /** The audit log, handed to the supervisor to write while the session runs (AUDIT; docs/protocol.md "The
    *  audit log"). `log` in onReady is then how a record goes in before the agent starts. */
   audit?: AuditHandOff;
+  /** Called once CONFIG is sent, before anything else from the supervisor is read: work done here overlaps
+   *  the supervisor's own setup (its Landlock ruleset) instead of delaying CONFIG. */
+  afterConfig?: () => void;
 }
 
 /** What the supervisor said in HELLO. */
@@ -312,6 +315,7 @@ export class SupervisorLink {
                   // Always: the command line the supervisor got may not be the user's bytes.
                   argv: opts.argv,
                 }));
+              if (!settled) opts.afterConfig?.();
             });
             return;
           }

@@ -503,14 +503,39 @@ export function encodeExecLine(event: ExecEvent): string {
 
 const RIGHTS_RE = /^[rwxls]*$/;
 
+const rightsSeen = new Map<string, string>();
+
 function rights(r: string): string {
+  const seen = rightsSeen.get(r);
+  if (seen !== undefined) return seen;
   if (!RIGHTS_RE.test(r)) throw new WireError(`bad rights '${r}' (subset of rwxls)`);
-  return [...new Set(r)].join('');
+  const out = [...new Set(r)].join('');
+  if (rightsSeen.size < 64) rightsSeen.set(r, out);
+  return out;
 }
 
 function absPath(p: string): string {
   if (!p.startsWith('/')) throw new WireError(`'${p}' is not an absolute path`);
   return textToHex(p);
+}
+
+/** absPath of many paths at once: one UTF-8 encoding of them all, cut by each one's byte length (a Buffer per
+ *  path was most of CONFIG's cost: ~900 FS lines of the execute set). Paths with a surrogate code unit (an
+ *  escaped byte, or one that could pair with the next path's) are encoded one by one. */
+const SURROGATE = /[\ud800-\udfff]/;
+
+function absPaths(paths: readonly string[]): string[] {
+  for (const p of paths) if (!p.startsWith('/')) throw new WireError(`'${p}' is not an absolute path`);
+  if (paths.some((p) => SURROGATE.test(p))) return paths.map((p) => textToHex(p));
+  const hex = Buffer.from(paths.join(''), 'utf8').toString('hex');
+  const out: string[] = [];
+  let at = 0;
+  for (const p of paths) {
+    const n = 2 * Buffer.byteLength(p, 'utf8');
+    out.push(hex.slice(at, at + n));
+    at += n;
+  }
+  return out;
 }
 
 /** The broker's CONFIG … START block, every line '\n'-terminated. */
@@ -536,7 +561,8 @@ export function encodeConfig(
 ): string {
   const lines = [`CONFIG ${PROTOCOL_VERSION}`];
   if (config.fs) {
-    for (const g of config.fs.grants) lines.push(`FS rights=${rights(g.rights)} path=${absPath(g.path)}`);
+    const hex = absPaths(config.fs.grants.map((g) => g.path));
+    config.fs.grants.forEach((g, i) => lines.push(`FS rights=${rights(g.rights)} path=${hex[i] as string}`));
     lines.push(`FS_HANDLED rights=${rights(config.fs.handled)}`);
   }
   // The session's socket directory ('s'): sent whether or not [filesystem] seals, since sockets and FIFOs are

@@ -10,6 +10,7 @@ import type { RuleScope } from '../../core/policy/suggest-rule';
 import { errorText, log } from '../log';
 import type { ApproverFactory, SessionRegistry } from '../sessions';
 import { RuleWriter, type RuleSubject, type RuleWritten } from './rules';
+import { showInfo, showWarning } from '../notify';
 
 /** An answer from the UI: the queue's three, or "always allow…" (a rule in .gate.toml, then allowed once). */
 export type UiAnswer = ApprovalAnswer | 'always-rule';
@@ -80,6 +81,11 @@ export class ApprovalCenter implements vscode.Disposable {
     return [...this.pending.values()].filter((e) => sessionId === undefined || e.sessionId === sessionId).map(({ sessionId: s, label, request }) => ({ sessionId: s, label, request }));
   }
 
+  /** The request pending under this key, as the center holds it (not a copy): what callers compare and show. */
+  pendingRequest(sessionId: string, requestId: number): ApprovalRequest | undefined {
+    return this.pending.get(key(sessionId, requestId))?.request;
+  }
+
   get count(): number {
     return this.pending.size;
   }
@@ -132,7 +138,7 @@ export class ApprovalCenter implements vscode.Disposable {
 
   private ask(sessionId: string, label: string, request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer> {
     if (request.facts.argvTruncated) {
-      void vscode.window.showWarningMessage(`Agent Gate (${label}): ${request.commandShort} … was ${CUT_REASON}.`);
+      void showWarning(`Agent Gate (${label}): ${request.commandShort} … was ${CUT_REASON}.`);
       log().warn(`approval ${sessionId}/${request.id}: ${CUT_REASON}`);
       return Promise.resolve('deny');
     }
@@ -172,12 +178,12 @@ export class ApprovalCenter implements vscode.Disposable {
     const elided = r.commandShort !== r.command;
     const buttons = modal ? [ALLOW_ONCE, ALLOW_SESSION, ALWAYS, DENY] : elided ? [DETAILS, DENY] : [ALLOW_ONCE, ALLOW_SESSION, ALWAYS, DENY, DETAILS];
     const picked = modal
-      ? await vscode.window.showWarningMessage(head, { modal: true, detail: `${whole}\n\n"Allow for this session": this exact command (same program, same arguments), until the session ends.` }, ...buttons)
-      : await vscode.window.showWarningMessage(`${head} — ${about}${elided ? ' — shortened: see Details to allow' : ''}`, ...buttons);
+      ? await showWarning(head, { modal: true, detail: `${whole}\n\n"Allow for this session": this exact command (same program, same arguments), until the session ends.` }, ...buttons)
+      : await showWarning(`${head} — ${about}${elided ? ' — shortened: see Details to allow' : ''}`, ...buttons);
     if (picked === undefined) return; // dismissed: it stays pending (the audit view, the status bar) until it times out
     const k = key(e.sessionId, r.id);
     if (this.pending.get(k) !== e) {
-      void vscode.window.showInformationMessage(`Agent Gate: ${r.commandShort} was no longer waiting (${this.ended.get(k) ?? 'it ended'}); your answer was not used.`);
+      void showInfo(`Agent Gate: ${r.commandShort} was no longer waiting (${this.ended.get(k) ?? 'it ended'}); your answer was not used.`);
       return;
     }
     if (picked === DETAILS) return this.show(e, true);

@@ -10,6 +10,7 @@ import { replanPolicy, ruleTarget, type LaunchPlan } from '../../core/session/la
 import { sha256Text } from '../../core/session/policy-in-force';
 import { errorText, log } from '../log';
 import type { SessionRegistry } from '../sessions';
+import { inertItem, showError, showInfo, showWarning } from '../notify';
 
 /** What a rule is made for: the exec as it ran (argv not redacted when known: an exact rule must match it). */
 export interface RuleSubject {
@@ -80,11 +81,11 @@ export class RuleWriter {
   async offer(s: RuleSubject, scope?: RuleScope): Promise<RuleWritten | undefined> {
     const { suggestions, note, file, created, refusal } = this.suggest(s);
     if (refusal) {
-      void vscode.window.showWarningMessage(`Agent Gate: no rule written: ${refusal}.`);
+      void showWarning(`Agent Gate: no rule written: ${refusal}.`);
       return undefined;
     }
     if (suggestions.length === 0) {
-      void vscode.window.showWarningMessage(`Agent Gate: no rule can be written${note ? `: ${note}` : ''}.`);
+      void showWarning(`Agent Gate: no rule can be written${note ? `: ${note}` : ''}.`);
       return undefined;
     }
     let chosen: RuleSuggestion | undefined;
@@ -94,12 +95,15 @@ export class RuleWriter {
     } else {
       const where = (x: RuleSuggestion): string =>
         created ? `new ${path.basename(file)} from the default policy` : x.insert.beforeRuleId ? `before rule ${x.insert.beforeRuleId} (line ${x.insert.line})` : 'at the end';
-      const items = suggestions.map((x) => ({
-        label: x.label,
-        description: where(x),
-        detail: `${x.detail}${x.warning ? ` — note: ${x.warning}` : ''} · ${x.toml.trimEnd().split('\n').slice(3).join('  ')}`,
-        suggestion: x,
-      }));
+      // The labels carry program names and arguments: inertItem keeps `$(name)` in them from becoming an icon.
+      const items = suggestions.map((x) =>
+        inertItem({
+          label: x.label,
+          description: where(x),
+          detail: `${x.detail}${x.warning ? ` — note: ${x.warning}` : ''} · ${x.toml.trimEnd().split('\n').slice(3).join('  ')}`,
+          suggestion: x,
+        }),
+      );
       const picked = await vscode.window.showQuickPick(items, {
         title: `Always ${s.action}: the rule to add to ${file}${created ? ' (a new file made from the built-in default policy)' : ''}`,
         placeHolder: note ?? 'Narrowest first; the rule is opened for review after it is added (Undo removes it)',
@@ -144,7 +148,7 @@ export class RuleWriter {
     await vscode.window.showTextDocument(doc, { selection: new vscode.Range(start, end), preview: false });
     const where = created ? `a new ${file} made from the built-in default policy` : file;
     const applied = wasDirty ? ' It applies once you save the file.' : appliedTo.length ? ` Applied to ${appliedTo.length} running session${appliedTo.length === 1 ? '' : 's'}.` : '';
-    void vscode.window.showInformationMessage(`Agent Gate: added rule ${x.id} to ${where} at line ${line} (Undo removes it).${applied}`);
+    void showInfo(`Agent Gate: added rule ${x.id} to ${where} at line ${line} (Undo removes it).${applied}`);
     log().info(`rule ${x.id} (${x.scope}) written to ${file}:${line}; applied to ${appliedTo.join(', ') || 'no session'}`);
     return { file, ruleId: x.id, scope: x.scope, line, toml: x.toml, created, appliedTo };
   }
@@ -170,7 +174,7 @@ export class RuleWriter {
       if (!same && !defaultHere) continue;
       const next = replanPolicy(g.plan, text);
       if (!next.ok) {
-        void vscode.window.showErrorMessage(`Agent Gate: the policy with the new rule was not applied to ${g.label}: ${next.error}`);
+        void showError(`Agent Gate: the policy with the new rule was not applied to ${g.label}: ${next.error}`);
         continue;
       }
       try {

@@ -13,7 +13,8 @@ import { describeEnforcement, startBanner } from '../../core/session/launch';
 import type { ApprovalCenter } from '../approvals/center';
 import { errorText, log } from '../log';
 import type { GuardedSession, SessionRegistry } from '../sessions';
-import { AuditTree, mdText, type AuditNode, type VerifyState } from './tree';
+import { AuditTree, mdText, plainMarkdown, type AuditNode, type VerifyState } from './tree';
+import { showError, showInfo, showWarning } from '../notify';
 
 export interface AuditUi {
   feed: AuditFeed;
@@ -72,7 +73,7 @@ export function registerAudit(context: vscode.ExtensionContext, registry: Sessio
         const p = result.problem;
         const what = p ? `line ${p.line}: ${p.message}` : 'unknown problem';
         log().error(`audit log ${file} fails verification: ${what}`);
-        if (tell) void vscode.window.showErrorMessage(`Agent Gate: the audit log of ${g.label} fails verification (${what}). It was changed after it was written.`);
+        if (tell) void showError(`Agent Gate: the audit log of ${g.label} fails verification (${what}). It was changed after it was written.`);
       }
     } catch (e) {
       state = { state: 'failed', error: errorText(e) };
@@ -103,7 +104,7 @@ export function registerAudit(context: vscode.ExtensionContext, registry: Sessio
     const denied = s?.counts.deny ?? 0;
     status.text = `$(shield) ${denied} denied${pending ? ` · $(bell-dot) ${pending} pending` : ''}`;
     status.backgroundColor = pending > 0 ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
-    const md = new vscode.MarkdownString();
+    const md = plainMarkdown();
     if (g) {
       md.appendMarkdown(`**Agent Gate: ${mdText(g.label)}**  \n`);
       md.appendMarkdown(`Kernel: ${mdText(describeEnforcement(g.session.report, g.session.currentPolicy))}  \n`);
@@ -118,30 +119,50 @@ export function registerAudit(context: vscode.ExtensionContext, registry: Sessio
 
   const item = (n: AuditNode | undefined): FeedItem | undefined => (n?.kind === 'item' ? feed.session(n.session)?.item(n.seq) : undefined);
   const selected = (n: AuditNode | undefined): AuditNode | undefined => n ?? view.selection[0];
-  const needItem = (n: AuditNode | undefined): FeedItem | undefined => {
-    const it = item(selected(n));
-    if (!it) void vscode.window.showInformationMessage('Agent Gate: select a verdict in the audit view first.');
+  /** The node a command acts on: one this view handed out (its menus pass it), never one built by the caller —
+   *  a command link in rendered text, or executeCommand elsewhere, can give a node of the right shape that
+   *  names another session's request or verdict. */
+  const own = (n: unknown, command: string): AuditNode | undefined => {
+    if (tree.isOwn(n)) return n;
+    const why = n === undefined || n === null ? 'it was not run from an item of the audit view' : 'its item is not one the audit view showed (it was made up by the caller)';
+    log().warn(`${command} refused: ${why}`);
+    void showWarning(`Agent Gate: ${command} refused: ${why}. Use the item's menu in the audit view.`);
+    return undefined;
+  };
+  const needItem = (n: AuditNode | undefined, command: string): FeedItem | undefined => {
+    const o = own(n, command);
+    if (!o) return undefined;
+    const it = item(o);
+    if (!it) void showInfo('Agent Gate: select a verdict in the audit view first.');
     return it;
   };
   const always = async (n: AuditNode | undefined, action: 'allow' | 'deny', scope?: RuleScope): Promise<unknown> => {
-    const it = needItem(n);
+    const it = needItem(n, `agentGate.audit.${action}Always`);
     if (!it) return undefined;
     const p = approvals.planOf(it.session) ?? plans.get(it.session);
-    if (!p) return vscode.window.showWarningMessage('Agent Gate: the session of this verdict is no longer known; edit .gate.toml by hand.');
+    if (!p) return showWarning('Agent Gate: the session of this verdict is no longer known; edit .gate.toml by hand.');
     // The record's argv is redacted: a command with a secret gets no exact rule (the core says so).
     return approvals.rules.offer({ action, argv: it.record.argv, exe: it.record.exe, requestedPath: it.record.exe_requested, decidingRuleId: it.ruleId, plan: p.plan }, scope);
   };
-  const pendingOf = (n: AuditNode | undefined): { session: string; id: number; elided: boolean } | undefined => {
-    const s = selected(n);
-    return s?.kind === 'pending' ? { session: s.session, id: s.request.id, elided: s.request.commandShort !== s.request.command } : undefined;
+  /** The pending request of an own node, as the ApprovalCenter holds it: what is compared (shortened or whole)
+   *  is the center's entry, never the node's copy. */
+  const pendingOf = (n: unknown, command: string): { session: string; id: number; elided: boolean } | undefined => {
+    const s = own(n, command);
+    if (s?.kind !== 'pending') return undefined;
+    const r = approvals.pendingRequest(s.session, s.request.id);
+    if (!r) {
+      void showInfo('Agent Gate: that request is no longer waiting.');
+      return undefined;
+    }
+    return { session: s.session, id: r.id, elided: r.commandShort !== r.command };
   };
-  const answer = (a: 'allow-once' | 'always' | 'deny' | 'always-rule') => async (n?: AuditNode): Promise<unknown> => {
-    const p = pendingOf(n);
+  const answer = (a: 'allow-once' | 'always' | 'deny' | 'always-rule', command: string) => async (n?: AuditNode): Promise<unknown> => {
+    const p = pendingOf(n, command);
     if (!p) return undefined;
     // The view shows a shortened command: an allow is given only from the dialog that shows it whole.
     if (p.elided && a !== 'deny') return approvals.showWhole(p.session, p.id);
     const r = await approvals.answer(p.session, p.id, a);
-    if (!r.answered && r.ended) void vscode.window.showInformationMessage(`Agent Gate: that request is no longer waiting (${r.ended}).`);
+    if (!r.answered && r.ended) void showInfo(`Agent Gate: that request is no longer waiting (${r.ended}).`);
     return r;
   };
 
@@ -166,55 +187,55 @@ export function registerAudit(context: vscode.ExtensionContext, registry: Sessio
     vscode.commands.registerCommand('agentGate.audit.openLog', async (n?: AuditNode) => {
       const s = selected(n) ?? (registry.active() ? { kind: 'session' as const, session: (registry.active() as GuardedSession).id } : undefined);
       const file = s ? feed.session(s.session)?.info.auditFile : undefined;
-      if (!file || !fs.existsSync(file)) return vscode.window.showWarningMessage('Agent Gate: no audit log to open (select a session in the audit view).');
+      if (!file || !fs.existsSync(file)) return showWarning('Agent Gate: no audit log to open (select a session in the audit view).');
       return vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
     }),
     vscode.commands.registerCommand('agentGate.audit.verifyLog', (n?: AuditNode | string) => {
       const id = typeof n === 'string' ? n : selected(n)?.session;
       const g = id ? plans.get(id) : undefined;
-      if (!g) return vscode.window.showWarningMessage('Agent Gate: select a session in the audit view to verify its audit log.');
-      if (!g.session.ended) return vscode.window.showInformationMessage('Agent Gate: the session is still running; its audit log is verified when it ends.');
+      if (!g) return showWarning('Agent Gate: select a session in the audit view to verify its audit log.');
+      if (!g.session.ended) return showInfo('Agent Gate: the session is still running; its audit log is verified when it ends.');
       const v = verify(g, false);
       tree.refreshAll();
       const text = v.state === 'done' ? (v.result.ok ? `verified: ${v.result.lines} records, chain intact${v.result.headChecked ? ', ends at its recorded head' : ''}` : `FAILS verification: ${v.result.problem ? `line ${v.result.problem.line}: ${v.result.problem.message}` : ''}`) : v.state === 'failed' ? `could not be verified: ${v.error}` : 'checking';
-      void (v.state === 'done' && v.result.ok ? vscode.window.showInformationMessage(`Agent Gate: audit log of ${g.label} ${text}.`) : vscode.window.showErrorMessage(`Agent Gate: audit log of ${g.label} ${text}.`));
+      void (v.state === 'done' && v.result.ok ? showInfo(`Agent Gate: audit log of ${g.label} ${text}.`) : showError(`Agent Gate: audit log of ${g.label} ${text}.`));
       return v;
     }),
     // `scope` (tests, other extensions) picks the rule without the quick pick.
-    vscode.commands.registerCommand('agentGate.audit.allowAlways', (n?: AuditNode, scope?: RuleScope) => always(n, 'allow', scope)),
-    vscode.commands.registerCommand('agentGate.audit.denyAlways', (n?: AuditNode, scope?: RuleScope) => always(n, 'deny', scope)),
+    vscode.commands.registerCommand('agentGate.audit.allowAlways', (n?: AuditNode, scope?: RuleScope) => always(n, 'allow', typeof scope === 'string' ? scope : undefined)),
+    vscode.commands.registerCommand('agentGate.audit.denyAlways', (n?: AuditNode, scope?: RuleScope) => always(n, 'deny', typeof scope === 'string' ? scope : undefined)),
     vscode.commands.registerCommand('agentGate.audit.goToRule', async (n?: AuditNode) => {
-      const it = needItem(n);
+      const it = needItem(n, 'agentGate.audit.goToRule');
       if (!it) return undefined;
       const p = approvals.planOf(it.session) ?? plans.get(it.session);
-      if (!p) return vscode.window.showWarningMessage('Agent Gate: the session of this verdict is no longer known.');
+      if (!p) return showWarning('Agent Gate: the session of this verdict is no longer known.');
       const file = p.plan.source.file;
       const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
       const line = it.ruleId ? ruleLine(doc.getText(), it.ruleId) : null;
       const at = new vscode.Position(Math.max(0, (line ?? 1) - 1), 0);
       await vscode.window.showTextDocument(doc, { selection: new vscode.Range(at, at), preview: false });
-      if (it.ruleId && line === null) void vscode.window.showInformationMessage(`Agent Gate: rule ${it.ruleId} is not in ${file} (it comes from the agent profile, or the file changed since).`);
-      else if (!it.ruleId) void vscode.window.showInformationMessage(`Agent Gate: no rule matched; the default action of ${file} decided (${it.layer}).`);
+      if (it.ruleId && line === null) void showInfo(`Agent Gate: rule ${it.ruleId} is not in ${file} (it comes from the agent profile, or the file changed since).`);
+      else if (!it.ruleId) void showInfo(`Agent Gate: no rule matched; the default action of ${file} decided (${it.layer}).`);
       return line;
     }),
     vscode.commands.registerCommand('agentGate.audit.explain', async (n?: AuditNode) => {
-      const it = needItem(n);
+      const it = needItem(n, 'agentGate.audit.explain');
       if (!it) return undefined;
       const p = approvals.planOf(it.session) ?? plans.get(it.session);
       // The policy editor's explain, on the shell-quoted command as shown.
       return vscode.commands.executeCommand('agentGate.explainCommand', it.command, p ? vscode.Uri.file(p.plan.source.file) : undefined);
     }),
     vscode.commands.registerCommand('agentGate.audit.copyJson', async (n?: AuditNode) => {
-      const it = needItem(n);
+      const it = needItem(n, 'agentGate.audit.copyJson');
       if (!it) return undefined;
       const json = JSON.stringify(it.record, null, 2);
       await vscode.env.clipboard.writeText(json);
       return json;
     }),
-    vscode.commands.registerCommand('agentGate.approvals.allowOnce', answer('allow-once')),
-    vscode.commands.registerCommand('agentGate.approvals.allowSession', answer('always')),
-    vscode.commands.registerCommand('agentGate.approvals.alwaysAllow', answer('always-rule')),
-    vscode.commands.registerCommand('agentGate.approvals.deny', answer('deny')),
+    vscode.commands.registerCommand('agentGate.approvals.allowOnce', answer('allow-once', 'agentGate.approvals.allowOnce')),
+    vscode.commands.registerCommand('agentGate.approvals.allowSession', answer('always', 'agentGate.approvals.allowSession')),
+    vscode.commands.registerCommand('agentGate.approvals.alwaysAllow', answer('always-rule', 'agentGate.approvals.alwaysAllow')),
+    vscode.commands.registerCommand('agentGate.approvals.deny', answer('deny', 'agentGate.approvals.deny')),
   );
   void vscode.commands.executeCommand('setContext', 'agentGate.audit.processTree', false);
   updateStatus();

@@ -8,6 +8,7 @@ import type { AuditFeed } from '../../core/audit/feed';
 import type { VerifyResult } from '../../core/audit/verify';
 import type { ApprovalRequest } from '../../core/session/approvals';
 import type { ApprovalCenter } from '../approvals/center';
+import { markdownText } from '../../core/audit/display';
 
 /** How often changes reach the view (a verdict shows within 250 ms). */
 export const REFRESH_MS = 120;
@@ -37,6 +38,9 @@ export class AuditTree implements vscode.TreeDataProvider<AuditNode>, vscode.Dis
   readonly verify = new Map<string, VerifyState>();
   private readonly pendingDirty = new Set<string>();
   private readonly subscription: vscode.Disposable;
+  /** Every node this provider handed out (to the view, to getParent, to the API). The commands act only on
+   *  these: a command link or another caller can build a node of the right shape, never one of these objects. */
+  private readonly handed = new WeakSet<object>();
 
   constructor(
     readonly feed: AuditFeed,
@@ -87,11 +91,26 @@ export class AuditTree implements vscode.TreeDataProvider<AuditNode>, vscode.Dis
     if (!n) {
       n = { kind: 'session', session: id };
       this.sessionNodes.set(id, n);
+      this.handed.add(n);
     }
     return n;
   }
 
+  /** Whether `n` is a node this provider made (identity, not shape). */
+  isOwn(n: unknown): n is AuditNode {
+    return typeof n === 'object' && n !== null && this.handed.has(n);
+  }
+
+  private hand<N extends AuditNode>(nodes: N[]): N[] {
+    for (const n of nodes) this.handed.add(n);
+    return nodes;
+  }
+
   getChildren(node?: AuditNode): AuditNode[] {
+    return this.hand(this.children(node));
+  }
+
+  private children(node?: AuditNode): AuditNode[] {
     if (!node) {
       const sessions = this.feed.sessions();
       const live = new Set(sessions.map((s) => s.id));
@@ -120,6 +139,11 @@ export class AuditTree implements vscode.TreeDataProvider<AuditNode>, vscode.Dis
   }
 
   getParent(node: AuditNode): AuditNode | undefined {
+    const p = this.parent(node);
+    return p ? this.hand([p])[0] : undefined;
+  }
+
+  private parent(node: AuditNode): AuditNode | undefined {
     if (node.kind === 'session') return undefined;
     if (node.kind === 'pending') return { kind: 'pendingGroup', session: node.session };
     if (node.kind === 'item' && this.processTree) {
@@ -174,7 +198,7 @@ export class AuditTree implements vscode.TreeDataProvider<AuditNode>, vscode.Dis
     if (c.rateLimited) parts.push(`${c.rateLimited} rate-limited`);
     const v = this.verify.get(s.id);
     let icon = new vscode.ThemeIcon(s.ended ? 'shield' : 'sync~spin');
-    const md = new vscode.MarkdownString();
+    const md = plainMarkdown();
     md.appendMarkdown(`**${mdText(s.info.label)}** — session \`${s.id}\`  \n`);
     if (s.info.policyFile) md.appendMarkdown(`Policy: ${mdText(s.info.policyFile)}  \n`);
     if (s.info.auditFile) md.appendMarkdown(`Audit log: ${mdText(s.info.auditFile)}  \n`);
@@ -216,8 +240,14 @@ function openLog(session: string): vscode.Command {
 }
 
 /** Text for Markdown: every Markdown-significant character escaped (the values are display forms already). */
-export function mdText(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
+export const mdText = markdownText;
+
+/** A tooltip that renders no command link, no HTML, no icon: what it shows is text passed through mdText. */
+export function plainMarkdown(): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, false);
+  md.isTrusted = false;
+  md.supportHtml = false;
+  return md;
 }
 
 /** How an asked item ended, in words ("" when it was not asked). */
@@ -238,7 +268,7 @@ export function verdictItem(it: FeedItem, hasChildren: boolean): vscode.TreeItem
     it.verdict === 'allow'
       ? new vscode.ThemeIcon(it.asked ? 'pass-filled' : 'pass', new vscode.ThemeColor('charts.green'))
       : new vscode.ThemeIcon(how === 'timed out' ? 'watch' : 'circle-slash', new vscode.ThemeColor('charts.red'));
-  const md = new vscode.MarkdownString();
+  const md = plainMarkdown();
   const row = (k: string, v: string): void => void md.appendMarkdown(`**${k}**: ${mdText(v)}  \n`);
   row(it.verdict === 'allow' ? 'Allowed' : 'Denied', it.command);
   row('Directory', it.cwd);
@@ -259,7 +289,7 @@ export function pendingItem(session: string, r: ApprovalRequest): vscode.TreeIte
   t.id = `${session}/pending/${r.id}`;
   t.description = `${r.chain.join(' → ')} · ${r.ruleId ?? 'default'}`;
   t.iconPath = new vscode.ThemeIcon('question', new vscode.ThemeColor('charts.yellow'));
-  const md = new vscode.MarkdownString();
+  const md = plainMarkdown();
   md.appendMarkdown(`**Waiting for your answer**: ${mdText(r.command)}  \n`);
   md.appendMarkdown(`**Directory**: ${mdText(r.cwd)}  \n**Program**: ${mdText(r.exe)}  \n**Started by**: ${mdText(r.chain.join(' → '))}  \n`);
   md.appendMarkdown(`**Rule**: ${mdText(r.ruleId ?? '(default action)')}  \n**Reason**: ${mdText(r.reason)}  \n`);

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { explainCommand, explainDecision, loadPolicyText, shellSplit, type Explanation } from '../../core/policy/index';
 import { policiesInForce, type PolicyInForce } from '../../core/session/index';
 import { isPolicyName, workspaceDirOf } from './documents';
+import { showError, showInfo, showWarning } from '../notify';
 
 export const PRESETS = [
   { id: 'default', file: 'default.gate.toml', label: 'Default', detail: 'Build, test and VCS tools allowed; network tools ask (allowed for well-known hosts); privilege changes and disk destruction denied; unknown programs ask; writes sealed to the workspace and temp dirs.' },
@@ -24,12 +25,12 @@ export async function createPolicy(extensionUri: vscode.Uri, preset?: string, fo
   if (!chosen) return undefined;
   const target = folder ?? (await pickFolder());
   if (!target) {
-    void vscode.window.showWarningMessage('Agent Gate: open a folder first: the policy is written as .gate.toml at its root.');
+    void showWarning('Agent Gate: open a folder first: the policy is written as .gate.toml at its root.');
     return undefined;
   }
   const file = vscode.Uri.joinPath(target, '.gate.toml');
   if (fs.existsSync(file.fsPath) && replace !== true) {
-    const answer = replace === false ? 'Open It' : await vscode.window.showWarningMessage(`${file.fsPath} exists. Replace it with the ${chosen.label.toLowerCase()} policy?`, { modal: true }, 'Replace', 'Open It');
+    const answer = replace === false ? 'Open It' : await showWarning(`${file.fsPath} exists. Replace it with the ${chosen.label.toLowerCase()} policy?`, { modal: true }, 'Replace', 'Open It');
     if (answer === 'Open It') await vscode.window.showTextDocument(file);
     if (answer !== 'Replace') return answer === 'Open It' ? file : undefined;
   }
@@ -77,7 +78,7 @@ async function policyDocument(policy?: vscode.Uri): Promise<vscode.TextDocument 
 export async function explainCommandLine(commandLine?: string, policy?: vscode.Uri): Promise<ExplainResult | undefined> {
   const doc = await policyDocument(policy);
   if (!doc) {
-    void vscode.window.showWarningMessage('Agent Gate: no policy to explain against: open a .gate.toml, or create one (Agent Gate: Create policy).');
+    void showWarning('Agent Gate: no policy to explain against: open a .gate.toml, or create one (Agent Gate: Create policy).');
     return undefined;
   }
   const line =
@@ -98,7 +99,7 @@ export async function explainCommandLine(commandLine?: string, policy?: vscode.U
   const loaded = loadPolicyText(doc.getText(), doc.uri.fsPath, { workspace: workspaceDirOf(doc.uri) });
   if (!loaded.policy) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
-    void vscode.window.showErrorMessage(`Agent Gate: ${path.basename(doc.uri.fsPath)} has ${errors} error${errors === 1 ? '' : 's'}; fix them first (see Problems).`, 'Show Problems').then((a) => {
+    void showError(`Agent Gate: ${path.basename(doc.uri.fsPath)} has ${errors} error${errors === 1 ? '' : 's'}; fix them first (see Problems).`, 'Show Problems').then((a) => {
       if (a) void vscode.commands.executeCommand('workbench.actions.view.problems');
     });
     return undefined;
@@ -120,7 +121,7 @@ export async function explainCommandLine(commandLine?: string, policy?: vscode.U
   const decidedBy = e.rule ? `rule '${e.rule.id}' (line ${e.rule.line})` : 'the default (no rule matched)';
   const summary = `Agent Gate: ${line} → ${e.decision.action.toUpperCase()} by ${decidedBy}${e.decision.reason ? `: ${e.decision.reason}` : ''}`;
   const buttons = e.rule ? ['Go to Rule', 'Details'] : ['Details'];
-  void vscode.window.showInformationMessage(summary, ...buttons).then(async (choice) => {
+  void showInfo(summary, ...buttons).then(async (choice) => {
     if (choice === 'Go to Rule' && e.rule) {
       const pos = new vscode.Position(e.rule.line - 1, 0);
       await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos) });
@@ -156,14 +157,14 @@ export class PolicyInForceDocuments implements vscode.TextDocumentContentProvide
 export async function compareWithPolicyInForce(documents: PolicyInForceDocuments, auditLogs: () => string[], target?: vscode.Uri): Promise<PolicyInForce | undefined> {
   const uri = target ?? vscode.window.activeTextEditor?.document.uri;
   if (!uri || !isPolicyName(uri.path)) {
-    void vscode.window.showWarningMessage('Agent Gate: open the .gate.toml to compare first.');
+    void showWarning('Agent Gate: open the .gate.toml to compare first.');
     return undefined;
   }
   const all = policiesInForce(auditLogs());
   const same = all.filter((p) => p.policyFile && path.resolve(p.policyFile) === path.resolve(uri.fsPath));
   const candidates = same.length ? same : all;
   if (candidates.length === 0) {
-    void vscode.window.showInformationMessage('Agent Gate: no running session uses a policy right now; start one with "Agent Gate: Run agent in guarded terminal" or `agent-gate run`.');
+    void showInfo('Agent Gate: no running session uses a policy right now; start one with "Agent Gate: Run agent in guarded terminal" or `agent-gate run`.');
     return undefined;
   }
   const pick =

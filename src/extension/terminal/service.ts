@@ -16,6 +16,7 @@ import type { PolicyTrust } from '../trust/policy-trust';
 import { GatedProcess } from './gated-process';
 import { loadNodePty } from './node-pty';
 import { GatePseudoterminal } from './pseudoterminal';
+import { showError, showInfo, showWarning } from '../notify';
 
 export interface RunAgentArgs {
   /** An agent's id ("claude", "shell", "custom:Name"), name, or command; absent: the quick pick. */
@@ -67,7 +68,7 @@ export class TerminalService implements vscode.Disposable {
         provideTerminalProfile: async () => {
           const prepared = await this.prepare({ agent: 'shell' });
           if (!prepared.ok) {
-            void vscode.window.showErrorMessage(`Agent Gate: ${prepared.message}`);
+            void showError(`Agent Gate: ${prepared.message}`);
             throw new Error(prepared.message);
           }
           return new vscode.TerminalProfile(prepared.options);
@@ -84,7 +85,7 @@ export class TerminalService implements vscode.Disposable {
   agents(folder?: string): { agent: AgentEntry; resolved: string | null }[] {
     const user = vscode.workspace.getConfiguration('agentGate').get<UserAgentSetting[]>('agents', []);
     const { agents, problems } = agentCatalogue(Array.isArray(user) ? user : [], process.env);
-    if (problems.length) void vscode.window.showWarningMessage(`Agent Gate: agentGate.agents: ${problems.join('; ')}`);
+    if (problems.length) void showWarning(`Agent Gate: agentGate.agents: ${problems.join('; ')}`);
     return locateAgents(agents, { cwd: folder ?? process.cwd() });
   }
 
@@ -92,7 +93,7 @@ export class TerminalService implements vscode.Disposable {
   async runAgent(args: RunAgentArgs = {}): Promise<RunAgentResult> {
     const prepared = await this.prepare(args);
     if (!prepared.ok) {
-      if (prepared.reason !== 'cancelled') void vscode.window.showErrorMessage(`Agent Gate: ${prepared.message}`);
+      if (prepared.reason !== 'cancelled') void showError(`Agent Gate: ${prepared.message}`);
       return prepared;
     }
     const terminal = vscode.window.createTerminal(prepared.options);
@@ -221,7 +222,7 @@ export class TerminalService implements vscode.Disposable {
     const planned = replanPolicy(s.plan, text);
     if (!planned.ok) return planned.error;
     const update = s.session.updatePolicy(planned.policy, planned.evaluator, text);
-    if (update.notApplied.length) void vscode.window.showInformationMessage(`Agent Gate: applied to ${s.label}, except ${update.notApplied.join('; ')}: they apply to new sessions.`);
+    if (update.notApplied.length) void showInfo(`Agent Gate: applied to ${s.label}, except ${update.notApplied.join('; ')}: they apply to new sessions.`);
     return null;
   }
 

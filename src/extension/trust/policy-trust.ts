@@ -15,6 +15,7 @@ import type { ProtectedChange } from '../../core/protect/guard';
 import { acceptedRecord, reviewBannerLine, reviewPolicyText, type AcceptedPolicy } from '../../core/session/policy-review';
 import { isOwnPolicyWrite } from '../approvals/rules';
 import type { SessionRegistry } from '../sessions';
+import { showError, showInfo, showWarning } from '../notify';
 
 export type ReviewAnswer = 'accept' | 'reject';
 
@@ -179,7 +180,7 @@ export class PolicyTrust implements vscode.Disposable {
         ? `Agent Gate: the agent changed ${rel}; it was put back. Use the agent's version as your policy?`
         : `Agent Gate: ${rel} changed outside this editor (an agent, git, another editor). The guarded session waits for your review: use the changed policy?`;
     for (;;) {
-      const pick = await vscode.window.showWarningMessage(message, 'Show changes', 'Accept', 'Reject');
+      const pick = await showWarning(message, 'Show changes', 'Accept', 'Reject');
       if (!this.pending.has(review.id)) return;
       if (pick === 'Show changes') {
         await this.showDiff(review, before, after);
@@ -221,7 +222,7 @@ export class PolicyTrust implements vscode.Disposable {
     const using = this.sessions.all().filter((s) => s.plan.source.kind === 'workspace' && path.resolve(s.plan.source.file) === path.resolve(file));
     if (using.length === 0) return;
     const n = using.length;
-    const pick = await vscode.window.showInformationMessage(`Agent Gate: ${vscode.workspace.asRelativePath(file)} saved. Apply it to the ${n} running guarded session${n === 1 ? '' : 's'} that use it?`, `Apply to ${n} running session${n === 1 ? '' : 's'}`);
+    const pick = await showInfo(`Agent Gate: ${vscode.workspace.asRelativePath(file)} saved. Apply it to the ${n} running guarded session${n === 1 ? '' : 's'} that use it?`, `Apply to ${n} running session${n === 1 ? '' : 's'}`);
     if (!pick) return;
     this.applySaved(file, text);
   }
@@ -233,7 +234,7 @@ export class PolicyTrust implements vscode.Disposable {
       if (s.plan.source.kind !== 'workspace' || path.resolve(s.plan.source.file) !== path.resolve(file)) continue;
       const err = this.applyToSession(s.id, text);
       out.push({ session: s.id, result: err });
-      if (err) void vscode.window.showErrorMessage(`Agent Gate: the saved policy was not applied to ${s.label}: ${err}`);
+      if (err) void showError(`Agent Gate: the saved policy was not applied to ${s.label}: ${err}`);
     }
     return out;
   }

@@ -200,6 +200,35 @@ suite('Approvals and the audit view', () => {
     assert.equal(a.approvals.pending(s.session.id).length, 0);
   });
 
+  test('the approval and audit commands act only on nodes the view handed out: a node forged by shape is refused (R112)', async () => {
+    const a = await api();
+    const policy = POLICY('timeout_ms = 60000\non_timeout = "deny"');
+    // The working directory is named like a notification command link (the red-team repro).
+    const s = await start(a, (ws) => `mkdir -p '${ws}/[Details](command:workbench.action.tasks.runTask?x)' && cd '${ws}/[Details](command:workbench.action.tasks.runTask?x)' && date +%s > ${ws}/asked.out; echo rc=$?`, policy);
+    const p = await until('the pending approval', () => a.approvals.pending(s.session.id)[0], 20_000, () => `(output: ${s.out()})`);
+    assert.match(p.request.cwd, /\[Details\]\(command:/);
+    // The shape a command link (JSON arguments) or executeCommand elsewhere can give: refused, still pending.
+    const forged = { kind: 'pending', session: s.session.id, request: { ...p.request, command: 'x', commandShort: 'x' } };
+    for (const command of ['agentGate.approvals.allowOnce', 'agentGate.approvals.allowSession', 'agentGate.approvals.alwaysAllow']) {
+      assert.equal(await vscode.commands.executeCommand(command, forged), undefined, `${command} took a forged node`);
+      assert.equal(await vscode.commands.executeCommand(command, null), undefined, `${command} ran without a node`);
+      assert.equal(a.approvals.pending(s.session.id).length, 1, `${command} answered the request`);
+    }
+    // An "always" rule from a forged verdict node (with the scope that skips the picker) is not written either.
+    const before = fs.readFileSync(path.join(s.ws, '.gate.toml'), 'utf8');
+    const seq = a.feed.session(s.session.id)?.list()[0]?.seq ?? 1;
+    assert.equal(await vscode.commands.executeCommand('agentGate.audit.allowAlways', { kind: 'item', session: s.session.id, seq }, 'program'), undefined);
+    assert.equal(await vscode.commands.executeCommand('agentGate.audit.allowAlways', null, 'program'), undefined);
+    assert.equal(fs.readFileSync(path.join(s.ws, '.gate.toml'), 'utf8'), before);
+    // The view's own node (what its inline Allow passes) answers it.
+    const own = a.audit.nodeOf(s.session.id, { requestId: p.request.id });
+    assert.equal(own?.kind, 'pending');
+    assert.deepEqual(await vscode.commands.executeCommand('agentGate.approvals.allowOnce', own), { answered: true });
+    const end = await s.session.wait();
+    assert.equal(end.exitCode, 0);
+    assert.match(s.out(), /rc=0/);
+  });
+
   test('"Always allow" adds the exact rule before the deciding rule, and the next identical command runs without asking', async () => {
     const a = await api();
     const policy = POLICY('timeout_ms = 60000\non_timeout = "deny"');
@@ -292,7 +321,8 @@ suite('Approvals and the audit view', () => {
     const uname = await until('uname in the feed', () => items().list().find((i) => i.label === 'uname'));
     const cat = items().list().find((i) => i.label === 'cat /etc/hostname');
     assert.ok(cat);
-    const node = (seq: number) => ({ kind: 'item', session: s.session.id, seq });
+    // The view's own nodes, as its menus pass them: a node built here by shape is refused (R112, below).
+    const node = (seq: number) => a.audit.nodeOf(s.session.id, { seq });
     const json = JSON.parse(await vscode.commands.executeCommand<string>('agentGate.audit.copyJson', node(cat.seq))) as DecisionRecord;
     assert.deepEqual([json.type, json.verdict, json.rule_id, json.argv], ['decision', 'deny', 'no-cat', ['cat', '/etc/hostname']]);
     assert.equal(await vscode.env.clipboard.readText(), JSON.stringify(json, null, 2));

@@ -166,6 +166,28 @@ describe('wire: handshake and control lines', () => {
     expect(encodeTerminal('agent')).toBe('TERMINAL owner=agent\n');
   });
 
+  it('encodes many FS paths at once as each one alone (multibyte, escaped bytes, surrogates split across paths)', () => {
+    const open = { net: null, require: { fs: true, net: false }, timeout: { ms: 0, action: 'allow' as const } };
+    const sets: string[][] = [
+      // Encoded together: ASCII and multibyte UTF-8 of every length.
+      ['/usr/bin/a', '/caf\u00e9/\u6f22\u5b57', '/w ork', '/', '/\u00ff\u0800\uffff'],
+      // One by one: a path with a surrogate pair.
+      ['/usr/bin/a', '/\u{1f600}x', '/b'],
+      // An escaped byte (U+DC80..U+DCFF stands for a byte that is not UTF-8): the file's real name.
+      ['/a', `/b${String.fromCharCode(0xdce9)}c`, '/d'],
+      // A lone high surrogate at one path's end and a low one at the next's start must not pair up.
+      ['/x\ud83d', '\ude00', '/y'].map((p, i) => (i === 1 ? `/${p}` : p)),
+      ['/x\ud83d', '/\ude00y'],
+    ];
+    for (const paths of sets) {
+      const text = encodeConfig({ ...open, fs: { handled: 'rx', grants: paths.map((path) => ({ path, rights: 'x', source: 't', widened: false })) } }, []);
+      const fsLines = text.split('\n').filter((l) => l.startsWith('FS rights=x '));
+      expect(fsLines).toEqual(paths.map((p) => `FS rights=x path=${textToHex(p)}`));
+    }
+    expect(() => encodeConfig({ ...open, fs: { handled: 'rx', grants: [{ path: '/a', rights: 'x', source: 't', widened: false }, { path: 'rel', rights: 'x', source: 't', widened: false }] } }, [])).toThrow(/not an absolute path/);
+    expect(() => encodeConfig({ ...open, fs: { handled: 'rx', grants: [{ path: '/a', rights: 'xq', source: 't', widened: false }] } }, [])).toThrow(/bad rights/);
+  });
+
   it('encodes the CONFIG block', () => {
     const text = encodeConfig(
       {
