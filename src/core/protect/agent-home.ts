@@ -14,7 +14,6 @@
 // workspace guard's (guard.ts): the CLI's end summary, the audit log, VS Code's session events. A file that
 // does not parse at the end, or is no longer a regular file, is put back whole. SECURITY.md lists the keys
 // and why.
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -510,36 +509,10 @@ export class AgentHomeGuard extends EventEmitter<{ change: [ProtectedChange] }> 
     this.record(x, content, keys, outcome);
   }
 
-  /** Atomically: a new file beside it (its mode and owner), renamed over it; no symlink on the way followed. */
+  /** Atomically: a new file beside it (its mode and owner), renamed over it; no symlink on the way followed
+   *  (SafeFs.replace, as the workspace guard's put-back). */
   private write(p: string, content: Buffer, mode: number, x: Original): void {
-    this.sfs.at(p, (name, dir) => {
-      const tmp = `${dir}/.agent-gate-restore-${randomBytes(12).toString('hex')}`;
-      const fd = fs.openSync(tmp, 'wx', mode);
-      try {
-        fs.writeSync(fd, content);
-        fs.fchmodSync(fd, mode);
-        if (x.uid >= 0 && (x.uid !== process.getuid?.() || x.gid !== process.getgid?.())) {
-          try {
-            fs.fchownSync(fd, x.uid, x.gid);
-          } catch {
-            // Not ours to give (an unprivileged gate): the file stays the user's, who runs the agent.
-          }
-        }
-        fs.fsyncSync(fd);
-      } catch (e) {
-        fs.closeSync(fd);
-        fs.rmSync(tmp, { force: true });
-        throw e;
-      }
-      fs.closeSync(fd);
-      try {
-        if (fs.lstatSync(name, { throwIfNoEntry: false })?.isDirectory()) fs.rmSync(name, { force: true, recursive: true });
-        fs.renameSync(tmp, name);
-      } catch (e) {
-        fs.rmSync(tmp, { force: true });
-        throw e;
-      }
-    });
+    this.sfs.replace(p, { content, mode, owner: { uid: x.uid, gid: x.gid }, sync: true });
   }
 
   private record(x: Original, content: Buffer | null, keys: string[][] | null, outcome: { reverted: boolean; reason?: string }): void {

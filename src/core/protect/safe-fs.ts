@@ -200,7 +200,7 @@ export class SafeFs {
   /** Put a file (content, mode) or a symlink at p in one step: made beside it under a fresh name, renamed over
    *  it (a directory in the way is removed first). A descriptor the agent holds on the old file changes
    *  nothing here. */
-  replace(p: string, what: { content: Buffer; mode: number } | { symlink: string }): void {
+  replace(p: string, what: { content: Buffer; mode: number; owner?: { uid: number; gid: number }; sync?: boolean } | { symlink: string }): void {
     this.at(
       p,
       (name, dir) => {
@@ -212,6 +212,15 @@ export class SafeFs {
           try {
             fs.writeSync(fd, what.content);
             fs.fchmodSync(fd, what.mode);
+            const o = what.owner;
+            if (o && o.uid >= 0 && (o.uid !== process.getuid?.() || o.gid !== process.getgid?.())) {
+              try {
+                fs.fchownSync(fd, o.uid, o.gid);
+              } catch {
+                // Not ours to give (an unprivileged gate): the file stays the user's, who runs the agent.
+              }
+            }
+            if (what.sync) fs.fsyncSync(fd);
           } catch (e) {
             fs.closeSync(fd);
             fs.rmSync(tmp, { force: true });
