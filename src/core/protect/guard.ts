@@ -289,7 +289,12 @@ function rootPatterns(ws: string): (typeof ROOT_PATTERNS)[number][] {
 /** The protected paths of a workspace, with the git directory a `.git` file points to and core.hooksPath. */
 export function protectedPaths(workspace: string, scan: RepoScan = scanRepos(workspace)): ProtectedPath[] {
   const ws = path.resolve(workspace);
-  const out: ProtectedPath[] = PROTECTED.map((s) => ({ path: path.join(ws, s.rel), rel: s.rel, class: s.class, kind: s.kind }));
+  // A workspace without a repository of its own: a `.git` the agent makes there (`git init`, everyday work) is its
+  // new repository, kept while it is only what `git init` makes — as one it makes in a subdirectory
+  // (nestedHarmless); a config key or hook that runs something is put back all the same.
+  const noRepo = !fs.lstatSync(path.join(ws, '.git'), { throwIfNoEntry: false });
+  const ROOT_GIT = new Set(['.git', '.git/config', '.git/config.worktree', '.git/commondir', '.git/info', '.git/hooks']);
+  const out: ProtectedPath[] = PROTECTED.map((s) => ({ path: path.join(ws, s.rel), rel: s.rel, class: s.class, kind: s.kind, ...(noRepo && ROOT_GIT.has(s.rel) ? { nested: true } : {}) }));
   // (A set beside the list: a big tree has thousands of paths, a search of the list for each was quadratic.)
   const have = new Set(out.map((o) => o.path));
   const add = (p: ProtectedPath): void => {
@@ -1449,7 +1454,11 @@ export class WorkspaceGuard extends EventEmitter<WorkspaceGuardEvents> {
       if (name === 'commondir') return false;
       return gitConfigHarmless(text);
     }
-    return [...now].every(([rel, e]) => rel === '' ? e.type === 'dir' : e.type === 'dir' || rel.endsWith('.sample'));
+    // `.git` itself (a new repository): a directory, not a file naming another git directory.
+    if (p.kind === 'entry') return now.get('')?.type === 'dir';
+    // `info/`: `exclude` (and `attributes`, `sparse-checkout`) name patterns, not programs.
+    const info = path.basename(p.path) === 'info';
+    return [...now].every(([rel, e]) => (rel === '' ? e.type === 'dir' : e.type === 'dir' || rel.endsWith('.sample') || (info && e.type === 'file')));
   }
 
   /** Repositories a walk found: guarded from then on (one made during the session has no original: it is
