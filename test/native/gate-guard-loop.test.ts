@@ -207,6 +207,18 @@ describe('gate: a protected file rewritten in a loop does not win the race again
     }, 60_000);
   }
 
+  for (const who of ['nobody', 'root'] as const) {
+    it(`.gate.toml created again and again: put back each time, kept for review, and the session goes on — nothing outside the gate obeys a changed policy before the user accepts it, so there is no race to end it for (${who})`, async () => {
+      const w = setup(who);
+      const file = path.join(w.ws, '.gate.toml');
+      const r = await runCli(['bash', '-c', `for i in 1 2 3 4 5; do printf 'x'$i > .gate.toml; sleep 0.3; done; echo survived`], { policy: w.policy, audit: path.join(w.state, 'audit.jsonl'), cwd: w.ws, wrap: who === 'nobody' ? AS_NOBODY : [] });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('survived\n');
+      expect(fs.existsSync(file)).toBe(false);
+      expect(protectedRecords(r, file).length).toBeGreaterThanOrEqual(2);
+    }, 60_000);
+  }
+
   it(`where the agent can have no mount namespace (AGENT_GATE_NO_MOUNTNS=1 stands in for a kernel that refuses unprivileged user namespaces), .git/config rewritten in a loop: the session ends at the second put-back, fail closed, and the records say so (nobody)`, async () => {
     const w = setup('nobody');
     const config = path.join(w.ws, '.git', 'config');

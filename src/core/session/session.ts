@@ -919,8 +919,10 @@ export class GateSession extends EventEmitter<GateSessionEvents> {
       return;
     }
     // A write that came before the read-only mount was in place (a loop) is a second offence all the same.
-    // (The test switch: tests of detection alone write one protected file several times.)
-    if (this.readOnlyNow.has(b.path) || (this.options.env ?? process.env).AGENT_GATE_GUARD_DETECT_ONLY === '1') return;
+    // (The test switch: tests of detection alone write one protected file several times.) Not for the policy
+    // file: nothing outside the gate obeys a changed text before the user accepts it, so there is no race to
+    // win, and an agent retrying its .gate.toml gets the review, not a killed session.
+    if (b.class === 'gate-policy' || this.readOnlyNow.has(b.path) || (this.options.env ?? process.env).AGENT_GATE_GUARD_DETECT_ONLY === '1') return;
     this.guard?.hold(b.path, 'ended');
     const why = `the agent changed ${b.rel} again after it was put back (${b.times} times): a file that tools outside the gate run, rewritten in a loop, races the put-back (red-team R106); the session was ended, fail closed`;
     // Stopped at once, here: the supervisor ends every process of the session when the link closes, but by the
