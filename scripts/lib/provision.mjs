@@ -13,7 +13,8 @@ export const NODE_MAJOR = '24';
 const STAMP_FORMAT = 1;
 // chromium + libkrb5-dev: code-server and the browser tests. curl, strace, python3: the gate's end-to-end
 // tests and benchmark run them as real programs (Debian images usually have them; install if not).
-const APT_PACKAGES = ['chromium', 'libkrb5-dev', 'curl', 'strace', 'python3'];
+// nftables: the [loopback] tests publish a port to a stand-in container by NAT (gate-loopback-guests).
+const APT_PACKAGES = ['chromium', 'libkrb5-dev', 'curl', 'strace', 'python3', 'nftables'];
 
 export function runtimePaths(root = repoRoot) {
   const dir = join(root, '.vscode-test');
