@@ -15,21 +15,17 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDirs, prepare, prog, runCli } from './gate-progs/cli';
+import { makeDirs, prog, runCli } from './gate-progs/cli';
+import { AS_NOBODY, NOBODY, rootAndNobodyDirs } from './helpers/as-users';
 import { ownedWorkspace } from './helpers/procs';
 
-const NOBODY = 65534;
-const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 type Who = 'root' | 'nobody';
 
 let dirs: ReturnType<typeof makeDirs>;
 let n = 0;
 
 beforeAll(async () => {
-  if (process.getuid?.() !== 0) throw new Error('these tests need root: they run the agent as root and as uid 65534');
-  await prepare();
-  dirs = makeDirs('redteam4');
-  fs.chmodSync(dirs.root, 0o755);
+  dirs = await rootAndNobodyDirs('redteam4');
 });
 afterAll(() => dirs?.cleanup());
 

@@ -6,21 +6,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDirs, prepare, runCli } from './gate-progs/cli';
+import { makeDirs, runCli } from './gate-progs/cli';
+import { AS_NOBODY, NOBODY, rootAndNobodyDirs } from './helpers/as-users';
 import { liveWithToken, ownedWorkspace } from './helpers/procs';
 
-const NOBODY = 65534;
-const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 
 let dirs: ReturnType<typeof makeDirs>;
 let n = 0;
 const tokens: string[] = [];
 
 beforeAll(async () => {
-  if (process.getuid?.() !== 0) throw new Error('these tests need root: they run the agent as root and as uid 65534, and kill its supervisor');
-  await prepare();
-  dirs = makeDirs('supkill');
-  fs.chmodSync(dirs.root, 0o755);
+  dirs = await rootAndNobodyDirs('supkill', 'they run the agent as root and as uid 65534, and kill its supervisor');
 });
 afterAll(() => {
   for (const t of tokens)

@@ -12,20 +12,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProtectedRecord } from '../../src/core/audit/records';
-import { makeDirs, prepare, runCli } from './gate-progs/cli';
+import { makeDirs, runCli } from './gate-progs/cli';
+import { AS_NOBODY, NOBODY, rootAndNobodyDirs } from './helpers/as-users';
 import { ownedWorkspace } from './helpers/procs';
 
-const NOBODY = 65534;
-const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 
 let dirs: ReturnType<typeof makeDirs>;
 let n = 0;
 
 beforeAll(async () => {
-  if (process.getuid?.() !== 0) throw new Error('these tests need root: they run the agent as root and as uid 65534');
-  await prepare();
-  dirs = makeDirs('wsdepth');
-  fs.chmodSync(dirs.root, 0o755);
+  dirs = await rootAndNobodyDirs('wsdepth');
 });
 afterAll(() => dirs?.cleanup());
 
